@@ -1,0 +1,481 @@
+"""Canonical msgpack encoding: one byte string per object, and strict decoders.
+
+Every object encodes as a msgpack array with a fixed field order; top-level objects open with a
+version. Only integers, byte strings (bin), text strings (str) and arrays appear: never maps,
+floats, booleans, nil or ext types. msgpack-python always writes the shortest form, so a decoder
+re-packs what it read and rejects the input unless the bytes are identical. That one check
+rejects non-minimal integers and headers; the typed checks reject everything else. So every hash
+has exactly one preimage.
+
+The `expect_*` helpers and `unpack`/`pack` are public so the consensus-layer codecs (votes,
+certificates, evidence, governance) decode in exactly the same strict way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+import msgpack
+
+from consensus.crypto import sha256
+from consensus.errors import CryptoError, DecodeError, ParamsError
+from consensus.params import PARAM_NAMES, ChainParams
+from consensus.types import (
+    BLOCK_VERSION,
+    GENESIS_VERSION,
+    MAX_AMOUNT,
+    MAX_MEMO,
+    NETWORKS,
+    POLICY_VERSION,
+    TX_VERSION,
+    Block,
+    BlockHash,
+    BlockHeader,
+    Genesis,
+    Hash32,
+    Lock,
+    OutPoint,
+    PublicKey,
+    SpendPolicy,
+    Tx,
+    TxId,
+    TxIn,
+    TxOut,
+    Validator,
+    Witness,
+)
+
+T = TypeVar("T")
+
+MAX_ENCODED = 64 * 1024 * 1024  # nothing faircoop decodes is larger than this
+MAX_ARRAY = 200_000
+MAX_BIN = 32 * 1024 * 1024
+MAX_STR = 1024
+MAX_CHAIN_ID = 64
+MAX_NAME = 64
+U32 = 2**32 - 1
+U64 = 2**64 - 1
+_CHAIN_ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+
+Obj = object  # a msgpack value as unpacked: int, bytes, str or tuple of such
+
+
+# -- the strict primitives -------------------------------------------------------------------
+
+
+def pack(obj: Obj) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack(data: bytes, what: str) -> Obj:
+    """Unpack one msgpack value, rejecting trailing bytes and oversize values."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(f"{what}: expected bytes, got {type(data).__name__}")
+    if len(data) > MAX_ENCODED:
+        raise DecodeError(f"{what}: {len(data)} bytes is over the {MAX_ENCODED}-byte limit")
+    try:
+        return msgpack.unpackb(  # type: ignore[no-any-return]
+            data,
+            use_list=False,
+            raw=False,
+            strict_map_key=True,
+            max_bin_len=MAX_BIN,
+            max_str_len=MAX_STR,
+            max_array_len=MAX_ARRAY,
+            max_map_len=0,
+            max_ext_len=0,
+        )
+    except msgpack.ExtraData:
+        raise DecodeError(f"{what}: trailing bytes after the object") from None
+    except UnicodeDecodeError:
+        raise DecodeError(f"{what}: a text field is not valid UTF-8") from None
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"{what}: malformed msgpack ({exc})") from None
+    except Exception as exc:  # msgpack raises a few odd types on hostile input
+        raise DecodeError(f"{what}: malformed msgpack ({type(exc).__name__})") from None
+
+
+def decode_canonical(data: bytes, what: str, build: Callable[[Obj], T]) -> T:
+    """Unpack, build the typed value, and insist `data` was the shortest encoding."""
+    obj = unpack(data, what)
+    value = build(obj)
+    if pack(obj) != bytes(data):
+        raise DecodeError(f"{what}: not the canonical encoding")
+    return value
+
+
+def expect_array(obj: Obj, length: int, what: str) -> tuple[Obj, ...]:
+    if not isinstance(obj, tuple):
+        raise DecodeError(f"{what}: expected an array, got {_kind(obj)}")
+    if len(obj) != length:
+        problem = "missing" if len(obj) < length else "extra"
+        raise DecodeError(f"{what}: {problem} fields ({len(obj)} instead of {length})")
+    return obj
+
+
+def expect_list(obj: Obj, what: str, max_len: int = MAX_ARRAY) -> tuple[Obj, ...]:
+    if not isinstance(obj, tuple):
+        raise DecodeError(f"{what}: expected an array, got {_kind(obj)}")
+    if len(obj) > max_len:
+        raise DecodeError(f"{what}: {len(obj)} items is over the limit of {max_len}")
+    return obj
+
+
+def expect_uint(obj: Obj, what: str, hi: int = U64, lo: int = 0) -> int:
+    if not isinstance(obj, int) or isinstance(obj, bool):
+        raise DecodeError(f"{what}: expected an integer, got {_kind(obj)}")
+    if not lo <= obj <= hi:
+        raise DecodeError(f"{what}: {obj} is outside [{lo}, {hi}]")
+    return obj
+
+
+def expect_bytes(obj: Obj, what: str, size: int | None = None, max_len: int = MAX_BIN) -> bytes:
+    if not isinstance(obj, bytes):
+        raise DecodeError(f"{what}: expected bytes, got {_kind(obj)}")
+    if size is not None and len(obj) != size:
+        raise DecodeError(f"{what}: expected {size} bytes, got {len(obj)}")
+    if len(obj) > max_len:
+        raise DecodeError(f"{what}: {len(obj)} bytes is over the limit of {max_len}")
+    return obj
+
+
+def expect_str(obj: Obj, what: str, max_len: int = MAX_STR) -> str:
+    if not isinstance(obj, str):
+        raise DecodeError(f"{what}: expected text, got {_kind(obj)}")
+    if not 1 <= len(obj) <= max_len:
+        raise DecodeError(f"{what}: length must be 1 to {max_len}")
+    return obj
+
+
+def expect_version(obj: Obj, supported: int, what: str) -> int:
+    version = expect_uint(obj, f"{what}.version")
+    if version != supported:
+        raise DecodeError(f"{what}: unsupported version {version} (this node reads {supported})")
+    return version
+
+
+def expect_hash(obj: Obj, what: str) -> Hash32:
+    return Hash32(expect_bytes(obj, what, size=32))
+
+
+def expect_chain_id(obj: Obj, what: str) -> str:
+    chain_id = expect_str(obj, what, MAX_CHAIN_ID)
+    if not _CHAIN_ID_RE.match(chain_id):
+        raise DecodeError(f"{what}: chain id must be lower-case letters, digits, '.', '_', '-'")
+    return chain_id
+
+
+def _kind(obj: Obj) -> str:
+    if isinstance(obj, bool):
+        return "a boolean"
+    if isinstance(obj, int):
+        return "an integer"
+    if isinstance(obj, float):
+        return "a float"
+    if isinstance(obj, bytes):
+        return "bytes"
+    if isinstance(obj, str):
+        return "text"
+    if isinstance(obj, tuple):
+        return "an array"
+    if isinstance(obj, dict):
+        return "a map"
+    if obj is None:
+        return "nil"
+    return type(obj).__name__
+
+
+def hash_items(items: tuple[bytes, ...]) -> Hash32:
+    """SHA-256 of an encoded list of byte strings: the header commitment for evidence/actions."""
+    return Hash32(sha256(pack(items)))
+
+
+# -- spend policies ---------------------------------------------------------------------------
+
+
+def policy_obj(p: SpendPolicy) -> Obj:
+    return (POLICY_VERSION, p.threshold, p.pubkeys)
+
+
+def policy_from(obj: Obj, what: str = "policy") -> SpendPolicy:
+    version, threshold, keys = expect_array(obj, 3, what)
+    expect_version(version, POLICY_VERSION, what)
+    m = expect_uint(threshold, f"{what}.threshold", hi=255)
+    pubkeys = tuple(
+        PublicKey(expect_bytes(k, f"{what}.pubkeys[{i}]", size=33))
+        for i, k in enumerate(expect_list(keys, f"{what}.pubkeys", 255))
+    )
+    try:
+        return SpendPolicy(m, pubkeys)
+    except CryptoError as exc:
+        raise DecodeError(f"{what}: {exc}") from None
+
+
+def encode_policy(p: SpendPolicy) -> bytes:
+    return pack(policy_obj(p))
+
+
+def decode_policy(data: bytes) -> SpendPolicy:
+    return decode_canonical(data, "policy", policy_from)
+
+
+def policy_lock(p: SpendPolicy) -> Lock:
+    """The 32-byte lock an output names: SHA-256 of the canonical policy encoding."""
+    return Lock(sha256(encode_policy(p)))
+
+
+# -- transactions -----------------------------------------------------------------------------
+
+
+def _outpoint_from(obj: Obj, what: str) -> OutPoint:
+    txid, index = expect_array(obj, 2, what)
+    return OutPoint(TxId(expect_bytes(txid, f"{what}.txid", size=32)),
+                    expect_uint(index, f"{what}.index", hi=U32))
+
+
+def _txout_from(obj: Obj, what: str) -> TxOut:
+    amount, lock = expect_array(obj, 2, what)
+    return TxOut(expect_uint(amount, f"{what}.amount", hi=MAX_AMOUNT, lo=1),
+                 Lock(expect_bytes(lock, f"{what}.lock", size=32)))
+
+
+def _witness_from(obj: Obj, what: str) -> Witness:
+    policy, sigs = expect_array(obj, 2, what)
+    p = policy_from(policy, f"{what}.policy")
+    pairs: list[tuple[int, bytes]] = []
+    last = -1
+    for j, pair in enumerate(expect_list(sigs, f"{what}.signatures", 255)):
+        index, sig = expect_array(pair, 2, f"{what}.signatures[{j}]")
+        i = expect_uint(index, f"{what}.signatures[{j}].key", hi=len(p.pubkeys) - 1)
+        if i <= last:
+            raise DecodeError(f"{what}.signatures: key indexes must be strictly ascending")
+        last = i
+        pairs.append((i, expect_bytes(sig, f"{what}.signatures[{j}].sig", size=64)))
+    return Witness(p, tuple(pairs))
+
+
+def txout_obj(o: TxOut) -> Obj:
+    return (o.amount, o.lock)
+
+
+def _tx_core_obj(tx: Tx) -> tuple[Obj, ...]:
+    return (
+        tx.version,
+        tx.chain_id,
+        tuple((i.prevout.txid, i.prevout.index) for i in tx.inputs),
+        tuple((o.amount, o.lock) for o in tx.outputs),
+        tx.memo,
+    )
+
+
+def tx_obj(tx: Tx) -> Obj:
+    witnesses = tuple((policy_obj(w.policy), w.signatures) for w in tx.witnesses)
+    return (*_tx_core_obj(tx), witnesses)
+
+
+def tx_from(obj: Obj, what: str = "tx") -> Tx:
+    version, chain_id, ins, outs, memo, wits = expect_array(obj, 6, what)
+    expect_version(version, TX_VERSION, what)
+    return Tx(
+        version=TX_VERSION,
+        chain_id=expect_chain_id(chain_id, f"{what}.chain_id"),
+        inputs=tuple(
+            TxIn(_outpoint_from(x, f"{what}.inputs[{i}]"))
+            for i, x in enumerate(expect_list(ins, f"{what}.inputs"))
+        ),
+        outputs=tuple(
+            _txout_from(x, f"{what}.outputs[{i}]")
+            for i, x in enumerate(expect_list(outs, f"{what}.outputs"))
+        ),
+        memo=expect_bytes(memo, f"{what}.memo", max_len=MAX_MEMO),
+        witnesses=tuple(
+            _witness_from(x, f"{what}.witnesses[{i}]")
+            for i, x in enumerate(expect_list(wits, f"{what}.witnesses"))
+        ),
+    )
+
+
+def encode_tx(tx: Tx) -> bytes:
+    return pack(tx_obj(tx))
+
+
+def decode_tx(data: bytes) -> Tx:
+    return decode_canonical(data, "tx", tx_from)
+
+
+def txid(tx: Tx) -> TxId:
+    """SHA-256 of the tx without its witnesses: signatures can't change it."""
+    return TxId(sha256(pack(_tx_core_obj(tx))))
+
+
+def tx_size(tx: Tx) -> int:
+    """Bytes of the full encoding, witnesses included: what the fee pays for."""
+    return len(encode_tx(tx))
+
+
+# -- blocks -----------------------------------------------------------------------------------
+
+
+def header_obj(h: BlockHeader) -> Obj:
+    return (
+        h.version, h.chain_id, h.height, h.prev_hash, h.time_ms, h.tx_root, h.validators_hash,
+        h.next_validators_hash, h.params_hash, h.last_commit_hash, h.evidence_hash,
+        h.actions_hash, h.proposer,
+    )
+
+
+def header_from(obj: Obj, what: str = "header") -> BlockHeader:
+    f = expect_array(obj, 13, what)
+    expect_version(f[0], BLOCK_VERSION, what)
+    return BlockHeader(
+        version=BLOCK_VERSION,
+        chain_id=expect_chain_id(f[1], f"{what}.chain_id"),
+        height=expect_uint(f[2], f"{what}.height"),
+        prev_hash=BlockHash(expect_hash(f[3], f"{what}.prev_hash")),
+        time_ms=expect_uint(f[4], f"{what}.time_ms"),
+        tx_root=expect_hash(f[5], f"{what}.tx_root"),
+        validators_hash=expect_hash(f[6], f"{what}.validators_hash"),
+        next_validators_hash=expect_hash(f[7], f"{what}.next_validators_hash"),
+        params_hash=expect_hash(f[8], f"{what}.params_hash"),
+        last_commit_hash=expect_hash(f[9], f"{what}.last_commit_hash"),
+        evidence_hash=expect_hash(f[10], f"{what}.evidence_hash"),
+        actions_hash=expect_hash(f[11], f"{what}.actions_hash"),
+        proposer=PublicKey(expect_bytes(f[12], f"{what}.proposer", size=33)),
+    )
+
+
+def encode_header(h: BlockHeader) -> bytes:
+    return pack(header_obj(h))
+
+
+def decode_header(data: bytes) -> BlockHeader:
+    return decode_canonical(data, "header", header_from)
+
+
+def block_hash(h: BlockHeader) -> BlockHash:
+    return BlockHash(sha256(encode_header(h)))
+
+
+def block_obj(b: Block) -> Obj:
+    return (header_obj(b.header), tuple(tx_obj(t) for t in b.txs), b.last_commit,
+            b.evidence, b.actions)
+
+
+def block_from(obj: Obj, what: str = "block") -> Block:
+    header, txs, last_commit, evidence, actions = expect_array(obj, 5, what)
+    return Block(
+        header=header_from(header, f"{what}.header"),
+        txs=tuple(tx_from(t, f"{what}.txs[{i}]")
+                  for i, t in enumerate(expect_list(txs, f"{what}.txs"))),
+        last_commit=expect_bytes(last_commit, f"{what}.last_commit"),
+        evidence=tuple(expect_bytes(e, f"{what}.evidence[{i}]")
+                       for i, e in enumerate(expect_list(evidence, f"{what}.evidence"))),
+        actions=tuple(expect_bytes(a, f"{what}.actions[{i}]")
+                      for i, a in enumerate(expect_list(actions, f"{what}.actions"))),
+    )
+
+
+def encode_block(b: Block) -> bytes:
+    return pack(block_obj(b))
+
+
+def decode_block(data: bytes) -> Block:
+    return decode_canonical(data, "block", block_from)
+
+
+# -- parameters, validators and genesis -------------------------------------------------------
+
+PARAMS_VERSION = 1
+
+
+def params_obj(p: ChainParams) -> Obj:
+    return (PARAMS_VERSION, *p.as_tuple())
+
+
+def params_from(obj: Obj, what: str = "params") -> ChainParams:
+    items = expect_array(obj, 1 + len(PARAM_NAMES), what)
+    expect_version(items[0], PARAMS_VERSION, what)
+    values = {n: expect_uint(v, f"{what}.{n}") for n, v in zip(PARAM_NAMES, items[1:], strict=True)}
+    try:
+        return ChainParams(**values)
+    except ParamsError as exc:
+        raise DecodeError(f"{what}: {exc}") from None
+
+
+def encode_params(p: ChainParams) -> bytes:
+    return pack(params_obj(p))
+
+
+def decode_params(data: bytes) -> ChainParams:
+    return decode_canonical(data, "params", params_from)
+
+
+def params_hash(p: ChainParams) -> Hash32:
+    return Hash32(sha256(encode_params(p)))
+
+
+def validator_obj(v: Validator) -> Obj:
+    return (v.name, v.pubkey)
+
+
+def validator_from(obj: Obj, what: str = "validator") -> Validator:
+    name, pubkey = expect_array(obj, 2, what)
+    return Validator(expect_str(name, f"{what}.name", MAX_NAME),
+                     PublicKey(expect_bytes(pubkey, f"{what}.pubkey", size=33)))
+
+
+def validators_obj(vs: tuple[Validator, ...]) -> Obj:
+    return tuple(validator_obj(v) for v in vs)
+
+
+def validators_hash(vs: tuple[Validator, ...]) -> Hash32:
+    """The commitment a header makes to a validator set (in its canonical, sorted order)."""
+    return Hash32(sha256(pack(validators_obj(vs))))
+
+
+def genesis_obj(g: Genesis) -> Obj:
+    return (
+        g.version, g.chain_id, g.network, g.time_ms,
+        tuple(txout_obj(o) for o in g.allocations),
+        validators_obj(g.validators), g.governors, g.governor_threshold,
+        params_obj(g.params), g.treasury_lock,
+    )
+
+
+def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
+    f = expect_array(obj, 10, what)
+    expect_version(f[0], GENESIS_VERSION, what)
+    network = expect_str(f[2], f"{what}.network", 8)
+    if network not in NETWORKS:
+        raise DecodeError(f"{what}.network: must be one of {NETWORKS}")
+    governors = tuple(PublicKey(expect_bytes(k, f"{what}.governors[{i}]", size=33))
+                      for i, k in enumerate(expect_list(f[6], f"{what}.governors", 255)))
+    return Genesis(
+        version=GENESIS_VERSION,
+        chain_id=expect_chain_id(f[1], f"{what}.chain_id"),
+        network=network,
+        time_ms=expect_uint(f[3], f"{what}.time_ms"),
+        allocations=tuple(_txout_from(o, f"{what}.allocations[{i}]")
+                          for i, o in enumerate(expect_list(f[4], f"{what}.allocations"))),
+        validators=tuple(validator_from(v, f"{what}.validators[{i}]")
+                         for i, v in enumerate(expect_list(f[5], f"{what}.validators", 1000))),
+        governors=governors,
+        governor_threshold=expect_uint(f[7], f"{what}.governor_threshold", hi=max(1, len(governors)),
+                                       lo=1),
+        params=params_from(f[8], f"{what}.params"),
+        treasury_lock=Lock(expect_bytes(f[9], f"{what}.treasury_lock", size=32)),
+    )
+
+
+def encode_genesis(g: Genesis) -> bytes:
+    return pack(genesis_obj(g))
+
+
+def decode_genesis(data: bytes) -> Genesis:
+    return decode_canonical(data, "genesis", genesis_from)
+
+
+def genesis_hash(g: Genesis) -> BlockHash:
+    return BlockHash(sha256(encode_genesis(g)))
