@@ -9,7 +9,17 @@ from consensus import codec, ledger
 from consensus.address import encode_address
 from consensus.crypto import PrivateKey
 from consensus.params import ChainParams
-from consensus.types import COIN, Genesis, OutPoint, SpendPolicy, Tx, TxIn, TxOut, Validator, Witness
+from consensus.types import (
+    COIN,
+    Genesis,
+    OutPoint,
+    SpendPolicy,
+    Tx,
+    TxIn,
+    TxOut,
+    Validator,
+    Witness,
+)
 
 
 def main() -> None:
