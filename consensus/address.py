@@ -27,7 +27,7 @@ def encode_address(lock: bytes, network: str) -> str:
     if not isinstance(lock, bytes) or len(lock) != 32:
         raise AddressError("a lock is 32 bytes")
     data = bytes([ADDRESS_VERSION]) + bytes(_b32.convertbits(lock, 8, 5))
-    return _b32.bech32_encode(prefix_for(network), data, _b32.Encoding.BECH32M)
+    return str(_b32.bech32_encode(prefix_for(network), data, _b32.Encoding.BECH32M))
 
 
 def decode_address(address: str, network: str) -> Lock:
@@ -38,7 +38,9 @@ def decode_address(address: str, network: str) -> Lock:
     try:
         hrp, data, spec = _b32.bech32_decode(address)
     except _b32.DecodeError:
-        raise AddressError(f"{address!r} is not a valid address (bad checksum or characters)") from None
+        raise AddressError(
+            f"{address!r} is not a valid address (bad checksum or characters)"
+        ) from None
     if spec != _b32.Encoding.BECH32M:
         raise AddressError("address uses bech32, not bech32m")
     if hrp != expected:

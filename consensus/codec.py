@@ -76,7 +76,7 @@ def unpack(data: bytes, what: str) -> Obj:
     if len(data) > MAX_ENCODED:
         raise DecodeError(f"{what}: {len(data)} bytes is over the {MAX_ENCODED}-byte limit")
     try:
-        return msgpack.unpackb(  # type: ignore[no-any-return]
+        return msgpack.unpackb(
             data,
             use_list=False,
             raw=False,
@@ -92,9 +92,27 @@ def unpack(data: bytes, what: str) -> Obj:
     except UnicodeDecodeError:
         raise DecodeError(f"{what}: a text field is not valid UTF-8") from None
     except (ValueError, msgpack.UnpackException) as exc:
-        raise DecodeError(f"{what}: malformed msgpack ({exc})") from None
+        raise DecodeError(f"{what}: {_unpack_problem(exc)}") from None
     except Exception as exc:  # msgpack raises a few odd types on hostile input
         raise DecodeError(f"{what}: malformed msgpack ({type(exc).__name__})") from None
+
+
+def _unpack_problem(exc: Exception) -> str:
+    """Say in words why msgpack refused the bytes (its own messages can be empty)."""
+    text = str(exc)
+    if "max_map_len" in text:
+        return "maps are not allowed"
+    if "max_ext_len" in text:
+        return "ext types are not allowed"
+    if "exceeds max_" in text:
+        return f"oversize value ({text})"
+    if isinstance(exc, msgpack.StackError):
+        return "malformed msgpack (nested too deeply)"
+    if isinstance(exc, msgpack.FormatError):
+        return "malformed msgpack (reserved type byte)"
+    if "incomplete input" in text:
+        return "truncated input"
+    return f"malformed msgpack ({text or type(exc).__name__})"
 
 
 def decode_canonical(data: bytes, what: str, build: Callable[[Obj], T]) -> T:
@@ -462,8 +480,8 @@ def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
         validators=tuple(validator_from(v, f"{what}.validators[{i}]")
                          for i, v in enumerate(expect_list(f[5], f"{what}.validators", 1000))),
         governors=governors,
-        governor_threshold=expect_uint(f[7], f"{what}.governor_threshold", hi=max(1, len(governors)),
-                                       lo=1),
+        governor_threshold=expect_uint(f[7], f"{what}.governor_threshold",
+                                       hi=max(1, len(governors)), lo=1),
         params=params_from(f[8], f"{what}.params"),
         treasury_lock=Lock(expect_bytes(f[9], f"{what}.treasury_lock", size=32)),
     )

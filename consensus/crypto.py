@@ -163,6 +163,8 @@ class EcdsaBackend:
     def compact_from_der(self, der: bytes) -> bytes:
         from ecdsa.util import sigdecode_der
 
+        r: int
+        s: int
         try:
             r, s = sigdecode_der(der, CURVE_ORDER)
         except Exception as exc:

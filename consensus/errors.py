@@ -28,6 +28,10 @@ class ParamsError(FaircoopError):
     """A chain parameter outside its documented range."""
 
 
+class MerkleError(FaircoopError):
+    """A Merkle proof asked for a leaf the tree does not have."""
+
+
 class ValidationError(FaircoopError):
     """An object that decodes but breaks a ledger or consensus rule.
 

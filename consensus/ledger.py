@@ -16,9 +16,15 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from consensus import crypto
-from consensus.codec import encode_tx, hash_items, policy_lock, tx_size, txid
+from consensus.codec import encode_block, encode_tx, hash_items, policy_lock, tx_size, txid
 from consensus.crypto import sha256, tagged_hash
-from consensus.errors import DoubleSpend, InsufficientFee, InvalidSignature, ValidationError, WrongChain
+from consensus.errors import (
+    DoubleSpend,
+    InsufficientFee,
+    InvalidSignature,
+    ValidationError,
+    WrongChain,
+)
 from consensus.merkle import merkle_root
 from consensus.params import ChainParams
 from consensus.types import (
@@ -153,8 +159,9 @@ def check_witnesses(tx: Tx, spent: list[TxOut]) -> None:
             raise ValidationError("policy_mismatch", f"input {n}: policy does not match its lock")
         sigs = witness.signatures
         if len(sigs) != policy.threshold:
+            few = len(sigs) < policy.threshold
             raise InvalidSignature(
-                "insufficient_signatures",
+                "insufficient_signatures" if few else "too_many_signatures",
                 f"input {n}: {len(sigs)} signatures, policy needs exactly {policy.threshold}",
             )
         last = -1
@@ -230,6 +237,11 @@ def check_block_body(block: Block, params: ChainParams) -> None:
     if len(block.txs) > params.max_block_txs:
         raise ValidationError(
             "too_many_txs", f"{len(block.txs)} txs > max_block_txs {params.max_block_txs}"
+        )
+    size = len(encode_block(block))
+    if size > params.max_block_size:
+        raise ValidationError(
+            "oversize_block", f"{size} bytes > max_block_size {params.max_block_size}"
         )
     if h.tx_root != merkle_root([txid(t) for t in block.txs]):
         raise ValidationError("tx_root_mismatch", "header tx_root does not match the txs")

@@ -8,6 +8,7 @@ leaves splits at the largest power of two below n.
 from __future__ import annotations
 
 from consensus.crypto import sha256
+from consensus.errors import MerkleError
 from consensus.types import Hash32
 
 EMPTY_ROOT = Hash32(sha256(b""))
@@ -44,8 +45,8 @@ def merkle_root(items: tuple[bytes, ...] | list[bytes]) -> Hash32:
 
 def merkle_proof(items: tuple[bytes, ...] | list[bytes], index: int) -> tuple[bytes, ...]:
     """The audit path for items[index], from the leaf's sibling up to the root's child."""
-    if not 0 <= index < len(items):
-        raise IndexError("merkle_proof index out of range")
+    if not isinstance(index, int) or not 0 <= index < len(items):
+        raise MerkleError(f"merkle_proof: index {index!r} is not a leaf of {len(items)}")
     path: list[bytes] = []
 
     def walk(lo: int, hi: int) -> bytes:
@@ -74,7 +75,7 @@ def verify_merkle_proof(
     item: bytes, index: int, count: int, proof: tuple[bytes, ...], root: bytes
 ) -> bool:
     """True iff `proof` shows items[index] == item in a tree of `count` leaves with `root`."""
-    if not 0 <= index < count:
+    if not (isinstance(index, int) and isinstance(count, int)) or not 0 <= index < count:
         return False
     # Recompute which side each step is on by replaying the split from the top.
     sides: list[bool] = []  # True when the sibling is on the right
@@ -91,7 +92,7 @@ def verify_merkle_proof(
         return False
     h = _leaf(item)
     for sibling, right in zip(proof, reversed(sides), strict=True):
-        if len(sibling) != 32:
+        if not isinstance(sibling, bytes) or len(sibling) != 32:
             return False
         h = _node(h, sibling) if right else _node(sibling, h)
     return h == root

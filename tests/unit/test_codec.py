@@ -1,0 +1,365 @@
+"""Table tests for the canonical codec: every rejection class, with the DecodeError's message.
+
+Each row builds a hostile encoding from a valid object (by editing its msgpack tree or its bytes)
+and names the words the error must contain, so a decoder that rejects for the wrong reason fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import msgpack
+import pytest
+
+from consensus import codec
+from consensus.errors import DecodeError
+from consensus.params import PARAM_NAMES, ChainParams
+from consensus.types import MAX_MEMO, OutPoint, SpendPolicy, Tx, TxId, Witness
+from tests.builders import (
+    key,
+    lock,
+    make_block,
+    make_genesis,
+    make_header,
+    make_tx,
+    multisig,
+    single,
+    unsigned_tx,
+)
+
+# -- fixtures built from explicit state -------------------------------------------------------
+
+K = [key(i) for i in range(4)]
+POLICY = multisig(2, K[:3])
+GENESIS = make_genesis([(lock(single(K[0])), 5_000_000), (lock(POLICY), 7_000_000)],
+                       validators=K[:2])
+OP = (codec.genesis_hash(GENESIS), 0)
+TX = make_tx(
+    [(OutPoint(TxId(OP[0]), 0), single(K[0]), [K[0]]),
+     (OutPoint(TxId(OP[0]), 1), POLICY, [K[0], K[2]])],
+    [(lock(single(K[1])), 4_000_000), (lock(POLICY), 7_990_000)],
+    memo=b"coop lunch",
+)
+HEADER = make_header(height=7, proposer=K[1])
+BLOCK = make_block([TX], height=7, last_commit=b"\x01\x02", evidence=(b"ev",), actions=(b"a1",))
+PARAMS = ChainParams()
+
+# name -> (decoder, encoder, valid value)
+TYPES: dict[str, tuple[Callable[[bytes], object], Callable[[object], bytes], object]] = {
+    "policy": (codec.decode_policy, codec.encode_policy, POLICY),
+    "tx": (codec.decode_tx, codec.encode_tx, TX),
+    "header": (codec.decode_header, codec.encode_header, HEADER),
+    "block": (codec.decode_block, codec.encode_block, BLOCK),
+    "params": (codec.decode_params, codec.encode_params, PARAMS),
+    "genesis": (codec.decode_genesis, codec.encode_genesis, GENESIS),
+}
+
+
+def _tree(value: object) -> tuple[object, ...]:
+    """The msgpack tree of a valid encoding, as nested lists so a row can edit it."""
+
+    def to_list(x: object) -> object:
+        return [to_list(y) for y in x] if isinstance(x, tuple) else x
+
+    tree = to_list(msgpack.unpackb(TYPES_ENC[type(value).__name__](value), use_list=False))
+    assert isinstance(tree, list)
+    return tree
+
+
+TYPES_ENC: dict[str, Callable[[object], bytes]] = {
+    "SpendPolicy": codec.encode_policy,
+    "Tx": codec.encode_tx,
+    "BlockHeader": codec.encode_header,
+    "Block": codec.encode_block,
+    "ChainParams": codec.encode_params,
+    "Genesis": codec.encode_genesis,
+}
+
+
+def _pack(tree: object) -> bytes:
+    return msgpack.packb(tree, use_bin_type=True)
+
+
+def _rejects(decode: Callable[[bytes], object], data: object, *words: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode(data)
+    message = str(info.value)
+    for w in words:
+        assert w in message, f"{message!r} should say {w!r}"
+
+
+# -- round trips of the fixtures (the property tests cover random values) --------------------
+
+
+@pytest.mark.parametrize("name", list(TYPES))
+def test_fixture_round_trips_and_is_canonical(name: str) -> None:
+    decode, encode, value = TYPES[name]
+    data = encode(value)
+    assert decode(data) == value
+    assert encode(decode(data)) == data
+    assert decode(bytearray(data)) == value  # buffer types are accepted, bytes are compared
+
+
+# -- generic rejection classes, for every type -------------------------------------------------
+
+
+def _edit_first(tree: list[object]) -> None:
+    tree[0] = 99
+
+
+GENERIC: dict[str, tuple[Callable[[list[object], bytes], object], tuple[str, ...]]] = {
+    "map": (lambda t, b: _pack({"fields": t}), ("maps are not allowed",)),
+    "empty_map": (lambda t, b: _pack({}), ("expected an array, got a map",)),
+    "missing_field": (lambda t, b: _pack(t[:-1]), ("missing fields",)),
+    "extra_field": (lambda t, b: _pack([*t, 0]), ("extra fields",)),
+    "trailing_bytes": (lambda t, b: b + b"\x00", ("trailing bytes",)),
+    "truncated": (lambda t, b: b[:-1], ("truncated",)),
+    "empty_input": (lambda t, b: b"", ("truncated",)),
+    "not_an_array": (lambda t, b: _pack(5), ("expected an array, got an integer",)),
+    "nil": (lambda t, b: _pack(None), ("expected an array, got nil",)),
+    "array16_header": (lambda t, b: b"\xdc" + len(t).to_bytes(2, "big") + b[1:],
+                       ("not the canonical encoding",)),
+    "ext_type": (lambda t, b: _pack(msgpack.ExtType(1, b"xx")), ("ext types are not allowed",)),
+    "reserved_byte": (lambda t, b: b"\xc1", ("reserved type byte",)),
+    "deep_nesting": (lambda t, b: b"\x91" * 100_000 + b"\x00", ("nested too deeply",)),
+    "not_bytes": (lambda t, b: b.hex(), ("expected bytes, got str",)),
+}
+
+
+@pytest.mark.parametrize("kind", list(GENERIC))
+@pytest.mark.parametrize("name", list(TYPES))
+def test_every_type_rejects_generic_malformations(name: str, kind: str) -> None:
+    decode, encode, value = TYPES[name]
+    build, words = GENERIC[kind]
+    data = encode(value)
+    _rejects(decode, build(_tree(value), data), name, *words)
+
+
+@pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis"])
+def test_every_versioned_type_rejects_another_version(name: str) -> None:
+    decode, _, value = TYPES[name]
+    tree = _tree(value)
+    tree[0] = 2
+    _rejects(decode, _pack(tree), "unsupported version 2")
+
+
+@pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis"])
+def test_version_as_boolean_float_or_nil_is_rejected(name: str) -> None:
+    decode, _, value = TYPES[name]
+    for bad, word in ((True, "a boolean"), (1.0, "a float"), (None, "nil"), (b"\x01", "bytes")):
+        tree = _tree(value)
+        tree[0] = bad
+        _rejects(decode, _pack(tree), "version", f"expected an integer, got {word}")
+
+
+# -- field-specific rows: (decoder, edit of the tree or bytes, words in the message) ---------
+
+TX_TREE = _tree(TX)
+TX_BYTES = codec.encode_tx(TX)
+CHAIN = TX.chain_id.encode()
+
+
+def _tx_with(path: tuple[int, ...], new: object) -> bytes:
+    tree = _tree(TX)
+    target: list[object] = tree
+    for i in path[:-1]:
+        target = target[i]
+    target[path[-1]] = new
+    return _pack(tree)
+
+
+def _non_minimal(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert data.count(old) >= 1
+    return data.replace(old, new, 1)
+
+
+TX_ROWS: list[tuple[str, bytes, tuple[str, ...]]] = [
+    ("chain_id_as_bin", _tx_with((1,), CHAIN), ("tx.chain_id", "expected text, got bytes")),
+    ("memo_as_str", _tx_with((4,), "coop lunch"), ("tx.memo", "expected bytes, got text")),
+    ("lock_as_str", _tx_with((3, 0, 1), "x" * 32), ("tx.outputs[0].lock", "got text")),
+    ("chain_id_as_int", _tx_with((1,), 7), ("tx.chain_id", "expected text, got an integer")),
+    ("amount_float", _tx_with((3, 0, 0), 1.5), ("tx.outputs[0].amount", "got a float")),
+    ("amount_bool", _tx_with((3, 0, 0), True), ("tx.outputs[0].amount", "got a boolean")),
+    ("amount_nil", _tx_with((3, 0, 0), None), ("tx.outputs[0].amount", "got nil")),
+    ("amount_zero", _tx_with((3, 0, 0), 0), ("tx.outputs[0].amount", "outside")),
+    ("amount_negative", _tx_with((3, 0, 0), -5), ("tx.outputs[0].amount", "outside")),
+    ("amount_over_max", _tx_with((3, 0, 0), 10**17 + 1), ("tx.outputs[0].amount", "outside")),
+    ("index_over_u32", _tx_with((2, 0, 1), 2**32), ("tx.inputs[0].index", "outside")),
+    ("index_negative", _tx_with((2, 0, 1), -1), ("tx.inputs[0].index", "outside")),
+    ("inputs_as_map", _tx_with((2,), {}), ("tx.inputs", "got a map")),
+    ("input_missing_index", _tx_with((2, 0), [OP[0]]), ("tx.inputs[0]", "missing fields")),
+    ("input_extra_field", _tx_with((2, 0), [OP[0], 0, 0]), ("tx.inputs[0]", "extra fields")),
+    ("txid_31_bytes", _tx_with((2, 0, 0), b"\x00" * 31), ("tx.inputs[0].txid", "32 bytes")),
+    ("lock_33_bytes", _tx_with((3, 0, 1), b"\x00" * 33), ("tx.outputs[0].lock", "32 bytes")),
+    ("memo_81_bytes", _tx_with((4,), b"m" * (MAX_MEMO + 1)),
+     ("tx.memo", f"{MAX_MEMO + 1} bytes is over the limit of {MAX_MEMO}")),
+    ("memo_nil", _tx_with((4,), None), ("tx.memo", "got nil")),
+    ("chain_id_upper", _tx_with((1,), "Faircoop"), ("tx.chain_id", "lower-case")),
+    ("chain_id_empty", _tx_with((1,), ""), ("tx.chain_id", "length must be 1 to 64")),
+    ("chain_id_65", _tx_with((1,), "a" * 65), ("tx.chain_id", "length must be 1 to 64")),
+    ("chain_id_newline", _tx_with((1,), "abc\n"), ("tx.chain_id", "lower-case")),
+    ("str_over_1024", _tx_with((1,), "a" * 1025), ("oversize value", "max_str_len")),
+    ("array_over_limit", b"\x96\x01" + msgpack.packb("faircoop-test")
+     + b"\xdd" + (codec.MAX_ARRAY + 1).to_bytes(4, "big"), ("oversize value", "max_array_len")),
+    ("bad_utf8", _non_minimal(TX_BYTES, b"\xad" + CHAIN, b"\xad" + b"\xff" * len(CHAIN)),
+     ("not valid UTF-8",)),
+    ("version_uint8", _non_minimal(TX_BYTES, b"\x96\x01", b"\x96\xcc\x01"),
+     ("not the canonical encoding",)),
+    ("chain_id_str8", _non_minimal(TX_BYTES, b"\xad" + CHAIN, b"\xd9\x0d" + CHAIN),
+     ("not the canonical encoding",)),
+    ("memo_bin16", _non_minimal(TX_BYTES, b"\xc4\x0acoop lunch", b"\xc5\x00\x0acoop lunch"),
+     ("not the canonical encoding",)),
+    ("index_uint64",
+     _non_minimal(TX_BYTES, OP[0] + b"\x01", OP[0] + b"\xcf" + (1).to_bytes(8, "big")),
+     ("not the canonical encoding",)),
+    ("amount_uint64", _non_minimal(TX_BYTES, b"\xce" + (4_000_000).to_bytes(4, "big"),
+                                   b"\xcf" + (4_000_000).to_bytes(8, "big")),
+     ("not the canonical encoding",)),
+    ("positive_as_int8", _non_minimal(TX_BYTES, b"\x96\x01", b"\x96\xd0\x01"),
+     ("not the canonical encoding",)),
+    ("amount_as_float32", _non_minimal(TX_BYTES, b"\xce" + (4_000_000).to_bytes(4, "big"),
+                                       b"\xca" + bytes.fromhex("4a742400")),
+     ("tx.outputs[0].amount", "got a float")),
+    ("witness_sigs_descending", _tx_with((5, 1, 1), [TX_TREE[5][1][1][1],
+                                                     TX_TREE[5][1][1][0]]),
+     ("tx.witnesses[1].signatures", "strictly ascending")),
+    ("witness_sig_key_out_of_policy", _tx_with((5, 0, 1, 0, 0), 1),
+     ("tx.witnesses[0].signatures[0].key", "outside [0, 0]")),
+    ("witness_sig_63_bytes", _tx_with((5, 0, 1, 0, 1), b"\x00" * 63),
+     ("tx.witnesses[0].signatures[0].sig", "expected 64 bytes")),
+    ("witness_policy_unsorted", _tx_with((5, 1, 0, 2), list(reversed(TX_TREE[5][1][0][2]))),
+     ("tx.witnesses[1].policy", "sorted and unique")),
+    ("witness_policy_threshold_0", _tx_with((5, 1, 0, 1), 0),
+     ("tx.witnesses[1].policy", "threshold")),
+    ("witness_policy_threshold_over_n", _tx_with((5, 1, 0, 1), 4),
+     ("tx.witnesses[1].policy", "threshold")),
+    ("witness_policy_no_keys", _tx_with((5, 0, 0, 2), []),
+     ("tx.witnesses[0].policy", "1 to 16 keys")),
+    ("witness_policy_17_keys",
+     _tx_with((5, 0, 0, 2), [bytes([2, i]) + bytes(31) for i in range(17)]),
+     ("tx.witnesses[0].policy", "1 to 16 keys")),
+    ("witness_policy_256_keys", _tx_with((5, 0, 0, 2), [b"\x02" * 33] * 256),
+     ("tx.witnesses[0].policy.pubkeys", "over the limit of 255")),
+    ("witness_policy_key_32_bytes", _tx_with((5, 0, 0, 2, 0), b"\x02" * 32),
+     ("tx.witnesses[0].policy.pubkeys[0]", "expected 33 bytes")),
+]
+
+
+@pytest.mark.parametrize(("case", "data", "words"), TX_ROWS, ids=[r[0] for r in TX_ROWS])
+def test_tx_rejection_table(case: str, data: bytes, words: tuple[str, ...]) -> None:
+    _rejects(codec.decode_tx, data, *words)
+
+
+def _tree_of(value: object) -> list[object]:
+    return _tree(value)
+
+
+def _set(tree: list[object], path: tuple[int, ...], new: object) -> bytes:
+    target: list[object] = tree
+    for i in path[:-1]:
+        target = target[i]
+    target[path[-1]] = new
+    return _pack(tree)
+
+
+OTHER_ROWS: list[tuple[str, str, tuple[int, ...], object, tuple[str, ...]]] = [
+    # (case, type, path in its tree, new value, words)
+    ("header_height_float", "header", (2,), 7.0, ("header.height", "got a float")),
+    ("header_prev_hash_str", "header", (3,), "0" * 32, ("header.prev_hash", "got text")),
+    ("header_tx_root_short", "header", (5,), b"\x00" * 31, ("header.tx_root", "32 bytes")),
+    ("header_proposer_32", "header", (12,), b"\x02" * 32, ("header.proposer", "33 bytes")),
+    ("header_time_negative", "header", (4,), -1, ("header.time_ms", "outside")),
+    ("block_tx_as_map", "block", (1, 0), {}, ("block.txs[0]", "got a map")),
+    ("block_evidence_str", "block", (3, 0), "ev", ("block.evidence[0]", "got text")),
+    ("block_last_commit_nil", "block", (2,), None, ("block.last_commit", "got nil")),
+    ("block_header_missing", "block", (0,), [], ("block.header", "missing fields")),
+    ("block_tx_memo_long", "block", (1, 0, 4), b"m" * 81, ("block.txs[0].memo", "limit of 80")),
+    ("params_out_of_range", "params", (1,), 10**7, ("params", "min_fee_rate", "outside its range")),
+    ("params_bool", "params", (2,), False, ("params.dust_limit", "got a boolean")),
+    ("params_zero_dust", "params", (2,), 0, ("params", "dust_limit", "outside its range")),
+    ("genesis_network", "genesis", (2,), "moon", ("genesis.network", "must be one of")),
+    ("genesis_network_bin", "genesis", (2,), b"test", ("genesis.network", "got bytes")),
+    ("genesis_threshold_0", "genesis", (7,), 0, ("genesis.governor_threshold", "outside")),
+    ("genesis_threshold_over", "genesis", (7,), 3, ("genesis.governor_threshold", "outside")),
+    ("genesis_validator_name_empty", "genesis", (5, 0, 0), "", ("genesis.validators[0].name",)),
+    ("genesis_validator_name_long", "genesis", (5, 0, 0), "n" * 65,
+     ("genesis.validators[0].name", "1 to 64")),
+    ("genesis_allocation_zero", "genesis", (4, 0, 0), 0, ("genesis.allocations[0].amount",)),
+    ("genesis_params_extra", "genesis", (8,), [1, *PARAMS.as_tuple(), 5],
+     ("genesis.params", "extra fields")),
+    ("genesis_params_missing", "genesis", (8,), [1, *PARAMS.as_tuple()[:-1]],
+     ("genesis.params", "missing fields")),
+    ("genesis_treasury_str", "genesis", (9,), "t" * 32, ("genesis.treasury_lock", "got text")),
+    ("genesis_governor_short", "genesis", (6, 0), b"\x02" * 32, ("genesis.governors[0]",)),
+    ("policy_threshold_256", "policy", (1,), 256, ("policy.threshold", "outside")),
+    ("policy_duplicate_keys", "policy", (2,), [K[0].public_key] * 2, ("sorted and unique",)),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "name", "path", "new", "words"), OTHER_ROWS, ids=[r[0] for r in OTHER_ROWS]
+)
+def test_other_types_rejection_table(
+    case: str, name: str, path: tuple[int, ...], new: object, words: tuple[str, ...]
+) -> None:
+    decode, _, value = TYPES[name]
+    _rejects(decode, _set(_tree_of(value), path, new), *words)
+
+
+def test_params_field_order_is_the_declared_order() -> None:
+    tree = _tree(PARAMS)
+    assert tree[0] == codec.PARAMS_VERSION
+    assert tree[1:] == [getattr(PARAMS, n) for n in PARAM_NAMES]
+
+
+# -- txids, hashes and what they cover ---------------------------------------------------------
+
+
+def test_txid_ignores_witnesses_but_full_encoding_does_not() -> None:
+    bare = replace(TX, witnesses=())
+    other_sigs = replace(TX, witnesses=(TX.witnesses[0], Witness(POLICY, ())))
+    assert codec.txid(bare) == codec.txid(TX) == codec.txid(other_sigs)
+    assert len({codec.encode_tx(bare), codec.encode_tx(TX), codec.encode_tx(other_sigs)}) == 3
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: replace(t, chain_id="other-chain"),
+        lambda t: replace(t, memo=b"coop dinner"),
+        lambda t: replace(t, inputs=t.inputs[::-1]),
+        lambda t: replace(t, outputs=t.outputs[:1]),
+    ],
+    ids=["chain_id", "memo", "input_order", "outputs"],
+)
+def test_txid_covers_every_non_witness_field(change: Callable[[Tx], Tx]) -> None:
+    assert codec.txid(change(TX)) != codec.txid(TX)
+
+
+def test_txid_is_sha256_of_the_encoding_without_witnesses() -> None:
+    bare = replace(TX, witnesses=())
+    core = msgpack.unpackb(codec.encode_tx(bare), use_list=False)[:5]
+    assert codec.txid(TX) == codec.sha256(_pack(core))
+
+
+def test_hashes_are_sha256_of_canonical_encodings() -> None:
+    assert codec.block_hash(HEADER) == codec.sha256(codec.encode_header(HEADER))
+    assert codec.genesis_hash(GENESIS) == codec.sha256(codec.encode_genesis(GENESIS))
+    assert codec.params_hash(PARAMS) == codec.sha256(codec.encode_params(PARAMS))
+    assert codec.policy_lock(POLICY) == codec.sha256(codec.encode_policy(POLICY))
+    assert codec.hash_items((b"a", b"b")) == codec.sha256(_pack([b"a", b"b"]))
+    assert codec.validators_hash(GENESIS.validators) == codec.sha256(
+        _pack([[v.name, v.pubkey] for v in GENESIS.validators])
+    )
+
+
+def test_multisig_lock_does_not_depend_on_key_order() -> None:
+    a = SpendPolicy.multisig(2, [K[2].public_key, K[0].public_key, K[1].public_key])
+    assert codec.policy_lock(a) == codec.policy_lock(POLICY)
+    assert codec.policy_lock(multisig(1, K[:3])) != codec.policy_lock(POLICY)
+
+
+def test_unsigned_tx_round_trips() -> None:
+    tx = unsigned_tx([OutPoint(TxId(OP[0]), 3)], [(lock(POLICY), 1_000)])
+    assert codec.decode_tx(codec.encode_tx(tx)) == tx
