@@ -1,0 +1,312 @@
+"""The P2P wire format: an envelope around each frame, and the payloads of the gossip messages.
+
+Every WebSocket binary frame is one canonical msgpack envelope `[version, type, payload]`,
+where `payload` is a byte string holding the message's own canonical encoding. The transport
+reads only the envelope (and the handshake messages); the node decodes payloads. So a node
+that meets a payload it can't decode knows exactly which peer sent it and can punish it.
+
+Payloads of consensus objects are their consensus encodings unchanged (a VOTE payload is
+`votes.encode_vote(v)`, an EVIDENCE payload is the evidence encoding). The other payloads
+are defined here, each with a strict encode/decode pair built on `consensus.codec`.
+
+Left out: compression, and any notion of message priority; the transport delivers frames from
+one peer in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from consensus.codec import (
+    U32,
+    U64,
+    Obj,
+    decode_canonical,
+    expect_array,
+    expect_bytes,
+    expect_chain_id,
+    expect_hash,
+    expect_list,
+    expect_str,
+    expect_uint,
+    expect_version,
+    pack,
+)
+from consensus.errors import DecodeError
+from consensus.types import BlockHash, PublicKey
+
+ENVELOPE_VERSION = 1
+PAYLOAD_VERSION = 1
+NONCE_SIZE = 32
+MAX_REASON = 200
+MAX_GET_BLOCKS = 1000  # the most blocks one GET_BLOCKS may ask for
+MAX_TXS_PER_MESSAGE = 10_000
+
+
+class MsgType(IntEnum):
+    """What a frame carries. Values are wire constants: never renumber, only append."""
+
+    HELLO = 1  # handshake: Hello
+    AUTH = 2  # handshake: the signature over the peer's challenge
+    REJECT = 3  # a reason, sent just before closing
+    TXS = 10  # TxBatch: one or more encoded txs
+    PROPOSAL = 11  # ProposalMessage: a signed proposal and the block it names
+    VOTE = 12  # votes.encode_vote
+    EVIDENCE = 13  # consensus evidence encoding
+    BLOCK = 14  # CertifiedBlock: a final block with its commit certificate
+    GET_BLOCKS = 15  # GetBlocks: ask for a range of final blocks
+    BLOCKS = 16  # BlockRange: the answer, in height order
+    STATUS = 17  # Status: a tip (and round) announcement
+
+    @property
+    def is_handshake(self) -> bool:
+        return self in (MsgType.HELLO, MsgType.AUTH, MsgType.REJECT)
+
+
+# -- the envelope -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    msg_type: MsgType
+    payload: bytes
+
+
+def envelope_from(obj: Obj, what: str = "envelope") -> Envelope:
+    version, kind, payload = expect_array(obj, 3, what)
+    expect_version(version, ENVELOPE_VERSION, what)
+    code = expect_uint(kind, f"{what}.type", hi=255)
+    try:
+        msg_type = MsgType(code)
+    except ValueError:
+        raise DecodeError(f"{what}.type: unknown message type {code}") from None
+    return Envelope(msg_type, expect_bytes(payload, f"{what}.payload"))
+
+
+def encode_envelope(msg_type: MsgType, payload: bytes) -> bytes:
+    return pack((ENVELOPE_VERSION, int(msg_type), bytes(payload)))
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """The envelope of one frame; DecodeError for anything but its one canonical encoding."""
+    return decode_canonical(data, "envelope", envelope_from)
+
+
+# -- handshake --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The first frame each side sends: who it is, which chain, how far it is, a challenge."""
+
+    chain_id: str
+    genesis_hash: BlockHash
+    tip_height: int
+    tip_hash: BlockHash
+    node_id: PublicKey  # the node key's compressed public key (a validator's signing key)
+    is_validator: bool
+    nonce: bytes  # NONCE_SIZE random bytes: the challenge the other side signs
+
+
+def hello_from(obj: Obj, what: str = "hello") -> Hello:
+    f = expect_array(obj, 8, what)
+    expect_version(f[0], PAYLOAD_VERSION, what)
+    return Hello(
+        chain_id=expect_chain_id(f[1], f"{what}.chain_id"),
+        genesis_hash=BlockHash(expect_hash(f[2], f"{what}.genesis_hash")),
+        tip_height=expect_uint(f[3], f"{what}.tip_height"),
+        tip_hash=BlockHash(expect_hash(f[4], f"{what}.tip_hash")),
+        node_id=PublicKey(expect_bytes(f[5], f"{what}.node_id", size=33)),
+        is_validator=expect_uint(f[6], f"{what}.is_validator", hi=1) == 1,
+        nonce=expect_bytes(f[7], f"{what}.nonce", size=NONCE_SIZE),
+    )
+
+
+def encode_hello(h: Hello) -> bytes:
+    return pack((PAYLOAD_VERSION, h.chain_id, h.genesis_hash, h.tip_height, h.tip_hash,
+                 h.node_id, int(h.is_validator), h.nonce))
+
+
+def decode_hello(data: bytes) -> Hello:
+    return decode_canonical(data, "hello", hello_from)
+
+
+def encode_auth(signature: bytes) -> bytes:
+    return pack((PAYLOAD_VERSION, signature))
+
+
+def decode_auth(data: bytes) -> bytes:
+    def build(obj: Obj) -> bytes:
+        version, sig = expect_array(obj, 2, "auth")
+        expect_version(version, PAYLOAD_VERSION, "auth")
+        return expect_bytes(sig, "auth.signature", size=64)
+
+    return decode_canonical(data, "auth", build)
+
+
+def encode_reject(reason: str) -> bytes:
+    return pack((PAYLOAD_VERSION, reason[:MAX_REASON] or "rejected"))
+
+
+def decode_reject(data: bytes) -> str:
+    def build(obj: Obj) -> str:
+        version, reason = expect_array(obj, 2, "reject")
+        expect_version(version, PAYLOAD_VERSION, "reject")
+        return expect_str(reason, "reject.reason", MAX_REASON)
+
+    return decode_canonical(data, "reject", build)
+
+
+# -- gossip and sync payloads -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A peer's tip, announced on every commit (and its current round, for diagnostics)."""
+
+    height: int
+    tip_hash: BlockHash
+    round: int
+
+
+def status_from(obj: Obj, what: str = "status") -> Status:
+    version, height, tip, round_ = expect_array(obj, 4, what)
+    expect_version(version, PAYLOAD_VERSION, what)
+    return Status(expect_uint(height, f"{what}.height", hi=U64),
+                  BlockHash(expect_hash(tip, f"{what}.tip_hash")),
+                  expect_uint(round_, f"{what}.round", hi=U32))
+
+
+def encode_status(s: Status) -> bytes:
+    return pack((PAYLOAD_VERSION, s.height, s.tip_hash, s.round))
+
+
+def decode_status(data: bytes) -> Status:
+    return decode_canonical(data, "status", status_from)
+
+
+@dataclass(frozen=True, slots=True)
+class GetBlocks:
+    """Ask for `count` final blocks starting at height `start` (1 <= count <= MAX_GET_BLOCKS)."""
+
+    start: int
+    count: int
+
+
+def encode_get_blocks(g: GetBlocks) -> bytes:
+    return pack((PAYLOAD_VERSION, g.start, g.count))
+
+
+def decode_get_blocks(data: bytes) -> GetBlocks:
+    def build(obj: Obj) -> GetBlocks:
+        version, start, count = expect_array(obj, 3, "get_blocks")
+        expect_version(version, PAYLOAD_VERSION, "get_blocks")
+        return GetBlocks(expect_uint(start, "get_blocks.start", lo=1),
+                         expect_uint(count, "get_blocks.count", lo=1, hi=MAX_GET_BLOCKS))
+
+    return decode_canonical(data, "get_blocks", build)
+
+
+@dataclass(frozen=True, slots=True)
+class CertifiedBlock:
+    """A final block and the commit certificate that makes it final (both as encoded bytes)."""
+
+    block: bytes  # codec.encode_block
+    certificate: bytes  # votes.encode_certificate
+
+
+def _certified_from(obj: Obj, what: str) -> CertifiedBlock:
+    block, cert = expect_array(obj, 2, what)
+    return CertifiedBlock(expect_bytes(block, f"{what}.block"),
+                          expect_bytes(cert, f"{what}.certificate"))
+
+
+def encode_certified_block(b: CertifiedBlock) -> bytes:
+    return pack((PAYLOAD_VERSION, b.block, b.certificate))
+
+
+def decode_certified_block(data: bytes) -> CertifiedBlock:
+    def build(obj: Obj) -> CertifiedBlock:
+        version, block, cert = expect_array(obj, 3, "block_message")
+        expect_version(version, PAYLOAD_VERSION, "block_message")
+        return _certified_from((block, cert), "block_message")
+
+    return decode_canonical(data, "block_message", build)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRange:
+    """The answer to GetBlocks: consecutive final blocks from `start`; may be shorter than asked
+    (empty when the responder has none of them)."""
+
+    start: int
+    blocks: tuple[CertifiedBlock, ...]
+
+
+def encode_block_range(r: BlockRange) -> bytes:
+    return pack((PAYLOAD_VERSION, r.start, tuple((b.block, b.certificate) for b in r.blocks)))
+
+
+def decode_block_range(data: bytes) -> BlockRange:
+    def build(obj: Obj) -> BlockRange:
+        version, start, items = expect_array(obj, 3, "blocks")
+        expect_version(version, PAYLOAD_VERSION, "blocks")
+        return BlockRange(
+            expect_uint(start, "blocks.start", lo=1),
+            tuple(_certified_from(x, f"blocks[{i}]")
+                  for i, x in enumerate(expect_list(items, "blocks", MAX_GET_BLOCKS))),
+        )
+
+    return decode_canonical(data, "blocks", build)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalMessage:
+    """A signed proposal and the block it proposes, gossiped together."""
+
+    proposal: bytes  # votes.encode_proposal
+    block: bytes  # codec.encode_block
+
+
+def encode_proposal_message(p: ProposalMessage) -> bytes:
+    return pack((PAYLOAD_VERSION, p.proposal, p.block))
+
+
+def decode_proposal_message(data: bytes) -> ProposalMessage:
+    def build(obj: Obj) -> ProposalMessage:
+        version, proposal, block = expect_array(obj, 3, "proposal_message")
+        expect_version(version, PAYLOAD_VERSION, "proposal_message")
+        return ProposalMessage(expect_bytes(proposal, "proposal_message.proposal"),
+                               expect_bytes(block, "proposal_message.block"))
+
+    return decode_canonical(data, "proposal_message", build)
+
+
+def encode_txs(txs: tuple[bytes, ...]) -> bytes:
+    """A TXS payload: encoded txs, batched so gossip at thousands of tx/s stays few frames."""
+    return pack((PAYLOAD_VERSION, tuple(txs)))
+
+
+def decode_txs(data: bytes) -> tuple[bytes, ...]:
+    def build(obj: Obj) -> tuple[bytes, ...]:
+        version, items = expect_array(obj, 2, "txs")
+        expect_version(version, PAYLOAD_VERSION, "txs")
+        txs = tuple(expect_bytes(t, f"txs[{i}]")
+                    for i, t in enumerate(expect_list(items, "txs", MAX_TXS_PER_MESSAGE)))
+        if not txs:
+            raise DecodeError("txs: a TXS message carries at least one tx")
+        return txs
+
+    return decode_canonical(data, "txs", build)
+
+
+__all__ = [
+    "ENVELOPE_VERSION", "MAX_GET_BLOCKS", "NONCE_SIZE", "BlockRange", "CertifiedBlock",
+    "Envelope", "GetBlocks", "Hello", "MsgType", "ProposalMessage", "Status",
+    "decode_auth", "decode_block_range", "decode_certified_block", "decode_envelope",
+    "decode_get_blocks", "decode_hello", "decode_proposal_message", "decode_reject",
+    "decode_status", "decode_txs", "encode_auth", "encode_block_range", "encode_certified_block",
+    "encode_envelope", "encode_get_blocks", "encode_hello", "encode_proposal_message",
+    "encode_reject", "encode_status", "encode_txs",
+]
