@@ -1,0 +1,42 @@
+"""The node's persistent chain store: blocks, certificates, the UTXO set and the indexes.
+
+`ChainStore` is the interface; `LevelDBStore` (plyvel) is the node's and `MemoryStore` the one
+tests and the simulator use. Both run the same code over different key-value backends. Every key
+format is in `schema`; every failure is a `StorageError` subclass from `errors`.
+
+Left out: pruning, reorgs (blocks are final when committed, so the chain only grows), and any
+interpretation of certificates or chain state (the consensus modules own those encodings).
+"""
+
+from faircoop_node.storage.base import BaseStore, KeyValue
+from faircoop_node.storage.errors import (
+    CorruptStore,
+    IncompleteReindex,
+    InvalidCommit,
+    OutOfOrderBlock,
+    RecordMismatch,
+    StorageError,
+    StoreClosed,
+    StoreLocked,
+    StoreMissing,
+    UnsupportedSchema,
+    WrongGenesis,
+)
+from faircoop_node.storage.leveldb import LevelDBStore
+from faircoop_node.storage.memory import MemoryStore
+from faircoop_node.storage.protocol import (
+    AddressSummary,
+    AddressUtxo,
+    ChainStore,
+    EvidenceRecord,
+    HistoryEntry,
+    Tip,
+    TxLocation,
+)
+
+__all__ = [
+    "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CorruptStore", "EvidenceRecord",
+    "HistoryEntry", "IncompleteReindex", "InvalidCommit", "KeyValue", "LevelDBStore",
+    "MemoryStore", "OutOfOrderBlock", "RecordMismatch", "StorageError", "StoreClosed",
+    "StoreLocked", "StoreMissing", "Tip", "TxLocation", "UnsupportedSchema", "WrongGenesis",
+]

@@ -1,0 +1,484 @@
+"""The chain store's logic, written once over a small key-value interface.
+
+`LevelDBStore` runs it over plyvel and `MemoryStore` over a sorted dict, so both behave the same
+by construction: same keys, same checks, same errors. A backend only has to get a key, iterate
+a key range in order, and write a set of changes atomically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
+
+from consensus import codec
+from consensus.crypto import sha256
+from consensus.errors import DecodeError
+from consensus.ledger import UtxoDiff, genesis_diff, treasury_outpoint
+from consensus.merkle import merkle_root
+from consensus.types import (
+    Block,
+    BlockHash,
+    BlockHeader,
+    Genesis,
+    Lock,
+    OutPoint,
+    TxId,
+    TxOut,
+)
+from faircoop_node.storage import schema
+from faircoop_node.storage.errors import (
+    CorruptStore,
+    IncompleteReindex,
+    InvalidCommit,
+    OutOfOrderBlock,
+    RecordMismatch,
+    StoreMissing,
+    UnsupportedSchema,
+    WrongGenesis,
+)
+from faircoop_node.storage.indexes import Writes, index_block
+from faircoop_node.storage.protocol import (
+    AddressSummary,
+    AddressUtxo,
+    EvidenceRecord,
+    HistoryEntry,
+    Tip,
+    TxLocation,
+)
+
+
+class KeyValue(Protocol):
+    """The little a backend provides. `write` applies all changes or none."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def items(
+        self,
+        prefix: bytes,
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Keys starting with `prefix`, within [start, stop) when given, in byte order."""
+        ...
+
+    def write(self, writes: Mapping[bytes, bytes | None], *, sync: bool) -> None: ...
+
+    def is_empty(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The first key after every key that starts with `prefix` (None: no such key)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+def _decode_validator_set(encoded: bytes) -> object:
+    return codec.decode_canonical(
+        encoded,
+        "validator set",
+        lambda obj: tuple(
+            codec.validator_from(v, f"validator set[{i}]")
+            for i, v in enumerate(codec.expect_list(obj, "validator set"))
+        ),
+    )
+
+
+class BaseStore:
+    """A `ChainStore` over any `KeyValue` backend.
+
+    Opening checks the store before anything trusts it: schema version, genesis (another
+    network's data is refused), an unfinished reindex, and a tip whose block, height index,
+    certificate and chain state all exist and agree. New stores get genesis in one batch.
+    """
+
+    def __init__(
+        self,
+        kv: KeyValue,
+        genesis: Genesis | None,
+        *,
+        create: bool,
+        where: str,
+        genesis_chain_state: bytes = b"",
+    ) -> None:
+        self._kv = kv
+        self._where = where
+        self._write_lock = threading.Lock()
+        raw = kv.get(schema.META_SCHEMA)
+        if raw is None:
+            if not kv.is_empty():
+                raise CorruptStore(
+                    f"{where} has records but no faircoop schema record: it is not a faircoop"
+                    " chain store (or another program wrote to it)",
+                    schema.META_SCHEMA,
+                )
+            if genesis is None or not create:
+                raise StoreMissing(f"no chain store at {where} (it is empty)")
+            self._initialize(genesis, genesis_chain_state)
+        else:
+            version = schema.decode_schema(raw)
+            if version != schema.SCHEMA_VERSION:
+                raise UnsupportedSchema(
+                    f"{where} uses storage schema {version}; this node reads schema"
+                    f" {schema.SCHEMA_VERSION}"
+                )
+        self._genesis, self._genesis_hash = self._check_genesis(genesis)
+        if kv.get(schema.META_REINDEX) is not None:
+            raise IncompleteReindex(
+                f"a reindex of {where} was interrupted: the UTXO set and indexes are partial;"
+                " run reindex again",
+                schema.META_REINDEX,
+            )
+        self._tip = self._check_tip()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _initialize(self, genesis: Genesis, chain_state: bytes) -> None:
+        gid = codec.genesis_hash(genesis)
+        writes: dict[bytes, bytes | None] = {
+            schema.META_SCHEMA: schema.encode_schema(),
+            schema.META_GENESIS_HASH: gid,
+            schema.META_GENESIS: codec.encode_genesis(genesis),
+            schema.META_TIP: schema.encode_tip(0, gid),
+            schema.META_CHAIN_STATE: chain_state,
+            schema.height_key(0): gid,
+        }
+        vset = codec.pack(codec.validators_obj(genesis.validators))
+        writes[schema.validator_set_key(sha256(vset))] = vset
+        index_block(
+            self._kv.get, writes, height=0, block_id=gid, txs=(), txids=(),
+            diff=genesis_diff(genesis, gid),
+        )
+        self._kv.write(writes, sync=True)
+
+    def _check_genesis(self, expected: Genesis | None) -> tuple[Genesis, BlockHash]:
+        key = schema.META_GENESIS_HASH
+        raw_hash = self._kv.get(key)
+        raw = self._kv.get(schema.META_GENESIS)
+        if raw_hash is None or raw is None:
+            raise CorruptStore(f"{self._where} has no genesis record", key)
+        stored_hash = BlockHash(schema.decode_hash(raw_hash, key, "genesis hash"))
+        try:
+            stored = codec.decode_genesis(raw)
+        except DecodeError as exc:
+            raise CorruptStore(
+                f"the genesis record in {self._where} is garbled: {exc}", schema.META_GENESIS
+            ) from None
+        if codec.genesis_hash(stored) != stored_hash:
+            raise CorruptStore(
+                f"the genesis record in {self._where} does not match its stored hash",
+                schema.META_GENESIS,
+            )
+        if expected is not None:
+            want = codec.genesis_hash(expected)
+            if want != stored_hash:
+                raise WrongGenesis(
+                    f"{self._where} holds another network's chain: chain {stored.chain_id!r}"
+                    f" with genesis {stored_hash.hex()}, but this node runs chain"
+                    f" {expected.chain_id!r} with genesis {want.hex()}; use another data"
+                    " directory",
+                    stored_hash,
+                    want,
+                )
+        return stored, stored_hash
+
+    def _check_tip(self) -> Tip:
+        raw = self._kv.get(schema.META_TIP)
+        if raw is None:
+            raise CorruptStore(f"{self._where} has no tip record", schema.META_TIP)
+        height, tip_hash = schema.decode_tip(raw)
+        hkey = schema.height_key(height)
+        indexed = self._kv.get(hkey)
+        if indexed != tip_hash:
+            raise CorruptStore(
+                f"the tip record says height {height} is {tip_hash.hex()}, but the height index"
+                f" says {indexed.hex() if indexed else 'nothing'}: the tip record is garbled",
+                schema.META_TIP,
+            )
+        if self._kv.get(schema.height_key(height + 1)) is not None:
+            raise CorruptStore(
+                f"a block is indexed at height {height + 1}, above the tip {height}",
+                schema.height_key(height + 1),
+            )
+        if self._kv.get(schema.META_CHAIN_STATE) is None:
+            raise CorruptStore(f"{self._where} has no chain state record",
+                               schema.META_CHAIN_STATE)
+        if height == 0:
+            if tip_hash != self._genesis_hash:
+                raise CorruptStore("the tip is at height 0 but is not the genesis hash",
+                                   schema.META_TIP)
+            return Tip(0, tip_hash)
+        block = self._read_block(tip_hash)
+        if block is None:
+            raise CorruptStore(f"the tip block {tip_hash.hex()} is missing",
+                               schema.block_key(tip_hash))
+        if block.header.height != height:
+            raise CorruptStore(
+                f"the tip block {tip_hash.hex()} is for height {block.header.height}, not"
+                f" {height}",
+                schema.block_key(tip_hash),
+            )
+        if block.header.tx_root != merkle_root([codec.txid(t) for t in block.txs]):
+            raise CorruptStore(f"the tip block {tip_hash.hex()} has garbled transactions",
+                               schema.block_key(tip_hash))
+        if not self._kv.get(schema.certificate_key(height)):
+            raise CorruptStore(f"the tip block at height {height} has no commit certificate",
+                               schema.certificate_key(height))
+        return Tip(height, tip_hash)
+
+    # -- identity and tip ------------------------------------------------------------------
+
+    @property
+    def genesis(self) -> Genesis:
+        return self._genesis
+
+    @property
+    def genesis_hash(self) -> BlockHash:
+        return self._genesis_hash
+
+    def tip(self) -> Tip:
+        return self._tip
+
+    @property
+    def backend(self) -> KeyValue:
+        """The raw key-value backend, for maintenance tools and tests; bypasses every check."""
+        return self._kv
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    def _read_block(self, block_id: bytes) -> Block | None:
+        key = schema.block_key(block_id)
+        raw = self._kv.get(key)
+        if raw is None:
+            return None
+        try:
+            block = codec.decode_block(raw)
+        except DecodeError as exc:
+            raise CorruptStore(f"block {block_id.hex()} is garbled: {exc}", key) from None
+        if codec.block_hash(block.header) != block_id:
+            raise CorruptStore(f"block {block_id.hex()} does not hash to its key (garbled)", key)
+        return block
+
+    def get_block(self, block_id: bytes) -> Block | None:
+        """The block with this hash; None for unknown hashes and for genesis (not a Block)."""
+        return self._read_block(block_id)
+
+    def get_block_bytes(self, block_id: bytes) -> bytes | None:
+        return self._kv.get(schema.block_key(block_id))
+
+    def get_hash_at(self, height: int) -> BlockHash | None:
+        if height < 0:
+            return None
+        key = schema.height_key(height)
+        raw = self._kv.get(key)
+        return None if raw is None else BlockHash(schema.decode_hash(raw, key, "height index"))
+
+    def get_block_at(self, height: int) -> Block | None:
+        if height <= 0:
+            return None
+        block_id = self.get_hash_at(height)
+        return None if block_id is None else self._read_block(block_id)
+
+    def get_header(self, block_id: bytes) -> BlockHeader | None:
+        key = schema.header_key(block_id)
+        raw = self._kv.get(key)
+        if raw is None:
+            return None
+        try:
+            header = codec.decode_header(raw)
+        except DecodeError as exc:
+            raise CorruptStore(f"header {block_id.hex()} is garbled: {exc}", key) from None
+        if codec.block_hash(header) != block_id:
+            raise CorruptStore(f"header {block_id.hex()} does not hash to its key", key)
+        return header
+
+    def get_certificate(self, height: int) -> bytes | None:
+        if height < 0:
+            return None
+        return self._kv.get(schema.certificate_key(height))
+
+    def get_chain_state(self) -> bytes:
+        """The caller's opaque chain-state blob as of the tip (empty at genesis unless given)."""
+        raw = self._kv.get(schema.META_CHAIN_STATE)
+        if raw is None:
+            raise CorruptStore("the chain state record is missing", schema.META_CHAIN_STATE)
+        return raw
+
+    # -- the UTXO set ------------------------------------------------------------------------
+
+    def get_utxo(self, outpoint: OutPoint) -> TxOut | None:
+        key = schema.utxo_key(outpoint)
+        raw = self._kv.get(key)
+        return None if raw is None else schema.decode_utxo(raw, key)[0]
+
+    def iter_utxos(self) -> Iterator[tuple[OutPoint, TxOut, int]]:
+        """Every unspent output with the height that created it, in key order (a full scan)."""
+        for key, raw in self._kv.items(schema.UTXO):
+            out, height = schema.decode_utxo(raw, key)
+            yield schema.outpoint_from_utxo_key(key), out, height
+
+    # -- committing ----------------------------------------------------------------------------
+
+    def commit_block(
+        self,
+        block: Block,
+        block_hash: BlockHash,
+        diff: UtxoDiff,
+        certificate: bytes,
+        chain_state: bytes,
+        *,
+        txids: Sequence[TxId] | None = None,
+        validator_sets: Mapping[bytes, bytes] | None = None,
+    ) -> None:
+        """Write a final block and everything it changes in one atomic, synced batch.
+
+        `diff` is what `ledger.apply_block` returned for this block against this store.
+        `txids` saves recomputing them when the caller has them. `validator_sets` (hash ->
+        encoded set) are written in the same batch, e.g. a set this block's actions install.
+        Raises InvalidCommit (OutOfOrderBlock for the wrong height or parent) and writes
+        nothing when the block does not extend the tip or the diff does not fit the store.
+        """
+        header = block.header
+        if codec.block_hash(header) != block_hash:
+            raise InvalidCommit(f"block_hash {block_hash.hex()} is not the hash of the header")
+        if header.chain_id != self._genesis.chain_id:
+            raise InvalidCommit(
+                f"block is for chain {header.chain_id!r}, the store holds"
+                f" {self._genesis.chain_id!r}"
+            )
+        if not certificate:
+            raise InvalidCommit(f"block {header.height} has no commit certificate")
+        if txids is None:
+            txids = [codec.txid(t) for t in block.txs]
+        with self._write_lock:
+            tip = self._tip
+            if header.height != tip.height + 1 or header.prev_hash != tip.block_hash:
+                raise OutOfOrderBlock(
+                    f"block {block_hash.hex()} at height {header.height} with parent"
+                    f" {header.prev_hash.hex()} does not extend the tip (height {tip.height},"
+                    f" {tip.block_hash.hex()})"
+                )
+            writes: dict[bytes, bytes | None] = {}
+            index_block(
+                self._kv.get, writes, height=header.height, block_id=block_hash,
+                txs=block.txs, txids=txids, diff=diff, evidence=block.evidence,
+            )
+            fee_op = treasury_outpoint(block_hash)
+            for op, out in reversed(diff.created):
+                if op == fee_op:
+                    writes[schema.fee_key(header.height)] = schema.encode_fee(out)
+                    break
+            for vhash, encoded in (validator_sets or {}).items():
+                writes[schema.validator_set_key(vhash)] = self._checked_validator_set(
+                    vhash, encoded
+                )
+            writes[schema.block_key(block_hash)] = codec.encode_block(block)
+            writes[schema.header_key(block_hash)] = codec.encode_header(header)
+            writes[schema.height_key(header.height)] = block_hash
+            writes[schema.certificate_key(header.height)] = certificate
+            writes[schema.META_CHAIN_STATE] = chain_state
+            writes[schema.META_TIP] = schema.encode_tip(header.height, block_hash)
+            self._kv.write(writes, sync=True)
+            self._tip = Tip(header.height, block_hash)
+
+    # -- validator sets, evidence, last-signed state ----------------------------------------------
+
+    @staticmethod
+    def _checked_validator_set(vhash: bytes, encoded: bytes) -> bytes:
+        if sha256(encoded) != vhash:
+            raise RecordMismatch(f"validator set does not hash to {vhash.hex()}")
+        _decode_validator_set(encoded)
+        return encoded
+
+    def put_validator_set(self, vhash: bytes, encoded: bytes) -> None:
+        """File `pack(validators_obj(set))` under its hash (a header's validators_hash)."""
+        self._kv.write(
+            {schema.validator_set_key(vhash): self._checked_validator_set(vhash, encoded)},
+            sync=True,
+        )
+
+    def get_validator_set(self, vhash: bytes) -> bytes | None:
+        return self._kv.get(schema.validator_set_key(vhash))
+
+    def get_evidence(self, evidence_hash: bytes) -> EvidenceRecord | None:
+        """Committed evidence by the SHA-256 of its bytes: lets a proposer skip evidence twice."""
+        key = schema.evidence_key(evidence_hash)
+        raw = self._kv.get(key)
+        if raw is None:
+            return None
+        height, evidence = schema.decode_evidence(raw, key)
+        return EvidenceRecord(height, evidence)
+
+    def put_last_signed(self, state: bytes) -> None:
+        """The node's own record of what it last signed, synced before the vote leaves."""
+        self._kv.write({schema.META_LAST_SIGNED: state}, sync=True)
+
+    def get_last_signed(self) -> bytes | None:
+        return self._kv.get(schema.META_LAST_SIGNED)
+
+    # -- indexes -------------------------------------------------------------------------------
+
+    def get_tx_location(self, txid: bytes) -> TxLocation | None:
+        key = schema.tx_key(txid)
+        raw = self._kv.get(key)
+        if raw is None:
+            return None
+        return TxLocation(*schema.decode_tx_location(raw, key))
+
+    def get_address_summary(self, lock: bytes) -> AddressSummary:
+        key = schema.addr_summary_key(lock)
+        raw = self._kv.get(key)
+        balance, utxos, txs = (0, 0, 0) if raw is None else schema.decode_summary(raw, key)
+        return AddressSummary(Lock(lock), balance, utxos, txs)
+
+    def get_address_utxos(self, lock: bytes, limit: int | None = None) -> tuple[AddressUtxo, ...]:
+        """The lock's unspent outputs, ordered by outpoint; one key-range read."""
+        found: list[AddressUtxo] = []
+        for key, raw in self._kv.items(schema.addr_utxo_prefix(lock)):
+            if limit is not None and len(found) >= limit:
+                break
+            amount, height = schema.decode_addr_utxo(raw, key)
+            found.append(AddressUtxo(schema.outpoint_from_addr_utxo_key(key), amount, height))
+        return tuple(found)
+
+    def get_address_history(
+        self, lock: bytes, limit: int | None = None, before: TxLocation | None = None
+    ) -> tuple[HistoryEntry, ...]:
+        """Txs touching the lock, newest first; `before` pages on from an earlier answer."""
+        prefix = schema.addr_history_prefix(lock)
+        stop = None if before is None else schema.addr_history_key(lock, *before)
+        found: list[HistoryEntry] = []
+        for key, raw in self._kv.items(prefix, stop=stop, reverse=True):
+            if limit is not None and len(found) >= limit:
+                break
+            height, position = schema.history_from_key(key)
+            found.append(HistoryEntry(TxId(schema.decode_hash(raw, key, "history")),
+                                      height, position))
+        return tuple(found)
+
+    # -- maintenance -----------------------------------------------------------------------------
+
+    def reindex(self) -> None:
+        """Rebuild the UTXO set, tx index, address index and evidence index from the blocks."""
+        from faircoop_node.storage.reindex import rebuild
+
+        with self._write_lock:
+            rebuild(self._kv, self._genesis, self._genesis_hash, self._tip.height)
+
+    def close(self) -> None:
+        self._kv.close()
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["BaseStore", "KeyValue", "Writes", "prefix_end"]

@@ -1,0 +1,127 @@
+"""The `ChainStore` protocol the node, the API and the simulator are written against.
+
+Two stores provide it with identical behaviour: `LevelDBStore` (plyvel, the node's) and
+`MemoryStore` (a dict, for tests and the simulator). The methods are synchronous and short; the
+node calls them through `asyncio.to_thread` where a call could block the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+from consensus.ledger import UtxoDiff
+from consensus.types import Block, BlockHash, BlockHeader, Genesis, Lock, OutPoint, TxId, TxOut
+
+
+class Tip(NamedTuple):
+    """The last committed block: (height, block hash). Height 0 is genesis."""
+
+    height: int
+    block_hash: BlockHash
+
+
+class TxLocation(NamedTuple):
+    """Where a committed tx sits: block height and position in the block's tx list."""
+
+    height: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSummary:
+    """What the address index knows about one lock, read from one record (no scan)."""
+
+    lock: Lock
+    balance: int  # sum of the lock's unspent outputs, base units
+    utxo_count: int
+    tx_count: int  # history entries: txs (and genesis / fee pseudo-txs) touching the lock
+
+
+@dataclass(frozen=True, slots=True)
+class AddressUtxo:
+    outpoint: OutPoint
+    amount: int
+    height: int  # the height of the block that created it (0 for genesis allocations)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A tx that paid to or spent from a lock.
+
+    For the genesis allocations and a block's treasury fee output the "txid" is the block hash
+    (the genesis hash at height 0) and the position is the block's tx count.
+    """
+
+    txid: TxId
+    height: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """Evidence bytes (e.g. an encoded DuplicateVoteEvidence) and the height that committed it."""
+
+    height: int
+    evidence: bytes
+
+
+class ChainStore(Protocol):
+    """Persistent chain state: blocks, certificates, the UTXO set and the indexes.
+
+    `commit_block` is the only way the chain grows, and it writes everything for one block in
+    one atomic batch. Every read is answered from one record or one key range.
+    """
+
+    @property
+    def genesis(self) -> Genesis: ...
+
+    @property
+    def genesis_hash(self) -> BlockHash: ...
+
+    def tip(self) -> Tip: ...
+
+    # blocks and certificates
+    def get_block(self, block_id: bytes) -> Block | None: ...
+    def get_block_bytes(self, block_id: bytes) -> bytes | None: ...
+    def get_block_at(self, height: int) -> Block | None: ...
+    def get_header(self, block_id: bytes) -> BlockHeader | None: ...
+    def get_hash_at(self, height: int) -> BlockHash | None: ...
+    def get_certificate(self, height: int) -> bytes | None: ...
+
+    # the UTXO set (a ledger.UtxoView)
+    def get_utxo(self, outpoint: OutPoint) -> TxOut | None: ...
+
+    def commit_block(
+        self,
+        block: Block,
+        block_hash: BlockHash,
+        diff: UtxoDiff,
+        certificate: bytes,
+        chain_state: bytes,
+        *,
+        txids: Sequence[TxId] | None = None,
+    ) -> None: ...
+
+    def get_chain_state(self) -> bytes: ...
+
+    # validator sets, evidence, the node's last-signed state
+    def put_validator_set(self, vhash: bytes, encoded: bytes) -> None: ...
+    def get_validator_set(self, vhash: bytes) -> bytes | None: ...
+    def get_evidence(self, evidence_hash: bytes) -> EvidenceRecord | None: ...
+    def put_last_signed(self, state: bytes) -> None: ...
+    def get_last_signed(self) -> bytes | None: ...
+
+    # indexes
+    def get_tx_location(self, txid: bytes) -> TxLocation | None: ...
+    def get_address_summary(self, lock: bytes) -> AddressSummary: ...
+    def get_address_utxos(
+        self, lock: bytes, limit: int | None = None
+    ) -> tuple[AddressUtxo, ...]: ...
+    def get_address_history(
+        self, lock: bytes, limit: int | None = None, before: TxLocation | None = None
+    ) -> tuple[HistoryEntry, ...]: ...
+
+    def reindex(self) -> None: ...
+    def close(self) -> None: ...

@@ -1,0 +1,72 @@
+"""Rebuild the derived keyspaces (UTXO set, tx index, address index, evidence) from the blocks.
+
+The blocks, height index, certificates and fee records are the source of truth; everything in
+`schema.DERIVED_PREFIXES` follows from them. A reindex marks the store first (synced), so an
+interrupted run is caught on the next open (`IncompleteReindex`) instead of serving half an
+index. Blocks are not re-verified: they were validated when committed and their hashes are
+checked as they are read.
+"""
+
+from __future__ import annotations
+
+from consensus import codec
+from consensus.errors import DecodeError
+from consensus.ledger import genesis_diff
+from consensus.types import BlockHash, Genesis
+from faircoop_node.storage import schema
+from faircoop_node.storage.base import KeyValue
+from faircoop_node.storage.errors import CorruptStore, InvalidCommit
+from faircoop_node.storage.indexes import index_block, replay_diff
+
+_DELETE_CHUNK = 20_000
+
+
+def _clear(kv: KeyValue, prefix: bytes) -> None:
+    while True:
+        doomed: dict[bytes, bytes | None] = {}
+        for key, _ in kv.items(prefix):
+            doomed[key] = None
+            if len(doomed) >= _DELETE_CHUNK:
+                break
+        if not doomed:
+            return
+        kv.write(doomed, sync=False)
+
+
+def rebuild(kv: KeyValue, genesis: Genesis, genesis_id: BlockHash, tip_height: int) -> None:
+    kv.write({schema.META_REINDEX: b"1"}, sync=True)
+    for prefix in schema.DERIVED_PREFIXES:
+        _clear(kv, prefix)
+    writes: dict[bytes, bytes | None] = {}
+    index_block(kv.get, writes, height=0, block_id=genesis_id, txs=(), txids=(),
+                diff=genesis_diff(genesis, genesis_id))
+    kv.write(writes, sync=False)
+    for height in range(1, tip_height + 1):
+        hkey = schema.height_key(height)
+        raw_id = kv.get(hkey)
+        if raw_id is None:
+            raise CorruptStore(f"no block indexed at height {height} (tip {tip_height})", hkey)
+        block_id = BlockHash(schema.decode_hash(raw_id, hkey, "height index"))
+        bkey = schema.block_key(block_id)
+        raw = kv.get(bkey)
+        if raw is None:
+            raise CorruptStore(f"block {block_id.hex()} at height {height} is missing", bkey)
+        try:
+            block = codec.decode_block(raw)
+        except DecodeError as exc:
+            raise CorruptStore(f"block at height {height} is garbled: {exc}", bkey) from None
+        if codec.block_hash(block.header) != block_id:
+            raise CorruptStore(f"block at height {height} does not hash to its key", bkey)
+        fkey = schema.fee_key(height)
+        raw_fee = kv.get(fkey)
+        fee = None if raw_fee is None else schema.decode_fee(raw_fee, fkey)
+        txids = [codec.txid(t) for t in block.txs]
+        diff = replay_diff(block.txs, txids, block_id, fee)
+        writes = {}
+        try:
+            index_block(kv.get, writes, height=height, block_id=block_id, txs=block.txs,
+                        txids=txids, diff=diff, evidence=block.evidence)
+        except InvalidCommit as exc:
+            raise CorruptStore(f"replaying height {height}: {exc}", bkey) from None
+        kv.write(writes, sync=False)
+    kv.write({schema.META_REINDEX: None}, sync=True)

@@ -1,0 +1,270 @@
+"""Every key format in the chain store, and the fixed-width record encodings.
+
+One LevelDB database per node. The first byte of a key names its keyspace; integers in keys are
+big-endian so LevelDB's byte order is numeric order, and a prefix scan over one lock's range
+answers an address query without touching anything else.
+
+| keyspace        | key                                   | value                              |
+|-----------------|---------------------------------------|------------------------------------|
+| meta            | `m` + name                            | see the META_* names below         |
+| block           | `b` + block hash                      | codec.encode_block                 |
+| header          | `r` + block hash                      | codec.encode_header                |
+| height          | `h` + height                          | block hash; height 0 = genesis     |
+| certificate     | `c` + height                          | commit certificate (opaque)        |
+| fee record      | `f` + height                          | amount + lock of the fee output    |
+| utxo            | `u` + txid + index                    | amount + lock + height             |
+| tx index        | `t` + txid                            | height + position                  |
+| address utxo    | `a` + lock + txid + index             | amount + height                    |
+| address summary | `s` + lock                            | balance + utxo count + tx count    |
+| address history | `x` + lock + height + position        | txid                               |
+| validator set   | `v` + validators hash                 | pack(validators_obj(set))          |
+| evidence        | `e` + sha256(evidence bytes)          | height + evidence bytes            |
+
+Hashes, txids and locks are 32 bytes; heights and amounts 8; indexes and positions 4.
+
+History positions: a block's txs are at 0..n-1; outputs that no tx of the block made (the
+genesis allocations, a block's treasury fee output) are filed as a pseudo-tx at position n whose
+"txid" is the block hash (the genesis hash at height 0).
+
+Values are fixed-width `struct` records, so a truncated or padded value is caught by its length.
+Any decoding failure raises `CorruptStore` naming the key.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final
+
+from consensus.types import BlockHash, Hash32, Lock, OutPoint, TxId, TxOut
+from faircoop_node.storage.errors import CorruptStore
+
+SCHEMA_VERSION: Final = 1
+
+# -- keyspace prefixes ------------------------------------------------------------------------
+META: Final = b"m"
+BLOCK: Final = b"b"
+HEADER: Final = b"r"
+HEIGHT: Final = b"h"
+CERTIFICATE: Final = b"c"
+FEE: Final = b"f"
+UTXO: Final = b"u"
+TX: Final = b"t"
+ADDR_UTXO: Final = b"a"
+ADDR_SUMMARY: Final = b"s"
+ADDR_HISTORY: Final = b"x"
+VALIDATOR_SET: Final = b"v"
+EVIDENCE: Final = b"e"
+
+# Keyspaces derived from the blocks: `reindex` deletes and rebuilds exactly these.
+DERIVED_PREFIXES: Final = (UTXO, TX, ADDR_UTXO, ADDR_SUMMARY, ADDR_HISTORY, EVIDENCE)
+
+# -- meta records ------------------------------------------------------------------------------
+META_SCHEMA: Final = META + b"schema"  # SCHEMA_VERSION as 4 bytes
+META_GENESIS_HASH: Final = META + b"genesis_hash"  # 32 bytes
+META_GENESIS: Final = META + b"genesis"  # codec.encode_genesis
+META_TIP: Final = META + b"tip"  # height (8) + block hash (32)
+META_CHAIN_STATE: Final = META + b"chain_state"  # opaque, written by the caller each block
+META_LAST_SIGNED: Final = META + b"last_signed"  # opaque, the node's own double-sign guard
+META_REINDEX: Final = META + b"reindexing"  # present while a reindex runs
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_TIP = struct.Struct(">Q32s")
+_UTXO = struct.Struct(">Q32sQ")
+_TXLOC = struct.Struct(">QI")
+_ADDR_UTXO = struct.Struct(">QQ")
+_SUMMARY = struct.Struct(">QQQ")
+_FEE = struct.Struct(">Q32s")
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+def block_key(block_id: bytes) -> bytes:
+    return BLOCK + block_id
+
+
+def header_key(block_id: bytes) -> bytes:
+    return HEADER + block_id
+
+
+def height_key(height: int) -> bytes:
+    return HEIGHT + _U64.pack(height)
+
+
+def certificate_key(height: int) -> bytes:
+    return CERTIFICATE + _U64.pack(height)
+
+
+def fee_key(height: int) -> bytes:
+    return FEE + _U64.pack(height)
+
+
+def utxo_key(outpoint: OutPoint) -> bytes:
+    return UTXO + outpoint.txid + _U32.pack(outpoint.index)
+
+
+def tx_key(txid: bytes) -> bytes:
+    return TX + txid
+
+
+def addr_utxo_prefix(lock: bytes) -> bytes:
+    return ADDR_UTXO + lock
+
+
+def addr_utxo_key(lock: bytes, outpoint: OutPoint) -> bytes:
+    return ADDR_UTXO + lock + outpoint.txid + _U32.pack(outpoint.index)
+
+
+def addr_summary_key(lock: bytes) -> bytes:
+    return ADDR_SUMMARY + lock
+
+
+def addr_history_prefix(lock: bytes) -> bytes:
+    return ADDR_HISTORY + lock
+
+
+def addr_history_key(lock: bytes, height: int, position: int) -> bytes:
+    return ADDR_HISTORY + lock + _U64.pack(height) + _U32.pack(position)
+
+
+def validator_set_key(vhash: bytes) -> bytes:
+    return VALIDATOR_SET + vhash
+
+
+def evidence_key(evidence_hash: bytes) -> bytes:
+    return EVIDENCE + evidence_hash
+
+
+def printable(key: bytes) -> str:
+    """A key as an operator reads it: the prefix letter, then hex."""
+    return f"{key[:1].decode('ascii', 'replace')}:{key[1:].hex()}" if key else "<empty>"
+
+
+# -- parsing keys back ---------------------------------------------------------------------------
+
+
+def _check_len(key: bytes, size: int) -> None:
+    if len(key) != size:
+        raise CorruptStore(f"key {printable(key)} has {len(key)} bytes, expected {size}", key)
+
+
+def outpoint_from_utxo_key(key: bytes) -> OutPoint:
+    _check_len(key, 37)
+    return OutPoint(TxId(key[1:33]), _U32.unpack_from(key, 33)[0])
+
+
+def outpoint_from_addr_utxo_key(key: bytes) -> OutPoint:
+    _check_len(key, 69)
+    return OutPoint(TxId(key[33:65]), _U32.unpack_from(key, 65)[0])
+
+
+def lock_from_addr_key(key: bytes) -> Lock:
+    return Lock(key[1:33])
+
+
+def history_from_key(key: bytes) -> tuple[int, int]:
+    """(height, position) of an address history key."""
+    _check_len(key, 45)
+    return _U64.unpack_from(key, 33)[0], _U32.unpack_from(key, 41)[0]
+
+
+def height_from_key(key: bytes) -> int:
+    _check_len(key, 9)
+    return int(_U64.unpack_from(key, 1)[0])
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def _unpack(fmt: struct.Struct, value: bytes, key: bytes, what: str) -> tuple[Any, ...]:
+    if len(value) != fmt.size:
+        raise CorruptStore(
+            f"{what} record {printable(key)} is {len(value)} bytes, expected {fmt.size}"
+            " (garbled or truncated)",
+            key,
+        )
+    return fmt.unpack(value)
+
+
+def encode_schema() -> bytes:
+    return _U32.pack(SCHEMA_VERSION)
+
+
+def decode_schema(value: bytes) -> int:
+    (version,) = _unpack(_U32, value, META_SCHEMA, "schema version")
+    return int(version)
+
+
+def encode_tip(height: int, block_id: bytes) -> bytes:
+    return _TIP.pack(height, block_id)
+
+
+def decode_tip(value: bytes) -> tuple[int, BlockHash]:
+    height, block_id = _unpack(_TIP, value, META_TIP, "tip")
+    return int(height), BlockHash(block_id)
+
+
+def encode_utxo(out: TxOut, height: int) -> bytes:
+    return _UTXO.pack(out.amount, out.lock, height)
+
+
+def decode_utxo(value: bytes, key: bytes) -> tuple[TxOut, int]:
+    amount, lock, height = _unpack(_UTXO, value, key, "utxo")
+    if not amount:
+        raise CorruptStore(f"utxo record {printable(key)} has a zero amount", key)
+    return TxOut(amount, Lock(lock)), height
+
+
+def encode_tx_location(height: int, position: int) -> bytes:
+    return _TXLOC.pack(height, position)
+
+
+def decode_tx_location(value: bytes, key: bytes) -> tuple[int, int]:
+    height, position = _unpack(_TXLOC, value, key, "tx index")
+    return height, position
+
+
+def encode_addr_utxo(amount: int, height: int) -> bytes:
+    return _ADDR_UTXO.pack(amount, height)
+
+
+def decode_addr_utxo(value: bytes, key: bytes) -> tuple[int, int]:
+    amount, height = _unpack(_ADDR_UTXO, value, key, "address utxo")
+    return amount, height
+
+
+def encode_summary(balance: int, utxo_count: int, tx_count: int) -> bytes:
+    return _SUMMARY.pack(balance, utxo_count, tx_count)
+
+
+def decode_summary(value: bytes, key: bytes) -> tuple[int, int, int]:
+    balance, utxos, txs = _unpack(_SUMMARY, value, key, "address summary")
+    return balance, utxos, txs
+
+
+def encode_fee(out: TxOut) -> bytes:
+    return _FEE.pack(out.amount, out.lock)
+
+
+def decode_fee(value: bytes, key: bytes) -> TxOut:
+    amount, lock = _unpack(_FEE, value, key, "fee")
+    return TxOut(amount, Lock(lock))
+
+
+def encode_evidence(height: int, evidence: bytes) -> bytes:
+    return _U64.pack(height) + evidence
+
+
+def decode_evidence(value: bytes, key: bytes) -> tuple[int, bytes]:
+    if len(value) < 8:
+        raise CorruptStore(f"evidence record {printable(key)} is truncated", key)
+    return int(_U64.unpack_from(value)[0]), value[8:]
+
+
+def decode_hash(value: bytes, key: bytes, what: str) -> Hash32:
+    if len(value) != 32:
+        raise CorruptStore(
+            f"{what} record {printable(key)} is {len(value)} bytes, expected a 32-byte hash", key
+        )
+    return Hash32(value)
