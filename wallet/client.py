@@ -1,0 +1,233 @@
+"""The node client for the HTTP API under /api/v1: async (aiohttp) with a sync facade.
+
+`NodeClient` is async (aiohttp). Connection failures, timeouts and 5xx/429 answers are retried
+with exponential backoff (`base_delay x 2^attempt`, capped); when every attempt fails the
+caller gets `NodeUnreachable` naming the URL. A 4xx answer is not retried: it becomes
+`NotFound` (404), `TxRejected` (a refused POST tx, with the ledger rule) or `NodeError`.
+
+`SyncNodeClient` runs the same calls on a private event loop for scripts and the CLI.
+
+The client returns what the node says; it decides nothing about finality. Receipts
+(wallet.receipts) check everything it fetches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+
+from wallet.errors import NodeError, NodeUnreachable, NotFound, TxRejected
+
+API_PREFIX = "/api/v1"
+DEFAULT_TIMEOUT_S = 10.0
+RETRY_STATUSES = frozenset({429, 502, 503, 504, 500})
+
+T = TypeVar("T")
+Json = Any  # decoded JSON; each caller checks the fields it reads
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.2
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+class NodeClient:
+    """Async access to one node. Use as `async with NodeClient(url) as node: ...`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session = session
+        self._owns_session = session is None
+
+    async def __aenter__(self) -> NodeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._owns_session = True
+        return self._session
+
+    async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
+                       data: str | None = None, want: str = "json") -> Json:
+        url = f"{self.base_url}{API_PREFIX}/{path.lstrip('/')}"
+        last = "no attempt made"
+        for attempt in range(self.retry.attempts):
+            if attempt:
+                await asyncio.sleep(self.retry.delay(attempt - 1))
+            try:
+                async with self._get_session().request(method, url, params=params,
+                                                       data=data) as resp:
+                    if resp.status in RETRY_STATUSES:
+                        last = f"HTTP {resp.status}"
+                        continue
+                    if resp.status >= 400:
+                        await self._raise_for(resp, method, path)
+                    if want == "text":
+                        return (await resp.text()).strip()
+                    try:
+                        return await resp.json(content_type=None)
+                    except ValueError:
+                        raise NodeError(resp.status, f"{path}: invalid JSON") from None
+            except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+                last = _describe(exc)
+        raise NodeUnreachable(self.base_url, last, self.retry.attempts)
+
+    @staticmethod
+    async def _raise_for(resp: aiohttp.ClientResponse, method: str, path: str) -> None:
+        message, rule = f"{method} {path} failed", ""
+        try:
+            body = await resp.json(content_type=None)
+            if isinstance(body, dict):
+                message = str(body.get("error") or message)
+                rule = str(body.get("rule") or "")
+        except (ValueError, aiohttp.ContentTypeError):
+            text = (await resp.text())[:200]
+            message = text or message
+        if resp.status == 404:
+            raise NotFound(404, message, rule)
+        if method == "POST" and path == "tx":
+            raise TxRejected(resp.status, message, rule)
+        raise NodeError(resp.status, message, rule)
+
+    # -- the API ------------------------------------------------------------------------------
+
+    async def status(self) -> Json:
+        return await self._request("GET", "status")
+
+    async def genesis(self) -> Json:
+        return await self._request("GET", "genesis")
+
+    async def params(self) -> Json:
+        return await self._request("GET", "params")
+
+    async def tip_height(self) -> int:
+        return int(await self._request("GET", "blocks/tip/height", want="text"))
+
+    async def headers(self, start: int, count: int) -> Json:
+        return await self._request("GET", "headers",
+                                   params={"from": str(start), "count": str(count)})
+
+    async def validator_set(self, validators_hash: str) -> Json:
+        return await self._request("GET", f"validator-set/{validators_hash}")
+
+    async def tx(self, txid: str) -> Json:
+        return await self._request("GET", f"tx/{txid}")
+
+    async def tx_status(self, txid: str) -> Json:
+        return await self._request("GET", f"tx/{txid}/status")
+
+    async def tx_proof(self, txid: str) -> Json:
+        return await self._request("GET", f"tx/{txid}/proof")
+
+    async def address(self, address: str) -> Json:
+        return await self._request("GET", f"address/{address}")
+
+    async def address_utxo(self, address: str) -> Json:
+        return await self._request("GET", f"address/{address}/utxo")
+
+    async def address_txs(self, address: str) -> Json:
+        return await self._request("GET", f"address/{address}/txs")
+
+    async def broadcast(self, tx_hex: str) -> str:
+        """POST tx; returns the txid the node reports. Raises TxRejected with the rule."""
+        body = await self._request("POST", "tx", data=tx_hex)
+        if not isinstance(body, dict) or not isinstance(body.get("txid"), str):
+            raise NodeError(200, "POST tx: answer without a txid")
+        return str(body["txid"])
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text
+
+
+class SyncNodeClient:
+    """The same calls, blocking: each runs on a private event loop owned by this object."""
+
+    def __init__(self, base_url: str, *, retry: RetryPolicy | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._async = NodeClient(base_url, retry=retry, timeout_s=timeout_s)
+        self.base_url = self._async.base_url
+
+    def _run(self, call: Callable[[], Awaitable[T]]) -> T:
+        return self._loop.run_until_complete(call())  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.run_until_complete(self._async.close())
+            self._loop.close()
+
+    def __enter__(self) -> SyncNodeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status(self) -> Json:
+        return self._run(self._async.status)
+
+    def genesis(self) -> Json:
+        return self._run(self._async.genesis)
+
+    def params(self) -> Json:
+        return self._run(self._async.params)
+
+    def tip_height(self) -> int:
+        return self._run(self._async.tip_height)
+
+    def headers(self, start: int, count: int) -> Json:
+        return self._run(lambda: self._async.headers(start, count))
+
+    def validator_set(self, validators_hash: str) -> Json:
+        return self._run(lambda: self._async.validator_set(validators_hash))
+
+    def tx(self, txid: str) -> Json:
+        return self._run(lambda: self._async.tx(txid))
+
+    def tx_status(self, txid: str) -> Json:
+        return self._run(lambda: self._async.tx_status(txid))
+
+    def tx_proof(self, txid: str) -> Json:
+        return self._run(lambda: self._async.tx_proof(txid))
+
+    def address(self, address: str) -> Json:
+        return self._run(lambda: self._async.address(address))
+
+    def address_utxo(self, address: str) -> Json:
+        return self._run(lambda: self._async.address_utxo(address))
+
+    def address_txs(self, address: str) -> Json:
+        return self._run(lambda: self._async.address_txs(address))
+
+    def broadcast(self, tx_hex: str) -> str:
+        return self._run(lambda: self._async.broadcast(tx_hex))

@@ -1,0 +1,132 @@
+"""The wallet's errors: each failure a user can meet has its own class and exit code.
+
+All derive from `consensus.errors.FaircoopError`, so a caller embedding the library catches one
+root. Messages never contain secrets (passwords, mnemonics, private keys): they name files,
+amounts, addresses and rules only.
+"""
+
+from __future__ import annotations
+
+from consensus.errors import FaircoopError
+
+
+class WalletError(FaircoopError):
+    """Root of every error the wallet raises on purpose."""
+
+
+class WrongPassword(WalletError):
+    """The password does not open the key store (its key-check value does not match)."""
+
+    def __init__(self, path: str = "") -> None:
+        where = f" for {path}" if path else ""
+        super().__init__(f"wrong password{where}")
+
+
+class TamperedKeystore(WalletError):
+    """The key-store file is corrupt or was modified: its checksum or AEAD tag fails."""
+
+
+class KeystoreFormatError(WalletError):
+    """A file that is not a key store this version reads (bad magic, version or parameters)."""
+
+
+class WatchOnly(WalletError):
+    """A signing operation on a wallet that holds no private keys."""
+
+
+class WalletFileError(WalletError):
+    """A wallet data file that is missing, unreadable or malformed."""
+
+
+class AmountError(WalletError):
+    """An amount that is not a positive decimal of at most 8 places."""
+
+
+class InsufficientFunds(WalletError):
+    """The spendable coins do not cover the payments plus the fee."""
+
+    def __init__(self, needed: int, available: int) -> None:
+        self._needed = needed
+        self._available = available
+        super().__init__(
+            f"insufficient funds: need {needed} base units (payments + fee), "
+            f"have {available}, short by {needed - available}"
+        )
+
+    @property
+    def needed(self) -> int:
+        return self._needed
+
+    @property
+    def available(self) -> int:
+        return self._available
+
+    @property
+    def shortfall(self) -> int:
+        return self._needed - self._available
+
+
+class DustOutput(WalletError):
+    """A payment below the chain's dust limit."""
+
+
+class NodeUnreachable(WalletError):
+    """No answer from the node after every retry."""
+
+    def __init__(self, url: str, detail: str, attempts: int) -> None:
+        self._url = url
+        super().__init__(
+            f"node unreachable at {url} after {attempts} attempt(s): {detail}. "
+            "Is the node running? Set --node URL or FAIRCOOP_NODE."
+        )
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+
+class NodeError(WalletError):
+    """The node answered with an error (4xx, or a malformed answer)."""
+
+    def __init__(self, status: int, message: str, rule: str = "") -> None:
+        self._status = status
+        self._message = message
+        self._rule = rule
+        suffix = f" (rule {rule})" if rule else ""
+        super().__init__(f"node error {status}: {message}{suffix}")
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @property
+    def rule(self) -> str:
+        return self._rule
+
+
+class NotFound(NodeError):
+    """The node does not know the object (404)."""
+
+
+class TxRejected(NodeError):
+    """The node refused a transaction; `rule` names the ledger rule it broke."""
+
+
+class PartialTxError(WalletError):
+    """A partial-transaction file that is malformed, inconsistent, or incomplete."""
+
+
+class PartialTxChanged(PartialTxError):
+    """A signature in a partial tx no longer matches its transaction: it was changed."""
+
+
+class ReceiptInvalid(WalletError):
+    """A finality receipt (or a followed header) that fails verification; says why."""
+
+
+class ChainMismatch(WalletError):
+    """The node serves another chain (chain id or genesis) than the wallet's."""
