@@ -136,6 +136,8 @@ class EcdsaBackend:
                 vk = self._ecdsa.VerifyingKey.from_string(pubkey, curve=self._ecdsa.SECP256k1)
             except Exception:
                 return None
+            if len(self._keys) > 100_000:
+                self._keys.clear()
             self._keys[pubkey] = vk
         return vk
 
