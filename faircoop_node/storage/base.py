@@ -254,7 +254,7 @@ class BaseStore:
 
     def _read_block(self, block_id: bytes) -> Block | None:
         key = schema.block_key(block_id)
-        raw = self._kv.get(key)
+        raw = self.get_block_bytes(block_id)
         if raw is None:
             return None
         try:
@@ -270,7 +270,10 @@ class BaseStore:
         return self._read_block(block_id)
 
     def get_block_bytes(self, block_id: bytes) -> bytes | None:
-        return self._kv.get(schema.block_key(block_id))
+        """The block's canonical encoding (checksum verified); None if unknown."""
+        key = schema.block_key(block_id)
+        raw = self._kv.get(key)
+        return None if raw is None else schema.decode_block_record(raw, key)
 
     def get_hash_at(self, height: int) -> BlockHash | None:
         if height < 0:
@@ -378,7 +381,7 @@ class BaseStore:
                 writes[schema.validator_set_key(vhash)] = self._checked_validator_set(
                     vhash, encoded
                 )
-            writes[schema.block_key(block_hash)] = codec.encode_block(block)
+            writes[schema.block_key(block_hash)] = schema.encode_block_record(codec.encode_block(block))
             writes[schema.header_key(block_hash)] = codec.encode_header(header)
             writes[schema.height_key(header.height)] = block_hash
             writes[schema.certificate_key(header.height)] = certificate

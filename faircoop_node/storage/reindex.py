@@ -52,7 +52,7 @@ def rebuild(kv: KeyValue, genesis: Genesis, genesis_id: BlockHash, tip_height: i
         if raw is None:
             raise CorruptStore(f"block {block_id.hex()} at height {height} is missing", bkey)
         try:
-            block = codec.decode_block(raw)
+            block = codec.decode_block(schema.decode_block_record(raw, bkey))
         except DecodeError as exc:
             raise CorruptStore(f"block at height {height} is garbled: {exc}", bkey) from None
         if codec.block_hash(block.header) != block_id:

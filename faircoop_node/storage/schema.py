@@ -7,7 +7,7 @@ answers an address query without touching anything else.
 | keyspace        | key                                   | value                              |
 |-----------------|---------------------------------------|------------------------------------|
 | meta            | `m` + name                            | see the META_* names below         |
-| block           | `b` + block hash                      | codec.encode_block                 |
+| block           | `b` + block hash                      | checksum (8) + codec.encode_block  |
 | header          | `r` + block hash                      | codec.encode_header                |
 | height          | `h` + height                          | block hash; height 0 = genesis     |
 | certificate     | `c` + height                          | commit certificate (opaque)        |
@@ -26,12 +26,15 @@ History positions: a block's txs are at 0..n-1; outputs that no tx of the block 
 genesis allocations, a block's treasury fee output) are filed as a pseudo-tx at position n whose
 "txid" is the block hash (the genesis hash at height 0).
 
-Values are fixed-width `struct` records, so a truncated or padded value is caught by its length.
+The block checksum (the first 8 bytes of SHA-256 of the encoding) catches garbled witness bytes,
+which neither the header hash nor the tx root covers (txids exclude witnesses).
+Other values are fixed-width `struct` records, so a truncated or padded value is caught by its length.
 Any decoding failure raises `CorruptStore` naming the key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from typing import Any, Final
 
@@ -138,7 +141,11 @@ def evidence_key(evidence_hash: bytes) -> bytes:
 
 def printable(key: bytes) -> str:
     """A key as an operator reads it: the prefix letter, then hex."""
-    return f"{key[:1].decode('ascii', 'replace')}:{key[1:].hex()}" if key else "<empty>"
+    if not key:
+        return "<empty>"
+    if key[:1] == META:
+        return f"meta:{key[1:].decode('ascii', 'replace')}"
+    return f"{key[:1].decode('ascii', 'replace')}:{key[1:].hex()}"
 
 
 # -- parsing keys back ---------------------------------------------------------------------------
@@ -185,6 +192,18 @@ def _unpack(fmt: struct.Struct, value: bytes, key: bytes, what: str) -> tuple[An
             key,
         )
     return fmt.unpack(value)
+
+
+def encode_block_record(encoded: bytes) -> bytes:
+    return hashlib.sha256(encoded).digest()[:8] + encoded
+
+
+def decode_block_record(value: bytes, key: bytes) -> bytes:
+    """The block's canonical encoding, once its checksum matches."""
+    encoded = value[8:]
+    if len(value) < 8 or hashlib.sha256(encoded).digest()[:8] != value[:8]:
+        raise CorruptStore(f"block {printable(key)} fails its checksum (garbled or truncated)", key)
+    return encoded
 
 
 def encode_schema() -> bytes:
