@@ -1,0 +1,41 @@
+"""The node's HTTP API: an Esplora-shaped REST interface under `/api/v1`, for wallets,
+explorers and the cooperative's operators.
+
+`create_app(view)` builds the aiohttp application over a `NodeView` (see `view.py`); the node
+runs it, tests run it over a view on a `MemoryStore`. Handlers are thin: they parse, read the
+view and shape JSON; no ledger rule is applied here (submitting a tx hands it to the node).
+
+Left out on purpose: authentication and rate limiting (bind the API to loopback, or put it
+behind a proxy that does them), CORS, and writing anything but transactions.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from consensus.params import PARAM_RANGES
+from faircoop_node.api import addresses, chain, governance, metrics, openapi, stream, txs
+from faircoop_node.api.errors import error_middleware
+from faircoop_node.api.view import KEEPALIVE_S, MAX_BODY, VIEW, NodeView
+
+# The largest tx any parameter setting allows, as hex, plus room for a JSON wrapper.
+DEFAULT_MAX_BODY = 2 * PARAM_RANGES["max_tx_size"][1] + 4096
+DEFAULT_KEEPALIVE_S = 15.0
+
+__all__ = ["DEFAULT_KEEPALIVE_S", "DEFAULT_MAX_BODY", "NodeView", "create_app"]
+
+
+def create_app(
+    view: NodeView,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    keepalive_s: float = DEFAULT_KEEPALIVE_S,
+) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
+    app[VIEW] = view
+    app[MAX_BODY] = max_body
+    app[KEEPALIVE_S] = keepalive_s
+    for module in (chain, txs, addresses, governance, stream, metrics, openapi):
+        app.router.add_routes(module.routes)
+    app.on_shutdown.append(stream.close_streams)
+    return app

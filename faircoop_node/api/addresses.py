@@ -1,0 +1,94 @@
+"""Address handlers: balance, unspent outputs and history, read from the store's address index.
+
+An address is decoded for this node's network: a typo fails its checksum and another network's
+address fails its prefix, each a 400 whose message says which. Lists are paged with `limit`
+(and, for history, `before_height`/`before_position`, the last entry of the previous page).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from consensus.address import decode_address, encode_address
+from consensus.types import Lock
+from faircoop_node.api.errors import BadRequest
+from faircoop_node.api.lookup import spent_output
+from faircoop_node.api.parse import parse_uint
+from faircoop_node.api.view import VIEW, NodeView
+from faircoop_node.storage.protocol import TxLocation
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+
+routes = web.RouteTableDef()
+
+
+def _lock(request: web.Request) -> Lock:
+    return decode_address(request.match_info["address"],
+                          request.app[VIEW].store.genesis.network)
+
+
+def _limit(request: web.Request) -> int:
+    return parse_uint(request.query.get("limit"), "limit", default=DEFAULT_LIMIT, lo=1,
+                      hi=MAX_LIMIT)
+
+
+def mempool_delta(view: NodeView, lock: Lock) -> int:
+    """What the pooled txs would add to (or take from) the lock's balance once committed."""
+    delta = 0
+    for entry in view.mempool.entries():
+        delta += sum(o.amount for o in entry.tx.outputs if o.lock == lock)
+        for txin in entry.tx.inputs:
+            prev = spent_output(view, txin.prevout)
+            if prev is not None and prev.lock == lock:
+                delta -= prev.amount
+    return delta
+
+
+@routes.get("/api/v1/address/{address}")
+async def address(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    lock = _lock(request)
+    summary = view.store.get_address_summary(lock)
+    return web.json_response({
+        "address": encode_address(lock, view.store.genesis.network),
+        "lock": lock.hex(),
+        "balance": summary.balance,
+        "utxo_count": summary.utxo_count,
+        "tx_count": summary.tx_count,
+        "mempool_balance_delta": mempool_delta(view, lock),
+    })
+
+
+@routes.get("/api/v1/address/{address}/utxo")
+async def address_utxo(request: web.Request) -> web.Response:
+    lock = _lock(request)
+    limit = _limit(request)
+    utxos = request.app[VIEW].store.get_address_utxos(lock, limit=limit)
+    return web.json_response([
+        {"txid": u.outpoint.txid.hex(), "index": u.outpoint.index, "amount": u.amount,
+         "height": u.height}
+        for u in utxos
+    ])
+
+
+@routes.get("/api/v1/address/{address}/txs")
+async def address_txs(request: web.Request) -> web.Response:
+    lock = _lock(request)
+    limit = _limit(request)
+    before = _before(request)
+    history = request.app[VIEW].store.get_address_history(lock, limit=limit, before=before)
+    return web.json_response([
+        {"txid": h.txid.hex(), "height": h.height, "position": h.position} for h in history
+    ])
+
+
+def _before(request: web.Request) -> TxLocation | None:
+    height = request.query.get("before_height")
+    position = request.query.get("before_position")
+    if height is None and position is None:
+        return None
+    if height is None or position is None:
+        raise BadRequest("give both before_height and before_position, or neither")
+    return TxLocation(parse_uint(height, "before_height"),
+                      parse_uint(position, "before_position", hi=2**32 - 1))

@@ -1,0 +1,133 @@
+"""The new-block feed: a fan-out of committed-block events, and the counters /metrics reads.
+
+The node calls `BlockFeed.publish` once per committed block (from its event loop, never
+blocking); each open `blocks/stream` holds a `Subscription`. A subscriber that falls more than
+`max_backlog` events behind is dropped rather than letting its queue grow without bound: its
+stream ends and the client reconnects (SSE clients do that by themselves).
+
+The feed also keeps the committed-block and committed-tx totals since the process started and
+a sliding window of recent commits, so the tx/s rate needs no extra bookkeeping in the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from consensus.types import BlockHash
+
+DEFAULT_WINDOW_S = 60.0
+DEFAULT_BACKLOG = 256
+
+
+@dataclass(frozen=True, slots=True)
+class NewBlock:
+    """One committed block, as the stream announces it."""
+
+    height: int
+    hash: BlockHash
+    tx_count: int
+    time_ms: int  # the header's time (the proposer's clock)
+
+    def as_json(self) -> dict[str, object]:
+        return {"height": self.height, "hash": self.hash.hex(), "tx_count": self.tx_count,
+                "time_ms": self.time_ms}
+
+
+class Subscription:
+    """One consumer's queue of new blocks; iterate it, and close it when done."""
+
+    def __init__(self, feed: BlockFeed, max_backlog: int) -> None:
+        self._feed = feed
+        self._queue: asyncio.Queue[NewBlock | None] = asyncio.Queue(max_backlog + 1)
+        self._max_backlog = max_backlog
+        self.closed = False
+
+    def _offer(self, event: NewBlock) -> None:
+        if self.closed:
+            return
+        if self._queue.qsize() >= self._max_backlog:
+            self.close()  # too slow: end its stream instead of buffering forever
+            return
+        self._queue.put_nowait(event)
+
+    def close(self) -> None:
+        """End the iteration (idempotent); a waiting `next_event` returns None."""
+        if self.closed:
+            return
+        self.closed = True
+        self._feed._forget(self)
+        self._queue.put_nowait(None)
+
+    async def next_event(self, timeout: float | None = None) -> NewBlock | None:
+        """The next block; None once closed. TimeoutError if none arrives within `timeout`."""
+        if self.closed and self._queue.empty():
+            return None
+        event = await asyncio.wait_for(self._queue.get(), timeout)
+        if event is None:
+            self._queue.put_nowait(None)  # keep later calls returning None
+        return event
+
+    async def __aiter__(self) -> AsyncIterator[NewBlock]:
+        while (event := await self.next_event()) is not None:
+            yield event
+
+
+class BlockFeed:
+    def __init__(
+        self,
+        window_s: float = DEFAULT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        max_backlog: int = DEFAULT_BACKLOG,
+    ) -> None:
+        self._window_s = window_s
+        self._clock = clock
+        self._max_backlog = max_backlog
+        self._subscribers: set[Subscription] = set()
+        self._recent: deque[tuple[float, int]] = deque()  # (clock, tx_count) per commit
+        self._started = clock()
+        self.blocks_total = 0
+        self.txs_total = 0
+
+    def publish(self, event: NewBlock) -> None:
+        """Record a committed block and hand it to every subscriber; never blocks."""
+        now = self._clock()
+        self.blocks_total += 1
+        self.txs_total += event.tx_count
+        self._recent.append((now, event.tx_count))
+        self._trim(now)
+        for sub in tuple(self._subscribers):
+            sub._offer(event)
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self, self._max_backlog)
+        self._subscribers.add(sub)
+        return sub
+
+    def close_all(self) -> None:
+        """End every open subscription: the API calls this on shutdown."""
+        for sub in tuple(self._subscribers):
+            sub.close()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def tx_rate(self) -> float:
+        """Committed txs per second over the sliding window (or since start, if shorter)."""
+        now = self._clock()
+        self._trim(now)
+        span = min(self._window_s, now - self._started)
+        if span <= 0:
+            return 0.0
+        return sum(n for _, n in self._recent) / span
+
+    def _trim(self, now: float) -> None:
+        while self._recent and self._recent[0][0] <= now - self._window_s:
+            self._recent.popleft()
+
+    def _forget(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)

@@ -1,0 +1,287 @@
+"""The OpenAPI 3.0 document for the API, served at `/api/v1/openapi.json`.
+
+Written out by hand (not generated from the routes), so the tests can check the two against each
+other: every route is documented, every documented path is routed, and every JSON response of
+the test chain matches its schema here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from consensus.params import PARAM_RANGES
+
+Schema = dict[str, Any]
+
+API_VERSION = "1.0.0"
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(props: dict[str, Schema], description: str = "") -> Schema:
+    schema: Schema = {"type": "object", "required": sorted(props), "properties": props,
+                      "additionalProperties": False}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {**schema, "nullable": True}
+
+
+def _array(items: Schema, description: str = "") -> Schema:
+    schema: Schema = {"type": "array", "items": items}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+INT: Schema = {"type": "integer", "minimum": 0}
+AMOUNT: Schema = {"type": "integer", "minimum": 0, "description": "base units (1 coin = 10^8)"}
+HEX: Schema = {"type": "string", "pattern": "^([0-9a-f]{2})*$"}
+HASH: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+PUBKEY: Schema = {"type": "string", "pattern": "^[0-9a-f]{66}$"}
+TEXT: Schema = {"type": "string"}
+BOOL: Schema = {"type": "boolean"}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {"type": "string", "description": "what is wrong, for a person"},
+            "rule": {"type": "string",
+                     "description": "the ledger rule broken (e.g. fee_too_low), or decode"},
+        },
+    },
+    "Status": _obj({
+        "chain_id": TEXT, "network": {"type": "string", "enum": ["main", "test"]},
+        "genesis_hash": HASH, "height": INT, "tip_hash": HASH, "round": INT, "peers": INT,
+        "mempool_size": INT, "node_id": TEXT, "validator": BOOL,
+    }),
+    "Genesis": _obj({"hash": HASH, "hex": HEX}, "hex is codec.encode_genesis"),
+    "Block": _obj({
+        "hash": HASH, "height": INT, "prev_hash": _nullable(HASH), "time_ms": INT,
+        "tx_count": INT, "proposer": _nullable(PUBKEY), "header_hex": _nullable(HEX),
+        "certificate_hex": _nullable(HEX),
+    }, "height 0 (the genesis) has no prev_hash, proposer, header or certificate"),
+    "RawBlock": _obj({"hex": HEX}, "codec.encode_block"),
+    "Header": _obj({"height": INT, "hash": HASH, "header_hex": HEX,
+                    "certificate_hex": _nullable(HEX)}),
+    "ValidatorSet": _obj({
+        "hash": HASH, "hex": HEX,
+        "validators": _array(_obj({"name": TEXT, "pubkey": PUBKEY})),
+    }, "hex is codec.pack(codec.validators_obj(set)); hash is its SHA-256"),
+    "TxStatus": _obj({
+        "final": BOOL, "in_mempool": BOOL, "height": _nullable(INT),
+        "block_hash": _nullable(HASH), "position": _nullable(INT),
+        "certificate_hex": _nullable(HEX),
+    }, "final once the block holding the tx is committed"),
+    "Tx": _obj({
+        "txid": HASH, "hex": HEX,
+        "inputs": _array(_obj({"txid": HASH, "index": INT})),
+        "outputs": _array(_obj({"amount": AMOUNT, "address": TEXT, "lock": HASH})),
+        "memo_hex": HEX, "fee": _nullable(AMOUNT), "size": INT, "status": _ref("TxStatus"),
+    }),
+    "TxProof": _obj({
+        "txid": HASH, "height": INT, "block_hash": HASH, "header_hex": HEX, "position": INT,
+        "tx_count": INT, "merkle_proof": _array(HASH, "consensus.merkle.merkle_proof"),
+        "certificate_hex": _nullable(HEX), "validator_set_hex": _nullable(HEX),
+    }, "a finality receipt: check the Merkle path against the header's tx_root, and the "
+       "certificate against the validator set whose hash the header names"),
+    "TxSubmitted": _obj({"txid": HASH}),
+    "Address": _obj({
+        "address": TEXT, "lock": HASH, "balance": AMOUNT, "utxo_count": INT, "tx_count": INT,
+        "mempool_balance_delta": {"type": "integer",
+                                  "description": "what pooled txs add (or remove, if < 0)"},
+    }),
+    "Utxo": _obj({"txid": HASH, "index": INT, "amount": AMOUNT, "height": INT}),
+    "HistoryEntry": _obj({"txid": HASH, "height": INT, "position": INT},
+                         "genesis allocations and fee outputs use the block hash as txid"),
+    "Validators": _obj({
+        "height": INT, "validators_hash": HASH, "count": INT, "quorum": INT,
+        "validators": _array(_obj({
+            "index": INT, "name": TEXT, "pubkey": PUBKEY, "in_rotation": BOOL,
+            "quarantined": BOOL, "suspended": BOOL, "blocks_proposed": INT,
+            "rounds_voted": INT, "proposals_missed": INT, "missed_in_row": INT,
+        })),
+    }, "the voting set for the next height, with the participation ledger"),
+    "Params": _obj({
+        "hash": HASH,
+        "params": _obj({name: INT for name in PARAM_RANGES}),
+        "ranges": _obj({name: _obj({"min": INT, "max": INT}) for name in PARAM_RANGES}),
+    }, "the dynamic parameters, and the range governance may set each within"),
+    "Governance": _obj({
+        "governors": _array(PUBKEY), "threshold": INT, "treasury_lock": HASH,
+        "treasury_address": TEXT,
+        "pending": _array(_obj({
+            "kind": TEXT, "included_height": INT, "effective_height": INT, "summary": TEXT,
+            "hex": HEX,
+        })),
+    }),
+    "Mempool": _obj({"count": INT, "bytes": INT, "txids": _array(HASH)}),
+}
+
+
+def _json(schema: Schema, description: str = "OK") -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _text(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"text/plain": {"schema": schema}}}
+
+
+def _error(description: str) -> Schema:
+    return _json(_ref("Error"), description)
+
+
+def _path_param(name: str, schema: Schema, description: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema,
+            "description": description}
+
+
+def _query(name: str, schema: Schema, description: str, required: bool = False) -> Schema:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}
+
+
+HASH_PARAM = _path_param("hash", {"type": "string"}, "block hash, 64 hex characters")
+TXID_PARAM = _path_param("txid", {"type": "string"}, "txid, 64 hex characters")
+ADDRESS_PARAM = _path_param("address", {"type": "string"},
+                            "bech32m address of this node's network (fair... / tfair...)")
+LIMIT_PARAM = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000},
+                     "at most this many entries (default 1000)")
+BAD = _error("malformed parameter or body")
+MISSING = _error("no such object")
+
+
+def _get(summary: str, ok: Schema, *, params: tuple[Schema, ...] = (),
+         errors: tuple[str, ...] = ()) -> Schema:
+    responses: Schema = {"200": ok}
+    if "400" in errors:
+        responses["400"] = BAD
+    if "404" in errors:
+        responses["404"] = MISSING
+    op: Schema = {"summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = list(params)
+    return {"get": op}
+
+
+def build_document() -> Schema:
+    """The whole OpenAPI 3.0.3 document (paths are the full paths, servers is "/")."""
+    v1 = "/api/v1"
+    metrics = _get("Prometheus metrics (text exposition format 0.0.4)",
+                   _text({"type": "string"}, "metrics"))
+    paths: dict[str, Schema] = {
+        f"{v1}/status": _get("Node and chain status", _json(_ref("Status"))),
+        f"{v1}/genesis": _get("The genesis, encoded", _json(_ref("Genesis"))),
+        f"{v1}/blocks/tip/height": _get("Height of the last committed block",
+                                        _text({"type": "string", "pattern": "^[0-9]+$"},
+                                              "decimal height")),
+        f"{v1}/blocks/tip/hash": _get("Hash of the last committed block",
+                                      _text(HASH, "block hash, hex")),
+        f"{v1}/block-height/{{height}}": _get(
+            "Hash of the block at a height (0 is the genesis)", _text(HASH, "block hash, hex"),
+            params=(_path_param("height", {"type": "integer", "minimum": 0}, "block height"),),
+            errors=("400", "404")),
+        f"{v1}/block/{{hash}}": _get("A block's summary, header and certificate",
+                                     _json(_ref("Block")), params=(HASH_PARAM,),
+                                     errors=("400", "404")),
+        f"{v1}/block/{{hash}}/txids": _get("The txids of a block, in order",
+                                           _json(_array(HASH)), params=(HASH_PARAM,),
+                                           errors=("400", "404")),
+        f"{v1}/block/{{hash}}/raw": _get("A block's canonical encoding",
+                                         _json(_ref("RawBlock")), params=(HASH_PARAM,),
+                                         errors=("400", "404")),
+        f"{v1}/headers": _get(
+            "Consecutive headers with their commit certificates (for light clients)",
+            _json(_array(_ref("Header"))),
+            params=(_query("from", {"type": "integer", "minimum": 1}, "first height",
+                           required=True),
+                    _query("count", {"type": "integer", "minimum": 1, "maximum": 1000},
+                           "how many (default 100); fewer past the tip")),
+            errors=("400",)),
+        f"{v1}/validator-set/{{hash}}": _get(
+            "A validator set by the hash a header commits to", _json(_ref("ValidatorSet")),
+            params=(_path_param("hash", {"type": "string"}, "validators hash, 64 hex"),),
+            errors=("400", "404")),
+        f"{v1}/tx/{{txid}}": _get("A committed or pooled tx", _json(_ref("Tx")),
+                                  params=(TXID_PARAM,), errors=("400", "404")),
+        f"{v1}/tx/{{txid}}/status": _get("Whether a tx is final, with its certificate",
+                                         _json(_ref("TxStatus")), params=(TXID_PARAM,),
+                                         errors=("400", "404")),
+        f"{v1}/tx/{{txid}}/proof": _get("A finality receipt for a committed tx",
+                                        _json(_ref("TxProof")), params=(TXID_PARAM,),
+                                        errors=("400", "404")),
+        f"{v1}/tx": {"post": {
+            "summary": "Submit a tx",
+            "requestBody": {"required": True, "content": {
+                "text/plain": {"schema": {"type": "string",
+                                          "description": "hex of codec.encode_tx"}},
+                "application/json": {"schema": _obj({"hex": {"type": "string"}})},
+            }},
+            "responses": {
+                "200": _json(_ref("TxSubmitted"), "admitted to the mempool"),
+                "400": _error("refused: rule names the ledger rule broken, or decode"),
+                "413": _error("body over the size limit"),
+            },
+        }},
+        f"{v1}/address/{{address}}": _get("Balance and counts of an address",
+                                          _json(_ref("Address")), params=(ADDRESS_PARAM,),
+                                          errors=("400",)),
+        f"{v1}/address/{{address}}/utxo": _get("Unspent outputs of an address",
+                                               _json(_array(_ref("Utxo"))),
+                                               params=(ADDRESS_PARAM, LIMIT_PARAM),
+                                               errors=("400",)),
+        f"{v1}/address/{{address}}/txs": _get(
+            "History of an address, newest first", _json(_array(_ref("HistoryEntry"))),
+            params=(ADDRESS_PARAM, LIMIT_PARAM,
+                    _query("before_height", INT, "page after this entry (with before_position)"),
+                    _query("before_position", INT, "page after this entry (with before_height)")),
+            errors=("400",)),
+        f"{v1}/validators": _get("Validators and the participation ledger",
+                                 _json(_ref("Validators"))),
+        f"{v1}/params": _get("Dynamic chain parameters and their ranges", _json(_ref("Params"))),
+        f"{v1}/governance": _get("Governors, threshold, treasury, pending actions",
+                                 _json(_ref("Governance"))),
+        f"{v1}/mempool": _get("Mempool summary", _json(_ref("Mempool"))),
+        f"{v1}/blocks/stream": _get(
+            "Server-Sent Events: one `block` event per committed block, data "
+            '{"height","hash","tx_count","time_ms"}; ": keep-alive" comments between',
+            {"description": "event stream",
+             "content": {"text/event-stream": {"schema": {"type": "string"}}}}),
+        "/metrics": metrics,
+        f"{v1}/metrics": metrics,
+        f"{v1}/openapi.json": _get("This document", _json({"type": "object"})),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "faircoop node API",
+            "version": API_VERSION,
+            "description": (
+                "Esplora-shaped REST API of a faircoop node. Amounts are integer base units; "
+                "hashes and bytes are lower-case hex. Every error is a 4xx with an Error body."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+DOCUMENT = build_document()
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)

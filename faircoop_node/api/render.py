@@ -1,0 +1,76 @@
+"""JSON shapes of the API's objects: integers for amounts, lower-case hex for bytes.
+
+One function per shape, so a shape is defined once and the OpenAPI schemas in `openapi.py`
+describe exactly these keys (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+from consensus.address import encode_address
+from consensus.codec import encode_header, encode_tx, tx_size
+from consensus.types import Block, BlockHash, Tx, TxId
+
+Json = dict[str, object]
+
+
+def hex_or_none(data: bytes | None) -> str | None:
+    return data.hex() if data is not None else None
+
+
+def block_json(block: Block, block_id: BlockHash, certificate: bytes | None) -> Json:
+    h = block.header
+    return {
+        "hash": block_id.hex(),
+        "height": h.height,
+        "prev_hash": h.prev_hash.hex(),
+        "time_ms": h.time_ms,
+        "tx_count": len(block.txs),
+        "proposer": h.proposer.hex(),
+        "header_hex": encode_header(h).hex(),
+        "certificate_hex": hex_or_none(certificate),
+    }
+
+
+def genesis_block_json(genesis_id: BlockHash, time_ms: int) -> Json:
+    """Height 0 in the block shape: it has no header, proposer or certificate."""
+    return {
+        "hash": genesis_id.hex(),
+        "height": 0,
+        "prev_hash": None,
+        "time_ms": time_ms,
+        "tx_count": 0,
+        "proposer": None,
+        "header_hex": None,
+        "certificate_hex": None,
+    }
+
+
+def status_json(
+    *, in_mempool: bool, height: int | None = None, block_hash: bytes | None = None,
+    position: int | None = None, certificate: bytes | None = None,
+) -> Json:
+    """A tx's status: final once its block is committed (the certificate proves it)."""
+    return {
+        "final": height is not None,
+        "in_mempool": in_mempool,
+        "height": height,
+        "block_hash": hex_or_none(block_hash),
+        "position": position,
+        "certificate_hex": hex_or_none(certificate),
+    }
+
+
+def tx_json(tx: Tx, tid: TxId, network: str, fee: int | None, status: Json) -> Json:
+    return {
+        "txid": tid.hex(),
+        "hex": encode_tx(tx).hex(),
+        "inputs": [{"txid": i.prevout.txid.hex(), "index": i.prevout.index} for i in tx.inputs],
+        "outputs": [
+            {"amount": o.amount, "address": encode_address(o.lock, network), "lock": o.lock.hex()}
+            for o in tx.outputs
+        ],
+        "memo_hex": tx.memo.hex(),
+        "fee": fee,
+        "size": tx_size(tx),
+        "status": status,
+    }

@@ -1,0 +1,133 @@
+"""Transaction handlers: look up, status, finality proof, submit; and the mempool summary.
+
+A tx is *final* once its block is committed: the block's commit certificate proves it. The
+proof endpoint returns everything a wallet needs to check that offline (the header, the Merkle
+path from the txid to the header's tx root, the certificate, and the validator set the
+certificate must be checked against), so it need not trust this node.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from consensus.codec import decode_tx, encode_header
+from consensus.codec import txid as compute_txid
+from consensus.errors import DecodeError
+from consensus.merkle import merkle_proof
+from consensus.types import TxId
+from faircoop_node.api.errors import BadRequest, NotFound
+from faircoop_node.api.lookup import CommittedTx, committed_tx, tx_fee
+from faircoop_node.api.parse import parse_hash, parse_hex
+from faircoop_node.api.render import Json, status_json, tx_json
+from faircoop_node.api.view import VIEW, NodeView
+
+routes = web.RouteTableDef()
+
+
+def _txid_param(request: web.Request) -> TxId:
+    return TxId(parse_hash(request.match_info["txid"], "txid"))
+
+
+def _status(view: NodeView, tid: TxId, found: CommittedTx | None) -> Json:
+    if found is None:
+        return status_json(in_mempool=tid in view.mempool)
+    return status_json(
+        in_mempool=False,
+        height=found.location.height,
+        block_hash=found.block_hash,
+        position=found.location.position,
+        certificate=view.store.get_certificate(found.location.height),
+    )
+
+
+@routes.get("/api/v1/tx/{txid}")
+async def get_tx(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    tid = _txid_param(request)
+    found = committed_tx(view.store, tid)
+    if found is not None:
+        tx, fee = found.tx, tx_fee(view, found.tx)
+    else:
+        entry = view.mempool.get(tid)
+        if entry is None:
+            raise NotFound(f"no tx {tid.hex()} in the chain or the mempool")
+        tx, fee = entry.tx, entry.fee
+    network = view.store.genesis.network
+    return web.json_response(tx_json(tx, tid, network, fee, _status(view, tid, found)))
+
+
+@routes.get("/api/v1/tx/{txid}/status")
+async def tx_status(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    tid = _txid_param(request)
+    found = committed_tx(view.store, tid)
+    if found is None and tid not in view.mempool:
+        raise NotFound(f"no tx {tid.hex()} in the chain or the mempool")
+    return web.json_response(_status(view, tid, found))
+
+
+@routes.get("/api/v1/tx/{txid}/proof")
+async def tx_proof(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    store = view.store
+    tid = _txid_param(request)
+    found = committed_tx(store, tid)
+    if found is None:
+        pending = " (it is in the mempool, not yet final)" if tid in view.mempool else ""
+        raise NotFound(f"no committed tx {tid.hex()}{pending}")
+    header = found.block.header
+    txids: list[bytes] = [compute_txid(tx) for tx in found.block.txs]
+    certificate = store.get_certificate(header.height)
+    validator_set = store.get_validator_set(header.validators_hash)
+    return web.json_response({
+        "txid": tid.hex(),
+        "height": header.height,
+        "block_hash": found.block_hash.hex(),
+        "header_hex": encode_header(header).hex(),
+        "position": found.location.position,
+        "tx_count": len(txids),
+        "merkle_proof": [node.hex() for node in merkle_proof(txids, found.location.position)],
+        "certificate_hex": certificate.hex() if certificate is not None else None,
+        "validator_set_hex": validator_set.hex() if validator_set is not None else None,
+    })
+
+
+@routes.post("/api/v1/tx")
+async def post_tx(request: web.Request) -> web.Response:
+    """Submit a tx: the body is its hex (or JSON {"hex": ...}); the answer is its txid."""
+    view = request.app[VIEW]
+    raw = parse_hex(await _body_hex(request), "tx hex", rule="decode")
+    if not raw:
+        raise BadRequest("empty body: send the hex of the encoded tx", rule="decode")
+    tx = decode_tx(raw)
+    tid = await view.submit_tx(tx)
+    return web.json_response({"txid": tid.hex()})
+
+
+async def _body_hex(request: web.Request) -> str:
+    body = await request.read()
+    try:
+        text = body.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise DecodeError("body is not hex text (send the hex of the encoded tx)") from None
+    if request.content_type == "application/json" or text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            raise BadRequest("body is not valid JSON", rule="decode") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("hex"), str):
+            raise BadRequest('JSON body must be {"hex": "<encoded tx hex>"}', rule="decode")
+        return str(obj["hex"]).strip()
+    return text
+
+
+@routes.get("/api/v1/mempool")
+async def mempool(request: web.Request) -> web.Response:
+    pool = request.app[VIEW].mempool
+    return web.json_response({
+        "count": len(pool),
+        "bytes": pool.size_bytes,
+        "txids": [e.txid.hex() for e in pool.entries()],
+    })
