@@ -44,6 +44,7 @@ class MemoryNetwork:
         self._nodes: dict[PeerId, MemoryTransport] = {}
         self._links: set[frozenset[PeerId]] = set()
         self.punishments: list[Punishment] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def transport(self, node_id: bytes, chain: ChainIdentity, tip: TipSource,
                   is_validator: bool = False) -> MemoryTransport:
@@ -85,10 +86,26 @@ class MemoryNetwork:
 
     async def disconnect(self, a: bytes, b: bytes, reason: str = "disconnected") -> None:
         ta, tb = self._node(a), self._node(b)
+        if self._unlink(ta, tb):
+            await self._down_events(ta, tb, reason)
+
+    def cut(self, a: bytes, b: bytes, reason: str) -> None:
+        """`disconnect` from synchronous code: the link goes now, the events follow."""
+        ta, tb = self._node(a), self._node(b)
+        if self._unlink(ta, tb):
+            task = asyncio.get_running_loop().create_task(self._down_events(ta, tb, reason))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _unlink(self, ta: MemoryTransport, tb: MemoryTransport) -> bool:
         key = frozenset((ta.node_id, tb.node_id))
         if key not in self._links:
-            return
+            return False
         self._links.discard(key)
+        return True
+
+    @staticmethod
+    async def _down_events(ta: MemoryTransport, tb: MemoryTransport, reason: str) -> None:
         await ta.peer_event(tb, False, reason)
         await tb.peer_event(ta, False, reason)
 
@@ -102,9 +119,11 @@ class MemoryNetwork:
         """Wait until no message is queued or being handled anywhere."""
         async with asyncio.timeout(timeout):
             while True:
+                if self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
                 for t in list(self._nodes.values()):
                     await t.inbox.join()
-                if all(t.inbox.empty() for t in self._nodes.values()):
+                if not self._tasks and all(t.inbox.empty() for t in self._nodes.values()):
                     return
 
     def _node(self, node_id: bytes) -> MemoryTransport:
@@ -169,6 +188,7 @@ class MemoryTransport:
 
     def broadcast(self, msg_type: MsgType, payload: bytes,
                   exclude: frozenset[PeerId] = frozenset()) -> int:
+        self._frame(msg_type, payload)  # the same checks even with no one to send to
         return sum(self.send(p, msg_type, payload) for p in self._net.neighbours(self._id)
                    if p not in exclude)
 
@@ -185,7 +205,7 @@ class MemoryTransport:
         self.banned[peer] = reason
         self._net.punishments.append(Punishment(self._id, peer, reason))
         if self._net.linked(self._id, peer):
-            asyncio.get_running_loop().create_task(self._net.disconnect(self._id, peer, reason))
+            self._net.cut(self._id, peer, reason)
 
     def _frame(self, msg_type: MsgType, payload: bytes) -> bytes:
         if msg_type.is_handshake:

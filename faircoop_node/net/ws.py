@@ -105,10 +105,12 @@ class DialStatus:
 class _Conn:
     """One authenticated connection's mutable state (owned by its reader task)."""
 
-    __slots__ = ("bucket", "closed", "drop_reason", "info", "queue", "writer", "ws")
+    __slots__ = ("bucket", "closed", "drop_reason", "host", "info", "queue", "writer", "ws")
 
-    def __init__(self, ws: WebSocket, info: PeerInfo, bucket: TokenBucket, queue_size: int):
+    def __init__(self, ws: WebSocket, host: str, info: PeerInfo, bucket: TokenBucket,
+                 queue_size: int) -> None:
         self.ws = ws
+        self.host = host
         self.info = info
         self.bucket = bucket
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
@@ -193,9 +195,10 @@ class WsTransport:
         if self._running:
             return
         self._running = True
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
+                                     shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self._host, self._port)
         try:
             await site.start()
         except OSError as exc:
@@ -281,6 +284,8 @@ class WsTransport:
         """Ask a connection's reader to end it (from any task); the reader does the cleanup."""
         if conn.drop_reason is None:
             conn.drop_reason = (reason, ban)
+            if ban:
+                self._ban(conn.info.node_id, conn.host, reason)
             self._spawn(self._close_ws(conn.ws, reason, WSCloseCode.POLICY_VIOLATION if ban
                                        else WSCloseCode.GOING_AWAY, tell_peer=True))
 
@@ -411,7 +416,7 @@ class WsTransport:
         peer_id = PeerId(hello.node_id)
         info = PeerInfo(peer_id, address, outbound, url, hello.is_validator, hello.tip_height,
                         hello.tip_hash, self._clock())
-        conn = _Conn(ws, info, TokenBucket(self._limits.rate_per_s, self._limits.rate_burst,
+        conn = _Conn(ws, host, info, TokenBucket(self._limits.rate_per_s, self._limits.rate_burst,
                                            self._clock), self._limits.send_queue)
         if not self._register(conn):
             await self._close_ws(ws, "duplicate connection", WSCloseCode.GOING_AWAY, True)
@@ -421,26 +426,27 @@ class WsTransport:
         if url is not None:
             self._dial[url] = replace(self._dial[url], connected=True, attempts=0, last_error="")
         conn.writer = asyncio.create_task(self._write_loop(conn))
-        reason, ban = "closed by peer", False
+        reason = "closed by peer"
         try:
             if self._on_peer is not None and self._conns.get(peer_id) is conn:
                 await self._on_peer(PeerEvent(info, True))
-            reason, ban = await self._read_loop(conn)
+            reason, _ = await self._read_loop(conn)
         except _Drop as drop:
-            reason, ban = drop.reason, drop.ban
-            await self._close_ws(ws, reason, WSCloseCode.POLICY_VIOLATION if ban
+            reason = drop.reason
+            if drop.ban and conn.drop_reason is None:
+                self._ban(peer_id, host, reason)  # before the peer hears of it
+            conn.drop_reason = conn.drop_reason or (reason, drop.ban)
+            await self._close_ws(ws, reason, WSCloseCode.POLICY_VIOLATION if drop.ban
                                  else WSCloseCode.GOING_AWAY, drop.tell_peer)
         finally:
             if conn.drop_reason is not None:
-                reason, ban = conn.drop_reason
+                reason = conn.drop_reason[0]
             conn.closed.set()
             if conn.writer is not None:
                 conn.writer.cancel()
             registered = self._conns.get(peer_id) is conn
             if registered:
                 del self._conns[peer_id]
-            if ban:
-                self._ban(peer_id, host, reason)
             if url is not None:
                 self._dial[url] = replace(self._dial[url], connected=False, last_error=reason)
             self._log.info("peer_disconnected", peer=peer_id, address=address, reason=reason)
