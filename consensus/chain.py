@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from consensus.certificate import verify_certificate
 from consensus.chainstate import ChainState, next_state, state_for_actions, state_for_block
-from consensus.codec import block_hash, params_hash, validators_hash
+from consensus.codec import block_hash, hash_items, params_hash, validators_hash
 from consensus.errors import ValidationError, WrongChain
 from consensus.ledger import SignatureCache, UtxoDiff, UtxoView, apply_block, assemble_block
 from consensus.types import BLOCK_VERSION, Block, BlockHash, BlockHeader, Hash32, PublicKey, Tx
@@ -102,6 +102,19 @@ def _check_last_commit(state: ChainState, block: Block,
     verify(block.last_commit, state.last_block_id, voters, state.chain_id, state.height)
 
 
+def _check_carried_commitments(block: Block) -> None:
+    """The header commits to the carried actions and evidence, before anything decodes them.
+
+    `apply_block` checks these again with the tx root; the tx root is the costly part, so it is
+    not computed twice.
+    """
+    h = block.header
+    if h.actions_hash != hash_items(block.actions):
+        raise ValidationError("actions_hash_mismatch", "header does not commit to the actions")
+    if h.evidence_hash != hash_items(block.evidence):
+        raise ValidationError("evidence_hash_mismatch", "header does not commit to the evidence")
+
+
 def validate_block(
     state: ChainState,
     block: Block,
@@ -117,6 +130,7 @@ def validate_block(
     (ledger), then evidence and governance while building the next state. Raises the first
     ValidationError (or DecodeError for undecodable carried bytes).
     """
+    _check_carried_commitments(block)
     base = state_for_block(state, block)
     validate_header(base, block.header, block_id)
     _check_last_commit(base, block, certificate_verifier)
