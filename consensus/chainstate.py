@@ -48,7 +48,7 @@ from consensus.codec import (
     pack,
     validators_obj,
 )
-from consensus.errors import DecodeError, ValidationError
+from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.evidence import (
     MAX_EVIDENCE_AGE,
     DuplicateVoteEvidence,
@@ -143,8 +143,16 @@ class ChainState:
         return quorum_size(len(self.current.validators))
 
     def quarantined(self) -> frozenset[PublicKey]:
+        """Members of the voting set whose last k proposals all missed."""
         k = self.params.quarantine_after
-        return frozenset(pk for pk, p in self.participation if p.missed_in_a_row >= k)
+        voting = set(self.voting_set())
+        return frozenset(pk for pk, p in self.participation
+                         if p.missed_in_a_row >= k and pk in voting)
+
+    @property
+    def pending_effective_height(self) -> int:
+        """The height at which `pending_actions` (included at `height`) take effect."""
+        return self.height + 2
 
     def proposer_rotation(self) -> tuple[PublicKey, ...]:
         """Who proposes at height + 1, in order: voting set minus quarantined and suspended."""
@@ -374,6 +382,40 @@ def _attribute_height(state: ChainState, block: Block) -> tuple[tuple[PublicKey,
         bump(proposer, proposed=1)
         records[proposer] = replace(records[proposer], missed_in_a_row=0)
     return tuple(sorted(records.items()))
+
+
+def select_carried(
+    state: ChainState, evidence_pool: tuple[bytes, ...], action_pool: tuple[bytes, ...],
+) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """The evidence and governance actions from the pools that a block at height + 1 may carry.
+
+    For proposers: each item is tried in pool order against the state the earlier ones left,
+    and kept only if it applies, so the block never fails on a stale or already-included item
+    (evidence already punished, an action whose nonce was used). Recovery actions are left out:
+    `consensus.chain.make_block` puts an installed one first by itself.
+    """
+    upcoming, suspended, punished = state.upcoming, state.suspended, state.punished
+    evidence: list[bytes] = []
+    for raw in evidence_pool:
+        try:
+            upcoming, suspended, punished = _apply_evidence(
+                state, decode_evidence(raw), upcoming, suspended, punished)
+        except FaircoopError:
+            continue
+        evidence.append(raw)
+    floor, used = state.nonce_floor, state.used_nonces
+    actions: list[bytes] = []
+    for raw in action_pool:
+        try:
+            action = decode_block_action(raw)
+            if isinstance(action, RecoveryAction):
+                continue
+            upcoming, suspended, floor, used = _apply_signed(
+                state, action, upcoming, suspended, floor, used)
+        except FaircoopError:
+            continue
+        actions.append(raw)
+    return tuple(evidence), tuple(actions)
 
 
 def _apply_evidence(

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from consensus.chainstate import select_carried
 from consensus.codec import pack
 from consensus.errors import DecodeError, ValidationError
 from consensus.evidence import (
@@ -153,3 +154,20 @@ def test_evidence_for_an_unknown_block_id_length_does_not_decode() -> None:
     raw = pack((1, vote_obj(a), vote_obj(replace(a, block_id=BlockHash(b"\x01" * 5)))))
     with pytest.raises(DecodeError):
         decode_evidence(raw)
+
+
+def test_select_carried_keeps_only_what_the_next_block_may_carry() -> None:
+    net = Net.of("ABCD")
+    net.commit()
+    used = encode_action(net.action(AddValidator("coop-E", pub("E")), ("G0", "G1")))
+    net.commit(actions=(used,))
+    ev_b = encode_evidence(evidence_for(*_pair(net, "B"), chain_id=CHAIN_ID))
+    ev_q = encode_evidence(evidence_for(*_pair(net, "Q"), chain_id=CHAIN_ID))
+    fresh = encode_action(net.action(AddValidator("coop-F", pub("F")), ("G0", "G2")))
+    weak = encode_action(net.action(AddValidator("coop-H", pub("H")), ("G0",)))
+    evidence, actions = select_carried(net.state, (ev_b, ev_q, ev_b, b"junk"),
+                                       (used, weak, fresh, fresh, b"junk"))
+    assert evidence == (ev_b,) and actions == (fresh,)
+    net.commit(evidence=evidence, actions=actions)  # the selection is a valid block
+    net.commit()
+    assert net.voting() == "ACDEF"
