@@ -456,16 +456,13 @@ def _apply_signed(
 # -- encoding ---------------------------------------------------------------------------------
 
 
-def _participation_obj(p: Participation) -> Obj:
-    return (p.proposed, p.voted, p.missed, p.missed_in_a_row)
-
-
 def chain_state_obj(s: ChainState) -> Obj:
     return (
         STATE_VERSION, s.chain_id, s.network, s.genesis_hash, s.height, s.last_block_id,
         s.last_block_time_ms, config_obj(s.current), config_obj(s.upcoming),
         validators_obj(s.suspended),
-        tuple((pk, *_participation_obj(p)) for pk, p in s.participation),  # type: ignore[misc]
+        tuple((pk, p.proposed, p.voted, p.missed, p.missed_in_a_row)
+              for pk, p in s.participation),
         s.last_rotation, s.set_history, s.punished, s.nonce_floor, s.used_nonces,
         s.pending_actions, s.recovery,
     )
