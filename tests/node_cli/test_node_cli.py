@@ -1,0 +1,189 @@
+"""`faircoop-node` in-process: init and genesis, exit statuses, placeholders."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from consensus.address import encode_address
+from consensus.codec import policy_lock
+from consensus.crypto import PrivateKey
+from consensus.types import SpendPolicy
+from faircoop_node.cli import Environment, ExitStatus, run
+from faircoop_node.config import load_config
+from faircoop_node.genesis_file import load_genesis
+from faircoop_node.keys import load_node_key
+
+
+class Env(Environment):
+    def __init__(self) -> None:
+        super().__init__(stdout=io.StringIO(), stderr=io.StringIO(), environ={},
+                         now_ms=lambda: 1_700_000_000_000)
+
+    @property
+    def out_text(self) -> str:
+        return self.stdout.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def err_text(self) -> str:
+        return self.stderr.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+def _run(*argv: str) -> tuple[ExitStatus, Env]:
+    env = Env()
+    return run(list(argv), env), env
+
+
+def test_init_writes_key_config_and_identity(tmp_path: Path) -> None:
+    d = tmp_path / "coop-a"
+    status, env = _run("init", "--dir", str(d), "--validator", "--name", "Coop A",
+                       "--p2p-port", "7101", "--api-port", "7100",
+                       "--peer", "ws://127.0.0.1:7201/p2p")
+    assert status == ExitStatus.SUCCESS, env.err_text
+    assert stat.S_IMODE((d / "node.key").stat().st_mode) == 0o600
+    key = load_node_key(d / "node.key")
+    identity = json.loads((d / "node.json").read_text())
+    assert identity == {"name": "Coop A", "pubkey": key.public_key.hex(), "validator": True}
+    cfg = load_config(d / "config.toml", env={})
+    assert cfg.validator and cfg.name == "Coop A"
+    assert (cfg.p2p.port, cfg.api.port, cfg.p2p.peers) == (7101, 7100,
+                                                           ("ws://127.0.0.1:7201/p2p",))
+    assert cfg.key_file == (d / "node.key").resolve()
+    assert key.public_key.hex() in env.out_text
+    assert key.secret_bytes().hex() not in env.out_text + env.err_text
+
+
+def test_init_refuses_an_existing_node_directory(tmp_path: Path) -> None:
+    assert _run("init", "--dir", str(tmp_path / "n"))[0] == ExitStatus.SUCCESS
+    key_before = (tmp_path / "n" / "node.key").read_text()
+    status, env = _run("init", "--dir", str(tmp_path / "n"))
+    assert status == ExitStatus.CONFIG and "already exists" in env.err_text
+    assert (tmp_path / "n" / "node.key").read_text() == key_before
+
+
+def test_init_with_an_existing_key_but_no_config_refuses_to_overwrite_the_key(
+        tmp_path: Path) -> None:
+    d = tmp_path / "n"
+    d.mkdir()
+    (d / "node.key").write_text("precious\n")
+    status, env = _run("init", "--dir", str(d))
+    assert status == ExitStatus.KEY and "refusing to overwrite" in env.err_text
+    assert (d / "node.key").read_text() == "precious\n"
+
+
+def test_init_rejects_bad_values_as_config_errors(tmp_path: Path) -> None:
+    status, env = _run("init", "--dir", str(tmp_path / "n"), "--p2p-port", "99999")
+    assert status == ExitStatus.CONFIG and "p2p.port" in env.err_text
+    assert not (tmp_path / "n" / "node.key").exists()
+
+
+def _two_validators(tmp_path: Path) -> list[str]:
+    files = []
+    for name in ("a", "b"):
+        assert _run("init", "--dir", str(tmp_path / name), "--validator")[0] == 0
+        files.append(str(tmp_path / name / "node.json"))
+    return files
+
+
+def test_genesis_from_init_identities_and_inline_keys(tmp_path: Path) -> None:
+    files = _two_validators(tmp_path)
+    extra = PrivateKey.generate().public_key.hex()
+    gov = [PrivateKey.generate().public_key for _ in range(3)]
+    member = policy_lock(SpendPolicy.single(gov[0]))
+    out = tmp_path / "genesis.json"
+    status, env = _run(
+        "genesis", "--validators", *files, f"Coop C:{extra}",
+        "--governors", *(g.hex() for g in gov), "--threshold", "2",
+        "--alloc", f"{encode_address(member, 'test')}:1_000_000_000",
+        "--alloc", f"{member.hex()}:5000",
+        "--chain-id", "faircoop-dev", "--param", "heartbeat_ms=1000", "--out", str(out))
+    assert status == ExitStatus.SUCCESS, env.err_text
+    g = load_genesis(out)
+    assert sorted(v.name for v in g.validators) == ["Coop C", "a", "b"]
+    assert g.governor_threshold == 2 and set(g.governors) == set(gov)
+    assert [(o.amount, o.lock) for o in g.allocations] == [(10**9, member), (5000, member)]
+    assert g.params.heartbeat_ms == 1000 and g.time_ms == 1_700_000_000_000
+    assert g.treasury_lock == policy_lock(SpendPolicy.multisig(2, gov))
+    assert json.loads(out.read_text())["hash"] in env.out_text
+
+
+def test_genesis_refuses_to_replace_a_file_without_force(tmp_path: Path) -> None:
+    files = _two_validators(tmp_path)
+    out = tmp_path / "genesis.json"
+    args = ["genesis", "--validators", *files, "--governors", files[0], "--threshold", "1",
+            "--chain-id", "faircoop-dev", "--time-ms", "5", "--out", str(out)]
+    assert _run(*args)[0] == ExitStatus.SUCCESS
+    status, env = _run(*args)
+    assert status == ExitStatus.GENESIS and "--force" in env.err_text
+    assert _run(*args, "--force")[0] == ExitStatus.SUCCESS
+    assert load_genesis(out).time_ms == 5
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--alloc", "nonsense"], "ADDRESS_OR_LOCK:AMOUNT"),
+        (["--alloc", "tfair1qqq:10"], "--alloc"),
+        (["--alloc", "ab" * 32 + ":0"], "amount must be"),
+        (["--alloc", "ab" * 32 + ":1.5"], "whole number"),
+        (["--param", "heartbeat_ms"], "NAME=INTEGER"),
+        (["--param", "heartbeat_ms=1"], "heartbeat_ms"),
+        (["--threshold", "9"], "threshold"),
+    ],
+)
+def test_genesis_input_errors_exit_with_the_genesis_status(tmp_path: Path, extra: list[str],
+                                                           message: str) -> None:
+    files = _two_validators(tmp_path)
+    status, env = _run("genesis", "--validators", *files, "--governors", files[0],
+                       "--threshold", "1", "--chain-id", "faircoop-dev",
+                       "--out", str(tmp_path / "g.json"), *extra)
+    assert status == ExitStatus.GENESIS
+    assert message in env.err_text
+    assert not (tmp_path / "g.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("validators", "message"),
+    [
+        (["just-a-name"], "neither NAME:PUBKEY nor a file"),
+        (["coop:zz"], "is not hex"),
+        (["coop:" + "05" + "00" * 32], "not a 33-byte"),
+    ],
+)
+def test_bad_validator_arguments(tmp_path: Path, validators: list[str], message: str) -> None:
+    status, env = _run("genesis", "--validators", *validators,
+                       "--governors", PrivateKey.generate().public_key.hex(), "--threshold",
+                       "1", "--chain-id", "c", "--out", str(tmp_path / "g.json"))
+    assert status == ExitStatus.GENESIS and message in env.err_text
+
+
+def test_bad_identity_file(tmp_path: Path) -> None:
+    bad = tmp_path / "v.json"
+    bad.write_text('{"name": "x"}')
+    status, env = _run("genesis", "--validators", str(bad), "--governors", str(bad),
+                       "--threshold", "1", "--chain-id", "c", "--out", str(tmp_path / "g"))
+    assert status == ExitStatus.GENESIS and "'pubkey'" in env.err_text
+
+
+@pytest.mark.parametrize("argv", [["run", "--config", "x.toml"], ["status"], ["devnet"]])
+def test_placeholders_say_not_implemented(argv: list[str]) -> None:
+    status, env = _run(*argv)
+    assert status == ExitStatus.USAGE == 2
+    assert "not implemented yet" in env.err_text
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["init"], ["genesis", "--threshold", "x"]])
+def test_usage_errors(argv: list[str]) -> None:
+    status, env = _run(*argv)
+    assert status == ExitStatus.USAGE
+    assert "usage:" in env.err_text and env.out_text == ""
+
+
+def test_help_goes_to_stdout_and_succeeds() -> None:
+    status, env = _run("--help")
+    assert status == ExitStatus.SUCCESS
+    assert "init" in env.out_text and "genesis" in env.out_text
