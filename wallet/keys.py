@@ -70,6 +70,15 @@ def mnemonic_to_seed(mnemonic: str, passphrase: str = "") -> bytes:
     return bytes(Mnemonic.to_seed(normalize_mnemonic(mnemonic), passphrase))
 
 
+def extended_keys(seed: bytes, path: str, network: str = "main") -> tuple[str, str]:
+    """(xpub, xprv) at `path` ("m/0'/1", hardened with ' or h) below the seed's master key."""
+    try:
+        root = BIP32.from_seed(seed, network=network)
+        return str(root.get_xpub_from_path(path)), str(root.get_xpriv_from_path(path))
+    except Exception:  # the bip32 package raises ValueError subclasses
+        raise KeyDerivationError(f"cannot derive {path!r} from this seed") from None
+
+
 def account_path(network: str, account: int = 0) -> str:
     coin = COIN_TYPES.get(network)
     if coin is None:

@@ -1,0 +1,241 @@
+"""A fake node: the agreed /api/v1 HTTP API over a `FakeChain`, served in-process on 127.0.0.1.
+
+It runs in a background thread with its own event loop, so both async client tests and the CLI
+(which runs `asyncio.run` itself) can talk to it. `fail_next` makes the next n requests answer
+503, to test retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aiohttp import web
+
+from consensus import codec
+from consensus.address import decode_address
+from consensus.errors import AddressError, DecodeError, ValidationError
+from wallet_fakechain import FakeChain
+
+
+def _err(status: int, message: str, rule: str = "") -> web.Response:
+    body = {"error": message}
+    if rule:
+        body["rule"] = rule
+    return web.json_response(body, status=status)
+
+
+class FakeNode:
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+        self.fail_next = 0
+        self.requests: list[str] = []
+        self.bad_validator_set = False  # serve a set that does not hash to what was asked
+
+    def app(self) -> web.Application:
+        @web.middleware
+        async def failing(request: web.Request, handler):  # type: ignore[no-untyped-def]
+            self.requests.append(f"{request.method} {request.path_qs}")
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return _err(503, "busy")
+            return await handler(request)
+
+        app = web.Application(middlewares=[failing])
+        r = app.router
+        p = "/api/v1"
+        r.add_get(f"{p}/status", self.status)
+        r.add_get(f"{p}/genesis", self.genesis)
+        r.add_get(f"{p}/params", self.params)
+        r.add_get(f"{p}/blocks/tip/height", self.tip_height)
+        r.add_get(f"{p}/headers", self.headers)
+        r.add_get(f"{p}/validator-set/{{h}}", self.validator_set)
+        r.add_get(f"{p}/tx/{{txid}}", self.tx)
+        r.add_get(f"{p}/tx/{{txid}}/status", self.tx_status)
+        r.add_get(f"{p}/tx/{{txid}}/proof", self.tx_proof)
+        r.add_get(f"{p}/address/{{addr}}", self.address)
+        r.add_get(f"{p}/address/{{addr}}/utxo", self.address_utxo)
+        r.add_get(f"{p}/address/{{addr}}/txs", self.address_txs)
+        r.add_post(f"{p}/tx", self.post_tx)
+        return app
+
+    async def status(self, _: web.Request) -> web.Response:
+        c = self.chain
+        return web.json_response({
+            "chain_id": c.genesis.chain_id, "network": c.network,
+            "genesis_hash": c.genesis_id.hex(), "height": c.height, "tip_hash": c.tip_id.hex(),
+            "round": 0, "peers": 3, "mempool_size": len(c.mempool), "node_id": "fake",
+            "validator": False})
+
+    async def genesis(self, _: web.Request) -> web.Response:
+        c = self.chain
+        return web.json_response({"hash": c.genesis_id.hex(),
+                                  "hex": codec.encode_genesis(c.genesis).hex()})
+
+    async def params(self, _: web.Request) -> web.Response:
+        p = self.chain.params
+        return web.json_response({n: getattr(p, n) for n in codec.PARAM_NAMES})
+
+    async def tip_height(self, _: web.Request) -> web.Response:
+        return web.Response(text=str(self.chain.height))
+
+    async def headers(self, request: web.Request) -> web.Response:
+        start = int(request.query["from"])
+        count = min(int(request.query["count"]), 1000)
+        with self.chain.lock:
+            recs = self.chain.blocks[max(0, start - 1): max(0, start - 1) + count]
+            return web.json_response([
+                {"height": r.header.height, "hash": r.block_id.hex(),
+                 "header_hex": codec.encode_header(r.header).hex(),
+                 "certificate_hex": r.certificate.hex()} for r in recs])
+
+    async def validator_set(self, request: web.Request) -> web.Response:
+        h = bytes.fromhex(request.match_info["h"])
+        vs = self.chain.sets.get(h)
+        if vs is None:
+            return _err(404, "unknown validator set")
+        if self.bad_validator_set:
+            vs = vs[:-1]
+        return web.json_response({
+            "hash": h.hex(), "hex": codec.pack(codec.validators_obj(vs)).hex(),
+            "validators": [{"name": v.name, "pubkey": v.pubkey.hex()} for v in vs]})
+
+    def _find(self, request: web.Request):  # type: ignore[no-untyped-def]
+        try:
+            tid = bytes.fromhex(request.match_info["txid"])
+        except ValueError:
+            return None
+        return self.chain.find_tx(tid)
+
+    async def tx(self, request: web.Request) -> web.Response:
+        found = self._find(request)
+        if found is None:
+            return _err(404, "unknown tx")
+        tx, height, pos = found
+        c = self.chain
+        return web.json_response({
+            "txid": codec.txid(tx).hex(), "hex": codec.encode_tx(tx).hex(),
+            "inputs": [{"txid": i.prevout.txid.hex(), "index": i.prevout.index}
+                       for i in tx.inputs],
+            "outputs": [{"amount": o.amount, "address": c.address(o.lock), "lock": o.lock.hex()}
+                        for o in tx.outputs],
+            "memo_hex": tx.memo.hex(), "fee": self._fee(tx), "size": codec.tx_size(tx),
+            "status": {"final": height is not None, "height": height}})
+
+    def _fee(self, tx) -> int:  # type: ignore[no-untyped-def]
+        total_in = 0
+        for i in tx.inputs:
+            src = self.chain.find_tx(i.prevout.txid)
+            if src is not None:
+                total_in += src[0].outputs[i.prevout.index].amount
+            elif i.prevout.txid == self.chain.genesis_id:
+                total_in += self.chain.genesis.allocations[i.prevout.index].amount
+        return total_in - sum(o.amount for o in tx.outputs)
+
+    async def tx_status(self, request: web.Request) -> web.Response:
+        found = self._find(request)
+        if found is None:
+            return _err(404, "unknown tx")
+        _, height, pos = found
+        rec = self.chain.blocks[height - 1] if height else None
+        return web.json_response({
+            "final": height is not None, "in_mempool": height is None, "height": height,
+            "block_hash": rec.block_id.hex() if rec else None, "position": pos,
+            "certificate_hex": rec.certificate.hex() if rec else None})
+
+    async def tx_proof(self, request: web.Request) -> web.Response:
+        try:
+            proof = self.chain.proof(bytes.fromhex(request.match_info["txid"]))
+        except ValueError:
+            proof = None
+        if proof is None:
+            return _err(404, "tx not in a block")
+        return web.json_response(proof)
+
+    def _lock(self, request: web.Request) -> bytes | web.Response:
+        try:
+            return decode_address(request.match_info["addr"], self.chain.network)
+        except AddressError as exc:
+            return _err(400, str(exc))
+
+    async def address(self, request: web.Request) -> web.Response:
+        lock = self._lock(request)
+        if isinstance(lock, web.Response):
+            return lock
+        utxos = self.chain.utxos_of(lock)
+        return web.json_response({
+            "address": request.match_info["addr"], "lock": lock.hex(),
+            "balance": sum(o.amount for _, o in utxos), "utxo_count": len(utxos),
+            "tx_count": len(self.chain.txs_of(lock)) + sum(
+                1 for o in self.chain.genesis.allocations if o.lock == lock),
+            "mempool_balance_delta": 0})
+
+    async def address_utxo(self, request: web.Request) -> web.Response:
+        lock = self._lock(request)
+        if isinstance(lock, web.Response):
+            return lock
+        out = []
+        for op, o in self.chain.utxos_of(lock):
+            loc = self.chain.tx_index.get(op.txid)
+            out.append({"txid": op.txid.hex(), "index": op.index, "amount": o.amount,
+                        "height": loc[0] if loc else 0})
+        return web.json_response(out)
+
+    async def address_txs(self, request: web.Request) -> web.Response:
+        lock = self._lock(request)
+        if isinstance(lock, web.Response):
+            return lock
+        return web.json_response([{"txid": t.hex(), "height": h, "position": p}
+                                  for t, h, p in self.chain.txs_of(lock)])
+
+    async def post_tx(self, request: web.Request) -> web.Response:
+        text = (await request.text()).strip()
+        try:
+            tx = codec.decode_tx(bytes.fromhex(text))
+        except (ValueError, DecodeError) as exc:
+            return _err(400, f"malformed tx: {exc}", "malformed_tx")
+        try:
+            tid = self.chain.submit(tx)
+        except ValidationError as exc:
+            return _err(400, str(exc), exc.rule)
+        return web.json_response({"txid": tid.hex()})
+
+
+@contextmanager
+def serve(node: FakeNode) -> Iterator[str]:
+    """Run the fake node on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, object] = {}
+
+    async def start() -> None:
+        runner = web.AppRunner(node.app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        holder["runner"] = runner
+        holder["url"] = f"http://127.0.0.1:{port}"
+        ready.set()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10), "fake node did not start"
+    try:
+        yield str(holder["url"])
+    finally:
+        runner = holder["runner"]
+        fut = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)  # type: ignore[attr-defined]
+        fut.result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -1,0 +1,239 @@
+"""Wallet operations against a node: coins, balance, history, chain checks, waiting for finality.
+
+Each function takes a `NodeClient` and the public `WalletData`; none needs the password. The
+CLI composes them; a program embedding the wallet can too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from consensus.address import encode_address
+from consensus.codec import decode_genesis, decode_params, genesis_hash
+from consensus.errors import DecodeError, ParamsError
+from consensus.params import PARAM_NAMES, ChainParams
+from consensus.types import Genesis, OutPoint, SpendPolicy, TxId
+from wallet.builder import Coin
+from wallet.client import NodeClient
+from wallet.errors import ChainMismatch, NodeError, ReceiptInvalid
+from wallet.receipts import LightState, genesis_light_state
+from wallet.walletfile import WalletData
+
+
+@dataclass(frozen=True, slots=True)
+class ChainInfo:
+    chain_id: str
+    network: str
+    genesis_hash: bytes
+    height: int
+
+
+async def chain_info(client: NodeClient) -> ChainInfo:
+    s = await client.status()
+    try:
+        return ChainInfo(str(s["chain_id"]), str(s["network"]), bytes.fromhex(s["genesis_hash"]),
+                         int(s["height"]))
+    except (KeyError, TypeError, ValueError):
+        raise NodeError(200, "status: malformed answer") from None
+
+
+async def fetch_genesis(client: NodeClient, expected_hash: bytes | None = None) -> Genesis:
+    """The genesis from the node, accepted only if it hashes to what we expect."""
+    doc = await client.genesis()
+    try:
+        genesis = decode_genesis(bytes.fromhex(doc["hex"]))
+    except (KeyError, TypeError, ValueError, DecodeError):
+        raise NodeError(200, "genesis: malformed answer") from None
+    gid = genesis_hash(genesis)
+    if expected_hash is not None and gid != expected_hash:
+        raise ChainMismatch("the node's genesis does not hash to the wallet's genesis hash")
+    return genesis
+
+
+async def check_chain(client: NodeClient, data: WalletData) -> ChainInfo:
+    """The node must serve the wallet's chain; ChainMismatch otherwise."""
+    info = await chain_info(client)
+    if info.chain_id != data.chain_id or info.genesis_hash != data.genesis_hash:
+        raise ChainMismatch(
+            f"the node serves chain {info.chain_id!r} (genesis {info.genesis_hash.hex()[:16]}), "
+            f"the wallet is for {data.chain_id!r} (genesis {data.genesis_hash.hex()[:16]})"
+        )
+    return info
+
+
+async def ensure_light(client: NodeClient, data: WalletData) -> LightState:
+    """The wallet's followed state, starting it from the (checked) genesis if it has none."""
+    if data.light is not None:
+        return data.light
+    genesis = await fetch_genesis(client, data.genesis_hash)
+    return genesis_light_state(genesis)
+
+
+async def chain_params(client: NodeClient) -> ChainParams:
+    doc = await client.params()
+    try:
+        if isinstance(doc, dict) and isinstance(doc.get("hex"), str):
+            return decode_params(bytes.fromhex(doc["hex"]))
+        if isinstance(doc, dict):
+            source = doc.get("params", doc)
+            return ChainParams(**{k: int(source[k]) for k in PARAM_NAMES if k in source})
+    except (TypeError, ValueError, DecodeError, ParamsError):
+        pass
+    raise NodeError(200, "params: malformed answer")
+
+
+async def _gather(calls: list[Any]) -> list[Any]:
+    return list(await asyncio.gather(*calls))
+
+
+async def fetch_coins(client: NodeClient, data: WalletData) -> list[Coin]:
+    """Every unspent output paid to an address the wallet has handed out."""
+    owners = data.known_locks()
+    addrs = [(encode_address(lock, data.network), pub) for lock, (_, _, pub) in owners.items()]
+    answers = await _gather([client.address_utxo(a) for a, _ in addrs])
+    coins: list[Coin] = []
+    for (_, pub), utxos in zip(addrs, answers, strict=True):
+        coins.extend(_coins_from(utxos, SpendPolicy.single(pub)))
+    return coins
+
+
+async def fetch_policy_coins(client: NodeClient, policy: SpendPolicy, network: str) -> list[Coin]:
+    from consensus.codec import policy_lock
+
+    utxos = await client.address_utxo(encode_address(policy_lock(policy), network))
+    return _coins_from(utxos, policy)
+
+
+def _coins_from(utxos: object, policy: SpendPolicy) -> list[Coin]:
+    if not isinstance(utxos, list):
+        raise NodeError(200, "address utxo: malformed answer")
+    out: list[Coin] = []
+    try:
+        for u in utxos:
+            out.append(Coin(OutPoint(TxId(bytes.fromhex(u["txid"])), int(u["index"])),
+                            int(u["amount"]), policy))
+    except (KeyError, TypeError, ValueError):
+        raise NodeError(200, "address utxo: malformed entry") from None
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    confirmed: int
+    pending_delta: int
+    utxo_count: int
+    addresses: int
+
+
+async def balance(client: NodeClient, data: WalletData) -> Balance:
+    locks = list(data.known_locks())
+    docs = await _gather([client.address(encode_address(lk, data.network)) for lk in locks])
+    try:
+        return Balance(
+            confirmed=sum(int(d["balance"]) for d in docs),
+            pending_delta=sum(int(d.get("mempool_balance_delta", 0)) for d in docs),
+            utxo_count=sum(int(d.get("utxo_count", 0)) for d in docs),
+            addresses=len(locks),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise NodeError(200, "address: malformed answer") from None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    txid: str
+    height: int | None
+    position: int | None
+    received: int  # paid to this wallet's addresses by the tx
+    sent: int  # paid by the tx to addresses outside the wallet
+    fee: int
+
+
+async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list[HistoryEntry]:
+    """The wallet's transactions, newest first, with what each moved in or out."""
+    owners = data.known_locks()
+    ours = {lk.hex() for lk in owners}
+    lists = await _gather([client.address_txs(encode_address(lk, data.network))
+                           for lk in owners])
+    seen: dict[str, tuple[int | None, int | None]] = {}
+    for entries in lists:
+        for e in entries if isinstance(entries, list) else []:
+            if isinstance(e, dict) and isinstance(e.get("txid"), str):
+                seen[e["txid"]] = (e.get("height"), e.get("position"))
+    ordered = sorted(seen.items(), key=lambda kv: (-(kv[1][0] or 10**18), -(kv[1][1] or 0)))
+    ordered = ordered[:limit]
+    docs = await _gather([client.tx(t) for t, _ in ordered])
+    out: list[HistoryEntry] = []
+    for (t, (height, position)), doc in zip(ordered, docs, strict=True):
+        outputs = doc.get("outputs", []) if isinstance(doc, dict) else []
+        received = sum(int(o["amount"]) for o in outputs if o.get("lock") in ours)
+        external = sum(int(o["amount"]) for o in outputs if o.get("lock") not in ours)
+        fee = int(doc.get("fee", 0)) if isinstance(doc, dict) else 0
+        spends_ours = await _spends_ours(client, doc, ours)
+        out.append(HistoryEntry(t, height, position, received, external if spends_ours else 0,
+                                fee if spends_ours else 0))
+    return out
+
+
+async def _spends_ours(client: NodeClient, doc: object, ours: set[str]) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    for i in doc.get("inputs", []):
+        try:
+            prev = await client.tx(str(i["txid"]))
+            out = prev["outputs"][int(i["index"])]
+        except (NodeError, KeyError, IndexError, TypeError, ValueError):
+            continue  # genesis allocations and fee outputs have no tx document
+        if out.get("lock") in ours:
+            return True
+    return False
+
+
+async def wait_final(client: NodeClient, txid_hex: str, timeout_s: float = 60.0,
+                     poll_s: float = 0.25,
+                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Poll tx status until the node reports it final; ReceiptInvalid on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            status = await client.tx_status(txid_hex)
+        except NodeError as exc:
+            if exc.status != 404:
+                raise
+            status = {"final": False, "in_mempool": False}
+        if isinstance(status, dict) and status.get("final"):
+            return status
+        if progress is not None:
+            progress("in mempool" if isinstance(status, dict) and status.get("in_mempool")
+                     else "waiting")
+        if time.monotonic() >= deadline:
+            raise ReceiptInvalid(f"tx {txid_hex[:16]} not final after {timeout_s:.0f} s")
+        await asyncio.sleep(poll_s)
+
+
+async def scan_used(client: NodeClient, data: WalletData, gap: int = 20) -> WalletData:
+    """After a restore: advance the address counters past every address with history."""
+    from dataclasses import replace
+
+    from wallet.keys import CHANGE, RECEIVE
+
+    w = data.watch()
+    found: dict[int, int] = {RECEIVE: -1, CHANGE: -1}
+    for chain in (RECEIVE, CHANGE):
+        index, unused = 0, 0
+        while unused < gap:
+            batch = list(range(index, index + gap))
+            docs = await _gather([client.address(encode_address(w.lock(chain, i), data.network))
+                                  for i in batch])
+            for i, d in zip(batch, docs, strict=True):
+                if isinstance(d, dict) and int(d.get("tx_count", 0)) > 0:
+                    found[chain] = i
+                    unused = 0
+                else:
+                    unused += 1
+            index += gap
+    return replace(data, receive_index=found[RECEIVE] + 1, change_index=found[CHANGE] + 1)

@@ -1,0 +1,187 @@
+"""The wallet data file: public, JSON, versioned; the secrets live in a separate key store.
+
+``wallet.json`` holds what the wallet may keep in the clear: network and chain identity, the
+account's extended public key, address counters, known treasuries and the followed chain
+(`LightState`). The mnemonic lives in the key store beside it (``wallet.json.keys``), written by
+`wallet.keystore`. A watch-only wallet has no key store. Both files are written atomically with
+mode 0600 (addresses and balances are private too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from consensus.address import encode_address
+from consensus.codec import decode_policy, encode_policy, policy_lock
+from consensus.errors import DecodeError
+from consensus.types import Lock, PublicKey, SpendPolicy
+from wallet.errors import WalletError, WalletFileError
+from wallet.fileio import atomic_write
+from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, WatchAccount, lock_for_pubkey
+from wallet.keystore import ScryptParams, WalletSecrets, load_keystore, save_keystore
+from wallet.receipts import LightState
+
+FORMAT = "faircoop-wallet"
+VERSION = 1
+KEYSTORE_SUFFIX = ".keys"
+
+
+@dataclass(frozen=True, slots=True)
+class Treasury:
+    name: str
+    policy: SpendPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class WalletData:
+    network: str
+    chain_id: str
+    genesis_hash: bytes
+    account: int
+    xpub: str
+    watch_only: bool
+    receive_index: int  # the current receive address; `address --new` moves on
+    change_index: int  # the next fresh change address
+    cosigner_index: int  # the next treasury member key
+    treasuries: tuple[Treasury, ...]
+    light: LightState | None  # the followed chain, if a genesis was known
+
+    def watch(self) -> WatchAccount:
+        return WatchAccount(self.xpub, self.network)
+
+    def address(self, chain: int, index: int) -> str:
+        return encode_address(self.watch().lock(chain, index), self.network)
+
+    def known_keys(self) -> tuple[tuple[int, int, PublicKey], ...]:
+        """(chain, index, pubkey) of every address handed out so far."""
+        w = self.watch()
+        out = [(RECEIVE, i, w.pubkey(RECEIVE, i)) for i in range(self.receive_index + 1)]
+        out += [(CHANGE, i, w.pubkey(CHANGE, i)) for i in range(self.change_index)]
+        out += [(COSIGNER, i, w.pubkey(COSIGNER, i)) for i in range(self.cosigner_index)]
+        return tuple(out)
+
+    def known_locks(self) -> dict[Lock, tuple[int, int, PublicKey]]:
+        return {lock_for_pubkey(pub): (c, i, pub) for c, i, pub in self.known_keys()
+                if c != COSIGNER}
+
+    def treasury(self, name_or_address: str) -> Treasury:
+        for t in self.treasuries:
+            if name_or_address in (t.name, encode_address(policy_lock(t.policy), self.network)):
+                return t
+        raise WalletError(f"no treasury named {name_or_address!r} in this wallet")
+
+    def to_json(self) -> str:
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "network": self.network,
+            "chain_id": self.chain_id,
+            "genesis_hash": self.genesis_hash.hex(),
+            "account": self.account,
+            "xpub": self.xpub,
+            "watch_only": self.watch_only,
+            "receive_index": self.receive_index,
+            "change_index": self.change_index,
+            "cosigner_index": self.cosigner_index,
+            "treasuries": [{"name": t.name, "policy": encode_policy(t.policy).hex()}
+                           for t in self.treasuries],
+            "light_client": self.light.to_json() if self.light else None,
+        }
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> WalletData:
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+                raise WalletFileError("not a faircoop wallet file")
+            if doc.get("version") != VERSION:
+                raise WalletFileError(f"wallet file version {doc.get('version')!r}; "
+                                      f"this wallet reads {VERSION}")
+            light = doc.get("light_client")
+            data = cls(
+                network=str(doc["network"]),
+                chain_id=str(doc["chain_id"]),
+                genesis_hash=bytes.fromhex(doc["genesis_hash"]),
+                account=int(doc["account"]),
+                xpub=str(doc["xpub"]),
+                watch_only=bool(doc["watch_only"]),
+                receive_index=int(doc["receive_index"]),
+                change_index=int(doc["change_index"]),
+                cosigner_index=int(doc["cosigner_index"]),
+                treasuries=tuple(Treasury(str(t["name"]), decode_policy(bytes.fromhex(
+                    t["policy"]))) for t in doc["treasuries"]),
+                light=LightState.from_json(light) if light is not None else None,
+            )
+        except (KeyError, TypeError, ValueError, DecodeError) as exc:
+            raise WalletFileError(f"wallet file is malformed ({type(exc).__name__})") from None
+        if data.network not in ("main", "test"):
+            raise WalletFileError("wallet network must be main or test")
+        data.watch()  # validates the xpub
+        return data
+
+
+def keystore_path(wallet_path: str | os.PathLike[str]) -> Path:
+    p = Path(wallet_path)
+    return p.with_name(p.name + KEYSTORE_SUFFIX)
+
+
+def load_wallet(path: str | os.PathLike[str]) -> WalletData:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WalletFileError(f"no wallet at {path} (create one with `create`, or pass "
+                              "--wallet FILE)") from None
+    except OSError as exc:
+        raise WalletFileError(f"cannot read wallet {path}: {exc.strerror}") from None
+    return WalletData.from_json(text)
+
+
+def save_wallet(path: str | os.PathLike[str], data: WalletData) -> None:
+    atomic_write(path, data.to_json().encode("utf-8"))
+
+
+def create_wallet_files(
+    path: str | os.PathLike[str], *, secrets_: WalletSecrets, password: str, network: str,
+    chain_id: str, genesis_hash: bytes, light: LightState | None, account: int = 0,
+    kdf: ScryptParams | None = None,
+) -> tuple[WalletData, HDAccount]:
+    """Write a new wallet and its key store; refuses to overwrite an existing wallet."""
+    if Path(path).exists() or keystore_path(path).exists():
+        raise WalletFileError(f"{path} already exists; refusing to overwrite a wallet")
+    hd = HDAccount.from_mnemonic(secrets_.mnemonic, network, secrets_.passphrase, account)
+    data = WalletData(network, chain_id, genesis_hash, account, hd.xpub, False, 0, 0, 0, (),
+                      light)
+    save_keystore(keystore_path(path), secrets_, password, kdf)
+    save_wallet(path, data)
+    return data, hd
+
+
+def create_watch_only(path: str | os.PathLike[str], *, xpub: str, network: str, chain_id: str,
+                      genesis_hash: bytes, light: LightState | None) -> WalletData:
+    if Path(path).exists():
+        raise WalletFileError(f"{path} already exists; refusing to overwrite a wallet")
+    data = WalletData(network, chain_id, genesis_hash, 0, xpub, True, 0, 0, 0, (), light)
+    save_wallet(path, data)
+    return data
+
+
+def unlock(path: str | os.PathLike[str], data: WalletData, password: str) -> HDAccount:
+    """The account's private keys, from the key store beside the wallet file."""
+    if data.watch_only:
+        from wallet.errors import WatchOnly
+
+        raise WatchOnly("this is a watch-only wallet: it holds no private keys")
+    secrets_ = load_keystore(keystore_path(path), password)
+    hd = HDAccount.from_mnemonic(secrets_.mnemonic, data.network, secrets_.passphrase,
+                                 data.account)
+    if hd.xpub != data.xpub:
+        raise WalletFileError("the key store does not belong to this wallet file")
+    return hd
+
+
+def with_light(data: WalletData, light: LightState) -> WalletData:
+    return replace(data, light=light)
