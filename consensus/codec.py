@@ -315,8 +315,29 @@ def tx_from(obj: Obj, what: str = "tx") -> Tx:
     )
 
 
+# The txid and full encoding of recently seen txs, keyed by object identity. On its way from
+# mempool to block a tx is hashed and encoded several times (size, signature-cache key, Merkle
+# root, signature digest, storage); a Tx is immutable, so the answers can't change. Each entry
+# holds the tx itself, so its id can't be reused while the entry lives. A memo, not state:
+# results are identical with or without it.
+_TX_MEMO_SIZE = 32_768
+_tx_memo: dict[int, tuple[Tx, TxId, bytes]] = {}
+
+
+def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
+    entry = _tx_memo.get(id(tx))
+    if entry is None or entry[0] is not tx:
+        core = _tx_core_obj(tx)
+        witnesses = tuple((policy_obj(w.policy), w.signatures) for w in tx.witnesses)
+        entry = (tx, TxId(sha256(pack(core))), pack((*core, witnesses)))
+        if len(_tx_memo) >= _TX_MEMO_SIZE:
+            _tx_memo.clear()
+        _tx_memo[id(tx)] = entry
+    return entry
+
+
 def encode_tx(tx: Tx) -> bytes:
-    return pack(tx_obj(tx))
+    return _tx_memo_entry(tx)[2]
 
 
 def decode_tx(data: bytes) -> Tx:
@@ -325,7 +346,7 @@ def decode_tx(data: bytes) -> Tx:
 
 def txid(tx: Tx) -> TxId:
     """SHA-256 of the tx without its witnesses: signatures can't change it."""
-    return TxId(sha256(pack(_tx_core_obj(tx))))
+    return _tx_memo_entry(tx)[1]
 
 
 def tx_size(tx: Tx) -> int:
@@ -396,7 +417,21 @@ def block_from(obj: Obj, what: str = "block") -> Block:
 
 
 def encode_block(b: Block) -> bytes:
-    return pack(block_obj(b))
+    """pack(block_obj(b)), spliced from the txs' own (memoized) encodings.
+
+    A msgpack array is its header followed by its elements' encodings, so this is byte-for-byte
+    the same as packing the nested object, without rebuilding every tx's tuples.
+    """
+    packer = msgpack.Packer(use_bin_type=True)
+    return b"".join((
+        packer.pack_array_header(5),
+        encode_header(b.header),
+        packer.pack_array_header(len(b.txs)),
+        *[encode_tx(t) for t in b.txs],
+        pack(b.last_commit),
+        pack(b.evidence),
+        pack(b.actions),
+    ))
 
 
 def decode_block(data: bytes) -> Block:
