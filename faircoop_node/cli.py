@@ -115,8 +115,32 @@ class _Parser(argparse.ArgumentParser):
 # -- the commands -----------------------------------------------------------------------------
 
 
-def cmd_init(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    directory = Path(args.dir)
+@dataclass(frozen=True, slots=True)
+class NodeDir:
+    """What `init_node_dir` created."""
+
+    config_path: Path
+    config: NodeConfig
+    node_id: PublicKey
+    identity_path: Path
+
+
+def init_node_dir(
+    directory: Path,
+    *,
+    validator: bool = False,
+    name: str = "",
+    host: str = "127.0.0.1",
+    p2p_port: int = DEFAULT_P2P_PORT,
+    api_port: int = DEFAULT_API_PORT,
+    peers: Sequence[str] = (),
+    **config_values: Any,
+) -> NodeDir:
+    """Create a node directory: node.key (0600), config.toml and node.json.
+
+    The devnet builds its nodes with this too. `config_values` are further NodeConfig fields
+    (`log=LogConfig(...)`, `limits=Limits(...)`). Refuses an existing config or key.
+    """
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
@@ -124,21 +148,28 @@ def cmd_init(args: argparse.Namespace, env: Environment) -> ExitStatus:
     config_path = directory / CONFIG_NAME
     if config_path.exists():
         raise ConfigError(f"{config_path} already exists; this directory is already a node")
-    name = args.name or (directory.resolve().name if args.validator else "")
+    name = name or (directory.resolve().name if validator else "")
     config = NodeConfig.for_dir(
-        directory.resolve(), validator=args.validator, name=name,
-        p2p=P2PConfig(host=args.host, port=args.p2p_port, peers=tuple(args.peer)),
-        api=ApiConfig(host=args.host, port=args.api_port),
+        directory.resolve(), validator=validator, name=name,
+        p2p=P2PConfig(host=host, port=p2p_port, peers=tuple(peers)),
+        api=ApiConfig(host=host, port=api_port), **config_values,
     )
     key = generate_node_key(config.key_file)
     write_config(config, config_path)
-    identity = {"name": name, "pubkey": key.public_key.hex(), "validator": args.validator}
-    (directory / IDENTITY_NAME).write_text(json.dumps(identity, indent=2) + "\n",
-                                           encoding="utf-8")
-    env.out(f"node id:  {key.public_key.hex()}")
-    env.out(f"key:      {config.key_file} (mode 0600; back it up, never share it)")
-    env.out(f"config:   {config_path}")
-    env.out(f"identity: {directory / IDENTITY_NAME} (public: give it to the genesis builder)")
+    identity = {"name": name, "pubkey": key.public_key.hex(), "validator": validator}
+    identity_path = directory / IDENTITY_NAME
+    identity_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+    return NodeDir(config_path, config, PublicKey(key.public_key), identity_path)
+
+
+def cmd_init(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    made = init_node_dir(Path(args.dir), validator=args.validator, name=args.name,
+                         host=args.host, p2p_port=args.p2p_port, api_port=args.api_port,
+                         peers=args.peer)
+    env.out(f"node id:  {made.node_id.hex()}")
+    env.out(f"key:      {made.config.key_file} (mode 0600; back it up, never share it)")
+    env.out(f"config:   {made.config_path}")
+    env.out(f"identity: {made.identity_path} (public: give it to the genesis builder)")
     return ExitStatus.SUCCESS
 
 

@@ -8,7 +8,9 @@ envelope well-formedness. What a payload means (a bad vote signature, an invalid
 node's to judge; it reports such a peer with `punish`.
 
 Delivery: frames from one peer reach the handler in the order sent, one at a time (the
-handler is awaited before that peer's next frame is read, which is the backpressure). `send`
+handler is awaited before that peer's next frame is read, which is the backpressure), so a
+handler should be quick: hand the message to the node's own queue rather than validate a
+block inline (a handler stuck for longer than the heartbeat can cost the connection). `send`
 and `broadcast` only queue: they never block the node's loop on a slow peer.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -12,6 +13,9 @@ from net_helpers import CHAIN, FAST, TIP, RawPeer, free_port, make_transport, un
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.types import BlockHash
+from faircoop_node.cli import init_node_dir
+from faircoop_node.config import load_config
+from faircoop_node.keys import load_node_key
 from faircoop_node.net.envelope import (
     MsgType,
     Status,
@@ -21,6 +25,7 @@ from faircoop_node.net.envelope import (
     encode_txs,
 )
 from faircoop_node.net.transport import ChainIdentity, NetError, PeerId
+from faircoop_node.net.ws import WsTransport
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -366,3 +371,57 @@ async def test_listen_port_taken_is_a_clear_error() -> None:
             await b.start()
     finally:
         await a.stop()
+
+
+async def test_inbound_peers_beyond_max_peers_are_refused() -> None:
+    server, _ = make_transport(limits=replace(FAST, max_peers=1))
+    await server.start()
+    first, _ = make_transport((server.url,))
+    await first.start()
+    async with aiohttp.ClientSession() as session:
+        try:
+            await until(lambda: len(server.peers()) == 1)
+            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+                await RawPeer(session).open(server.url)
+            assert info.value.status == 503
+        finally:
+            await first.stop()
+            await server.stop()
+
+
+async def test_silent_peer_is_dropped_after_the_handshake_timeout() -> None:
+    server, _ = make_transport(limits=replace(FAST, handshake_timeout_s=0.2))
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        try:
+            peer = RawPeer(session)
+            await peer.open(server.url)  # and never says Hello
+            frames = await peer.read_until_closed()
+            assert [f.msg_type for f in frames] == [MsgType.HELLO, MsgType.REJECT]
+            assert "timed out" in decode_reject(frames[-1].payload)
+            assert server.peers() == ()
+        finally:
+            await server.stop()
+
+
+async def test_nodes_made_by_init_connect_from_their_config(tmp_path: Path) -> None:
+    """The glue the node runner uses: init_node_dir -> load_config/load_node_key -> transport."""
+    pa, pb = free_port(), free_port()
+    init_node_dir(tmp_path / "a", validator=True, p2p_port=pa, api_port=0,
+                  peers=(f"ws://127.0.0.1:{pb}/p2p",))
+    init_node_dir(tmp_path / "b", p2p_port=pb, api_port=0)
+    transports = []
+    for name in ("a", "b"):
+        cfg = load_config(tmp_path / name / "config.toml", env={},
+                          overrides=["limits.reconnect_min_s=0.05"])
+        t = WsTransport.from_config(cfg, load_node_key(cfg.key_file), CHAIN, lambda: TIP)
+        await t.start()
+        transports.append(t)
+    a, b = transports
+    try:
+        await until(lambda: len(a.peers()) == 1 and len(b.peers()) == 1)
+        assert b.peers()[0].is_validator and not a.peers()[0].is_validator
+        assert a.port == pa and b.port == pb
+    finally:
+        await a.stop()
+        await b.stop()
