@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aiohttp import web
+from wallet_fakechain import FakeChain
 
 from consensus import codec
 from consensus.address import decode_address
 from consensus.errors import AddressError, DecodeError, ValidationError
-from wallet_fakechain import FakeChain
 
 
 def _err(status: int, message: str, rule: str = "") -> web.Response:

@@ -1,0 +1,155 @@
+"""Treasuries: 2-of-3 spends passed around as files, signed offline, combined, finalized."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from consensus import codec, ledger
+from consensus.address import decode_address
+from consensus.crypto import PrivateKey
+from consensus.params import ChainParams
+from consensus.types import COIN, OutPoint, SpendPolicy, TxId, TxOut
+from wallet import multisig
+from wallet.builder import Coin, Payment, build_transaction
+from wallet.errors import PartialTxChanged, PartialTxError
+
+CHAIN = "faircoop-test"
+MEMBERS = [PrivateKey((i + 31).to_bytes(32, "big")) for i in range(3)]
+POLICY = multisig.treasury_policy(2, [k.public_key for k in MEMBERS])
+PAYEE = codec.policy_lock(SpendPolicy.single(PrivateKey((77).to_bytes(32, "big")).public_key))
+PARAMS = ChainParams()
+COINS = [Coin(OutPoint(TxId(bytes([9]) * 32), 0), 3 * COIN, POLICY),
+         Coin(OutPoint(TxId(bytes([8]) * 32), 1), 2 * COIN, POLICY)]
+
+
+def proposal(amount: int = 4 * COIN) -> multisig.PartialTx:
+    unsigned = build_transaction(COINS, [Payment(PAYEE, amount)], fee_rate=2, params=PARAMS,
+                                 chain_id=CHAIN, change_policy=POLICY, memo=b"roof repair")
+    return multisig.from_unsigned(unsigned, "test")
+
+
+def key(i: int) -> dict[bytes, PrivateKey]:
+    return {MEMBERS[i].public_key: MEMBERS[i]}
+
+
+def test_treasury_address_encodes_the_policy_lock() -> None:
+    addr = multisig.treasury_address(POLICY, "test")
+    assert addr.startswith("tfair1") and decode_address(addr, "test") == codec.policy_lock(POLICY)
+    assert multisig.treasury_policy(2, [k.public_key for k in reversed(MEMBERS)]) == POLICY
+
+
+@pytest.mark.parametrize("m,keys", [(3, 2), (0, 2)])
+def test_bad_policies_are_refused(m: int, keys: int) -> None:
+    with pytest.raises(PartialTxError):
+        multisig.treasury_policy(m, [k.public_key for k in MEMBERS[:keys]])
+    with pytest.raises(PartialTxError, match="once"):
+        multisig.treasury_policy(1, [MEMBERS[0].public_key] * 2)
+
+
+def test_two_of_three_via_files_signed_offline_then_combined(tmp_path: Path) -> None:
+    ptx = proposal()
+    (tmp_path / "p.json").write_text(multisig.to_json(ptx))
+    copies = []
+    for member in (0, 2):  # each member signs their own copy of the file
+        mine = multisig.from_json((tmp_path / "p.json").read_text())
+        signed, added = multisig.sign_partial(mine, key(member))
+        assert added == len(ptx.tx.inputs)
+        (tmp_path / f"s{member}.json").write_text(multisig.to_json(signed))
+        copies.append(multisig.from_json((tmp_path / f"s{member}.json").read_text()))
+    assert multisig.remaining(copies[0]) == (1, 1)
+    with pytest.raises(PartialTxError, match="more needed"):
+        multisig.finalize(copies[0])
+    merged = multisig.combine(copies)
+    assert multisig.remaining(merged) == (0, 0)
+    tx = multisig.finalize(merged)
+    view = ledger.MemoryUtxoSet({c.outpoint: c.output for c in COINS})
+    valid = ledger.validate_tx(tx, view, PARAMS, chain_id=CHAIN)
+    assert valid.fee == merged.fee == valid.size * 2
+
+
+def test_describe_shows_payments_fee_change_and_signers() -> None:
+    ptx, _ = multisig.sign_partial(proposal(), key(1))
+    d = multisig.describe(ptx)
+    pay = [o for o in d.outputs if not o.change]
+    change = [o for o in d.outputs if o.change]
+    assert [(o.address, o.amount) for o in pay] == [(codec_addr(PAYEE), 4 * COIN)]
+    assert change and decode_address(change[0].address, "test") == codec.policy_lock(POLICY)
+    assert d.paid == 4 * COIN and d.fee == d.value_in - 4 * COIN - change[0].amount
+    assert d.remaining == 2 and all(i.signed == (MEMBERS[1].public_key,) for i in d.inputs)
+    doc = d.as_json()
+    assert doc["signatures_remaining"] == 2 and doc["complete"] is False
+    assert doc["memo"] == "roof repair"
+    text = multisig.render(d, [MEMBERS[1].public_key])
+    assert "(you)" in text and "2 signature(s) still needed" in text and "0.00" in text
+
+
+def codec_addr(lock: bytes) -> str:
+    return multisig.encode_address(lock, "test")
+
+
+@pytest.mark.parametrize("change", ["output_amount", "output_lock", "memo", "drop_input"])
+def test_signing_refuses_a_tx_changed_after_others_signed(change: str) -> None:
+    signed, _ = multisig.sign_partial(proposal(), key(0))
+    tx = signed.tx
+    if change == "output_amount":
+        tx = replace(tx, outputs=(TxOut(tx.outputs[0].amount + 1, tx.outputs[0].lock),
+                                  *tx.outputs[1:]))
+    elif change == "output_lock":
+        tx = replace(tx, outputs=(TxOut(tx.outputs[0].amount, codec.policy_lock(POLICY)),
+                                  *tx.outputs[1:]))
+    elif change == "memo":
+        tx = replace(tx, memo=b"something else")
+    tampered = replace(signed, tx=tx)
+    if change == "drop_input":
+        tampered = replace(signed, tx=replace(tx, inputs=tx.inputs[:1]), spent=signed.spent[:1],
+                           policies=signed.policies[:1], signatures=signed.signatures[:1])
+    # Even through the file format (as a member receives it):
+    reread = multisig.from_json(multisig.to_json(tampered))
+    with pytest.raises(PartialTxChanged, match="changed after"):
+        multisig.sign_partial(reread, key(1))
+    with pytest.raises(PartialTxChanged):
+        multisig.finalize(reread)
+
+
+def test_combining_different_transactions_is_refused() -> None:
+    a, _ = multisig.sign_partial(proposal(4 * COIN), key(0))
+    b, _ = multisig.sign_partial(proposal(3 * COIN), key(1))
+    with pytest.raises(PartialTxError, match="different transaction"):
+        multisig.combine([a, b])
+
+
+def _doc() -> dict:  # type: ignore[type-arg]
+    return json.loads(multisig.to_json(proposal()))
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda d: d.update(format="other"), "not a faircoop"),
+    (lambda d: d.update(version=2), "version"),
+    (lambda d: d.update(txid="00" * 32), "txid does not match"),
+    (lambda d: d["inputs"][0].update(policy=d["inputs"][1]["policy"][:-2] + "00"),
+     "policy"),
+    (lambda d: d["inputs"].pop(), "one entry per tx input"),
+    (lambda d: d["signatures"][0].update({"7": "00" * 64}), "key index"),
+    (lambda d: d["signatures"][0].update({"0": "00" * 10}), "64 bytes"),
+    (lambda d: d["inputs"][0].update(amount=-5), "amount"),
+    (lambda d: d.update(change=[99]), "change"),
+])
+def test_malformed_partial_files_are_refused(edit, match: str) -> None:  # type: ignore[no-untyped-def]
+    doc = _doc()
+    edit(doc)
+    with pytest.raises(PartialTxError, match=match):
+        multisig.from_json(json.dumps(doc))
+
+
+def test_not_json_is_refused() -> None:
+    with pytest.raises(PartialTxError, match="invalid JSON"):
+        multisig.from_json("{not json")
+
+
+def test_roundtrip_is_lossless() -> None:
+    signed, _ = multisig.sign_partial(proposal(), key(2))
+    assert multisig.from_json(multisig.to_json(signed)) == signed
