@@ -27,3 +27,8 @@ __all__ = [
     "ChainIdentity", "MemoryNetwork", "MemoryTransport", "MsgType", "NetError", "PeerEvent",
     "PeerId", "PeerInfo", "Tip", "Transport", "WsTransport",
 ]
+
+
+def _conforms(ws: WsTransport, memory: MemoryTransport) -> tuple[Transport, Transport]:
+    """Never called: mypy checks here that both transports implement the protocol."""
+    return ws, memory

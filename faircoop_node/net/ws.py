@@ -162,6 +162,7 @@ class WsTransport:
             u: DialStatus(u, False, None, 0, "", False) for u in self._urls}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running = False
+        self._stopped = False
         self.app = web.Application()
         self.app.router.add_get(P2P_PATH, self._serve)
 
@@ -192,8 +193,11 @@ class WsTransport:
         self._on_peer = on_peer
 
     async def start(self) -> None:
+        """Listen and dial. A transport starts once; after `stop`, make a new one."""
         if self._running:
             return
+        if self._stopped:
+            raise NetError("this transport was stopped; create a new one to start again")
         self._running = True
         self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
@@ -219,6 +223,7 @@ class WsTransport:
         if not self._running:
             return
         self._running = False
+        self._stopped = True
         for task in self._dialers.values():
             task.cancel()
         for conn in list(self._conns.values()):

@@ -425,3 +425,12 @@ async def test_nodes_made_by_init_connect_from_their_config(tmp_path: Path) -> N
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_stopped_transport_does_not_restart() -> None:
+    t, _ = make_transport()
+    await t.start()
+    await t.stop()
+    await t.stop()  # idempotent
+    with pytest.raises(NetError, match="create a new one"):
+        await t.start()
