@@ -51,7 +51,8 @@ class SpendPolicy:
         keys = self.pubkeys
         if not isinstance(keys, tuple) or not 1 <= len(keys) <= MAX_POLICY_KEYS:
             raise CryptoError(f"a policy has 1 to {MAX_POLICY_KEYS} keys")
-        if not isinstance(self.threshold, int) or not 1 <= self.threshold <= len(keys):
+        m = self.threshold
+        if not isinstance(m, int) or isinstance(m, bool) or not 1 <= m <= len(keys):
             raise CryptoError("policy threshold must satisfy 1 <= m <= n")
         for k in keys:
             if not isinstance(k, bytes) or len(k) != 33:
@@ -66,7 +67,10 @@ class SpendPolicy:
     @classmethod
     def multisig(cls, threshold: int, pubkeys: tuple[bytes, ...] | list[bytes]) -> SpendPolicy:
         """Build an m-of-n policy from keys in any order (duplicates are an error)."""
-        ordered = tuple(PublicKey(k) for k in sorted(pubkeys))
+        try:
+            ordered = tuple(PublicKey(k) for k in sorted(pubkeys))
+        except TypeError:  # not a sequence, or keys of mixed types
+            raise CryptoError("policy keys are 33-byte compressed public keys") from None
         return cls(threshold, ordered)
 
 

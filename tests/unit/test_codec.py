@@ -13,7 +13,7 @@ import msgpack
 import pytest
 
 from consensus import codec
-from consensus.errors import DecodeError
+from consensus.errors import CryptoError, DecodeError
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import MAX_MEMO, OutPoint, SpendPolicy, Tx, TxId, Witness
 from tests.builders import (
@@ -363,3 +363,39 @@ def test_multisig_lock_does_not_depend_on_key_order() -> None:
 def test_unsigned_tx_round_trips() -> None:
     tx = unsigned_tx([OutPoint(TxId(OP[0]), 3)], [(lock(POLICY), 1_000)])
     assert codec.decode_tx(codec.encode_tx(tx)) == tx
+
+
+# -- spend policies built in memory ------------------------------------------------------------
+
+PUBS = sorted(k.public_key for k in K[:3])
+
+
+@pytest.mark.parametrize(
+    ("threshold", "keys"),
+    [
+        (0, PUBS),
+        (4, PUBS),
+        (True, PUBS[:1]),
+        (1.0, PUBS),
+        (1, []),
+        (1, [bytes([2, i]) + bytes(31) for i in range(17)]),
+        (1, [PUBS[0], PUBS[0]]),
+        (1, [PUBS[0][:32]]),
+        (1, [PUBS[0].hex()]),
+        (1, [PUBS[0], PUBS[1].hex()]),
+        (1, None),
+    ],
+    ids=["m_zero", "m_over_n", "m_bool", "m_float", "no_keys", "17_keys", "duplicate_key",
+         "short_key", "hex_key", "mixed_types", "none"],
+)
+def test_bad_policies_raise_crypto_error(threshold: object, keys: object) -> None:
+    with pytest.raises(CryptoError):
+        SpendPolicy.multisig(threshold, keys)  # type: ignore[arg-type]
+
+
+def test_policy_constructor_insists_on_sorted_tuple() -> None:
+    with pytest.raises(CryptoError, match="sorted and unique"):
+        SpendPolicy(1, tuple(reversed(PUBS)))  # type: ignore[arg-type]
+    with pytest.raises(CryptoError):
+        SpendPolicy(1, list(PUBS))  # type: ignore[arg-type]
+    assert SpendPolicy.multisig(2, list(reversed(PUBS))).pubkeys == tuple(PUBS)
