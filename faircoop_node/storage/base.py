@@ -372,16 +372,19 @@ class BaseStore:
                 self._kv.get, writes, height=header.height, block_id=block_hash,
                 txs=block.txs, txids=txids, diff=diff, evidence=block.evidence,
             )
-            fee_op = treasury_outpoint(block_hash)
-            for op, out in reversed(diff.created):
-                if op == fee_op:
-                    writes[schema.fee_key(header.height)] = schema.encode_fee(out)
-                    break
+            if diff.fees:  # apply_block appends the treasury output last
+                fee_op = treasury_outpoint(block_hash)
+                fee_out = next((out for op, out in reversed(diff.created) if op == fee_op), None)
+                if fee_out is None:
+                    raise InvalidCommit(f"the diff pays {diff.fees} in fees but has no treasury"
+                                        " output")
+                writes[schema.fee_key(header.height)] = schema.encode_fee(fee_out)
             for vhash, encoded in (validator_sets or {}).items():
                 writes[schema.validator_set_key(vhash)] = self._checked_validator_set(
                     vhash, encoded
                 )
-            writes[schema.block_key(block_hash)] = schema.encode_block_record(codec.encode_block(block))
+            encoded = codec.encode_block(block)
+            writes[schema.block_key(block_hash)] = schema.encode_block_record(encoded)
             writes[schema.header_key(block_hash)] = codec.encode_header(header)
             writes[schema.height_key(header.height)] = block_hash
             writes[schema.certificate_key(header.height)] = certificate

@@ -23,6 +23,9 @@ from faircoop_node.storage.errors import (
     StoreMissing,
 )
 
+WRITE_BUFFER = 16 * 1024 * 1024  # a 5,000-tx block's batch fits in one memtable
+BLOCK_CACHE = 32 * 1024 * 1024
+
 
 class PlyvelKV:
     """The `KeyValue` backend over an open plyvel.DB."""
@@ -86,7 +89,8 @@ def _open_db(path: Path, create: bool) -> plyvel.DB:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     try:
-        return plyvel.DB(str(path), create_if_missing=create, paranoid_checks=True)
+        return plyvel.DB(str(path), create_if_missing=create, paranoid_checks=True,
+                         write_buffer_size=WRITE_BUFFER, lru_cache_size=BLOCK_CACHE)
     except plyvel.IOError as exc:
         if "lock" in str(exc).lower():
             raise StoreLocked(
@@ -119,7 +123,7 @@ class LevelDBStore(BaseStore):
         genesis_chain_state: bytes = b"",
     ) -> None:
         self.path = Path(path)
-        db = _open_db(self.path, create)
+        db = _open_db(self.path, create and genesis is not None)
         try:
             super().__init__(PlyvelKV(db, str(self.path)), genesis, create=create,
                              where=str(self.path), genesis_chain_state=genesis_chain_state)

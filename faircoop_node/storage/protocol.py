@@ -7,7 +7,7 @@ node calls them through `asyncio.to_thread` where a call could block the event l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -92,6 +92,7 @@ class ChainStore(Protocol):
 
     # the UTXO set (a ledger.UtxoView)
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None: ...
+    def iter_utxos(self) -> Iterator[tuple[OutPoint, TxOut, int]]: ...
 
     def commit_block(
         self,
@@ -102,6 +103,7 @@ class ChainStore(Protocol):
         chain_state: bytes,
         *,
         txids: Sequence[TxId] | None = None,
+        validator_sets: Mapping[bytes, bytes] | None = None,
     ) -> None: ...
 
     def get_chain_state(self) -> bytes: ...

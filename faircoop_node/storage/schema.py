@@ -28,8 +28,8 @@ genesis allocations, a block's treasury fee output) are filed as a pseudo-tx at 
 
 The block checksum (the first 8 bytes of SHA-256 of the encoding) catches garbled witness bytes,
 which neither the header hash nor the tx root covers (txids exclude witnesses).
-Other values are fixed-width `struct` records, so a truncated or padded value is caught by its length.
-Any decoding failure raises `CorruptStore` naming the key.
+Other values are fixed-width `struct` records, so a truncated or padded value is caught by its
+length. Any decoding failure raises `CorruptStore` naming the key.
 """
 
 from __future__ import annotations

@@ -224,3 +224,11 @@ def test_reindex_rebuilds_deleted_and_garbled_indexes(make_store):
     replay = Replay(genesis)
     replay.extend(store)
     replay.assert_matches(store)
+
+
+def test_both_stores_satisfy_the_chainstore_protocol(make_store):
+    from faircoop_node.storage import ChainStore
+
+    store: ChainStore = make_store(make_genesis(W))
+    members = [m for m in vars(ChainStore) if not m.startswith("_")]
+    assert members and all(hasattr(store, m) for m in members)
