@@ -45,7 +45,7 @@ class ChainParams:
 PARAM_RANGES: dict[str, tuple[int, int]] = {
     "min_fee_rate": (0, 1_000_000),
     "dust_limit": (1, 100_000_000),
-    "max_tx_size": (1_000, 1_000_000),
+    "max_tx_size": (4_000, 1_000_000),
     "max_block_txs": (1, 100_000),
     "max_block_size": (100_000, 32_000_000),
     "block_interval_ms": (0, 60_000),

@@ -139,8 +139,8 @@ TX_CASES: dict[str, TxCase] = {
     "no_outputs": TxCase(lambda: make_tx([(G0, PA, [A])], []), "no_outputs"),
     "memo_too_long": TxCase(lambda: replace(pay_a(), memo=b"m" * 81), "memo_too_long"),
     "oversize_tx": TxCase(
-        lambda: make_tx([(G0, PA, [A])], [(lock(PB), 100_000)] * 30), "oversize_tx",
-        params=PARAMS.with_value("max_tx_size", 1_000)),
+        lambda: make_tx([(G0, PA, [A])], [(lock(PB), 50_000)] * 120), "oversize_tx",
+        params=PARAMS.with_value("max_tx_size", 4_000)),
     "duplicate_input": TxCase(lambda: make_tx([(G0, PA, [A]), (G0, PA, [A])],
                                               [(lock(PB), 9_000_000)]),
                               "duplicate_input", DoubleSpend),

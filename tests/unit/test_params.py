@@ -7,9 +7,11 @@ from dataclasses import fields
 import msgpack
 import pytest
 
-from consensus.codec import decode_params, encode_params, params_hash
+from consensus.codec import decode_params, encode_params, params_hash, tx_size
 from consensus.errors import DecodeError, FaircoopError, ParamsError
 from consensus.params import PARAM_NAMES, PARAM_RANGES, ChainParams, check_param
+from consensus.types import MAX_AMOUNT, MAX_MEMO, MAX_POLICY_KEYS, OutPoint, TxId
+from tests.builders import key, make_tx, multisig
 
 
 def test_every_field_has_a_range_in_declaration_order() -> None:
@@ -73,3 +75,13 @@ def test_out_of_range_value_in_an_encoding_is_a_decode_error(name: str) -> None:
     tree[1 + PARAM_NAMES.index(name)] = hi + 1
     with pytest.raises(DecodeError, match=name):
         decode_params(msgpack.packb(tree))
+
+
+def test_the_smallest_max_tx_size_fits_two_spends_of_the_largest_policy() -> None:
+    """Governance can't freeze a 16-of-16 treasury by shrinking max_tx_size."""
+    keys = [key(200 + i) for i in range(MAX_POLICY_KEYS)]
+    biggest = multisig(MAX_POLICY_KEYS, keys)
+    spends = [(OutPoint(TxId(b"\xff" * 32), 2**32 - 1 - i), biggest, keys) for i in range(2)]
+    tx = make_tx(spends, [(b"\xff" * 32, MAX_AMOUNT)] * 2, chain_id="c" * 64,
+                 memo=b"m" * MAX_MEMO)
+    assert tx_size(tx) <= PARAM_RANGES["max_tx_size"][0]
