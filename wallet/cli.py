@@ -156,6 +156,13 @@ class Environment:
 
 
 class _Parser(argparse.ArgumentParser):
+    """Raises UsageError instead of exiting; no abbreviations (`--password` must never be
+    taken as `--password-file`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
@@ -656,13 +663,13 @@ async def cmd_history(cli: Cli) -> None:
         entries = await ops.history(node, data, cli.args.limit)
     for e in entries:
         where = f"height {e.height}" if e.height is not None else "mempool"
-        net = e.received - e.sent - e.fee
-        cli.out(f"{e.txid}  {where:>14}  {'+' if net >= 0 else ''}{format_coins(net)}")
+        cli.out(f"{e.txid}  {where:>14}  {'+' if e.net >= 0 else ''}{format_coins(e.net)}")
     if not entries:
         cli.out("no transactions yet")
     cli.emit({"command": "history", "transactions": [
         {"txid": e.txid, "height": e.height, "position": e.position, "received": e.received,
-         "sent": e.sent, "fee": e.fee, "net": e.received - e.sent - e.fee} for e in entries]})
+         "sent": e.sent, "fee": e.fee, "outgoing": e.outgoing, "net": e.net}
+        for e in entries]})
 
 
 async def cmd_tx(cli: Cli) -> None:

@@ -180,7 +180,7 @@ class SyncNodeClient:
         self.base_url = self._async.base_url
 
     def _run(self, call: Callable[[], Awaitable[T]]) -> T:
-        return self._loop.run_until_complete(call())  # type: ignore[arg-type]
+        return self._loop.run_until_complete(call())
 
     def close(self) -> None:
         if not self._loop.is_closed():

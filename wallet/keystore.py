@@ -138,12 +138,12 @@ def encrypt_secrets(
     salt = secrets.token_bytes(SALT_SIZE)
     nonce = secrets.token_bytes(NONCE_SIZE)
     key, check_key = _derive(password, salt, params)
-    header = msgpack.packb(
+    header: bytes = msgpack.packb(
         ["scrypt", params.n, params.r, params.p, salt, aead, nonce, _kcv(check_key)],
         use_bin_type=True,
     )
     prefix = MAGIC + bytes([VERSION]) + len(header).to_bytes(2, "big") + header
-    plaintext = msgpack.packb(
+    plaintext: bytes = msgpack.packb(
         [SECRETS_VERSION, secrets_.mnemonic, secrets_.passphrase], use_bin_type=True
     )
     ciphertext = _aead(aead, key).encrypt(nonce, plaintext, prefix)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consensus.address import encode_address
-from consensus.codec import decode_genesis, decode_params, genesis_hash
+from consensus.codec import decode_genesis, decode_params, decode_tx, genesis_hash, policy_lock
 from consensus.errors import DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import Genesis, OutPoint, SpendPolicy, TxId
@@ -102,8 +102,6 @@ async def fetch_coins(client: NodeClient, data: WalletData) -> list[Coin]:
 
 
 async def fetch_policy_coins(client: NodeClient, policy: SpendPolicy, network: str) -> list[Coin]:
-    from consensus.codec import policy_lock
-
     utxos = await client.address_utxo(encode_address(policy_lock(policy), network))
     return _coins_from(utxos, policy)
 
@@ -149,8 +147,14 @@ class HistoryEntry:
     height: int | None
     position: int | None
     received: int  # paid to this wallet's addresses by the tx
-    sent: int  # paid by the tx to addresses outside the wallet
-    fee: int
+    sent: int  # paid by the tx to addresses outside the wallet (0 unless it spends ours)
+    fee: int  # the fee, if the wallet paid it
+    outgoing: bool  # the tx spends the wallet's coins
+
+    @property
+    def net(self) -> int:
+        """The change in the wallet's balance, assuming a tx spends all-ours or none-ours."""
+        return -(self.sent + self.fee) if self.outgoing else self.received
 
 
 async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list[HistoryEntry]:
@@ -173,24 +177,21 @@ async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list
         received = sum(int(o["amount"]) for o in outputs if o.get("lock") in ours)
         external = sum(int(o["amount"]) for o in outputs if o.get("lock") not in ours)
         fee = int(doc.get("fee", 0)) if isinstance(doc, dict) else 0
-        spends_ours = await _spends_ours(client, doc, ours)
+        spends_ours = _spends_ours(doc, ours)
         out.append(HistoryEntry(t, height, position, received, external if spends_ours else 0,
-                                fee if spends_ours else 0))
+                                fee if spends_ours else 0, spends_ours))
     return out
 
 
-async def _spends_ours(client: NodeClient, doc: object, ours: set[str]) -> bool:
-    if not isinstance(doc, dict):
+def _spends_ours(doc: object, ours: set[str]) -> bool:
+    """Whether any input is the wallet's: its witness reveals a policy whose lock is ours."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("hex"), str):
         return False
-    for i in doc.get("inputs", []):
-        try:
-            prev = await client.tx(str(i["txid"]))
-            out = prev["outputs"][int(i["index"])]
-        except (NodeError, KeyError, IndexError, TypeError, ValueError):
-            continue  # genesis allocations and fee outputs have no tx document
-        if out.get("lock") in ours:
-            return True
-    return False
+    try:
+        tx = decode_tx(bytes.fromhex(doc["hex"]))
+    except (ValueError, DecodeError):
+        return False
+    return any(policy_lock(w.policy).hex() in ours for w in tx.witnesses)
 
 
 async def wait_final(client: NodeClient, txid_hex: str, timeout_s: float = 60.0,

@@ -29,7 +29,7 @@ from wallet.keys import (
 DATA = Path(__file__).parent / "data"
 BIP39 = json.loads((DATA / "bip39_vectors.json").read_text())
 BIP32 = json.loads((DATA / "bip32_vectors.json").read_text())
-ABANDON = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+ABANDON = " ".join(["abandon"] * 11 + ["about"])
 
 
 @pytest.mark.parametrize("entropy,words,seed,xprv", BIP39["english"])

@@ -33,6 +33,7 @@ class FakeNode:
         self.fail_next = 0
         self.requests: list[str] = []
         self.bad_validator_set = False  # serve a set that does not hash to what was asked
+        self.reject_rule = ""  # refuse every POST tx with this ledger rule
 
     def app(self) -> web.Application:
         @web.middleware
@@ -192,6 +193,8 @@ class FakeNode:
 
     async def post_tx(self, request: web.Request) -> web.Response:
         text = (await request.text()).strip()
+        if self.reject_rule:
+            return _err(400, f"{self.reject_rule}: refused by policy", self.reject_rule)
         try:
             tx = codec.decode_tx(bytes.fromhex(text))
         except (ValueError, DecodeError) as exc:

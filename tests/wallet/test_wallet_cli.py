@@ -1,0 +1,358 @@
+"""faircoop-wallet, in process, against a fake node: stdout, JSON schemas and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from wallet_fakechain import funded_chain
+from wallet_fakenode import FakeNode, serve
+
+from consensus import codec
+from consensus.address import encode_address
+from consensus.crypto import PrivateKey
+from consensus.types import COIN, SpendPolicy
+from wallet.cli import Environment, ExitStatus, main
+from wallet.client import RetryPolicy
+from wallet.keys import RECEIVE, HDAccount
+from wallet.keystore import ScryptParams
+
+PASSWORD = "correct horse battery staple"
+MNEMONICS = [
+    "legal winner thank year wave sausage worth useful legal winner thank yellow",
+    "letter advice cage absurd amount doctor acoustic avoid letter advice cage above",
+    "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
+]
+ACCOUNTS = [HDAccount.from_mnemonic(m, "test") for m in MNEMONICS]
+PAYEE_LOCK = codec.policy_lock(SpendPolicy.single(PrivateKey((4242).to_bytes(32, "big"))
+                                                  .public_key))
+PAYEE = encode_address(PAYEE_LOCK, "test")
+FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def doc(self) -> dict:  # type: ignore[type-arg]
+        lines = [ln for ln in self.out.splitlines() if ln.strip()]
+        assert len(lines) == 1, f"expected one JSON line, got {self.out!r}"
+        return json.loads(lines[0])  # type: ignore[no-any-return]
+
+
+class Harness:
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.url = url
+        self.tmp = tmp
+        (tmp / "pw").write_text(PASSWORD + "\n")
+
+    def run(self, *argv: str, stdin: str = "", url: str | None = None, wallet: str = "w0",
+            password: str | None = PASSWORD, tty: bool = False) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+
+        def prompt(_: str) -> str:
+            if password is None:
+                raise AssertionError("the CLI asked for a password it should not need")
+            return password
+
+        env = Environment(stdin=io.StringIO(stdin), stdout=out, stderr=err,
+                          environ={"FAIRCOOP_NODE": url or self.url}, prompt_secret=prompt,
+                          stderr_is_tty=tty, retry=FAST, kdf=ScryptParams.for_tests())
+        args = ["--wallet", str(self.tmp / f"{wallet}.json"), *argv]
+        code = main(args, env)
+        return Result(int(code), out.getvalue(), err.getvalue())
+
+    def restore(self, n: int) -> Result:
+        mfile = self.tmp / f"m{n}"
+        mfile.write_text(MNEMONICS[n] + "\n")
+        return self.run("restore", "--mnemonic-file", str(mfile), "--password-file",
+                        str(self.tmp / "pw"), "--json", wallet=f"w{n}", password=None)
+
+
+@pytest.fixture()
+def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    locks = [ACCOUNTS[0].watch().lock(RECEIVE, 0), ACCOUNTS[1].watch().lock(RECEIVE, 0)]
+    chain = funded_chain(locks, [20 * COIN, 5 * COIN])
+    fake = FakeNode(chain)
+    with serve(fake) as url:
+        h = Harness(url, tmp_path)
+        assert h.restore(0).code == 0
+        yield h, fake
+
+
+def free_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_create_shows_the_mnemonic_once_and_writes_private_files(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    r = h.run("create", "--words", "12", "--json", wallet="fresh")
+    assert r.code == 0, r.err
+    doc = r.doc
+    assert doc["ok"] and doc["network"] == "test" and doc["chain_id"] == "faircoop-test"
+    assert len(doc["mnemonic"].split()) == 12 and doc["address"].startswith("tfair1")
+    wallet_file = h.tmp / "fresh.json"
+    for f in (wallet_file, h.tmp / "fresh.json.keys"):
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+    text = wallet_file.read_text()
+    assert doc["mnemonic"].split()[0] not in text.split() and PASSWORD not in text
+    assert json.loads(text)["light_client"]["genesis_hash"] == fake.chain.genesis_id.hex()
+    again = h.run("create", "--json", wallet="fresh")
+    assert again.code == ExitStatus.USAGE and "already exists" in again.doc["error"]["message"]
+
+
+def test_offline_create_from_flags_needs_all_three(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    r = h.run("create", "--network", "test", "--chain-id", "faircoop-test", "--genesis-hash",
+              fake.chain.genesis_id.hex(), "--json", wallet="off", url=free_url())
+    assert r.code == 0 and r.doc["network"] == "test"
+    r = h.run("create", "--network", "test", "--json", wallet="off2")
+    assert r.code == ExitStatus.USAGE
+
+
+def test_restore_finds_funds_and_balance_reports_base_units(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    r = h.run("balance", "--json")
+    assert r.code == 0 and r.doc == {"ok": True, "command": "balance", "confirmed": 20 * COIN,
+                                     "pending": 0, "utxo_count": 1, "addresses": 2}
+    text = h.run("balance")
+    assert text.out.startswith("balance: 20.00000000")
+
+
+def test_address_and_address_new(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    first = h.run("address", "--json").doc  # restore moved past the used address 0
+    assert first["index"] == 1
+    assert first["address"] == encode_address(ACCOUNTS[0].watch().lock(RECEIVE, 1), "test")
+    new = h.run("address", "--new", "--json").doc
+    assert new["index"] == 2 and new["address"] != first["address"]
+    assert h.run("address").out.strip() == new["address"]
+
+
+def test_send_yes_json_pays_with_exact_fee_and_fresh_change(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    r = h.run("send", PAYEE, "1.5", "--memo", "hello", "--yes", "--json")
+    assert r.code == 0, r.err
+    doc = r.doc
+    assert doc["amount"] == 150_000_000 and doc["fee"] == doc["size"] * 1
+    assert doc["change"] == 20 * COIN - 150_000_000 - doc["fee"]
+    tx, height, _ = fake.chain.find_tx(bytes.fromhex(doc["txid"]))
+    assert height == 1 and tx.memo == b"hello"
+    change_out = [o for o in doc["outputs"] if o["change"]][0]
+    assert change_out["address"] == encode_address(ACCOUNTS[0].watch().lock(1, 0), "test")
+    assert fake.chain.utxos_of(PAYEE_LOCK)[0][1].amount == 150_000_000
+    assert h.run("balance", "--json").doc["confirmed"] == doc["change"]
+    # the next payment's change goes to another fresh address
+    second = h.run("send", PAYEE, "0.1", "--yes", "--json").doc
+    change2 = [o for o in second["outputs"] if o["change"]][0]["address"]
+    assert change2 == encode_address(ACCOUNTS[0].watch().lock(1, 1), "test")
+
+
+def test_confirmation_summary_then_no_sends_nothing(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    r = h.run("send", PAYEE, "2", stdin="n\n")
+    assert r.code == ExitStatus.ABORTED
+    assert "to " + PAYEE in r.err and "fee" in r.err and "change" in r.err
+    assert "2.00000000" in r.err and fake.chain.height == 0
+    r = h.run("send", PAYEE, "2", stdin="y\n")
+    assert r.code == 0 and "sent: txid" in r.out and fake.chain.height == 1
+
+
+@pytest.mark.parametrize("argv,code,kind", [
+    (["send", PAYEE, "500", "--yes"], ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
+    (["send", PAYEE[:-1] + ("q" if PAYEE[-1] != "q" else "p"), "1", "--yes"],
+     ExitStatus.BAD_ADDRESS, "bad_address"),
+    (["send", encode_address(PAYEE_LOCK, "main"), "1", "--yes"], ExitStatus.BAD_ADDRESS,
+     "bad_address"),
+    (["send", PAYEE, "1.123456789", "--yes"], ExitStatus.USAGE, "bad_amount"),
+    (["send", PAYEE, "1e3", "--yes"], ExitStatus.USAGE, "bad_amount"),
+    (["send", PAYEE, "0.00000001", "--yes"], ExitStatus.USAGE, "dust"),
+    (["send", PAYEE, "1", "--password", "x"], ExitStatus.USAGE, "usage"),
+    (["frobnicate"], ExitStatus.USAGE, "usage"),
+])
+def test_error_paths_have_distinct_exit_codes(env, argv, code, kind) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    r = h.run(*argv, "--json")
+    assert r.code == code, r.err
+    assert r.doc["ok"] is False and r.doc["error"]["kind"] == kind
+    assert r.doc["error"]["code"] == int(code) and r.err.startswith("faircoop-wallet: error:")
+    assert fake.chain.height == 0
+
+
+def test_insufficient_funds_message_states_the_shortfall(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    r = h.run("send", PAYEE, "25", "--yes")
+    assert r.code == ExitStatus.INSUFFICIENT_FUNDS
+    assert "short by" in r.err
+
+
+def test_wrong_password(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    r = h.run("send", PAYEE, "1", "--yes", "--json", password="not it")
+    assert r.code == ExitStatus.WRONG_PASSWORD and r.doc["error"]["kind"] == "wrong_password"
+    assert "not it" not in r.out + r.err and fake.chain.height == 0
+
+
+def test_unreachable_node(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    url = free_url()
+    r = h.run("balance", "--json", url=url)
+    assert r.code == ExitStatus.NODE_UNREACHABLE and url in r.doc["error"]["message"]
+
+
+def test_rejected_tx(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    fake.reject_rule = "fee_too_low"
+    r = h.run("send", PAYEE, "1", "--yes", "--json")
+    assert r.code == ExitStatus.TX_REJECTED and "fee_too_low" in r.doc["error"]["message"]
+
+
+def test_tampered_keystore(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    ks = h.tmp / "w0.json.keys"
+    data = bytearray(ks.read_bytes())
+    data[-40] ^= 1
+    ks.write_bytes(bytes(data))
+    r = h.run("send", PAYEE, "1", "--yes", "--json")
+    assert r.code == ExitStatus.KEYSTORE_TAMPERED
+
+
+def test_unsigned_writes_a_partial_tx_without_asking_a_password(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    out = h.tmp / "unsigned.json"
+    r = h.run("send", PAYEE, "3", "--unsigned", str(out), "--json", password=None)
+    assert r.code == 0 and r.doc["unsigned"] == str(out)
+    assert fake.chain.height == 0
+    # sign it offline (node unreachable), then broadcast
+    s = h.run("multisig", "sign", str(out), "--yes", "--json", url=free_url())
+    assert s.code == 0 and s.doc["complete"] is True
+    b = h.run("multisig", "broadcast", str(out), "--json")
+    assert b.code == 0 and fake.chain.height == 1
+
+
+def test_pay_many_from_csv(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    others = [encode_address(codec.policy_lock(SpendPolicy.single(
+        PrivateKey((500 + i).to_bytes(32, "big")).public_key)), "test") for i in range(3)]
+    csv_file = h.tmp / "shares.csv"
+    csv_file.write_text("address,amount\n" + "".join(
+        f"{a},{i + 1}.25\n" for i, a in enumerate(others)) + "# done\n")
+    r = h.run("pay-many", str(csv_file), "--memo", "dividends", "--yes", "--json")
+    assert r.code == 0, r.err
+    paid = [(o["address"], o["amount"]) for o in r.doc["outputs"] if not o["change"]]
+    assert paid == [(others[0], 125_000_000), (others[1], 225_000_000),
+                    (others[2], 325_000_000)]
+    bad = h.tmp / "bad.csv"
+    bad.write_text(f"{others[0]},1\nnot-an-address,2\n")
+    r = h.run("pay-many", str(bad), "--yes", "--json")
+    assert r.code == ExitStatus.BAD_ADDRESS and "bad.csv:2" in r.doc["error"]["message"]
+    assert fake.chain.height == 1
+
+
+def test_wait_history_tx_and_offline_receipt(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    fake.chain.mine()
+    r = h.run("send", PAYEE, "4", "--yes", "--wait", "--json")
+    assert r.code == 0, r.err
+    receipt = r.doc["receipt"]
+    assert receipt["final"] and receipt["signers"] == 4 and receipt["height"] == 2
+    tid = r.doc["txid"]
+    hist = h.run("history", "--json").doc["transactions"]
+    assert hist[0]["txid"] == tid and hist[0]["height"] == 2
+    assert hist[0]["net"] == -(400_000_000 + r.doc["fee"])
+    shown = h.run("tx", tid, "--json").doc
+    assert shown["final"] and shown["height"] == 2
+    out = h.tmp / "receipt.json"
+    e = h.run("receipt", "export", tid, "--out", str(out), "--json")
+    assert e.code == 0 and e.doc["height"] == 2
+    offline = free_url()
+    v = h.run("receipt", "verify", str(out), "--json", url=offline)
+    assert v.code == 0 and v.doc["valid"] and v.doc["txid"] == tid
+    assert (PAYEE, 400_000_000) in [(o["address"], o["amount"]) for o in v.doc["outputs"]]
+    # without a wallet: given the chain id, genesis hash and a trusted validator set file
+    vs_file = h.tmp / "vs.hex"
+    vs_file.write_text(json.loads(out.read_text())["validator_set_hex"])
+    v2 = h.run("receipt", "verify", str(out), "--validator-set", str(vs_file), "--chain-id",
+               "faircoop-test", "--genesis-hash", fake.chain.genesis_id.hex(), "--json",
+               wallet="nowallet", url=offline)
+    assert v2.code == 0
+    doc = json.loads(out.read_text())
+    doc["merkle_proof"] = ["00" * 32] + doc["merkle_proof"]
+    out.write_text(json.dumps(doc))
+    bad = h.run("receipt", "verify", str(out), "--json", url=offline)
+    assert bad.code == ExitStatus.NOT_FINAL
+
+
+def test_sync_progress_only_on_a_tty(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    for _ in range(3):
+        fake.chain.mine()
+    quiet = h.run("sync", "--json")
+    assert quiet.code == 0 and quiet.doc["height"] == 3 and quiet.err == ""
+    fake.chain.mine()
+    loud = h.run("sync", tty=True)
+    assert loud.code == 0 and "header 4" in loud.err
+
+
+def test_two_of_three_treasury_across_three_wallets(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    assert h.restore(1).code == 0 and h.restore(2).code == 0
+    keys = [h.run("multisig", "key", "--json", wallet=f"w{i}").doc["pubkey"] for i in range(3)]
+    flags = [x for k in keys for x in ("--key", k)]
+    made = [h.run("multisig", "create", "-m", "2", *flags, "--name", "coop", "--json",
+                  wallet=f"w{i}").doc for i in range(3)]
+    assert len({m["address"] for m in made}) == 1 and all(m["own_keys"] == 1 for m in made)
+    treasury = made[0]["address"]
+    assert h.run("send", treasury, "10", "--yes", "--json").code == 0
+    p = h.tmp / "proposal.json"
+    spend = h.run("multisig", "spend", "coop", PAYEE, "2.5", "--memo", "roof", "--out", str(p),
+                  "--json", password=None)
+    assert spend.code == 0 and spend.doc["paid"] == 250_000_000
+    assert spend.doc["signatures_remaining"] == 2
+    copies = []
+    for i in (1, 2):
+        out = h.tmp / f"signed{i}.json"
+        r = h.run("multisig", "sign", str(p), "--out", str(out), "--yes", "--json",
+                  wallet=f"w{i}", url=free_url())  # offline
+        assert r.code == 0 and r.doc["added"] == 1 and r.doc["signatures_remaining"] == 1
+        copies.append(str(out))
+    shown = h.run("multisig", "show", copies[0], "--json").doc
+    assert [i["remaining"] for i in shown["inputs"]] == [1]
+    # A changed copy is refused by the next signer.
+    doc = json.loads(Path(copies[0]).read_text())
+    tampered = h.tmp / "tampered.json"
+    from consensus.codec import decode_tx, encode_tx, txid
+    from consensus.types import TxOut
+
+    tx = decode_tx(bytes.fromhex(doc["tx"]))
+    evil = tx.__class__(tx.version, tx.chain_id, tx.inputs,
+                        (TxOut(tx.outputs[0].amount, tx.outputs[1].lock), *tx.outputs[1:]),
+                        tx.memo, ())
+    doc["tx"], doc["txid"] = encode_tx(evil).hex(), txid(evil).hex()
+    tampered.write_text(json.dumps(doc))
+    refused = h.run("multisig", "sign", str(tampered), "--yes", "--json", wallet="w0")
+    assert refused.code == ExitStatus.PARTIAL_TX
+    assert refused.doc["error"]["kind"] == "partial_tx_changed"
+    combined = h.tmp / "combined.json"
+    c = h.run("multisig", "combine", *copies, "--out", str(combined), "--json")
+    assert c.code == 0 and c.doc["complete"] is True
+    b = h.run("multisig", "broadcast", str(combined), "--wait", "--json")
+    assert b.code == 0, b.err
+    assert b.doc["receipt"]["final"]
+    assert sum(o.amount for _, o in fake.chain.utxos_of(PAYEE_LOCK)) == 250_000_000
+
+
+def test_json_flag_position_does_not_matter(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    assert h.run("--json", "balance").doc["confirmed"] == 20 * COIN
