@@ -505,13 +505,17 @@ def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
         raise DecodeError(f"{what}.network: must be one of {NETWORKS}")
     governors = tuple(PublicKey(expect_bytes(k, f"{what}.governors[{i}]", size=33))
                       for i, k in enumerate(expect_list(f[6], f"{what}.governors", 255)))
+    allocations = tuple(_txout_from(o, f"{what}.allocations[{i}]")
+                        for i, o in enumerate(expect_list(f[4], f"{what}.allocations")))
+    if sum(o.amount for o in allocations) > MAX_AMOUNT:
+        # The supply never grows, so this bounds every sum the ledger makes (fees included).
+        raise DecodeError(f"{what}.allocations: total supply is over {MAX_AMOUNT}")
     return Genesis(
         version=GENESIS_VERSION,
         chain_id=expect_chain_id(f[1], f"{what}.chain_id"),
         network=network,
         time_ms=expect_uint(f[3], f"{what}.time_ms"),
-        allocations=tuple(_txout_from(o, f"{what}.allocations[{i}]")
-                          for i, o in enumerate(expect_list(f[4], f"{what}.allocations"))),
+        allocations=allocations,
         validators=tuple(validator_from(v, f"{what}.validators[{i}]")
                          for i, v in enumerate(expect_list(f[5], f"{what}.validators", 1000))),
         governors=governors,

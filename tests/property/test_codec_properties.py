@@ -75,6 +75,7 @@ def witnesses(draw: st.DrawFn) -> Witness:
 
 outpoints = st.builds(OutPoint, hash32.map(TxId), st.integers(0, U32))
 txouts = st.builds(TxOut, st.integers(1, MAX_AMOUNT), hash32.map(Lock))
+allocations = st.builds(TxOut, st.integers(1, MAX_AMOUNT // 4), hash32.map(Lock))
 
 
 @st.composite
@@ -135,7 +136,7 @@ def geneses(draw: st.DrawFn) -> Genesis:
         chain_id=draw(chain_ids),
         network=draw(st.sampled_from(NETWORKS)),
         time_ms=draw(st.integers(0, U64)),
-        allocations=tuple(draw(st.lists(txouts, max_size=4))),
+        allocations=tuple(draw(st.lists(allocations, max_size=4))),  # supply <= MAX_AMOUNT
         validators=tuple(draw(st.lists(validators, max_size=4))),
         governors=governors,
         governor_threshold=draw(st.integers(1, max(1, len(governors)))),

@@ -286,6 +286,8 @@ OTHER_ROWS: list[tuple[str, str, tuple[int, ...], object, tuple[str, ...]]] = [
     ("genesis_validator_name_long", "genesis", (5, 0, 0), "n" * 65,
      ("genesis.validators[0].name", "1 to 64")),
     ("genesis_allocation_zero", "genesis", (4, 0, 0), 0, ("genesis.allocations[0].amount",)),
+    ("genesis_supply_over_max", "genesis", (4,), [[10**17, bytes(32)], [1, bytes(32)]],
+     ("genesis.allocations", "total supply is over")),
     ("genesis_params_extra", "genesis", (8,), [1, *PARAMS.as_tuple(), 5],
      ("genesis.params", "extra fields")),
     ("genesis_params_missing", "genesis", (8,), [1, *PARAMS.as_tuple()[:-1]],
