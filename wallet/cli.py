@@ -773,14 +773,49 @@ async def cmd_multisig_sign(cli: Cli) -> None:
     d = multisig.describe(ptx)
     if not any(k in own for i in ptx.policies for k in i.pubkeys):
         raise PartialTxError("this wallet holds none of the keys this transaction needs")
-    cli.confirm(multisig.render(d, own))
+    checked = await _check_claimed_inputs(cli, ptx)
+    note = ("input amounts checked against the node" if checked
+            else "input amounts NOT checked (node unreachable): the fee shown assumes the "
+                 "file's claimed amounts are true")
+    cli.confirm(multisig.render(d, own) + "\n  " + note)
     hd = unlock(cli.wallet_path, data, cli.password())
     signed, added = multisig.sign_partial(ptx, _signing_keys(hd, data))
     out = cli.args.out or cli.args.file
     Path(out).write_text(multisig.to_json(signed), encoding="utf-8")
     d2 = multisig.describe(signed)
     cli.out(f"added {added} signature(s); {d2.remaining} still needed; written to {out}")
-    cli.emit({"command": "multisig sign", "file": out, "added": added, **d2.as_json()})
+    cli.emit({"command": "multisig sign", "file": out, "added": added,
+              "inputs_checked": checked, **d2.as_json()})
+
+
+async def _check_claimed_inputs(cli: Cli, ptx: multisig.PartialTx) -> bool:
+    """Compare the amounts and locks the file claims with the node's UTXO set, if reachable.
+
+    The sighash does not cover input amounts, so a dishonest proposer could understate them
+    and hide a large fee. Returns False when the node can't be reached (offline signing).
+    """
+    try:
+        async with cli.client() as node:
+            claimed: dict[tuple[bytes, int], int] = {}
+            for txin, spent in zip(ptx.tx.inputs, ptx.spent, strict=True):
+                claimed[(txin.prevout.txid, txin.prevout.index)] = spent.amount
+            found: dict[tuple[bytes, int], int] = {}
+            for lock in {o.lock for o in ptx.spent}:
+                for u in await node.address_utxo(encode_address(lock, ptx.network)):
+                    found[(bytes.fromhex(u["txid"]), int(u["index"]))] = int(u["amount"])
+    except NodeUnreachable:
+        return False
+    except (KeyError, TypeError, ValueError):
+        raise NodeError(200, "address utxo: malformed answer") from None
+    for n, (outpoint, amount) in enumerate(claimed.items()):
+        actual = found.get(outpoint)
+        if actual is None:
+            raise PartialTxError(f"input {n} is not an unspent output of the claimed address "
+                                 "(already spent, or the file lies about its lock)")
+        if actual != amount:
+            raise PartialTxError(f"input {n}: the file claims {amount} base units, the chain "
+                                 f"says {actual}; refusing to sign a misleading fee")
+    return True
 
 
 async def cmd_multisig_combine(cli: Cli) -> None:

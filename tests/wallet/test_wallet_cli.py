@@ -236,9 +236,25 @@ def test_unsigned_writes_a_partial_tx_without_asking_a_password(env) -> None:  #
     assert fake.chain.height == 0
     # sign it offline (node unreachable), then broadcast
     s = h.run("multisig", "sign", str(out), "--yes", "--json", url=free_url())
-    assert s.code == 0 and s.doc["complete"] is True
+    assert s.code == 0 and s.doc["complete"] is True and s.doc["inputs_checked"] is False
     b = h.run("multisig", "broadcast", str(out), "--json")
     assert b.code == 0 and fake.chain.height == 1
+
+
+def test_online_signer_refuses_a_file_that_understates_input_amounts(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    out = h.tmp / "unsigned.json"
+    assert h.run("send", PAYEE, "3", "--unsigned", str(out), password=None).code == 0
+    doc = json.loads(out.read_text())
+    honest = h.run("multisig", "show", str(out), "--json").doc
+    doc["inputs"][0]["amount"] -= 5 * COIN  # hides a 5-coin fee from the signer
+    lie = h.tmp / "lie.json"
+    lie.write_text(json.dumps(doc))
+    r = h.run("multisig", "sign", str(lie), "--yes", "--json")
+    assert r.code == ExitStatus.PARTIAL_TX and "claims" in r.doc["error"]["message"]
+    ok = h.run("multisig", "sign", str(out), "--yes", "--json")
+    assert ok.code == 0 and ok.doc["inputs_checked"] is True and ok.doc["fee"] == honest["fee"]
+    assert fake.chain.height == 0
 
 
 def test_pay_many_from_csv(env) -> None:  # type: ignore[no-untyped-def]
