@@ -47,6 +47,8 @@ from faircoop_node.storage.protocol import (
     TxLocation,
 )
 
+_MAX_UTXO_READS = 200_000  # bounds the read memo between two commits
+
 
 class KeyValue(Protocol):
     """The little a backend provides. `write` applies all changes or none."""
@@ -110,6 +112,11 @@ class BaseStore:
         self._kv = kv
         self._where = where
         self._write_lock = threading.Lock()
+        # UTXO records read since the last commit, so commit_block need not read the outputs a
+        # block spends a second time (apply_block just read them). Sound because a UTXO record
+        # never changes while it exists and only commits delete one: the dict is replaced
+        # *after* each commit's write, so a read racing a commit lands in the discarded dict.
+        self._utxo_reads: dict[bytes, bytes] = {}
         raw = kv.get(schema.META_SCHEMA)
         if raw is None:
             if not kv.is_empty():
@@ -317,8 +324,18 @@ class BaseStore:
 
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None:
         key = schema.utxo_key(outpoint)
+        reads = self._utxo_reads  # before the read: see __init__
         raw = self._kv.get(key)
-        return None if raw is None else schema.decode_utxo(raw, key)[0]
+        if raw is None:
+            return None
+        out = schema.decode_utxo(raw, key)[0]
+        if len(reads) < _MAX_UTXO_READS:
+            reads[key] = raw
+        return out
+
+    def _get_for_commit(self, key: bytes) -> bytes | None:
+        raw = self._utxo_reads.get(key)
+        return raw if raw is not None else self._kv.get(key)
 
     def iter_utxos(self) -> Iterator[tuple[OutPoint, TxOut, int]]:
         """Every unspent output with the height that created it, in key order (a full scan)."""
@@ -369,7 +386,7 @@ class BaseStore:
                 )
             writes: dict[bytes, bytes | None] = {}
             index_block(
-                self._kv.get, writes, height=header.height, block_id=block_hash,
+                self._get_for_commit, writes, height=header.height, block_id=block_hash,
                 txs=block.txs, txids=txids, diff=diff, evidence=block.evidence,
             )
             if diff.fees:  # apply_block appends the treasury output last
@@ -391,6 +408,7 @@ class BaseStore:
             writes[schema.META_CHAIN_STATE] = chain_state
             writes[schema.META_TIP] = schema.encode_tip(header.height, block_hash)
             self._kv.write(writes, sync=True)
+            self._utxo_reads = {}
             self._tip = Tip(header.height, block_hash)
 
     # -- validator sets, evidence, last-signed state ----------------------------------------------
@@ -475,7 +493,11 @@ class BaseStore:
         from faircoop_node.storage.reindex import rebuild
 
         with self._write_lock:
-            rebuild(self._kv, self._genesis, self._genesis_hash, self._tip.height)
+            self._utxo_reads = {}
+            try:
+                rebuild(self._kv, self._genesis, self._genesis_hash, self._tip.height)
+            finally:
+                self._utxo_reads = {}
 
     def close(self) -> None:
         self._kv.close()

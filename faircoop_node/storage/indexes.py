@@ -38,6 +38,7 @@ def index_block(
     if len(txids) != len(txs):
         raise InvalidCommit(f"{len(txids)} txids for {len(txs)} txs")
     spent: dict[tuple[bytes, int], TxOut] = {}
+    spent_keys: list[tuple[bytes, TxOut]] = []
     for op in diff.spent:
         key = schema.utxo_key(op)
         value = get(key)
@@ -45,7 +46,9 @@ def index_block(
             raise InvalidCommit(
                 f"block {height} spends {op.txid.hex()}:{op.index}, which is not in the UTXO set"
             )
-        spent[(op.txid, op.index)] = schema.decode_utxo(value, key)[0]
+        prev = schema.decode_utxo(value, key)[0]
+        spent[(op.txid, op.index)] = prev
+        spent_keys.append((key, prev))
 
     # Which locks each tx touches: its outputs' and the outputs its inputs spend.
     history: dict[tuple[Lock, int], bytes] = {}  # (lock, position) -> txid
@@ -57,12 +60,12 @@ def index_block(
             ref = (txin.prevout.txid, txin.prevout.index)
             lock = made.get(ref)
             if lock is None:
-                prev = spent.get(ref)
-                if prev is None:
+                spent_out = spent.get(ref)
+                if spent_out is None:
                     raise InvalidCommit(
                         f"block {height} tx {position} spends an output the diff does not spend"
                     )
-                lock = prev.lock
+                lock = spent_out.lock
             history[(lock, position)] = tid
         for index, out in enumerate(tx.outputs):
             made[(tid, index)] = out.lock
@@ -70,17 +73,18 @@ def index_block(
 
     # balance, utxo count, history count deltas per lock
     deltas: dict[Lock, list[int]] = {}
-    for op in diff.spent:
-        out = spent[(op.txid, op.index)]
-        writes[schema.utxo_key(op)] = None
-        writes[schema.addr_utxo_key(out.lock, op)] = None
+    addr_key = schema.addr_utxo_key_from_utxo_key
+    for key, out in spent_keys:
+        writes[key] = None
+        writes[addr_key(out.lock, key)] = None
         d = deltas.setdefault(out.lock, [0, 0, 0])
         d[0] -= out.amount
         d[1] -= 1
     pseudo = len(txs)  # genesis allocations and the treasury output: a pseudo-tx after the txs
     for op, out in diff.created:
-        writes[schema.utxo_key(op)] = schema.encode_utxo(out, height)
-        writes[schema.addr_utxo_key(out.lock, op)] = schema.encode_addr_utxo(out.amount, height)
+        key = schema.utxo_key(op)
+        writes[key] = schema.encode_utxo(out, height)
+        writes[addr_key(out.lock, key)] = schema.encode_addr_utxo(out.amount, height)
         d = deltas.setdefault(out.lock, [0, 0, 0])
         d[0] += out.amount
         d[1] += 1

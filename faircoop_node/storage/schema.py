@@ -119,6 +119,11 @@ def addr_utxo_key(lock: bytes, outpoint: OutPoint) -> bytes:
     return ADDR_UTXO + lock + outpoint.txid + _U32.pack(outpoint.index)
 
 
+def addr_utxo_key_from_utxo_key(lock: bytes, ukey: bytes) -> bytes:
+    """The address-index key of the output whose UTXO key is `ukey` (saves re-packing it)."""
+    return ADDR_UTXO + lock + ukey[1:]
+
+
 def addr_summary_key(lock: bytes) -> bytes:
     return ADDR_SUMMARY + lock
 

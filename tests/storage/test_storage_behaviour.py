@@ -232,3 +232,20 @@ def test_both_stores_satisfy_the_chainstore_protocol(make_store):
     store: ChainStore = make_store(make_genesis(W))
     members = [m for m in vars(ChainStore) if not m.startswith("_")]
     assert members and all(hasattr(store, m) for m in members)
+
+
+def test_commit_never_trusts_a_utxo_read_from_before_the_last_commit(make_store):
+    """get_utxo remembers reads for the next commit; a commit must forget them."""
+    genesis = make_genesis(W, [10 * COIN, 10 * COIN])
+    store = make_store(genesis)
+    gid = codec.genesis_hash(genesis)
+    coin = OutPoint(TxId(gid), 0)
+    assert store.get_utxo(coin) is not None  # remembered
+    tx = pay(CHAIN_ID, [(coin, W[0])], [TxOut(COIN, W[1].lock)])
+    commit(store, make_block(genesis, gid, 1, (tx,)))
+    # a second block whose (forged) diff spends the same, now spent, output
+    block2 = make_block(genesis, store.tip().block_hash, 2, ())
+    forged = ledger.UtxoDiff(spent=(coin,), created=(), fees=0)
+    with pytest.raises(InvalidCommit, match="not in the UTXO set"):
+        store.commit_block(block2, codec.block_hash(block2.header), forged, b"cert", b"")
+    assert store.tip().height == 1
