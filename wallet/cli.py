@@ -75,7 +75,7 @@ from wallet.walletfile import (
     unlock,
 )
 
-DEFAULT_NODE = "http://127.0.0.1:8645"
+DEFAULT_NODE = "http://127.0.0.1:7070"  # the node's default [api] port
 DEFAULT_WALLET = "~/.faircoop/wallet.json"
 
 
@@ -369,6 +369,8 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         handler = _handler_for(args)
         asyncio.run(handler(cli))
         return ExitStatus.OK
+    except SystemExit as exc:  # --help
+        return int(exc.code) if isinstance(exc.code, int) else ExitStatus.OK
     except KeyboardInterrupt:
         env.stderr.write("\ninterrupted\n")
         return ExitStatus.ABORTED

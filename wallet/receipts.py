@@ -220,9 +220,12 @@ async def sync_headers(
             raise ReceiptInvalid("headers: malformed answer")
         if not batch:
             break
+        advanced = False
         for entry in batch:
             if not isinstance(entry, dict):
                 raise ReceiptInvalid("headers: malformed entry")
+            if entry.get("certificate_hex") is None:
+                break  # not certified yet (the tip being committed): stop here
             try:
                 header = decode_header(_hex(entry.get("header_hex"), "header_hex"))
             except DecodeError as exc:
@@ -232,8 +235,11 @@ async def sync_headers(
             if state.known_set(header.next_validators_hash) is None:
                 next_set = await fetch_validator_set(source, header.next_validators_hash)
             state = follow_header(state, header, cert, next_set)
+            advanced = True
         if progress is not None:
             progress(state.height)
+        if not advanced:
+            break
     if upto is not None and state.height < upto:
         raise ReceiptInvalid(f"the node served headers only up to {state.height}, not {upto}")
     return state

@@ -143,6 +143,17 @@ async def test_a_node_serving_a_wrong_validator_set_is_caught(chain) -> None:  #
                 await sync_headers(client, genesis_light_state(chain.genesis))
 
 
+async def test_following_stops_before_a_header_without_its_certificate(chain) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeNode(chain)
+    fake.uncertified_tip = True
+    with serve(fake) as url:
+        async with NodeClient(url, retry=FAST) as client:
+            state = await sync_headers(client, genesis_light_state(chain.genesis))
+            assert state.height == chain.height - 1
+            with pytest.raises(ReceiptInvalid, match="only up to"):
+                await sync_headers(client, state, upto=chain.height)
+
+
 def test_headers_must_link_and_name_the_committed_set(chain) -> None:  # type: ignore[no-untyped-def]
     state = genesis_light_state(chain.genesis)
     first, second = chain.blocks[0], chain.blocks[1]

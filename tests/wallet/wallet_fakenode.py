@@ -34,6 +34,7 @@ class FakeNode:
         self.requests: list[str] = []
         self.bad_validator_set = False  # serve a set that does not hash to what was asked
         self.reject_rule = ""  # refuse every POST tx with this ledger rule
+        self.uncertified_tip = False  # serve the tip header without its certificate yet
 
     def app(self) -> web.Application:
         @web.middleware
@@ -87,10 +88,12 @@ class FakeNode:
         count = min(int(request.query["count"]), 1000)
         with self.chain.lock:
             recs = self.chain.blocks[max(0, start - 1): max(0, start - 1) + count]
+            tip = self.chain.height
             return web.json_response([
                 {"height": r.header.height, "hash": r.block_id.hex(),
                  "header_hex": codec.encode_header(r.header).hex(),
-                 "certificate_hex": r.certificate.hex()} for r in recs])
+                 "certificate_hex": None if self.uncertified_tip and r.header.height == tip
+                 else r.certificate.hex()} for r in recs])
 
     async def validator_set(self, request: web.Request) -> web.Response:
         h = bytes.fromhex(request.match_info["h"])
