@@ -12,7 +12,7 @@ from aiohttp import web
 
 from consensus.address import encode_address
 from consensus.chainstate import ChainState
-from consensus.codec import params_hash, validators_hash
+from consensus.codec import encode_params, params_hash, validators_hash
 from consensus.governance import (
     AddValidator,
     BlockAction,
@@ -72,6 +72,7 @@ async def params(request: web.Request) -> web.Response:
     current = request.app[VIEW].chain_state().params
     return web.json_response({
         "hash": params_hash(current).hex(),
+        "hex": encode_params(current).hex(),
         "params": dict(zip(PARAM_RANGES, current.as_tuple(), strict=True)),
         "ranges": {name: {"min": lo, "max": hi} for name, (lo, hi) in PARAM_RANGES.items()},
     })

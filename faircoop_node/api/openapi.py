@@ -113,10 +113,11 @@ SCHEMAS: dict[str, Schema] = {
         })),
     }, "the voting set for the next height, with the participation ledger"),
     "Params": _obj({
-        "hash": HASH,
+        "hash": HASH, "hex": HEX,
         "params": _obj({name: INT for name in PARAM_RANGES}),
         "ranges": _obj({name: _obj({"min": INT, "max": INT}) for name in PARAM_RANGES}),
-    }, "the dynamic parameters, and the range governance may set each within"),
+    }, "the dynamic parameters (hex is codec.encode_params, hash its SHA-256: the header's "
+       "params_hash), and the range governance may set each within"),
     "Governance": _obj({
         "governors": _array(PUBKEY), "threshold": INT, "treasury_lock": HASH,
         "treasury_address": TEXT,

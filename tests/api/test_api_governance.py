@@ -36,6 +36,7 @@ async def test_params_give_every_value_and_its_range() -> None:
         body = await (await client.get("/api/v1/params")).json()
     assert body["params"] == dict(zip(PARAM_RANGES, ChainParams().as_tuple(), strict=True))
     assert body["hash"] == codec.params_hash(ChainParams()).hex()
+    assert codec.decode_params(bytes.fromhex(body["hex"])) == ChainParams()
     assert body["ranges"]["min_fee_rate"] == {"min": PARAM_RANGES["min_fee_rate"][0],
                                               "max": PARAM_RANGES["min_fee_rate"][1]}
     assert set(body["ranges"]) == set(PARAM_RANGES)
