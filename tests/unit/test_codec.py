@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import msgpack
 import pytest
 
 from consensus import codec
+from consensus.address import encode_address
+from consensus.crypto import PrivateKey
 from consensus.errors import CryptoError, DecodeError
+from consensus.ledger import tx_sighash
+from consensus.merkle import merkle_root
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import MAX_MEMO, OutPoint, SpendPolicy, Tx, TxId, Witness
 from tests.builders import (
@@ -24,6 +29,7 @@ from tests.builders import (
     make_header,
     make_tx,
     multisig,
+    sign,
     single,
     unsigned_tx,
 )
@@ -401,3 +407,47 @@ def test_policy_constructor_insists_on_sorted_tuple() -> None:
     with pytest.raises(CryptoError):
         SpendPolicy(1, list(PUBS))  # type: ignore[arg-type]
     assert SpendPolicy.multisig(2, list(reversed(PUBS))).pubkeys == tuple(PUBS)
+
+
+# -- the worked example in docs/PROTOCOL.md, recomputed ----------------------------------------
+
+PROTOCOL_MD = Path(__file__).parents[2] / "docs" / "PROTOCOL.md"
+
+
+def _worked_example() -> dict[str, str]:
+    text = PROTOCOL_MD.read_text()
+    block = text.split("## 11. Worked example", 1)[1].split("```", 2)[1]
+    pairs = (line.split("=", 1) for line in block.strip().splitlines())
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_protocol_md_worked_example() -> None:
+    doc = _worked_example()
+    k = PrivateKey((1).to_bytes(32, "big"))
+    policy = SpendPolicy.single(k.public_key)
+    lk = codec.policy_lock(policy)
+    tx = unsigned_tx([OutPoint(TxId(bytes(32)), 0)], [(lk, 100_000_000)], chain_id="faircoop-dev")
+    signed = sign(tx, [(policy, [k])])
+    computed = {
+        "pubkey": k.public_key.hex(),
+        "policy": codec.encode_policy(policy).hex(),
+        "lock": lk.hex(),
+        "address_main": encode_address(lk, "main"),
+        "address_test": encode_address(lk, "test"),
+        "unsigned_tx": codec.encode_tx(tx).hex(),
+        "txid": codec.txid(tx).hex(),
+        "sighash": tx_sighash(tx).hex(),
+        "signature": signed.witnesses[0].signatures[0][1].hex(),
+        "signed_tx": codec.encode_tx(signed).hex(),
+        "params": codec.encode_params(ChainParams()).hex(),
+        "params_hash": codec.params_hash(ChainParams()).hex(),
+        "empty_items": codec.hash_items(()).hex(),
+        "empty_root": merkle_root([]).hex(),
+    }
+    assert doc == computed
+    # The prose claims: the txid hashes the 5-field array, i.e. the unsigned bytes minus the
+    # empty witness list, with a 5-element header.
+    unsigned = codec.encode_tx(tx)
+    assert unsigned[0] == 0x96 and unsigned[-1] == 0x90
+    assert codec.txid(tx) == codec.sha256(b"\x95" + unsigned[1:-1])
+    assert len(computed["address_main"]) == 64 and len(computed["address_test"]) == 65
