@@ -173,3 +173,23 @@ def test_any_built_tx_is_valid_and_pays_at_least_size_times_rate(
     else:
         # without change, what the fee absorbs is less than a change output would be worth
         assert valid.fee - valid.size * rate < rate * 200 + PARAMS.dust_limit
+
+
+@settings(max_examples=80, deadline=None)
+@given(amounts=st.lists(st.integers(1, 10_000), min_size=1, max_size=14),
+       target=st.integers(1, 40_000), window=st.integers(0, 500))
+def test_branch_and_bound_answers_lie_in_the_window_and_none_means_none_exists(
+        amounts: list[int], target: int, window: int) -> None:
+    from itertools import combinations
+
+    cands = [Candidate(OutPoint(TxId(i.to_bytes(32, "big")), 0), a, 0)
+             for i, a in enumerate(amounts)]
+    found = branch_and_bound(cands, target, window, fee_rate=0)
+    sums = {sum(c) for r in range(1, len(amounts) + 1) for c in combinations(amounts, r)}
+    feasible = [s for s in sums if target <= s <= target + window]
+    if found is None:
+        assert not feasible
+    else:
+        total = sum(c.amount for c in found)
+        assert target <= total <= target + window
+        assert total == min(feasible)  # the least excess
