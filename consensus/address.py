@@ -19,7 +19,7 @@ PREFIXES = {"main": "fair", "test": "tfair"}
 def prefix_for(network: str) -> str:
     try:
         return PREFIXES[network]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable "network"
         raise AddressError(f"unknown network {network!r}") from None
 
 

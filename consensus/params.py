@@ -63,7 +63,7 @@ PARAM_NAMES: tuple[str, ...] = tuple(PARAM_RANGES)
 
 def check_param(name: str, value: object) -> int:
     """The value, if `name` is a parameter and `value` an int inside its range."""
-    bounds = PARAM_RANGES.get(name)
+    bounds = PARAM_RANGES.get(name) if isinstance(name, str) else None
     if bounds is None:
         raise ParamsError(f"unknown parameter {name!r}")
     if not isinstance(value, int) or isinstance(value, bool):

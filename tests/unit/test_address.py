@@ -165,8 +165,9 @@ def test_well_formed_bech32m_with_a_bad_payload_is_rejected(case: str) -> None:
         ((b"\x00" * 33, "main"), "32 bytes"),
         (("00" * 32, "main"), "32 bytes"),
         ((b"\x00" * 32, "regtest"), "unknown network"),
+        ((b"\x00" * 32, ["main"]), "unknown network"),
     ],
-    ids=["short", "long", "str", "network"],
+    ids=["short", "long", "str", "network", "unhashable_network"],
 )
 def test_encode_rejects_bad_input(args: tuple[object, str], word: str) -> None:
     with pytest.raises(AddressError, match=word):

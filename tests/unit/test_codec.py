@@ -451,3 +451,13 @@ def test_protocol_md_worked_example() -> None:
     assert unsigned[0] == 0x96 and unsigned[-1] == 0x90
     assert codec.txid(tx) == codec.sha256(b"\x95" + unsigned[1:-1])
     assert len(computed["address_main"]) == 64 and len(computed["address_test"]) == 65
+
+
+def test_byte_string_over_the_32_mib_limit_is_an_oversize_decode_error() -> None:
+    tree = _tree(BLOCK)
+    tree[2] = b"\x00" * (codec.MAX_BIN + 1)
+    _rejects(codec.decode_block, _pack(tree), "block", "oversize value", "max_bin_len")
+
+
+def test_input_over_the_64_mib_limit_is_refused_before_unpacking() -> None:
+    _rejects(codec.decode_block, b"\x00" * (codec.MAX_ENCODED + 1), "over the", "limit")

@@ -55,6 +55,8 @@ def test_unknown_parameter_is_rejected() -> None:
         ChainParams().with_value("block_reward", 50)
     with pytest.raises(ParamsError, match="unknown parameter"):
         check_param("", 1)
+    with pytest.raises(ParamsError, match="unknown parameter"):
+        check_param(["min_fee_rate"], 1)  # type: ignore[arg-type]
     assert issubclass(ParamsError, FaircoopError)
 
 
