@@ -1,0 +1,16 @@
+"""The running node: the one loop around the consensus engine, sync, gossip, and the process.
+
+- `runner`: `Node`, the loop that feeds the engine and carries out its actions, commits blocks,
+  syncs and gossips; it is also the API's `NodeView`.
+- `sync`: checking blocks fetched from peers against their certificates; request bookkeeping.
+- `gossip`: the relay cache and the evidence pool.
+- `signing`: the last-signed record and the rule for a validator that lost it.
+- `service`: a node as an OS process (config, LevelDB, WebSocket P2P, HTTP API, signals).
+
+Left out: peer exchange, a mempool that survives restarts, and a pool for governance actions
+submitted from outside (see docs/OPERATIONS.md).
+"""
+
+from faircoop_node.node.runner import Node, NodeError, NodeOptions
+
+__all__ = ["Node", "NodeError", "NodeOptions"]

@@ -1,0 +1,873 @@
+"""The node's one loop: feed events to the engine, carry its actions out, commit what is final.
+
+Everything that touches the engine, the chain state or the store's tip runs in one task,
+`Node._loop`, which takes items from one queue: messages from peers, fired timeouts, and ticks.
+For each engine event it carries the actions out in order, the way etcd's raft asks: persist
+(the last-signed state, a synced write), then send, then apply (validate, commit). Heavy calls
+(block validation, the commit's write batch, block ranges for a peer) run in a worker thread
+while the loop task waits for them, so they never stall the event loop that serves the API and
+the sockets, and never run two at once.
+
+Block production is gated: after committing height h the engine starts h + 1 only when the
+mempool has txs and `block_interval_ms` has passed since the last block, or `heartbeat_ms`
+passed with none, or a proposal or vote for h + 1 arrives from a peer (so all validators start
+together). Transactions are admitted on the event loop directly (mempool admission is
+synchronous), then relayed in batches.
+
+Left out: peer exchange (the transport dials the configured peers), a governance-action pool
+fed from outside (the node carries actions only from blocks; see docs/OPERATIONS.md), and
+augmenting a stored certificate with precommits that arrive after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from consensus.chain import ValidBlock, check_not_future, make_block, proposal_time, validate_block
+from consensus.chainstate import (
+    ChainState,
+    decode_chain_state,
+    encode_chain_state,
+    genesis_state,
+    select_carried,
+)
+from consensus.codec import (
+    block_hash,
+    decode_block,
+    decode_tx,
+    encode_block,
+    encode_tx,
+    pack,
+    validators_hash,
+    validators_obj,
+)
+from consensus.crypto import PrivateKey
+from consensus.engine import (
+    Action,
+    BlockValidated,
+    Broadcast,
+    Commit,
+    Engine,
+    EvidenceFound,
+    NewHeight,
+    PersistLastSigned,
+    ProposalBlockReady,
+    ProposalReceived,
+    RequestProposalBlock,
+    ScheduleTimeout,
+    SignedState,
+    TimeoutFired,
+    ValidateBlock,
+    VoteReceived,
+)
+from consensus.errors import DecodeError, FaircoopError, ValidationError
+from consensus.evidence import MAX_EVIDENCE_AGE, decode_evidence, encode_evidence, evidence_for
+from consensus.ledger import SignatureCache
+from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx, TxId
+from consensus.votes import (
+    Proposal,
+    decode_certificate,
+    decode_proposal,
+    decode_vote,
+    encode_certificate,
+    encode_proposal,
+    encode_vote,
+)
+from faircoop_node.api.feed import BlockFeed, NewBlock
+from faircoop_node.api.view import NodeStatus
+from faircoop_node.logs import EventLogger, LogContext, event_logger
+from faircoop_node.mempool import Mempool
+from faircoop_node.net.envelope import (
+    BlockRange,
+    CertifiedBlock,
+    MsgType,
+    ProposalMessage,
+    Status,
+    decode_block_range,
+    decode_certified_block,
+    decode_get_blocks,
+    decode_proposal_message,
+    decode_status,
+    decode_txs,
+    encode_block_range,
+    encode_certified_block,
+    encode_get_blocks,
+    encode_proposal_message,
+    encode_status,
+    encode_txs,
+)
+from faircoop_node.net.transport import PeerEvent, PeerId, Tip, Transport
+from faircoop_node.node.gossip import EvidencePool, SeenCache
+from faircoop_node.node.signing import (
+    ROUND_MAX,
+    decode_signed_state,
+    encode_signed_state,
+    rejoin_floor,
+)
+from faircoop_node.node.sync import (
+    MAX_RESPONSE_BYTES,
+    SyncError,
+    SyncTracker,
+    check_certified,
+    get_blocks_for,
+)
+from faircoop_node.storage.base import BaseStore
+
+MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
+BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
+TX_BATCH = 500  # txs per relayed TXS frame
+
+
+class NodeError(FaircoopError):
+    """The node can't start or continue (a store that disagrees with the genesis, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    """Timings of the node's own duties (consensus timings are chain parameters)."""
+
+    tick_s: float = 0.02  # how often the block-production gate and sync are looked at
+    gossip_s: float = 1.0  # a node stuck this long re-sends what it signed, and asks for blocks
+    status_s: float = 2.0  # STATUS (our tip) to every peer at least this often
+    sync_batch: int = 250
+    sync_timeout_s: float = 5.0
+    sync_delay_s: float = 0.3  # a peer one block ahead for this long means we missed a commit
+    join_wait_s: float = 3.0  # a validator without a last-signed record waits this for peers
+    validate_in_thread: bool = True
+
+
+@dataclass
+class _Item:
+    kind: str  # "msg", "peer", "timeout", "tick", "stop"
+    payload: Any = None
+
+
+@dataclass
+class NodeCounters:
+    """What the node did since it started, for tests and logs."""
+
+    committed_consensus: int = 0
+    committed_sync: int = 0
+    sync_requests: int = 0
+    proposals_built: int = 0
+    punished: list[str] = field(default_factory=list)
+
+
+class Node:
+    """A validator or observer: engine, chain state, store, mempool, transport and block feed.
+
+    Implements the API's `NodeView` (store, mempool, feed, status(), chain_state(),
+    submit_tx()). Build it, `attach` a transport, `await start()`, and `await stop()`.
+    """
+
+    def __init__(
+        self,
+        genesis: Genesis,
+        store: BaseStore,
+        key: PrivateKey,
+        *,
+        validator: bool,
+        options: NodeOptions | None = None,
+        clock_ms: Callable[[], int] | None = None,
+        log_context: LogContext | None = None,
+    ) -> None:
+        self.genesis = genesis
+        self._store = store
+        self.key = key
+        self.pubkey = PublicKey(key.public_key)
+        self.wants_to_validate = validator
+        self.options = options or NodeOptions()
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.ctx = log_context or LogContext.for_node(self.pubkey)
+        self.log: EventLogger = event_logger("faircoop.node", self.ctx)
+        self.sig_cache = SignatureCache()
+        self._mempool = Mempool(genesis.chain_id, self.sig_cache)
+        self._feed = BlockFeed()
+        self.state = self._load_state()
+        tip = store.tip()
+        self.last_cert: bytes = store.get_certificate(tip.height) or b"" if tip.height else b""
+        self.evidence = EvidencePool(genesis.chain_id)
+        self.seen = SeenCache()
+        self.sync = SyncTracker(self.options.sync_batch, self.options.sync_timeout_s)
+        self.counters = NodeCounters()
+        self.engine: Engine | None = None
+        self.transport: Transport | None = None
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._valid: dict[BlockHash, ValidBlock] = {}
+        self._gated = False
+        self._last_block_mono = time.monotonic()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tx_out: list[bytes] = []
+        self._tx_flush: asyncio.TimerHandle | None = None
+        self._progress: tuple[int, int, int] = (-1, -1, -1)
+        self._progress_mono = time.monotonic()
+        self._last_status_mono = 0.0
+        self._joining_since: float | None = None
+        self._stopping = False
+        self.running = False
+
+    # -- construction helpers ----------------------------------------------------------------
+
+    def _load_state(self) -> ChainState:
+        raw = self._store.get_chain_state()
+        if not raw:
+            if self._store.tip().height != 0:
+                raise NodeError("the store has blocks but no chain state")
+            return genesis_state(self.genesis, self._store.genesis_hash)
+        try:
+            state = decode_chain_state(raw)
+        except DecodeError as exc:
+            raise NodeError(f"the stored chain state can't be read: {exc}") from None
+        tip = self._store.tip()
+        if (state.height, state.last_block_id) != (tip.height, tip.block_hash):
+            raise NodeError(f"the stored chain state is at {state.height}, the tip at "
+                            f"{tip.height}: the store is inconsistent")
+        return state
+
+    def attach(self, transport: Transport) -> None:
+        self.transport = transport
+        transport.set_handlers(self._on_message, self._on_peer)
+
+    def p2p_tip(self) -> Tip:
+        """The transport's tip source (sent in handshakes)."""
+        return Tip(self.state.height, self.state.last_block_id)
+
+    # -- NodeView ------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> BaseStore:
+        return self._store
+
+    @property
+    def mempool(self) -> Mempool:
+        return self._mempool
+
+    @property
+    def feed(self) -> BlockFeed:
+        return self._feed
+
+    def status(self) -> NodeStatus:
+        peers = len(self.transport.peers()) if self.transport is not None else 0
+        return NodeStatus(self.pubkey.hex(), self.current_round(), peers, self.is_validator)
+
+    def current_round(self) -> int:
+        """The engine's round, or 0 (not started, or silent at the rejoin floor's round)."""
+        engine = self.engine
+        if engine is None or engine.round >= ROUND_MAX:
+            return 0
+        return engine.round
+
+    @property
+    def is_validator(self) -> bool:
+        return self.wants_to_validate and self.pubkey in self.state.voting_set()
+
+    def chain_state(self) -> ChainState:
+        return self.state
+
+    async def submit_tx(self, tx: Tx) -> TxId:
+        entry = self._mempool.add(tx, self._store, self.state.params)
+        self.seen.add(entry.txid)
+        self._relay_tx(encode_tx(tx))
+        return entry.txid
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.transport is None:
+            raise NodeError("attach a transport before starting the node")
+        self.running = True
+        self.ctx.at(self.state.height, None)
+        last_signed = self._load_last_signed()
+        self.log.info("node_starting", tip=self.state.height, validator=self.is_validator,
+                      last_signed=None if last_signed is None else
+                      [last_signed.height, last_signed.round, int(last_signed.step)])
+        await self.transport.start()
+        self._tasks.append(asyncio.create_task(self._loop(), name="node-loop"))
+        self._tasks.append(asyncio.create_task(self._ticker(), name="node-ticker"))
+        if self.wants_to_validate and last_signed is None and self.transport is not None:
+            # no record of what this key signed: learn the network's tip first (see signing.py)
+            self._joining_since = time.monotonic()
+            self.log.info("rejoin_wait", reason="no last-signed state on disk")
+        else:
+            self._create_engine(last_signed)
+
+    def _load_last_signed(self) -> SignedState | None:
+        raw = self._store.get_last_signed()
+        if raw is None:
+            return None
+        try:
+            return decode_signed_state(raw)
+        except DecodeError as exc:
+            raise NodeError(f"the last-signed record can't be read: {exc}; refusing to sign "
+                            "with an unknown history (see docs/OPERATIONS.md)") from None
+
+    def _create_engine(self, last_signed: SignedState | None) -> None:
+        key = self.key if self.wants_to_validate else None
+        self.engine = Engine(self.genesis.chain_id, key, last_signed)
+        self._queue.put_nowait(_Item("start_height"))
+
+    async def stop(self) -> None:
+        """Stop taking work, finish the item in hand (a commit completes), close the transport.
+
+        The store is left open for the caller to close (it may be shared with a test).
+        """
+        if not self.running:
+            return
+        self.running = False
+        self._stopping = True
+        self._queue.put_nowait(_Item("stop"))
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
+        if self._tx_flush is not None:
+            self._tx_flush.cancel()
+        loop_task, ticker = self._tasks
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
+        self._tasks.clear()
+        if self.transport is not None:
+            await self.transport.stop()
+        self._feed.close_all()
+        self.log.info("node_stopped", tip=self.state.height)
+
+    # -- inputs: the transport's handlers and the ticker -------------------------------------------
+
+    async def _on_message(self, peer: PeerId, msg_type: MsgType, payload: bytes) -> None:
+        if self._stopping:
+            return
+        if msg_type == MsgType.TXS:
+            self._handle_txs(peer, payload)  # synchronous: admission needs no engine
+            return
+        self._queue.put_nowait(_Item("msg", (peer, msg_type, payload)))
+
+    async def _on_peer(self, event: PeerEvent) -> None:
+        if not self._stopping:
+            self._queue.put_nowait(_Item("peer", event))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.tick_s)
+            if self._queue.empty():
+                self._queue.put_nowait(_Item("tick"))
+
+    def _schedule(self, a: ScheduleTimeout) -> None:
+        if a.delay_ms > MAX_TIMER_MS:
+            return
+        loop = asyncio.get_running_loop()
+        ev = TimeoutFired(a.height, a.round, a.step)
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            if not self._stopping:
+                self._queue.put_nowait(_Item("timeout", ev))
+
+        handle = loop.call_later(a.delay_ms / 1000, fire)
+        self._timers.add(handle)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item.kind == "stop" or self._stopping:
+                return
+            try:
+                await self._process(item)
+            except FaircoopError as exc:
+                self.log.error("node_error", kind=item.kind, error=str(exc))
+            except Exception as exc:  # a bug: log it, keep the node alive
+                self.log.error("node_bug", kind=item.kind, error=f"{type(exc).__name__}: {exc}")
+
+    async def _process(self, item: _Item) -> None:
+        if item.kind == "msg":
+            peer, msg_type, payload = item.payload
+            await self._handle_message(peer, msg_type, payload)
+        elif item.kind == "timeout":
+            await self._feed_engine(item.payload)
+        elif item.kind == "peer":
+            self._handle_peer(item.payload)
+        elif item.kind == "start_height":
+            await self._start_height()
+        elif item.kind == "tick":
+            await self._tick()
+
+    async def _feed_engine(self, event: Any) -> None:
+        """One engine event, and every action it leads to, carried out in order."""
+        engine = self.engine
+        if engine is None:
+            return
+        pending: deque[Action] = deque(engine.handle(event))
+        while pending:
+            a = pending.popleft()
+            if isinstance(a, PersistLastSigned):
+                await asyncio.to_thread(self._store.put_last_signed, encode_signed_state(a.state))
+            elif isinstance(a, Broadcast):
+                self._broadcast_signed(a)
+            elif isinstance(a, ScheduleTimeout):
+                self._schedule(a)
+            elif isinstance(a, RequestProposalBlock):
+                block = await self._build_block()
+                pending.extend(engine.handle(ProposalBlockReady(a.height, a.round, block)))
+            elif isinstance(a, ValidateBlock):
+                ok = await self._judge_live(a.block, a.block_id)
+                pending.extend(engine.handle(BlockValidated(a.block_id, ok)))
+            elif isinstance(a, Commit):
+                await self._commit_decided(a)
+            elif isinstance(a, EvidenceFound):
+                self._on_evidence_found(a)
+        self.ctx.at(engine.height, engine.round)
+
+    # -- heights and the production gate ---------------------------------------------------------
+
+    async def _start_height(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        self._gated = False
+        s = self.state
+        height = s.height + 1
+        if engine.height == height and not engine.decided:
+            return  # already deciding it
+        self.ctx.at(height, 0)
+        await self._feed_engine(NewHeight(height, s.voting_set(), s.proposer_rotation(),
+                                          s.params))
+
+    def _gate_open(self, now: float) -> bool:
+        params = self.state.params
+        since_ms = (now - self._last_block_mono) * 1000
+        if len(self._mempool) and since_ms >= params.block_interval_ms:
+            return True
+        return since_ms >= params.heartbeat_ms
+
+    async def _tick(self) -> None:
+        now = time.monotonic()
+        if self._joining_since is not None:
+            await self._maybe_finish_join(now)
+        elif self._gated and self._gate_open(now):
+            await self._start_height()
+        self._maybe_sync(now)
+        engine = self.engine
+        if engine is not None:
+            progress = (engine.height, engine.round, int(engine.step))
+            if progress != self._progress:
+                self._progress, self._progress_mono = progress, now
+            elif now - self._progress_mono >= self.options.gossip_s:
+                self._progress_mono = now
+                self._regossip()
+        if now - self._last_status_mono >= self.options.status_s:
+            self._announce_status()
+
+    def _regossip(self) -> None:
+        """Stuck: re-send what we signed at this height, and ask peers for blocks we missed."""
+        engine = self.engine
+        if engine is None or self.transport is None:
+            return
+        if engine.height == self.state.height + 1 and not engine.decided:
+            for b in engine.gossip():
+                self._broadcast_signed(b, count_seen=False)
+        self._announce_status()
+
+    # -- joining without a last-signed record ---------------------------------------------------
+
+    async def _maybe_finish_join(self, now: float) -> None:
+        assert self._joining_since is not None and self.transport is not None
+        connected = {p.node_id for p in self.transport.peers()}
+        waited = now - self._joining_since
+        if not connected and waited < self.options.join_wait_s:
+            return
+        network = self.sync.network_tip(connected, self.state.height)
+        if network > self.state.height or self.sync.busy(now):
+            return  # still syncing
+        if connected and waited < min(0.5, self.options.join_wait_s):
+            return  # give every peer's handshake a moment to report its tip
+        self._joining_since = None
+        if network == 0 and all(self.sync.tips.get(p, 0) == 0 for p in connected):
+            self.log.info("rejoin_done", mode="network_launch", tip=0)
+            self._create_engine(None)
+            return
+        floor = rejoin_floor(self.state.height)
+        await asyncio.to_thread(self._store.put_last_signed, encode_signed_state(floor))
+        self.log.info("rejoin_done", mode="synced", tip=self.state.height,
+                      votes_from=self.state.height + 2)
+        self._create_engine(floor)
+
+    # -- building and judging blocks ------------------------------------------------------------
+
+    async def _build_block(self) -> Block:
+        s = self.state
+        params = s.params
+        txs = tuple(self._mempool.select(params.max_block_txs,
+                                         max(0, params.max_block_size - BLOCK_OVERHEAD)))
+        evidence, actions = select_carried(s, self.evidence.items(), ())
+        time_ms = proposal_time(s, self._clock_ms())
+        block = make_block(s, self.pubkey, time_ms, txs, self.last_cert, evidence, actions)
+        block_id = block_hash(block.header)
+        try:
+            self._valid[block_id] = await self._validate(block, block_id)
+        except (ValidationError, DecodeError) as exc:
+            self.log.warning("proposal_fallback", error=str(exc), txs=len(txs))
+            block = make_block(s, self.pubkey, time_ms, (), self.last_cert, (), ())
+            block_id = block_hash(block.header)
+            self._valid[block_id] = await self._validate(block, block_id)
+        self.counters.proposals_built += 1
+        return block
+
+    async def _validate(self, block: Block, block_id: BlockHash) -> ValidBlock:
+        state = self.state
+        if self.options.validate_in_thread:
+            return await asyncio.to_thread(validate_block, state, block, block_id, self._store,
+                                           sig_cache=self.sig_cache)
+        return validate_block(state, block, block_id, self._store, sig_cache=self.sig_cache)
+
+    async def _judge_live(self, block: Block, block_id: BlockHash) -> bool:
+        """The engine asks about a proposed block: valid on our tip, and not from the future."""
+        if block.header.height != self.state.height + 1:
+            return False
+        if block_id in self._valid:
+            return True
+        try:
+            check_not_future(block.header, self.state.params.max_clock_drift_ms, self._clock_ms())
+            self._valid[block_id] = await self._validate(block, block_id)
+        except (ValidationError, DecodeError) as exc:
+            self.log.warning("block_invalid", block=block_id.hex()[:16], rule=getattr(
+                exc, "rule", "decode"), error=str(exc))
+            return False
+        return True
+
+    # -- committing -----------------------------------------------------------------------------
+
+    async def _commit_decided(self, a: Commit) -> None:
+        if a.certificate.height != self.state.height + 1:
+            return  # sync committed it first
+        valid = self._valid.get(a.block_id)
+        if valid is None:
+            try:
+                valid = await self._validate(a.block, a.block_id)
+            except (ValidationError, DecodeError) as exc:
+                self.log.error("certified_block_invalid", block=a.block_id.hex(), error=str(exc))
+                return
+        await self._commit(a.block, a.block_id, encode_certificate(a.certificate), valid,
+                           source="consensus", round_=a.certificate.round)
+        self.counters.committed_consensus += 1
+        self._gated = True
+
+    async def _commit(self, block: Block, block_id: BlockHash, certificate: bytes,
+                      valid: ValidBlock, *, source: str, round_: int) -> None:
+        before = self.state
+        after = valid.state
+        sets = {bytes(validators_hash(v)): pack(validators_obj(v))
+                for v in (before.current.validators, before.upcoming.validators,
+                          after.current.validators, after.upcoming.validators)}
+        await asyncio.to_thread(
+            self._store.commit_block, block, block_id, valid.diff, certificate,
+            encode_chain_state(after), validator_sets=sets)
+        self.state = after
+        self.last_cert = certificate
+        self._valid.clear()
+        self._last_block_mono = time.monotonic()
+        self._mempool.remove_committed(block.txs)
+        included = set()
+        for raw in block.evidence:
+            with contextlib.suppress(DecodeError):
+                included.add(decode_evidence(raw).key())
+        self.evidence.remove_included(included)
+        self.evidence.prune(max(1, after.height + 1 - MAX_EVIDENCE_AGE))
+        h = block.header
+        self._feed.publish(NewBlock(h.height, block_id, len(block.txs), h.time_ms))
+        self.ctx.at(h.height, round_)
+        self.log.info("block_committed", hash=block_id.hex(), txs=len(block.txs),
+                      proposer=h.proposer.hex()[:16], source=source, mempool=len(self._mempool))
+        self._announce_status()
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def _broadcast_signed(self, b: Broadcast, count_seen: bool = True) -> None:
+        if self.transport is None:
+            return
+        msg = b.message
+        if count_seen:
+            self.seen.add(msg.signature)
+        if isinstance(msg, Proposal):
+            if b.block is None:
+                return
+            payload = encode_proposal_message(ProposalMessage(
+                encode_proposal(msg), encode_block(b.block)))
+            self.transport.broadcast(MsgType.PROPOSAL, payload)
+        else:
+            self.transport.broadcast(MsgType.VOTE, encode_vote(msg))
+
+    def _announce_status(self) -> None:
+        if self.transport is None:
+            return
+        self._last_status_mono = time.monotonic()
+        self.transport.broadcast(MsgType.STATUS, encode_status(
+            Status(self.state.height, self.state.last_block_id, self.current_round())))
+
+    def _relay_tx(self, raw: bytes, exclude: frozenset[PeerId] = frozenset()) -> None:
+        if exclude:
+            if self.transport is not None:
+                self.transport.broadcast(MsgType.TXS, encode_txs((raw,)), exclude)
+            return
+        self._tx_out.append(raw)
+        if len(self._tx_out) >= TX_BATCH:
+            self._flush_txs()
+        elif self._tx_flush is None:
+            self._tx_flush = asyncio.get_running_loop().call_later(0.005, self._flush_txs)
+
+    def _flush_txs(self) -> None:
+        self._tx_flush = None
+        out, self._tx_out = self._tx_out, []
+        if out and self.transport is not None and not self._stopping:
+            for i in range(0, len(out), TX_BATCH):
+                self.transport.broadcast(MsgType.TXS, encode_txs(tuple(out[i:i + TX_BATCH])))
+
+    def _on_evidence_found(self, a: EvidenceFound) -> None:
+        try:
+            ev = evidence_for(a.vote_a, a.vote_b, self.genesis.chain_id)
+        except FaircoopError:
+            return
+        self.log.warning("equivocation", offender=a.vote_a.validator.hex()[:16],
+                         vote_height=a.vote_a.height, vote_round=a.vote_a.round)
+        if self.evidence.add(ev) and self.transport is not None:
+            self.transport.broadcast(MsgType.EVIDENCE, encode_evidence(ev))
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    def _punish(self, peer: PeerId, reason: str) -> None:
+        self.counters.punished.append(reason)
+        self.log.warning("peer_punished", peer=peer.hex()[:16], reason=reason)
+        if self.transport is not None:
+            self.transport.punish(peer, reason)
+
+    def _handle_txs(self, peer: PeerId, payload: bytes) -> None:
+        try:
+            raws = decode_txs(payload)
+        except DecodeError as exc:
+            self._punish(peer, f"bad TXS: {exc}")
+            return
+        fresh: list[bytes] = []
+        for raw in raws:
+            try:
+                tx = decode_tx(raw)
+            except DecodeError as exc:
+                self._punish(peer, f"bad tx: {exc}")
+                return
+            try:
+                entry = self._mempool.add(tx, self._store, self.state.params)
+            except ValidationError:
+                continue  # stale, conflicting or already pooled: gossip races, not malice
+            self.seen.add(entry.txid)
+            fresh.append(raw)
+        if fresh and self.transport is not None:
+            for i in range(0, len(fresh), TX_BATCH):
+                self.transport.broadcast(MsgType.TXS, encode_txs(tuple(fresh[i:i + TX_BATCH])),
+                                         frozenset({peer}))
+
+    def _handle_peer(self, event: PeerEvent) -> None:
+        peer = event.info.node_id
+        if event.connected:
+            self.sync.saw(peer, event.info.tip_height)
+            self.log.info("peer_up", peer=peer.hex()[:16], tip=event.info.tip_height)
+            self._announce_status()
+        else:
+            self.sync.forget(peer)
+            self.log.info("peer_down", peer=peer.hex()[:16], reason=event.reason)
+
+    async def _handle_message(self, peer: PeerId, msg_type: MsgType, payload: bytes) -> None:
+        try:
+            if msg_type == MsgType.VOTE:
+                await self._handle_vote(peer, payload)
+            elif msg_type == MsgType.PROPOSAL:
+                await self._handle_proposal(peer, payload)
+            elif msg_type == MsgType.STATUS:
+                s = decode_status(payload)
+                self.sync.saw(peer, s.height)
+            elif msg_type == MsgType.GET_BLOCKS:
+                await self._serve_blocks(peer, payload)
+            elif msg_type == MsgType.BLOCKS:
+                await self._handle_blocks(peer, payload)
+            elif msg_type == MsgType.BLOCK:
+                await self._handle_block(peer, payload)
+            elif msg_type == MsgType.EVIDENCE:
+                self._handle_evidence(peer, payload)
+        except DecodeError as exc:
+            self._punish(peer, f"bad {msg_type.name}: {exc}")
+
+    def _note_height(self, peer: PeerId, height: int) -> None:
+        """A message for `height` shows its sender committed height - 1."""
+        self.sync.saw(peer, height - 1)
+
+    async def _handle_vote(self, peer: PeerId, payload: bytes) -> None:
+        vote = decode_vote(payload)
+        if vote.chain_id != self.genesis.chain_id:
+            self._punish(peer, "vote for another chain")
+            return
+        self._note_height(peer, vote.height)
+        tip = self.state.height
+        if vote.height < tip or vote.height > tip + 2:
+            return  # a vote for the tip itself may still convict an equivocator
+        if self.seen.add(vote.signature) and vote.height > tip and self.transport is not None:
+            self.transport.broadcast(MsgType.VOTE, payload, frozenset({peer}))
+        await self._deliver_consensus(vote.height, VoteReceived(vote))
+
+    async def _handle_proposal(self, peer: PeerId, payload: bytes) -> None:
+        msg = decode_proposal_message(payload)
+        proposal = decode_proposal(msg.proposal)
+        block = decode_block(msg.block)
+        if proposal.chain_id != self.genesis.chain_id:
+            self._punish(peer, "proposal for another chain")
+            return
+        self._note_height(peer, proposal.height)
+        tip = self.state.height
+        if proposal.height <= tip or proposal.height > tip + 2:
+            return
+        if self.seen.add(proposal.signature) and self.transport is not None:
+            self.transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
+        await self._deliver_consensus(proposal.height, ProposalReceived(proposal, block))
+
+    async def _deliver_consensus(self, height: int, event: VoteReceived | ProposalReceived
+                                 ) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        await self._feed_engine(event)
+        if self._gated and height == self.state.height + 1:
+            await self._start_height()  # a peer started the next height: join it now
+
+    def _handle_evidence(self, peer: PeerId, payload: bytes) -> None:
+        ev = decode_evidence(payload)
+        if self.evidence.add(ev) and self.transport is not None:
+            self.transport.broadcast(MsgType.EVIDENCE, payload, frozenset({peer}))
+
+    # -- sync -----------------------------------------------------------------------------------
+
+    def _maybe_sync(self, now: float) -> None:
+        if self.transport is None:
+            return
+        connected = {p.node_id for p in self.transport.peers()}
+        ours = self.state.height
+        network = self.sync.network_tip(connected, ours)
+        if network <= ours:
+            self.sync.behind_since = None
+            return
+        if self.sync.behind_since is None:
+            self.sync.behind_since = now
+        engine = self.engine
+        deciding = engine is not None and engine.height == ours + 1 and not self._gated
+        close = network == ours + 1 and deciding
+        if close and now - self.sync.behind_since < self.options.sync_delay_s:
+            return  # one block behind while deciding it: our own commit is probably coming
+        req = self.sync.next_request(ours, connected, now)
+        if req is not None:
+            self.counters.sync_requests += 1
+            self.transport.send(req.peer, MsgType.GET_BLOCKS, encode_get_blocks(
+                get_blocks_for(req)))
+
+    async def _serve_blocks(self, peer: PeerId, payload: bytes) -> None:
+        req = decode_get_blocks(payload)
+        tip = self.state.height
+        if req.start > tip:
+            answer = BlockRange(req.start, ())
+        else:
+            last = min(tip, req.start + req.count - 1)
+            answer = await asyncio.to_thread(self._read_range, req.start, last)
+        if self.transport is not None:
+            self.transport.send(peer, MsgType.BLOCKS, encode_block_range(answer))
+
+    def _read_range(self, start: int, last: int) -> BlockRange:
+        out: list[CertifiedBlock] = []
+        size = 0
+        for height in range(start, last + 1):
+            block_id = self._store.get_hash_at(height)
+            if block_id is None:
+                break
+            raw = self._store.get_block_bytes(block_id)
+            cert = self._store.get_certificate(height)
+            if raw is None or cert is None:
+                break
+            size += len(raw) + len(cert) + 16
+            if out and size > MAX_RESPONSE_BYTES:
+                break
+            out.append(CertifiedBlock(raw, cert))
+        return BlockRange(start, tuple(out))
+
+    async def _handle_blocks(self, peer: PeerId, payload: bytes) -> None:
+        answer = decode_block_range(payload)
+        if not self.sync.answered(peer, answer.start):
+            return  # unasked, or late: ignore rather than judge
+        if not answer.blocks:
+            self.sync.tips[peer] = min(self.sync.tips.get(peer, 0), answer.start - 1)
+            return
+        applied = 0
+        for i, item in enumerate(answer.blocks):
+            height = answer.start + i
+            ok = await self._apply_certified(peer, item, height)
+            if ok is None:
+                continue
+            if not ok:
+                break
+            applied += 1
+        if applied:
+            await self._after_sync()
+
+    async def _handle_block(self, peer: PeerId, payload: bytes) -> None:
+        item = decode_certified_block(payload)
+        block = decode_block(item.block)
+        if block.header.height == self.state.height + 1:
+            if await self._apply_certified(peer, item, block.header.height):
+                await self._after_sync()
+        else:
+            self.sync.saw(peer, block.header.height)
+
+    async def _apply_certified(self, peer: PeerId, item: CertifiedBlock, height: int
+                               ) -> bool | None:
+        """Commit one synced block: True done, None already had it, False stop here."""
+        block = decode_block(item.block)
+        if block.header.height != height:
+            self._punish(peer, "BLOCKS out of order")
+            return False
+        if height <= self.state.height:
+            have = self._store.get_hash_at(height)
+            if have is not None and have != block_hash(block.header):
+                self.log.error("conflicting_final_block", height=height, peer=peer.hex()[:16])
+            return None
+        try:
+            block_id = check_certified(self.state, block, item.certificate)
+            valid = await self._validate(block, block_id)
+        except SyncError as exc:
+            self._punish(peer, str(exc))
+            return False
+        except (ValidationError, DecodeError) as exc:
+            self._punish(peer, f"certified block {height} is invalid: {exc}")
+            return False
+        round_ = decode_certificate(item.certificate).round
+        await self._commit(block, block_id, item.certificate, valid, source="sync",
+                           round_=round_)
+        self.counters.committed_sync += 1
+        return True
+
+    async def _after_sync(self) -> None:
+        """Synced past the engine: restart it at the new tip (unless still joining)."""
+        self._maybe_sync(time.monotonic())
+        engine = self.engine
+        if engine is None:
+            return
+        if engine.height <= self.state.height:
+            self._gated = False
+            await self._start_height()
+
+
+def encode_certified(block: Block, certificate: bytes) -> bytes:
+    """A BLOCK payload: a final block announced with its certificate."""
+    return encode_certified_block(CertifiedBlock(encode_block(block), certificate))

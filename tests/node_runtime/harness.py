@@ -1,0 +1,147 @@
+"""An in-process network of real `Node`s over the in-memory transport, with fast chain params.
+
+Each node has a `MemoryStore` (or a `LevelDBStore` when a test passes one), its own key, and a
+`MemoryTransport` on one shared `MemoryNetwork`. A node that restarts keeps its transport
+object (the network knows nodes by id); the transport's tip source follows the current node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from consensus import codec
+from consensus.chainstate import encode_chain_state, genesis_state
+from consensus.crypto import PrivateKey
+from consensus.params import ChainParams
+from consensus.types import COIN, Genesis, Lock, OutPoint, Tx, TxId
+from faircoop_node.net.memory import MemoryNetwork, MemoryTransport
+from faircoop_node.net.transport import ChainIdentity, Tip
+from faircoop_node.node import Node, NodeOptions
+from faircoop_node.storage import MemoryStore
+from faircoop_node.storage.base import BaseStore
+from tests.builders import CHAIN_ID, key, make_genesis, make_tx, single
+
+FAST_PARAMS = ChainParams(block_interval_ms=20, heartbeat_ms=300, timeout_propose_ms=300,
+                          timeout_vote_ms=150, timeout_delta_ms=100, max_clock_drift_ms=60_000)
+FAST_OPTIONS = NodeOptions(tick_s=0.01, gossip_s=0.4, status_s=0.5, sync_timeout_s=2.0,
+                           sync_delay_s=0.2, join_wait_s=1.0)
+FUNDER = key(900)
+FUNDER_POLICY = single(FUNDER)
+FUNDER_LOCK: Lock = codec.policy_lock(FUNDER_POLICY)
+VALIDATOR_KEYS = tuple(sorted((key(i) for i in range(1, 5)), key=lambda k: k.public_key))
+
+
+def runtime_genesis(validators: tuple[PrivateKey, ...] = VALIDATOR_KEYS) -> Genesis:
+    """A genesis from a second ago, so block times (parent + 1 .. + drift) track the clock."""
+    g = make_genesis([(FUNDER_LOCK, 1_000_000 * COIN)], validators=validators,
+                     params=FAST_PARAMS)
+    return replace(g, time_ms=int(time.time() * 1000) - 1000)
+
+
+def fresh_store(genesis: Genesis) -> MemoryStore:
+    return MemoryStore(genesis, genesis_chain_state=encode_chain_state(genesis_state(genesis)))
+
+
+@dataclass
+class Slot:
+    """One node position: its key, transport and the node currently running there."""
+
+    key: PrivateKey
+    validator: bool
+    transport: MemoryTransport
+    node: Node | None = None
+    store: BaseStore | None = None
+
+
+@dataclass
+class Cluster:
+    genesis: Genesis
+    network: MemoryNetwork = field(default_factory=MemoryNetwork)
+    slots: list[Slot] = field(default_factory=list)
+
+    @property
+    def gid(self) -> bytes:
+        return codec.genesis_hash(self.genesis)
+
+    def add(self, k: PrivateKey, validator: bool, store: BaseStore | None = None) -> Slot:
+        chain = ChainIdentity(self.genesis.chain_id, codec.genesis_hash(self.genesis))
+        slot_ref: list[Slot] = []
+
+        def tip() -> Tip:
+            node = slot_ref[0].node
+            return node.p2p_tip() if node is not None else Tip(0, codec.genesis_hash(
+                self.genesis))
+
+        transport = self.network.transport(k.public_key, chain, tip, is_validator=validator)
+        slot = Slot(k, validator, transport)
+        slot_ref.append(slot)
+        self.slots.append(slot)
+        self._make_node(slot, store)
+        return slot
+
+    def _make_node(self, slot: Slot, store: BaseStore | None) -> None:
+        slot.store = store if store is not None else fresh_store(self.genesis)
+        slot.node = Node(self.genesis, slot.store, slot.key, validator=slot.validator,
+                         options=FAST_OPTIONS)
+        slot.node.attach(slot.transport)
+
+    async def start(self, slot: Slot) -> None:
+        assert slot.node is not None
+        await slot.node.start()
+        for other in self.slots:
+            if other is not slot and other.node is not None and other.node.running:
+                await self.network.connect(slot.transport.node_id, other.transport.node_id)
+
+    async def stop(self, slot: Slot) -> None:
+        if slot.node is not None:
+            await slot.node.stop()
+
+    async def restart(self, slot: Slot, store: BaseStore | None) -> None:
+        """Stop the node and start a new one on `store` (None: an empty data dir)."""
+        await self.stop(slot)
+        self._make_node(slot, store)
+        await self.start(slot)
+
+    async def stop_all(self) -> None:
+        for slot in self.slots:
+            await self.stop(slot)
+
+    def nodes(self) -> list[Node]:
+        return [s.node for s in self.slots if s.node is not None and s.node.running]
+
+
+async def start_cluster(n: int = 4) -> Cluster:
+    cluster = Cluster(runtime_genesis(VALIDATOR_KEYS[:n]))
+    for k in VALIDATOR_KEYS[:n]:
+        cluster.add(k, validator=True)
+    for slot in cluster.slots:
+        await cluster.start(slot)
+    return cluster
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def payments(genesis: Genesis, count: int, fee: int = 5_000) -> list[Tx]:
+    """`count` chained payments from the funder: each spends the previous change."""
+    out: list[Tx] = []
+    prev = OutPoint(TxId(codec.genesis_hash(genesis)), 0)
+    balance = genesis.allocations[0].amount
+    for i in range(count):
+        pay = 10 * COIN
+        change = balance - pay - fee
+        tx = make_tx([(prev, FUNDER_POLICY, [FUNDER])],
+                     [(codec.policy_lock(single(key(1000 + i))), pay), (FUNDER_LOCK, change)],
+                     chain_id=CHAIN_ID)
+        out.append(tx)
+        prev = OutPoint(codec.txid(tx), 1)
+        balance = change
+    return out

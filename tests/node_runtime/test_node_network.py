@@ -1,0 +1,142 @@
+"""Four real nodes on the in-memory transport: blocks with txs finalize, identically everywhere;
+a fresh observer syncs; a validator restarted with an empty store rejoins without re-signing."""
+
+from __future__ import annotations
+
+from consensus import codec
+from consensus.chainstate import ChainState
+from consensus.errors import ValidationError
+from faircoop_node.node.signing import ROUND_MAX, decode_signed_state
+from faircoop_node.storage import LevelDBStore
+from tests.builders import key
+from tests.node_runtime.harness import (
+    Cluster,
+    payments,
+    start_cluster,
+    wait_for,
+)
+
+
+def same_chain(cluster: Cluster, upto: int) -> bool:
+    """Every running node holds the same block hash at every height 1..upto."""
+    nodes = cluster.nodes()
+    for h in range(1, upto + 1):
+        hashes = {n.store.get_hash_at(h) for n in nodes}
+        if len(hashes) != 1 or None in hashes:
+            return False
+    return True
+
+
+def min_tip(cluster: Cluster) -> int:
+    return min(n.state.height for n in cluster.nodes())
+
+
+async def test_four_validators_finalize_txs_and_agree_on_every_block() -> None:
+    cluster = await start_cluster(4)
+    try:
+        txs = payments(cluster.genesis, 30)
+        a = cluster.nodes()[0]
+        for tx in txs:  # chained: each spends the last one's change, so all go to one node
+            await a.submit_tx(tx)
+        # a conflicting double spend of the funder's genesis coin is refused with its rule
+        try:
+            await a.submit_tx(txs[0])
+        except ValidationError as exc:
+            assert exc.rule == "already_in_mempool"
+        else:
+            raise AssertionError("a duplicate tx was admitted")
+
+        def all_final() -> bool:
+            return all(n.store.get_tx_location(codec.txid(tx)) is not None
+                       for n in cluster.nodes() for tx in txs)
+
+        await wait_for(all_final, 15, "every tx final on every node")
+        assert all(len(n.mempool) == 0 for n in cluster.nodes())
+        await wait_for(lambda: min_tip(cluster) >= 3, 10, "three blocks")
+        assert same_chain(cluster, min_tip(cluster))
+        # the certificates are real: block h + 1 carries a quorum certificate of h
+        node = cluster.nodes()[2]
+        assert node.store.get_certificate(1)
+        for n in cluster.nodes():
+            assert n.counters.committed_consensus >= 1
+            assert isinstance(n.chain_state(), ChainState)
+            assert n.status().validator
+            assert n.status().peers == 3
+        assert cluster.nodes()[0].feed.txs_total == len(txs)
+    finally:
+        await cluster.stop_all()
+
+
+async def test_fresh_observer_syncs_then_follows() -> None:
+    cluster = await start_cluster(4)
+    try:
+        await wait_for(lambda: min_tip(cluster) >= 4, 15, "four blocks")
+        observer = cluster.add(key(77), validator=False)
+        await cluster.start(observer)
+        assert observer.node is not None
+        target = max(n.state.height for n in cluster.nodes())
+        await wait_for(lambda: observer.node is not None and observer.node.state.height >= target,
+                       10, "the observer to sync")
+        assert observer.node.counters.committed_sync >= 1
+        assert not observer.node.status().validator
+        later = target + 2
+        await wait_for(lambda: observer.node is not None and observer.node.state.height >= later,
+                       10, "the observer to follow new blocks")
+        assert same_chain(cluster, min_tip(cluster))
+        assert observer.node.store.get_last_signed() is None  # an observer never signs
+    finally:
+        await cluster.stop_all()
+
+
+async def test_validator_with_empty_store_rejoins_and_votes_only_after_the_floor() -> None:
+    cluster = await start_cluster(4)
+    try:
+        await wait_for(lambda: min_tip(cluster) >= 3, 15, "three blocks")
+        slot = cluster.slots[3]
+        await cluster.restart(slot, store=None)  # the data dir is gone
+        node = slot.node
+        assert node is not None
+
+        def floored() -> bool:
+            raw = node.store.get_last_signed()
+            return raw is not None and decode_signed_state(raw).round == ROUND_MAX
+
+        await wait_for(floored, 10, "the rejoin floor to be recorded")
+        floor = decode_signed_state(node.store.get_last_signed() or b"")
+        assert node.state.height >= floor.height - 1
+        # it keeps following, and signs again only above the floor height
+        await wait_for(lambda: node.engine is not None and node.engine.last_signed is not None
+                       and node.engine.last_signed.height > floor.height, 15,
+                       "the rejoined validator to sign again")
+        assert decode_signed_state(node.store.get_last_signed() or b"").height > floor.height
+        await wait_for(lambda: min_tip(cluster) >= floor.height + 2, 15, "more blocks")
+        assert same_chain(cluster, min_tip(cluster))
+    finally:
+        await cluster.stop_all()
+
+
+async def test_restart_on_leveldb_keeps_the_chain_and_the_last_signed_state(tmp_path) -> None:
+    cluster = await start_cluster(4)
+    try:
+        slot = cluster.slots[0]
+        await cluster.stop(slot)
+        store = LevelDBStore(tmp_path / "chain", cluster.genesis)
+        await cluster.restart(slot, store)
+        await wait_for(lambda: min_tip(cluster) >= 3, 15, "three blocks on LevelDB")
+        node = slot.node
+        assert node is not None
+        height = node.state.height
+        signed = decode_signed_state(node.store.get_last_signed() or b"")
+        await cluster.stop(slot)
+        store.close()
+        reopened = LevelDBStore(tmp_path / "chain", cluster.genesis)
+        assert reopened.tip().height == height
+        assert decode_signed_state(reopened.get_last_signed() or b"") >= signed
+        await cluster.restart(slot, reopened)
+        await wait_for(lambda: slot.node is not None and slot.node.state.height >= height + 2,
+                       15, "the restarted node to commit again")
+        assert same_chain(cluster, min_tip(cluster))
+        await cluster.stop(slot)
+        reopened.close()
+    finally:
+        await cluster.stop_all()
