@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from consensus.address import decode_address, encode_address
+from consensus.codec import policy_lock
 from consensus.types import Lock
 from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.lookup import spent_output
@@ -34,11 +35,18 @@ def _limit(request: web.Request) -> int:
 
 
 def mempool_delta(view: NodeView, lock: Lock) -> int:
-    """What the pooled txs would add to (or take from) the lock's balance once committed."""
+    """What the pooled txs would add to (or take from) the lock's balance once committed.
+
+    A pooled tx passed the ledger rules, so each input's witness reveals the policy whose lock
+    the spent output carries: the spent output is only looked up when that lock is ours.
+    """
     delta = 0
     for entry in view.mempool.entries():
-        delta += sum(o.amount for o in entry.tx.outputs if o.lock == lock)
-        for txin in entry.tx.inputs:
+        tx = entry.tx
+        delta += sum(o.amount for o in tx.outputs if o.lock == lock)
+        for txin, witness in zip(tx.inputs, tx.witnesses, strict=False):
+            if policy_lock(witness.policy) != lock:
+                continue
             prev = spent_output(view, txin.prevout)
             if prev is not None and prev.lock == lock:
                 delta -= prev.amount

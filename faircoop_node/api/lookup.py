@@ -1,9 +1,10 @@
-"""Store lookups shared by the handlers; each raises `NotFound` instead of returning None.
+"""Store lookups shared by the handlers (`hash_at` and `block_by_hash` raise `NotFound`).
 
-The one non-trivial lookup is `spent_output`: the output an input spends, which the UTXO set
-no longer holds once the tx is committed. It is found where it was created: a genesis
-allocation, an output of a committed or pooled tx, or a block's fee output (whose amount is that
-block's total fee, so it is summed from the block's own txs, to a bounded depth).
+The one non-trivial lookup is the output an input spends, which the UTXO set no longer holds
+once the tx is committed. It is found where it was created: a genesis allocation, an output of
+a committed or pooled tx, or a block's fee output (whose amount is that block's total fee, so
+it is summed from the block's own txs, to a bounded depth). The store keeps no undo data, so
+this is the price of showing a committed tx's fee.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from faircoop_node.api.view import KEEPALIVE_S, VIEW
 routes = web.RouteTableDef()
 
 
-@routes.get("/api/v1/blocks/stream")
+@routes.get("/api/v1/blocks/stream", allow_head=False)  # a HEAD would hold a stream open
 async def blocks_stream(request: web.Request) -> web.StreamResponse:
     view = request.app[VIEW]
     keepalive = request.app[KEEPALIVE_S]

@@ -170,3 +170,12 @@ async def test_validator_set_serves_the_encoding_its_hash_names() -> None:
     assert sha256(bytes.fromhex(body["hex"])).hex() == body["hash"] == vh.hex()
     assert [(v["name"], v["pubkey"]) for v in body["validators"]] == [
         (v.name, v.pubkey.hex()) for v in scene.node.state.validators]
+
+
+async def test_a_failing_store_is_a_503_json_not_a_client_error() -> None:
+    scene = standard_chain()
+    async with serve(scene.node) as client:
+        scene.node.store.close()
+        resp = await client.get(f"/api/v1/block/{scene.blocks[0].hex()}")
+        assert resp.status == 503
+        assert "store" in (await resp.json())["error"]
