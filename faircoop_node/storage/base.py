@@ -23,6 +23,7 @@ from consensus.types import (
     Genesis,
     Lock,
     OutPoint,
+    Tx,
     TxId,
     TxOut,
 )
@@ -454,6 +455,19 @@ class BaseStore:
         if raw is None:
             return None
         return TxLocation(*schema.decode_tx_location(raw, key))
+
+    def get_tx(self, txid: bytes) -> tuple[Tx, TxLocation] | None:
+        """A committed tx and where it sits (reads its whole block)."""
+        location = self.get_tx_location(txid)
+        if location is None:
+            return None
+        block = self.get_block_at(location.height)
+        if block is None or location.position >= len(block.txs):
+            raise CorruptStore(
+                f"the tx index puts {txid.hex()} at {location}, where no tx is",
+                schema.tx_key(txid),
+            )
+        return block.txs[location.position], location
 
     def get_address_summary(self, lock: bytes) -> AddressSummary:
         key = schema.addr_summary_key(lock)

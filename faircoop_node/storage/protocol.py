@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from consensus.ledger import UtxoDiff
-from consensus.types import Block, BlockHash, BlockHeader, Genesis, Lock, OutPoint, TxId, TxOut
+from consensus.types import (
+    Block,
+    BlockHash,
+    BlockHeader,
+    Genesis,
+    Lock,
+    OutPoint,
+    Tx,
+    TxId,
+    TxOut,
+)
 
 
 class Tip(NamedTuple):
@@ -117,6 +127,7 @@ class ChainStore(Protocol):
 
     # indexes
     def get_tx_location(self, txid: bytes) -> TxLocation | None: ...
+    def get_tx(self, txid: bytes) -> tuple[Tx, TxLocation] | None: ...
     def get_address_summary(self, lock: bytes) -> AddressSummary: ...
     def get_address_utxos(
         self, lock: bytes, limit: int | None = None

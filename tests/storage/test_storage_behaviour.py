@@ -75,6 +75,8 @@ def test_commit_block_updates_blocks_utxos_and_every_index(make_store):
     assert store.get_chain_state() == chain_state_for(1, bid)
     assert store.get_tx_location(codec.txid(tx1)) == TxLocation(1, 1)
     assert store.get_tx_location(sha256(b"nothing")) is None
+    assert store.get_tx(codec.txid(tx0)) == (tx0, TxLocation(1, 0))
+    assert store.get_tx(sha256(b"nothing")) is None
     # spent output gone, the intra-block output never appears, fees land in the treasury
     assert store.get_utxo(OutPoint(TxId(gid), 0)) is None
     assert store.get_utxo(OutPoint(codec.txid(tx0), 1)) is None
