@@ -110,10 +110,6 @@ def test_fixture_round_trips_and_is_canonical(name: str) -> None:
 # -- generic rejection classes, for every type -------------------------------------------------
 
 
-def _edit_first(tree: list[object]) -> None:
-    tree[0] = 99
-
-
 GENERIC: dict[str, tuple[Callable[[list[object], bytes], object], tuple[str, ...]]] = {
     "map": (lambda t, b: _pack({"fields": t}), ("maps are not allowed",)),
     "empty_map": (lambda t, b: _pack({}), ("expected an array, got a map",)),

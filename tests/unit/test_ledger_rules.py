@@ -16,7 +16,7 @@ import pytest
 
 from consensus import ledger
 from consensus.codec import block_hash, genesis_hash, policy_lock, tx_size, txid
-from consensus.crypto import CURVE_ORDER, tagged_hash
+from consensus.crypto import CURVE_ORDER, PrivateKey, tagged_hash
 from consensus.errors import (
     DoubleSpend,
     InsufficientFee,
@@ -48,7 +48,6 @@ from tests.builders import (
     sign,
     single,
     unsigned_tx,
-    witness,
 )
 
 A, B, C, D, T1, T2 = (key(i) for i in range(10, 16))
@@ -79,7 +78,7 @@ def pay_a(amount: int = 1_000_000, to: Lock | None = None) -> Tx:
                    [(to or lock(PB), amount), (lock(PA), 10_000_000 - amount - FEE)])
 
 
-def pay_m(signers: tuple = (B, C)) -> Tx:  # type: ignore[type-arg]
+def pay_m(signers: tuple[PrivateKey, ...] = (B, C)) -> Tx:
     return make_tx([(G1, PM, list(signers))],
                    [(lock(PA), 3_000_000), (lock(PM), 17_000_000 - FEE)])
 
@@ -109,11 +108,6 @@ class TxCase:
     rule: str | None  # None: the tx is valid
     error: type[ValidationError] = ValidationError
     params: ChainParams = PARAMS
-
-
-def _m_sig(tx: Tx, signer: object) -> tuple[int, bytes]:
-    w = witness(replace(tx, witnesses=()), PM, [signer])  # type: ignore[list-item]
-    return w.signatures[0]
 
 
 TX_CASES: dict[str, TxCase] = {
