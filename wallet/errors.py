@@ -30,6 +30,10 @@ class KeystoreFormatError(WalletError):
     """A file that is not a key store this version reads (bad magic, version or parameters)."""
 
 
+class KeyDerivationError(WalletError):
+    """A bad mnemonic, extended key, derivation path or index."""
+
+
 class WatchOnly(WalletError):
     """A signing operation on a wallet that holds no private keys."""
 

@@ -27,7 +27,7 @@ from mnemonic import Mnemonic
 from consensus.codec import policy_lock
 from consensus.crypto import PrivateKey
 from consensus.types import Lock, PublicKey, SpendPolicy
-from wallet.errors import WalletError
+from wallet.errors import KeyDerivationError
 
 HARDENED = 0x8000_0000
 PURPOSE = 44
@@ -38,9 +38,11 @@ MNEMONIC_STRENGTHS = {12: 128, 15: 160, 18: 192, 21: 224, 24: 256}
 
 _WORDS = Mnemonic("english")
 
-
-class KeyDerivationError(WalletError):
-    """A bad mnemonic, extended key or derivation index."""
+__all__ = [
+    "CHAINS", "CHANGE", "COIN_TYPES", "COSIGNER", "RECEIVE", "HDAccount", "KeyDerivationError",
+    "WatchAccount", "account_path", "extended_keys", "generate_mnemonic", "key_path",
+    "lock_for_pubkey", "mnemonic_from_entropy", "mnemonic_to_seed", "normalize_mnemonic",
+]
 
 
 def generate_mnemonic(words: int = 24) -> str:
@@ -98,10 +100,6 @@ def _check_child(chain: int, index: int) -> None:
         raise KeyDerivationError(f"chain must be one of {CHAINS}")
     if not 0 <= index < HARDENED:
         raise KeyDerivationError("address index out of range")
-
-
-def single_policy(pubkey: bytes) -> SpendPolicy:
-    return SpendPolicy.single(pubkey)
 
 
 def lock_for_pubkey(pubkey: bytes) -> Lock:

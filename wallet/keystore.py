@@ -54,7 +54,7 @@ SECRETS_VERSION = 1
 DEFAULT_N = 2**15
 MIN_N = 2**15  # what `ScryptParams()` may be built with outside tests
 TEST_MIN_N = 2**4  # the floor a file may name; see ScryptParams.for_tests
-MAX_N = 2**22  # refuse files that ask for more than 4 GiB of KDF memory
+MAX_N = 2**20  # refuse files that ask for more than 1 GiB of KDF memory
 SALT_SIZE = 16
 NONCE_SIZE = 12
 CHECKSUM_SIZE = 32
@@ -108,8 +108,11 @@ def _password_bytes(password: str) -> bytes:
 
 
 def _derive(password: str, salt: bytes, params: ScryptParams) -> tuple[bytes, bytes]:
-    kdf = Scrypt(salt=salt, length=64, n=params.n, r=params.r, p=params.p)
-    out = kdf.derive(_password_bytes(password))
+    try:
+        kdf = Scrypt(salt=salt, length=64, n=params.n, r=params.r, p=params.p)
+        out = kdf.derive(_password_bytes(password))
+    except (ValueError, MemoryError) as exc:  # OpenSSL's memory limit, for a huge N
+        raise KeystoreFormatError(f"cannot run the key store's KDF: {exc}") from None
     return out[:32], out[32:]
 
 

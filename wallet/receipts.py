@@ -116,8 +116,9 @@ class LightState:
 
     @classmethod
     def from_json(cls, doc: object) -> LightState:
+        if not isinstance(doc, dict):
+            raise ReceiptInvalid("the wallet's followed-chain state is malformed")
         try:
-            assert isinstance(doc, dict)
             sets = tuple(
                 (bytes.fromhex(h), decode_validator_set(bytes.fromhex(v)))
                 for h, v in doc["validator_sets"].items()
@@ -131,7 +132,7 @@ class LightState:
                 epochs=tuple((int(h), bytes.fromhex(v)) for h, v in doc["epochs"]),
                 sets=sets,
             )
-        except (AssertionError, KeyError, TypeError, ValueError, DecodeError):
+        except (AttributeError, KeyError, TypeError, ValueError, DecodeError):
             raise ReceiptInvalid("the wallet's followed-chain state is malformed") from None
         for vhash, vs in state.sets:
             if validators_hash(vs) != vhash:

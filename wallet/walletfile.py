@@ -18,7 +18,7 @@ from consensus.address import encode_address
 from consensus.codec import decode_policy, encode_policy, policy_lock
 from consensus.errors import DecodeError
 from consensus.types import Lock, PublicKey, SpendPolicy
-from wallet.errors import WalletError, WalletFileError
+from wallet.errors import WalletError, WalletFileError, WatchOnly
 from wallet.fileio import atomic_write
 from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, WatchAccount, lock_for_pubkey
 from wallet.keystore import ScryptParams, WalletSecrets, load_keystore, save_keystore
@@ -172,8 +172,6 @@ def create_watch_only(path: str | os.PathLike[str], *, xpub: str, network: str, 
 def unlock(path: str | os.PathLike[str], data: WalletData, password: str) -> HDAccount:
     """The account's private keys, from the key store beside the wallet file."""
     if data.watch_only:
-        from wallet.errors import WatchOnly
-
         raise WatchOnly("this is a watch-only wallet: it holds no private keys")
     secrets_ = load_keystore(keystore_path(path), password)
     hd = HDAccount.from_mnemonic(secrets_.mnemonic, data.network, secrets_.passphrase,
