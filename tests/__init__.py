@@ -1,0 +1,1 @@
+"""faircoop test suite; a package so `tests.*` helpers import unambiguously."""
