@@ -221,9 +221,7 @@ def serve(node: FakeNode) -> Iterator[str]:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
         holder["runner"] = runner
         holder["url"] = f"http://127.0.0.1:{port}"
         ready.set()
