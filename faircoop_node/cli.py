@@ -6,9 +6,9 @@
                           --threshold T [--alloc ADDRESS_OR_LOCK:AMOUNT ...] --chain-id ID
                           [--network test|main] [--treasury ADDRESS] [--param NAME=VALUE ...]
                           [--time-ms MS] --out FILE
-    faircoop-node run --config FILE          (not implemented yet)
-    faircoop-node status                     (not implemented yet)
-    faircoop-node devnet ...                 (not implemented yet)
+    faircoop-node run --config FILE [--set SECTION.KEY=VALUE ...]
+    faircoop-node status [--api URL | --config FILE]
+    faircoop-node devnet [--validators N] [--dir DIR] [--base-port P] [--reset] [--init-only]
 
 `init` writes DIR/node.key (mode 0600), DIR/config.toml and DIR/node.json (the node's public
 identity: name and public key), so a genesis can be built from the node.json files of the
@@ -259,9 +259,88 @@ def cmd_genesis(args: argparse.Namespace, env: Environment) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
-def cmd_not_implemented(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    env.err(f"faircoop-node {args.command}: not implemented yet")
-    return ExitStatus.USAGE
+def cmd_run(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    """Run a node in the foreground; SIGTERM/SIGINT stop it cleanly (exit 0)."""
+    from faircoop_node.config import load_config
+    from faircoop_node.node.service import run_node
+
+    config = load_config(args.config, env=env.environ, overrides=args.set)
+    run_node(config)
+    return ExitStatus.SUCCESS
+
+
+def cmd_status(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    """GET /api/v1/status of a running node and print it as JSON."""
+    import urllib.error
+    import urllib.request
+
+    from faircoop_node.config import load_config
+
+    if args.api and args.config:
+        raise UsageError("give --api or --config, not both")
+    if args.config:
+        api = load_config(args.config, env=env.environ).api
+        host = "127.0.0.1" if api.host in ("0.0.0.0", "::") else api.host
+        base = f"http://{host}:{api.port}"
+    else:
+        base = args.api or env.environ.get("FAIRCOOP_NODE_URL", f"http://127.0.0.1:"
+                                                                 f"{DEFAULT_API_PORT}")
+    url = base.rstrip("/") + "/api/v1/status"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as resp:  # noqa: S310
+            doc = json.loads(resp.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        env.err(f"error: no node answering at {url}: {exc}")
+        return ExitStatus.ERROR
+    env.out(json.dumps(doc, indent=2, sort_keys=True))
+    return ExitStatus.SUCCESS
+
+
+def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    """Create (or reuse) a devnet directory, start its nodes, stop them on Ctrl-C/SIGTERM."""
+    import signal as signals
+
+    from faircoop_node.devnet import Devnet, ensure_devnet
+
+    layout, created = ensure_devnet(Path(args.dir), args.validators, args.base_port,
+                                    reset=args.reset)
+    env.out(f"devnet {'created' if created else 'reused'} in {layout.directory} "
+            f"({layout.validators} validators + 1 observer, chain {layout.chain_id})")
+    for node in layout.nodes:
+        role = "validator" if node.validator else "observer "
+        env.out(f"  {node.name:<10} {role}  API {node.api_url}/api/v1   "
+                f"P2P {node.p2p_url}   log {node.log_path}")
+    env.out(f"demo wallet: {layout.wallet_path} (password in {layout.password_path})")
+    env.out(f"  funded address {layout.demo_address}")
+    env.out(f"  try: faircoop-wallet --wallet {layout.wallet_path} --password-file "
+            f"{layout.password_path} --node {layout.nodes[0].api_url} balance")
+    env.out(f"to start afresh: faircoop-node devnet --dir {args.dir} --reset")
+    if args.init_only:
+        return ExitStatus.SUCCESS
+    net = Devnet(layout)
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["requested"] = True
+
+    previous = signals.signal(signals.SIGTERM, request_stop)
+    try:
+        net.start_all()
+        env.out("running; Ctrl-C stops every node")
+        reported: set[str] = set()
+        while not stop["requested"]:
+            time.sleep(0.25)
+            for name, code in net.exited().items():
+                if name not in reported:
+                    reported.add(name)
+                    env.err(f"{name} exited with status {code} (see its node.log)")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signals.signal(signals.SIGTERM, previous)
+        codes = net.stop_all()
+        env.out("stopped: " + ", ".join(f"{n}={c}" for n, c in codes.items()))
+    return ExitStatus.SUCCESS
 
 
 # -- wiring -----------------------------------------------------------------------------------
@@ -306,12 +385,23 @@ def build_parser(env: Environment) -> _Parser:
     p.add_argument("--out", required=True, help="the genesis file to write")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
-    p = add("run", "run a node (not implemented yet)", cmd_not_implemented)
-    p.add_argument("--config", help="the node's config.toml")
-    p = add("status", "show a running node's status (not implemented yet)", cmd_not_implemented)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = add("devnet", "start a local devnet (not implemented yet)", cmd_not_implemented)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = add("run", "run a node until SIGTERM or Ctrl-C", cmd_run)
+    p.add_argument("--config", required=True, help="the node's config.toml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config value (repeatable)")
+    p = add("status", "print a running node's status (JSON, from its API)", cmd_status)
+    p.add_argument("--api", help="the node's API base URL (default http://127.0.0.1:7070)")
+    p.add_argument("--config", help="read the API address from this config.toml instead")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
+    p = add("devnet", "start N local validators and an observer, with a funded demo wallet",
+            cmd_devnet)
+    p.add_argument("--validators", type=int, default=None, help="validators (default 4)")
+    p.add_argument("--dir", default=".devnet", help="the devnet directory (default .devnet)")
+    p.add_argument("--base-port", type=int, default=None,
+                   help="the first node's API port (default 7070); P2P ports start at +100")
+    p.add_argument("--reset", action="store_true", help="delete an existing devnet in --dir")
+    p.add_argument("--init-only", action="store_true",
+                   help="create the directory and exit without starting nodes")
     return parser
 
 

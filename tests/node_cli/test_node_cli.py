@@ -169,11 +169,19 @@ def test_bad_identity_file(tmp_path: Path) -> None:
     assert status == ExitStatus.GENESIS and "'pubkey'" in env.err_text
 
 
-@pytest.mark.parametrize("argv", [["run", "--config", "x.toml"], ["status"], ["devnet"]])
-def test_placeholders_say_not_implemented(argv: list[str]) -> None:
+@pytest.mark.parametrize("argv, expected, text", [
+    (["run"], ExitStatus.USAGE, "--config"),
+    (["run", "--config", "/nonexistent/x.toml"], ExitStatus.CONFIG, "does not exist"),
+    (["status", "--api", "http://127.0.0.1:9", "--timeout", "2"], ExitStatus.ERROR,
+     "no node answering"),
+    (["devnet", "--validators", "0", "--init-only"], ExitStatus.ERROR, "--validators"),
+])
+def test_run_status_devnet_report_bad_input(argv: list[str], expected: ExitStatus,
+                                            text: str) -> None:
+    """(The node's own tests cover these commands working: tests/node_runtime, tests/e2e.)"""
     status, env = _run(*argv)
-    assert status == ExitStatus.USAGE == 2
-    assert "not implemented yet" in env.err_text
+    assert status == expected
+    assert text in env.err_text
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["init"], ["genesis", "--threshold", "x"]])

@@ -1,0 +1,301 @@
+"""A local development network in one command: N validators and one observer on 127.0.0.1.
+
+`create_devnet(DIR, N, P)` lays the network out on disk:
+
+- DIR/coop-1 .. DIR/coop-N: validator node directories (`init_node_dir`: node.key 0600,
+  config.toml, node.json), each with its own copy of the genesis file;
+- DIR/observer: an observer that serves the API without voting;
+- DIR/genesis.json: validators coop-1..N, the governors are the validators' keys with a majority
+  threshold, and a large allocation to the demo wallet's first receive address;
+- DIR/demo.wallet (+ demo.wallet.keys, the encrypted key store) and DIR/demo.password (0600),
+  for `faircoop-wallet --wallet DIR/demo.wallet --password-file DIR/demo.password ...`;
+- DIR/devnet.json: the manifest, so running the devnet again reuses the same directory.
+
+Ports: node i (0-based; the observer is node N) serves its API on P + i and P2P on
+P + P2P_OFFSET + i. Every node dials every validator, so the mesh is complete.
+
+`Devnet` runs the nodes as child processes (`python -m faircoop_node run --config ...`), each
+logging to its directory's node.log, and stops them with SIGTERM (SIGKILL after a grace time).
+The CLI's `devnet` command and the end-to-end test both use it.
+
+Left out: anything but loopback, and upgrades of an existing devnet's genesis (delete DIR, or
+pass --reset, to start a new chain).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from consensus.address import encode_address
+from consensus.codec import genesis_hash
+from consensus.errors import FaircoopError
+from consensus.types import COIN, TxOut, Validator
+from faircoop_node.cli import init_node_dir
+from faircoop_node.config import P2P_PATH, LogConfig
+from faircoop_node.genesis_file import build_genesis, load_genesis, write_genesis
+
+MANIFEST = "devnet.json"
+FORMAT = "faircoop-devnet/1"
+CHAIN_ID = "faircoop-devnet"
+P2P_OFFSET = 100
+DEMO_ALLOCATION = 10_000_000 * COIN
+DEVNET_PARAMS = {
+    "block_interval_ms": 100,
+    "heartbeat_ms": 1_000,
+    "timeout_propose_ms": 1_000,
+    "timeout_vote_ms": 500,
+    "timeout_delta_ms": 250,
+}
+STOP_GRACE_S = 10.0
+
+
+class DevnetError(FaircoopError):
+    """A devnet directory that can't be created, reused or started."""
+
+
+@dataclass(frozen=True, slots=True)
+class DevnetNode:
+    name: str
+    directory: Path
+    validator: bool
+    api_port: int
+    p2p_port: int
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "config.toml"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def p2p_url(self) -> str:
+        return f"ws://127.0.0.1:{self.p2p_port}{P2P_PATH}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "node.log"
+
+
+@dataclass(frozen=True, slots=True)
+class DevnetLayout:
+    directory: Path
+    validators: int
+    base_port: int
+    chain_id: str
+    demo_address: str
+    nodes: tuple[DevnetNode, ...]
+
+    @property
+    def wallet_path(self) -> Path:
+        return self.directory / "demo.wallet"
+
+    @property
+    def password_path(self) -> Path:
+        return self.directory / "demo.password"
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.directory / "genesis.json"
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "format": FORMAT, "validators": self.validators, "base_port": self.base_port,
+            "chain_id": self.chain_id, "demo_address": self.demo_address,
+            "nodes": [{"name": n.name, "dir": n.directory.name, "validator": n.validator,
+                       "api_port": n.api_port, "p2p_port": n.p2p_port} for n in self.nodes],
+        }, indent=2) + "\n"
+
+
+def ports_for(base_port: int, index: int) -> tuple[int, int]:
+    """(API port, P2P port) of node `index`."""
+    return base_port + index, base_port + P2P_OFFSET + index
+
+
+def check_ports(validators: int, base_port: int) -> None:
+    if not 1 <= validators <= 50:
+        raise DevnetError(f"--validators must be 1 to 50, not {validators}")
+    if not 1024 <= base_port <= 65535 - P2P_OFFSET - validators - 10:
+        raise DevnetError(f"--base-port must be 1024 to {65535 - P2P_OFFSET - validators - 10}")
+
+
+def create_devnet(directory: Path, validators: int = 4, base_port: int = 7070,
+                  *, now_ms: int | None = None) -> DevnetLayout:
+    """Lay a new devnet out under `directory` (which must not hold one already)."""
+    from wallet.keys import RECEIVE, HDAccount, generate_mnemonic, lock_for_pubkey
+    from wallet.keystore import WalletSecrets
+    from wallet.receipts import genesis_light_state
+    from wallet.walletfile import create_wallet_files
+
+    check_ports(validators, base_port)
+    directory = directory.resolve()
+    if (directory / MANIFEST).exists():
+        raise DevnetError(f"{directory} already holds a devnet")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    p2p_urls = [f"ws://127.0.0.1:{ports_for(base_port, i)[1]}{P2P_PATH}"
+                for i in range(validators)]
+    nodes: list[DevnetNode] = []
+    members: list[Validator] = []
+    for i in range(validators + 1):
+        is_validator = i < validators
+        name = f"coop-{i + 1}" if is_validator else "observer"
+        api_port, p2p_port = ports_for(base_port, i)
+        made = init_node_dir(
+            directory / name, validator=is_validator, name=name if is_validator else "",
+            p2p_port=p2p_port, api_port=api_port,
+            peers=[u for j, u in enumerate(p2p_urls) if j != i],
+            log=LogConfig(level="INFO", format="json"))
+        if is_validator:
+            members.append(Validator(name, made.node_id))
+        nodes.append(DevnetNode(name, directory / name, is_validator, api_port, p2p_port))
+
+    mnemonic = generate_mnemonic(24)
+    account = HDAccount.from_mnemonic(mnemonic, "test")
+    demo_lock = lock_for_pubkey(account.pubkey(RECEIVE, 0))
+    keys = sorted(v.pubkey for v in members)
+    genesis = build_genesis(
+        chain_id=CHAIN_ID, network="test", validators=members, governors=keys,
+        threshold=len(keys) // 2 + 1, allocations=[TxOut(DEMO_ALLOCATION, demo_lock)],
+        time_ms=now_ms if now_ms is not None else int(time.time() * 1000),
+        params=DEVNET_PARAMS)
+    write_genesis(directory / "genesis.json", genesis)
+    for node in nodes:
+        write_genesis(node.directory / "genesis.json", genesis)
+    password = secrets.token_urlsafe(18)
+    layout = DevnetLayout(directory, validators, base_port, CHAIN_ID,
+                          encode_address(demo_lock, "test"), tuple(nodes))
+    create_wallet_files(layout.wallet_path, secrets_=WalletSecrets(mnemonic), password=password,
+                        network="test", chain_id=CHAIN_ID, genesis_hash=genesis_hash(genesis),
+                        light=genesis_light_state(genesis))
+    fd = os.open(layout.password_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+    (directory / MANIFEST).write_text(layout.to_json(), encoding="utf-8")
+    return layout
+
+
+def load_devnet(directory: Path) -> DevnetLayout:
+    """The devnet laid out in `directory` by `create_devnet`."""
+    directory = directory.resolve()
+    try:
+        doc = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT:
+            raise DevnetError(f"{directory / MANIFEST} is not a {FORMAT} manifest")
+        nodes = tuple(DevnetNode(str(n["name"]), directory / str(n["dir"]), bool(n["validator"]),
+                                 int(n["api_port"]), int(n["p2p_port"])) for n in doc["nodes"])
+        layout = DevnetLayout(directory, int(doc["validators"]), int(doc["base_port"]),
+                              str(doc["chain_id"]), str(doc["demo_address"]), nodes)
+    except FileNotFoundError:
+        raise DevnetError(f"{directory} holds no devnet (no {MANIFEST})") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DevnetError(f"{directory / MANIFEST} is unreadable: {exc}") from None
+    load_genesis(layout.genesis_path)  # fails clearly if someone edited it
+    return layout
+
+
+def ensure_devnet(directory: Path, validators: int | None, base_port: int | None,
+                  *, reset: bool = False) -> tuple[DevnetLayout, bool]:
+    """Reuse the devnet in `directory`, or create one; (layout, created).
+
+    A reused devnet must match the --validators/--base-port asked for (when given);
+    `reset` deletes an existing devnet directory first (only one with a manifest).
+    """
+    directory = directory.resolve()
+    check_ports(4 if validators is None else validators, 7070 if base_port is None else base_port)
+    if reset and (directory / MANIFEST).exists():
+        shutil.rmtree(directory)
+    if (directory / MANIFEST).exists():
+        layout = load_devnet(directory)
+        if validators is not None and validators != layout.validators:
+            raise DevnetError(f"{directory} holds a devnet of {layout.validators} validators; "
+                              f"pass --reset (or delete it) to start one of {validators}")
+        if base_port is not None and base_port != layout.base_port:
+            raise DevnetError(f"{directory} uses base port {layout.base_port}; pass --reset "
+                              f"(or delete it) to use {base_port}")
+        return layout, False
+    if directory.exists() and any(directory.iterdir()):
+        raise DevnetError(f"{directory} exists and is not a devnet directory; choose another "
+                          "--dir")
+    return create_devnet(directory, 4 if validators is None else validators,
+                         7070 if base_port is None else base_port), True
+
+
+def add_observer(layout: DevnetLayout, name: str, index: int) -> DevnetNode:
+    """A new observer directory (empty data dir) at port slot `index`, dialing every validator."""
+    api_port, p2p_port = ports_for(layout.base_port, index)
+    peers = [n.p2p_url for n in layout.nodes if n.validator]
+    init_node_dir(layout.directory / name, validator=False, p2p_port=p2p_port, api_port=api_port,
+         peers=peers, log=LogConfig(level="INFO", format="json"))
+    write_genesis(layout.directory / name / "genesis.json", load_genesis(layout.genesis_path))
+    return DevnetNode(name, layout.directory / name, False, api_port, p2p_port)
+
+
+class Devnet:
+    """The devnet's node processes."""
+
+    def __init__(self, layout: DevnetLayout, python: str = sys.executable) -> None:
+        self.layout = layout
+        self.python = python
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def node_command(self, node: DevnetNode) -> list[str]:
+        return [self.python, "-m", "faircoop_node", "run", "--config", str(node.config_path)]
+
+    def start(self, node: DevnetNode) -> subprocess.Popen[bytes]:
+        old = self.procs.get(node.name)
+        if old is not None and old.poll() is None:
+            raise DevnetError(f"{node.name} is already running (pid {old.pid})")
+        log = open(node.log_path, "ab")  # noqa: SIM115 - the child owns it from here
+        try:
+            proc = subprocess.Popen(self.node_command(node), stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=str(self.layout.directory))
+        finally:
+            log.close()
+        self.procs[node.name] = proc
+        return proc
+
+    def start_all(self, nodes: Sequence[DevnetNode] | None = None) -> None:
+        for node in nodes if nodes is not None else self.layout.nodes:
+            self.start(node)
+
+    def signal(self, name: str, sig: int) -> None:
+        proc = self.procs.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one node (a crash), and reap it."""
+        proc = self.procs.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def exited(self) -> dict[str, int]:
+        return {name: code for name, p in self.procs.items() if (code := p.poll()) is not None}
+
+    def stop_all(self, grace_s: float = STOP_GRACE_S) -> dict[str, int]:
+        """SIGTERM every node, wait up to `grace_s`, SIGKILL what is left; exit codes."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        codes: dict[str, int] = {}
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = proc.wait(timeout=10)
+        return codes
