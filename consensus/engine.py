@@ -145,9 +145,19 @@ Event = NewHeight | ProposalReceived | VoteReceived | TimeoutFired | BlockValida
 
 @dataclass(frozen=True, slots=True)
 class PersistLastSigned:
-    """Durably store this last-signed state (sync) before carrying out any later action."""
+    """Durably store this last-signed state (sync) before carrying out any later action.
+
+    `message` is what is about to be signed and sent; for a precommit of a block,
+    `justification` is the polka (2f+1 prevotes) that made this validator lock on it. The state
+    alone prevents double signing. Keeping the current height's messages and justifications too,
+    and handing them back as `Engine(..., resume_votes=...)` after a restart, restores the lock,
+    re-sends votes a crash may have swallowed, and lets others check a re-proposal of the locked
+    block: without them a restarted validator can stall a height others need it for.
+    """
 
     state: SignedState
+    message: Proposal | Vote
+    justification: tuple[Vote, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +243,13 @@ class Engine:
         chain_id: str,
         key: PrivateKey | None,
         last_signed: SignedState | None = None,
+        resume_votes: tuple[Vote, ...] = (),
     ) -> None:
         self._chain_id = chain_id
         self._key = key
         self._pub: PublicKey | None = PublicKey(key.public_key) if key is not None else None
         self._last_signed = last_signed
+        self._resume_votes = resume_votes  # persisted votes from before a restart
         self._out: list[Action] = []
         # height state
         self._height = 0
@@ -267,7 +279,8 @@ class Engine:
         self._blocks: dict[BlockHash, Block] = {}
         self._validity: dict[BlockHash, bool] = {}
         self._validating: set[BlockHash] = set()
-        self._votes: dict[tuple[int, VoteType], dict[int, Vote]] = {}
+        self._votes: dict[tuple[int, VoteType], dict[int, Vote]] = {}  # first vote per signer
+        self._block_votes: dict[tuple[int, VoteType, BlockHash], dict[int, Vote]] = {}
         self._tallies: dict[tuple[int, VoteType], VoteTally] = {}
         self._prevote_timeout_rounds: set[int] = set()
         self._precommit_timeout_rounds: set[int] = set()
@@ -333,14 +346,32 @@ class Engine:
         return tally.total if block_id is None else tally.count(block_id)
 
     def gossip(self) -> tuple[Broadcast, ...]:
-        """What this validator signed in the current and previous round, to re-send now and then.
+        """Messages to re-send when progress stalls: a node's share of reliable gossip.
 
-        Re-sending is safe (the same signed bytes) and is what makes the engine live after
-        message loss: the paper assumes every message is eventually delivered after GST.
+        Our own signed messages of the current and previous round, the current round's proposal,
+        and the prevotes of the polkas behind our locked and valid values (what a peer needs to
+        accept a re-proposal, Algorithm 1 line 28). Re-sending signed bytes is always safe; the
+        paper's liveness argument assumes every message is eventually delivered after GST, and
+        this is how a node makes that true after message loss.
         """
-        return tuple(
-            b for (r, _), b in sorted(self._own.items()) if r >= self._round - 1
-        )
+        out: dict[bytes, Broadcast] = {}
+        for (r, _), b in sorted(self._own.items()):
+            if r >= self._round - 1:
+                out[b.message.signature] = b
+        p = self._proposals.get(self._round)
+        if p is not None and p.block_id in self._blocks:
+            out.setdefault(p.signature, Broadcast(p, self._blocks[p.block_id]))
+        for value, r in ((self._locked_value, self._locked_round),
+                         (self._valid_value, self._valid_round)):
+            if value is not None:
+                for v in self.polka_votes(r, value):
+                    out.setdefault(v.signature, Broadcast(v))
+        return tuple(out.values())
+
+    def polka_votes(self, round_: int, block_id: BlockHash) -> tuple[Vote, ...]:
+        """The prevotes for `block_id` in `round_` this engine holds, by validator index."""
+        votes = self._block_votes.get((round_, VoteType.PREVOTE, block_id), {})
+        return tuple(v for _, v in sorted(votes.items()))
 
     # -- the one entry point --
 
@@ -370,11 +401,13 @@ class Engine:
         if self._key is None or self._my_index is None:
             return False
         state = SignedState(self._height, self._round, step)
-        if self._last_signed is not None and state <= self._last_signed:
-            return False
-        self._last_signed = state
-        self._out.append(PersistLastSigned(state))
-        return True
+        return self._last_signed is None or state > self._last_signed
+
+    def _persist(
+        self, step: Step, message: Proposal | Vote, justification: tuple[Vote, ...] = ()
+    ) -> None:
+        self._last_signed = SignedState(self._height, self._round, step)
+        self._out.append(PersistLastSigned(self._last_signed, message, justification))
 
     def _sign_vote(self, vote_type: VoteType, block_id: BlockHash) -> None:
         step = Step.PREVOTE if vote_type == VoteType.PREVOTE else Step.PRECOMMIT
@@ -382,6 +415,9 @@ class Engine:
             return
         assert self._key is not None and self._my_index is not None
         vote = sign_vote(self._key, self._chain_id, vote_type, self._height, self._round, block_id)
+        justification = self.polka_votes(self._round, block_id) if (
+            vote_type == VoteType.PRECOMMIT and block_id) else ()
+        self._persist(step, vote, justification)
         b = Broadcast(vote)
         self._own[(self._round, step)] = b
         self._out.append(b)
@@ -395,6 +431,7 @@ class Engine:
             self._key, self._chain_id, self._height, self._round, self._valid_round_for(block_id),
             block_id,
         )
+        self._persist(Step.PROPOSE, proposal)
         b = Broadcast(proposal, block)
         self._own[(self._round, Step.PROPOSE)] = b
         self._out.append(b)
@@ -450,6 +487,7 @@ class Engine:
             # restarted mid-height: the earlier rounds are already spent for this key
             first_round = self._last_signed.round
         self._start_round(first_round)
+        self._resume(ev.height)
         buffered, self._buffer = self._buffer, []
         for msg in buffered:
             if self._message_height(msg) == self._height:
@@ -460,6 +498,29 @@ class Engine:
             elif self._message_height(msg) > self._height:
                 self._buffer.append(msg)
         self._evaluate()
+
+    def _resume(self, height: int) -> None:
+        """Take back persisted votes of `height` from before a restart: tallies, lock, step."""
+        votes = [v for v in self._resume_votes if v.height == height and v.chain_id ==
+                 self._chain_id]
+        self._resume_votes = ()
+        for v in sorted(votes, key=lambda v: (v.round, int(v.vote_type), v.validator)):
+            index = self._index.get(v.validator)
+            if index is None or not self._verified(v):
+                continue
+            self._count_vote(index, v)
+            if index != self._my_index:
+                continue
+            step = Step.PREVOTE if v.vote_type == VoteType.PREVOTE else Step.PRECOMMIT
+            self._own[(v.round, step)] = Broadcast(v)
+            if v.vote_type == VoteType.PRECOMMIT and not v.is_nil and v.round > self._locked_round:
+                # we precommitted it, so we saw its polka: locked, and it is our valid value
+                self._locked_value, self._locked_round = v.block_id, v.round
+                self._valid_value, self._valid_round = v.block_id, v.round
+            if v.round == self._round and step > self._step:
+                self._step = step
+        # re-send this round's votes: the crash may have swallowed them
+        self._out.extend(b for (r, _), b in sorted(self._own.items()) if r == self._round)
 
     def _remember_votes_of_height(self) -> None:
         self._prev_height = self._height
@@ -497,30 +558,31 @@ class Engine:
         index = self._index.get(v.validator)
         if index is None or v.round > self._round + MAX_ROUND_AHEAD:
             return
-        earlier = self._votes.get((v.round, v.vote_type), {}).get(index)
-        if earlier is not None:
-            if earlier.block_id == v.block_id:
-                return  # a duplicate delivery (or a second signature of the same vote)
-            if self._verified(v):
-                self._report(earlier, v, index)
-            return
+        if index in self._block_votes.get((v.round, v.vote_type, v.block_id), {}):
+            return  # a duplicate delivery (or a second signature of the same vote)
         if not self._verified(v):
             return
-        self._count_vote(index, v)
-        self._evaluate()
+        earlier = self._votes.get((v.round, v.vote_type), {}).get(index)
+        if earlier is not None and earlier.block_id != v.block_id:
+            self._report(earlier, v, index)
+        if self._count_vote(index, v):
+            self._evaluate()
 
     def _verified(self, v: Vote) -> bool:
         digest = vote_digest(v.chain_id, v.vote_type, v.height, v.round, v.block_id, v.validator)
         return crypto.verify(v.validator, v.signature, digest)
 
-    def _count_vote(self, index: int, v: Vote) -> None:
+    def _count_vote(self, index: int, v: Vote) -> bool:
         key = (v.round, v.vote_type)
         tally = self._tallies.get(key)
         if tally is None:
             tally = self._tallies[key] = VoteTally(len(self._validators))
-        if tally.add(index, v.block_id):
-            self._votes.setdefault(key, {})[index] = v
-            self._round_senders.setdefault(v.round, set()).add(index)
+        if not tally.add(index, v.block_id):
+            return False
+        self._votes.setdefault(key, {}).setdefault(index, v)
+        self._block_votes.setdefault((v.round, v.vote_type, v.block_id), {})[index] = v
+        self._round_senders.setdefault(v.round, set()).add(index)
+        return True
 
     def _report(self, a: Vote, b: Vote, index: int) -> None:
         tag = (a.height, a.round, a.vote_type, index)
@@ -731,10 +793,8 @@ class Engine:
                 continue
             if not self._validity[block_id]:
                 continue  # more than a third are faulty: nothing safe to do
-            votes = self._votes[(r, VoteType.PRECOMMIT)]
-            cert = build_certificate(
-                (v for v in votes.values() if v.block_id == block_id), self._validators
-            )
+            votes = self._block_votes[(r, VoteType.PRECOMMIT, block_id)]
+            cert = build_certificate(votes.values(), self._validators)
             self._decided = True
             self._out.append(Commit(self._blocks[block_id], block_id, cert))
             return True
