@@ -147,17 +147,20 @@ Event = NewHeight | ProposalReceived | VoteReceived | TimeoutFired | BlockValida
 class PersistLastSigned:
     """Durably store this last-signed state (sync) before carrying out any later action.
 
-    `message` is what is about to be signed and sent; for a precommit of a block,
-    `justification` is the polka (2f+1 prevotes) that made this validator lock on it. The state
-    alone prevents double signing. Keeping the current height's messages and justifications too,
-    and handing them back as `Engine(..., resume_votes=...)` after a restart, restores the lock,
-    re-sends votes a crash may have swallowed, and lets others check a re-proposal of the locked
-    block: without them a restarted validator can stall a height others need it for.
+    `message` is what is about to be signed and sent. For a precommit of a block,
+    `justification` is the polka (2f+1 prevotes) that made this validator lock on it and `block`
+    is that block (for a proposal, `block` is the proposed block). The state alone prevents
+    double signing. Keeping the current height's votes, justifications and blocks too, and
+    handing them back as `Engine(..., resume_votes=..., resume_blocks=...)` after a restart,
+    restores the lock, re-sends votes a crash may have swallowed, and lets this validator
+    re-propose its locked block with proof: without them a restarted validator can stall a
+    height the others need it for.
     """
 
     state: SignedState
     message: Proposal | Vote
     justification: tuple[Vote, ...] = ()
+    block: Block | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,12 +247,14 @@ class Engine:
         key: PrivateKey | None,
         last_signed: SignedState | None = None,
         resume_votes: tuple[Vote, ...] = (),
+        resume_blocks: tuple[Block, ...] = (),
     ) -> None:
         self._chain_id = chain_id
         self._key = key
         self._pub: PublicKey | None = PublicKey(key.public_key) if key is not None else None
         self._last_signed = last_signed
         self._resume_votes = resume_votes  # persisted votes from before a restart
+        self._resume_blocks = resume_blocks  # and the blocks they were for
         self._out: list[Action] = []
         # height state
         self._height = 0
@@ -404,10 +409,11 @@ class Engine:
         return self._last_signed is None or state > self._last_signed
 
     def _persist(
-        self, step: Step, message: Proposal | Vote, justification: tuple[Vote, ...] = ()
+        self, step: Step, message: Proposal | Vote, justification: tuple[Vote, ...] = (),
+        block: Block | None = None,
     ) -> None:
         self._last_signed = SignedState(self._height, self._round, step)
-        self._out.append(PersistLastSigned(self._last_signed, message, justification))
+        self._out.append(PersistLastSigned(self._last_signed, message, justification, block))
 
     def _sign_vote(self, vote_type: VoteType, block_id: BlockHash) -> None:
         step = Step.PREVOTE if vote_type == VoteType.PREVOTE else Step.PRECOMMIT
@@ -415,9 +421,9 @@ class Engine:
             return
         assert self._key is not None and self._my_index is not None
         vote = sign_vote(self._key, self._chain_id, vote_type, self._height, self._round, block_id)
-        justification = self.polka_votes(self._round, block_id) if (
-            vote_type == VoteType.PRECOMMIT and block_id) else ()
-        self._persist(step, vote, justification)
+        locking = vote_type == VoteType.PRECOMMIT and bool(block_id)
+        justification = self.polka_votes(self._round, block_id) if locking else ()
+        self._persist(step, vote, justification, self._blocks.get(block_id) if locking else None)
         b = Broadcast(vote)
         self._own[(self._round, step)] = b
         self._out.append(b)
@@ -431,7 +437,7 @@ class Engine:
             self._key, self._chain_id, self._height, self._round, self._valid_round_for(block_id),
             block_id,
         )
-        self._persist(Step.PROPOSE, proposal)
+        self._persist(Step.PROPOSE, proposal, (), block)
         b = Broadcast(proposal, block)
         self._own[(self._round, Step.PROPOSE)] = b
         self._out.append(b)
@@ -504,6 +510,12 @@ class Engine:
         votes = [v for v in self._resume_votes if v.height == height and v.chain_id ==
                  self._chain_id]
         self._resume_votes = ()
+        for block in self._resume_blocks:
+            if block.header.height == height and block.header.chain_id == self._chain_id:
+                block_id = block_hash(block.header)
+                self._blocks.setdefault(block_id, block)
+                self._validity.setdefault(block_id, True)  # we judged it before the restart
+        self._resume_blocks = ()
         for v in sorted(votes, key=lambda v: (v.round, int(v.vote_type), v.validator)):
             index = self._index.get(v.validator)
             if index is None or not self._verified(v):

@@ -177,7 +177,8 @@ Wire = WireProposal | WireVote | SyncRequest | SyncResponse
 def _summary(msg: Wire) -> str:
     if isinstance(msg, WireVote):
         v = msg.vote
-        return f"v{int(v.vote_type)}/{v.height}/{v.round}/{v.block_id[:4].hex()}/{v.validator[:3].hex()}"
+        who = v.validator[:3].hex()
+        return f"v{int(v.vote_type)}/{v.height}/{v.round}/{v.block_id[:4].hex()}/{who}"
     if isinstance(msg, WireProposal):
         p = msg.proposal
         return f"p/{p.height}/{p.round}/{p.pol_round}/{p.block_id[:4].hex()}"
@@ -199,6 +200,7 @@ class SimNode:
     blocks: list[tuple[Block, BlockHash, bytes]] = field(default_factory=list)
     last_signed: SignedState | None = None  # the node's "disk": last-signed state ...
     signed_votes: list[Vote] = field(default_factory=list)  # ... and this height's own votes
+    signed_blocks: list[Block] = field(default_factory=list)  # ... and the blocks they name
     alive: bool = True
     epoch: int = 0  # bumped at each crash, so timers set before it are ignored
     relayed: dict[bytes, int] = field(default_factory=dict)  # vote signature -> height
@@ -391,7 +393,7 @@ class Simulation:
 
     def _start_engine(self, node: SimNode) -> None:
         node.engine = Engine(node.view.chain_id, node.key, node.last_signed,
-                             tuple(node.signed_votes))
+                             tuple(node.signed_votes), tuple(node.signed_blocks))
         self._feed(node, self._new_height(node))
 
     @staticmethod
@@ -413,6 +415,10 @@ class Simulation:
                     node.signed_votes = [v for v in node.signed_votes
                                          if v.height == a.state.height]
                     node.signed_votes += [a.message, *a.justification]
+                node.signed_blocks = [b for b in node.signed_blocks
+                                      if b.header.height == a.state.height]
+                if a.block is not None:
+                    node.signed_blocks.append(a.block)
             elif isinstance(a, Broadcast):
                 self._broadcast(node, a)
             elif isinstance(a, ScheduleTimeout):
@@ -628,6 +634,7 @@ class Simulation:
             node.wiped = True
             node.last_signed = None
             node.signed_votes = []
+            node.signed_blocks = []
             node.blocks = []
             node.view = self.rules.genesis_view()
             node.relayed = {}
