@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from consensus.errors import FaircoopError
-from consensus.evidence import DuplicateVoteEvidence, check_duplicate_vote, encode_evidence
+from consensus.evidence import (
+    DuplicateVoteEvidence,
+    EvidenceKey,
+    check_duplicate_vote,
+    encode_evidence,
+)
 
 
 class SeenCache:
@@ -44,7 +49,7 @@ class EvidencePool:
     def __init__(self, chain_id: str, capacity: int = 1_000) -> None:
         self._chain_id = chain_id
         self._capacity = capacity
-        self._items: dict[tuple[bytes, int, int, int], bytes] = {}
+        self._items: dict[EvidenceKey, bytes] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -64,7 +69,7 @@ class EvidencePool:
     def items(self) -> tuple[bytes, ...]:
         return tuple(self._items.values())
 
-    def remove_included(self, keys: set[tuple[bytes, int, int, int]]) -> None:
+    def remove_included(self, keys: set[EvidenceKey]) -> None:
         for key in keys:
             self._items.pop(key, None)
 

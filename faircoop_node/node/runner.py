@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from consensus.chain import ValidBlock, check_not_future, make_block, proposal_time, validate_block
@@ -35,6 +36,7 @@ from consensus.chainstate import (
     decode_chain_state,
     encode_chain_state,
     genesis_state,
+    install_recovery,
     select_carried,
 )
 from consensus.codec import (
@@ -67,7 +69,14 @@ from consensus.engine import (
     VoteReceived,
 )
 from consensus.errors import DecodeError, FaircoopError, ValidationError
-from consensus.evidence import MAX_EVIDENCE_AGE, decode_evidence, encode_evidence, evidence_for
+from consensus.evidence import (
+    MAX_EVIDENCE_AGE,
+    EvidenceKey,
+    decode_evidence,
+    encode_evidence,
+    evidence_for,
+)
+from consensus.governance import RecoveryAction, decode_block_action
 from consensus.ledger import SignatureCache
 from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx, TxId
 from consensus.votes import (
@@ -140,6 +149,8 @@ class NodeOptions:
     sync_delay_s: float = 0.3  # a peer one block ahead for this long means we missed a commit
     join_wait_s: float = 3.0  # a validator without a last-signed record waits this for peers
     validate_in_thread: bool = True
+    inbox: Path | None = None  # a directory of governance actions to carry (see `_scan_inbox`)
+    inbox_s: float = 2.0  # how often the inbox is read
 
 
 @dataclass
@@ -210,6 +221,11 @@ class Node:
         self._progress_mono = time.monotonic()
         self._last_status_mono = 0.0
         self._joining_since: float | None = None
+        self._actions: dict[bytes, Path] = {}  # governance actions to carry -> their inbox file
+        self._inbox_files: dict[Path, float] = {}  # read already, by modification time
+        self._recoveries: dict[Path, RecoveryAction] = {}
+        self._refusals: dict[Path, str] = {}  # the last rule each recovery failed, logged once
+        self._inbox_mono = 0.0
         self._stopping = False
         self.running = False
 
@@ -457,6 +473,9 @@ class Node:
         elif self._gated and self._gate_open(now):
             await self._start_height()
         self._maybe_sync(now)
+        if self.options.inbox is not None and now - self._inbox_mono >= self.options.inbox_s:
+            self._inbox_mono = now
+            await self._scan_inbox(self.options.inbox)
         engine = self.engine
         if engine is not None:
             progress = (engine.height, engine.round, int(engine.step))
@@ -502,6 +521,70 @@ class Node:
                       votes_from=self.state.height + 2)
         self._create_engine(floor)
 
+    # -- governance actions from the operator's inbox -------------------------------------------
+
+    async def _scan_inbox(self, inbox: Path) -> None:
+        """Read new `*.action` files: each holds the hex of `encode_block_action(...)`.
+
+        A governance action (`SignedAction`) joins the pool proposers carry from
+        (`select_carried` keeps it only while it applies); the file is renamed `.included`
+        once a block carries it. A `RecoveryAction` is installed on our tip
+        (`install_recovery`, with our clock) and the engine restarts the height with the new
+        voting set; it is held in memory only, so the file stays and a restart installs it again.
+        """
+        try:
+            files = sorted(p for p in inbox.glob("*.action") if p.is_file())
+        except OSError:
+            return
+        for path in files:
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            if self._inbox_files.get(path) == mtime:
+                continue
+            self._inbox_files[path] = mtime
+            try:
+                raw = bytes.fromhex(path.read_text(encoding="ascii").strip())
+                action = decode_block_action(raw)
+            except (OSError, ValueError, DecodeError) as exc:
+                self.log.warning("inbox_unreadable", file=path.name, error=str(exc))
+                continue
+            if action.chain_id != self.genesis.chain_id:
+                self.log.warning("inbox_wrong_chain", file=path.name)
+            elif isinstance(action, RecoveryAction):
+                self._recoveries[path] = action
+            elif raw not in self._actions:
+                self._actions[raw] = path
+                self.log.info("action_pooled", file=path.name, nonce=action.nonce)
+        for path, recovery in list(self._recoveries.items()):
+            await self._install_recovery(recovery, path)  # retried until its time has come
+
+    async def _install_recovery(self, action: RecoveryAction, path: Path) -> None:
+        if action.height != self.state.height:
+            if action.height < self.state.height:
+                self._recoveries.pop(path, None)  # used (or overtaken): nothing left to do
+            return
+        try:
+            state = install_recovery(self.state, action, self._clock_ms())
+        except ValidationError as exc:
+            if self._refusals.get(path) != exc.rule:
+                self._refusals[path] = exc.rule
+                self.log.warning("recovery_refused", file=path.name, rule=exc.rule,
+                                 error=str(exc))
+            return
+        if state == self.state:
+            return
+        self.state = state
+        self._valid.clear()
+        self.log.warning("recovery_installed", file=path.name, height=action.height + 1,
+                         validators=len(action.validators))
+        if self.engine is not None:  # the height restarts with the new voting set
+            self.engine = Engine(self.genesis.chain_id,
+                                 self.key if self.wants_to_validate else None,
+                                 self.engine.last_signed)
+            self._queue.put_nowait(_Item("start_height"))
+
     # -- building and judging blocks ------------------------------------------------------------
 
     async def _build_block(self) -> Block:
@@ -509,7 +592,7 @@ class Node:
         params = s.params
         txs = tuple(self._mempool.select(params.max_block_txs,
                                          max(0, params.max_block_size - BLOCK_OVERHEAD)))
-        evidence, actions = select_carried(s, self.evidence.items(), ())
+        evidence, actions = select_carried(s, self.evidence.items(), tuple(self._actions))
         time_ms = proposal_time(s, self._clock_ms())
         block = make_block(s, self.pubkey, time_ms, txs, self.last_cert, evidence, actions)
         block_id = block_hash(block.header)
@@ -577,11 +660,17 @@ class Node:
         self._valid.clear()
         self._last_block_mono = time.monotonic()
         self._mempool.remove_committed(block.txs)
-        included = set()
+        included: set[EvidenceKey] = set()
         for raw in block.evidence:
             with contextlib.suppress(DecodeError):
                 included.add(decode_evidence(raw).key())
         self.evidence.remove_included(included)
+        for raw in block.actions:
+            path = self._actions.pop(raw, None)
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.rename(path.with_name(path.name + ".included"))
+                self.log.info("action_included", file=path.name)
         self.evidence.prune(max(1, after.height + 1 - MAX_EVIDENCE_AGE))
         h = block.header
         self._feed.publish(NewBlock(h.height, block_id, len(block.txs), h.time_ms))

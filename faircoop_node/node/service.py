@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
@@ -71,6 +71,9 @@ def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodePro
     genesis = load_genesis(config.genesis_file)
     gid = genesis_hash(genesis)
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    inbox = config.data_dir / "inbox"
+    inbox.mkdir(exist_ok=True, mode=0o700)
+    options = replace(options or NodeOptions(), inbox=inbox)
     store = LevelDBStore(config.data_dir / "chain", genesis,
                          genesis_chain_state=encode_chain_state(genesis_state(genesis, gid)))
     ctx = LogContext.for_node(key.public_key)

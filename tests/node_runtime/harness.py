@@ -54,6 +54,7 @@ class Slot:
     transport: MemoryTransport
     node: Node | None = None
     store: BaseStore | None = None
+    options: NodeOptions = FAST_OPTIONS
 
 
 @dataclass
@@ -66,7 +67,8 @@ class Cluster:
     def gid(self) -> bytes:
         return codec.genesis_hash(self.genesis)
 
-    def add(self, k: PrivateKey, validator: bool, store: BaseStore | None = None) -> Slot:
+    def add(self, k: PrivateKey, validator: bool, store: BaseStore | None = None,
+            options: NodeOptions = FAST_OPTIONS) -> Slot:
         chain = ChainIdentity(self.genesis.chain_id, codec.genesis_hash(self.genesis))
         slot_ref: list[Slot] = []
 
@@ -76,7 +78,7 @@ class Cluster:
                 self.genesis))
 
         transport = self.network.transport(k.public_key, chain, tip, is_validator=validator)
-        slot = Slot(k, validator, transport)
+        slot = Slot(k, validator, transport, options=options)
         slot_ref.append(slot)
         self.slots.append(slot)
         self._make_node(slot, store)
@@ -85,7 +87,7 @@ class Cluster:
     def _make_node(self, slot: Slot, store: BaseStore | None) -> None:
         slot.store = store if store is not None else fresh_store(self.genesis)
         slot.node = Node(self.genesis, slot.store, slot.key, validator=slot.validator,
-                         options=FAST_OPTIONS)
+                         options=slot.options)
         slot.node.attach(slot.transport)
 
     async def start(self, slot: Slot) -> None:
@@ -113,10 +115,11 @@ class Cluster:
         return [s.node for s in self.slots if s.node is not None and s.node.running]
 
 
-async def start_cluster(n: int = 4) -> Cluster:
+async def start_cluster(n: int = 4, options: dict[int, NodeOptions] | None = None) -> Cluster:
+    """`n` validators, connected to each other; `options` replaces some nodes' options."""
     cluster = Cluster(runtime_genesis(VALIDATOR_KEYS[:n]))
-    for k in VALIDATOR_KEYS[:n]:
-        cluster.add(k, validator=True)
+    for i, k in enumerate(VALIDATOR_KEYS[:n]):
+        cluster.add(k, validator=True, options=(options or {}).get(i, FAST_OPTIONS))
     for slot in cluster.slots:
         await cluster.start(slot)
     return cluster

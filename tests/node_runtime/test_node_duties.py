@@ -1,0 +1,99 @@
+"""The node's duties beyond agreeing on blocks: the production gate, evidence, governance."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from consensus import codec
+from consensus.crypto import sha256
+from consensus.governance import SetParam, encode_action, make_action
+from consensus.votes import NIL, VoteType, encode_vote, sign_vote
+from faircoop_node.net.envelope import MsgType
+from faircoop_node.net.transport import ChainIdentity, Tip
+from tests.builders import CHAIN_ID, key
+from tests.node_runtime.harness import (
+    FAST_OPTIONS,
+    FAST_PARAMS,
+    VALIDATOR_KEYS,
+    payments,
+    start_cluster,
+    wait_for,
+)
+
+
+async def test_idle_chain_makes_blocks_at_the_heartbeat_busy_chain_at_once() -> None:
+    cluster = await start_cluster(4)
+    try:
+        node = cluster.nodes()[0]
+        await wait_for(lambda: node.state.height >= 5, 15, "five idle blocks")
+        blocks = [node.store.get_block_at(h) for h in range(2, 6)]
+        times = [b.header.time_ms for b in blocks if b is not None]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        # idle: a block only after heartbeat_ms without txs (a little clock slack allowed)
+        assert all(g >= FAST_PARAMS.heartbeat_ms - 50 for g in gaps), gaps
+        # busy: a tx is final long before the next heartbeat would have come
+        tx = payments(cluster.genesis, 1)[0]
+        start = node.state.height
+        await node.submit_tx(tx)
+        await wait_for(lambda: node.store.get_tx_location(codec.txid(tx)) is not None, 10,
+                       "the tx to be final")
+        where = node.store.get_tx_location(codec.txid(tx))
+        assert where is not None and where.height <= start + 2
+    finally:
+        await cluster.stop_all()
+
+
+async def test_equivocation_is_caught_pooled_and_punished_on_chain() -> None:
+    cluster = await start_cluster(4)
+    try:
+        node = cluster.nodes()[0]
+        await wait_for(lambda: node.state.height >= 2, 15, "two blocks")
+        offender = VALIDATOR_KEYS[3]
+        # a peer relays two different prevotes the offender signed for one (height, round)
+        chain = ChainIdentity(CHAIN_ID, codec.genesis_hash(cluster.genesis))
+        relay = cluster.network.transport(key(555).public_key, chain,
+                                          lambda: Tip(0, codec.genesis_hash(cluster.genesis)))
+        await relay.start()
+        await cluster.network.connect(relay.node_id, node.pubkey)
+        h = node.state.height + 1
+        a = sign_vote(offender, CHAIN_ID, VoteType.PREVOTE, h, 0, NIL)
+        b = sign_vote(offender, CHAIN_ID, VoteType.PREVOTE, h, 0, sha256(b"phantom"))
+        for v in (a, b):
+            relay.broadcast(MsgType.VOTE, encode_vote(v))
+        pub = offender.public_key
+
+        def suspended_everywhere() -> bool:
+            return all(any(v.pubkey == pub for v in n.state.suspended) for n in cluster.nodes())
+
+        await wait_for(suspended_everywhere, 15, "the offender suspended on every node")
+        blocks = [node.store.get_block_at(h) for h in range(1, node.state.height + 1)]
+        carried = [b for b in blocks if b is not None and b.evidence]
+        assert len(carried) == 1
+        assert pub not in node.state.proposer_rotation()
+        await relay.stop()
+    finally:
+        await cluster.stop_all()
+
+
+async def test_governance_action_from_the_inbox_is_carried_and_takes_effect(
+        tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    cluster = await start_cluster(4, {0: replace(FAST_OPTIONS, inbox=inbox, inbox_s=0.05)})
+    try:
+        governor = VALIDATOR_KEYS[0]  # the test genesis: governors = validators, threshold 1
+        action = make_action(CHAIN_ID, 7, SetParam("dust_limit", 2_000), (governor,))
+        (inbox / "dust.action").write_text(encode_action(action).hex() + "\n")
+        await wait_for(lambda: all(n.state.params.dust_limit == 2_000 for n in cluster.nodes()),
+                       20, "the new parameter in force everywhere")
+        assert (inbox / "dust.action.included").exists()
+        assert not (inbox / "dust.action").exists()
+        # an unreadable file is logged and skipped; the node keeps committing
+        (inbox / "junk.action").write_text("not hex\n")
+        node = cluster.nodes()[0]
+        later = node.state.height + 2
+        await wait_for(lambda: node.state.height >= later, 10, "blocks after a junk file")
+        assert (inbox / "junk.action").exists()
+    finally:
+        await cluster.stop_all()
