@@ -442,7 +442,7 @@ class Node:
                 await self._commit_decided(a)
             elif isinstance(a, EvidenceFound):
                 self._on_evidence_found(a)
-        self.ctx.at(engine.height, engine.round)
+        self.ctx.at(engine.height, self.current_round())
 
     # -- heights and the production gate ---------------------------------------------------------
 

@@ -97,3 +97,24 @@ async def test_governance_action_from_the_inbox_is_carried_and_takes_effect(
         assert (inbox / "junk.action").exists()
     finally:
         await cluster.stop_all()
+
+
+async def test_a_peer_sending_garbage_is_punished_and_the_chain_goes_on() -> None:
+    cluster = await start_cluster(4)
+    try:
+        node = cluster.nodes()[0]
+        chain = ChainIdentity(CHAIN_ID, codec.genesis_hash(cluster.genesis))
+        liar = cluster.network.transport(key(556).public_key, chain,
+                                         lambda: Tip(0, codec.genesis_hash(cluster.genesis)))
+        await liar.start()
+        await cluster.network.connect(liar.node_id, node.pubkey)
+        liar.broadcast(MsgType.VOTE, b"\x93\x01\x02\x03")
+        await wait_for(lambda: any(p.peer == liar.node_id
+                                   for p in cluster.network.punishments), 5,
+                       "the garbage sender punished")
+        assert not cluster.network.linked(liar.node_id, node.pubkey)
+        height = node.state.height
+        await wait_for(lambda: node.state.height >= height + 2, 10, "more blocks")
+        await liar.stop()
+    finally:
+        await cluster.stop_all()

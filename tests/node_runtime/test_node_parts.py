@@ -1,0 +1,150 @@
+"""The node's small parts on their own: the last-signed record, sync checks, gossip caches."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consensus import codec
+from consensus.certificate import build_certificate
+from consensus.chain import make_block, validate_block
+from consensus.chainstate import genesis_state
+from consensus.engine import SignedState, Step
+from consensus.errors import DecodeError
+from consensus.evidence import DuplicateVoteEvidence
+from consensus.types import BlockHash
+from consensus.votes import NIL, VoteType, encode_certificate, sign_vote
+from faircoop_node.net.transport import PeerId
+from faircoop_node.node.gossip import EvidencePool, SeenCache
+from faircoop_node.node.signing import (
+    ROUND_MAX,
+    decode_signed_state,
+    encode_signed_state,
+    is_rejoin_floor,
+    rejoin_floor,
+)
+from faircoop_node.node.sync import SyncError, SyncTracker, check_certified
+from tests.builders import CHAIN_ID
+from tests.node_runtime.harness import VALIDATOR_KEYS, fresh_store, runtime_genesis
+
+# -- the last-signed record ---------------------------------------------------------------------
+
+
+@settings(max_examples=100)
+@given(st.integers(0, 2**63), st.integers(0, 2**32 - 1), st.sampled_from(list(Step)))
+def test_signed_state_round_trips(height: int, round_: int, step: Step) -> None:
+    state = SignedState(height, round_, step)
+    assert decode_signed_state(encode_signed_state(state)) == state
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x90", codec.pack((2, 1, 0, 0)), codec.pack((1, 1, 0, 3)),
+                                 codec.pack((1, 1, 2**32, 0)), codec.pack((1, 1, 0))])
+def test_bad_signed_state_records_are_refused(raw: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode_signed_state(raw)
+
+
+def test_rejoin_floor_covers_every_step_of_the_next_height_and_nothing_after() -> None:
+    floor = rejoin_floor(41)
+    assert is_rejoin_floor(floor) and floor.round == ROUND_MAX
+    for round_ in (0, 1, 1000, ROUND_MAX):
+        for step in Step:
+            assert SignedState(42, round_, step) <= floor
+    assert SignedState(43, 0, Step.PROPOSE) > floor
+    assert not is_rejoin_floor(SignedState(42, 3, Step.PRECOMMIT))
+
+
+# -- sync checks --------------------------------------------------------------------------------
+
+
+def _chain_of_one() -> tuple:
+    genesis = runtime_genesis()
+    state = genesis_state(genesis)
+    block = make_block(state, state.proposer(1, 0), state.last_block_time_ms + 1)
+    block_id = codec.block_hash(block.header)
+    votes = [sign_vote(k, CHAIN_ID, VoteType.PRECOMMIT, 1, 0, block_id) for k in VALIDATOR_KEYS]
+    return genesis, state, block, block_id, votes
+
+
+def test_a_block_with_a_quorum_certificate_is_accepted_and_validates() -> None:
+    genesis, state, block, block_id, votes = _chain_of_one()
+    cert = encode_certificate(build_certificate(votes[:3], state.voting_set()))
+    assert check_certified(state, block, cert) == block_id
+    valid = validate_block(state, block, block_id, fresh_store(genesis))
+    assert valid.state.height == 1
+
+
+@pytest.mark.parametrize("case", ["below_quorum", "other_block", "wrong_height", "garbage",
+                                  "not_next"])
+def test_sync_refuses_what_the_certificate_does_not_prove(case: str) -> None:
+    genesis, state, block, block_id, votes = _chain_of_one()
+    voting = state.voting_set()
+    if case == "below_quorum":
+        c = build_certificate(votes[:3], voting)
+        cert = encode_certificate(type(c)(c.chain_id, c.height, c.round, c.block_id,
+                                          c.signatures[:2]))
+    elif case == "other_block":
+        other = BlockHash(bytes(32))
+        cert = encode_certificate(build_certificate(
+            [sign_vote(k, CHAIN_ID, VoteType.PRECOMMIT, 1, 0, other) for k in VALIDATOR_KEYS],
+            voting))
+    elif case == "wrong_height":
+        cert = encode_certificate(build_certificate(
+            [sign_vote(k, CHAIN_ID, VoteType.PRECOMMIT, 2, 0, block_id) for k in VALIDATOR_KEYS],
+            voting))
+    elif case == "garbage":
+        cert = b"\x01\x02"
+    else:
+        cert = encode_certificate(build_certificate(votes, voting))
+        state = replace(state, height=5)  # our tip is elsewhere: the block is not next
+    with pytest.raises(SyncError):
+        check_certified(state, block, cert)
+
+
+def test_tracker_asks_the_best_connected_peer_once_and_times_out() -> None:
+    a, b, c = PeerId(b"a" * 33), PeerId(b"b" * 33), PeerId(b"c" * 33)
+    t = SyncTracker(batch=100, timeout_s=5)
+    t.saw(a, 10)
+    t.saw(b, 700)
+    t.saw(b, 650)  # tips only grow
+    t.saw(c, 900)  # not connected: never asked
+    assert t.network_tip({a, b}, 3) == 700
+    req = t.next_request(3, {a, b}, now=0.0)
+    assert req is not None and (req.peer, req.start, req.count) == (b, 4, 100)
+    assert t.next_request(3, {a, b}, now=1.0) is None  # one in flight
+    assert not t.answered(a, 4) and not t.answered(b, 5)
+    assert t.answered(b, 4) and t.inflight is None
+    t.next_request(3, {a, b}, now=2.0)
+    assert t.next_request(3, {a, b}, now=7.5) is not None  # the first one timed out
+    t.forget(b)
+    assert t.inflight is None and t.network_tip({a}, 3) == 10
+    assert t.next_request(10, {a}, now=9.0) is None  # nobody ahead
+
+
+# -- gossip caches ------------------------------------------------------------------------------
+
+
+def test_seen_cache_forgets_the_oldest_first() -> None:
+    seen = SeenCache(capacity=3)
+    assert all(seen.add(bytes([i])) for i in range(3))
+    assert not seen.add(b"\x00")
+    seen.add(b"\x03")
+    assert b"\x00" not in seen and b"\x03" in seen and len(seen) == 3
+
+
+def test_evidence_pool_keeps_valid_new_evidence_only() -> None:
+    k = VALIDATOR_KEYS[0]
+    a = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 5, 0, NIL)
+    b = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 5, 0, BlockHash(b"\x11" * 32))
+    pool = EvidencePool(CHAIN_ID)
+    ev = DuplicateVoteEvidence(a, b)
+    assert pool.add(ev) and not pool.add(DuplicateVoteEvidence(b, a))
+    forged = DuplicateVoteEvidence(a, type(b)(b.chain_id, b.vote_type, b.height, b.round,
+                                              b.block_id, b.validator, bytes(64)))
+    assert not pool.add(forged)
+    assert len(pool.items()) == 1
+    pool.prune(6)
+    assert len(pool) == 0
