@@ -87,6 +87,11 @@ class DevnetNode:
     def log_path(self) -> Path:
         return self.directory / "node.log"
 
+    @property
+    def pid_path(self) -> Path:
+        """The running process's pid, while the devnet runs it (for operators and cleanup)."""
+        return self.directory / "node.pid"
+
 
 @dataclass(frozen=True, slots=True)
 class DevnetLayout:
@@ -231,6 +236,20 @@ def ensure_devnet(directory: Path, validators: int | None, base_port: int | None
                          7070 if base_port is None else base_port), True
 
 
+def kill_leftovers(layout: DevnetLayout) -> list[int]:
+    """SIGKILL node processes a devnet left behind (by their pid files); the pids killed."""
+    killed = []
+    for path in layout.directory.glob("*/node.pid"):
+        try:
+            pid = int(path.read_text().strip())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except (OSError, ValueError):
+            pass
+        path.unlink(missing_ok=True)
+    return killed
+
+
 def add_observer(layout: DevnetLayout, name: str, index: int) -> DevnetNode:
     """A new observer directory (empty data dir) at port slot `index`, dialing every validator."""
     api_port, p2p_port = ports_for(layout.base_port, index)
@@ -248,6 +267,7 @@ class Devnet:
         self.layout = layout
         self.python = python
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.nodes: dict[str, DevnetNode] = {}
 
     def node_command(self, node: DevnetNode) -> list[str]:
         return [self.python, "-m", "faircoop_node", "run", "--config", str(node.config_path)]
@@ -264,6 +284,8 @@ class Devnet:
         finally:
             log.close()
         self.procs[node.name] = proc
+        self.nodes[node.name] = node
+        node.pid_path.write_text(f"{proc.pid}\n", encoding="ascii")
         return proc
 
     def start_all(self, nodes: Sequence[DevnetNode] | None = None) -> None:
@@ -281,6 +303,7 @@ class Devnet:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+            self.nodes[name].pid_path.unlink(missing_ok=True)
 
     def exited(self) -> dict[str, int]:
         return {name: code for name, p in self.procs.items() if (code := p.poll()) is not None}
@@ -298,4 +321,5 @@ class Devnet:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 codes[name] = proc.wait(timeout=10)
+            self.nodes[name].pid_path.unlink(missing_ok=True)
         return codes
