@@ -26,7 +26,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from consensus.codec import (
     validators_hash,
     validators_obj,
 )
-from consensus.crypto import PrivateKey
+from consensus.crypto import PrivateKey, verify
 from consensus.engine import (
     Action,
     BlockValidated,
@@ -81,12 +81,15 @@ from consensus.ledger import SignatureCache
 from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx, TxId
 from consensus.votes import (
     Proposal,
+    Vote,
+    VoteType,
     decode_certificate,
     decode_proposal,
     decode_vote,
     encode_certificate,
     encode_proposal,
     encode_vote,
+    vote_digest,
 )
 from faircoop_node.api.feed import BlockFeed, NewBlock
 from faircoop_node.api.view import NodeStatus
@@ -808,7 +811,32 @@ class Node:
             return  # a vote for the tip itself may still convict an equivocator
         if self.seen.add(vote.signature) and vote.height > tip and self.transport is not None:
             self.transport.broadcast(MsgType.VOTE, payload, frozenset({peer}))
+        if vote.height == tip:
+            self._augment_certificate(vote)
         await self._deliver_consensus(vote.height, VoteReceived(vote))
+
+    def _augment_certificate(self, vote: Vote) -> None:
+        """Add a late precommit for the tip to the certificate the next block will carry.
+
+        The engine decides on the first quorum it sees; precommits that arrive afterwards
+        still count for their signers' participation (and to leave quarantine) once carried
+        on chain, so the proposer of the next height includes every one it received.
+        """
+        if vote.vote_type != VoteType.PRECOMMIT or not self.last_cert:
+            return
+        cert = decode_certificate(self.last_cert)
+        if (vote.block_id, vote.round) != (cert.block_id, cert.round):
+            return
+        voters = self.state.validators_at(self.state.height) or ()
+        index = {pk: i for i, pk in enumerate(voters)}.get(vote.validator)
+        if index is None or any(i == index for i, _ in cert.signatures):
+            return
+        digest = vote_digest(vote.chain_id, vote.vote_type, vote.height, vote.round,
+                             vote.block_id, vote.validator)
+        if not verify(vote.validator, vote.signature, digest):
+            return
+        signatures = tuple(sorted((*cert.signatures, (index, vote.signature))))
+        self.last_cert = encode_certificate(replace(cert, signatures=signatures))
 
     async def _handle_proposal(self, peer: PeerId, payload: bytes) -> None:
         msg = decode_proposal_message(payload)

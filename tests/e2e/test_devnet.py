@@ -105,7 +105,7 @@ def fan_out(layout: DevnetLayout, count: int) -> tuple[Tx, list[Tx]]:
     total = genesis.allocations[0].amount
     coin = 2 * COIN
     split = make_tx([(OutPoint(TxId(gid), 0), policy, [demo])],
-                    [*((lock, coin) for _ in range(count)), (lock, total - count * coin - 50_000)],
+                    [*((lock, coin) for _ in range(count)), (lock, total - count * coin - 100 * count - 50_000)],
                     chain_id=genesis.chain_id)
     split_id = codec.txid(split)
     payments = [

@@ -8,7 +8,7 @@ from pathlib import Path
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.governance import SetParam, encode_action, make_action
-from consensus.votes import NIL, VoteType, encode_vote, sign_vote
+from consensus.votes import NIL, VoteType, decode_certificate, encode_vote, sign_vote
 from faircoop_node.net.envelope import MsgType
 from faircoop_node.net.transport import ChainIdentity, Tip
 from tests.builders import CHAIN_ID, key
@@ -116,5 +116,20 @@ async def test_a_peer_sending_garbage_is_punished_and_the_chain_goes_on() -> Non
         height = node.state.height
         await wait_for(lambda: node.state.height >= height + 2, 10, "more blocks")
         await liar.stop()
+    finally:
+        await cluster.stop_all()
+
+
+async def test_late_precommits_make_it_into_the_carried_certificate() -> None:
+    cluster = await start_cluster(4)
+    try:
+        node = cluster.nodes()[0]
+        await wait_for(lambda: node.state.height >= 6, 15, "six blocks")
+        blocks = [node.store.get_block_at(h) for h in range(2, 7)]
+        sizes = [len(decode_certificate(b.last_commit).signatures) for b in blocks if b]
+        # the engine decides on 3 of 4; the proposer of the next block adds the 4th it heard
+        assert max(sizes) == 4 and min(sizes) >= 3, sizes
+        voted = [node.state.participation_of(k.public_key).voted for k in VALIDATOR_KEYS]
+        assert all(v >= 1 for v in voted), voted
     finally:
         await cluster.stop_all()
