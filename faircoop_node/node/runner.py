@@ -650,14 +650,25 @@ class Node:
 
     async def _commit(self, block: Block, block_id: BlockHash, certificate: bytes,
                       valid: ValidBlock, *, source: str, round_: int) -> None:
-        before = self.state
+        await asyncio.to_thread(self._store_block, self.state, block, block_id, certificate,
+                                valid)
+        self._committed(block, block_id, certificate, valid, source=source, round_=round_)
+        self._announce_status()
+
+    def _store_block(self, before: ChainState, block: Block, block_id: BlockHash,
+                     certificate: bytes, valid: ValidBlock) -> None:
+        """The one atomic, synced write of a final block (runs in a worker thread)."""
         after = valid.state
         sets = {bytes(validators_hash(v)): pack(validators_obj(v))
                 for v in (before.current.validators, before.upcoming.validators,
                           after.current.validators, after.upcoming.validators)}
-        await asyncio.to_thread(
-            self._store.commit_block, block, block_id, valid.diff, certificate,
-            encode_chain_state(after), validator_sets=sets)
+        self._store.commit_block(block, block_id, valid.diff, certificate,
+                                 encode_chain_state(after), validator_sets=sets)
+
+    def _committed(self, block: Block, block_id: BlockHash, certificate: bytes,
+                   valid: ValidBlock, *, source: str, round_: int) -> None:
+        """Bookkeeping after a block is on disk: state, mempool, pools, feed, log."""
+        after = valid.state
         self.state = after
         self.last_cert = certificate
         self._valid.clear()
@@ -680,7 +691,6 @@ class Node:
         self.ctx.at(h.height, round_)
         self.log.info("block_committed", hash=block_id.hex(), txs=len(block.txs),
                       proposer=h.proposer.hex()[:16], source=source, mempool=len(self._mempool))
-        self._announce_status()
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -960,8 +970,8 @@ class Node:
                 self.log.error("conflicting_final_block", height=height, peer=peer.hex()[:16])
             return None
         try:
-            block_id = check_certified(self.state, block, item.certificate)
-            valid = await self._validate(block, block_id)
+            block_id, valid = await asyncio.to_thread(self._sync_one, self.state, block,
+                                                      item.certificate)
         except SyncError as exc:
             self._punish(peer, str(exc))
             return False
@@ -969,13 +979,21 @@ class Node:
             self._punish(peer, f"certified block {height} is invalid: {exc}")
             return False
         round_ = decode_certificate(item.certificate).round
-        await self._commit(block, block_id, item.certificate, valid, source="sync",
-                           round_=round_)
+        self._committed(block, block_id, item.certificate, valid, source="sync", round_=round_)
         self.counters.committed_sync += 1
         return True
 
+    def _sync_one(self, state: ChainState, block: Block, certificate: bytes
+                  ) -> tuple[BlockHash, ValidBlock]:
+        """Check a synced block (certificate, then every rule) and store it: one thread hop."""
+        block_id = check_certified(state, block, certificate)
+        valid = validate_block(state, block, block_id, self._store, sig_cache=self.sig_cache)
+        self._store_block(state, block, block_id, certificate, valid)
+        return block_id, valid
+
     async def _after_sync(self) -> None:
         """Synced past the engine: restart it at the new tip (unless still joining)."""
+        self._announce_status()
         self._maybe_sync(time.monotonic())
         engine = self.engine
         if engine is None:
