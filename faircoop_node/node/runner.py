@@ -205,7 +205,7 @@ class Node:
         self._feed = BlockFeed()
         self.state = self._load_state()
         tip = store.tip()
-        self.last_cert: bytes = store.get_certificate(tip.height) or b"" if tip.height else b""
+        self.last_cert: bytes = (store.get_certificate(tip.height) or b"") if tip.height else b""
         self.evidence = EvidencePool(genesis.chain_id)
         self.seen = SeenCache()
         self.sync = SyncTracker(self.options.sync_batch, self.options.sync_timeout_s)
@@ -224,6 +224,7 @@ class Node:
         self._progress_mono = time.monotonic()
         self._last_status_mono = 0.0
         self._joining_since: float | None = None
+        self._join_warned = False
         self._actions: dict[bytes, Path] = {}  # governance actions to carry -> their inbox file
         self._inbox_files: dict[Path, float] = {}  # read already, by modification time
         self._recoveries: dict[Path, RecoveryAction] = {}
@@ -506,8 +507,12 @@ class Node:
         assert self._joining_since is not None and self.transport is not None
         connected = {p.node_id for p in self.transport.peers()}
         waited = now - self._joining_since
-        if not connected and waited < self.options.join_wait_s:
-            return
+        if not connected and (waited < self.options.join_wait_s or self.state.height > 0):
+            if waited >= self.options.join_wait_s and not self._join_warned:
+                self._join_warned = True
+                self.log.warning("rejoin_waiting_for_peers",
+                                 reason="no peer reachable to learn the network's tip")
+            return  # alone past genesis we can't know what we may have signed: wait for peers
         network = self.sync.network_tip(connected, self.state.height)
         if network > self.state.height or self.sync.busy(now):
             return  # still syncing
@@ -602,12 +607,31 @@ class Node:
         try:
             self._valid[block_id] = await self._validate(block, block_id)
         except (ValidationError, DecodeError) as exc:
-            self.log.warning("proposal_fallback", error=str(exc), txs=len(txs))
-            block = make_block(s, self.pubkey, time_ms, (), self.last_cert, (), ())
+            # a pooled tx went bad (e.g. a higher fee rate is in force): clean the pool, retry
+            dropped = self._revalidate_mempool()
+            self.log.warning("proposal_rebuilt", error=str(exc), dropped=dropped)
+            txs = tuple(self._mempool.select(params.max_block_txs,
+                                             max(0, params.max_block_size - BLOCK_OVERHEAD)))
+            block = make_block(s, self.pubkey, time_ms, txs, self.last_cert, (), ())
             block_id = block_hash(block.header)
-            self._valid[block_id] = await self._validate(block, block_id)
+            try:
+                self._valid[block_id] = await self._validate(block, block_id)
+            except (ValidationError, DecodeError):
+                block = make_block(s, self.pubkey, time_ms, (), self.last_cert, (), ())
+                block_id = block_hash(block.header)
+                self._valid[block_id] = await self._validate(block, block_id)
         self.counters.proposals_built += 1
         return block
+
+    def _revalidate_mempool(self) -> int:
+        """Re-admit every pooled tx against the tip and its params; how many were dropped."""
+        entries = self._mempool.entries()
+        self._mempool = Mempool(self.genesis.chain_id, self.sig_cache,
+                                self._mempool.max_txs, self._mempool.max_bytes)
+        for entry in entries:
+            with contextlib.suppress(ValidationError):
+                self._mempool.add(entry.tx, self._store, self.state.params)
+        return len(entries) - len(self._mempool)
 
     async def _validate(self, block: Block, block_id: BlockHash) -> ValidBlock:
         state = self.state

@@ -8,10 +8,11 @@ from pathlib import Path
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.governance import SetParam, encode_action, make_action
+from consensus.types import COIN, OutPoint
 from consensus.votes import NIL, VoteType, decode_certificate, encode_vote, sign_vote
 from faircoop_node.net.envelope import MsgType
 from faircoop_node.net.transport import ChainIdentity, Tip
-from tests.builders import CHAIN_ID, key
+from tests.builders import CHAIN_ID, key, make_tx, single
 from tests.node_runtime.harness import (
     FAST_OPTIONS,
     FAST_PARAMS,
@@ -133,3 +134,26 @@ async def test_late_precommits_make_it_into_the_carried_certificate() -> None:
         assert all(v >= 1 for v in voted), voted
     finally:
         await cluster.stop_all()
+
+
+async def test_a_pooled_tx_gone_bad_is_dropped_and_the_rest_still_gets_in() -> None:
+    cluster = await start_cluster(4)
+    try:
+        node = cluster.nodes()[0]
+        good = payments(cluster.genesis, 1, fee=5_000)[0]
+        # a zero-fee tx slipped into one node's pool under looser rules (as after a fee rise)
+        free = make_tx([(OutPoint(codec.txid(good), 0), single(key(1000)), [key(1000)])],
+                       [(codec.policy_lock(single(key(1))), 10 * COIN)], chain_id=CHAIN_ID)
+        await node.submit_tx(good)
+        node.mempool.add(free, node.store, replace(node.state.params, min_fee_rate=0))
+        assert codec.txid(free) in node.mempool
+        await wait_for(lambda: node.store.get_tx_location(codec.txid(good)) is not None, 15,
+                       "the good tx final")
+        await wait_for(lambda: codec.txid(free) not in node.mempool, 15,
+                       "the bad tx dropped when its proposer rebuilt the block")
+        later = node.state.height + 2
+        await wait_for(lambda: node.state.height >= later, 10, "blocks after the drop")
+        assert node.store.get_tx_location(codec.txid(free)) is None
+    finally:
+        await cluster.stop_all()
+
