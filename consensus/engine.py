@@ -455,8 +455,8 @@ class Engine:
         self._step = Step.PROPOSE
         self._awaiting_block_round = None
         self._schedule(Step.PROPOSE)
-        if self._pub is None or self._my_index is None or self.proposer() != self._pub:
-            return
+        if self.proposer() != self._pub or not self._may_sign(Step.PROPOSE):
+            return  # not our turn, or we already signed here before a restart
         if self._valid_value is not None and self._valid_value in self._blocks:
             self._propose(self._valid_value, self._blocks[self._valid_value])
         else:
