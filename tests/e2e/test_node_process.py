@@ -17,7 +17,7 @@ from consensus import codec
 from faircoop_node.devnet import Devnet, create_devnet, kill_leftovers, load_devnet
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.storage import LevelDBStore
-from tests.e2e.test_devnet import fan_out, final_on, free_base_port, height, post_tx, wait_for
+from tests.e2e.helpers import fan_out, final_on, free_base_port, height, post_tx, wait_for
 
 pytestmark = pytest.mark.slow
 

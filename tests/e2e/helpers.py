@@ -1,0 +1,108 @@
+"""Helpers for the multi-process tests: free ports, the HTTP API, and demo-wallet txs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from consensus import codec
+from consensus.types import COIN, OutPoint, Tx, TxId
+from faircoop_node.devnet import DevnetLayout, DevnetNode
+from faircoop_node.genesis_file import load_genesis
+from tests.builders import key, make_tx, single
+from wallet.keys import RECEIVE
+from wallet.walletfile import load_wallet, unlock
+
+
+def free_base_port() -> int:
+    """A base port whose API (P..P+9) and P2P (P+100..P+109) ranges are free right now."""
+    for base in range(29_000, 60_000, 250):
+        ports = [*range(base, base + 10), *range(base + 100, base + 110)]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range")
+
+
+def get(node: DevnetNode, path: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(f"{node.api_url}/api/v1/{path}", timeout=timeout) as resp:
+        body = resp.read().decode()
+        return json.loads(body) if resp.headers.get_content_type() == "application/json" \
+            else body
+
+
+def post_tx(node: DevnetNode, tx: Tx) -> str:
+    req = urllib.request.Request(f"{node.api_url}/api/v1/tx",
+                                 data=codec.encode_tx(tx).hex().encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return str(json.loads(resp.read())["txid"])
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{node.name} refused a tx: {exc.read().decode()}") from None
+
+
+def status(node: DevnetNode) -> dict[str, Any] | None:
+    try:
+        doc = get(node, "status", timeout=2)
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def height(node: DevnetNode) -> int:
+    s = status(node)
+    return -1 if s is None else int(s["height"])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def demo_key_and_policy(layout: DevnetLayout) -> tuple[Any, Any]:
+    data = load_wallet(layout.wallet_path)
+    password = layout.password_path.read_text().strip()
+    account = unlock(layout.wallet_path, data, password)
+    k = account.private_key(RECEIVE, 0)
+    return k, single(k)
+
+
+def fan_out(layout: DevnetLayout, count: int) -> tuple[Tx, list[Tx]]:
+    """One tx splitting the demo allocation into `count` coins, and `count` payments of them."""
+    genesis = load_genesis(layout.genesis_path)
+    gid = codec.genesis_hash(genesis)
+    demo, policy = demo_key_and_policy(layout)
+    lock = codec.policy_lock(policy)
+    total = genesis.allocations[0].amount
+    coin = 2 * COIN
+    fee = 100 * count + 50_000  # about 45 bytes an output, at any fee rate up to 2
+    split = make_tx([(OutPoint(TxId(gid), 0), policy, [demo])],
+                    [*((lock, coin) for _ in range(count)), (lock, total - count * coin - fee)],
+                    chain_id=genesis.chain_id)
+    split_id = codec.txid(split)
+    payments = [
+        make_tx([(OutPoint(split_id, i), policy, [demo])],
+                [(codec.policy_lock(single(key(5_000 + i))), coin - 2_000)],
+                chain_id=genesis.chain_id, memo=f"pay {i}".encode())
+        for i in range(count)
+    ]
+    return split, payments
+
+
+def final_on(node: DevnetNode, txid: str) -> bool:
+    try:
+        return bool(get(node, f"tx/{txid}/status")["final"])
+    except (OSError, ValueError):
+        return False
