@@ -302,13 +302,13 @@ class Node:
     async def start(self) -> None:
         if self.transport is None:
             raise NodeError("attach a transport before starting the node")
-        self.running = True
         self.ctx.at(self.state.height, None)
         last_signed = self._load_last_signed()
         self.log.info("node_starting", tip=self.state.height, validator=self.is_validator,
                       last_signed=None if last_signed is None else
                       [last_signed.height, last_signed.round, int(last_signed.step)])
         await self.transport.start()
+        self.running = True
         self._tasks.append(asyncio.create_task(self._loop(), name="node-loop"))
         self._tasks.append(asyncio.create_task(self._ticker(), name="node-ticker"))
         if self.wants_to_validate and last_signed is None and self.transport is not None:
@@ -353,7 +353,7 @@ class Node:
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
         with contextlib.suppress(asyncio.CancelledError):
-            await loop_task
+            await loop_task  # the item in hand (a commit, say) finishes first
         self._tasks.clear()
         if self.transport is not None:
             await self.transport.stop()

@@ -26,7 +26,7 @@ from faircoop_node.keys import load_node_key
 from faircoop_node.logs import LogContext, event_logger, setup_logging
 from faircoop_node.net.transport import ChainIdentity
 from faircoop_node.net.ws import WsTransport
-from faircoop_node.node.runner import Node, NodeOptions
+from faircoop_node.node.runner import Node, NodeError, NodeOptions
 from faircoop_node.storage import LevelDBStore
 
 
@@ -48,7 +48,11 @@ class NodeProcess:
                                         shutdown_timeout=1.0)
         await self.api_runner.setup()
         site = web.TCPSite(self.api_runner, self.config.api.host, self.config.api.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise NodeError(f"cannot serve the API on {self.config.api.host}:"
+                            f"{self.config.api.port}: {exc.strerror}") from None
         for address in self.api_runner.addresses:
             if isinstance(address, tuple):
                 self.api_port = int(address[1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,3 +95,20 @@ def test_devnet_command_starts_every_node_and_stops_them_on_sigterm(tmp_path: Pa
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         kill_leftovers(layout)
+
+
+def test_run_reports_a_taken_api_port_and_exits_with_an_error(tmp_path: Path) -> None:
+    layout = create_devnet(tmp_path / "busy", validators=1, base_port=free_base_port())
+    node = layout.nodes[0]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", node.api_port))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "faircoop_node", "run", "--config", str(node.config_path)],
+            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"cannot serve the API on 127.0.0.1:{node.api_port}" in result.stderr
+    # the store was closed cleanly: it opens again
+    store = LevelDBStore(node.directory / "data" / "chain", load_genesis(layout.genesis_path),
+                         create=False)
+    store.close()
