@@ -132,6 +132,7 @@ class SimResult:
     sim_time_ms: int
     events: int
     trace_hash: str
+    stats: tuple[tuple[str, int], ...] = ()  # fault name -> times it struck
 
     @property
     def ok(self) -> bool:
@@ -260,6 +261,7 @@ class Simulation:
         self.commit_times: dict[int, int] = {}
         self.violations: list[str] = []
         self.offenders: set[int] = set()
+        self.stats: dict[str, int] = {}  # how often each fault actually struck
         self._schedule_plan()
         for node in self.nodes:
             self._start_engine(node)
@@ -270,6 +272,9 @@ class Simulation:
     def _push(self, at: int, kind: str, node: int, payload: object) -> None:
         self._seq += 1
         heapq.heappush(self._queue, (at, self._seq, kind, node, payload))
+
+    def _count(self, what: str) -> None:
+        self.stats[what] = self.stats.get(what, 0) + 1
 
     def _trace_event(self, kind: str, node: int, detail: str) -> None:
         self._trace.update(f"{self.now}|{kind}|{node}|{detail}\n".encode())
@@ -387,6 +392,7 @@ class Simulation:
             sim_time_ms=self.now,
             events=self.events,
             trace_hash=self.trace_hash,
+            stats=tuple(sorted(self.stats.items())),
         )
 
     # -- driving one engine --
@@ -478,18 +484,23 @@ class Simulation:
 
     def _send(self, frm: int, to: int, msg: Wire) -> None:
         if self.groups is not None and self.groups.get(frm) != self.groups.get(to):
+            self._count("partitioned")
             return
         faulty = self.now < self.heal_ms
         net = self.net
         if faulty and net.drop and self.rng.random() < net.drop:
+            self._count("dropped")
             return
         delay = self.config.latency_ms
         if faulty and net.jitter_ms:
             delay += self.rng.randint(0, net.jitter_ms)
+            self._count("reordered")
         if faulty and net.delay and self.rng.random() < net.delay:
             delay += self.rng.randint(50, net.max_delay_ms)
+            self._count("delayed")
         self._push(self.now + delay, "deliver", to, (frm, msg))
         if faulty and net.duplicate and self.rng.random() < net.duplicate:
+            self._count("duplicated")
             self._push(self.now + delay + self.rng.randint(0, 50), "deliver", to, (frm, msg))
 
     def _peers(self, node: SimNode) -> list[int]:
@@ -499,10 +510,12 @@ class Simulation:
         msg: Wire = WireVote(b.message) if isinstance(b.message, Vote) else \
             WireProposal(b.message, b.block)  # type: ignore[arg-type]
         if node.behaviour == "silence":
+            self._count("silence")
             return
         peers = self._peers(node)
         if node.behaviour == "equivocate_votes" and isinstance(msg, WireVote):
             other = self._conflicting_vote(node, msg.vote)
+            self._count("equivocate_votes")
             for i, p in enumerate(peers):
                 self._send(node.index, p, msg if i % 2 == 0 else WireVote(other))
             return
@@ -510,6 +523,7 @@ class Simulation:
             "equivocate_proposer", "invalid_proposal"
         ):
             twin = self._twin_proposal(node, msg)
+            self._count(node.behaviour)
             for i, p in enumerate(peers):
                 if node.behaviour == "invalid_proposal":
                     self._send(node.index, p, twin)
@@ -592,6 +606,7 @@ class Simulation:
             except SyncError:
                 break
             self._commit(node, block, block_id, cert)
+            self._count("synced_blocks")
             advanced = True
         if advanced:
             self._feed(node, self._new_height(node))
@@ -608,6 +623,7 @@ class Simulation:
             node.progress = progress
             return
         self._trace_event("regossip", node.index, repr(progress))
+        self._count("regossip")
         for b in e.gossip():
             self._broadcast(node, b)
         # a stuck node also asks a peer whether it missed a commit
@@ -621,6 +637,7 @@ class Simulation:
         if not node.alive:
             return
         self._trace_event("crash", node.index, "")
+        self._count("crash")
         node.alive = False
         node.epoch += 1
 
@@ -631,6 +648,7 @@ class Simulation:
         node.alive = True
         node.progress = -1
         if wipe:
+            self._count("wipe")
             node.wiped = True
             node.last_signed = None
             node.signed_votes = []
