@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -95,6 +97,20 @@ def test_devnet_end_to_end(tmp_path: Path) -> None:
             hashes = {get(n, f"block-height/{h}") for n in everyone}
             assert len(hashes) == 1, f"nodes disagree at height {h}: {hashes}"
         assert all(final_on(newcomer, t) for t in txids[:20])
+
+        # the demo wallet works as written: it follows the chain from genesis, checking every
+        # certificate against the validator sets the node serves, and pays with --wait
+        wallet = [sys.executable, "-m", "wallet", "--wallet", str(layout.wallet_path),
+                  "--password-file", str(layout.password_path), "--node", newcomer.api_url,
+                  "--json"]
+        synced = json.loads(subprocess.run([*wallet, "sync"], capture_output=True, text=True,
+                                           timeout=60, check=True).stdout)
+        assert synced["ok"] and synced["height"] >= top
+        paid = subprocess.run([*wallet, "send", layout.demo_address, "1.5", "--yes", "--wait"],
+                              capture_output=True, text=True, timeout=60)
+        assert paid.returncode == 0, paid.stderr
+        metrics = get(nodes[0], "metrics")
+        assert "faircoop_height" in metrics and 'validator="coop-1"' in metrics
         assert time.monotonic() - started < 170
     finally:
         codes = net.stop_all()
