@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -236,6 +237,19 @@ def ensure_devnet(directory: Path, validators: int | None, base_port: int | None
                          7070 if base_port is None else base_port), True
 
 
+def ports_in_use(nodes: Sequence[DevnetNode]) -> list[int]:
+    """The nodes' API and P2P ports that something else already listens on."""
+    busy = []
+    for node in nodes:
+        for port in (node.api_port, node.p2p_port):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    busy.append(port)
+    return busy
+
+
 def kill_leftovers(layout: DevnetLayout) -> list[int]:
     """SIGKILL node processes a devnet left behind (by their pid files); the pids killed."""
     killed = []
@@ -289,7 +303,14 @@ class Devnet:
         return proc
 
     def start_all(self, nodes: Sequence[DevnetNode] | None = None) -> None:
-        for node in nodes if nodes is not None else self.layout.nodes:
+        """Start the nodes; DevnetError first if one of their ports is taken."""
+        chosen = list(nodes if nodes is not None else self.layout.nodes)
+        busy = ports_in_use(chosen)
+        if busy:
+            raise DevnetError(f"port(s) {', '.join(map(str, busy))} already in use (another "
+                              "devnet still running?); stop it, or create a devnet with "
+                              "another --base-port (and --reset)")
+        for node in chosen:
             self.start(node)
 
     def signal(self, name: str, sig: int) -> None:

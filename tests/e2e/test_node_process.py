@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from consensus import codec
-from faircoop_node.devnet import Devnet, create_devnet, kill_leftovers, load_devnet
+from faircoop_node.devnet import (
+    Devnet,
+    DevnetError,
+    create_devnet,
+    kill_leftovers,
+    load_devnet,
+)
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.storage import LevelDBStore
 from tests.e2e.helpers import fan_out, final_on, free_base_port, height, post_tx, wait_for
@@ -112,3 +118,13 @@ def test_run_reports_a_taken_api_port_and_exits_with_an_error(tmp_path: Path) ->
     store = LevelDBStore(node.directory / "data" / "chain", load_genesis(layout.genesis_path),
                          create=False)
     store.close()
+
+
+def test_devnet_refuses_to_start_on_taken_ports(tmp_path: Path) -> None:
+    layout = create_devnet(tmp_path / "taken", validators=1, base_port=free_base_port())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", layout.nodes[1].p2p_port))
+        taken.listen()
+        with pytest.raises(DevnetError, match=str(layout.nodes[1].p2p_port)):
+            Devnet(layout).start_all()
+    assert not list(layout.directory.glob("*/node.pid"))  # nothing was started
