@@ -473,11 +473,9 @@ class Engine:
             raise EngineError("a height needs at least one validator")
         if len(set(ev.validators)) != len(ev.validators):
             raise EngineError("duplicate validator in the voting set")
-        if self._started and ev.height <= self._height and not self._decided:
+        if self._started and ev.height <= self._height:
             raise EngineError(f"NewHeight {ev.height} does not advance from {self._height}")
-        if self._started and ev.height <= self._prev_height:
-            raise EngineError(f"NewHeight {ev.height} is not above decided {self._prev_height}")
-        if self._started and ev.height != self._height:
+        if self._started:
             self._remember_votes_of_height()
         self._height = ev.height
         self._started = True

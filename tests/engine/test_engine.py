@@ -571,3 +571,19 @@ def test_new_height_contract() -> None:
         e.handle(new_height(1))  # a height is started once, unless decided
     e.handle(new_height(3))  # jumping ahead (after a sync) is fine
     assert e.height == 3 and e.proposer() == VALS[(3 + 0) % 4]
+    with pytest.raises(EngineError):
+        e.handle(new_height(2))
+
+
+def test_a_decided_height_is_never_started_again() -> None:
+    d = Driver()
+    d(new_height())
+    b0 = block(0)
+    d(propose(0, b0))
+    for i in (1, 2):
+        d(vote(i, VoteType.PREVOTE, 0, bid(b0)))
+    for i in (1, 2):
+        d(vote(i, VoteType.PRECOMMIT, 0, bid(b0)))
+    assert d.engine.decided
+    with pytest.raises(EngineError):
+        d.engine.handle(new_height(1))
