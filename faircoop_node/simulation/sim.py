@@ -23,6 +23,7 @@ import heapq
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from consensus.codec import block_hash, encode_genesis, genesis_hash
 from consensus.crypto import PrivateKey, sha256
@@ -321,16 +322,16 @@ class Simulation:
         if self.events > self.config.max_events:
             raise SimulationError("event budget exhausted")
         if kind == "deliver":
-            frm, msg = payload  # type: ignore[misc]
+            frm, msg = cast(tuple[int, Wire], payload)
             self._deliver(self.nodes[index], frm, msg)
         elif kind == "timeout":
-            epoch, ev = payload  # type: ignore[misc]
+            epoch, ev = cast(tuple[int, TimeoutFired], payload)
             node = self.nodes[index]
             if node.alive and node.epoch == epoch:
                 self._trace_event("timeout", index, f"{ev.height}/{ev.round}/{int(ev.step)}")
                 self._feed(node, ev)
         elif kind == "build":
-            epoch, height, round_ = payload  # type: ignore[misc]
+            epoch, height, round_ = cast(tuple[int, int, int], payload)
             node = self.nodes[index]
             if node.alive and node.epoch == epoch and node.view.height + 1 == height:
                 self._trace_event("build", index, f"{height}/{round_}")
@@ -342,8 +343,8 @@ class Simulation:
         elif kind == "restart":
             self._restart(self.nodes[index], bool(payload))
         elif kind == "partition":
-            groups = payload
-            self.groups = {m: g for g, members in enumerate(groups) for m in members}  # type: ignore[attr-defined]
+            groups = cast(tuple[tuple[int, ...], ...], payload)
+            self.groups = {m: g for g, members in enumerate(groups) for m in members}
             self._trace_event("partition", -1, repr(groups))
         elif kind == "heal":
             self.groups = None
