@@ -534,6 +534,7 @@ class Engine:
 
     def _remember_votes_of_height(self) -> None:
         self._prev_height = self._height
+        self._reported = {tag for tag in self._reported if tag[0] >= self._height}
         self._prev_index = self._index
         self._prev_votes = {
             (r, t, i): v for (r, t), votes in self._votes.items() for i, v in votes.items()
