@@ -214,3 +214,19 @@ def test_the_same_attack_with_one_byzantine_cannot_fork() -> None:
     split.attack()
     assert quorum_size(4) == 3
     assert split.commits(0) == [] and split.commits(2) == []
+
+
+def test_equivocator_is_caught_included_in_a_block_and_suspended() -> None:
+    """Evidence end to end: EvidenceFound -> a proposer includes it -> chain state suspends."""
+    for seed in range(3):
+        sim = Simulation(SimConfig(validators=4, byzantine=1, seed=seed, heights=6,
+                                   behaviours=("equivocate_votes",)))
+        result = sim.run()
+        assert result.ok and result.offenders == result.byzantine
+        offender = sim.nodes[result.byzantine[0]].pub
+        for node in (n for n in sim.nodes if n.honest):
+            assert any(block.evidence for block, _, _ in node.blocks)
+            state = node.view.state
+            assert state is not None
+            assert offender in {v.pubkey for v in state.suspended}  # type: ignore[attr-defined]
+            assert offender not in state.voting_set()  # type: ignore[attr-defined]
