@@ -27,8 +27,13 @@ Simplifications, said plainly:
   *votes* are evidence (`EvidenceFound`). The second proposal is ignored.
 - Votes for a height above the current one are buffered only for the next height, and only up
   to `MAX_BUFFERED`; a validator further behind catches up by syncing committed blocks.
-- The engine never retransmits. `gossip()` hands the caller the messages this validator signed
-  in the current height, for periodic re-gossip (the paper assumes reliable gossip after GST).
+- The engine never retransmits. `gossip()` hands the caller what to re-send when a height stalls
+  (own messages, the round's proposal, the polka behind our lock), standing in for the paper's
+  reliable gossip after GST.
+- A validator that has 2f+1 precommits for a block it never received can't commit from votes
+  alone: its node syncs the committed block and starts the next height with `NewHeight`.
+
+docs/CONSENSUS.md describes the event/action contract, restarts and the simulator.
 """
 
 from __future__ import annotations
