@@ -225,6 +225,7 @@ class Node:
         self._last_status_mono = 0.0
         self._joining_since: float | None = None
         self._join_warned = False
+        self._tick_queued = False
         self._actions: dict[bytes, Path] = {}  # governance actions to carry -> their inbox file
         self._inbox_files: dict[Path, float] = {}  # read already, by modification time
         self._recoveries: dict[Path, RecoveryAction] = {}
@@ -375,9 +376,11 @@ class Node:
             self._queue.put_nowait(_Item("peer", event))
 
     async def _ticker(self) -> None:
+        """One tick in the queue at a time, so a busy node still runs its periodic duties."""
         while True:
             await asyncio.sleep(self.options.tick_s)
-            if self._queue.empty():
+            if not self._tick_queued:
+                self._tick_queued = True
                 self._queue.put_nowait(_Item("tick"))
 
     def _schedule(self, a: ScheduleTimeout) -> None:
@@ -420,6 +423,7 @@ class Node:
         elif item.kind == "start_height":
             await self._start_height()
         elif item.kind == "tick":
+            self._tick_queued = False
             await self._tick()
 
     async def _feed_engine(self, event: Any) -> None:

@@ -105,10 +105,13 @@ async def test_validator_with_empty_store_rejoins_and_votes_only_after_the_floor
         floor = decode_signed_state(node.store.get_last_signed() or b"")
         assert node.state.height >= floor.height - 1
         # it keeps following, and signs again only above the floor height
-        await wait_for(lambda: node.engine is not None and node.engine.last_signed is not None
-                       and node.engine.last_signed.height > floor.height, 15,
-                       "the rejoined validator to sign again")
-        assert decode_signed_state(node.store.get_last_signed() or b"").height > floor.height
+        def signed_above_floor() -> bool:  # on disk: persisted before anything is sent
+            raw = node.store.get_last_signed()
+            return raw is not None and decode_signed_state(raw).height > floor.height
+
+        await wait_for(signed_above_floor, 15, "the rejoined validator to sign again")
+        assert node.engine is not None and node.engine.last_signed is not None
+        assert node.engine.last_signed.height > floor.height
         await wait_for(lambda: min_tip(cluster) >= floor.height + 2, 15, "more blocks")
         assert same_chain(cluster, min_tip(cluster))
     finally:
