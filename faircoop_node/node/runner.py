@@ -847,11 +847,22 @@ class Node:
         tip = self.state.height
         if vote.height < tip or vote.height > tip + 2:
             return  # a vote for the tip itself may still convict an equivocator
-        if self.seen.add(vote.signature) and vote.height > tip and self.transport is not None:
+        if vote.height > tip and self._votes_at(vote.validator, vote.height) and \
+                self.seen.add(vote.signature) and self.transport is not None:
             self.transport.broadcast(MsgType.VOTE, payload, frozenset({peer}))
         if vote.height == tip:
             self._augment_certificate(vote)
         await self._deliver_consensus(vote.height, VoteReceived(vote))
+
+    def _votes_at(self, key: PublicKey, height: int) -> bool:
+        """Is `key` in the voting set of `height` (tip + 1 or tip + 2)? Only then relay.
+
+        The signature is checked once, by the engine; this cheap check keeps a peer from
+        using us to flood the mesh with messages no validator signed.
+        """
+        s = self.state
+        keys = s.voting_set() if height == s.height + 1 else s.upcoming.validator_keys()
+        return key in keys
 
     def _augment_certificate(self, vote: Vote) -> None:
         """Add a late precommit for the tip to the certificate the next block will carry.
@@ -887,7 +898,8 @@ class Node:
         tip = self.state.height
         if proposal.height <= tip or proposal.height > tip + 2:
             return
-        if self.seen.add(proposal.signature) and self.transport is not None:
+        if self._votes_at(proposal.proposer, proposal.height) and \
+                self.seen.add(proposal.signature) and self.transport is not None:
             self.transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
         await self._deliver_consensus(proposal.height, ProposalReceived(proposal, block))
 

@@ -90,9 +90,11 @@ class Cluster:
                          options=slot.options)
         slot.node.attach(slot.transport)
 
-    async def start(self, slot: Slot) -> None:
+    async def start(self, slot: Slot, connect: bool = True) -> None:
         assert slot.node is not None
         await slot.node.start()
+        if not connect:
+            return
         for other in self.slots:
             if other is not slot and other.node is not None and other.node.running:
                 await self.network.connect(slot.transport.node_id, other.transport.node_id)
@@ -115,13 +117,17 @@ class Cluster:
         return [s.node for s in self.slots if s.node is not None and s.node.running]
 
 
-async def start_cluster(n: int = 4, options: dict[int, NodeOptions] | None = None) -> Cluster:
-    """`n` validators, connected to each other; `options` replaces some nodes' options."""
+async def start_cluster(n: int = 4, options: dict[int, NodeOptions] | None = None,
+                        links: list[tuple[int, int]] | None = None) -> Cluster:
+    """`n` validators, all connected (or only along `links`); `options` replaces some nodes'."""
     cluster = Cluster(runtime_genesis(VALIDATOR_KEYS[:n]))
     for i, k in enumerate(VALIDATOR_KEYS[:n]):
         cluster.add(k, validator=True, options=(options or {}).get(i, FAST_OPTIONS))
     for slot in cluster.slots:
-        await cluster.start(slot)
+        await cluster.start(slot, connect=links is None)
+    for a, b in links or ():
+        await cluster.network.connect(cluster.slots[a].key.public_key,
+                                      cluster.slots[b].key.public_key)
     return cluster
 
 

@@ -157,3 +157,34 @@ async def test_a_pooled_tx_gone_bad_is_dropped_and_the_rest_still_gets_in() -> N
     finally:
         await cluster.stop_all()
 
+
+
+async def test_relay_carries_consensus_along_a_line_of_peers() -> None:
+    # 0 - 1 - 2 - 3: nobody hears every validator directly; relays make up the mesh
+    cluster = await start_cluster(4, links=[(0, 1), (1, 2), (2, 3)])
+    try:
+        ends = cluster.nodes()[0], cluster.nodes()[3]
+        tx = payments(cluster.genesis, 1)[0]
+        await ends[0].submit_tx(tx)
+        await wait_for(lambda: all(n.store.get_tx_location(codec.txid(tx)) is not None
+                                   for n in cluster.nodes()), 15, "the tx final at both ends")
+        await wait_for(lambda: min(n.state.height for n in cluster.nodes()) >= 3, 15,
+                       "three blocks everywhere")
+        top = min(n.state.height for n in cluster.nodes())
+        assert len({n.store.get_hash_at(top) for n in cluster.nodes()}) == 1
+        # a vote signed by a non-validator is not passed on
+        chain = ChainIdentity(CHAIN_ID, codec.genesis_hash(cluster.genesis))
+        outsider = cluster.network.transport(key(557).public_key, chain,
+                                             lambda: Tip(0, codec.genesis_hash(cluster.genesis)))
+        await outsider.start()
+        await cluster.network.connect(outsider.node_id, ends[0].pubkey)
+        fake = sign_vote(key(557), CHAIN_ID, VoteType.PREVOTE, ends[0].state.height + 1, 0, NIL)
+        outsider.broadcast(MsgType.VOTE, encode_vote(fake))
+        real = sign_vote(VALIDATOR_KEYS[1], CHAIN_ID, VoteType.PREVOTE,
+                         ends[0].state.height + 1, 7, NIL)
+        outsider.broadcast(MsgType.VOTE, encode_vote(real))
+        await wait_for(lambda: real.signature in ends[0].seen, 5, "the real vote relayed")
+        assert fake.signature not in ends[0].seen
+        await outsider.stop()
+    finally:
+        await cluster.stop_all()
