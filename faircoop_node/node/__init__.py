@@ -5,10 +5,11 @@
 - `sync`: checking blocks fetched from peers against their certificates; request bookkeeping.
 - `gossip`: the relay cache and the evidence pool.
 - `signing`: the last-signed record and the rule for a validator that lost it.
+- `inbox`: the directory where operators drop signed governance and recovery actions.
 - `service`: a node as an OS process (config, LevelDB, WebSocket P2P, HTTP API, signals).
 
-Left out: peer exchange, a mempool that survives restarts, and a pool for governance actions
-submitted from outside (see docs/OPERATIONS.md).
+Left out: peer exchange, a mempool that survives restarts, and gossip of governance actions
+(each validator reads its own inbox; see docs/OPERATIONS.md).
 """
 
 from faircoop_node.node.runner import Node, NodeError, NodeOptions

@@ -14,9 +14,11 @@ passed with none, or a proposal or vote for h + 1 arrives from a peer (so all va
 together). Transactions are admitted on the event loop directly (mempool admission is
 synchronous), then relayed in batches.
 
-Left out: peer exchange (the transport dials the configured peers), a governance-action pool
-fed from outside (the node carries actions only from blocks; see docs/OPERATIONS.md), and
-augmenting a stored certificate with precommits that arrive after the commit.
+Late precommits (arriving after the decision) join the certificate the next block carries, so
+their signers' participation counts; the stored certificate of a block stays as decided.
+
+Left out: peer exchange (the transport dials the configured peers) and gossip of governance
+actions (each validator reads its own inbox, `inbox.py`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ from consensus.evidence import (
     encode_evidence,
     evidence_for,
 )
-from consensus.governance import RecoveryAction, decode_block_action
+from consensus.governance import RecoveryAction
 from consensus.ledger import SignatureCache
 from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx, TxId
 from consensus.votes import (
@@ -116,6 +118,7 @@ from faircoop_node.net.envelope import (
 )
 from faircoop_node.net.transport import PeerEvent, PeerId, Tip, Transport
 from faircoop_node.node.gossip import EvidencePool, SeenCache
+from faircoop_node.node.inbox import Inbox, mark_included
 from faircoop_node.node.signing import (
     ROUND_MAX,
     decode_signed_state,
@@ -227,7 +230,7 @@ class Node:
         self._join_warned = False
         self._tick_queued = False
         self._actions: dict[bytes, Path] = {}  # governance actions to carry -> their inbox file
-        self._inbox_files: dict[Path, float] = {}  # read already, by modification time
+        self._inbox = Inbox(self.options.inbox) if self.options.inbox is not None else None
         self._recoveries: dict[Path, RecoveryAction] = {}
         self._refusals: dict[Path, str] = {}  # the last rule each recovery failed, logged once
         self._inbox_mono = 0.0
@@ -481,9 +484,9 @@ class Node:
         elif self._gated and self._gate_open(now):
             await self._start_height()
         self._maybe_sync(now)
-        if self.options.inbox is not None and now - self._inbox_mono >= self.options.inbox_s:
+        if self._inbox is not None and now - self._inbox_mono >= self.options.inbox_s:
             self._inbox_mono = now
-            await self._scan_inbox(self.options.inbox)
+            await self._scan_inbox(self._inbox)
         engine = self.engine
         if engine is not None:
             progress = (engine.height, engine.round, int(engine.step))
@@ -535,8 +538,8 @@ class Node:
 
     # -- governance actions from the operator's inbox -------------------------------------------
 
-    async def _scan_inbox(self, inbox: Path) -> None:
-        """Read new `*.action` files: each holds the hex of `encode_block_action(...)`.
+    async def _scan_inbox(self, inbox: Inbox) -> None:
+        """Take new inbox files (see `inbox.py`) into the action pool or the recovery list.
 
         A governance action (`SignedAction`) joins the pool proposers carry from
         (`select_carried` keeps it only while it applies); the file is renamed `.included`
@@ -544,31 +547,18 @@ class Node:
         (`install_recovery`, with our clock) and the engine restarts the height with the new
         voting set; it is held in memory only, so the file stays and a restart installs it again.
         """
-        try:
-            files = sorted(p for p in inbox.glob("*.action") if p.is_file())
-        except OSError:
-            return
-        for path in files:
-            try:
-                mtime = path.stat().st_mtime
-            except OSError:
-                continue
-            if self._inbox_files.get(path) == mtime:
-                continue
-            self._inbox_files[path] = mtime
-            try:
-                raw = bytes.fromhex(path.read_text(encoding="ascii").strip())
-                action = decode_block_action(raw)
-            except (OSError, ValueError, DecodeError) as exc:
-                self.log.warning("inbox_unreadable", file=path.name, error=str(exc))
-                continue
+        items, problems = await asyncio.to_thread(inbox.scan)
+        for problem in problems:
+            self.log.warning("inbox_unreadable", file=problem.path.name, error=problem.error)
+        for item in items:
+            action = item.action
             if action.chain_id != self.genesis.chain_id:
-                self.log.warning("inbox_wrong_chain", file=path.name)
+                self.log.warning("inbox_wrong_chain", file=item.path.name)
             elif isinstance(action, RecoveryAction):
-                self._recoveries[path] = action
-            elif raw not in self._actions:
-                self._actions[raw] = path
-                self.log.info("action_pooled", file=path.name, nonce=action.nonce)
+                self._recoveries[item.path] = action
+            elif item.raw not in self._actions:
+                self._actions[item.raw] = item.path
+                self.log.info("action_pooled", file=item.path.name, nonce=action.nonce)
         for path, recovery in list(self._recoveries.items()):
             await self._install_recovery(recovery, path)  # retried until its time has come
 
@@ -710,8 +700,7 @@ class Node:
         for raw in block.actions:
             path = self._actions.pop(raw, None)
             if path is not None:
-                with contextlib.suppress(OSError):
-                    path.rename(path.with_name(path.name + ".included"))
+                mark_included(path)
                 self.log.info("action_included", file=path.name)
         self.evidence.prune(max(1, after.height + 1 - MAX_EVIDENCE_AGE))
         h = block.header
