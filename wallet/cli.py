@@ -665,7 +665,9 @@ async def cmd_history(cli: Cli) -> None:
         entries = await ops.history(node, data, cli.args.limit)
     for e in entries:
         where = f"height {e.height}" if e.height is not None else "mempool"
-        cli.out(f"{e.txid}  {where:>14}  {'+' if e.net >= 0 else ''}{format_coins(e.net)}")
+        net = ("sent " + format_coins(e.sent) + " + unknown fee" if e.net is None
+               else f"{'+' if e.net >= 0 else ''}{format_coins(e.net)}")
+        cli.out(f"{e.txid}  {where:>14}  {net}")
     if not entries:
         cli.out("no transactions yet")
     cli.emit({"command": "history", "transactions": [
@@ -678,19 +680,21 @@ async def cmd_tx(cli: Cli) -> None:
     async with cli.client() as node:
         doc = await node.tx(cli.args.txid)
         status = await node.tx_status(cli.args.txid)
-    if not isinstance(doc, dict):
-        raise NodeError(200, "tx: malformed answer")
+    fee = ops.fee_of(doc)  # None: the node can't trace an input's amount
+    try:
+        outputs = [{"address": o.get("address"), "amount": int(o["amount"])}
+                   for o in doc.get("outputs", [])]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise NodeError(200, "tx: malformed outputs") from None
     final = bool(status.get("final")) if isinstance(status, dict) else False
     cli.out(f"tx {doc.get('txid')}  {'final' if final else 'not final'}"
             + (f" at height {status.get('height')}" if final else ""))
-    for o in doc.get("outputs", []):
-        cli.out(f"  {format_coins(int(o['amount'])):>20}  to {o.get('address')}")
-    cli.out(f"  fee {format_coins(int(doc.get('fee', 0)))}, {doc.get('size')} bytes")
+    for o in outputs:
+        cli.out(f"  {format_coins(o['amount']):>20}  to {o['address']}")
+    cli.out(f"  fee {'unknown' if fee is None else format_coins(fee)}, {doc.get('size')} bytes")
     cli.emit({"command": "tx", "txid": doc.get("txid"), "final": final,
               "height": status.get("height") if isinstance(status, dict) else None,
-              "outputs": [{"address": o.get("address"), "amount": int(o["amount"])}
-                          for o in doc.get("outputs", [])],
-              "fee": int(doc.get("fee", 0)), "size": doc.get("size")})
+              "outputs": outputs, "fee": fee, "size": doc.get("size")})
 
 
 # -- multisig ---------------------------------------------------------------------------------

@@ -148,13 +148,29 @@ class HistoryEntry:
     position: int | None
     received: int  # paid to this wallet's addresses by the tx
     sent: int  # paid by the tx to addresses outside the wallet (0 unless it spends ours)
-    fee: int  # the fee, if the wallet paid it
+    fee: int | None  # the fee if the wallet paid it (else 0); None: the node can't tell
     outgoing: bool  # the tx spends the wallet's coins
 
     @property
-    def net(self) -> int:
-        """The change in the wallet's balance, assuming a tx spends all-ours or none-ours."""
-        return -(self.sent + self.fee) if self.outgoing else self.received
+    def net(self) -> int | None:
+        """The change in the wallet's balance, assuming a tx spends all-ours or none-ours;
+        None for an outgoing tx whose fee the node can't tell."""
+        if not self.outgoing:
+            return self.received
+        return None if self.fee is None else -(self.sent + self.fee)
+
+
+def fee_of(doc: object) -> int | None:
+    """The `fee` of a `GET tx` answer. The node answers `"fee": null` when it can't trace an
+    input's amount (its store keeps no undo data), so None means unknown, not zero."""
+    if not isinstance(doc, dict):
+        raise NodeError(200, "tx: malformed answer")
+    fee = doc.get("fee")
+    if fee is None:
+        return None
+    if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0:
+        raise NodeError(200, f"tx: malformed fee {fee!r}")
+    return fee
 
 
 async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list[HistoryEntry]:
@@ -173,10 +189,13 @@ async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list
     docs = await _gather([client.tx(t) for t, _ in ordered])
     out: list[HistoryEntry] = []
     for (t, (height, position)), doc in zip(ordered, docs, strict=True):
-        outputs = doc.get("outputs", []) if isinstance(doc, dict) else []
-        received = sum(int(o["amount"]) for o in outputs if o.get("lock") in ours)
-        external = sum(int(o["amount"]) for o in outputs if o.get("lock") not in ours)
-        fee = int(doc.get("fee", 0)) if isinstance(doc, dict) else 0
+        fee = fee_of(doc)
+        try:
+            outputs = [(int(o["amount"]), o.get("lock")) for o in doc.get("outputs", [])]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise NodeError(200, f"tx {t[:16]}: malformed outputs") from None
+        received = sum(amount for amount, lock in outputs if lock in ours)
+        external = sum(amount for amount, lock in outputs if lock not in ours)
         spends_ours = _spends_ours(doc, ours)
         out.append(HistoryEntry(t, height, position, received, external if spends_ours else 0,
                                 fee if spends_ours else 0, spends_ours))

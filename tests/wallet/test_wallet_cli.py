@@ -310,6 +310,32 @@ def test_wait_history_tx_and_offline_receipt(env) -> None:  # type: ignore[no-un
     assert bad.code == ExitStatus.NOT_FINAL
 
 
+def test_history_and_tx_when_the_node_cannot_tell_a_fee(env) -> None:  # type: ignore[no-untyped-def]
+    # The node answers "fee": null when it can't trace an input; that is unknown, not 0 and
+    # not a crash.
+    h, fake = env
+    assert h.restore(1).code == 0
+    other = h.run("address", "--json", wallet="w1").doc["address"]
+    fake.chain.mine()
+    paid = h.run("send", other, "4", "--yes", "--json")
+    assert paid.code == 0, paid.err
+    fake.chain.mine()
+    fake.unknown_fee = True
+    r = h.run("history", "--json")
+    assert r.code == 0, r.err
+    [out] = r.doc["transactions"]
+    assert out["txid"] == paid.doc["txid"] and out["outgoing"]
+    assert out["fee"] is None and out["net"] is None and out["sent"] == 400_000_000
+    [incoming] = h.run("history", "--json", wallet="w1").doc["transactions"]
+    assert incoming["txid"] == paid.doc["txid"] and not incoming["outgoing"]
+    assert incoming["fee"] == 0 and incoming["net"] == incoming["received"] == 400_000_000
+    text = h.run("history")
+    assert text.code == 0 and "unknown fee" in text.out
+    t = h.run("tx", paid.doc["txid"], "--json")
+    assert t.code == 0 and t.doc["fee"] is None
+    assert h.run("tx", paid.doc["txid"]).out.count("fee unknown") == 1
+
+
 def test_sync_progress_only_on_a_tty(env) -> None:  # type: ignore[no-untyped-def]
     h, fake = env
     for _ in range(3):

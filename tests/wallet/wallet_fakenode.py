@@ -35,6 +35,7 @@ class FakeNode:
         self.bad_validator_set = False  # serve a set that does not hash to what was asked
         self.reject_rule = ""  # refuse every POST tx with this ledger rule
         self.uncertified_tip = False  # serve the tip header without its certificate yet
+        self.unknown_fee = False  # answer "fee": null, as the node does for an untraceable input
 
     def app(self) -> web.Application:
         @web.middleware
@@ -125,7 +126,8 @@ class FakeNode:
                        for i in tx.inputs],
             "outputs": [{"amount": o.amount, "address": c.address(o.lock), "lock": o.lock.hex()}
                         for o in tx.outputs],
-            "memo_hex": tx.memo.hex(), "fee": self._fee(tx), "size": codec.tx_size(tx),
+            "memo_hex": tx.memo.hex(), "fee": None if self.unknown_fee else self._fee(tx),
+            "size": codec.tx_size(tx),
             "status": {"final": height is not None, "height": height}})
 
     def _fee(self, tx) -> int:  # type: ignore[no-untyped-def]
