@@ -121,8 +121,10 @@ from faircoop_node.node.gossip import EvidencePool, SeenCache
 from faircoop_node.node.inbox import Inbox, mark_included
 from faircoop_node.node.signing import (
     ROUND_MAX,
-    decode_signed_state,
-    encode_signed_state,
+    SignedRecord,
+    decode_signed_record,
+    encode_signed_record,
+    record_after,
     rejoin_floor,
 )
 from faircoop_node.node.sync import (
@@ -232,6 +234,8 @@ class Node:
         self._actions: dict[bytes, Path] = {}  # governance actions to carry -> their inbox file
         self._inbox = Inbox(self.options.inbox) if self.options.inbox is not None else None
         self._recoveries: dict[Path, RecoveryAction] = {}
+        self._carried: tuple[Vote, ...] = ()  # our votes from before a restart, re-sent
+        self._record: SignedRecord | None = None  # the last-signed record as on disk
         self._refusals: dict[Path, str] = {}  # the last rule each recovery failed, logged once
         self._inbox_mono = 0.0
         self._stopping = False
@@ -327,7 +331,8 @@ class Node:
         if raw is None:
             return None
         try:
-            return decode_signed_state(raw)
+            self._record = decode_signed_record(raw)
+            return self._record.state
         except DecodeError as exc:
             raise NodeError(f"the last-signed record can't be read: {exc}; refusing to sign "
                             "with an unknown history (see docs/OPERATIONS.md)") from None
@@ -336,6 +341,12 @@ class Node:
         key = self.key if self.wants_to_validate else None
         self.engine = Engine(self.genesis.chain_id, key, last_signed)
         self._queue.put_nowait(_Item("start_height"))
+        record = self._record
+        if record is not None and record.state == last_signed and \
+                record.state.height == self.state.height + 1 and record.votes:
+            # restarted mid-height: what we signed there, back to the engine and the peers
+            self._carried = record.votes
+            self._queue.put_nowait(_Item("carry_votes"))
 
     async def stop(self) -> None:
         """Stop taking work, finish the item in hand (a commit completes), close the transport.
@@ -425,6 +436,8 @@ class Node:
             self._handle_peer(item.payload)
         elif item.kind == "start_height":
             await self._start_height()
+        elif item.kind == "carry_votes":
+            await self._carry_votes()
         elif item.kind == "tick":
             self._tick_queued = False
             await self._tick()
@@ -438,7 +451,7 @@ class Node:
         while pending:
             a = pending.popleft()
             if isinstance(a, PersistLastSigned):
-                await asyncio.to_thread(self._store.put_last_signed, encode_signed_state(a.state))
+                await self._persist_signed(a.state, pending[0] if pending else None)
             elif isinstance(a, Broadcast):
                 self._broadcast_signed(a)
             elif isinstance(a, ScheduleTimeout):
@@ -454,6 +467,14 @@ class Node:
             elif isinstance(a, EvidenceFound):
                 self._on_evidence_found(a)
         self.ctx.at(engine.height, self.current_round())
+
+    async def _persist_signed(self, state: SignedState, following: Action | None) -> None:
+        """The synced write before a signature leaves: the new state and the vote it signs."""
+        vote = following.message if isinstance(following, Broadcast) else None
+        if not isinstance(vote, Vote) or (vote.height, vote.round) != (state.height, state.round):
+            vote = None
+        self._record = record_after(self._record, state, vote)
+        await asyncio.to_thread(self._store.put_last_signed, encode_signed_record(self._record))
 
     # -- heights and the production gate ---------------------------------------------------------
 
@@ -506,6 +527,7 @@ class Node:
         if engine.height == self.state.height + 1 and not engine.decided:
             for b in engine.gossip():
                 self._broadcast_signed(b, count_seen=False)
+            self._send_carried()
         self._announce_status()
 
     # -- joining without a last-signed record ---------------------------------------------------
@@ -531,7 +553,8 @@ class Node:
             self._create_engine(None)
             return
         floor = rejoin_floor(self.state.height)
-        await asyncio.to_thread(self._store.put_last_signed, encode_signed_state(floor))
+        self._record = SignedRecord(floor)
+        await asyncio.to_thread(self._store.put_last_signed, encode_signed_record(self._record))
         self.log.info("rejoin_done", mode="synced", tip=self.state.height,
                       votes_from=self.state.height + 2)
         self._create_engine(floor)
@@ -581,11 +604,34 @@ class Node:
         self._valid.clear()
         self.log.warning("recovery_installed", file=path.name, height=action.height + 1,
                          validators=len(action.validators))
-        if self.engine is not None:  # the height restarts with the new voting set
+        old = self.engine
+        if old is not None:  # the height restarts with the new voting set
             self.engine = Engine(self.genesis.chain_id,
                                  self.key if self.wants_to_validate else None,
-                                 self.engine.last_signed)
+                                 old.last_signed)
+            # The new engine resumes at the round it last signed in and may not sign there
+            # again, so it needs that round's votes to move on: carry ours over (the same
+            # signed bytes, never a new signature) and keep re-sending them until it does.
+            self._carried = tuple(b.message for b in old.gossip()
+                                  if isinstance(b.message, Vote)
+                                  and b.message.height == action.height + 1)
             self._queue.put_nowait(_Item("start_height"))
+            self._queue.put_nowait(_Item("carry_votes"))
+
+    async def _carry_votes(self) -> None:
+        for vote in self._carried:
+            await self._feed_engine(VoteReceived(vote))
+        self._send_carried()
+
+    def _send_carried(self) -> None:
+        engine = self.engine
+        if not self._carried or engine is None or self.transport is None:
+            return
+        if engine.height != self._carried[0].height or engine.decided:
+            self._carried = ()
+            return
+        for vote in self._carried:
+            self.transport.broadcast(MsgType.VOTE, encode_vote(vote))
 
     # -- building and judging blocks ------------------------------------------------------------
 

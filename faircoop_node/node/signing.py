@@ -1,11 +1,17 @@
-"""The validator's double-sign guard on disk: the last-signed state, and how a wiped node rejoins.
+"""The validator's double-sign guard on disk: the last-signed state, with this height's votes.
 
 The engine never signs at or below its last-signed (height, round, step) and asks the node to
 persist each new one (`PersistLastSigned`) before the signed message leaves. The node writes it
 with a synced write to the chain store, so a crash between the write and the broadcast can only
 lose a message, never sign a second one.
 
-A validator whose data directory was lost (or that runs on a new one) has no such record: it
+The record also keeps the votes this validator signed at that height (the last two rounds),
+written in the same synced write as the state they advance to. A restarted engine resumes at
+the round it last signed in and may not sign those steps again; without its earlier votes, a
+quorum that restarts together mid-height could never complete that round. The node feeds them
+back to the engine and re-sends them (the same signed bytes, never a new signature).
+
+A validator whose data directory was lost (or that runs on a new one) has no record at all: it
 can't know what it signed at the height the network was deciding when it went down. It
 therefore first syncs to the network's tip T, then records `rejoin_floor(T)`, the state
 "signed everything up to the last step of height T + 1". The engine then stays silent at
@@ -15,36 +21,75 @@ peer at height 0) is the one exception: nothing was signed yet, so nothing is gu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from consensus.codec import (
     U32,
     Obj,
     decode_canonical,
     expect_array,
+    expect_bytes,
+    expect_list,
     expect_uint,
     expect_version,
     pack,
 )
 from consensus.engine import SignedState, Step
+from consensus.votes import Vote, decode_vote, encode_vote
 
 SIGNED_STATE_VERSION = 1
 ROUND_MAX = U32  # the floor's round: no real round reaches it
+MAX_KEPT_VOTES = 64  # a record never holds more (two rounds hold at most four)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRecord:
+    """The last-signed state and the votes signed at its height (oldest first)."""
+
+    state: SignedState
+    votes: tuple[Vote, ...] = ()
+
+
+def encode_signed_record(record: SignedRecord) -> bytes:
+    s = record.state
+    return pack((SIGNED_STATE_VERSION, s.height, s.round, int(s.step),
+                 tuple(encode_vote(v) for v in record.votes)))
+
+
+def decode_signed_record(data: bytes) -> SignedRecord:
+    """The stored record; DecodeError if it is not one."""
+
+    def build(obj: Obj) -> SignedRecord:
+        version, height, round_, step, votes = expect_array(obj, 5, "last_signed")
+        expect_version(version, SIGNED_STATE_VERSION, "last_signed")
+        state = SignedState(expect_uint(height, "last_signed.height"),
+                            expect_uint(round_, "last_signed.round", hi=U32),
+                            Step(expect_uint(step, "last_signed.step", hi=int(Step.PRECOMMIT))))
+        kept = tuple(decode_vote(expect_bytes(v, f"last_signed.votes[{i}]"))
+                     for i, v in enumerate(expect_list(votes, "last_signed.votes",
+                                                       MAX_KEPT_VOTES)))
+        return SignedRecord(state, kept)
+
+    return decode_canonical(data, "last_signed", build)
 
 
 def encode_signed_state(state: SignedState) -> bytes:
-    return pack((SIGNED_STATE_VERSION, state.height, state.round, int(state.step)))
+    return encode_signed_record(SignedRecord(state))
 
 
 def decode_signed_state(data: bytes) -> SignedState:
-    """The stored last-signed state; DecodeError if the record is not one."""
+    return decode_signed_record(data).state
 
-    def build(obj: Obj) -> SignedState:
-        version, height, round_, step = expect_array(obj, 4, "last_signed")
-        expect_version(version, SIGNED_STATE_VERSION, "last_signed")
-        return SignedState(expect_uint(height, "last_signed.height"),
-                           expect_uint(round_, "last_signed.round", hi=U32),
-                           Step(expect_uint(step, "last_signed.step", hi=int(Step.PRECOMMIT))))
 
-    return decode_canonical(data, "last_signed", build)
+def record_after(previous: SignedRecord | None, state: SignedState,
+                 vote: Vote | None) -> SignedRecord:
+    """The record to write before `vote` (signed at `state`) is sent: this height's votes of
+    the last two rounds, plus the new one."""
+    kept = () if previous is None else tuple(
+        v for v in previous.votes if v.height == state.height and v.round >= state.round - 1)
+    if vote is not None:
+        kept = (*kept, vote)
+    return SignedRecord(state, kept[-MAX_KEPT_VOTES:])
 
 
 def rejoin_floor(network_tip: int) -> SignedState:

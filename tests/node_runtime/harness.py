@@ -62,6 +62,10 @@ class Cluster:
     genesis: Genesis
     network: MemoryNetwork = field(default_factory=MemoryNetwork)
     slots: list[Slot] = field(default_factory=list)
+    clock_offset_ms: int = 0  # every node's wall clock runs this far ahead (recovery tests)
+
+    def clock_ms(self) -> int:
+        return int(time.time() * 1000) + self.clock_offset_ms
 
     @property
     def gid(self) -> bytes:
@@ -87,7 +91,7 @@ class Cluster:
     def _make_node(self, slot: Slot, store: BaseStore | None) -> None:
         slot.store = store if store is not None else fresh_store(self.genesis)
         slot.node = Node(self.genesis, slot.store, slot.key, validator=slot.validator,
-                         options=slot.options)
+                         options=slot.options, clock_ms=self.clock_ms)
         slot.node.attach(slot.transport)
 
     async def start(self, slot: Slot, connect: bool = True) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
 from consensus import codec
 from consensus.crypto import sha256
-from consensus.governance import SetParam, encode_action, make_action
+from consensus.governance import (
+    SetParam,
+    encode_action,
+    encode_recovery,
+    make_action,
+    make_recovery,
+)
 from consensus.types import COIN, OutPoint
 from consensus.votes import NIL, VoteType, decode_certificate, encode_vote, sign_vote
 from faircoop_node.net.envelope import MsgType
@@ -186,5 +193,43 @@ async def test_relay_carries_consensus_along_a_line_of_peers() -> None:
         await wait_for(lambda: real.signature in ends[0].seen, 5, "the real vote relayed")
         assert fake.signature not in ends[0].seen
         await outsider.stop()
+    finally:
+        await cluster.stop_all()
+
+
+async def test_lost_quorum_is_recovered_by_a_governors_recovery_in_the_inbox(
+        tmp_path: Path) -> None:
+    inboxes = [tmp_path / f"inbox{i}" for i in range(2)]
+    for d in inboxes:
+        d.mkdir()
+    fast_inbox = {i: replace(FAST_OPTIONS, inbox=d, inbox_s=0.05) for i, d in enumerate(inboxes)}
+    cluster = await start_cluster(4, fast_inbox)
+    try:
+        alive = cluster.nodes()[:2]
+        await wait_for(lambda: min(n.state.height for n in alive) >= 2, 15, "two blocks")
+        for slot in cluster.slots[2:]:
+            await cluster.stop(slot)  # half the validators gone: no quorum any more
+        await wait_for(lambda: alive[0].state.height == alive[1].state.height, 5, "the stall")
+        stalled = alive[0].state
+        await asyncio.sleep(0.5)
+        assert alive[0].state.height == stalled.height  # nothing can be finalized
+        # the governors (here: validator 0 alone, threshold 1) name the two that remain
+        keep = tuple(v for v in cluster.genesis.validators
+                     if v.pubkey in {n.pubkey for n in alive})
+        recovery = make_recovery(CHAIN_ID, stalled.height, stalled.last_block_id, keep,
+                                 (VALIDATOR_KEYS[0],))
+        for d in inboxes:
+            (d / f"recovery-{stalled.height}.action").write_text(
+                encode_recovery(recovery).hex())
+        await asyncio.sleep(0.3)
+        assert alive[0].state.height == stalled.height  # too early: recovery_after_ms not over
+        cluster.clock_offset_ms = stalled.params.recovery_after_ms + 1_000  # time passes
+        await wait_for(lambda: min(n.state.height for n in alive) >= stalled.height + 3, 20,
+                       "blocks from the recovered set")
+        first = alive[0].store.get_block_at(stalled.height + 1)
+        assert first is not None and first.actions[0] == encode_recovery(recovery)
+        assert set(alive[1].state.voting_set()) == {n.pubkey for n in alive}
+        assert alive[0].store.get_hash_at(stalled.height + 2) == \
+            alive[1].store.get_hash_at(stalled.height + 2)
     finally:
         await cluster.stop_all()

@@ -145,3 +145,35 @@ async def test_restart_on_leveldb_keeps_the_chain_and_the_last_signed_state(tmp_
         reopened.close()
     finally:
         await cluster.stop_all()
+
+
+async def test_all_validators_restarting_mid_height_resume_with_their_signed_votes() -> None:
+    """Two validators sign at h + 1 but can't finish (the other two are down); then all four
+    restart on their stores. Those two can't sign round 0 again, so without their earlier
+    votes nobody could reach a quorum there: the votes kept with the last-signed record are
+    fed back and re-sent."""
+    cluster = await start_cluster(4)
+    try:
+        await wait_for(lambda: min_tip(cluster) >= 2, 15, "two blocks")
+        for slot in cluster.slots[2:]:
+            await cluster.stop(slot)
+        first = cluster.slots[0].node
+        assert first is not None
+
+        def signed_ahead() -> bool:
+            return all(s.node is not None and s.node.engine is not None
+                       and s.node.engine.last_signed is not None
+                       and s.node.engine.last_signed.height == s.node.state.height + 1
+                       for s in cluster.slots[:2])
+
+        await wait_for(signed_ahead, 10, "the two live validators to sign at the next height")
+        stuck = first.state.height
+        for slot in cluster.slots[:2]:
+            await cluster.stop(slot)
+        for slot in cluster.slots:
+            await cluster.restart(slot, slot.store)
+        await wait_for(lambda: min_tip(cluster) >= stuck + 2, 20,
+                       "blocks after everyone restarted mid-height")
+        assert same_chain(cluster, min_tip(cluster))
+    finally:
+        await cluster.stop_all()

@@ -16,14 +16,17 @@ from consensus.engine import SignedState, Step
 from consensus.errors import DecodeError
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.types import BlockHash
-from consensus.votes import NIL, VoteType, encode_certificate, sign_vote
+from consensus.votes import NIL, Vote, VoteType, encode_certificate, sign_vote
 from faircoop_node.net.transport import PeerId
 from faircoop_node.node.gossip import EvidencePool, SeenCache
 from faircoop_node.node.signing import (
     ROUND_MAX,
+    decode_signed_record,
     decode_signed_state,
+    encode_signed_record,
     encode_signed_state,
     is_rejoin_floor,
+    record_after,
     rejoin_floor,
 )
 from faircoop_node.node.sync import SyncError, SyncTracker, check_certified
@@ -40,11 +43,31 @@ def test_signed_state_round_trips(height: int, round_: int, step: Step) -> None:
     assert decode_signed_state(encode_signed_state(state)) == state
 
 
-@pytest.mark.parametrize("raw", [b"", b"\x90", codec.pack((2, 1, 0, 0)), codec.pack((1, 1, 0, 3)),
-                                 codec.pack((1, 1, 2**32, 0)), codec.pack((1, 1, 0))])
+@pytest.mark.parametrize("raw", [
+    b"", b"\x90", codec.pack((2, 1, 0, 0, ())), codec.pack((1, 1, 0, 3, ())),
+    codec.pack((1, 1, 2**32, 0, ())), codec.pack((1, 1, 0, 0)), codec.pack((1, 1, 0, 0, (b"x",))),
+])
 def test_bad_signed_state_records_are_refused(raw: bytes) -> None:
     with pytest.raises(DecodeError):
         decode_signed_state(raw)
+
+
+def test_the_record_keeps_this_heights_votes_of_the_last_two_rounds() -> None:
+    k = VALIDATOR_KEYS[0]
+
+    def vote(h: int, r: int, t: VoteType) -> Vote:
+        return sign_vote(k, CHAIN_ID, t, h, r, NIL)
+
+    record = record_after(None, SignedState(5, 0, Step.PREVOTE), vote(5, 0, VoteType.PREVOTE))
+    record = record_after(record, SignedState(5, 0, Step.PRECOMMIT),
+                          vote(5, 0, VoteType.PRECOMMIT))
+    record = record_after(record, SignedState(5, 1, Step.PROPOSE), None)  # a proposal: no vote
+    assert len(record.votes) == 2 and record.state == SignedState(5, 1, Step.PROPOSE)
+    record = record_after(record, SignedState(5, 2, Step.PREVOTE), vote(5, 2, VoteType.PREVOTE))
+    assert [(v.round, v.vote_type) for v in record.votes] == [(2, VoteType.PREVOTE)]
+    assert decode_signed_record(encode_signed_record(record)) == record
+    nxt = record_after(record, SignedState(6, 0, Step.PREVOTE), vote(6, 0, VoteType.PREVOTE))
+    assert [v.height for v in nxt.votes] == [6]  # a new height starts afresh
 
 
 def test_rejoin_floor_covers_every_step_of_the_next_height_and_nothing_after() -> None:
