@@ -1,0 +1,589 @@
+#!/usr/bin/env python3
+"""Load generator: drive a running devnet through its public API; report what got final, how fast.
+
+    .venv/bin/python scripts/loadgen.py --node http://127.0.0.1:7070 \
+        --wallet .devnet/demo.wallet --password-file .devnet/demo.password --duration 60 \
+        [--senders 1000] [--rate 2000] [--warmup 5] [--connections 8]
+
+What it does, in order:
+1. Funds `--senders` fresh single-key senders from the wallet (the devnet's demo wallet) with
+   fan-out txs of up to 1,000 outputs each, and waits until they are final.
+2. Pre-signs, per sender, a chain of 1-input 2-output payments (a small payment to a sink
+   address, the change back to the sender; tx k+1 spends tx k's change, unconfirmed), enough
+   for `--rate` x (warmup + duration) txs. Signing happens before any tx is sent, so during
+   the measured window the generator only writes HTTP requests.
+3. Sends them with `POST /api/v1/tx` at `--rate` tx/s (a token bucket), over a few keep-alive
+   HTTP/1.1 connections per node (a minimal hand-written client: aiohttp's client costs ~5x
+   more CPU per request, and this process shares the machine with the nodes). Each sender is
+   pinned to one node and has at most one request in flight, so a child never overtakes its
+   parent. Senders are spread over every node of the devnet (from the devnet manifest next to
+   the wallet) or over the `--node` URLs given.
+4. Follows `GET /api/v1/blocks/stream` (SSE) on the first node; for each block it reads
+   `block/{hash}/txids`. A tx's finality latency is from just before its POST to the moment
+   the block holding it is announced.
+
+Figures (the window is `--duration` seconds after `--warmup` seconds of load):
+- committed_tx_per_s: txs in blocks announced during the window (every tx of the chain,
+  counted from the blocks' tx_count), divided by the window;
+- finality p50/p95/p99 over the txs submitted during the window (txs not final within the
+  drain time after the window are counted in `unfinalized` and left out of the percentiles);
+- per node process (pid files in the devnet directory): CPU % of one core during the window
+  (utime + stime from /proc/PID/stat) and peak RSS (VmHWM from /proc/PID/status);
+- the generator's own CPU %, and the whole machine's busy % (from /proc/stat) in the window.
+
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import secrets
+import statistics
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from consensus import codec  # noqa: E402
+from consensus.crypto import PrivateKey  # noqa: E402
+from consensus.ledger import tx_sighash  # noqa: E402
+from consensus.params import ChainParams  # noqa: E402
+from consensus.types import (  # noqa: E402
+    COIN,
+    TX_VERSION,
+    Lock,
+    OutPoint,
+    SpendPolicy,
+    Tx,
+    TxId,
+    TxIn,
+    TxOut,
+    Witness,
+)
+
+FANOUT_OUTPUTS = 1_000  # outputs per funding tx (a tx is at most max_tx_size bytes)
+SENDER_FUNDS = 10 * COIN
+AMOUNT_MARGIN = 9  # bytes: the most an amount's encoding can grow, so a fixed fee always covers
+
+
+# -- a minimal keep-alive HTTP/1.1 client ---------------------------------------------------------
+
+
+class HttpError(Exception):
+    pass
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection; one request at a time."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.reader is None or self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self.reader, self.writer
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        reader, writer = await self._open()
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n")
+        writer.write(head.encode() + body)
+        try:
+            status_line = await reader.readuntil(b"\r\n")
+            headers = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            self.close()
+            raise HttpError(f"connection lost: {exc}") from None
+        status = int(status_line.split(b" ", 2)[1])
+        length = 0
+        for line in headers.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        body_in = await reader.readexactly(length) if length else b""
+        return status, body_in
+
+    async def get_json(self, path: str) -> object:
+        status, body = await self.request("GET", path)
+        if status != 200:
+            raise HttpError(f"GET {path}: HTTP {status} {body[:200]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+# -- process accounting ---------------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """utime + stime of a process, in seconds (None if it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14, 15 of stat(5)
+
+
+def proc_status_kb(pid: int, key: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies over every CPU, from /proc/stat."""
+    vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return sum(vals) - idle, sum(vals)
+
+
+def node_pids(devnet_dir: Path | None) -> dict[str, int]:
+    """The running nodes' pids, from the devnet's pid files (DIR/<name>/node.pid)."""
+    if devnet_dir is None:
+        return {}
+    pids = {}
+    for path in sorted(devnet_dir.glob("*/node.pid")):
+        try:
+            pid = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if proc_cpu_s(pid) is not None:
+            pids[path.parent.name] = pid
+    return pids
+
+
+# -- the workload ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Sender:
+    index: int
+    conn_slot: int  # which node it is pinned to
+    txs: deque[tuple[str, bytes]]  # (txid hex, body: the tx hex, ascii)
+    broken: bool = False
+
+
+@dataclass
+class Stats:
+    submitted: dict[str, float] = field(default_factory=dict)  # txid -> monotonic submit time
+    final_at: dict[str, float] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+    blocks: list[tuple[float, int, int]] = field(default_factory=list)  # (seen, height, tx_count)
+    post_latency: list[float] = field(default_factory=list)
+
+
+def presign_chain(key: PrivateKey, start: OutPoint, amount: int, count: int, chain_id: str,
+                  sink: Lock, pay: int, fee: int) -> list[tuple[str, bytes]]:
+    """`count` chained payments from `start`: each pays `pay` to `sink`, change (output 1) on."""
+    policy = SpendPolicy.single(key.public_key)
+    own = codec.policy_lock(policy)
+    out: list[tuple[str, bytes]] = []
+    prev, value = start, amount
+    for _ in range(count):
+        change = value - pay - fee
+        if change < pay:
+            break
+        unsigned = Tx(TX_VERSION, chain_id, (TxIn(prev),), (TxOut(pay, sink), TxOut(change, own)),
+                      b"", ())
+        sig = key.sign(tx_sighash(unsigned))
+        tx = Tx(TX_VERSION, chain_id, unsigned.inputs, unsigned.outputs, b"",
+                (Witness(policy, ((0, sig),)),))
+        tid = codec.txid(tx)
+        out.append((tid.hex(), codec.encode_tx(tx).hex().encode("ascii")))
+        prev, value = OutPoint(TxId(tid), 1), change
+    return out
+
+
+def payment_fee(chain_id: str, sink: Lock, pay: int, fee_rate: int) -> int:
+    """A fixed fee that covers any tx `presign_chain` makes (size measured with a dummy sig)."""
+    k = PrivateKey(bytes(31) + b"\x01")
+    policy = SpendPolicy.single(k.public_key)
+    tx = Tx(TX_VERSION, chain_id, (TxIn(OutPoint(TxId(bytes(32)), 1)),),
+            (TxOut(pay, sink), TxOut(SENDER_FUNDS, codec.policy_lock(policy))), b"",
+            (Witness(policy, ((0, bytes(64)),)),))
+    return (codec.tx_size(tx) + AMOUNT_MARGIN) * max(1, fee_rate)
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+class LoadGen:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.urls: list[str] = list(args.node)
+        self.devnet_dir: Path | None = (Path(args.devnet_dir) if args.devnet_dir
+                                        else Path(args.wallet).resolve().parent)
+        if not (self.devnet_dir / "devnet.json").exists():
+            self.devnet_dir = None if not args.devnet_dir else self.devnet_dir
+        self.stats = Stats()
+        self.log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.quiet else \
+            (lambda *a: print(*a, flush=True))
+
+    def submit_urls(self) -> list[str]:
+        """Every validator's API from the devnet manifest (if any and not --only-given)."""
+        if self.devnet_dir is None or self.args.only_given:
+            return self.urls
+        doc = json.loads((self.devnet_dir / "devnet.json").read_text())
+        urls = [f"http://127.0.0.1:{n['api_port']}" for n in doc["nodes"] if n["validator"]]
+        return urls or self.urls
+
+    async def fund(self, conn: Conn, keys: Sequence[PrivateKey], chain_id: str,
+                   params: ChainParams) -> tuple[list[tuple[str, bytes]], list[OutPoint]]:
+        """Fan-out txs paying SENDER_FUNDS to each key; (their (txid, body)), sender outpoints."""
+        from wallet.builder import Coin, Payment, build_transaction, sign_transaction
+        from wallet.client import NodeClient
+        from wallet.keys import RECEIVE
+        from wallet.ops import fetch_coins
+        from wallet.walletfile import load_wallet, unlock
+
+        data = load_wallet(self.args.wallet)
+        password = Path(self.args.password_file).read_text().strip()
+        hd = unlock(self.args.wallet, data, password)
+        signing = {bytes(pub): hd.private_key(c, i) for c, i, pub in data.known_keys()}
+        async with NodeClient(self.urls[0]) as client:
+            coins = await fetch_coins(client, data)
+        # Spend the largest coins first; change goes back to the wallet's first address.
+        coins.sort(key=lambda c: -c.amount)
+        change_policy = SpendPolicy.single(hd.pubkey(RECEIVE, 0))
+        txs: list[tuple[str, bytes]] = []
+        outpoints: list[OutPoint] = []
+        locks = [codec.policy_lock(SpendPolicy.single(k.public_key)) for k in keys]
+        for start in range(0, len(locks), FANOUT_OUTPUTS):
+            part = locks[start:start + FANOUT_OUTPUTS]
+            unsigned = build_transaction(
+                coins[:50], [Payment(lk, SENDER_FUNDS) for lk in part],
+                fee_rate=max(1, params.min_fee_rate), params=params, chain_id=chain_id,
+                change_policy=change_policy)
+            tx = sign_transaction(unsigned, signing)
+            tid = codec.txid(tx)
+            txs.append((tid.hex(), codec.encode_tx(tx).hex().encode("ascii")))
+            outpoints += [OutPoint(tid, n) for n in range(len(part))]
+            spent = {i.prevout for i in tx.inputs}
+            coins = [c for c in coins if c.outpoint not in spent]
+            if unsigned.change_index is not None:
+                coins.insert(0, Coin(OutPoint(tid, unsigned.change_index),
+                                     tx.outputs[unsigned.change_index].amount, change_policy))
+        return txs, outpoints
+
+    async def post(self, conn: Conn, body: bytes) -> tuple[int, bytes]:
+        return await conn.request("POST", "/api/v1/tx", body)
+
+    async def follow(self, url: str, stop: asyncio.Event) -> None:
+        """Read the SSE block stream; map each block's txids to the time it was announced."""
+        host, port = host_port(url)
+        side = Conn(host, port)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET /api/v1/blocks/stream HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     "Accept: text/event-stream\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")
+        buf = b""  # chunk-size lines of the chunked response land between events: ignored
+        try:
+            while not stop.is_set():
+                line = await reader.readline()
+                if not line:
+                    break
+                # The response is chunked: skip chunk-size lines, keep the event lines.
+                buf += line
+                while b"\n\n" in buf:
+                    event, buf = buf.split(b"\n\n", 1)
+                    now = time.monotonic()
+                    data = None
+                    for ln in event.split(b"\n"):
+                        ln = ln.strip(b"\r")
+                        if ln.startswith(b"data: "):
+                            data = json.loads(ln[6:])
+                    if data is None:
+                        continue
+                    self.stats.blocks.append((now, int(data["height"]), int(data["tx_count"])))
+                    if data["tx_count"]:
+                        txids = await side.get_json(f"/api/v1/block/{data['hash']}/txids")
+                        final_at = self.stats.final_at
+                        for t in txids:  # type: ignore[union-attr]
+                            final_at.setdefault(t, now)
+        finally:
+            writer.close()
+            side.close()
+
+    async def run(self) -> dict[str, object]:
+        args = self.args
+        first = Conn(*host_port(self.urls[0]))
+        status = await first.get_json("/api/v1/status")
+        assert isinstance(status, dict)
+        chain_id = str(status["chain_id"])
+        params_doc = await first.get_json("/api/v1/params")
+        params = _params_from(params_doc)
+        urls = self.submit_urls()
+        self.log(f"chain {chain_id} at height {status['height']}; submitting to {len(urls)} "
+                 f"node(s); {args.senders} senders at {args.rate} tx/s")
+
+        run_seed = secrets.token_bytes(16)
+        keys = [PrivateKey(_sha(run_seed + i.to_bytes(4, "big"))) for i in range(args.senders)]
+        sink_key = PrivateKey(_sha(run_seed + b"sink"))
+        sink = codec.policy_lock(SpendPolicy.single(sink_key.public_key))
+        pay = max(params.dust_limit, 1)
+        fee = payment_fee(chain_id, sink, pay, params.min_fee_rate)
+        per_sender = int(args.rate * (args.warmup + args.duration) * 1.15 / args.senders) + 2
+        if (pay + fee) * per_sender >= SENDER_FUNDS:
+            raise SystemExit("too many txs per sender for its funds: add --senders")
+
+        t = time.perf_counter()
+        fund_txs, outpoints = await self.fund(first, keys, chain_id, params)
+        cpu0 = time.process_time()
+        for _tid, body in fund_txs:
+            code, answer = await self.post(first, body)
+            if code != 200:
+                raise SystemExit(f"funding tx refused: HTTP {code} {answer[:300]!r}")
+        # Pre-sign every payment while the funding txs become final.
+        senders: list[Sender] = []
+        for i, (k, op) in enumerate(zip(keys, outpoints, strict=True)):
+            chain = presign_chain(k, op, SENDER_FUNDS, per_sender, chain_id, sink, pay, fee)
+            senders.append(Sender(i, i % len(urls), deque(chain)))
+        total = sum(len(s.txs) for s in senders)
+        presign_s = time.process_time() - cpu0
+        self.log(f"funded {len(keys)} senders with {len(fund_txs)} fan-out tx(s); pre-signed "
+                 f"{total} txs ({presign_s / max(total, 1) * 1e6:.0f} us CPU each)")
+        await self.wait_final(first, [tid for tid, _ in fund_txs], timeout=60.0)
+        self.log(f"funding final after {time.perf_counter() - t:.1f}s")
+
+        stop_follow = asyncio.Event()
+        follower = asyncio.create_task(self.follow(self.urls[0], stop_follow))
+        await asyncio.sleep(0.2)
+
+        # Per node: a queue of ready senders, served by --connections workers.
+        queues: list[asyncio.Queue[Sender]] = [asyncio.Queue() for _ in urls]
+        for s in senders:
+            queues[s.conn_slot].put_nowait(s)
+        tokens = asyncio.Semaphore(0)
+        sending = asyncio.Event()
+        sending.set()
+        stats = self.stats
+
+        async def pacer() -> None:
+            tick = 0.005
+            owed = 0.0
+            last = time.monotonic()
+            while sending.is_set():
+                await asyncio.sleep(tick)
+                now = time.monotonic()
+                owed += (now - last) * args.rate
+                last = now
+                n = int(owed)
+                owed -= n
+                # never bank more than 0.1 s of tokens (a stall is not made up in a burst)
+                n = min(n, max(1, int(args.rate * 0.1)) - getattr(tokens, "_value", 0))
+                for _ in range(max(0, n)):
+                    tokens.release()
+
+        async def worker(slot: int) -> None:
+            conn = Conn(*host_port(urls[slot]))
+            q = queues[slot]
+            try:
+                while sending.is_set():
+                    s = await q.get()
+                    await tokens.acquire()
+                    if not sending.is_set():
+                        break
+                    tid, body = s.txs.popleft()
+                    t0 = time.monotonic()
+                    stats.submitted[tid] = t0
+                    try:
+                        code, answer = await self.post(conn, body)
+                    except (HttpError, OSError) as exc:
+                        code, answer = 0, str(exc).encode()
+                    stats.post_latency.append(time.monotonic() - t0)
+                    if code != 200:
+                        reason = _reason(code, answer)
+                        stats.rejected[reason] = stats.rejected.get(reason, 0) + 1
+                        del stats.submitted[tid]
+                        s.broken = True  # its later txs spend this one: the chain stops here
+                        continue
+                    if s.txs:
+                        q.put_nowait(s)
+            finally:
+                conn.close()
+
+        pids = node_pids(self.devnet_dir)
+        pace = asyncio.create_task(pacer())
+        workers = [asyncio.create_task(worker(slot)) for slot in range(len(urls))
+                   for _ in range(args.connections)]
+        start = time.monotonic()
+        await asyncio.sleep(args.warmup)
+        w0 = time.monotonic()
+        cpu_nodes0 = {name: proc_cpu_s(pid) for name, pid in pids.items()}
+        cpu_self0 = time.process_time()
+        busy0 = machine_busy()
+        rss_peak: dict[str, int] = {}
+        while time.monotonic() - w0 < args.duration:
+            await asyncio.sleep(min(1.0, args.duration - (time.monotonic() - w0)))
+            for name, pid in pids.items():
+                rss = proc_status_kb(pid, "VmRSS") or 0
+                rss_peak[name] = max(rss_peak.get(name, 0), rss)
+            done = sum(n for seen, _, n in stats.blocks if seen >= w0)
+            self.log(f"  t={time.monotonic() - w0:5.1f}s  submitted {len(stats.submitted)}  "
+                     f"committed in window {done}  rejected {sum(stats.rejected.values())}")
+        w1 = time.monotonic()
+        window = w1 - w0
+        cpu_nodes1 = {name: proc_cpu_s(pid) for name, pid in pids.items()}
+        cpu_self = time.process_time() - cpu_self0
+        busy1 = machine_busy()
+        sending.clear()
+        pace.cancel()
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, pace, return_exceptions=True)
+
+        # Drain: give txs submitted in the window time to become final.
+        in_window = [t for t, s in stats.submitted.items() if w0 <= s < w1]
+        deadline = time.monotonic() + args.drain
+        while time.monotonic() < deadline and any(t not in stats.final_at for t in in_window):
+            await asyncio.sleep(0.2)
+        stop_follow.set()
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        first.close()
+
+        lat = sorted(stats.final_at[t] - stats.submitted[t] for t in in_window
+                     if t in stats.final_at)
+        committed = sum(n for seen, _, n in stats.blocks if w0 <= seen < w1)
+        blocks = [b for b in stats.blocks if w0 <= b[0] < w1]
+        nodes = {}
+        for name, pid in pids.items():
+            c0, c1 = cpu_nodes0.get(name), cpu_nodes1.get(name)
+            nodes[name] = {
+                "pid": pid,
+                "cpu_pct": None if c0 is None or c1 is None else round(100 * (c1 - c0) / window, 1),
+                "rss_peak_mb": round(max(rss_peak.get(name, 0),
+                                         proc_status_kb(pid, "VmHWM") or 0) / 1024, 1),
+            }
+        busy = (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1])
+        result: dict[str, object] = {
+            "validators": sum(1 for n in nodes if n.startswith("coop-")) or len(urls),
+            "duration_s": round(window, 2),
+            "warmup_s": args.warmup,
+            "senders": args.senders,
+            "offered_rate_tx_per_s": args.rate,
+            "submitted_in_window": len(in_window),
+            "submitted_tx_per_s": round(len(in_window) / window, 1),
+            "committed_tx_per_s": round(committed / window, 1),
+            "blocks_in_window": len(blocks),
+            "avg_txs_per_block": round(committed / len(blocks), 1) if blocks else 0,
+            "finality_p50_s": _pct(lat, 50),
+            "finality_p95_s": _pct(lat, 95),
+            "finality_p99_s": _pct(lat, 99),
+            "finality_max_s": round(lat[-1], 3) if lat else None,
+            "finalized_in_window_txs": len(lat),
+            "unfinalized": len(in_window) - len(lat),
+            "rejected": stats.rejected,
+            "post_p50_ms": round(1000 * statistics.median(stats.post_latency), 2)
+            if stats.post_latency else None,
+            "nodes": nodes,
+            "nodes_cpu_pct_total": round(sum(n["cpu_pct"] or 0 for n in nodes.values()), 1),
+            "loadgen_cpu_pct": round(100 * cpu_self / window, 1),
+            "loadgen_rss_peak_mb": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "machine_busy_pct": round(100 * busy, 1),
+            "machine_cpus": os.cpu_count(),
+            "presign_us_per_tx": round(presign_s / max(total, 1) * 1e6, 1),
+        }
+        _ = start
+        return result
+
+    async def wait_final(self, conn: Conn, txids: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(txids)
+        while pending:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"funding txs not final after {timeout}s: {pending}")
+            status, body = await conn.request("GET", f"/api/v1/tx/{pending[0]}/status")
+            if status == 200 and json.loads(body).get("final"):
+                pending.pop(0)
+                continue
+            await asyncio.sleep(0.1)
+
+
+def _sha(data: bytes) -> bytes:
+    from consensus.crypto import sha256
+    return sha256(data)
+
+
+def _params_from(doc: object) -> ChainParams:
+    """ChainParams from GET params (the fields ChainParams knows; others ignored)."""
+    import dataclasses
+    src = doc.get("params", doc) if isinstance(doc, dict) else {}
+    names = {f.name for f in dataclasses.fields(ChainParams)}
+    return ChainParams(**{k: v for k, v in src.items() if k in names})
+
+
+def _reason(code: int, answer: bytes) -> str:
+    try:
+        doc = json.loads(answer)
+        return f"{code}:{doc.get('rule') or doc.get('error', '')[:60]}"
+    except ValueError:
+        return f"{code}:{answer[:60].decode('ascii', 'replace')}"
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    k = min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))
+    return round(values[k], 3)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--node", action="append", required=True,
+                    help="node API URL (repeat for several; the first is followed for blocks)")
+    ap.add_argument("--wallet", required=True)
+    ap.add_argument("--password-file", required=True)
+    ap.add_argument("--duration", type=float, required=True, help="measured window, seconds")
+    ap.add_argument("--warmup", type=float, default=5.0, help="load before the window, seconds")
+    ap.add_argument("--drain", type=float, default=15.0,
+                    help="seconds to wait after the window for its txs to become final")
+    ap.add_argument("--senders", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=2000.0, help="offered load, tx/s")
+    ap.add_argument("--connections", type=int, default=4, help="HTTP connections per node")
+    ap.add_argument("--devnet-dir", help="devnet directory (default: the wallet's directory)")
+    ap.add_argument("--only-given", action="store_true",
+                    help="submit only to the --node URLs, not every devnet validator")
+    ap.add_argument("--quiet", action="store_true", help="progress to stderr")
+    args = ap.parse_args(argv)
+    if args.senders < 1 or args.rate <= 0 or args.duration <= 0:
+        ap.error("--senders, --rate and --duration must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = asyncio.run(LoadGen(args).run())
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
