@@ -1,0 +1,223 @@
+"""A devnet of real node processes whose P2P links all run through a `ProxyHub`, plus the load
+client and the invariant checks every fault test ends with.
+
+Reuses the e2e helpers (`tests/e2e/helpers.py`) and `faircoop_node.devnet` unchanged: the only
+difference from a plain devnet is the `--set p2p.peers=...` each node is started with, which
+points every configured peer at the proxy link for that (dialer, peer) pair.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from consensus import codec
+from consensus.types import Tx
+from faircoop_node.config import P2P_PATH
+from faircoop_node.devnet import Devnet, DevnetLayout, DevnetNode, create_devnet, kill_leftovers
+from tests.e2e.helpers import fan_out, final_on, free_base_port, get, height, post_tx, wait_for
+from tests.faults.proxy import ProxyHub
+
+# After a fault ends, every live node must finalize two new heights within this many seconds
+# (devnet params: propose timeout 1 s, vote timeout 0.5 s, +0.25 s a round; a restarted process
+# needs ~2-4 s to start on 2 shared cores before it can sync). Stated in docs/RELIABILITY.md.
+RECOVERY_BOUND_S = 25.0
+
+
+class ProxiedDevnet(Devnet):
+    """A `Devnet` whose nodes dial their peers through the proxy hub's links."""
+
+    def __init__(self, layout: DevnetLayout, hub: ProxyHub) -> None:
+        super().__init__(layout)
+        self.hub = hub
+        self.peer_urls: dict[str, list[str]] = {}
+        validators = [n for n in layout.nodes if n.validator]
+        for node in layout.nodes:
+            urls = []
+            for peer in validators:
+                if peer.name == node.name:
+                    continue
+                port = hub.add_link((node.name, peer.name), peer.p2p_port)
+                urls.append(f"ws://127.0.0.1:{port}{P2P_PATH}")
+            self.peer_urls[node.name] = urls
+
+    def node_command(self, node: DevnetNode) -> list[str]:
+        return [*super().node_command(node), "--set",
+                "p2p.peers=" + ",".join(self.peer_urls[node.name])]
+
+
+@dataclass
+class Cluster:
+    layout: DevnetLayout
+    net: ProxiedDevnet
+    hub: ProxyHub
+
+    @property
+    def nodes(self) -> list[DevnetNode]:
+        return list(self.layout.nodes)
+
+    @property
+    def validators(self) -> list[DevnetNode]:
+        return [n for n in self.layout.nodes if n.validator]
+
+    def node(self, name: str) -> DevnetNode:
+        return next(n for n in self.layout.nodes if n.name == name)
+
+    def alive(self) -> dict[str, bool]:
+        return {name: p.poll() is None for name, p in self.net.procs.items()}
+
+
+def start_cluster(directory: Path, validators: int = 4) -> Cluster:
+    layout = create_devnet(directory, validators=validators, base_port=free_base_port())
+    hub = ProxyHub()
+    net = ProxiedDevnet(layout, hub)
+    try:
+        net.start_all()
+        wait_for(lambda: all(height(n) >= 1 for n in layout.nodes), 60,
+                 "every node of the proxied devnet at height 1")
+    except BaseException:
+        stop_cluster(Cluster(layout, net, hub))
+        raise
+    return Cluster(layout, net, hub)
+
+
+def stop_cluster(cluster: Cluster) -> dict[str, int]:
+    for name, proc in cluster.net.procs.items():  # a paused node can't act on SIGTERM
+        if proc.poll() is None:
+            cluster.net.signal(name, 18)  # SIGCONT
+    try:
+        return cluster.net.stop_all()
+    finally:
+        cluster.hub.close()
+        kill_leftovers(cluster.layout)
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+
+def try_post(node: DevnetNode, tx: Tx, timeout: float = 2.0) -> str | None:
+    """The txid if `node` accepted the tx (HTTP 200), None if it refused or did not answer."""
+    req = urllib.request.Request(f"{node.api_url}/api/v1/tx",
+                                 data=codec.encode_tx(tx).hex().encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return str(json.loads(resp.read())["txid"])
+    except (OSError, ValueError, urllib.error.HTTPError):
+        return None
+
+
+@dataclass
+class LoadClient:
+    """Submits independent payments to random nodes at `rate_per_s` from a background thread.
+
+    Like a wallet, it remembers which node accepted each tx, so a tx accepted only by a node
+    that was later SIGKILLed (mempools are not kept across a crash, docs/OPERATIONS.md) can be
+    resubmitted once after the fault; every other accepted tx must become final by itself.
+    """
+
+    nodes: Sequence[DevnetNode]
+    txs: list[Tx]
+    rng: random.Random
+    rate_per_s: float = 10.0
+    accepted: dict[str, str] = field(default_factory=dict)  # txid -> node name
+    by_txid: dict[str, Tx] = field(default_factory=dict)
+    refused: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="load")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while self.txs and not self._stop.is_set():
+            tx = self.txs.pop()
+            node = self.rng.choice(list(self.nodes))
+            txid = try_post(node, tx)
+            if txid is None:
+                self.refused += 1
+                self.txs.insert(0, tx)  # try it again later, maybe on another node
+            else:
+                self.accepted[txid] = node.name
+                self.by_txid[txid] = tx
+            self._stop.wait(1.0 / self.rate_per_s)
+
+    def resubmit(self, names: set[str], to: DevnetNode) -> int:
+        """Resubmit every not-yet-final tx that only nodes in `names` had accepted."""
+        count = 0
+        for txid, name in self.accepted.items():
+            if name in names and not final_on(to, txid):
+                try_post(to, self.by_txid[txid])
+                count += 1
+        return count
+
+
+def funded_load(cluster: Cluster, count: int, seed: int) -> LoadClient:
+    """Split the demo allocation into `count` coins (final before returning) and a load client
+    holding `count` independent payments of them."""
+    split, payments = fan_out(cluster.layout, count)
+    first = cluster.validators[0]
+    split_id = post_tx(first, split)
+    wait_for(lambda: all(final_on(n, split_id) for n in cluster.nodes), 30, "the fan-out final")
+    return LoadClient(cluster.nodes, list(payments), random.Random(seed))
+
+
+# -- invariants ---------------------------------------------------------------------------------
+
+
+def chain_hashes(node: DevnetNode) -> list[str]:
+    """Every final block hash of `node`, heights 1..tip, from the `headers` endpoint."""
+    out: list[str] = []
+    while True:
+        page = get(node, f"headers?from={len(out) + 1}&count=1000", timeout=10)
+        if not page:
+            return out
+        for i, item in enumerate(page):
+            assert item["height"] == len(out) + 1 + i, "headers out of order"
+        out.extend(str(item["hash"]) for item in page)
+        if len(page) < 1000:
+            return out
+
+
+def assert_no_fork(nodes: Sequence[DevnetNode]) -> int:
+    """No two nodes hold different blocks at any height; the number of heights compared."""
+    chains = {n.name: chain_hashes(n) for n in nodes}
+    longest = max(chains.values(), key=len)
+    for name, chain in chains.items():
+        for h, (mine, ref) in enumerate(zip(chain, longest, strict=False), start=1):
+            assert mine == ref, f"{name} finalized {mine} at height {h}, another node {ref}"
+    return min(len(c) for c in chains.values())
+
+
+def time_to_progress(nodes: Sequence[DevnetNode], blocks: int, bound_s: float,
+                     what: str) -> float:
+    """Seconds until every node is `blocks` heights past the highest height seen now."""
+    start = time.monotonic()
+    target = max(height(n) for n in nodes) + blocks
+    wait_for(lambda: all(height(n) >= target for n in nodes), bound_s, what)
+    return time.monotonic() - start
+
+
+def assert_all_final(nodes: Sequence[DevnetNode], txids: Sequence[str], timeout: float) -> None:
+    pending = list(txids)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = [t for t in pending if not all(final_on(n, t) for n in nodes)]
+        if not pending:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{len(pending)} accepted txs not final on every node after "
+                         f"{timeout}s, e.g. {pending[:3]}")
