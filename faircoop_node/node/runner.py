@@ -121,6 +121,7 @@ from faircoop_node.node.gossip import EvidencePool, SeenCache
 from faircoop_node.node.inbox import Inbox, mark_included
 from faircoop_node.node.signing import (
     ROUND_MAX,
+    Locked,
     SignedRecord,
     decode_signed_record,
     encode_signed_record,
@@ -236,6 +237,9 @@ class Node:
         self._recoveries: dict[Path, RecoveryAction] = {}
         self._carried: tuple[Vote, ...] = ()  # our votes from before a restart, re-sent
         self._record: SignedRecord | None = None  # the last-signed record as on disk
+        self._carried_lock: Locked | None = None  # ... and the block we had precommitted
+        self._carried_height: int | None = None
+        self._proposals_seen: dict[BlockHash, tuple[int, bytes, bytes]] = {}
         self._refusals: dict[Path, str] = {}  # the last rule each recovery failed, logged once
         self._inbox_mono = 0.0
         self._stopping = False
@@ -343,9 +347,11 @@ class Node:
         self._queue.put_nowait(_Item("start_height"))
         record = self._record
         if record is not None and record.state == last_signed and \
-                record.state.height == self.state.height + 1 and record.votes:
-            # restarted mid-height: what we signed there, back to the engine and the peers
-            self._carried = record.votes
+                record.state.height == self.state.height + 1 and (record.votes or record.locked):
+            # restarted mid-height: what we signed there (and the block we precommitted) back
+            # to the engine and the peers
+            self._carried, self._carried_lock = record.votes, record.locked
+            self._carried_height = None
             self._queue.put_nowait(_Item("carry_votes"))
 
     async def stop(self) -> None:
@@ -473,7 +479,12 @@ class Node:
         vote = following.message if isinstance(following, Broadcast) else None
         if not isinstance(vote, Vote) or (vote.height, vote.round) != (state.height, state.round):
             vote = None
-        self._record = record_after(self._record, state, vote)
+        locked = None
+        if vote is not None and vote.vote_type == VoteType.PRECOMMIT and not vote.is_nil:
+            seen = self._proposals_seen.get(vote.block_id)
+            if seen is not None:
+                locked = Locked(seen[1], seen[2])
+        self._record = record_after(self._record, state, vote, locked)
         await asyncio.to_thread(self._store.put_last_signed, encode_signed_record(self._record))
 
     # -- heights and the production gate ---------------------------------------------------------
@@ -612,6 +623,7 @@ class Node:
             # The new engine resumes at the round it last signed in and may not sign there
             # again, so it needs that round's votes to move on: carry ours over (the same
             # signed bytes, never a new signature) and keep re-sending them until it does.
+            self._carried_lock, self._carried_height = None, None
             self._carried = tuple(b.message for b in old.gossip()
                                   if isinstance(b.message, Vote)
                                   and b.message.height == action.height + 1)
@@ -619,19 +631,37 @@ class Node:
             self._queue.put_nowait(_Item("carry_votes"))
 
     async def _carry_votes(self) -> None:
+        lock = self._carried_lock
+        if lock is not None:
+            try:
+                proposal, block = decode_proposal(lock.proposal), decode_block(lock.block)
+            except DecodeError:
+                self._carried_lock = None
+            else:
+                self._remember_proposal(proposal, lock.proposal, lock.block)
+                await self._feed_engine(ProposalReceived(proposal, block))
         for vote in self._carried:
             await self._feed_engine(VoteReceived(vote))
         self._send_carried()
 
     def _send_carried(self) -> None:
         engine = self.engine
-        if not self._carried or engine is None or self.transport is None:
+        if engine is None or self.transport is None:
             return
-        if engine.height != self._carried[0].height or engine.decided:
-            self._carried = ()
+        if engine.height != self.state.height + 1 or engine.decided or \
+                self._carried_height not in (None, engine.height):
+            self._carried, self._carried_lock = (), None
             return
+        self._carried_height = engine.height
+        if self._carried_lock is not None:
+            self.transport.broadcast(MsgType.PROPOSAL, encode_proposal_message(ProposalMessage(
+                self._carried_lock.proposal, self._carried_lock.block)))
         for vote in self._carried:
             self.transport.broadcast(MsgType.VOTE, encode_vote(vote))
+
+    def _remember_proposal(self, proposal: Proposal, raw: bytes, block: bytes) -> None:
+        """Keep proposals of the heights being decided: a precommit records its block."""
+        self._proposals_seen[proposal.block_id] = (proposal.height, raw, block)
 
     # -- building and judging blocks ------------------------------------------------------------
 
@@ -736,6 +766,8 @@ class Node:
         self.state = after
         self.last_cert = certificate
         self._valid.clear()
+        self._proposals_seen = {k: v for k, v in self._proposals_seen.items()
+                                if v[0] > after.height}
         self._last_block_mono = time.monotonic()
         self._mempool.remove_committed(block.txs)
         included: set[EvidenceKey] = set()
@@ -766,9 +798,10 @@ class Node:
         if isinstance(msg, Proposal):
             if b.block is None:
                 return
-            payload = encode_proposal_message(ProposalMessage(
-                encode_proposal(msg), encode_block(b.block)))
-            self.transport.broadcast(MsgType.PROPOSAL, payload)
+            raw, block = encode_proposal(msg), encode_block(b.block)
+            self._remember_proposal(msg, raw, block)
+            self.transport.broadcast(MsgType.PROPOSAL, encode_proposal_message(
+                ProposalMessage(raw, block)))
         else:
             self.transport.broadcast(MsgType.VOTE, encode_vote(msg))
 
@@ -936,6 +969,8 @@ class Node:
         if self._votes_at(proposal.proposer, proposal.height) and \
                 self.seen.add(proposal.signature) and self.transport is not None:
             self.transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
+        if self._votes_at(proposal.proposer, proposal.height):
+            self._remember_proposal(proposal, msg.proposal, msg.block)
         await self._deliver_consensus(proposal.height, ProposalReceived(proposal, block))
 
     async def _deliver_consensus(self, height: int, event: VoteReceived | ProposalReceived

@@ -11,6 +11,13 @@ the round it last signed in and may not sign those steps again; without its earl
 quorum that restarts together mid-height could never complete that round. The node feeds them
 back to the engine and re-sends them (the same signed bytes, never a new signature).
 
+And it keeps the proposal and block of its last non-nil precommit (`Locked`). The engine does
+not persist its lock; if a quorum precommitted block X and restarted before committing it,
+their re-sent precommits still make X final, but only a node holding X can commit it: without
+X they would move to the next round, forget they were locked, and could finalize another
+block at a height where some node had already committed X. With X kept and fed back, they
+commit X.
+
 A validator whose data directory was lost (or that runs on a new one) has no record at all: it
 can't know what it signed at the height the network was deciding when it went down. It
 therefore first syncs to the network's tip T, then records `rejoin_floor(T)`, the state
@@ -35,6 +42,7 @@ from consensus.codec import (
     pack,
 )
 from consensus.engine import SignedState, Step
+from consensus.errors import DecodeError
 from consensus.votes import Vote, decode_vote, encode_vote
 
 SIGNED_STATE_VERSION = 1
@@ -43,24 +51,38 @@ MAX_KEPT_VOTES = 64  # a record never holds more (two rounds hold at most four)
 
 
 @dataclass(frozen=True, slots=True)
+class Locked:
+    """The proposal (and its block) this validator precommitted at the record's height.
+
+    Kept so that after a restart the engine, which forgets its lock, still holds the block a
+    quorum may have precommitted, and commits it rather than a different one (see the notes).
+    """
+
+    proposal: bytes  # votes.encode_proposal
+    block: bytes  # codec.encode_block
+
+
+@dataclass(frozen=True, slots=True)
 class SignedRecord:
-    """The last-signed state and the votes signed at its height (oldest first)."""
+    """The last-signed state, the votes signed at its height (oldest first), and the lock."""
 
     state: SignedState
     votes: tuple[Vote, ...] = ()
+    locked: Locked | None = None
 
 
 def encode_signed_record(record: SignedRecord) -> bytes:
     s = record.state
+    locked = () if record.locked is None else (record.locked.proposal, record.locked.block)
     return pack((SIGNED_STATE_VERSION, s.height, s.round, int(s.step),
-                 tuple(encode_vote(v) for v in record.votes)))
+                 tuple(encode_vote(v) for v in record.votes), locked))
 
 
 def decode_signed_record(data: bytes) -> SignedRecord:
     """The stored record; DecodeError if it is not one."""
 
     def build(obj: Obj) -> SignedRecord:
-        version, height, round_, step, votes = expect_array(obj, 5, "last_signed")
+        version, height, round_, step, votes, locked = expect_array(obj, 6, "last_signed")
         expect_version(version, SIGNED_STATE_VERSION, "last_signed")
         state = SignedState(expect_uint(height, "last_signed.height"),
                             expect_uint(round_, "last_signed.round", hi=U32),
@@ -68,7 +90,12 @@ def decode_signed_record(data: bytes) -> SignedRecord:
         kept = tuple(decode_vote(expect_bytes(v, f"last_signed.votes[{i}]"))
                      for i, v in enumerate(expect_list(votes, "last_signed.votes",
                                                        MAX_KEPT_VOTES)))
-        return SignedRecord(state, kept)
+        pair = expect_list(locked, "last_signed.locked", 2)
+        if len(pair) not in (0, 2):
+            raise DecodeError("last_signed.locked: empty, or [proposal, block]")
+        lock = Locked(expect_bytes(pair[0], "last_signed.locked.proposal"),
+                      expect_bytes(pair[1], "last_signed.locked.block")) if pair else None
+        return SignedRecord(state, kept, lock)
 
     return decode_canonical(data, "last_signed", build)
 
@@ -81,15 +108,19 @@ def decode_signed_state(data: bytes) -> SignedState:
     return decode_signed_record(data).state
 
 
-def record_after(previous: SignedRecord | None, state: SignedState,
-                 vote: Vote | None) -> SignedRecord:
+def record_after(previous: SignedRecord | None, state: SignedState, vote: Vote | None,
+                 locked: Locked | None = None) -> SignedRecord:
     """The record to write before `vote` (signed at `state`) is sent: this height's votes of
-    the last two rounds, plus the new one."""
+    the last two rounds plus the new one, and the latest lock at this height (`locked`, when
+    `vote` precommits a block, replaces an earlier one)."""
+    same = previous is not None and previous.state.height == state.height
     kept = () if previous is None else tuple(
         v for v in previous.votes if v.height == state.height and v.round >= state.round - 1)
     if vote is not None:
         kept = (*kept, vote)
-    return SignedRecord(state, kept[-MAX_KEPT_VOTES:])
+    if locked is None and same and previous is not None:
+        locked = previous.locked
+    return SignedRecord(state, kept[-MAX_KEPT_VOTES:], locked)
 
 
 def rejoin_floor(network_tip: int) -> SignedState:

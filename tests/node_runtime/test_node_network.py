@@ -4,12 +4,22 @@ a fresh observer syncs; a validator restarted with an empty store rejoins withou
 from __future__ import annotations
 
 from consensus import codec
+from consensus.chain import make_block
 from consensus.chainstate import ChainState
+from consensus.engine import SignedState, Step
 from consensus.errors import ValidationError
-from faircoop_node.node.signing import ROUND_MAX, decode_signed_state
+from consensus.votes import VoteType, encode_proposal, sign_proposal, sign_vote
+from faircoop_node.node.signing import (
+    ROUND_MAX,
+    Locked,
+    SignedRecord,
+    decode_signed_state,
+    encode_signed_record,
+)
 from faircoop_node.storage import LevelDBStore
-from tests.builders import key
+from tests.builders import CHAIN_ID, key
 from tests.node_runtime.harness import (
+    VALIDATOR_KEYS,
     Cluster,
     payments,
     start_cluster,
@@ -175,5 +185,41 @@ async def test_all_validators_restarting_mid_height_resume_with_their_signed_vot
         await wait_for(lambda: min_tip(cluster) >= stuck + 2, 20,
                        "blocks after everyone restarted mid-height")
         assert same_chain(cluster, min_tip(cluster))
+    finally:
+        await cluster.stop_all()
+
+
+async def test_a_quorum_that_precommitted_a_block_and_restarted_commits_that_block() -> None:
+    """Every validator precommitted X at (h, 0) and went down before committing it (so some
+    node may have committed X). Restarted, the engines have forgotten their locks; the block
+    and votes kept in the last-signed record make them commit X, not a new block."""
+    cluster = await start_cluster(4)
+    try:
+        await wait_for(lambda: min_tip(cluster) >= 2, 15, "two blocks")
+        for slot in cluster.slots:
+            await cluster.stop(slot)
+        tips = {s.node.state.height for s in cluster.slots if s.node is not None}
+        assert len(tips) == 1
+        node = cluster.slots[0].node
+        assert node is not None
+        state, h = node.state, node.state.height + 1
+        proposer = next(k for k in VALIDATOR_KEYS if k.public_key == state.proposer(h, 0))
+        block = make_block(state, proposer.public_key, state.last_block_time_ms + 5,
+                           (), node.store.get_certificate(h - 1) or b"")
+        x = codec.block_hash(block.header)
+        proposal = sign_proposal(proposer, CHAIN_ID, h, 0, -1, x)
+        for slot in cluster.slots:
+            k = slot.key
+            votes = tuple(sign_vote(k, CHAIN_ID, t, h, 0, x)
+                          for t in (VoteType.PREVOTE, VoteType.PRECOMMIT))
+            record = SignedRecord(SignedState(h, 0, Step.PRECOMMIT), votes,
+                                  Locked(encode_proposal(proposal), codec.encode_block(block)))
+            assert slot.store is not None
+            slot.store.put_last_signed(encode_signed_record(record))
+        for slot in cluster.slots:
+            await cluster.restart(slot, slot.store)
+        await wait_for(lambda: min_tip(cluster) >= h, 15, "the locked height committed")
+        assert {n.store.get_hash_at(h) for n in cluster.nodes()} == {x}
+        await wait_for(lambda: min_tip(cluster) >= h + 1, 15, "the chain going on")
     finally:
         await cluster.stop_all()

@@ -21,6 +21,7 @@ from faircoop_node.net.transport import PeerId
 from faircoop_node.node.gossip import EvidencePool, SeenCache
 from faircoop_node.node.signing import (
     ROUND_MAX,
+    Locked,
     decode_signed_record,
     decode_signed_state,
     encode_signed_record,
@@ -44,8 +45,9 @@ def test_signed_state_round_trips(height: int, round_: int, step: Step) -> None:
 
 
 @pytest.mark.parametrize("raw", [
-    b"", b"\x90", codec.pack((2, 1, 0, 0, ())), codec.pack((1, 1, 0, 3, ())),
-    codec.pack((1, 1, 2**32, 0, ())), codec.pack((1, 1, 0, 0)), codec.pack((1, 1, 0, 0, (b"x",))),
+    b"", b"\x90", codec.pack((2, 1, 0, 0, (), ())), codec.pack((1, 1, 0, 3, (), ())),
+    codec.pack((1, 1, 2**32, 0, (), ())), codec.pack((1, 1, 0, 0, ())),
+    codec.pack((1, 1, 0, 0, (b"x",), ())), codec.pack((1, 1, 0, 0, (), (b"p",))),
 ])
 def test_bad_signed_state_records_are_refused(raw: bytes) -> None:
     with pytest.raises(DecodeError):
@@ -68,6 +70,18 @@ def test_the_record_keeps_this_heights_votes_of_the_last_two_rounds() -> None:
     assert decode_signed_record(encode_signed_record(record)) == record
     nxt = record_after(record, SignedState(6, 0, Step.PREVOTE), vote(6, 0, VoteType.PREVOTE))
     assert [v.height for v in nxt.votes] == [6]  # a new height starts afresh
+
+
+def test_the_record_keeps_the_lock_until_the_height_changes() -> None:
+    k = VALIDATOR_KEYS[0]
+    lock = Locked(b"proposal", b"block")
+    pc = sign_vote(k, CHAIN_ID, VoteType.PRECOMMIT, 5, 0, BlockHash(b"\x22" * 32))
+    record = record_after(None, SignedState(5, 0, Step.PRECOMMIT), pc, lock)
+    later = record_after(record, SignedState(5, 1, Step.PREVOTE),
+                         sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 5, 1, NIL))
+    assert later.locked == lock
+    assert decode_signed_record(encode_signed_record(later)) == later
+    assert record_after(later, SignedState(6, 0, Step.PREVOTE), None).locked is None
 
 
 def test_rejoin_floor_covers_every_step_of_the_next_height_and_nothing_after() -> None:
