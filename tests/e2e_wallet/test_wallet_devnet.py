@@ -1,0 +1,468 @@
+"""End to end: `faircoop-wallet`, as real processes, against a devnet of real node processes.
+
+One devnet (4 validators on free loopback ports, with its funded demo wallet) serves the
+module. Every wallet command runs as its own `faircoop-wallet` process (the console script in
+the venv), with the password in a `--password-file`, and the test asserts on its `--json`
+object and exit code:
+
+1. a new wallet is created and receives funds from the demo wallet (`send --yes --wait`);
+2. it pays another new wallet, waits for finality, and both see the payment in `history`;
+3. its receipt is exported and verified with no node reachable, by the payer and by the payee
+   (against the chain it followed itself); every tampered copy fails;
+4. a 2-of-3 treasury of three wallets is funded and spends: the partial tx goes between the
+   wallets as files (one signs online, one offline), a copy changed after signing is refused,
+   one signature is not enough, the combined file is broadcast and final, balances add up;
+5. each error path gives its documented exit code, `kind` and a clear message.
+
+Every node process is stopped in the fixture's `finally`, even on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consensus import codec
+from consensus.address import decode_address, encode_address
+from consensus.crypto import PrivateKey
+from consensus.governance import sorted_validators
+from consensus.types import COIN, TxOut, Validator
+from faircoop_node.devnet import Devnet, DevnetError, DevnetLayout, create_devnet, kill_leftovers
+from faircoop_node.genesis_file import load_genesis
+from tests.e2e.helpers import free_base_port, get, height, status, wait_for
+from wallet.cli import ExitStatus
+from wallet.receipts import decode_validator_set, encode_validator_set
+
+pytestmark = pytest.mark.slow
+
+_SCRIPT = Path(sys.executable).with_name("faircoop-wallet")
+WALLET_CMD = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "wallet"]
+PASSWORD = "a long devnet passphrase"
+BECH32_CHARS = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The one JSON object a --json run prints, success or error."""
+        lines = [ln for ln in self.out.splitlines() if ln.strip()]
+        assert len(lines) == 1, f"expected one JSON line on stdout, got {self.out!r} ({self.err})"
+        doc = json.loads(lines[0])
+        assert isinstance(doc, dict)
+        return doc
+
+    def ok(self) -> dict[str, Any]:
+        assert self.code == ExitStatus.OK, f"exit {self.code}: {self.err}"
+        doc = self.doc
+        assert doc["ok"] is True
+        return doc
+
+    def failed(self, status: ExitStatus, kind: str) -> str:
+        """Assert a documented failure; its message (also on stderr, prefixed)."""
+        assert self.code == status, f"expected exit {int(status)}, got {self.code}: {self.err}"
+        doc = self.doc
+        assert doc["ok"] is False and doc["error"]["code"] == status
+        assert doc["error"]["kind"] == kind, doc
+        message = str(doc["error"]["message"])
+        assert f"faircoop-wallet: error: {message}" in self.err
+        return message
+
+
+def closed_url() -> str:
+    """A loopback URL nothing listens on: "no node reachable"."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class WalletWorld:
+    """The devnet, its demo wallet, and `faircoop-wallet` processes run against it."""
+
+    def __init__(self, layout: DevnetLayout, url: str, tmp: Path) -> None:
+        self.layout = layout
+        self.node = layout.nodes[0]
+        self.url = url
+        self.tmp = tmp
+        self.password_file = tmp / "password"
+        self.password_file.write_text(PASSWORD + "\n")
+        self.min_fee_rate = int(get(self.node, "params")["params"]["min_fee_rate"])
+
+    def run(self, *argv: str, node: str | None = None, timeout: float = 90) -> Run:
+        """One wallet process; the node comes from FAIRCOOP_NODE unless `node` gives --node."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRCOOP_")}
+        env["FAIRCOOP_NODE"] = self.url
+        flags = ["--node", node] if node is not None else []
+        done = subprocess.run([*WALLET_CMD, *argv, *flags, "--json"], capture_output=True,
+                              text=True, timeout=timeout, cwd=self.tmp, env=env,
+                              stdin=subprocess.DEVNULL)
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    def wallet(self, name: str) -> list[str]:
+        if name == "demo":
+            return ["--wallet", str(self.layout.wallet_path), "--password-file",
+                    str(self.layout.password_path)]
+        return ["--wallet", str(self.tmp / f"{name}.wallet"), "--password-file",
+                str(self.password_file)]
+
+    def create(self, name: str) -> str:
+        """A new wallet (chain identity from the node); its first receive address."""
+        doc = self.run(*self.wallet(name), "create").ok()
+        assert doc["network"] == "test" and doc["chain_id"] == self.layout.chain_id
+        assert len(doc["mnemonic"].split()) == 24 and doc["watch_only"] is False
+        keys = self.tmp / f"{name}.wallet.keys"
+        assert keys.stat().st_mode & 0o777 == 0o600
+        assert PASSWORD.encode() not in keys.read_bytes()
+        return str(doc["address"])
+
+    def pay(self, payer: str, address: str, amount: str, *extra: str) -> dict[str, Any]:
+        doc = self.run(*self.wallet(payer), "send", address, amount, "--yes", "--wait",
+                       *extra).ok()
+        receipt = doc["receipt"]
+        assert receipt["final"] and receipt["validators"] == 4 and receipt["signers"] >= 3
+        assert doc["fee"] == doc["size"] * self.min_fee_rate
+        return doc
+
+    def balance(self, name: str) -> dict[str, Any]:
+        return self.run(*self.wallet(name), "balance").ok()
+
+    def address_balance(self, address: str) -> int:
+        return int(get(self.node, f"address/{address}")["balance"])
+
+
+def _start(layout: DevnetLayout, net: Devnet) -> bool:
+    """Start the validators; False if the ports turned out to be taken by someone else."""
+    validators = [n for n in layout.nodes if n.validator]
+    try:
+        net.start_all(validators)
+    except DevnetError:
+        return False
+    ours = codec.genesis_hash(load_genesis(layout.genesis_path)).hex()
+
+    def up() -> bool:
+        if net.exited():
+            raise AssertionError(f"a node exited: {net.exited()}")
+        return all(height(n) >= 1 and (status(n) or {}).get("genesis_hash") == ours
+                   for n in validators)
+
+    try:
+        wait_for(up, 60, "every validator of this devnet at height 1")
+    except AssertionError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletWorld]:
+    root = tmp_path_factory.mktemp("wallet-e2e")
+    # free_base_port only looks; another test run may take the range before our nodes bind it,
+    # so a start that fails (or finds another chain on our ports) retries on a new range.
+    for attempt in range(3):
+        layout = create_devnet(root / f"devnet-{attempt}", validators=4,
+                               base_port=free_base_port())
+        net = Devnet(layout)
+        try:
+            started = _start(layout, net)
+            if started:
+                work = root / "wallets"
+                work.mkdir()
+                yield WalletWorld(layout, layout.nodes[0].api_url, work)
+        finally:
+            codes = net.stop_all()
+            kill_leftovers(layout)
+        if started:
+            assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
+            return
+    raise AssertionError("could not start a devnet on free ports in 3 attempts")
+
+
+# -- 1-3: receive, send, history, receipts ----------------------------------------------------
+
+
+def test_receive_send_history_and_an_offline_receipt(world: WalletWorld) -> None:
+    alice = world.create("alice")
+    bob = world.create("bob")
+
+    # 1. funds from the demo wallet
+    funding = world.pay("demo", alice, "100")
+    assert (alice, 100 * COIN, False) in [(o["address"], o["amount"], o["change"])
+                                          for o in funding["outputs"]]
+    bal = world.balance("alice")
+    assert (bal["confirmed"], bal["pending"], bal["utxo_count"]) == (100 * COIN, 0, 1)
+
+    # 2. pay bob, wait for finality (verified by the wallet), see it in both histories
+    paid = world.pay("alice", bob, "12.5", "--memo", "rent, march")
+    txid = paid["txid"]
+    assert paid["amount"] == 1_250_000_000 and paid["inputs"] == 1
+    [change] = [o for o in paid["outputs"] if o["change"]]
+    assert change["address"] != alice  # change goes to a fresh address
+    assert change["amount"] == paid["change"] == 100 * COIN - 1_250_000_000 - paid["fee"]
+    final_height = paid["receipt"]["height"]
+
+    history = world.run(*world.wallet("alice"), "history").ok()["transactions"]
+    assert [t["txid"] for t in history] == [txid, funding["txid"]]  # newest first
+    sent, received = history
+    assert sent["outgoing"] and sent["height"] == final_height
+    assert (sent["sent"], sent["fee"], sent["net"]) == (1_250_000_000, paid["fee"],
+                                                        -(1_250_000_000 + paid["fee"]))
+    assert not received["outgoing"] and received["net"] == received["received"] == 100 * COIN
+    [incoming] = world.run(*world.wallet("bob"), "history").ok()["transactions"]
+    assert (incoming["txid"], incoming["net"], incoming["outgoing"]) == (txid, 1_250_000_000,
+                                                                         False)
+    assert world.balance("alice")["confirmed"] == change["amount"]
+    assert world.balance("bob")["confirmed"] == 1_250_000_000
+    shown = world.run(*world.wallet("bob"), "tx", txid).ok()
+    assert shown["final"] and shown["height"] == final_height and shown["fee"] == paid["fee"]
+
+    # 3. export the receipt, verify it with no node reachable
+    receipt_file = world.tmp / "rent.receipt"
+    exported = world.run(*world.wallet("alice"), "receipt", "export", txid, "--out",
+                         str(receipt_file)).ok()
+    assert (exported["txid"], exported["height"]) == (txid, final_height)
+    assert exported["block_hash"] == paid["receipt"]["block_hash"]
+    offline = closed_url()
+    verified = world.run(*world.wallet("alice"), "receipt", "verify", str(receipt_file),
+                         node=offline).ok()
+    assert verified["valid"] and verified["txid"] == txid and verified["height"] == final_height
+    assert verified["signers"] >= 3 and verified["validators"] == 4
+    assert {"address": bob, "amount": 1_250_000_000} in verified["outputs"]
+
+    # the payee trusts only the chain it followed itself: not yet followed, it says so...
+    behind = world.run(*world.wallet("bob"), "receipt", "verify", str(receipt_file),
+                       node=offline)
+    assert "run `sync` first" in behind.failed(ExitStatus.USAGE, "usage")
+    synced = world.run(*world.wallet("bob"), "sync").ok()
+    assert synced["height"] >= final_height
+    again = world.run(*world.wallet("bob"), "receipt", "verify", str(receipt_file),
+                      node=offline).ok()
+    assert again["block_hash"] == exported["block_hash"]
+
+    # ...and no tampered copy passes
+    original = json.loads(receipt_file.read_text())
+    for name, tamper, says in TAMPERINGS:
+        doc = json.loads(json.dumps(original))
+        tamper(doc)
+        forged = world.tmp / f"forged-{name}.receipt"
+        forged.write_text(json.dumps(doc))
+        bad = world.run(*world.wallet("bob"), "receipt", "verify", str(forged), node=offline)
+        message = bad.failed(ExitStatus.NOT_FINAL, "not_final")
+        assert re.search(says, message), f"{name}: {message}"
+
+
+def _pay_more(doc: dict[str, Any], *, fix_txid: bool) -> None:
+    """Raise the first output's amount; a careful forger also fixes the txid field."""
+    tx = codec.decode_tx(bytes.fromhex(doc["tx_hex"]))
+    first = tx.outputs[0]
+    tx = replace(tx, outputs=(TxOut(first.amount * 100, first.lock), *tx.outputs[1:]))
+    doc["tx_hex"] = codec.encode_tx(tx).hex()
+    if fix_txid:
+        doc["txid"] = codec.txid(tx).hex()
+
+
+def _forged_validator_set(doc: dict[str, Any]) -> None:
+    """Swap in a set of keys an attacker holds (the header still names the real set)."""
+    real = decode_validator_set(bytes.fromhex(doc["validator_set_hex"]))
+    fake = [Validator(v.name, PrivateKey((1000 + i).to_bytes(32, "big")).public_key)
+            for i, v in enumerate(real)]
+    doc["validator_set_hex"] = encode_validator_set(sorted_validators(fake)).hex()
+
+
+def _flip_signature(doc: dict[str, Any]) -> None:
+    cert = bytearray(bytes.fromhex(doc["certificate_hex"]))
+    cert[-1] ^= 0x01  # the last byte of the last precommit signature
+    doc["certificate_hex"] = cert.hex()
+
+
+TAMPERINGS: tuple[tuple[str, Callable[[dict[str, Any]], None], str], ...] = (
+    ("amount", lambda d: _pay_more(d, fix_txid=False), "txid does not match"),
+    ("amount-and-txid", lambda d: _pay_more(d, fix_txid=True), "Merkle proof"),
+    ("merkle-proof", lambda d: d.update(merkle_proof=["00" * 32, *d["merkle_proof"]]),
+     "Merkle proof"),
+    ("position", lambda d: d.update(position=d["position"] + 1), "Merkle proof"),
+    ("height", lambda d: d.update(height=d["height"] + 1), "height"),
+    ("validator-set", _forged_validator_set, "validator set"),
+    ("certificate", _flip_signature, "not final"),
+)
+
+
+# -- 4: a 2-of-3 treasury, the partial tx passed around as files ------------------------------
+
+
+def test_two_of_three_treasury_spends_with_files_passed_between_wallets(
+        world: WalletWorld) -> None:
+    members = ["ana", "ben", "cy"]
+    receive = {m: world.create(m) for m in members}
+    keys = [world.run(*world.wallet(m), "multisig", "key").ok()["pubkey"] for m in members]
+    flags = [x for k in keys for x in ("--key", k)]
+    made = [world.run(*world.wallet(m), "multisig", "create", "-m", "2", *flags, "--name",
+                      "coop").ok() for m in members]
+    treasury = made[0]["address"]
+    assert all(d["address"] == treasury and d["threshold"] == 2 and d["own_keys"] == 1
+               for d in made)
+    assert decode_address(treasury, "test")  # a well-formed test-network address
+
+    world.pay("demo", treasury, "50")
+    assert world.address_balance(treasury) == 50 * COIN
+
+    # ana proposes paying cy 20 coins; each member gets their own copy of the file
+    folders = {m: world.tmp / f"{m}-inbox" for m in members}
+    for folder in folders.values():
+        folder.mkdir()
+    proposal = folders["ana"] / "proposal.json"
+    spend = world.run(*world.wallet("ana"), "multisig", "spend", "coop", receive["cy"], "20",
+                      "--memo", "equipment", "--out", str(proposal)).ok()
+    assert spend["signatures_remaining"] == 2 and not spend["complete"]
+    outputs = {(o["address"], o["change"]): o["amount"] for o in spend["outputs"]}
+    assert outputs[(receive["cy"], False)] == 20 * COIN
+    assert outputs[(treasury, True)] == 30 * COIN - spend["fee"]  # change back to the treasury
+    assert spend["fee"] == spend["size"] * world.min_fee_rate and spend["memo"] == "equipment"
+    for m in ("ben", "cy"):
+        shutil.copy(proposal, folders[m] / "proposal.json")
+
+    # ben looks first: he sees exactly what it pays
+    shown = world.run(*world.wallet("ben"), "multisig", "show",
+                      str(folders["ben"] / "proposal.json")).ok()
+    assert (shown["txid"], shown["outputs"], shown["fee"]) == (spend["txid"], spend["outputs"],
+                                                               spend["fee"])
+
+    # ben signs online (the claimed input amounts are checked against the node)...
+    ben_signed = folders["ben"] / "signed.json"
+    b = world.run(*world.wallet("ben"), "multisig", "sign",
+                  str(folders["ben"] / "proposal.json"), "--yes", "--out", str(ben_signed)).ok()
+    assert (b["added"], b["inputs_checked"], b["signatures_remaining"]) == (1, True, 1)
+    # ...and one signature is not enough to broadcast
+    early = world.run(*world.wallet("ben"), "multisig", "broadcast", str(ben_signed))
+    assert "signature" in early.failed(ExitStatus.PARTIAL_TX, "partial_tx")
+
+    # a copy whose payment was raised after ben signed: cy refuses to sign it
+    forged_doc = json.loads(ben_signed.read_text())
+    _pay_more_partial(forged_doc)
+    forged = folders["cy"] / "forged.json"
+    forged.write_text(json.dumps(forged_doc))
+    refused = world.run(*world.wallet("cy"), "multisig", "sign", str(forged), "--yes")
+    refused.failed(ExitStatus.PARTIAL_TX, "partial_tx_changed")
+
+    # cy signs her own copy offline (no node reachable: the amounts are not checked)
+    cy_signed = folders["cy"] / "signed.json"
+    c = world.run(*world.wallet("cy"), "multisig", "sign",
+                  str(folders["cy"] / "proposal.json"), "--yes", "--out", str(cy_signed),
+                  node=closed_url()).ok()
+    assert (c["added"], c["inputs_checked"], c["signatures_remaining"]) == (1, False, 1)
+
+    # the signed copies come back to ana, who combines and broadcasts
+    back = [shutil.copy(p, folders["ana"] / f"from-{m}.json")
+            for m, p in (("ben", ben_signed), ("cy", cy_signed))]
+    complete = folders["ana"] / "complete.json"
+    combined = world.run(*world.wallet("ana"), "multisig", "combine", *map(str, back), "--out",
+                         str(complete)).ok()
+    assert combined["complete"] and combined["signatures_remaining"] == 0
+    sent = world.run(*world.wallet("ana"), "multisig", "broadcast", str(complete),
+                     "--wait").ok()
+    assert sent["txid"] == spend["txid"] and sent["receipt"]["final"]
+
+    assert world.address_balance(treasury) == 30 * COIN - spend["fee"]
+    assert world.balance("cy")["confirmed"] == 20 * COIN
+    [incoming] = world.run(*world.wallet("cy"), "history").ok()["transactions"]
+    assert incoming["txid"] == spend["txid"] and incoming["received"] == 20 * COIN
+    # the spent proposal can't go out twice
+    twice = world.run(*world.wallet("ben"), "multisig", "broadcast", str(complete))
+    assert twice.code == ExitStatus.TX_REJECTED, twice.err
+
+
+def _pay_more_partial(doc: dict[str, Any]) -> None:
+    """Raise the payment in a partial-tx file, keeping the file self-consistent."""
+    tx = codec.decode_tx(bytes.fromhex(doc["tx"]))
+    pay = next(i for i in range(len(tx.outputs)) if i not in doc["change"])
+    outs = list(tx.outputs)
+    outs[pay] = TxOut(outs[pay].amount + COIN, outs[pay].lock)
+    change = doc["change"][0]
+    outs[change] = TxOut(outs[change].amount - COIN, outs[change].lock)
+    tx = replace(tx, outputs=tuple(outs))
+    doc["tx"] = codec.encode_tx(tx).hex()
+    doc["txid"] = codec.txid(tx).hex()
+
+
+# -- 5: error paths ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def payer(world: WalletWorld) -> tuple[str, int]:
+    """A wallet holding exactly 3 coins: (name, balance)."""
+    address = world.create("payer")
+    world.pay("demo", address, "3")
+    return "payer", 3 * COIN
+
+
+def _typo(address: str) -> str:
+    """One character changed in the data part (the checksum catches it)."""
+    i = len(address) - 10
+    swap = BECH32_CHARS[(BECH32_CHARS.index(address[i]) + 1) % len(BECH32_CHARS)]
+    return address[:i] + swap + address[i + 1:]
+
+
+def _main_net(address: str) -> str:
+    return encode_address(decode_address(address, "test"), "main")
+
+
+ERROR_CASES: tuple[tuple[str, ExitStatus, str, str], ...] = (
+    # (case, exit status, JSON kind, a phrase the message must hold)
+    ("wrong password", ExitStatus.WRONG_PASSWORD, "wrong_password", "wrong password"),
+    ("insufficient funds", ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds", "short by"),
+    ("unreachable node", ExitStatus.NODE_UNREACHABLE, "node_unreachable", "node unreachable"),
+    ("address typo", ExitStatus.BAD_ADDRESS, "bad_address", "bad checksum"),
+    ("main-network address", ExitStatus.BAD_ADDRESS, "bad_address",
+     "for the main network, but this is the test network"),
+)
+
+
+@pytest.mark.parametrize(("case", "status", "kind", "phrase"), ERROR_CASES,
+                         ids=[c[0] for c in ERROR_CASES])
+def test_error_paths_exit_with_their_code_and_say_why(
+        world: WalletWorld, payer: tuple[str, int], case: str, status: ExitStatus, kind: str,
+        phrase: str) -> None:
+    name, funds = payer
+    target = world.layout.demo_address
+    flags = world.wallet(name)
+    if case == "wrong password":
+        wrong = world.tmp / "wrong-password"
+        wrong.write_text("not the password\n")
+        run = world.run("--wallet", flags[1], "--password-file", str(wrong), "send", target,
+                        "1", "--yes")
+    elif case == "insufficient funds":
+        run = world.run(*flags, "send", target, "5", "--yes")
+    elif case == "unreachable node":
+        url = closed_url()
+        run = world.run(*flags, "send", target, "1", "--yes", node=url)
+    elif case == "address typo":
+        run = world.run(*flags, "send", _typo(target), "1", "--yes")
+    else:
+        run = world.run(*flags, "send", _main_net(target), "1", "--yes")
+    message = run.failed(status, kind)
+    assert phrase in message, message
+
+    if case == "insufficient funds":  # the shortfall is stated exactly
+        needed, have, short = map(int, re.findall(r"\d+", message)[:3])
+        assert have == funds and short == needed - have and needed > 5 * COIN
+    if case == "unreachable node":
+        assert url in message and "FAIRCOOP_NODE" in message
+    if case == "address typo":
+        assert _typo(target) in message
+    # nothing left the wallet
+    after = world.balance(name)
+    assert (after["confirmed"], after["pending"]) == (funds, 0)
