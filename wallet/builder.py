@@ -34,7 +34,7 @@ from consensus.types import (
     Witness,
 )
 from wallet.coinselect import Candidate, Selection, select_coins
-from wallet.errors import DustOutput, InsufficientFunds, WalletError, WatchOnly
+from wallet.errors import DustOutput, FeeRateError, InsufficientFunds, WalletError, WatchOnly
 
 PLACEHOLDER_SIG = bytes(SIGNATURE_SIZE)
 MAX_FEE_ITERATIONS = 8
@@ -130,7 +130,7 @@ def build_transaction(
     """Select coins and return the unsigned tx paying `payments` with an exact fee."""
     check_payments(payments, params)
     if fee_rate < params.min_fee_rate:
-        raise WalletError(
+        raise FeeRateError(
             f"fee rate {fee_rate} is below the chain's min_fee_rate {params.min_fee_rate}"
         )
     if len(memo) > MAX_MEMO:

@@ -41,6 +41,7 @@ from wallet.errors import (
     AmountError,
     ChainMismatch,
     DustOutput,
+    FeeRateError,
     InsufficientFunds,
     KeystoreFormatError,
     NodeError,
@@ -111,6 +112,7 @@ def _exit_status_for(exc: BaseException) -> tuple[ExitStatus, str]:
         (UsageError, ExitStatus.USAGE, "usage"),
         (AmountError, ExitStatus.USAGE, "bad_amount"),
         (DustOutput, ExitStatus.USAGE, "dust"),
+        (FeeRateError, ExitStatus.USAGE, "bad_fee_rate"),
         (KeyDerivationError, ExitStatus.USAGE, "bad_key"),
         (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
         (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
@@ -193,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     _chain_flags(c)
     c.add_argument("--words", type=int, default=24, choices=(12, 15, 18, 21, 24))
     c.add_argument("--watch-only", metavar="XPUB", help="create a watch-only wallet from an xpub")
+    c.add_argument("--no-scan", action="store_true",
+                   help="with --watch-only: do not look for the xpub's used addresses")
     r = cmd("restore", "restore a wallet from its mnemonic")
     _chain_flags(r)
     r.add_argument("--mnemonic-file", metavar="FILE", help="read the mnemonic from FILE")
@@ -429,9 +433,19 @@ async def cmd_create(cli: Cli) -> None:
     if cli.args.watch_only:
         data = create_watch_only(path, xpub=cli.args.watch_only, network=network,
                                  chain_id=chain_id, genesis_hash=gh, light=light)
-        cli.out(f"watch-only wallet created at {path}\nreceive address: {data.address(0, 0)}")
+        # An xpub usually belongs to a wallet already in use: find its used addresses, or its
+        # balance and history would miss every coin past the first address.
+        scanned = light is not None and not cli.args.no_scan
+        if scanned:
+            async with cli.client() as node:
+                data = await ops.scan_used(node, data)
+            cli.save(data)
+        address = data.address(RECEIVE, data.receive_index)
+        cli.out(f"watch-only wallet created at {path}\nreceive address: {address}")
         cli.emit({"command": "create", "wallet": str(path), "network": network,
-                  "chain_id": chain_id, "watch_only": True, "address": data.address(0, 0)})
+                  "chain_id": chain_id, "watch_only": True, "address": address,
+                  "scanned": scanned, "receive_index": data.receive_index,
+                  "change_index": data.change_index})
         return
     if path.exists():
         raise WalletFileError(f"{path} already exists; refusing to overwrite a wallet")

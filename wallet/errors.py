@@ -74,6 +74,10 @@ class DustOutput(WalletError):
     """A payment below the chain's dust limit."""
 
 
+class FeeRateError(WalletError):
+    """A fee rate below the chain's minimum: the node would refuse the tx, so it is not built."""
+
+
 class NodeUnreachable(WalletError):
     """No answer from the node after every retry."""
 

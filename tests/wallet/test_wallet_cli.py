@@ -130,6 +130,38 @@ def test_restore_finds_funds_and_balance_reports_base_units(env) -> None:  # typ
     assert text.out.startswith("balance: 20.00000000")
 
 
+def test_watch_only_create_finds_the_xpubs_used_addresses(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    xpub = ACCOUNTS[0].xpub  # w0's account: its receive address 0 holds 20 coins
+    r = h.run("create", "--watch-only", xpub, "--json", wallet="wo", password=None)
+    assert r.code == 0, r.err
+    assert r.doc["watch_only"] and r.doc["scanned"] and r.doc["receive_index"] == 1
+    assert r.doc["address"] == encode_address(ACCOUNTS[0].watch().lock(RECEIVE, 1), "test")
+    bal = h.run("balance", "--json", wallet="wo", password=None).doc
+    assert bal["confirmed"] == 20 * COIN
+    # it builds an unsigned tx for offline signing, but can't sign one itself
+    unsigned = h.tmp / "wo-unsigned.json"
+    u = h.run("send", PAYEE, "1", "--unsigned", str(unsigned), "--json", wallet="wo",
+              password=None)
+    assert u.code == 0 and u.doc["unsigned"] == str(unsigned)
+    signed = h.run("multisig", "sign", str(unsigned), "--yes", "--json", wallet="wo")
+    assert signed.code == ExitStatus.ERROR and signed.doc["error"]["kind"] == "watch_only"
+    paid = h.run("send", PAYEE, "1", "--yes", "--json", wallet="wo")
+    assert paid.code == ExitStatus.ERROR and paid.doc["error"]["kind"] == "watch_only"
+    # --no-scan: only the first address, as before
+    bare = h.run("create", "--watch-only", xpub, "--no-scan", "--json", wallet="wo2",
+                 password=None)
+    assert bare.code == 0 and not bare.doc["scanned"] and bare.doc["receive_index"] == 0
+
+
+def test_a_fee_rate_below_the_chains_minimum_is_a_usage_error(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    r = h.run("send", PAYEE, "1", "--yes", "--fee-rate", "0", "--json")
+    assert r.code == ExitStatus.USAGE and r.doc["error"]["kind"] == "bad_fee_rate"
+    assert "below the chain's min_fee_rate 1" in r.doc["error"]["message"]
+    assert fake.chain.height == 0
+
+
 def test_address_and_address_new(env) -> None:  # type: ignore[no-untyped-def]
     h, _ = env
     first = h.run("address", "--json").doc  # restore moved past the used address 0
