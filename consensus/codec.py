@@ -340,8 +340,25 @@ def encode_tx(tx: Tx) -> bytes:
     return _tx_memo_entry(tx)[2]
 
 
+# Txs decoded recently, keyed by their exact encoding. A node decodes the same tx several times:
+# on admission, from each peer that relays it, and in every copy of each proposal that carries it
+# (a proposal reaches a validator once per relaying peer). Bytes that decoded once decode to the
+# same immutable Tx again, so a hit returns it. A memo, not state: results are identical with or
+# without it.
+_DECODED_TX_SIZE = 16_384
+_decoded_txs: dict[bytes, Tx] = {}
+
+
 def decode_tx(data: bytes) -> Tx:
-    return decode_canonical(data, "tx", tx_from)
+    if not isinstance(data, bytes):  # bytearray, memoryview or junk: no memo
+        return decode_canonical(data, "tx", tx_from)
+    tx = _decoded_txs.get(data)
+    if tx is None:
+        tx = decode_canonical(data, "tx", tx_from)
+        if len(_decoded_txs) >= _DECODED_TX_SIZE:
+            _decoded_txs.clear()
+        _decoded_txs[data] = tx
+    return tx
 
 
 def txid(tx: Tx) -> TxId:
@@ -435,7 +452,62 @@ def encode_block(b: Block) -> bytes:
 
 
 def decode_block(data: bytes) -> Block:
+    block = _decode_block_spliced(data)
+    if block is not None:
+        return block
     return decode_canonical(data, "block", block_from)
+
+
+def _decode_block_spliced(data: bytes) -> Block | None:
+    """The block, decoded piece by piece so each tx goes through `decode_tx` (and its memo).
+
+    The inverse of `encode_block`'s splice: a canonical block is a 5-array header, the header's
+    encoding, a tx-array header, each tx's canonical encoding, then three canonical values. Each
+    piece is decoded by its own strict decoder, and the array headers must be the shortest, so
+    what this accepts is exactly what `decode_canonical(data, "block", block_from)` accepts, with
+    the same result. On anything else it returns None and the strict path decides (and says why).
+    """
+    if not isinstance(data, bytes) or len(data) > MAX_ENCODED:
+        return None
+    try:
+        unpacker = msgpack.Unpacker(
+            use_list=False, raw=False, strict_map_key=True, max_buffer_size=max(1, len(data)),
+            max_bin_len=MAX_BIN, max_str_len=MAX_STR, max_array_len=MAX_ARRAY, max_map_len=0,
+            max_ext_len=0,
+        )
+        unpacker.feed(data)
+
+        def piece() -> bytes:
+            start = unpacker.tell()
+            unpacker.skip()
+            return data[start:unpacker.tell()]
+
+        if unpacker.read_array_header() != 5 or unpacker.tell() != 1:
+            return None
+        header = decode_header(piece())
+        at = unpacker.tell()
+        count = unpacker.read_array_header()
+        if data[at:unpacker.tell()] != msgpack.Packer().pack_array_header(count):
+            return None
+        txs = tuple(decode_tx(piece()) for _ in range(count))
+        tail = [piece() for _ in range(3)]
+        if unpacker.tell() != len(data):
+            return None
+        values = [unpack(raw, "block") for raw in tail]
+        if any(pack(v) != raw for v, raw in zip(values, tail, strict=True)):
+            return None
+        last_commit, evidence, actions = values
+        return Block(
+            header=header,
+            txs=txs,
+            last_commit=expect_bytes(last_commit, "block.last_commit"),
+            evidence=tuple(expect_bytes(e, "block.evidence")
+                           for e in expect_list(evidence, "block.evidence")),
+            actions=tuple(expect_bytes(a, "block.actions")
+                          for a in expect_list(actions, "block.actions")),
+        )
+    except Exception:  # any refusal: the strict path raises the precise DecodeError
+        return None
 
 
 # -- parameters, validators and genesis -------------------------------------------------------
