@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 
 import coincurve
@@ -27,11 +26,9 @@ import pytest
 
 from consensus.crypto import CoincurveBackend, EcdsaBackend, VerifyBackend
 from consensus.errors import CryptoError
+from tests.shared_files import shared_dir
 
-VECTORS = (
-    Path(__file__).parents[2] / ".." / "shared" / "vectors"
-    / "wycheproof_ecdsa_secp256k1_sha256_bitcoin_test.json"
-)
+VECTORS = shared_dir() / "vectors" / "wycheproof_ecdsa_secp256k1_sha256_bitcoin_test.json"
 
 
 def _load() -> list[dict[str, Any]]:
