@@ -20,7 +20,8 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from getpass import getpass
@@ -35,7 +36,7 @@ from consensus.ledger import MemoryUtxoSet, validate_tx
 from consensus.types import Lock, SpendPolicy, Tx
 from wallet import multisig, ops
 from wallet.amounts import format_coins, parse_coins
-from wallet.builder import Payment, UnsignedTx, build_transaction, sign_transaction
+from wallet.builder import Coin, Payment, UnsignedTx, build_transaction, sign_transaction
 from wallet.client import NodeClient, RetryPolicy
 from wallet.errors import (
     AmountError,
@@ -67,6 +68,7 @@ from wallet.receipts import (
     verify_receipt,
 )
 from wallet.walletfile import (
+    PendingSpend,
     Treasury,
     WalletData,
     create_wallet_files,
@@ -600,12 +602,15 @@ async def _pay(cli: Cli, recipients: list[tuple[str, Payment]]) -> None:
     change_pub = data.watch().pubkey(CHANGE, data.change_index)
     async with cli.client() as node:
         await ops.check_chain(node, data)
+        data = await ops.settle_pending(node, data)
         params = await ops.chain_params(node)
-        coins = await ops.fetch_coins(node, data)
+        coins, held = ops.split_held(await ops.fetch_coins(node, data), data)
         fee_rate = params.min_fee_rate if cli.args.fee_rate is None else cli.args.fee_rate
-        unsigned = build_transaction(
-            coins, [p for _, p in recipients], fee_rate=fee_rate, params=params,
-            chain_id=data.chain_id, change_policy=SpendPolicy.single(change_pub), memo=memo)
+        with _held_coins_noted(held):
+            unsigned = build_transaction(
+                coins, [p for _, p in recipients], fee_rate=fee_rate, params=params,
+                chain_id=data.chain_id, change_policy=SpendPolicy.single(change_pub),
+                memo=memo)
         shown = [(a, p.amount) for a, p in recipients]
         if cli.args.unsigned:
             ptx = multisig.from_unsigned(unsigned, data.network)
@@ -627,11 +632,31 @@ async def _pay(cli: Cli, recipients: list[tuple[str, Payment]]) -> None:
             data = replace(data, change_index=data.change_index + 1)
             cli.save(data)
         sent = await node.broadcast(encode_tx(tx).hex())
+        _record_pending(cli, tx)
         result = {"command": cli.args.command, "txid": sent, **_tx_json(data, unsigned)}
         cli.out(f"sent: txid {sent}")
         if cli.args.wait:
             result["receipt"] = await _wait_and_verify(cli, node, data, sent, cli.args.timeout)
         cli.emit(result)
+
+
+@contextmanager
+def _held_coins_noted(held: Sequence[Coin]) -> Iterator[None]:
+    """Say so when coins held by the wallet's own pending txs are why funds fall short."""
+    try:
+        yield
+    except InsufficientFunds as exc:
+        if not held:
+            raise
+        raise InsufficientFunds(exc.needed, exc.available,
+                                held=sum(c.amount for c in held)) from None
+
+
+def _record_pending(cli: Cli, tx: Tx) -> None:
+    """Remember a broadcast tx's inputs, so the next payment does not choose them again."""
+    data = cli.wallet()
+    spend = PendingSpend(txid(tx), tuple(i.prevout for i in tx.inputs))
+    cli.save(replace(data, pending=(*data.pending, spend)))
 
 
 def _tx_json(data: WalletData, unsigned: UnsignedTx) -> dict[str, Any]:
@@ -651,7 +676,9 @@ async def _wait_and_verify(cli: Cli, node: NodeClient, data: WalletData, txid_he
     _, light, verified = await fetch_receipt(node, light, txid_hex, data.network,
                                              progress=lambda h: cli.progress(f"header {h}"))
     cli.progress_done()
-    cli.save(replace(cli.wallet(), light=light))
+    now = cli.wallet()
+    cli.save(replace(now, light=light,
+                     pending=tuple(p for p in now.pending if p.txid.hex() != txid_hex)))
     cli.out(f"final at height {verified.height} (block {verified.block_hash.hex()[:16]}, "
             f"{verified.signers}/{verified.set_size} validators), verified by this wallet")
     return {"final": True, "height": verified.height, "block_hash": verified.block_hash.hex(),
@@ -751,12 +778,16 @@ async def cmd_multisig_spend(cli: Cli) -> None:
     amount = parse_coins(cli.args.amount)
     async with cli.client() as node:
         await ops.check_chain(node, data)
+        data = await ops.settle_pending(node, data)
         params = await ops.chain_params(node)
-        coins = await ops.fetch_policy_coins(node, treasury.policy, data.network)
+        coins, held = ops.split_held(
+            await ops.fetch_policy_coins(node, treasury.policy, data.network), data)
     fee_rate = params.min_fee_rate if cli.args.fee_rate is None else cli.args.fee_rate
-    unsigned = build_transaction(coins, [Payment(lock, amount)], fee_rate=fee_rate,
-                                 params=params, chain_id=data.chain_id,
-                                 change_policy=treasury.policy, memo=_memo(cli.args.memo))
+    with _held_coins_noted(held):
+        unsigned = build_transaction(coins, [Payment(lock, amount)], fee_rate=fee_rate,
+                                     params=params, chain_id=data.chain_id,
+                                     change_policy=treasury.policy, memo=_memo(cli.args.memo))
+    cli.save(data)
     ptx = multisig.from_unsigned(unsigned, data.network)
     Path(cli.args.out).write_text(multisig.to_json(ptx), encoding="utf-8")
     d = multisig.describe(ptx)
@@ -857,6 +888,7 @@ async def cmd_multisig_broadcast(cli: Cli) -> None:
         sent = await node.broadcast(encode_tx(tx).hex())
         if sent != txid(tx).hex():
             raise NodeError(200, "the node reported another txid than the one sent")
+        _record_pending(cli, tx)
         result: dict[str, Any] = {"command": "multisig broadcast", "txid": sent}
         cli.out(f"sent: txid {sent}")
         if cli.args.wait:

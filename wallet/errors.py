@@ -49,12 +49,15 @@ class AmountError(WalletError):
 class InsufficientFunds(WalletError):
     """The spendable coins do not cover the payments plus the fee."""
 
-    def __init__(self, needed: int, available: int) -> None:
+    def __init__(self, needed: int, available: int, held: int = 0) -> None:
         self._needed = needed
         self._available = available
+        note = (f"; {held} more are spent by this wallet's transactions that are not final "
+                "yet (their change returns once they are: wait, e.g. with `send --wait`)"
+                if held else "")
         super().__init__(
             f"insufficient funds: need {needed} base units (payments + fee), "
-            f"have {available}, short by {needed - available}"
+            f"have {available}, short by {needed - available}{note}"
         )
 
     @property

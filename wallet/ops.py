@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from consensus.address import encode_address
@@ -19,7 +19,7 @@ from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import Genesis, OutPoint, SpendPolicy, TxId
 from wallet.builder import Coin
 from wallet.client import NodeClient
-from wallet.errors import ChainMismatch, NodeError, ReceiptInvalid
+from wallet.errors import ChainMismatch, NodeError, NotFound, ReceiptInvalid
 from wallet.receipts import LightState, genesis_light_state
 from wallet.walletfile import WalletData
 
@@ -90,8 +90,30 @@ async def _gather(calls: list[Any]) -> list[Any]:
     return list(await asyncio.gather(*calls))
 
 
+async def settle_pending(client: NodeClient, data: WalletData) -> WalletData:
+    """Forget pending spends that are final, or that the node no longer knows (dropped from
+    its pool, e.g. by a restart: their coins are spendable again)."""
+    keep = []
+    for p in data.pending:
+        try:
+            status = await client.tx_status(p.txid.hex())
+        except NotFound:
+            continue
+        if not (isinstance(status, dict) and status.get("final")):
+            keep.append(p)
+    return data if len(keep) == len(data.pending) else replace(data, pending=tuple(keep))
+
+
+def split_held(coins: list[Coin], data: WalletData) -> tuple[list[Coin], list[Coin]]:
+    """(spendable, held): held coins are spent by the wallet's own pending txs."""
+    held = data.held_outpoints()
+    return ([c for c in coins if c.outpoint not in held],
+            [c for c in coins if c.outpoint in held])
+
+
 async def fetch_coins(client: NodeClient, data: WalletData) -> list[Coin]:
-    """Every unspent output paid to an address the wallet has handed out."""
+    """Every confirmed unspent output paid to an address the wallet has handed out
+    (including those its pending txs spend: see `split_held`)."""
     owners = data.known_locks()
     addrs = [(encode_address(lock, data.network), pub) for lock, (_, _, pub) in owners.items()]
     answers = await _gather([client.address_utxo(a) for a, _ in addrs])
@@ -237,8 +259,6 @@ async def wait_final(client: NodeClient, txid_hex: str, timeout_s: float = 60.0,
 
 async def scan_used(client: NodeClient, data: WalletData, gap: int = 20) -> WalletData:
     """After a restore: advance the address counters past every address with history."""
-    from dataclasses import replace
-
     from wallet.keys import CHANGE, RECEIVE
 
     w = data.watch()

@@ -17,7 +17,7 @@ from pathlib import Path
 from consensus.address import encode_address
 from consensus.codec import decode_policy, encode_policy, policy_lock
 from consensus.errors import DecodeError
-from consensus.types import Lock, PublicKey, SpendPolicy
+from consensus.types import Lock, OutPoint, PublicKey, SpendPolicy, TxId
 from wallet.errors import WalletError, WalletFileError, WatchOnly
 from wallet.fileio import atomic_write
 from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, WatchAccount, lock_for_pubkey
@@ -36,6 +36,19 @@ class Treasury:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingSpend:
+    """A tx this wallet broadcast that was not yet known final, and the coins it spends.
+
+    The node lists only confirmed coins and refuses a second spend of a pooled one
+    (`mempool_conflict`), so coin selection skips these until the tx is final or the node no
+    longer knows it.
+    """
+
+    txid: bytes
+    spends: tuple[OutPoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WalletData:
     network: str
     chain_id: str
@@ -48,6 +61,11 @@ class WalletData:
     cosigner_index: int  # the next treasury member key
     treasuries: tuple[Treasury, ...]
     light: LightState | None  # the followed chain, if a genesis was known
+    pending: tuple[PendingSpend, ...] = ()  # broadcast, not yet seen final
+
+    def held_outpoints(self) -> frozenset[OutPoint]:
+        """Coins spent by this wallet's pending txs: not to be chosen again."""
+        return frozenset(op for p in self.pending for op in p.spends)
 
     def watch(self) -> WatchAccount:
         return WatchAccount(self.xpub, self.network)
@@ -89,6 +107,9 @@ class WalletData:
             "treasuries": [{"name": t.name, "policy": encode_policy(t.policy).hex()}
                            for t in self.treasuries],
             "light_client": self.light.to_json() if self.light else None,
+            "pending": [{"txid": p.txid.hex(),
+                         "spends": [[op.txid.hex(), op.index] for op in p.spends]}
+                        for p in self.pending],
         }
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
@@ -115,6 +136,11 @@ class WalletData:
                 treasuries=tuple(Treasury(str(t["name"]), decode_policy(bytes.fromhex(
                     t["policy"]))) for t in doc["treasuries"]),
                 light=LightState.from_json(light) if light is not None else None,
+                pending=tuple(  # absent in files written before it existed
+                    PendingSpend(bytes.fromhex(p["txid"]),
+                                 tuple(OutPoint(TxId(bytes.fromhex(t)), int(i))
+                                       for t, i in p["spends"]))
+                    for p in doc.get("pending", [])),
             )
         except (KeyError, TypeError, ValueError, DecodeError) as exc:
             raise WalletFileError(f"wallet file is malformed ({type(exc).__name__})") from None

@@ -368,6 +368,41 @@ def test_history_and_tx_when_the_node_cannot_tell_a_fee(env) -> None:  # type: i
     assert h.run("tx", paid.doc["txid"]).out.count("fee unknown") == 1
 
 
+def test_a_second_payment_does_not_reuse_coins_a_pending_tx_spends(env) -> None:  # type: ignore[no-untyped-def]
+    # The node lists confirmed coins only; reusing one a pooled tx spends would be refused.
+    h, fake = env
+    fake.chain.auto_mine = False
+    first = h.run("send", PAYEE, "1", "--yes", "--json")
+    assert first.code == 0, first.err
+    pending = json.loads((h.tmp / "w0.json").read_text())["pending"]
+    assert [p["txid"] for p in pending] == [first.doc["txid"]]
+    # the only coin is held by the pending tx: short of funds, and the message says why
+    second = h.run("send", PAYEE, "1", "--yes", "--json")
+    assert second.code == ExitStatus.INSUFFICIENT_FUNDS, second.err
+    message = second.doc["error"]["message"]
+    assert f"{20 * COIN} more are spent by this wallet's transactions that are not final" \
+        in message
+    assert len(fake.chain.mempool) == 1  # nothing conflicting was sent
+    fake.chain.mine()
+    third = h.run("send", PAYEE, "1", "--yes", "--json")  # spends the first tx's change
+    assert third.code == 0, third.err
+    pending = json.loads((h.tmp / "w0.json").read_text())["pending"]
+    assert [p["txid"] for p in pending] == [third.doc["txid"]]  # the final one is forgotten
+    # a tx the node dropped from its pool frees its coins again
+    fake.chain.mempool.clear()
+    fourth = h.run("send", PAYEE, "1", "--yes", "--json")
+    assert fourth.code == 0, fourth.err
+    assert fourth.doc["inputs"] == third.doc["inputs"] == 1
+    fake.chain.mine()
+    assert h.run("balance", "--json").doc["confirmed"] == \
+        20 * COIN - 2 * COIN - first.doc["fee"] - fourth.doc["fee"]
+    # a wallet file written before "pending" existed still loads
+    doc = json.loads((h.tmp / "w0.json").read_text())
+    del doc["pending"]
+    (h.tmp / "w0.json").write_text(json.dumps(doc))
+    assert h.run("send", PAYEE, "1", "--yes", "--json").code == 0
+
+
 def test_sync_progress_only_on_a_tty(env) -> None:  # type: ignore[no-untyped-def]
     h, fake = env
     for _ in range(3):
