@@ -22,14 +22,40 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "scripts" / "bench"))  # spy.py; after the packages (wallet.py!)
 
-from faircoop_node.devnet import Devnet, create_devnet  # noqa: E402
+from spy import record  # noqa: E402  (scripts/bench/spy.py)
+from spy import summarize as summarize_profile  # noqa: E402
+
+from faircoop_node.devnet import (  # noqa: E402
+    Devnet,
+    DevnetNode,
+    create_devnet,
+    ports_for,
+    ports_in_use,
+)
+
+
+def free_base_port(start: int, nodes: int) -> int:
+    """The first base port from `start` (in steps of 211) whose API and P2P ports are all free.
+
+    Ports of a devnet that just stopped linger in TIME_WAIT for a minute, and other devnets
+    may be running on the machine: move on rather than fail.
+    """
+    base = start
+    while base < 60_000:
+        probe = [DevnetNode(f"n{i}", Path("."), False, *ports_for(base, i)) for i in range(nodes)]
+        if not ports_in_use(probe):
+            return base
+        base += 211
+    raise SystemExit(f"no free port range from {start}")
 
 
 def wait_height(url: str, height: int, timeout: float) -> int:
@@ -50,7 +76,8 @@ def wait_height(url: str, height: int, timeout: float) -> int:
 def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="faircoop-devnet-bench-"))
     try:
-        layout = create_devnet(tmp / "net", validators, args.base_port)
+        layout = create_devnet(tmp / "net", validators,
+                               free_base_port(args.base_port, validators + 1))
         net = Devnet(layout)
         nodes = [n for n in layout.nodes if n.validator or args.observer]
         net.start_all(nodes)
@@ -63,11 +90,25 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
                    "--duration", str(args.duration), "--warmup", str(args.warmup),
                    "--senders", str(args.senders), "--rate", str(rate),
                    "--drain", str(args.drain), "--quiet"]
-            proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  timeout=args.duration + args.warmup + args.drain + 300)
-            if proc.returncode != 0:
-                raise SystemExit(f"loadgen failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-            result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+            err: list[str] = []
+            profiled = Path(args.profile) if args.profile else None
+            assert proc.stderr is not None and proc.stdout is not None
+            for line in proc.stderr:  # progress; the window starts at the first "t=" line
+                err.append(line)
+                if profiled is not None and "t=" in line and not profiled.exists():
+                    pid = net.procs[nodes[min(1, len(nodes) - 1)].name].pid
+                    threading.Thread(target=record, args=(
+                        pid, max(3, min(15, args.duration - 3)), profiled), daemon=True).start()
+            out = proc.stdout.read()
+            if proc.wait() != 0:
+                raise SystemExit(f"loadgen failed ({proc.returncode}):\n{''.join(err)[-3000:]}")
+            result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+            if profiled is not None:
+                time.sleep(1)
+                if profiled.exists():
+                    result["profile"] = summarize_profile(profiled, 15)
         finally:
             codes = net.stop_all()
         result["validators"] = validators
@@ -113,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--base-port", type=int, default=17600)
     ap.add_argument("--observer", action="store_true", help="run the devnet's observer too")
+    ap.add_argument("--profile", help="py-spy the second validator during the window into "
+                    "this raw file (see scripts/bench/spy.py); one run only")
     args = ap.parse_args(argv)
     runs = []
     for _ in range(args.repeat):

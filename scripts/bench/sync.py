@@ -27,14 +27,17 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "scripts" / "bench"))  # spy.py; after the packages (wallet.py!)
 
 import plyvel  # noqa: E402
+from spy import record, summarize  # noqa: E402  (scripts/bench/spy.py)
 
 from consensus.chain import make_block, validate_block  # noqa: E402
 from consensus.chainstate import encode_chain_state, genesis_state  # noqa: E402
@@ -42,7 +45,13 @@ from consensus.codec import block_hash, genesis_hash, pack, validators_hash, val
 from consensus.votes import CommitCertificate, VoteType, encode_certificate, sign_vote  # noqa: E402
 from faircoop_node.cli import init_node_dir  # noqa: E402
 from faircoop_node.config import LogConfig  # noqa: E402
-from faircoop_node.devnet import Devnet, DevnetNode, create_devnet, ports_for  # noqa: E402
+from faircoop_node.devnet import (  # noqa: E402
+    Devnet,
+    DevnetNode,
+    create_devnet,
+    ports_for,
+    ports_in_use,
+)
 from faircoop_node.genesis_file import load_genesis, write_genesis  # noqa: E402
 from faircoop_node.keys import load_node_key  # noqa: E402
 from faircoop_node.storage import LevelDBStore, schema  # noqa: E402
@@ -125,6 +134,21 @@ def _raw_keys(db: plyvel.DB) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
+def free_base_port(start: int, nodes: int) -> int:
+    """The first base port from `start` (in steps of 211) whose API and P2P ports are all free.
+
+    Ports of a devnet that just stopped linger in TIME_WAIT for a minute, and other devnets
+    may be running on the machine: move on rather than fail.
+    """
+    base = start
+    while base < 60_000:
+        probe = [DevnetNode(f"n{i}", Path("."), False, *ports_for(base, i)) for i in range(nodes)]
+        if not ports_in_use(probe):
+            return base
+        base += 211
+    raise SystemExit(f"no free port range from {start}")
+
+
 def tip(url: str) -> int:
     try:
         with urllib.request.urlopen(f"{url}/api/v1/blocks/tip/height", timeout=2) as r:
@@ -138,14 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=10_000)
     ap.add_argument("--base-port", type=int, default=17800)
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--profile", help="py-spy the syncing node into this raw file "
+                    "(see scripts/bench/spy.py)")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="faircoop-sync-bench-"))
     try:
-        layout = create_devnet(tmp / "net", 4, args.base_port)
+        base = free_base_port(args.base_port, 6)
+        layout = create_devnet(tmp / "net", 4, base)
         serving = next(n for n in layout.nodes if not n.validator)
         build_s = build_chain(layout.directory, serving.directory / "data" / "chain", args.blocks)
         print(f"built {args.blocks} certified empty blocks in {build_s:.1f}s", flush=True)
-        api, p2p = ports_for(args.base_port, len(layout.nodes))
+        api, p2p = ports_for(base, len(layout.nodes))
         fresh_dir = layout.directory / "fresh"
         init_node_dir(fresh_dir, validator=False, p2p_port=p2p, api_port=api,
                       peers=[serving.p2p_url], log=LogConfig(level="INFO", format="json"))
@@ -161,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.1)
             t_start = time.monotonic()
             net.start_all([fresh])
+            spy = None
+            if args.profile:
+                spy = threading.Thread(target=record, args=(
+                    net.procs["fresh"].pid, 10, Path(args.profile)), daemon=True)
+                spy.start()
             h0 = t0 = None
             height = 0
             deadline = t_start + args.timeout
@@ -177,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                     samples.append((round(now - t_start, 2), height))
             t_end = time.monotonic()
             cpu = _cpu_of(fresh_dir), _cpu_of(serving.directory)
+            if spy is not None:
+                spy.join(timeout=30)
         finally:
             net.stop_all()
         assert h0 is not None and t0 is not None
@@ -196,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         result["ratio_vs_raw_leveldb_synced"] = round(
             float(result["sync_blocks_per_s"])  # type: ignore[arg-type]
             / float(result["raw_leveldb_synced_blocks_per_s"]), 3)  # type: ignore[arg-type]
+        if args.profile and Path(args.profile).exists():
+            result["profile"] = summarize(Path(args.profile), 15)
         print(f"synced {args.blocks} blocks at {result['sync_blocks_per_s']} blocks/s; raw "
               f"LevelDB (synced writes) {result['raw_leveldb_synced_blocks_per_s']} blocks/s")
         print(json.dumps(result))
