@@ -12,7 +12,9 @@ object and exit code:
 4. a 2-of-3 treasury of three wallets is funded and spends: the partial tx goes between the
    wallets as files (one signs online, one offline), a copy changed after signing is refused,
    one signature is not enough, the combined file is broadcast and final, balances add up;
-5. each error path gives its documented exit code, `kind` and a clear message.
+5. each error path gives its documented exit code, `kind` and a clear message;
+6. while the chain is stalled (two of four validators paused), a second payment does not reuse
+   the coin a pending one spends, and both are final once the chain moves again.
 
 Every node process is stopped in the fixture's `finally`, even on failure.
 """
@@ -23,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +43,7 @@ from consensus.governance import sorted_validators
 from consensus.types import COIN, TxOut, Validator
 from faircoop_node.devnet import Devnet, DevnetError, DevnetLayout, create_devnet, kill_leftovers
 from faircoop_node.genesis_file import load_genesis
-from tests.e2e.helpers import free_base_port, get, height, status, wait_for
+from tests.e2e.helpers import final_on, free_base_port, get, height, status, wait_for
 from wallet.cli import ExitStatus
 from wallet.receipts import decode_validator_set, encode_validator_set
 
@@ -95,8 +98,9 @@ def closed_url() -> str:
 class WalletWorld:
     """The devnet, its demo wallet, and `faircoop-wallet` processes run against it."""
 
-    def __init__(self, layout: DevnetLayout, url: str, tmp: Path) -> None:
+    def __init__(self, layout: DevnetLayout, net: Devnet, url: str, tmp: Path) -> None:
         self.layout = layout
+        self.net = net
         self.node = layout.nodes[0]
         self.url = url
         self.tmp = tmp
@@ -182,7 +186,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletWorld]:
             if started:
                 work = root / "wallets"
                 work.mkdir()
-                yield WalletWorld(layout, layout.nodes[0].api_url, work)
+                yield WalletWorld(layout, net, layout.nodes[0].api_url, work)
         finally:
             codes = net.stop_all()
             kill_leftovers(layout)
@@ -466,3 +470,42 @@ def test_error_paths_exit_with_their_code_and_say_why(
     # nothing left the wallet
     after = world.balance(name)
     assert (after["confirmed"], after["pending"]) == (funds, 0)
+
+
+# -- 6: paying twice while the chain is stalled -----------------------------------------------
+
+
+def test_a_second_payment_while_the_first_is_pending_spends_other_coins(
+        world: WalletWorld) -> None:
+    carol = world.create("carol")
+    world.pay("demo", carol, "2")
+    world.pay("demo", carol, "3")
+    demo = world.layout.demo_address
+    paused = [n for n in world.layout.nodes if n.validator][2:]
+    h0 = height(world.node)
+    for node in paused:  # two of four: no quorum, so nothing becomes final
+        world.net.signal(node.name, signal.SIGSTOP)
+    try:
+        first = world.run(*world.wallet("carol"), "send", demo, "1", "--yes").ok()
+        second = world.run(*world.wallet("carol"), "send", demo, "1", "--yes").ok()
+        spent = [json.loads((world.tmp / "carol.wallet").read_text())["pending"][i]["spends"]
+                 for i in (0, 1)]
+        assert not set(map(tuple, spent[0])) & set(map(tuple, spent[1]))  # no coin twice
+        # both coins are held now: a third payment is short, and the message says why
+        third = world.run(*world.wallet("carol"), "send", demo, "1", "--yes")
+        message = third.failed(ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds")
+        assert f"{5 * COIN} more are spent by this wallet's transactions that are not final" \
+            in message
+        bal = world.balance("carol")
+        assert bal["confirmed"] == 5 * COIN
+        assert bal["pending"] == -(2 * COIN + first["fee"] + second["fee"])
+        assert height(world.node) <= h0 + 1  # the chain really was stalled
+    finally:
+        for node in paused:
+            world.net.signal(node.name, signal.SIGCONT)
+    wait_for(lambda: all(final_on(world.node, d["txid"]) for d in (first, second)), 60,
+             "both payments final once the chain moves again")
+    assert world.balance("carol")["confirmed"] == 3 * COIN - first["fee"] - second["fee"]
+    after = world.run(*world.wallet("carol"), "send", demo, "0.5", "--yes", "--wait").ok()
+    assert after["receipt"]["final"]
+    assert json.loads((world.tmp / "carol.wallet").read_text())["pending"] == []
