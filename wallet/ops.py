@@ -196,7 +196,11 @@ def fee_of(doc: object) -> int | None:
 
 
 async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list[HistoryEntry]:
-    """The wallet's transactions, newest first, with what each moved in or out."""
+    """The wallet's transactions, newest first, with what each moved in or out.
+
+    The node indexes committed txs only; the wallet's own pending txs (which it remembers)
+    come first, with no height, unless the node no longer knows them.
+    """
     owners = data.known_locks()
     ours = {lk.hex() for lk in owners}
     lists = await _gather([client.address_txs(encode_address(lk, data.network))
@@ -206,11 +210,25 @@ async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list
         for e in entries if isinstance(entries, list) else []:
             if isinstance(e, dict) and isinstance(e.get("txid"), str):
                 seen[e["txid"]] = (e.get("height"), e.get("position"))
+    # newest first: the sort below is stable, so pending txs keep this order
+    pending = [t for t in (p.txid.hex() for p in reversed(data.pending)) if t not in seen]
+    seen.update((t, (None, None)) for t in pending)
     ordered = sorted(seen.items(), key=lambda kv: (-(kv[1][0] or 10**18), -(kv[1][1] or 0)))
     ordered = ordered[:limit]
-    docs = await _gather([client.tx(t) for t, _ in ordered])
+
+    async def fetch(t: str) -> object:
+        try:
+            return await client.tx(t)
+        except NotFound:
+            if t in pending:
+                return None  # dropped from the node's pool
+            raise
+
+    docs = await _gather([fetch(t) for t, _ in ordered])
     out: list[HistoryEntry] = []
     for (t, (height, position)), doc in zip(ordered, docs, strict=True):
+        if doc is None:
+            continue
         fee = fee_of(doc)
         try:
             outputs = [(int(o["amount"]), o.get("lock")) for o in doc.get("outputs", [])]

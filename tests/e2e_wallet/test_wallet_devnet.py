@@ -496,6 +496,9 @@ def test_a_second_payment_while_the_first_is_pending_spends_other_coins(
         message = third.failed(ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds")
         assert f"{5 * COIN} more are spent by this wallet's transactions that are not final" \
             in message
+        history = world.run(*world.wallet("carol"), "history").ok()["transactions"]
+        assert [(t["txid"], t["height"]) for t in history[:2]] == \
+            [(second["txid"], None), (first["txid"], None)]  # pending, newest first
         bal = world.balance("carol")
         assert bal["confirmed"] == 5 * COIN
         assert bal["pending"] == -(2 * COIN + first["fee"] + second["fee"])

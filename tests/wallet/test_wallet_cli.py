@@ -376,6 +376,11 @@ def test_a_second_payment_does_not_reuse_coins_a_pending_tx_spends(env) -> None:
     assert first.code == 0, first.err
     pending = json.loads((h.tmp / "w0.json").read_text())["pending"]
     assert [p["txid"] for p in pending] == [first.doc["txid"]]
+    # history shows it already, not yet in a block
+    [shown] = h.run("history", "--json").doc["transactions"]
+    assert (shown["txid"], shown["height"], shown["outgoing"]) == (first.doc["txid"], None, True)
+    assert shown["net"] == -(COIN + first.doc["fee"])
+    assert "mempool" in h.run("history").out
     # the only coin is held by the pending tx: short of funds, and the message says why
     second = h.run("send", PAYEE, "1", "--yes", "--json")
     assert second.code == ExitStatus.INSUFFICIENT_FUNDS, second.err
@@ -388,8 +393,10 @@ def test_a_second_payment_does_not_reuse_coins_a_pending_tx_spends(env) -> None:
     assert third.code == 0, third.err
     pending = json.loads((h.tmp / "w0.json").read_text())["pending"]
     assert [p["txid"] for p in pending] == [third.doc["txid"]]  # the final one is forgotten
-    # a tx the node dropped from its pool frees its coins again
+    # a tx the node dropped from its pool frees its coins again (and leaves the history)
     fake.chain.mempool.clear()
+    assert third.doc["txid"] not in [t["txid"] for t in
+                                     h.run("history", "--json").doc["transactions"]]
     fourth = h.run("send", PAYEE, "1", "--yes", "--json")
     assert fourth.code == 0, fourth.err
     assert fourth.doc["inputs"] == third.doc["inputs"] == 1
