@@ -256,6 +256,16 @@ def test_receive_send_history_and_an_offline_receipt(world: WalletWorld) -> None
     again = world.run(*world.wallet("bob"), "receipt", "verify", str(receipt_file),
                       node=offline).ok()
     assert again["block_hash"] == exported["block_hash"]
+    # a third party with no wallet: chain identity and validator set from the genesis file
+    # alone (this devnet's set never changes)
+    genesis = load_genesis(world.layout.genesis_path)
+    trusted_set = world.tmp / "genesis-validators.hex"
+    trusted_set.write_text(encode_validator_set(sorted_validators(genesis.validators)).hex())
+    third = world.run("--wallet", str(world.tmp / "none.wallet"), "receipt", "verify",
+                      str(receipt_file), "--chain-id", genesis.chain_id, "--genesis-hash",
+                      codec.genesis_hash(genesis).hex(), "--validator-set", str(trusted_set),
+                      node=offline).ok()
+    assert (third["txid"], third["height"]) == (txid, final_height)
 
     # ...and no tampered copy passes
     original = json.loads(receipt_file.read_text())
@@ -424,49 +434,83 @@ def _main_net(address: str) -> str:
     return encode_address(decode_address(address, "test"), "main")
 
 
-ERROR_CASES: tuple[tuple[str, ExitStatus, str, str], ...] = (
-    # (case, exit status, JSON kind, a phrase the message must hold)
-    ("wrong password", ExitStatus.WRONG_PASSWORD, "wrong_password", "wrong password"),
-    ("insufficient funds", ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds", "short by"),
-    ("unreachable node", ExitStatus.NODE_UNREACHABLE, "node_unreachable", "node unreachable"),
-    ("address typo", ExitStatus.BAD_ADDRESS, "bad_address", "bad checksum"),
+def _copy_wallet(world: WalletWorld, name: str, copy: str) -> Path:
+    src = world.tmp / f"{name}.wallet"
+    for suffix in ("", ".keys"):
+        shutil.copy(Path(f"{src}{suffix}"), world.tmp / f"{copy}.wallet{suffix}")
+    return world.tmp / f"{copy}.wallet"
+
+
+def _wrong_password(world: WalletWorld, name: str) -> Run:
+    wrong = world.tmp / "wrong-password"
+    wrong.write_text("not the password\n")
+    return world.run("--wallet", str(world.tmp / f"{name}.wallet"), "--password-file",
+                     str(wrong), "send", world.layout.demo_address, "1", "--yes")
+
+
+def _tampered_key_store(world: WalletWorld, name: str) -> Run:
+    copy = _copy_wallet(world, name, "tampered")
+    keys = Path(f"{copy}.keys")
+    raw = bytearray(keys.read_bytes())
+    raw[len(raw) // 2] ^= 0x40
+    keys.write_bytes(bytes(raw))
+    return world.run(*world.wallet("tampered"), "send", world.layout.demo_address, "1", "--yes")
+
+
+def _another_chain(world: WalletWorld, name: str) -> Run:
+    """A wallet of another chain (made offline), pointed at this devnet."""
+    world.run(*world.wallet("elsewhere"), "create", "--network", "test", "--chain-id",
+              "faircoop-other", "--genesis-hash", "ab" * 32, node=closed_url()).ok()
+    return world.run(*world.wallet("elsewhere"), "balance")
+
+
+def _send(address: Callable[[str], str], amount: str, *extra: str,
+          node: Callable[[], str | None] = lambda: None) -> Callable[[WalletWorld, str], Run]:
+    def run(world: WalletWorld, name: str) -> Run:
+        return world.run(*world.wallet(name), "send", address(world.layout.demo_address), amount,
+                         "--yes", *extra, node=node())
+    return run
+
+
+ERROR_CASES: tuple[tuple[str, ExitStatus, str, str, Callable[[WalletWorld, str], Run]], ...] = (
+    # (case, exit status, JSON kind, a phrase the message must hold, the failing run)
+    ("wrong password", ExitStatus.WRONG_PASSWORD, "wrong_password", "wrong password",
+     _wrong_password),
+    ("insufficient funds", ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds", "short by",
+     _send(str, "5")),
+    ("unreachable node", ExitStatus.NODE_UNREACHABLE, "node_unreachable",
+     "Is the node running? Set --node URL or FAIRCOOP_NODE", _send(str, "1", node=closed_url)),
+    ("address typo", ExitStatus.BAD_ADDRESS, "bad_address", "bad checksum",
+     _send(_typo, "1")),
     ("main-network address", ExitStatus.BAD_ADDRESS, "bad_address",
-     "for the main network, but this is the test network"),
+     "for the main network, but this is the test network", _send(_main_net, "1")),
+    ("fee rate below the minimum", ExitStatus.USAGE, "bad_fee_rate",
+     "below the chain's min_fee_rate", _send(str, "1", "--fee-rate", "0")),
+    ("bad amount", ExitStatus.USAGE, "bad_amount", "1.123456789", _send(str, "1.123456789")),
+    ("tampered key store", ExitStatus.KEYSTORE_TAMPERED, "keystore_tampered", "",
+     _tampered_key_store),
+    ("another chain's node", ExitStatus.CHAIN_MISMATCH, "chain_mismatch", "faircoop-other",
+     _another_chain),
 )
 
 
-@pytest.mark.parametrize(("case", "status", "kind", "phrase"), ERROR_CASES,
+@pytest.mark.parametrize(("case", "status", "kind", "phrase", "failing"), ERROR_CASES,
                          ids=[c[0] for c in ERROR_CASES])
 def test_error_paths_exit_with_their_code_and_say_why(
         world: WalletWorld, payer: tuple[str, int], case: str, status: ExitStatus, kind: str,
-        phrase: str) -> None:
+        phrase: str, failing: Callable[[WalletWorld, str], Run]) -> None:
     name, funds = payer
-    target = world.layout.demo_address
-    flags = world.wallet(name)
-    if case == "wrong password":
-        wrong = world.tmp / "wrong-password"
-        wrong.write_text("not the password\n")
-        run = world.run("--wallet", flags[1], "--password-file", str(wrong), "send", target,
-                        "1", "--yes")
-    elif case == "insufficient funds":
-        run = world.run(*flags, "send", target, "5", "--yes")
-    elif case == "unreachable node":
-        url = closed_url()
-        run = world.run(*flags, "send", target, "1", "--yes", node=url)
-    elif case == "address typo":
-        run = world.run(*flags, "send", _typo(target), "1", "--yes")
-    else:
-        run = world.run(*flags, "send", _main_net(target), "1", "--yes")
+    run = failing(world, name)
     message = run.failed(status, kind)
     assert phrase in message, message
-
     if case == "insufficient funds":  # the shortfall is stated exactly
         needed, have, short = map(int, re.findall(r"\d+", message)[:3])
         assert have == funds and short == needed - have and needed > 5 * COIN
     if case == "unreachable node":
-        assert url in message and "FAIRCOOP_NODE" in message
+        assert re.search(r"node unreachable at http://127\.0\.0\.1:\d+ after 4 attempt",
+                         message)
     if case == "address typo":
-        assert _typo(target) in message
+        assert _typo(world.layout.demo_address) in message
     # nothing left the wallet
     after = world.balance(name)
     assert (after["confirmed"], after["pending"]) == (funds, 0)
