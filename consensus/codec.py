@@ -293,7 +293,96 @@ def tx_obj(tx: Tx) -> Obj:
     return (*_tx_core_obj(tx), witnesses)
 
 
+# Spend policies decoded recently, by (threshold, keys): a member's policy comes back in every
+# tx they send, and building one checks its keys. A memo of immutable values, not state.
+_POLICY_MEMO_SIZE = 16_384
+_policy_memo: dict[tuple[int, tuple[bytes, ...]], SpendPolicy] = {}
+
+
+def _tx_from_fast(obj: Obj) -> Tx | None:
+    """`tx_from` for well-formed input, without composing error texts; None: ask `tx_from`.
+
+    It accepts only what `tx_from` accepts (its type checks are the stricter `type(x) is`), and
+    builds the same Tx; anything unusual, valid or not, is left to the strict path, which then
+    accepts it or raises the precise DecodeError.
+    """
+    if type(obj) is not tuple or len(obj) != 6:
+        return None
+    version, chain_id, ins, outs, memo, wits = obj
+    if type(version) is not int or version != TX_VERSION:
+        return None
+    if type(chain_id) is not str or not 1 <= len(chain_id) <= MAX_CHAIN_ID or \
+            not _CHAIN_ID_RE.match(chain_id):
+        return None
+    if type(ins) is not tuple or type(outs) is not tuple or type(wits) is not tuple or \
+            len(ins) > MAX_ARRAY or len(outs) > MAX_ARRAY or len(wits) > MAX_ARRAY:
+        return None
+    if type(memo) is not bytes or len(memo) > MAX_MEMO:
+        return None
+    inputs = []
+    for x in ins:
+        if type(x) is not tuple or len(x) != 2:
+            return None
+        t, i = x
+        if type(t) is not bytes or len(t) != 32 or type(i) is not int or not 0 <= i <= U32:
+            return None
+        inputs.append(TxIn(OutPoint(TxId(t), i)))
+    outputs = []
+    for x in outs:
+        if type(x) is not tuple or len(x) != 2:
+            return None
+        amount, lock = x
+        if type(amount) is not int or not 1 <= amount <= MAX_AMOUNT or type(lock) is not bytes \
+                or len(lock) != 32:
+            return None
+        outputs.append(TxOut(amount, Lock(lock)))
+    witnesses = []
+    for x in wits:
+        if type(x) is not tuple or len(x) != 2:
+            return None
+        pol, sigs = x
+        if type(pol) is not tuple or len(pol) != 3 or type(sigs) is not tuple or len(sigs) > 255:
+            return None
+        pv, m, keys = pol
+        if type(pv) is not int or pv != POLICY_VERSION or type(m) is not int or \
+                not 0 <= m <= 255 or type(keys) is not tuple or len(keys) > 255:
+            return None
+        for k in keys:
+            if type(k) is not bytes or len(k) != 33:
+                return None
+        policy = _policy_memo.get((m, keys))
+        if policy is None:
+            try:
+                policy = SpendPolicy(m, keys)
+            except CryptoError:
+                return None
+            if len(_policy_memo) >= _POLICY_MEMO_SIZE:
+                _policy_memo.clear()
+            _policy_memo[(m, keys)] = policy
+        pairs = []
+        last = -1
+        for pair in sigs:
+            if type(pair) is not tuple or len(pair) != 2:
+                return None
+            index, sig = pair
+            if type(index) is not int or not last < index < len(keys) or \
+                    type(sig) is not bytes or len(sig) != 64:
+                return None
+            last = index
+            pairs.append((index, sig))
+        witnesses.append(Witness(policy, tuple(pairs)))
+    return Tx(version=TX_VERSION, chain_id=chain_id, inputs=tuple(inputs),
+              outputs=tuple(outputs), memo=memo, witnesses=tuple(witnesses))
+
+
 def tx_from(obj: Obj, what: str = "tx") -> Tx:
+    fast = _tx_from_fast(obj)
+    if fast is not None:
+        return fast
+    return _tx_from_strict(obj, what)
+
+
+def _tx_from_strict(obj: Obj, what: str) -> Tx:
     version, chain_id, ins, outs, memo, wits = expect_array(obj, 6, what)
     expect_version(version, TX_VERSION, what)
     return Tx(

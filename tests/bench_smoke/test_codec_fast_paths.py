@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from consensus import codec
 from consensus.errors import DecodeError
-from consensus.types import Block, OutPoint, TxId
+from consensus.types import Block, OutPoint, Tx, TxId
 from tests.builders import key, lock, make_block, make_header, make_tx, single
-from tests.property.test_codec_properties import blocks, mutations
+from tests.property.test_codec_properties import blocks, msgpack_trees, mutations, txs
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -104,3 +104,40 @@ def _block_with_tx() -> Block:
     k = key(1)
     tx = make_tx([(OutPoint(TxId(bytes(32)), 0), single(k), [k])], [(lock(single(k)), 5_000)])
     return make_block([tx])
+
+
+def strict_tx(data: bytes) -> Tx | DecodeError:
+    try:
+        return codec.decode_canonical(data, "tx", lambda o: codec._tx_from_strict(o, "tx"))
+    except DecodeError as exc:
+        return exc
+
+
+def fast_tx(data: bytes) -> Tx | DecodeError:
+    codec._decoded_txs.clear()
+    try:
+        return codec.decode_tx(data)
+    except DecodeError as exc:
+        return exc
+
+
+@SETTINGS
+@given(txs(), st.data())
+def test_fast_tx_decoder_agrees_with_the_strict_one(tx: Tx, data: st.DataObject) -> None:
+    encoded = codec.encode_tx(tx)
+    assert fast_tx(encoded) == tx == strict_tx(encoded)
+    mutated = data.draw(mutations(encoded))
+    a, b = fast_tx(mutated), strict_tx(mutated)
+    if isinstance(a, DecodeError) or isinstance(b, DecodeError):
+        assert isinstance(a, DecodeError) and isinstance(b, DecodeError)
+        assert str(a) == str(b)
+    else:
+        assert a == b
+
+
+@SETTINGS
+@given(msgpack_trees)
+def test_fast_tx_builder_accepts_only_what_the_strict_one_accepts(tree: object) -> None:
+    fast = codec._tx_from_fast(tree)
+    if fast is not None:
+        assert fast == codec._tx_from_strict(tree, "tx")
