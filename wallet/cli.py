@@ -40,6 +40,7 @@ from wallet.builder import Coin, Payment, UnsignedTx, build_transaction, sign_tr
 from wallet.client import NodeClient, RetryPolicy
 from wallet.errors import (
     AmountError,
+    BadNodeUrl,
     ChainMismatch,
     DustOutput,
     FeeRateError,
@@ -116,6 +117,7 @@ def _exit_status_for(exc: BaseException) -> tuple[ExitStatus, str]:
         (DustOutput, ExitStatus.USAGE, "dust"),
         (FeeRateError, ExitStatus.USAGE, "bad_fee_rate"),
         (KeyDerivationError, ExitStatus.USAGE, "bad_key"),
+        (BadNodeUrl, ExitStatus.USAGE, "usage"),
         (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
         (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
         (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
@@ -218,9 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     _pay_flags(m)
 
     h = cmd("history", "list the wallet's transactions")
-    h.add_argument("--limit", type=int, default=50)
+    h.add_argument("--limit", type=_positive_int, default=50)
     t = cmd("tx", "show one transaction")
-    t.add_argument("txid")
+    t.add_argument("txid", type=_txid_arg)
 
     ms = cmd("multisig", "treasuries: m-of-n policies and partial transactions")
     msub = ms.add_subparsers(dest="multisig_command", required=True, parser_class=_Parser)
@@ -255,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc = cmd("receipt", "finality receipts")
     rsub = rc.add_subparsers(dest="receipt_command", required=True, parser_class=_Parser)
     re_ = rsub.add_parser("export", parents=[common], help="fetch, verify and save a receipt")
-    re_.add_argument("txid")
+    re_.add_argument("txid", type=_txid_arg)
     re_.add_argument("--out", metavar="FILE", required=True)
     rv = rsub.add_parser("verify", parents=[common], help="verify a receipt offline")
     rv.add_argument("file")
@@ -264,6 +266,24 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--chain-id")
     rv.add_argument("--genesis-hash")
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value
+
+
+def _txid_arg(text: str) -> str:
+    """A txid on the command line: 64 hex digits (checked here, not by the node)."""
+    t = text.strip().lower()
+    if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a txid (64 hex digits)")
+    return t
 
 
 def _chain_flags(p: argparse.ArgumentParser) -> None:

@@ -17,10 +17,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from wallet.errors import NodeError, NodeUnreachable, NotFound, TxRejected
+from wallet.errors import BadNodeUrl, NodeError, NodeUnreachable, NotFound, TxRejected
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT_S = 10.0
@@ -40,6 +41,21 @@ class RetryPolicy:
         return float(min(self.max_delay, self.base_delay * (2**attempt)))
 
 
+def check_node_url(url: str) -> str:
+    """The node's base URL without a trailing slash; BadNodeUrl unless it is http(s)://host."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # raises ValueError on a bad port
+        ok = (parts.scheme in ("http", "https") and bool(parts.hostname)
+              and not parts.query and not parts.fragment)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise BadNodeUrl(f"node URL {url!r} is not an http:// or https:// address such as "
+                         "http://127.0.0.1:7070")
+    return url.strip().rstrip("/")
+
+
 class NodeClient:
     """Async access to one node. Use as `async with NodeClient(url) as node: ...`."""
 
@@ -51,7 +67,7 @@ class NodeClient:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_node_url(base_url)
         self.retry = retry or RetryPolicy()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session = session
@@ -95,7 +111,8 @@ class NodeClient:
                         return await resp.json(content_type=None)
                     except ValueError:
                         raise NodeError(resp.status, f"{path}: invalid JSON") from None
-            except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
+                    OSError) as exc:
                 last = _describe(exc)
         raise NodeUnreachable(self.base_url, last, self.retry.attempts)
 

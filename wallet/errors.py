@@ -96,6 +96,10 @@ class NodeUnreachable(WalletError):
         return self._url
 
 
+class BadNodeUrl(WalletError):
+    """A node URL that is not http(s)://host[:port][/path] (from --node or FAIRCOOP_NODE)."""
+
+
 class NodeError(WalletError):
     """The node answered with an error (4xx, or a malformed answer)."""
 

@@ -212,6 +212,13 @@ def test_confirmation_summary_then_no_sends_nothing(env) -> None:  # type: ignor
     (["send", PAYEE, "0.00000001", "--yes"], ExitStatus.USAGE, "dust"),
     (["send", PAYEE, "1", "--password", "x"], ExitStatus.USAGE, "usage"),
     (["frobnicate"], ExitStatus.USAGE, "usage"),
+    (["send", PAYEE, "1", "--yes", "--fee-rate", "0"], ExitStatus.USAGE, "bad_fee_rate"),
+    (["history", "--limit", "-3"], ExitStatus.USAGE, "usage"),
+    (["history", "--limit", "0"], ExitStatus.USAGE, "usage"),
+    (["tx", "nothex"], ExitStatus.USAGE, "usage"),
+    (["receipt", "export", "ab" * 31, "--out", "r.json"], ExitStatus.USAGE, "usage"),
+    (["balance", "--node", "notaurl"], ExitStatus.USAGE, "usage"),
+    (["send", PAYEE, "1", "--yes", "--node", "ftp://127.0.0.1:1"], ExitStatus.USAGE, "usage"),
 ])
 def test_error_paths_have_distinct_exit_codes(env, argv, code, kind) -> None:  # type: ignore[no-untyped-def]
     h, fake = env

@@ -12,8 +12,8 @@ from wallet_fakenode import FakeNode, serve
 from consensus import codec
 from consensus.crypto import PrivateKey
 from consensus.types import COIN, SpendPolicy
-from wallet.client import NodeClient, RetryPolicy, SyncNodeClient
-from wallet.errors import NodeUnreachable, NotFound, TxRejected
+from wallet.client import NodeClient, RetryPolicy, SyncNodeClient, check_node_url
+from wallet.errors import BadNodeUrl, NodeUnreachable, NotFound, TxRejected
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
 KEY = PrivateKey((5).to_bytes(32, "big"))
@@ -96,3 +96,23 @@ def test_sync_facade(node) -> None:  # type: ignore[no-untyped-def]
         assert client.headers(1, 10) == []
         with pytest.raises(NotFound):
             client.tx_status("00" * 32)
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("http://127.0.0.1:7070", "http://127.0.0.1:7070"),
+    (" https://node.example/faircoop/ ", "https://node.example/faircoop"),
+    ("http://[::1]:7070/", "http://[::1]:7070"),
+    ("notaurl", None),
+    ("127.0.0.1:7070", None),
+    ("ftp://127.0.0.1:7070", None),
+    ("http://", None),
+    ("http://127.0.0.1:99999", None),
+    ("http://127.0.0.1:7070/?x=1", None),
+    ("http://[::1", None),
+])
+def test_node_urls_are_checked_before_any_request(url: str, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(BadNodeUrl, match="not an http"):
+            NodeClient(url)
+    else:
+        assert check_node_url(url) == expected == NodeClient(url).base_url
