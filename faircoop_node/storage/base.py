@@ -356,12 +356,17 @@ class BaseStore:
         *,
         txids: Sequence[TxId] | None = None,
         validator_sets: Mapping[bytes, bytes] | None = None,
+        sync: bool = True,
     ) -> None:
         """Write a final block and everything it changes in one atomic, synced batch.
 
         `diff` is what `ledger.apply_block` returned for this block against this store.
         `txids` saves recomputing them when the caller has them. `validator_sets` (hash ->
         encoded set) are written in the same batch, e.g. a set this block's actions install.
+        `sync=False` skips the fsync: the batch is still atomic and ordered, and the next synced
+        write (or a clean close) makes it durable too, so a crash can only lose a suffix of such
+        blocks and the store reopens on an earlier, consistent tip. Meant for a run of blocks
+        fetched from peers (which can be fetched again) whose last block is written synced.
         Raises InvalidCommit (OutOfOrderBlock for the wrong height or parent) and writes
         nothing when the block does not extend the tip or the diff does not fit the store.
         """
@@ -408,7 +413,7 @@ class BaseStore:
             writes[schema.certificate_key(header.height)] = certificate
             writes[schema.META_CHAIN_STATE] = chain_state
             writes[schema.META_TIP] = schema.encode_tip(header.height, block_hash)
-            self._kv.write(writes, sync=True)
+            self._kv.write(writes, sync=sync)
             self._utxo_reads = {}
             self._tip = Tip(header.height, block_hash)
 

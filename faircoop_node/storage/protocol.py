@@ -114,6 +114,7 @@ class ChainStore(Protocol):
         *,
         txids: Sequence[TxId] | None = None,
         validator_sets: Mapping[bytes, bytes] | None = None,
+        sync: bool = True,
     ) -> None: ...
 
     def get_chain_state(self) -> bytes: ...

@@ -14,6 +14,9 @@
 4. Baseline, same run, same blocks: raw plyvel reading each block's bytes and certificate from
    the serving store and writing them (2 keys per block) to a fresh LevelDB, one synced write
    per block (what the node does per block) and, for reference, unsynced.
+5. Decomposition, same blocks: the node's per-block sync work replayed in this process (decode,
+   certificate check, validate_block, commit_block), with a synced write per block and with
+   unsynced writes but the last (`--no-replay` skips it).
 
     .venv/bin/python scripts/bench/sync.py [--blocks 10000] [--base-port 17800]
 
@@ -121,6 +124,47 @@ def raw_baseline(store_path: Path, n_blocks: int, tmp: Path) -> dict[str, float]
     return out
 
 
+def replay_in_process(store_path: Path, genesis_file: Path, tmp: Path) -> dict[str, float]:
+    """The node's per-block sync work without network or thread hops, on the same blocks.
+
+    Each block: decode, `check_certified` (its certificate against the voting set),
+    `validate_block`, `commit_block` with the node's writes, into a fresh store. Once with a
+    synced write per block (what the node does now), once with unsynced writes but the last
+    (what a node committing a fetched range as a unit would do; see docs/PERFORMANCE.md).
+    """
+    from consensus.codec import decode_block
+    from faircoop_node.node.sync import check_certified
+
+    genesis = load_genesis(genesis_file)
+    gid = genesis_hash(genesis)
+    src = plyvel.DB(str(store_path))
+    items = [(schema.decode_block_record(src.get(kb), kb), src.get(kc))
+             for kb, kc in _raw_keys(src)]
+    src.close()
+    out: dict[str, float] = {}
+    for synced in (True, False):
+        state = genesis_state(genesis, gid)
+        path = tmp / f"replay-{synced}"
+        t = time.perf_counter()
+        with LevelDBStore(path, genesis, genesis_chain_state=encode_chain_state(state)) as store:
+            for n, (raw, cert) in enumerate(items):
+                block = decode_block(raw)
+                block_id = check_certified(state, block, cert)
+                valid = validate_block(state, block, block_id, store)
+                after = valid.state
+                sets = {bytes(validators_hash(v)): pack(validators_obj(v))
+                        for v in (state.current.validators, state.upcoming.validators,
+                                  after.current.validators, after.upcoming.validators)}
+                store.commit_block(block, block_id, valid.diff, cert, encode_chain_state(after),
+                                   validator_sets=sets, sync=synced or n == len(items) - 1)
+                state = after
+        elapsed = time.perf_counter() - t
+        shutil.rmtree(path, ignore_errors=True)
+        key = "in_process_blocks_per_s_synced" if synced else "in_process_blocks_per_s_batched"
+        out[key] = round(len(items) / elapsed, 1)
+    return out
+
+
 def _raw_keys(db: plyvel.DB) -> list[tuple[bytes, bytes]]:
     """(block key, certificate key) per height, from the storage schema."""
     pairs = []
@@ -162,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=10_000)
     ap.add_argument("--base-port", type=int, default=17800)
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--no-replay", action="store_true",
+                    help="skip the in-process replay (the node's per-block work, no network)")
     ap.add_argument("--profile", help="py-spy the syncing node into this raw file "
                     "(see scripts/bench/spy.py)")
     args = ap.parse_args(argv)
@@ -225,7 +271,10 @@ def main(argv: list[str] | None = None) -> int:
             "build_seconds": round(build_s, 1),
             "target_blocks_per_s": 2000,
         }
-        result.update(raw_baseline(serving.directory / "data" / "chain", args.blocks, tmp))
+        chain = serving.directory / "data" / "chain"
+        result.update(raw_baseline(chain, args.blocks, tmp))
+        if not args.no_replay:
+            result.update(replay_in_process(chain, layout.genesis_path, tmp))
         result["ratio_vs_target"] = round(float(result["sync_blocks_per_s"]) / 2000, 3)  # type: ignore[arg-type]
         result["ratio_vs_raw_leveldb_synced"] = round(
             float(result["sync_blocks_per_s"])  # type: ignore[arg-type]
