@@ -54,11 +54,13 @@ from wallet.errors import (
     ReceiptInvalid,
     TamperedKeystore,
     TxRejected,
+    WalletBusy,
     WalletError,
     WalletFileError,
     WatchOnly,
     WrongPassword,
 )
+from wallet.fileio import FileLock
 from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, KeyDerivationError, generate_mnemonic
 from wallet.keystore import ScryptParams, WalletSecrets
 from wallet.receipts import (
@@ -133,6 +135,7 @@ def _exit_status_for(exc: BaseException) -> tuple[ExitStatus, str]:
         (NotFound, ExitStatus.ERROR, "not_found"),
         (WatchOnly, ExitStatus.ERROR, "watch_only"),
         (WalletFileError, ExitStatus.USAGE, "wallet_file"),
+        (WalletBusy, ExitStatus.ERROR, "wallet_busy"),
         (NodeError, ExitStatus.ERROR, "node_error"),
         (FaircoopError, ExitStatus.ERROR, "error"),
     )
@@ -154,6 +157,7 @@ class Environment:
     stderr_is_tty: bool | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     kdf: ScryptParams | None = None  # None: the key store's default (scrypt N = 2^15)
+    lock_timeout_s: float = 120.0  # how long to wait for another process using the wallet
 
     def progress_enabled(self) -> bool:
         if self.stderr_is_tty is not None:
@@ -319,6 +323,7 @@ class Cli:
         self.args = args
         self.env = env
         self.json = bool(args.json)
+        self.lock: FileLock | None = None  # the wallet's lock, for commands that write it
 
     # paths and node
     @property
@@ -392,8 +397,16 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     try:
         args = build_parser().parse_args(argv)
         cli = Cli(args, env)
-        handler = _handler_for(args)
-        asyncio.run(handler(cli))
+        name = _command_name(args)
+        if name in WALLET_WRITERS and cli.wallet_path.exists():
+            cli.lock = FileLock(Path(f"{cli.wallet_path}.lock"), timeout_s=env.lock_timeout_s)
+        try:
+            if cli.lock is not None:
+                cli.lock.acquire()
+            asyncio.run(HANDLERS[name](cli))
+        finally:
+            if cli.lock is not None:
+                cli.lock.release()
         return ExitStatus.OK
     except SystemExit as exc:  # --help
         return int(exc.code) if isinstance(exc.code, int) else ExitStatus.OK
@@ -413,13 +426,22 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 Handler = Callable[[Cli], Coroutine[Any, Any, None]]
 
 
-def _handler_for(args: argparse.Namespace) -> Handler:
-    name = args.command
+# Commands that read, change and write the wallet file: they hold its lock (FILE.lock) while
+# they run, so two processes using one wallet neither pick the same coins nor lose updates.
+# (`--wait` lets go of it while it polls for finality.) Readers need none: writes are atomic.
+WALLET_WRITERS = frozenset({
+    "address", "sync", "send", "pay_many", "multisig_key", "multisig_create", "multisig_spend",
+    "multisig_broadcast", "receipt_export",
+})
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    name = str(args.command)
     if name == "multisig":
         name = f"multisig_{args.multisig_command}"
     elif name == "receipt":
         name = f"receipt_{args.receipt_command}"
-    return HANDLERS[name.replace("-", "_")]
+    return name.replace("-", "_")
 
 
 # -- create / restore -------------------------------------------------------------------------
@@ -691,7 +713,16 @@ def _tx_json(data: WalletData, unsigned: UnsignedTx) -> dict[str, Any]:
 
 async def _wait_and_verify(cli: Cli, node: NodeClient, data: WalletData, txid_hex: str,
                            timeout: float) -> dict[str, Any]:
-    await ops.wait_final(node, txid_hex, timeout, progress=lambda s: cli.progress(f"tx {s}"))
+    # The tx is recorded as pending: let other processes use the wallet while we wait.
+    if cli.lock is not None:
+        cli.lock.release()
+    try:
+        await ops.wait_final(node, txid_hex, timeout,
+                             progress=lambda s: cli.progress(f"tx {s}"))
+    finally:
+        if cli.lock is not None:
+            await asyncio.to_thread(cli.lock.acquire)
+    data = cli.wallet()
     light = await ops.ensure_light(node, data)
     _, light, verified = await fetch_receipt(node, light, txid_hex, data.network,
                                              progress=lambda h: cli.progress(f"header {h}"))

@@ -42,6 +42,10 @@ class WalletFileError(WalletError):
     """A wallet data file that is missing, unreadable or malformed."""
 
 
+class WalletBusy(WalletError):
+    """Another process holds the wallet's lock for longer than we wait."""
+
+
 class AmountError(WalletError):
     """An amount that is not a positive decimal of at most 8 places."""
 

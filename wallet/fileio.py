@@ -2,14 +2,21 @@
 
 A crash leaves either the old file or the new one, never a torn mix, and the file is created
 with mode 0600 from the first byte (the temp file is made private before anything is written).
+
+`FileLock` is an exclusive advisory lock (flock) that read-modify-write users of one file take,
+so two processes neither lose each other's updates nor act on the same stale state.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+import time
 from pathlib import Path
+
+from wallet.errors import WalletBusy
 
 PRIVATE_MODE = 0o600
 
@@ -45,3 +52,50 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+class FileLock:
+    """An exclusive flock on `path` (created 0600 if missing). `acquire` waits up to
+    `timeout_s`, then raises WalletBusy; the kernel drops the lock if the process dies."""
+
+    def __init__(self, path: str | os.PathLike[str], timeout_s: float = 30.0,
+                 poll_s: float = 0.05) -> None:
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._fd = fd
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise WalletBusy(f"{self.path} is held by another process (another "
+                                     f"faircoop-wallet using this wallet?) after "
+                                     f"{self.timeout_s:.0f} s") from None
+                time.sleep(self.poll_s)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

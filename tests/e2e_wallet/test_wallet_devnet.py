@@ -108,15 +108,26 @@ class WalletWorld:
         self.password_file.write_text(PASSWORD + "\n")
         self.min_fee_rate = int(get(self.node, "params")["params"]["min_fee_rate"])
 
-    def run(self, *argv: str, node: str | None = None, timeout: float = 90) -> Run:
+    def start(self, *argv: str, node: str | None = None) -> subprocess.Popen[str]:
         """One wallet process; the node comes from FAIRCOOP_NODE unless `node` gives --node."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRCOOP_")}
         env["FAIRCOOP_NODE"] = self.url
         flags = ["--node", node] if node is not None else []
-        done = subprocess.run([*WALLET_CMD, *argv, *flags, "--json"], capture_output=True,
-                              text=True, timeout=timeout, cwd=self.tmp, env=env,
-                              stdin=subprocess.DEVNULL)
-        return Run(done.returncode, done.stdout, done.stderr)
+        return subprocess.Popen([*WALLET_CMD, *argv, *flags, "--json"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=self.tmp, env=env,
+                                stdin=subprocess.DEVNULL)
+
+    @staticmethod
+    def finish(proc: subprocess.Popen[str], timeout: float = 90) -> Run:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        return Run(proc.returncode, out, err)
+
+    def run(self, *argv: str, node: str | None = None, timeout: float = 90) -> Run:
+        return self.finish(self.start(*argv, node=node), timeout)
 
     def wallet(self, name: str) -> list[str]:
         if name == "demo":
@@ -516,6 +527,11 @@ def test_error_paths_exit_with_their_code_and_say_why(
     assert (after["confirmed"], after["pending"]) == (funds, 0)
 
 
+def _pending_order(world: WalletWorld, name: str, txid: str) -> int:
+    pending = json.loads((world.tmp / f"{name}.wallet").read_text())["pending"]
+    return [p["txid"] for p in pending].index(txid)
+
+
 # -- 6: paying twice while the chain is stalled -----------------------------------------------
 
 
@@ -530,8 +546,14 @@ def test_a_second_payment_while_the_first_is_pending_spends_other_coins(
     for node in paused:  # two of four: no quorum, so nothing becomes final
         world.net.signal(node.name, signal.SIGSTOP)
     try:
-        first = world.run(*world.wallet("carol"), "send", demo, "1", "--yes").ok()
-        second = world.run(*world.wallet("carol"), "send", demo, "1", "--yes").ok()
+        # two processes at once: the wallet's lock orders them, and the second sees the
+        # coin the first spends as pending
+        both = [world.start(*world.wallet("carol"), "send", demo, "1", "--yes")
+                for _ in range(2)]
+        first, second = sorted((world.finish(proc).ok() for proc in both),
+                               key=lambda d: _pending_order(world, "carol", d["txid"]))
+        changes = {o["address"] for d in (first, second) for o in d["outputs"] if o["change"]}
+        assert len(changes) == 2  # each its own fresh change address
         spent = [json.loads((world.tmp / "carol.wallet").read_text())["pending"][i]["spends"]
                  for i in (0, 1)]
         assert not set(map(tuple, spent[0])) & set(map(tuple, spent[1]))  # no coin twice

@@ -20,6 +20,8 @@ from consensus.crypto import PrivateKey
 from consensus.types import COIN, SpendPolicy
 from wallet.cli import Environment, ExitStatus, main
 from wallet.client import RetryPolicy
+from wallet.errors import WalletBusy
+from wallet.fileio import FileLock
 from wallet.keys import RECEIVE, HDAccount
 from wallet.keystore import ScryptParams
 
@@ -56,7 +58,8 @@ class Harness:
         (tmp / "pw").write_text(PASSWORD + "\n")
 
     def run(self, *argv: str, stdin: str = "", url: str | None = None, wallet: str = "w0",
-            password: str | None = PASSWORD, tty: bool = False) -> Result:
+            password: str | None = PASSWORD, tty: bool = False,
+            lock_timeout_s: float = 120.0) -> Result:
         out, err = io.StringIO(), io.StringIO()
 
         def prompt(_: str) -> str:
@@ -66,7 +69,8 @@ class Harness:
 
         env = Environment(stdin=io.StringIO(stdin), stdout=out, stderr=err,
                           environ={"FAIRCOOP_NODE": url or self.url}, prompt_secret=prompt,
-                          stderr_is_tty=tty, retry=FAST, kdf=ScryptParams.for_tests())
+                          stderr_is_tty=tty, retry=FAST, kdf=ScryptParams.for_tests(),
+                          lock_timeout_s=lock_timeout_s)
         args = ["--wallet", str(self.tmp / f"{wallet}.json"), *argv]
         code = main(args, env)
         return Result(int(code), out.getvalue(), err.getvalue())
@@ -415,6 +419,30 @@ def test_a_second_payment_does_not_reuse_coins_a_pending_tx_spends(env) -> None:
     del doc["pending"]
     (h.tmp / "w0.json").write_text(json.dumps(doc))
     assert h.run("send", PAYEE, "1", "--yes", "--json").code == 0
+
+
+def test_a_wallet_another_process_is_using_waits_then_says_so(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    with FileLock(h.tmp / "w0.json.lock"):  # as another faircoop-wallet would hold it
+        busy = h.run("send", PAYEE, "1", "--yes", "--json", lock_timeout_s=0.2)
+        assert busy.code == ExitStatus.ERROR and busy.doc["error"]["kind"] == "wallet_busy"
+        assert "another faircoop-wallet" in busy.doc["error"]["message"]
+        assert fake.chain.height == 0  # nothing was sent
+        assert h.run("balance", "--json").code == 0  # readers take no lock
+    assert h.run("send", PAYEE, "1", "--yes", "--json", lock_timeout_s=0.2).code == 0
+
+
+def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
+    path = tmp_path / "w.lock"
+    first = FileLock(path, timeout_s=0.1)
+    with first:
+        assert first.held
+        with pytest.raises(WalletBusy):
+            FileLock(path, timeout_s=0.1).acquire()
+    assert not first.held
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with FileLock(path, timeout_s=0.1) as again:
+        assert again.held
 
 
 def test_sync_progress_only_on_a_tty(env) -> None:  # type: ignore[no-untyped-def]
