@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -41,9 +42,18 @@ from consensus.address import decode_address, encode_address
 from consensus.crypto import PrivateKey
 from consensus.governance import sorted_validators
 from consensus.types import COIN, TxOut, Validator
-from faircoop_node.devnet import Devnet, DevnetError, DevnetLayout, create_devnet, kill_leftovers
+from faircoop_node.devnet import (
+    Devnet,
+    DevnetError,
+    DevnetLayout,
+    DevnetNode,
+    create_devnet,
+    kill_leftovers,
+    ports_for,
+    ports_in_use,
+)
 from faircoop_node.genesis_file import load_genesis
-from tests.e2e.helpers import final_on, free_base_port, get, height, status, wait_for
+from tests.e2e.helpers import final_on, get, height, status, wait_for
 from wallet.cli import ExitStatus
 from wallet.receipts import decode_validator_set, encode_validator_set
 
@@ -161,6 +171,22 @@ class WalletWorld:
         return int(get(self.node, f"address/{address}")["balance"])
 
 
+def _free_base_port() -> int:
+    """A random free base port for a devnet (API and P2P ranges).
+
+    `tests.e2e.helpers.free_base_port` scans up from 29000, as the node's e2e tests do; a run
+    beside them starting at the same range at the same moment could race them for it, so
+    this picks at random higher up (and `world` retries a start that still loses a race).
+    """
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(40_000, 58_000, 250)
+        probes = [DevnetNode("probe", Path("."), True, *ports_for(base, i)) for i in range(10)]
+        if not ports_in_use(probes):
+            return base
+    raise AssertionError("no free port range")
+
+
 def _start(layout: DevnetLayout, net: Devnet) -> bool:
     """Start the validators; False if the ports turned out to be taken by someone else."""
     validators = [n for n in layout.nodes if n.validator]
@@ -186,11 +212,11 @@ def _start(layout: DevnetLayout, net: Devnet) -> bool:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletWorld]:
     root = tmp_path_factory.mktemp("wallet-e2e")
-    # free_base_port only looks; another test run may take the range before our nodes bind it,
+    # A free range is only looked at; another test run may take it before our nodes bind it,
     # so a start that fails (or finds another chain on our ports) retries on a new range.
     for attempt in range(3):
         layout = create_devnet(root / f"devnet-{attempt}", validators=4,
-                               base_port=free_base_port())
+                               base_port=_free_base_port())
         net = Devnet(layout)
         try:
             started = _start(layout, net)
