@@ -22,7 +22,17 @@ from consensus import codec
 from consensus.types import Tx
 from faircoop_node.config import P2P_PATH
 from faircoop_node.devnet import Devnet, DevnetLayout, DevnetNode, create_devnet, kill_leftovers
-from tests.e2e.helpers import fan_out, final_on, free_base_port, get, height, post_tx, wait_for
+from tests.builders import key, make_tx, single
+from tests.e2e.helpers import (
+    demo_key_and_policy,
+    fan_out,
+    final_on,
+    free_base_port,
+    get,
+    height,
+    post_tx,
+    wait_for,
+)
 from tests.faults.proxy import ProxyHub
 
 # After a fault ends, every live node must finalize two new heights within this many seconds
@@ -126,8 +136,10 @@ class LoadClient:
     txs: list[Tx]
     rng: random.Random
     rate_per_s: float = 10.0
+    twins: dict[str, Tx] = field(default_factory=dict)  # txid -> a conflicting double spend
     accepted: dict[str, str] = field(default_factory=dict)  # txid -> node name
     by_txid: dict[str, Tx] = field(default_factory=dict)
+    rivals: dict[str, str] = field(default_factory=dict)  # txid <-> its twin's txid, both ways
     refused: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -145,15 +157,26 @@ class LoadClient:
     def _run(self) -> None:
         while self.txs and not self._stop.is_set():
             tx = self.txs.pop()
-            node = self.rng.choice(list(self.nodes))
+            node, other = self.rng.sample(list(self.nodes), 2)
             txid = try_post(node, tx)
+            twin = self.twins.pop(codec.txid(tx).hex(), None)
+            if twin is not None:  # the double spend goes to another node at once
+                twin_id = try_post(other, twin)
+                if twin_id is not None:
+                    self._accept(twin_id, twin, other)
+                    self.rivals[twin_id] = codec.txid(tx).hex()
+                    self.rivals[codec.txid(tx).hex()] = twin_id
             if txid is None:
                 self.refused += 1
-                self.txs.insert(0, tx)  # try it again later, maybe on another node
+                if twin is None or codec.txid(tx).hex() not in self.rivals:
+                    self.txs.insert(0, tx)  # try it again later, maybe on another node
             else:
-                self.accepted[txid] = node.name
-                self.by_txid[txid] = tx
+                self._accept(txid, tx, node)
             self._stop.wait(1.0 / self.rate_per_s)
+
+    def _accept(self, txid: str, tx: Tx, node: DevnetNode) -> None:
+        self.accepted[txid] = node.name
+        self.by_txid[txid] = tx
 
     def resubmit(self, names: set[str], to: DevnetNode) -> int:
         """Resubmit every not-yet-final tx that only nodes in `names` had accepted."""
@@ -165,14 +188,26 @@ class LoadClient:
         return count
 
 
+TWIN_EVERY = 5  # one payment in this many also gets a conflicting double spend
+
+
 def funded_load(cluster: Cluster, count: int, seed: int) -> LoadClient:
     """Split the demo allocation into `count` coins (final before returning) and a load client
-    holding `count` independent payments of them."""
+    holding `count` payments of them, each spending its own coin; every TWIN_EVERY-th also has
+    a twin spending the same coin to another payee, sent to another node at the same moment."""
     split, payments = fan_out(cluster.layout, count)
     first = cluster.validators[0]
     split_id = post_tx(first, split)
     wait_for(lambda: all(final_on(n, split_id) for n in cluster.nodes), 30, "the fan-out final")
-    return LoadClient(cluster.nodes, list(payments), random.Random(seed))
+    demo, policy = demo_key_and_policy(cluster.layout)
+    twins = {}
+    for i, tx in enumerate(payments):
+        if i % TWIN_EVERY == 0:
+            twin = make_tx([(tx.inputs[0].prevout, policy, [demo])],
+                           [(codec.policy_lock(single(key(90_000 + i))), tx.outputs[0].amount)],
+                           chain_id=tx.chain_id, memo=b"double spend")
+            twins[codec.txid(tx).hex()] = twin
+    return LoadClient(cluster.nodes, list(payments), random.Random(seed), twins=twins)
 
 
 # -- invariants ---------------------------------------------------------------------------------
@@ -211,13 +246,43 @@ def time_to_progress(nodes: Sequence[DevnetNode], blocks: int, bound_s: float,
     return time.monotonic() - start
 
 
-def assert_all_final(nodes: Sequence[DevnetNode], txids: Sequence[str], timeout: float) -> None:
+def assert_settled(nodes: Sequence[DevnetNode], load: LoadClient, txids: Sequence[str],
+                   timeout: float) -> int:
+    """Every accepted tx is final on every node, unless its double spend won: then exactly one
+    of the pair is final, the same one on every node, and the other on none. The number of
+    double spends settled."""
     pending = list(txids)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pending = [t for t in pending if not all(final_on(n, t) for n in nodes)]
-        if not pending:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{len(pending)} accepted txs not final on every node after "
+
+    def settled(t: str) -> bool:
+        if all(final_on(n, t) for n in nodes):
+            return True
+        rival = load.rivals.get(t)
+        return rival is not None and all(final_on(n, rival) for n in nodes)
+
+    while pending and time.monotonic() < deadline:
+        pending = [t for t in pending if not settled(t)]
+        if pending:
+            time.sleep(0.5)
+    assert not pending, (f"{len(pending)} accepted txs not final on every node after "
                          f"{timeout}s, e.g. {pending[:3]}")
+    pairs = {tuple(sorted((t, load.rivals[t]))) for t in txids if t in load.rivals}
+    for a, b in pairs:
+        final_a = [final_on(n, a) for n in nodes]
+        final_b = [final_on(n, b) for n in nodes]
+        winner, loser = (final_a, final_b) if all(final_a) else (final_b, final_a)
+        assert all(winner) and not any(loser), \
+            f"double spend {a[:12]}/{b[:12]}: final on nodes a={final_a} b={final_b}"
+    return len(pairs)
+
+
+BAD_EVENTS = ('"event":"node_bug"', '"event":"message_handler_failed"', "Traceback",
+              '"event":"conflicting_final_block"', '"event":"certified_block_invalid"')
+
+
+def assert_clean_logs(nodes: Sequence[DevnetNode]) -> None:
+    """No node logged a bug, a traceback, or a sign of two different final blocks."""
+    for node in nodes:
+        text = node.log_path.read_text(errors="replace")
+        for bad in BAD_EVENTS:
+            assert bad not in text, f"{node.name} logged {bad}"
