@@ -39,9 +39,12 @@ import pytest
 
 from consensus import codec
 from consensus.address import decode_address, encode_address
+from consensus.certificate import build_certificate
 from consensus.crypto import PrivateKey
 from consensus.governance import sorted_validators
-from consensus.types import COIN, TxOut, Validator
+from consensus.merkle import merkle_root
+from consensus.types import COIN, PublicKey, TxOut, Validator
+from consensus.votes import VoteType, encode_certificate, sign_vote
 from faircoop_node.devnet import (
     Devnet,
     DevnetError,
@@ -187,26 +190,28 @@ def _free_base_port() -> int:
     raise AssertionError("no free port range")
 
 
-def _start(layout: DevnetLayout, net: Devnet) -> bool:
-    """Start the validators; False if the ports turned out to be taken by someone else."""
+def _start(layout: DevnetLayout, net: Devnet) -> str | None:
+    """Start the validators; None once all are up, else why not (e.g. ports taken meanwhile)."""
     validators = [n for n in layout.nodes if n.validator]
     try:
         net.start_all(validators)
-    except DevnetError:
-        return False
+    except DevnetError as exc:
+        return str(exc)
     ours = codec.genesis_hash(load_genesis(layout.genesis_path)).hex()
 
     def up() -> bool:
         if net.exited():
-            raise AssertionError(f"a node exited: {net.exited()}")
+            raise AssertionError(f"node(s) exited: {net.exited()}")
         return all(height(n) >= 1 and (status(n) or {}).get("genesis_hash") == ours
                    for n in validators)
 
     try:
         wait_for(up, 60, "every validator of this devnet at height 1")
-    except AssertionError:
-        return False
-    return True
+    except AssertionError as exc:
+        logs = "".join(f"\n--- {n.name}: " + n.log_path.read_text()[-600:]
+                       for n in validators if n.log_path.exists())
+        return f"{exc}{logs}"
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -214,23 +219,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletWorld]:
     root = tmp_path_factory.mktemp("wallet-e2e")
     # A free range is only looked at; another test run may take it before our nodes bind it,
     # so a start that fails (or finds another chain on our ports) retries on a new range.
+    failures: list[str] = []
     for attempt in range(3):
         layout = create_devnet(root / f"devnet-{attempt}", validators=4,
                                base_port=_free_base_port())
         net = Devnet(layout)
         try:
-            started = _start(layout, net)
-            if started:
+            failure = _start(layout, net)
+            if failure is None:
                 work = root / "wallets"
                 work.mkdir()
                 yield WalletWorld(layout, net, layout.nodes[0].api_url, work)
+            else:
+                failures.append(failure)
         finally:
             codes = net.stop_all()
             kill_leftovers(layout)
-        if started:
+        if failure is None:
             assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
             return
-    raise AssertionError("could not start a devnet on free ports in 3 attempts")
+    raise AssertionError("could not start a devnet in 3 attempts:\n" + "\n".join(failures))
 
 
 # -- 1-3: receive, send, history, receipts ----------------------------------------------------
@@ -329,9 +337,27 @@ def _pay_more(doc: dict[str, Any], *, fix_txid: bool) -> None:
 def _forged_validator_set(doc: dict[str, Any]) -> None:
     """Swap in a set of keys an attacker holds (the header still names the real set)."""
     real = decode_validator_set(bytes.fromhex(doc["validator_set_hex"]))
-    fake = [Validator(v.name, PrivateKey((1000 + i).to_bytes(32, "big")).public_key)
+    fake = [Validator(v.name, PublicKey(PrivateKey((1000 + i).to_bytes(32, "big")).public_key))
             for i, v in enumerate(real)]
     doc["validator_set_hex"] = encode_validator_set(sorted_validators(fake)).hex()
+
+
+def _forged_block(doc: dict[str, Any]) -> None:
+    """A whole block forged by keys an attacker holds: header, tx root, validator set and
+    certificate all agree with each other; only the verifier's own trusted set exposes it."""
+    keys = [PrivateKey((2000 + i).to_bytes(32, "big")) for i in range(4)]
+    fake = sorted_validators([Validator(f"fake-{i}", PublicKey(k.public_key))
+                              for i, k in enumerate(keys)])
+    real = codec.decode_header(bytes.fromhex(doc["header_hex"]))
+    tid = bytes.fromhex(doc["txid"])
+    header = replace(real, tx_root=merkle_root([tid]), validators_hash=codec.validators_hash(fake))
+    block_id = codec.block_hash(header)
+    votes = [sign_vote(k, real.chain_id, VoteType.PRECOMMIT, real.height, 0, block_id)
+             for k in keys]
+    cert = build_certificate(votes, tuple(v.pubkey for v in fake))
+    doc.update(header_hex=codec.encode_header(header).hex(), position=0, tx_count=1,
+               merkle_proof=[], certificate_hex=encode_certificate(cert).hex(),
+               validator_set_hex=encode_validator_set(fake).hex())
 
 
 def _flip_signature(doc: dict[str, Any]) -> None:
@@ -349,6 +375,7 @@ TAMPERINGS: tuple[tuple[str, Callable[[dict[str, Any]], None], str], ...] = (
     ("height", lambda d: d.update(height=d["height"] + 1), "height"),
     ("validator-set", _forged_validator_set, "validator set"),
     ("certificate", _flip_signature, "not final"),
+    ("forged-block", _forged_block, "but the trusted set is"),
 )
 
 
