@@ -276,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scaling-duration", type=float, help="seconds (default 25, quick 15)")
     ap.add_argument("--rate", default="1500", help="offered tx/s for the 4-validator runs "
                     "(comma-separated for several)")
-    ap.add_argument("--scaling-rate", default="600", help="offered tx/s for the scaling runs")
+    ap.add_argument("--scaling-rate", default="400,1500",
+                    help="offered tx/s for the scaling runs (comma-separated)")
     ap.add_argument("--senders", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=1, help="4-validator devnet runs (medians)")
     ap.add_argument("--sync-blocks", type=int, help="default 10,000 (quick 2,000)")
