@@ -14,7 +14,9 @@ object and exit code:
    one signature is not enough, the combined file is broadcast and final, balances add up;
 5. each error path gives its documented exit code, `kind` and a clear message;
 6. while the chain is stalled (two of four validators paused), a second payment does not reuse
-   the coin a pending one spends, and both are final once the chain moves again.
+   the coin a pending one spends, and both are final once the chain moves again;
+7. the governors add a validator: the wallet follows the set change and proves a later
+   payment final under the new set; a verifier still trusting the old set is refused.
 
 Every node process is stopped in the fixture's `finally`, even on failure.
 """
@@ -41,7 +43,7 @@ from consensus import codec
 from consensus.address import decode_address, encode_address
 from consensus.certificate import build_certificate
 from consensus.crypto import PrivateKey
-from consensus.governance import sorted_validators
+from consensus.governance import AddValidator, encode_action, make_action, sorted_validators
 from consensus.merkle import merkle_root
 from consensus.types import COIN, PublicKey, TxOut, Validator
 from consensus.votes import VoteType, encode_certificate, sign_vote
@@ -56,6 +58,7 @@ from faircoop_node.devnet import (
     ports_in_use,
 )
 from faircoop_node.genesis_file import load_genesis
+from faircoop_node.keys import load_node_key
 from tests.e2e.helpers import final_on, get, height, status, wait_for
 from wallet.cli import ExitStatus
 from wallet.receipts import decode_validator_set, encode_validator_set
@@ -631,3 +634,50 @@ def test_a_second_payment_while_the_first_is_pending_spends_other_coins(
     after = world.run(*world.wallet("carol"), "send", demo, "0.5", "--yes", "--wait").ok()
     assert after["receipt"]["final"]
     assert json.loads((world.tmp / "carol.wallet").read_text())["pending"] == []
+
+
+# -- 7: the light client across a validator-set change ----------------------------------------
+
+
+def test_the_wallet_follows_a_validator_set_change_and_proves_finality_under_the_new_set(
+        world: WalletWorld) -> None:
+    """Runs last: it leaves the devnet with five validators, four of them running."""
+    dave = world.create("dave")
+    world.pay("demo", dave, "2")
+    before = world.run(*world.wallet("dave"), "sync").ok()
+    assert before["validator_set_changes"] == 0
+
+    # the governors (on a devnet, the validators' keys; 3 of 4 sign) add a fifth validator
+    validators = [n for n in world.layout.nodes if n.validator]
+    governors = tuple(load_node_key(n.directory / "node.key") for n in validators[:3])
+    newcomer = PublicKey(PrivateKey((4_000).to_bytes(32, "big")).public_key)
+    action = make_action(world.layout.chain_id, 0, AddValidator("coop-5", newcomer), governors)
+    inbox = validators[0].directory / "data" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "add-coop-5.action").write_text(encode_action(action).hex())
+    wait_for(lambda: get(world.node, "validators")["count"] == 5, 60,
+             "the fifth validator in the voting set")
+
+    # a payment after the change is final under the new set, and the wallet proves it by
+    # following the change itself (the new set is accepted only as the old set committed it)
+    paid = world.run(*world.wallet("dave"), "send", world.layout.demo_address, "0.5", "--yes",
+                     "--wait").ok()
+    assert paid["receipt"]["validators"] == 5 and paid["receipt"]["signers"] >= 4
+    after = world.run(*world.wallet("dave"), "sync").ok()
+    assert after["validator_set_changes"] == 1 and after["height"] > before["height"]
+    receipt_file = world.tmp / "after-change.receipt"
+    world.run(*world.wallet("dave"), "receipt", "export", paid["txid"], "--out",
+              str(receipt_file)).ok()
+    offline = closed_url()
+    verified = world.run(*world.wallet("dave"), "receipt", "verify", str(receipt_file),
+                         node=offline).ok()
+    assert verified["validators"] == 5 and verified["txid"] == paid["txid"]
+    # someone still trusting the genesis set is told the set moved on, not fooled
+    genesis = load_genesis(world.layout.genesis_path)
+    old_set = world.tmp / "old-set.hex"
+    old_set.write_text(encode_validator_set(sorted_validators(genesis.validators)).hex())
+    stale = world.run("--wallet", str(world.tmp / "none.wallet"), "receipt", "verify",
+                      str(receipt_file), "--chain-id", genesis.chain_id, "--genesis-hash",
+                      codec.genesis_hash(genesis).hex(), "--validator-set", str(old_set),
+                      node=offline)
+    assert "but the trusted set is" in stale.failed(ExitStatus.NOT_FINAL, "not_final")
