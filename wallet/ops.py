@@ -21,7 +21,7 @@ from wallet.builder import Coin
 from wallet.client import NodeClient
 from wallet.errors import ChainMismatch, NodeError, NotFound, ReceiptInvalid
 from wallet.receipts import LightState, genesis_light_state
-from wallet.walletfile import WalletData
+from wallet.walletfile import PendingSpend, WalletData
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +93,16 @@ async def _gather(calls: list[Any]) -> list[Any]:
 async def settle_pending(client: NodeClient, data: WalletData) -> WalletData:
     """Forget pending spends that are final, or that the node no longer knows (dropped from
     its pool, e.g. by a restart: their coins are spendable again)."""
-    keep = []
-    for p in data.pending:
+    async def still_pending(p: PendingSpend) -> bool:
         try:
             status = await client.tx_status(p.txid.hex())
         except NotFound:
-            continue
-        if not (isinstance(status, dict) and status.get("final")):
-            keep.append(p)
-    return data if len(keep) == len(data.pending) else replace(data, pending=tuple(keep))
+            return False
+        return not (isinstance(status, dict) and status.get("final"))
+
+    alive = await _gather([still_pending(p) for p in data.pending])
+    keep = tuple(p for p, a in zip(data.pending, alive, strict=True) if a)
+    return data if len(keep) == len(data.pending) else replace(data, pending=keep)
 
 
 def split_held(coins: list[Coin], data: WalletData) -> tuple[list[Coin], list[Coin]]:
