@@ -26,6 +26,7 @@ from wallet.errors import BadNodeUrl, NodeError, NodeUnreachable, NotFound, TxRe
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT_S = 10.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504, 500})
+MAX_PAGE = 10_000  # the most entries the API lists at once (its default is 1,000)
 
 T = TypeVar("T")
 Json = Any  # decoded JSON; each caller checks the fields it reads
@@ -166,11 +167,14 @@ class NodeClient:
     async def address(self, address: str) -> Json:
         return await self._request("GET", f"address/{address}")
 
-    async def address_utxo(self, address: str) -> Json:
-        return await self._request("GET", f"address/{address}/utxo")
+    async def address_utxo(self, address: str, limit: int = MAX_PAGE) -> Json:
+        return await self._request("GET", f"address/{address}/utxo",
+                                   params={"limit": str(limit)})
 
-    async def address_txs(self, address: str) -> Json:
-        return await self._request("GET", f"address/{address}/txs")
+    async def address_txs(self, address: str, limit: int = MAX_PAGE) -> Json:
+        """The address's committed txs, newest first (at most `limit`)."""
+        return await self._request("GET", f"address/{address}/txs",
+                                   params={"limit": str(limit)})
 
     async def broadcast(self, tx_hex: str) -> str:
         """POST tx; returns the txid the node reports. Raises TxRejected with the rule."""
@@ -240,11 +244,11 @@ class SyncNodeClient:
     def address(self, address: str) -> Json:
         return self._run(lambda: self._async.address(address))
 
-    def address_utxo(self, address: str) -> Json:
-        return self._run(lambda: self._async.address_utxo(address))
+    def address_utxo(self, address: str, limit: int = MAX_PAGE) -> Json:
+        return self._run(lambda: self._async.address_utxo(address, limit))
 
-    def address_txs(self, address: str) -> Json:
-        return self._run(lambda: self._async.address_txs(address))
+    def address_txs(self, address: str, limit: int = MAX_PAGE) -> Json:
+        return self._run(lambda: self._async.address_txs(address, limit))
 
     def broadcast(self, tx_hex: str) -> str:
         return self._run(lambda: self._async.broadcast(tx_hex))

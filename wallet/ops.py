@@ -18,7 +18,7 @@ from consensus.errors import DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import Genesis, OutPoint, SpendPolicy, TxId
 from wallet.builder import Coin
-from wallet.client import NodeClient
+from wallet.client import MAX_PAGE, NodeClient
 from wallet.errors import ChainMismatch, NodeError, NotFound, ReceiptInvalid
 from wallet.receipts import LightState, genesis_light_state
 from wallet.walletfile import PendingSpend, WalletData
@@ -204,7 +204,9 @@ async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list
     """
     owners = data.known_locks()
     ours = {lk.hex() for lk in owners}
-    lists = await _gather([client.address_txs(encode_address(lk, data.network))
+    # each address's newest `limit` suffice for the newest `limit` overall
+    page = max(1, min(limit, MAX_PAGE))
+    lists = await _gather([client.address_txs(encode_address(lk, data.network), page)
                            for lk in owners])
     seen: dict[str, tuple[int | None, int | None]] = {}
     for entries in lists:

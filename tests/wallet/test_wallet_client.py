@@ -47,6 +47,10 @@ async def test_status_genesis_and_address(node) -> None:  # type: ignore[no-unty
         utxo = await client.address_utxo(addr)
         assert [(u["txid"], u["index"], u["amount"]) for u in utxo] == [
             (fake.chain.genesis_id.hex(), 0, 3 * COIN)]
+        # the API lists 1,000 by default: the wallet asks for its largest page
+        assert fake.requests[-1] == f"GET /api/v1/address/{addr}/utxo?limit=10000"
+        await client.address_txs(addr, 7)
+        assert fake.requests[-1] == f"GET /api/v1/address/{addr}/txs?limit=7"
         assert await client.tip_height() == fake.chain.height
 
 
