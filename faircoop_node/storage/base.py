@@ -417,6 +417,17 @@ class BaseStore:
             self._utxo_reads = {}
             self._tip = Tip(header.height, block_hash)
 
+    def flush(self) -> None:
+        """Make every commit so far durable (after `commit_block(..., sync=False)` calls).
+
+        Rewrites the tip record, unchanged, with a synced write: LevelDB's log is sequential,
+        so syncing it syncs every earlier write too.
+        """
+        with self._write_lock:
+            tip = self._tip
+            self._kv.write({schema.META_TIP: schema.encode_tip(tip.height, tip.block_hash)},
+                           sync=True)
+
     # -- validator sets, evidence, last-signed state ----------------------------------------------
 
     @staticmethod

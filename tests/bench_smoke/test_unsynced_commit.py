@@ -39,6 +39,8 @@ def _build(path: Path, synced: list[bool]) -> list[tuple[bytes, bytes]]:
             store.commit_block(block, block_id, diff, fake_certificate(block_id),
                                chain_state_for(height, block_id), sync=sync)
             parent = block_id
+        store.flush()
+        assert store.tip().height == len(synced)
     with LevelDBStore(path, genesis) as store:
         assert store.tip().height == len(synced)
         assert store.get_chain_state() == chain_state_for(len(synced), parent)
