@@ -10,13 +10,17 @@ so two processes neither lose each other's updates nor act on the same stale sta
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 import time
 from pathlib import Path
 
 from wallet.errors import WalletBusy
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): FileLock then locks nothing (documented)
+    fcntl = None  # type: ignore[assignment]
 
 PRIVATE_MODE = 0o600
 
@@ -73,6 +77,9 @@ class FileLock:
         if self._fd is not None:
             return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        if fcntl is None:
+            self._fd = fd
+            return
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
@@ -90,7 +97,8 @@ class FileLock:
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
     def __enter__(self) -> FileLock:

@@ -305,7 +305,7 @@ def test_receive_send_history_and_an_offline_receipt(world: WalletWorld) -> None
                       node=offline).ok()
     assert again["block_hash"] == exported["block_hash"]
     # a third party with no wallet: chain identity and validator set from the genesis file
-    # alone (this devnet's set never changes)
+    # alone (the set is still the genesis set here; the last test changes it)
     genesis = load_genesis(world.layout.genesis_path)
     trusted_set = world.tmp / "genesis-validators.hex"
     trusted_set.write_text(encode_validator_set(sorted_validators(genesis.validators)).hex())
