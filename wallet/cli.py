@@ -413,9 +413,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except KeyboardInterrupt:
         env.stderr.write("\ninterrupted\n")
         return ExitStatus.ABORTED
-    except FaircoopError as exc:
+    except (FaircoopError, OSError) as exc:
         status, kind = _exit_status_for(exc)
-        message = str(exc)
+        message = str(exc) if isinstance(exc, FaircoopError) else _describe_os_error(exc)
         if want_json:
             env.stdout.write(json.dumps({"ok": False, "error": {
                 "code": int(status), "kind": kind, "message": message}}, sort_keys=True) + "\n")
@@ -424,6 +424,12 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 
 
 Handler = Callable[[Cli], Coroutine[Any, Any, None]]
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """A file the wallet could not read or write (a full disk, a read-only directory...)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 # Commands that read, change and write the wallet file: they hold its lock (FILE.lock) while

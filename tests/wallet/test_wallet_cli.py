@@ -125,6 +125,17 @@ def test_offline_create_from_flags_needs_all_three(env) -> None:  # type: ignore
     assert r.code == ExitStatus.USAGE
 
 
+def test_a_file_the_wallet_cannot_write_is_an_error_not_a_traceback(env) -> None:  # type: ignore[no-untyped-def]
+    h, fake = env
+    blocker = h.tmp / "a-file"
+    blocker.write_text("not a directory\n")
+    r = h.run("create", "--network", "test", "--chain-id", "faircoop-test", "--genesis-hash",
+              fake.chain.genesis_id.hex(), "--password-file", str(h.tmp / "pw"), "--json",
+              wallet="a-file/w", url=free_url())
+    assert r.code == ExitStatus.ERROR and r.doc["error"]["kind"] == "error"
+    assert "a-file" in r.doc["error"]["message"] and "Traceback" not in r.err
+
+
 def test_restore_finds_funds_and_balance_reports_base_units(env) -> None:  # type: ignore[no-untyped-def]
     h, _ = env
     r = h.run("balance", "--json")
