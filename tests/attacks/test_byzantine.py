@@ -5,7 +5,8 @@ The genesis has 4 validators; coop-4's key is held by the attacker, which speaks
 protocol and equivocates, proposes invalid blocks, signs with a non-validator key, replays old
 messages, floods votes, and sends malformed and oversized frames from throwaway identities.
 
-Checked: every attack was sent; the honest nodes kept finalizing during and after it; the
+Checked: every attack was sent; the honest nodes kept finalizing during and after it (no gap
+between two blocks above MAX_BLOCK_GAP_S); the
 equivocation evidence is in a block on chain and names the attacker; the attacker is out of
 the voting set (suspended); every honest process is alive, logged no handler bug, and no two
 honest nodes finalized different blocks; the frames that break the protocol got their sender
@@ -23,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from consensus.codec import decode_block
+from consensus.codec import decode_block, decode_header
 from consensus.evidence import decode_evidence
-from faircoop_node.devnet import Devnet, create_devnet, kill_leftovers
+from faircoop_node.devnet import Devnet, DevnetNode, create_devnet, kill_leftovers
 from faircoop_node.keys import load_node_key
 from tests.e2e.helpers import free_base_port, get, height, wait_for
 from tests.faults.cluster import assert_no_fork, chain_hashes, time_to_progress
@@ -35,6 +36,16 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "byzantine_node.py"
 ATTACK_S = 24.0
 EQUIVOCATE_AFTER_S = 9.0
+# No stall: with heartbeat 1 s, propose timeout 1 s (+0.25 s a round), the longest gap between
+# two blocks while one validator of four misbehaves stays well under this.
+MAX_BLOCK_GAP_S = 10.0
+
+
+def max_block_gap_s(node: DevnetNode, since: int) -> float:
+    """The longest time between two consecutive final blocks from height `since` on."""
+    page = get(node, f"headers?from={max(1, since)}&count=1000")
+    times = [decode_header(bytes.fromhex(h["header_hex"])).time_ms for h in page]
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0) / 1000
 
 
 def run_attack(tmp_path: Path, seed: int, attack_s: float, equivocate_after_s: float) -> None:
@@ -76,6 +87,10 @@ def run_attack(tmp_path: Path, seed: int, attack_s: float, equivocate_after_s: f
         # the honest nodes kept finalizing during the attack, and go on after it
         during = min(height(n) for n in honest) - start_height
         assert during >= 5, f"only {during} heights finalized during a {attack_s}s attack"
+        gap_s = max_block_gap_s(honest[0], start_height)
+        print("BYZANTINE-GAP " + json.dumps({"seed": seed, "heights": during,
+                                             "max_block_gap_s": gap_s}))
+        assert gap_s <= MAX_BLOCK_GAP_S, f"the chain stalled for {gap_s}s during the attack"
         time_to_progress(honest, 3, 20, "three heights after the attack")
 
         # the evidence is on chain and names the attacker; the attacker is suspended

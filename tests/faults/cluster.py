@@ -178,14 +178,22 @@ class LoadClient:
         self.accepted[txid] = node.name
         self.by_txid[txid] = tx
 
-    def resubmit(self, names: set[str], to: DevnetNode) -> int:
-        """Resubmit every not-yet-final tx that only nodes in `names` had accepted."""
-        count = 0
-        for txid, name in self.accepted.items():
-            if name in names and not final_on(to, txid):
-                try_post(to, self.by_txid[txid])
-                count += 1
-        return count
+    def resubmit(self, names: set[str], to: DevnetNode, grace_s: float = 8.0) -> int:
+        """Resubmit to `to` every tx only nodes in `names` (SIGKILLed) accepted that is still
+        not final, nor beaten by its double spend, `grace_s` after the fault: the txs the crash
+        really lost. How many."""
+        def lost() -> list[str]:
+            return [t for t, name in self.accepted.items() if name in names
+                    and not final_on(to, t) and not (t in self.rivals and
+                                                     final_on(to, self.rivals[t]))]
+
+        deadline = time.monotonic() + grace_s
+        while lost() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        missing = lost()
+        for txid in missing:
+            try_post(to, self.by_txid[txid])
+        return len(missing)
 
 
 TWIN_EVERY = 5  # one payment in this many also gets a conflicting double spend
