@@ -1,8 +1,9 @@
-"""Markers for the fault suite.
+"""Suite-wide test selection.
 
-`slow` (registered in pyproject) marks every multi-process test; those still run in the default
-suite. `soak` marks the long runs that do not: they run only with FAIRCOOP_SOAK=1 or when
-selected with `-m soak`. FAIRCOOP_FAULT_SEEDS=N sets how many seeds a soak run uses (default 10).
+`slow` marks multi-process tests; they run in the default suite, and `-m "not slow"` is the
+quick subset. `soak` marks long fault and attack runs that are off by default: they run with
+FAIRCOOP_SOAK=1 or when selected with `-m soak` (FAIRCOOP_FAULT_SEEDS=N sets their seed count).
+Both markers are registered in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -10,11 +11,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "soak: long fault/attack runs, off by default (FAIRCOOP_SOAK=1 or -m soak)")
 
 
 def soak_enabled(config: pytest.Config) -> bool:
