@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from consensus.types import Block, BlockHash, OutPoint, Tx, TxId, TxOut
 from faircoop_node.api.errors import NotFound
-from faircoop_node.api.view import ChainReader, NodeView
-from faircoop_node.storage.protocol import TxLocation
+from faircoop_node.api.view import NodeView
+from faircoop_node.storage.protocol import ChainReader, TxLocation
 
 MAX_FEE_DEPTH = 4  # fee outputs spending fee outputs: deeper than this, the fee is unknown
 

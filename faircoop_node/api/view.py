@@ -15,51 +15,12 @@ from aiohttp import web
 
 from consensus.chainstate import ChainState
 from consensus.types import (
-    Block,
-    BlockHash,
-    BlockHeader,
-    Genesis,
-    OutPoint,
     Tx,
     TxId,
-    TxOut,
 )
 from faircoop_node.api.feed import BlockFeed
 from faircoop_node.mempool import PoolEntry
-from faircoop_node.storage.protocol import (
-    AddressSummary,
-    AddressUtxo,
-    HistoryEntry,
-    Tip,
-    TxLocation,
-)
-
-
-class ChainReader(Protocol):
-    """The reads the API makes: exactly a subset of `faircoop_node.storage.ChainStore`."""
-
-    @property
-    def genesis(self) -> Genesis: ...
-
-    @property
-    def genesis_hash(self) -> BlockHash: ...
-
-    def tip(self) -> Tip: ...
-    def get_block(self, block_id: bytes) -> Block | None: ...
-    def get_block_bytes(self, block_id: bytes) -> bytes | None: ...
-    def get_header(self, block_id: bytes) -> BlockHeader | None: ...
-    def get_hash_at(self, height: int) -> BlockHash | None: ...
-    def get_certificate(self, height: int) -> bytes | None: ...
-    def get_utxo(self, outpoint: OutPoint) -> TxOut | None: ...
-    def get_validator_set(self, vhash: bytes) -> bytes | None: ...
-    def get_tx_location(self, txid: bytes) -> TxLocation | None: ...
-    def get_address_summary(self, lock: bytes) -> AddressSummary: ...
-    def get_address_utxos(
-        self, lock: bytes, limit: int | None = None
-    ) -> tuple[AddressUtxo, ...]: ...
-    def get_address_history(
-        self, lock: bytes, limit: int | None = None, before: TxLocation | None = None
-    ) -> tuple[HistoryEntry, ...]: ...
+from faircoop_node.storage.protocol import ChainReader
 
 
 class MempoolReader(Protocol):
