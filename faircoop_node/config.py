@@ -28,7 +28,6 @@ e.g. FAIRCOOP_DATA_DIR, FAIRCOOP_P2P_PORT, FAIRCOOP_P2P_PEERS (comma-separated).
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,7 @@ from urllib.parse import urlsplit
 import tomli_w
 
 from consensus.errors import FaircoopError
+from faircoop_node.fileio import write_text_atomic
 
 DEFAULT_API_PORT = 7070
 DEFAULT_P2P_PORT = 7071
@@ -376,13 +376,7 @@ def write_config(config: NodeConfig, path: Path | str) -> None:
     """Write `config` as TOML, atomically (a crash leaves the old file or the new one)."""
     path = Path(path)
     text = tomli_w.dumps(config_to_dict(config, base_dir=path.parent.resolve()))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None

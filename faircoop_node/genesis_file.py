@@ -16,7 +16,6 @@ Left out: allocations to multisig policies given as key lists (give their addres
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from consensus.types import (
     TxOut,
     Validator,
 )
+from faircoop_node.fileio import write_text_atomic
 
 FORMAT = "faircoop-genesis/1"
 
@@ -248,15 +248,9 @@ def write_genesis(path: Path | str, g: Genesis) -> None:
     """Write the genesis file atomically."""
     path = Path(path)
     text = json.dumps(genesis_to_json(check_genesis(g)), indent=2) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise GenesisFileError(f"cannot write genesis file {path}: {exc.strerror}") from None
 
 

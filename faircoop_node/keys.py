@@ -20,6 +20,7 @@ from pathlib import Path
 
 from consensus.crypto import PrivateKey
 from consensus.errors import CryptoError, FaircoopError
+from faircoop_node.fileio import fsync_dir
 from faircoop_node.logs import event_logger
 
 KEY_FILE_MODE = 0o600
@@ -48,7 +49,7 @@ def write_node_key(path: Path | str, key: PrivateKey) -> None:
         os.chmod(tmp, KEY_FILE_MODE)  # in case a umask or ACL widened it
         os.link(tmp, path)  # fails if `path` appeared meanwhile, unlike rename
         os.unlink(tmp)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except FileExistsError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -109,11 +110,3 @@ def load_node_key(path: Path | str) -> PrivateKey:
     except CryptoError as exc:
         raise KeyFileError(f"node key file {path} does not hold a valid key: {exc}") from None
 
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
