@@ -93,6 +93,13 @@ def decode_envelope(data: bytes) -> Envelope:
     return decode_canonical(data, "envelope", envelope_from)
 
 
+def _payload_fields(obj: Obj, count: int, what: str) -> tuple[Obj, ...]:
+    """The `count` fields of a payload after its version number, which must be PAYLOAD_VERSION."""
+    fields = expect_array(obj, count + 1, what)
+    expect_version(fields[0], PAYLOAD_VERSION, what)
+    return fields[1:]
+
+
 # -- handshake --------------------------------------------------------------------------------
 
 
@@ -110,16 +117,15 @@ class Hello:
 
 
 def hello_from(obj: Obj, what: str = "hello") -> Hello:
-    f = expect_array(obj, 8, what)
-    expect_version(f[0], PAYLOAD_VERSION, what)
+    chain_id, genesis, height, tip, node_id, is_validator, nonce = _payload_fields(obj, 7, what)
     return Hello(
-        chain_id=expect_chain_id(f[1], f"{what}.chain_id"),
-        genesis_hash=BlockHash(expect_hash(f[2], f"{what}.genesis_hash")),
-        tip_height=expect_uint(f[3], f"{what}.tip_height"),
-        tip_hash=BlockHash(expect_hash(f[4], f"{what}.tip_hash")),
-        node_id=PublicKey(expect_bytes(f[5], f"{what}.node_id", size=33)),
-        is_validator=expect_uint(f[6], f"{what}.is_validator", hi=1) == 1,
-        nonce=expect_bytes(f[7], f"{what}.nonce", size=NONCE_SIZE),
+        chain_id=expect_chain_id(chain_id, f"{what}.chain_id"),
+        genesis_hash=BlockHash(expect_hash(genesis, f"{what}.genesis_hash")),
+        tip_height=expect_uint(height, f"{what}.tip_height"),
+        tip_hash=BlockHash(expect_hash(tip, f"{what}.tip_hash")),
+        node_id=PublicKey(expect_bytes(node_id, f"{what}.node_id", size=33)),
+        is_validator=expect_uint(is_validator, f"{what}.is_validator", hi=1) == 1,
+        nonce=expect_bytes(nonce, f"{what}.nonce", size=NONCE_SIZE),
     )
 
 
@@ -138,8 +144,7 @@ def encode_auth(signature: bytes) -> bytes:
 
 def decode_auth(data: bytes) -> bytes:
     def build(obj: Obj) -> bytes:
-        version, sig = expect_array(obj, 2, "auth")
-        expect_version(version, PAYLOAD_VERSION, "auth")
+        (sig,) = _payload_fields(obj, 1, "auth")
         return expect_bytes(sig, "auth.signature", size=64)
 
     return decode_canonical(data, "auth", build)
@@ -151,8 +156,7 @@ def encode_reject(reason: str) -> bytes:
 
 def decode_reject(data: bytes) -> str:
     def build(obj: Obj) -> str:
-        version, reason = expect_array(obj, 2, "reject")
-        expect_version(version, PAYLOAD_VERSION, "reject")
+        (reason,) = _payload_fields(obj, 1, "reject")
         return expect_str(reason, "reject.reason", MAX_REASON)
 
     return decode_canonical(data, "reject", build)
@@ -171,8 +175,7 @@ class Status:
 
 
 def status_from(obj: Obj, what: str = "status") -> Status:
-    version, height, tip, round_ = expect_array(obj, 4, what)
-    expect_version(version, PAYLOAD_VERSION, what)
+    height, tip, round_ = _payload_fields(obj, 3, what)
     return Status(expect_uint(height, f"{what}.height", hi=U64),
                   BlockHash(expect_hash(tip, f"{what}.tip_hash")),
                   expect_uint(round_, f"{what}.round", hi=U32))
@@ -200,8 +203,7 @@ def encode_get_blocks(g: GetBlocks) -> bytes:
 
 def decode_get_blocks(data: bytes) -> GetBlocks:
     def build(obj: Obj) -> GetBlocks:
-        version, start, count = expect_array(obj, 3, "get_blocks")
-        expect_version(version, PAYLOAD_VERSION, "get_blocks")
+        start, count = _payload_fields(obj, 2, "get_blocks")
         return GetBlocks(expect_uint(start, "get_blocks.start", lo=1),
                          expect_uint(count, "get_blocks.count", lo=1, hi=MAX_GET_BLOCKS))
 
@@ -228,9 +230,7 @@ def encode_certified_block(b: CertifiedBlock) -> bytes:
 
 def decode_certified_block(data: bytes) -> CertifiedBlock:
     def build(obj: Obj) -> CertifiedBlock:
-        version, block, cert = expect_array(obj, 3, "block_message")
-        expect_version(version, PAYLOAD_VERSION, "block_message")
-        return _certified_from((block, cert), "block_message")
+        return _certified_from(_payload_fields(obj, 2, "block_message"), "block_message")
 
     return decode_canonical(data, "block_message", build)
 
@@ -250,8 +250,7 @@ def encode_block_range(r: BlockRange) -> bytes:
 
 def decode_block_range(data: bytes) -> BlockRange:
     def build(obj: Obj) -> BlockRange:
-        version, start, items = expect_array(obj, 3, "blocks")
-        expect_version(version, PAYLOAD_VERSION, "blocks")
+        start, items = _payload_fields(obj, 2, "blocks")
         return BlockRange(
             expect_uint(start, "blocks.start", lo=1),
             tuple(_certified_from(x, f"blocks[{i}]")
@@ -275,8 +274,7 @@ def encode_proposal_message(p: ProposalMessage) -> bytes:
 
 def decode_proposal_message(data: bytes) -> ProposalMessage:
     def build(obj: Obj) -> ProposalMessage:
-        version, proposal, block = expect_array(obj, 3, "proposal_message")
-        expect_version(version, PAYLOAD_VERSION, "proposal_message")
+        proposal, block = _payload_fields(obj, 2, "proposal_message")
         return ProposalMessage(expect_bytes(proposal, "proposal_message.proposal"),
                                expect_bytes(block, "proposal_message.block"))
 
@@ -290,8 +288,7 @@ def encode_txs(txs: tuple[bytes, ...]) -> bytes:
 
 def decode_txs(data: bytes) -> tuple[bytes, ...]:
     def build(obj: Obj) -> tuple[bytes, ...]:
-        version, items = expect_array(obj, 2, "txs")
-        expect_version(version, PAYLOAD_VERSION, "txs")
+        (items,) = _payload_fields(obj, 1, "txs")
         txs = tuple(expect_bytes(t, f"txs[{i}]")
                     for i, t in enumerate(expect_list(items, "txs", MAX_TXS_PER_MESSAGE)))
         if not txs:
