@@ -40,6 +40,7 @@ from consensus.codec import (
     expect_bytes,
     expect_chain_id,
     expect_hash,
+    expect_items,
     expect_list,
     expect_str,
     expect_uint,
@@ -505,8 +506,7 @@ def chain_state_from(obj: Obj, what: str = "chain_state") -> ChainState:
                  for i, n in enumerate(expect_list(f[15], f"{what}.used_nonces")))
     if list(used) != sorted(set(used)):
         raise DecodeError(f"{what}.used_nonces: must ascend, once each")
-    pending = tuple(expect_bytes(a, f"{what}.pending_actions[{i}]")
-                    for i, a in enumerate(expect_list(f[16], f"{what}.pending_actions")))
+    pending = expect_items(f[16], f"{what}.pending_actions", expect_bytes)
     return ChainState(
         chain_id=expect_chain_id(f[1], f"{what}.chain_id"),
         network=network,

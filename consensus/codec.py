@@ -141,6 +141,14 @@ def expect_list(obj: Obj, what: str, max_len: int = MAX_ARRAY) -> tuple[Obj, ...
     return obj
 
 
+def expect_items(
+    obj: Obj, what: str, item_from: Callable[[Obj, str], T], max_len: int = MAX_ARRAY
+) -> tuple[T, ...]:
+    """An array of at most `max_len` items, item i decoded by `item_from(item, "what[i]")`."""
+    items = expect_list(obj, what, max_len)
+    return tuple(item_from(x, f"{what}[{i}]") for i, x in enumerate(items))
+
+
 def expect_uint(obj: Obj, what: str, hi: int = U64, lo: int = 0) -> int:
     if not isinstance(obj, int) or isinstance(obj, bool):
         raise DecodeError(f"{what}: expected an integer, got {_kind(obj)}")
@@ -392,15 +400,9 @@ def _tx_from_strict(obj: Obj, what: str) -> Tx:
             TxIn(_outpoint_from(x, f"{what}.inputs[{i}]"))
             for i, x in enumerate(expect_list(ins, f"{what}.inputs"))
         ),
-        outputs=tuple(
-            _txout_from(x, f"{what}.outputs[{i}]")
-            for i, x in enumerate(expect_list(outs, f"{what}.outputs"))
-        ),
+        outputs=expect_items(outs, f"{what}.outputs", _txout_from),
         memo=expect_bytes(memo, f"{what}.memo", max_len=MAX_MEMO),
-        witnesses=tuple(
-            _witness_from(x, f"{what}.witnesses[{i}]")
-            for i, x in enumerate(expect_list(wits, f"{what}.witnesses"))
-        ),
+        witnesses=expect_items(wits, f"{what}.witnesses", _witness_from),
     )
 
 
@@ -512,13 +514,10 @@ def block_from(obj: Obj, what: str = "block") -> Block:
     header, txs, last_commit, evidence, actions = expect_array(obj, 5, what)
     return Block(
         header=header_from(header, f"{what}.header"),
-        txs=tuple(tx_from(t, f"{what}.txs[{i}]")
-                  for i, t in enumerate(expect_list(txs, f"{what}.txs"))),
+        txs=expect_items(txs, f"{what}.txs", tx_from),
         last_commit=expect_bytes(last_commit, f"{what}.last_commit"),
-        evidence=tuple(expect_bytes(e, f"{what}.evidence[{i}]")
-                       for i, e in enumerate(expect_list(evidence, f"{what}.evidence"))),
-        actions=tuple(expect_bytes(a, f"{what}.actions[{i}]")
-                      for i, a in enumerate(expect_list(actions, f"{what}.actions"))),
+        evidence=expect_items(evidence, f"{what}.evidence", expect_bytes),
+        actions=expect_items(actions, f"{what}.actions", expect_bytes),
     )
 
 
@@ -666,8 +665,7 @@ def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
         raise DecodeError(f"{what}.network: must be one of {NETWORKS}")
     governors = tuple(PublicKey(expect_bytes(k, f"{what}.governors[{i}]", size=33))
                       for i, k in enumerate(expect_list(f[6], f"{what}.governors", 255)))
-    allocations = tuple(_txout_from(o, f"{what}.allocations[{i}]")
-                        for i, o in enumerate(expect_list(f[4], f"{what}.allocations")))
+    allocations = expect_items(f[4], f"{what}.allocations", _txout_from)
     if sum(o.amount for o in allocations) > MAX_AMOUNT:
         # The supply never grows, so this bounds every sum the ledger makes (fees included).
         raise DecodeError(f"{what}.allocations: total supply is over {MAX_AMOUNT}")
@@ -677,8 +675,7 @@ def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
         network=network,
         time_ms=expect_uint(f[3], f"{what}.time_ms"),
         allocations=allocations,
-        validators=tuple(validator_from(v, f"{what}.validators[{i}]")
-                         for i, v in enumerate(expect_list(f[5], f"{what}.validators", 1000))),
+        validators=expect_items(f[5], f"{what}.validators", validator_from, 1000),
         governors=governors,
         governor_threshold=expect_uint(f[7], f"{what}.governor_threshold",
                                        hi=max(1, len(governors)), lo=1),

@@ -37,6 +37,7 @@ from consensus.codec import (
     expect_array,
     expect_bytes,
     expect_chain_id,
+    expect_items,
     expect_list,
     expect_str,
     expect_uint,
@@ -104,8 +105,7 @@ def sorted_keys_from(obj: Obj, what: str, max_len: int) -> tuple[PublicKey, ...]
 
 
 def sorted_validators_from(obj: Obj, what: str) -> tuple[Validator, ...]:
-    vs = tuple(validator_from(v, f"{what}[{i}]")
-               for i, v in enumerate(expect_list(obj, what, MAX_VALIDATORS)))
+    vs = expect_items(obj, what, validator_from, MAX_VALIDATORS)
     if any(a.pubkey >= b.pubkey for a, b in zip(vs, vs[1:], strict=False)):
         raise DecodeError(f"{what}: validators must be sorted by pubkey and unique")
     return vs

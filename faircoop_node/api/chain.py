@@ -13,7 +13,7 @@ from consensus.codec import (
     decode_canonical,
     encode_genesis,
     encode_header,
-    expect_list,
+    expect_items,
     txid,
     validator_from,
 )
@@ -149,5 +149,4 @@ async def validator_set(request: web.Request) -> web.Response:
 
 def _validators_from(obj: Obj) -> tuple[Validator, ...]:
     """The inverse of codec.validators_obj (the encoding `validator-set` serves as hex)."""
-    return tuple(validator_from(v, f"validators[{i}]")
-                 for i, v in enumerate(expect_list(obj, "validators")))
+    return expect_items(obj, "validators", validator_from)

@@ -27,7 +27,7 @@ from consensus.codec import (
     expect_bytes,
     expect_chain_id,
     expect_hash,
-    expect_list,
+    expect_items,
     expect_str,
     expect_uint,
     expect_version,
@@ -253,8 +253,7 @@ def decode_block_range(data: bytes) -> BlockRange:
         start, items = _payload_fields(obj, 2, "blocks")
         return BlockRange(
             expect_uint(start, "blocks.start", lo=1),
-            tuple(_certified_from(x, f"blocks[{i}]")
-                  for i, x in enumerate(expect_list(items, "blocks", MAX_GET_BLOCKS))),
+            expect_items(items, "blocks", _certified_from, MAX_GET_BLOCKS),
         )
 
     return decode_canonical(data, "blocks", build)
@@ -289,8 +288,7 @@ def encode_txs(txs: tuple[bytes, ...]) -> bytes:
 def decode_txs(data: bytes) -> tuple[bytes, ...]:
     def build(obj: Obj) -> tuple[bytes, ...]:
         (items,) = _payload_fields(obj, 1, "txs")
-        txs = tuple(expect_bytes(t, f"txs[{i}]")
-                    for i, t in enumerate(expect_list(items, "txs", MAX_TXS_PER_MESSAGE)))
+        txs = expect_items(items, "txs", expect_bytes, MAX_TXS_PER_MESSAGE)
         if not txs:
             raise DecodeError("txs: a TXS message carries at least one tx")
         return txs
