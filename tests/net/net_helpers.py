@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,27 @@ def make_transport(peers: tuple[str, ...] = (), *, key: PrivateKey | None = None
     inbox = Inbox()
     t.set_handlers(inbox.on_message, inbox.on_peer)
     return t, inbox
+
+
+@asynccontextmanager
+async def running(*transports: WsTransport) -> AsyncIterator[None]:
+    """Start the transports in order; stop every started one, last first, however the block ends."""
+    started: list[WsTransport] = []
+    try:
+        for t in transports:
+            await t.start()
+            started.append(t)
+        yield
+    finally:
+        for t in reversed(started):
+            await t.stop()
+
+
+@asynccontextmanager
+async def serving(server: WsTransport) -> AsyncIterator[aiohttp.ClientSession]:
+    """`server` running, and a client session for RawPeers to dial it with."""
+    async with aiohttp.ClientSession() as session, running(server):
+        yield session
 
 
 def free_port() -> int:

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from net_helpers import CHAIN, FAST, TIP, RawPeer, free_port, make_transport, until
+from net_helpers import (
+    CHAIN,
+    FAST,
+    TIP,
+    RawPeer,
+    free_port,
+    make_transport,
+    running,
+    serving,
+    until,
+)
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.types import BlockHash
@@ -32,27 +42,23 @@ pytestmark = pytest.mark.timeout(30)
 
 async def test_handshake_connects_both_sides_with_tip_and_ids() -> None:
     b, b_inbox = make_transport()
-    await b.start()
-    a, a_inbox = make_transport((b.url,), is_validator=True)
-    await a.start()
-    try:
-        await until(lambda: len(a.peers()) == 1 and len(b.peers()) == 1)
-        (pa,), (pb,) = a.peers(), b.peers()
-        assert pa.node_id == b.node_id and pa.outbound and pa.url == b.url
-        assert pb.node_id == a.node_id and not pb.outbound and pb.is_validator
-        assert (pa.tip_height, pa.tip_hash) == (TIP.height, TIP.block_hash)
-        assert [e.connected for e in a_inbox.events] == [True]
-        assert [e.info.node_id for e in b_inbox.events] == [a.node_id]
-        (status,) = a.dial_status()
-        assert status.connected and status.node_id == b.node_id and status.last_error == ""
-        # a STATUS message updates the peer's known tip and still reaches the node
-        new_tip = Status(9, BlockHash(sha256(b"nine")), 2)
-        assert a.send(b.node_id, MsgType.STATUS, encode_status(new_tip))
-        await until(lambda: b.peers()[0].tip_height == 9)
-        assert b_inbox.messages == [(a.node_id, MsgType.STATUS, encode_status(new_tip))]
-    finally:
-        await a.stop()
-        await b.stop()
+    async with running(b):
+        a, a_inbox = make_transport((b.url,), is_validator=True)
+        async with running(a):
+            await until(lambda: len(a.peers()) == 1 and len(b.peers()) == 1)
+            (pa,), (pb,) = a.peers(), b.peers()
+            assert pa.node_id == b.node_id and pa.outbound and pa.url == b.url
+            assert pb.node_id == a.node_id and not pb.outbound and pb.is_validator
+            assert (pa.tip_height, pa.tip_hash) == (TIP.height, TIP.block_hash)
+            assert [e.connected for e in a_inbox.events] == [True]
+            assert [e.info.node_id for e in b_inbox.events] == [a.node_id]
+            (status,) = a.dial_status()
+            assert status.connected and status.node_id == b.node_id and status.last_error == ""
+            # a STATUS message updates the peer's known tip and still reaches the node
+            new_tip = Status(9, BlockHash(sha256(b"nine")), 2)
+            assert a.send(b.node_id, MsgType.STATUS, encode_status(new_tip))
+            await until(lambda: b.peers()[0].tip_height == 9)
+            assert b_inbox.messages == [(a.node_id, MsgType.STATUS, encode_status(new_tip))]
 
 
 @pytest.mark.parametrize(
@@ -64,49 +70,37 @@ async def test_handshake_connects_both_sides_with_tip_and_ids() -> None:
 )
 async def test_mismatched_chain_is_rejected_with_reason(chain: ChainIdentity, reason: str) -> None:
     server, _ = make_transport()
-    await server.start()
-    async with aiohttp.ClientSession() as session:
+    async with serving(server) as session:
         peer = RawPeer(session, chain=chain)
-        try:
-            await peer.open(server.url)
-            await peer.send_hello()
-            frames = await peer.read_until_closed()
-            kinds = [f.msg_type for f in frames]
-            assert kinds == [MsgType.HELLO, MsgType.REJECT]
-            assert reason in decode_reject(frames[-1].payload)
-            assert server.peers() == ()
-            # the claimed node id was never proven, so it is not banned
-            assert server.bans.node_ban(peer.key.public_key) is None
-        finally:
-            await server.stop()
+        await peer.open(server.url)
+        await peer.send_hello()
+        frames = await peer.read_until_closed()
+        kinds = [f.msg_type for f in frames]
+        assert kinds == [MsgType.HELLO, MsgType.REJECT]
+        assert reason in decode_reject(frames[-1].payload)
+        assert server.peers() == ()
+        # the claimed node id was never proven, so it is not banned
+        assert server.bans.node_ban(peer.key.public_key) is None
 
 
 async def test_dialer_records_the_reject_reason() -> None:
     server, _ = make_transport(chain=ChainIdentity("other-chain", CHAIN.genesis_hash))
-    await server.start()
-    client, _ = make_transport((server.url,))
-    await client.start()
-    try:
-        await until(lambda: "wrong chain id" in client.dial_status()[0].last_error)
-        assert client.peers() == () and server.peers() == ()
-    finally:
-        await client.stop()
-        await server.stop()
+    async with running(server):
+        client, _ = make_transport((server.url,))
+        async with running(client):
+            await until(lambda: "wrong chain id" in client.dial_status()[0].last_error)
+            assert client.peers() == () and server.peers() == ()
 
 
 async def test_bad_challenge_signature_is_rejected() -> None:
     server, inbox = make_transport()
-    await server.start()
-    async with aiohttp.ClientSession() as session:
+    async with serving(server) as session:
         peer = RawPeer(session)
-        try:
-            await peer.handshake(server.url, signer=PrivateKey.generate())
-            frames = await peer.read_until_closed()
-            assert [f.msg_type for f in frames] == [MsgType.AUTH, MsgType.REJECT]
-            assert "bad handshake signature" in decode_reject(frames[-1].payload)
-            assert server.peers() == () and inbox.events == []
-        finally:
-            await server.stop()
+        await peer.handshake(server.url, signer=PrivateKey.generate())
+        frames = await peer.read_until_closed()
+        assert [f.msg_type for f in frames] == [MsgType.AUTH, MsgType.REJECT]
+        assert "bad handshake signature" in decode_reject(frames[-1].payload)
+        assert server.peers() == () and inbox.events == []
 
 
 async def _connected_raw_peer(session: aiohttp.ClientSession, url: str,
@@ -119,36 +113,30 @@ async def _connected_raw_peer(session: aiohttp.ClientSession, url: str,
 async def test_oversize_frame_disconnects_and_bans() -> None:
     limits = replace(FAST, max_frame_bytes=4096)
     server, inbox = make_transport(limits=limits)
-    await server.start()
-    async with aiohttp.ClientSession() as session:
-        try:
-            peer = await _connected_raw_peer(session, server.url)
-            await until(lambda: len(server.peers()) == 1)
-            assert peer.ws is not None
-            await peer.ws.send_bytes(encode_envelope(MsgType.TXS, encode_txs((b"x" * 5000,))))
-            await peer.read_until_closed()
-            assert peer.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
-            await until(lambda: server.peers() == ())
-            ban = server.bans.node_ban(peer.key.public_key)
-            assert ban is not None and "oversize" in ban.reason
-            assert inbox.messages == []
-            # the banned node id can't come back
-            again = RawPeer(session, key=peer.key)
-            await again.open(server.url)
-            await again.send_hello()
-            frames = await again.read_until_closed()
-            assert "banned" in decode_reject(frames[-1].payload)
-        finally:
-            await server.stop()
+    async with serving(server) as session:
+        peer = await _connected_raw_peer(session, server.url)
+        await until(lambda: len(server.peers()) == 1)
+        assert peer.ws is not None
+        await peer.ws.send_bytes(encode_envelope(MsgType.TXS, encode_txs((b"x" * 5000,))))
+        await peer.read_until_closed()
+        assert peer.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        await until(lambda: server.peers() == ())
+        ban = server.bans.node_ban(peer.key.public_key)
+        assert ban is not None and "oversize" in ban.reason
+        assert inbox.messages == []
+        # the banned node id can't come back
+        again = RawPeer(session, key=peer.key)
+        await again.open(server.url)
+        await again.send_hello()
+        frames = await again.read_until_closed()
+        assert "banned" in decode_reject(frames[-1].payload)
 
 
 async def test_malformed_frame_bans_peer_and_server_keeps_serving_others() -> None:
     server, inbox = make_transport()
-    await server.start()
-    good, _ = make_transport((server.url,))
-    await good.start()
-    async with aiohttp.ClientSession() as session:
-        try:
+    async with serving(server) as session:
+        good, _ = make_transport((server.url,))
+        async with running(good):
             await until(lambda: len(server.peers()) == 1)
             bad = await _connected_raw_peer(session, server.url)
             await until(lambda: len(server.peers()) == 2)
@@ -162,9 +150,6 @@ async def test_malformed_frame_bans_peer_and_server_keeps_serving_others() -> No
             payload = encode_txs((b"tx-1",))
             assert good.send(server.node_id, MsgType.TXS, payload) is True
             await until(lambda: inbox.messages == [(good.node_id, MsgType.TXS, payload)])
-        finally:
-            await good.stop()
-            await server.stop()
 
 
 @pytest.mark.parametrize(
@@ -178,94 +163,74 @@ async def test_malformed_frame_bans_peer_and_server_keeps_serving_others() -> No
 )
 async def test_bad_envelopes_ban(frame: bytes, reason: str) -> None:
     server, _ = make_transport()
-    await server.start()
-    async with aiohttp.ClientSession() as session:
-        try:
-            peer = await _connected_raw_peer(session, server.url)
-            await until(lambda: len(server.peers()) == 1)
-            assert peer.ws is not None
-            await peer.ws.send_bytes(frame)
-            frames = await peer.read_until_closed()
-            assert reason in decode_reject(frames[-1].payload)
-            assert server.bans.node_ban(peer.key.public_key) is not None
-        finally:
-            await server.stop()
+    async with serving(server) as session:
+        peer = await _connected_raw_peer(session, server.url)
+        await until(lambda: len(server.peers()) == 1)
+        assert peer.ws is not None
+        await peer.ws.send_bytes(frame)
+        frames = await peer.read_until_closed()
+        assert reason in decode_reject(frames[-1].payload)
+        assert server.bans.node_ban(peer.key.public_key) is not None
 
 
 async def test_text_frame_and_replayed_hello_ban() -> None:
     server, _ = make_transport()
-    await server.start()
-    async with aiohttp.ClientSession() as session:
-        try:
-            p1 = await _connected_raw_peer(session, server.url)
-            assert p1.ws is not None
-            await p1.ws.send_str("hello")
-            assert "text frames" in decode_reject((await p1.read_until_closed())[-1].payload)
-            p2 = await _connected_raw_peer(session, server.url)
-            await p2.send_hello()
-            assert "HELLO after the handshake" in decode_reject(
-                (await p2.read_until_closed())[-1].payload)
-            assert server.bans.node_ban(p1.key.public_key) is not None
-            assert server.bans.node_ban(p2.key.public_key) is not None
-        finally:
-            await server.stop()
+    async with serving(server) as session:
+        p1 = await _connected_raw_peer(session, server.url)
+        assert p1.ws is not None
+        await p1.ws.send_str("hello")
+        assert "text frames" in decode_reject((await p1.read_until_closed())[-1].payload)
+        p2 = await _connected_raw_peer(session, server.url)
+        await p2.send_hello()
+        assert "HELLO after the handshake" in decode_reject(
+            (await p2.read_until_closed())[-1].payload)
+        assert server.bans.node_ban(p1.key.public_key) is not None
+        assert server.bans.node_ban(p2.key.public_key) is not None
 
 
 async def test_rate_flood_bans() -> None:
     limits = replace(FAST, rate_per_s=5.0, rate_burst=20)
     server, inbox = make_transport(limits=limits)
-    await server.start()
-    async with aiohttp.ClientSession() as session:
-        try:
-            peer = await _connected_raw_peer(session, server.url)
-            assert peer.ws is not None
-            frame = encode_envelope(MsgType.TXS, encode_txs((b"spam",)))
-            for _ in range(100):
-                if peer.ws.closed:
-                    break
-                await peer.ws.send_bytes(frame)
-            frames = await peer.read_until_closed()
-            assert "rate budget" in decode_reject(frames[-1].payload)
-            ban = server.bans.node_ban(peer.key.public_key)
-            assert ban is not None and "rate" in ban.reason
-            assert 1 <= len(inbox.messages) <= 21  # the burst got through, the flood did not
-        finally:
-            await server.stop()
+    async with serving(server) as session:
+        peer = await _connected_raw_peer(session, server.url)
+        assert peer.ws is not None
+        frame = encode_envelope(MsgType.TXS, encode_txs((b"spam",)))
+        for _ in range(100):
+            if peer.ws.closed:
+                break
+            await peer.ws.send_bytes(frame)
+        frames = await peer.read_until_closed()
+        assert "rate budget" in decode_reject(frames[-1].payload)
+        ban = server.bans.node_ban(peer.key.public_key)
+        assert ban is not None and "rate" in ban.reason
+        assert 1 <= len(inbox.messages) <= 21  # the burst got through, the flood did not
 
 
 async def test_address_ban_refuses_new_connections_from_that_host() -> None:
     server, _ = make_transport(address_exempt=lambda host: False)
-    await server.start()
-    async with aiohttp.ClientSession() as session:
-        try:
-            peer = await _connected_raw_peer(session, server.url)
-            assert peer.ws is not None
-            await peer.ws.send_bytes(b"\xff")
-            await peer.read_until_closed()
-            await until(lambda: server.bans.address_ban("127.0.0.1") is not None)
-            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-                await RawPeer(session).open(server.url)
-            assert info.value.status == 403
-        finally:
-            await server.stop()
+    async with serving(server) as session:
+        peer = await _connected_raw_peer(session, server.url)
+        assert peer.ws is not None
+        await peer.ws.send_bytes(b"\xff")
+        await peer.read_until_closed()
+        await until(lambda: server.bans.address_ban("127.0.0.1") is not None)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await RawPeer(session).open(server.url)
+        assert info.value.status == 403
 
 
 async def test_node_can_punish_a_peer() -> None:
     b, _ = make_transport()
-    await b.start()
-    a, _ = make_transport((b.url,))
-    await a.start()
-    try:
-        await until(lambda: len(b.peers()) == 1)
-        b.punish(a.node_id, "invalid vote signature")
-        await until(lambda: b.peers() == () and a.peers() == ())
-        ban = b.bans.node_ban(a.node_id)
-        assert ban is not None and ban.reason == "invalid vote signature"
-        await until(lambda: "invalid vote signature" in a.dial_status()[0].last_error
-                    or "banned" in a.dial_status()[0].last_error)
-    finally:
-        await a.stop()
-        await b.stop()
+    async with running(b):
+        a, _ = make_transport((b.url,))
+        async with running(a):
+            await until(lambda: len(b.peers()) == 1)
+            b.punish(a.node_id, "invalid vote signature")
+            await until(lambda: b.peers() == () and a.peers() == ())
+            ban = b.bans.node_ban(a.node_id)
+            assert ban is not None and ban.reason == "invalid vote signature"
+            await until(lambda: "invalid vote signature" in a.dial_status()[0].last_error
+                        or "banned" in a.dial_status()[0].last_error)
 
 
 async def test_reconnects_after_the_remote_restarts() -> None:
@@ -296,32 +261,26 @@ async def test_reconnects_after_the_remote_restarts() -> None:
 
 async def test_broadcast_reaches_every_peer_and_send_reaches_one() -> None:
     hub, hub_inbox = make_transport()
-    await hub.start()
-    spokes = [make_transport((hub.url,)) for _ in range(3)]
-    for t, _ in spokes:
-        await t.start()
-    try:
-        await until(lambda: len(hub.peers()) == 3)
-        payload = encode_txs((b"a", b"b"))
-        assert hub.broadcast(MsgType.TXS, payload) == 3
-        for _, inbox in spokes:
-            await until(lambda inbox=inbox: len(inbox.messages) == 1)
-            assert inbox.messages == [(hub.node_id, MsgType.TXS, payload)]
-        first = spokes[0][0].node_id
-        assert hub.broadcast(MsgType.VOTE, b"v", exclude=frozenset({first})) == 2
-        assert hub.send(spokes[1][0].node_id, MsgType.EVIDENCE, b"e")
-        assert not hub.send(PeerId(b"\x02" * 33), MsgType.EVIDENCE, b"e")
-        await until(lambda: [m[1] for m in spokes[1][1].messages]
-                    == [MsgType.TXS, MsgType.VOTE, MsgType.EVIDENCE])
-        assert [m[1] for m in spokes[0][1].messages] == [MsgType.TXS]
-        for t, _ in spokes:  # and the other way: every spoke's message reaches the hub
-            t.broadcast(MsgType.STATUS, encode_status(Status(1, TIP.block_hash, 0)))
-        await until(lambda: len(hub_inbox.messages) == 3)
-        assert {m[0] for m in hub_inbox.messages} == {t.node_id for t, _ in spokes}
-    finally:
-        for t, _ in spokes:
-            await t.stop()
-        await hub.stop()
+    async with running(hub):
+        spokes = [make_transport((hub.url,)) for _ in range(3)]
+        async with running(*(t for t, _ in spokes)):
+            await until(lambda: len(hub.peers()) == 3)
+            payload = encode_txs((b"a", b"b"))
+            assert hub.broadcast(MsgType.TXS, payload) == 3
+            for _, inbox in spokes:
+                await until(lambda inbox=inbox: len(inbox.messages) == 1)
+                assert inbox.messages == [(hub.node_id, MsgType.TXS, payload)]
+            first = spokes[0][0].node_id
+            assert hub.broadcast(MsgType.VOTE, b"v", exclude=frozenset({first})) == 2
+            assert hub.send(spokes[1][0].node_id, MsgType.EVIDENCE, b"e")
+            assert not hub.send(PeerId(b"\x02" * 33), MsgType.EVIDENCE, b"e")
+            await until(lambda: [m[1] for m in spokes[1][1].messages]
+                        == [MsgType.TXS, MsgType.VOTE, MsgType.EVIDENCE])
+            assert [m[1] for m in spokes[0][1].messages] == [MsgType.TXS]
+            for t, _ in spokes:  # and the other way: every spoke's message reaches the hub
+                t.broadcast(MsgType.STATUS, encode_status(Status(1, TIP.block_hash, 0)))
+            await until(lambda: len(hub_inbox.messages) == 3)
+            assert {m[0] for m in hub_inbox.messages} == {t.node_id for t, _ in spokes}
 
 
 async def test_send_refuses_handshake_types_and_oversize_payloads() -> None:
@@ -335,13 +294,10 @@ async def test_send_refuses_handshake_types_and_oversize_payloads() -> None:
 async def test_self_connection_is_dropped_and_not_redialed() -> None:
     port = free_port()
     me, inbox = make_transport((f"ws://127.0.0.1:{port}/p2p",), port=port)
-    await me.start()
-    try:
+    async with running(me):
         await until(lambda: me.dial_status()[0].is_self)
         await asyncio.sleep(0.2)
         assert me.peers() == () and inbox.events == []
-    finally:
-        await me.stop()
 
 
 async def test_simultaneous_dials_settle_on_one_connection() -> None:
@@ -364,44 +320,32 @@ async def test_simultaneous_dials_settle_on_one_connection() -> None:
 
 async def test_listen_port_taken_is_a_clear_error() -> None:
     a, _ = make_transport()
-    await a.start()
-    try:
+    async with running(a):
         b, _ = make_transport(port=a.port)
         with pytest.raises(NetError, match="cannot listen"):
             await b.start()
-    finally:
-        await a.stop()
 
 
 async def test_inbound_peers_beyond_max_peers_are_refused() -> None:
     server, _ = make_transport(limits=replace(FAST, max_peers=1))
-    await server.start()
-    first, _ = make_transport((server.url,))
-    await first.start()
-    async with aiohttp.ClientSession() as session:
-        try:
+    async with serving(server) as session:
+        first, _ = make_transport((server.url,))
+        async with running(first):
             await until(lambda: len(server.peers()) == 1)
             with pytest.raises(aiohttp.WSServerHandshakeError) as info:
                 await RawPeer(session).open(server.url)
             assert info.value.status == 503
-        finally:
-            await first.stop()
-            await server.stop()
 
 
 async def test_silent_peer_is_dropped_after_the_handshake_timeout() -> None:
     server, _ = make_transport(limits=replace(FAST, handshake_timeout_s=0.2))
-    await server.start()
-    async with aiohttp.ClientSession() as session:
-        try:
-            peer = RawPeer(session)
-            await peer.open(server.url)  # and never says Hello
-            frames = await peer.read_until_closed()
-            assert [f.msg_type for f in frames] == [MsgType.HELLO, MsgType.REJECT]
-            assert "timed out" in decode_reject(frames[-1].payload)
-            assert server.peers() == ()
-        finally:
-            await server.stop()
+    async with serving(server) as session:
+        peer = RawPeer(session)
+        await peer.open(server.url)  # and never says Hello
+        frames = await peer.read_until_closed()
+        assert [f.msg_type for f in frames] == [MsgType.HELLO, MsgType.REJECT]
+        assert "timed out" in decode_reject(frames[-1].payload)
+        assert server.peers() == ()
 
 
 async def test_nodes_made_by_init_connect_from_their_config(tmp_path: Path) -> None:
