@@ -42,6 +42,7 @@ from consensus.codec import (
     expect_hash,
     expect_items,
     expect_list,
+    expect_pubkey,
     expect_str,
     expect_uint,
     expect_version,
@@ -479,7 +480,7 @@ def chain_state_from(obj: Obj, what: str = "chain_state") -> ChainState:
     for i, item in enumerate(expect_list(f[10], f"{what}.participation")):
         pk, proposed, voted, missed, row = expect_array(item, 5, f"{what}.participation[{i}]")
         participation.append((
-            PublicKey(expect_bytes(pk, f"{what}.participation[{i}].pubkey", size=33)),
+            expect_pubkey(pk, f"{what}.participation[{i}].pubkey"),
             Participation(*(expect_uint(x, f"{what}.participation[{i}]")
                             for x in (proposed, voted, missed, row))),
         ))
@@ -495,7 +496,7 @@ def chain_state_from(obj: Obj, what: str = "chain_state") -> ChainState:
     punished: list[EvidenceKey] = []
     for i, item in enumerate(expect_list(f[13], f"{what}.punished")):
         pk, height, round_, kind = expect_array(item, 4, f"{what}.punished[{i}]")
-        punished.append((PublicKey(expect_bytes(pk, f"{what}.punished[{i}].pubkey", size=33)),
+        punished.append((expect_pubkey(pk, f"{what}.punished[{i}].pubkey"),
                          expect_uint(height, f"{what}.punished[{i}].height"),
                          expect_uint(round_, f"{what}.punished[{i}].round"),
                          expect_uint(kind, f"{what}.punished[{i}].type", lo=1, hi=2)))

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import msgpack
 
-from consensus.crypto import sha256
+from consensus.crypto import PUBKEY_SIZE, sha256
 from consensus.errors import CryptoError, DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import (
@@ -149,6 +149,11 @@ def expect_items(
     return tuple(item_from(x, f"{what}[{i}]") for i, x in enumerate(items))
 
 
+def expect_pubkey(obj: Obj, what: str) -> PublicKey:
+    """A compressed public key's bytes (PUBKEY_SIZE); whether it is a curve point is not checked."""
+    return PublicKey(expect_bytes(obj, what, size=PUBKEY_SIZE))
+
+
 def expect_uint(obj: Obj, what: str, hi: int = U64, lo: int = 0) -> int:
     if not isinstance(obj, int) or isinstance(obj, bool):
         raise DecodeError(f"{what}: expected an integer, got {_kind(obj)}")
@@ -229,10 +234,7 @@ def policy_from(obj: Obj, what: str = "policy") -> SpendPolicy:
     version, threshold, keys = expect_array(obj, 3, what)
     expect_version(version, POLICY_VERSION, what)
     m = expect_uint(threshold, f"{what}.threshold", hi=255)
-    pubkeys = tuple(
-        PublicKey(expect_bytes(k, f"{what}.pubkeys[{i}]", size=33))
-        for i, k in enumerate(expect_list(keys, f"{what}.pubkeys", 255))
-    )
+    pubkeys = expect_items(keys, f"{what}.pubkeys", expect_pubkey, 255)
     try:
         return SpendPolicy(m, pubkeys)
     except CryptoError as exc:
@@ -489,7 +491,7 @@ def header_from(obj: Obj, what: str = "header") -> BlockHeader:
         last_commit_hash=expect_hash(f[9], f"{what}.last_commit_hash"),
         evidence_hash=expect_hash(f[10], f"{what}.evidence_hash"),
         actions_hash=expect_hash(f[11], f"{what}.actions_hash"),
-        proposer=PublicKey(expect_bytes(f[12], f"{what}.proposer", size=33)),
+        proposer=expect_pubkey(f[12], f"{what}.proposer"),
     )
 
 
@@ -636,7 +638,7 @@ def validator_obj(v: Validator) -> Obj:
 def validator_from(obj: Obj, what: str = "validator") -> Validator:
     name, pubkey = expect_array(obj, 2, what)
     return Validator(expect_str(name, f"{what}.name", MAX_NAME),
-                     PublicKey(expect_bytes(pubkey, f"{what}.pubkey", size=33)))
+                     expect_pubkey(pubkey, f"{what}.pubkey"))
 
 
 def validators_obj(vs: tuple[Validator, ...]) -> Obj:
@@ -663,8 +665,7 @@ def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
     network = expect_str(f[2], f"{what}.network", 8)
     if network not in NETWORKS:
         raise DecodeError(f"{what}.network: must be one of {NETWORKS}")
-    governors = tuple(PublicKey(expect_bytes(k, f"{what}.governors[{i}]", size=33))
-                      for i, k in enumerate(expect_list(f[6], f"{what}.governors", 255)))
+    governors = expect_items(f[6], f"{what}.governors", expect_pubkey, 255)
     allocations = expect_items(f[4], f"{what}.allocations", _txout_from)
     if sum(o.amount for o in allocations) > MAX_AMOUNT:
         # The supply never grows, so this bounds every sum the ledger makes (fees included).

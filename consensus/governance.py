@@ -39,6 +39,7 @@ from consensus.codec import (
     expect_chain_id,
     expect_items,
     expect_list,
+    expect_pubkey,
     expect_str,
     expect_uint,
     expect_version,
@@ -97,8 +98,7 @@ def config_from(obj: Obj, what: str = "config") -> GovernedConfig:
 
 
 def sorted_keys_from(obj: Obj, what: str, max_len: int) -> tuple[PublicKey, ...]:
-    keys = tuple(PublicKey(expect_bytes(k, f"{what}[{i}]", size=33))
-                 for i, k in enumerate(expect_list(obj, what, max_len)))
+    keys = expect_items(obj, what, expect_pubkey, max_len)
     if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
         raise DecodeError(f"{what}: keys must be sorted and unique")
     return keys
@@ -199,10 +199,6 @@ def body_obj(body: ActionBody) -> Obj:
     raise GovernanceError("unknown_action", f"not a governance action body: {body!r}")
 
 
-def _pubkey(obj: Obj, what: str) -> PublicKey:
-    return PublicKey(expect_bytes(obj, what, size=33))
-
-
 def body_from(obj: Obj, what: str = "action.body") -> ActionBody:
     if not isinstance(obj, tuple) or not obj:
         raise DecodeError(f"{what}: expected a non-empty array")
@@ -210,16 +206,16 @@ def body_from(obj: Obj, what: str = "action.body") -> ActionBody:
     if kind == _KIND_ADD:
         _, name, key = expect_array(obj, 3, what)
         return AddValidator(expect_str(name, f"{what}.name", MAX_NAME),
-                            _pubkey(key, f"{what}.pubkey"))
+                            expect_pubkey(key, f"{what}.pubkey"))
     if kind == _KIND_REMOVE:
         _, key = expect_array(obj, 2, what)
-        return RemoveValidator(_pubkey(key, f"{what}.pubkey"))
+        return RemoveValidator(expect_pubkey(key, f"{what}.pubkey"))
     if kind == _KIND_REKEY:
         _, old, new = expect_array(obj, 3, what)
-        return RekeyValidator(_pubkey(old, f"{what}.old"), _pubkey(new, f"{what}.new"))
+        return RekeyValidator(expect_pubkey(old, f"{what}.old"), expect_pubkey(new, f"{what}.new"))
     if kind == _KIND_READMIT:
         _, key = expect_array(obj, 2, what)
-        return ReadmitValidator(_pubkey(key, f"{what}.pubkey"))
+        return ReadmitValidator(expect_pubkey(key, f"{what}.pubkey"))
     if kind == _KIND_PARAM:
         _, name, value = expect_array(obj, 3, what)
         return SetParam(expect_str(name, f"{what}.name", 64), expect_uint(value, f"{what}.value"))
@@ -280,7 +276,7 @@ def _signatures_from(obj: Obj, what: str) -> Signatures:
     sigs: list[tuple[PublicKey, bytes]] = []
     for i, pair in enumerate(expect_list(obj, what, MAX_GOVERNORS)):
         key, sig = expect_array(pair, 2, f"{what}[{i}]")
-        sigs.append((_pubkey(key, f"{what}[{i}].key"),
+        sigs.append((expect_pubkey(key, f"{what}[{i}].key"),
                      expect_bytes(sig, f"{what}[{i}].sig", size=64)))
     if any(a[0] >= b[0] for a, b in zip(sigs, sigs[1:], strict=False)):
         raise DecodeError(f"{what}: signer keys must be strictly ascending (one signature each)")

@@ -23,6 +23,7 @@ from consensus.codec import (
     expect_bytes,
     expect_chain_id,
     expect_list,
+    expect_pubkey,
     expect_uint,
     expect_version,
     pack,
@@ -99,7 +100,7 @@ def vote_from(obj: Obj, what: str = "vote") -> Vote:
         height=expect_uint(f[3], f"{what}.height"),
         round=expect_uint(f[4], f"{what}.round", hi=U32),
         block_id=_block_id_from(f[5], f"{what}.block_id"),
-        validator=PublicKey(expect_bytes(f[6], f"{what}.validator", size=33)),
+        validator=expect_pubkey(f[6], f"{what}.validator"),
         signature=expect_bytes(f[7], f"{what}.signature", size=64),
     )
 
@@ -165,7 +166,7 @@ def proposal_from(obj: Obj, what: str = "proposal") -> Proposal:
         round=round_,
         pol_round=pol_round,
         block_id=block_id,
-        proposer=PublicKey(expect_bytes(f[6], f"{what}.proposer", size=33)),
+        proposer=expect_pubkey(f[6], f"{what}.proposer"),
         signature=expect_bytes(f[7], f"{what}.signature", size=64),
     )
 

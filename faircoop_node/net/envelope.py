@@ -28,6 +28,7 @@ from consensus.codec import (
     expect_chain_id,
     expect_hash,
     expect_items,
+    expect_pubkey,
     expect_str,
     expect_uint,
     expect_version,
@@ -123,7 +124,7 @@ def hello_from(obj: Obj, what: str = "hello") -> Hello:
         genesis_hash=BlockHash(expect_hash(genesis, f"{what}.genesis_hash")),
         tip_height=expect_uint(height, f"{what}.tip_height"),
         tip_hash=BlockHash(expect_hash(tip, f"{what}.tip_hash")),
-        node_id=PublicKey(expect_bytes(node_id, f"{what}.node_id", size=33)),
+        node_id=expect_pubkey(node_id, f"{what}.node_id"),
         is_validator=expect_uint(is_validator, f"{what}.is_validator", hi=1) == 1,
         nonce=expect_bytes(nonce, f"{what}.nonce", size=NONCE_SIZE),
     )
