@@ -408,16 +408,30 @@ def _tx_from_strict(obj: Obj, what: str) -> Tx:
     )
 
 
-# The txid and full encoding of recently seen txs, keyed by object identity. On its way from
-# mempool to block a tx is hashed and encoded several times (size, signature-cache key, Merkle
-# root, signature digest, storage); a Tx is immutable, so the answers can't change. Each entry
-# holds the tx itself, so its id can't be reused while the entry lives. A memo, not state:
-# results are identical with or without it.
 _TX_MEMO_SIZE = 32_768
 _tx_memo: dict[int, tuple[Tx, TxId, bytes]] = {}
 
 
 def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
+    """(tx, txid, full encoding), computed once per Tx object while it stays in the memo.
+
+    Why: on its way from mempool to block a tx is hashed and encoded several times (size,
+    signature-cache key, Merkle root, signature digest, storage); a Tx is immutable, so the
+    answers can't change. A memo, not state: results are identical with or without it.
+
+    Why it is correct keyed by `id(tx)`: each entry holds the tx itself, so while the entry
+    lives the object can't be freed and its id can't be given to another object; and a hit
+    counts only if `entry[0] is tx`, so an id reused after the memo was cleared is a miss,
+    never a wrong answer. Keying by value instead (a dict or WeakKeyDictionary on the Tx)
+    would hash the whole tx, which costs about as much as what is memoized. Eviction is all at
+    once (clear at `_TX_MEMO_SIZE`), so a hit stays one dict lookup. Threads (the node's
+    `to_thread` calls) may race to fill an entry; both compute the same value, and each dict
+    operation is atomic.
+
+    Why not on the object: `Tx` is a frozen, slotted dataclass with no spare slot; a cache
+    would have to be a dataclass field (seen by `fields` and `asdict`, set by every Tx
+    constructor call, memoized or not), a change to a foundation type for no gain in clarity.
+    """
     entry = _tx_memo.get(id(tx))
     if entry is None or entry[0] is not tx:
         core = _tx_core_obj(tx)
