@@ -423,15 +423,22 @@ def test_duplicate_votes_raise_evidence_once_and_count_for_each_block() -> None:
     assert d.engine.vote_count(0, VoteType.PREVOTE) == 1  # one validator, whatever it said
 
 
+def _decide_round_0(d: Driver, others: tuple[int, ...] = (1, 2)) -> Block:
+    """Round 0 of height 1 decides block(0): its proposal, then prevotes and precommits for it
+    from the validators `others` (enough for a quorum, with the driver's own votes if it signs)."""
+    b0 = block(0)
+    d(propose(0, b0))
+    for i in others:
+        d(vote(i, VoteType.PREVOTE, 0, bid(b0)))
+    for i in others:
+        d(vote(i, VoteType.PRECOMMIT, 0, bid(b0)))
+    return b0
+
+
 def test_equivocation_seen_after_the_commit_is_still_reported() -> None:
     d = Driver()
     d(new_height())
-    b0 = block(0)
-    d(propose(0, b0))
-    for i in (1, 2):
-        d(vote(i, VoteType.PREVOTE, 0, bid(b0)))
-    for i in (1, 2):
-        d(vote(i, VoteType.PRECOMMIT, 0, bid(b0)))
+    _decide_round_0(d)
     assert d.engine.decided
     late = vote(1, VoteType.PRECOMMIT, 0, NIL)
     assert [type(a) for a in d(late)] == [EvidenceFound]
@@ -443,12 +450,7 @@ def test_equivocation_seen_after_the_commit_is_still_reported() -> None:
 def test_observer_commits_without_signing() -> None:
     d = Driver(key=PrivateKey(sha256(b"observer")))
     d(new_height())
-    b0 = block(0)
-    d(propose(0, b0))
-    for i in (0, 1, 2):
-        d(vote(i, VoteType.PREVOTE, 0, bid(b0)))
-    for i in (0, 1, 2):
-        d(vote(i, VoteType.PRECOMMIT, 0, bid(b0)))
+    _decide_round_0(d, others=(0, 1, 2))
     assert not d.engine.is_validator
     assert d.signed() == [] and not any(isinstance(a, PersistLastSigned) for a in d.actions)
     assert any(isinstance(a, Commit) for a in d.actions)
@@ -476,12 +478,7 @@ def test_restarted_engine_never_signs_at_or_below_its_last_signed_state() -> Non
     d = Driver(me=1, last_signed=SignedState(1, 0, Step.PRECOMMIT))
     out = d(new_height())
     assert not any(isinstance(a, RequestProposalBlock) for a in out)  # already proposed
-    b0 = block(0)
-    d(propose(0, b0))
-    for i in (0, 2, 3):
-        d(vote(i, VoteType.PREVOTE, 0, bid(b0)))
-    for i in (0, 2, 3):
-        d(vote(i, VoteType.PRECOMMIT, 0, bid(b0)))
+    _decide_round_0(d, others=(0, 2, 3))
     assert d.signed() == []
     assert any(isinstance(a, Commit) for a in d.actions)  # it still follows the chain
 
@@ -578,12 +575,7 @@ def test_new_height_contract() -> None:
 def test_a_decided_height_is_never_started_again() -> None:
     d = Driver()
     d(new_height())
-    b0 = block(0)
-    d(propose(0, b0))
-    for i in (1, 2):
-        d(vote(i, VoteType.PREVOTE, 0, bid(b0)))
-    for i in (1, 2):
-        d(vote(i, VoteType.PRECOMMIT, 0, bid(b0)))
+    _decide_round_0(d)
     assert d.engine.decided
     with pytest.raises(EngineError):
         d.engine.handle(new_height(1))
