@@ -179,6 +179,15 @@ class NodeCounters:
     punished: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _SyncOutcome:
+    """What `_sync_range` stored (in order), and why it stopped early, if it did."""
+
+    done: list[tuple[Block, BlockHash, bytes, ValidBlock]]
+    problem: str | None  # the peer sent a block that does not check: punish it
+    bug: str | None  # our store refused a checked block: log it, nobody to punish
+
+
 class Node:
     """A validator or observer: engine, chain state, store, mempool, transport and block feed.
 
@@ -750,14 +759,15 @@ class Node:
         self._announce_status()
 
     def _store_block(self, before: ChainState, block: Block, block_id: BlockHash,
-                     certificate: bytes, valid: ValidBlock) -> None:
-        """The one atomic, synced write of a final block (runs in a worker thread)."""
+                     certificate: bytes, valid: ValidBlock, *, sync: bool = True) -> None:
+        """The one atomic write of a final block (runs in a worker thread); synced unless a
+        synced range says otherwise (`_sync_range`)."""
         after = valid.state
         sets = {bytes(validators_hash(v)): pack(validators_obj(v))
                 for v in (before.current.validators, before.upcoming.validators,
                           after.current.validators, after.upcoming.validators)}
         self._store.commit_block(block, block_id, valid.diff, certificate,
-                                 encode_chain_state(after), validator_sets=sets)
+                                 encode_chain_state(after), validator_sets=sets, sync=sync)
 
     def _committed(self, block: Block, block_id: BlockHash, certificate: bytes,
                    valid: ValidBlock, *, source: str, round_: int) -> None:
@@ -784,8 +794,10 @@ class Node:
         h = block.header
         self._feed.publish(NewBlock(h.height, block_id, len(block.txs), h.time_ms))
         self.ctx.at(h.height, round_)
-        self.log.info("block_committed", hash=block_id.hex(), txs=len(block.txs),
-                      proposer=h.proposer.hex()[:16], source=source, mempool=len(self._mempool))
+        # a synced range logs one `blocks_synced` line; per block only at DEBUG
+        emit = self.log.debug if source == "sync" else self.log.info
+        emit("block_committed", hash=block_id.hex(), txs=len(block.txs),
+             proposer=h.proposer.hex()[:16], source=source, mempool=len(self._mempool))
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -1046,17 +1058,79 @@ class Node:
         if not answer.blocks:
             self.sync.tips[peer] = min(self.sync.tips.get(peer, 0), answer.start - 1)
             return
-        applied = 0
+        items: list[tuple[Block, bytes]] = []
         for i, item in enumerate(answer.blocks):
-            height = answer.start + i
-            ok = await self._apply_certified(peer, item, height)
-            if ok is None:
-                continue
-            if not ok:
+            block, height = decode_block(item.block), answer.start + i
+            if block.header.height != height:
+                self._punish(peer, "BLOCKS out of order")
                 break
-            applied += 1
-        if applied:
+            if height <= self.state.height:
+                have = self._store.get_hash_at(height)
+                if have is not None and have != block_hash(block.header):
+                    self.log.error("conflicting_final_block", height=height, peer=peer.hex()[:16])
+                continue
+            items.append((block, item.certificate))
+        if not items:
+            return
+        outcome = await asyncio.to_thread(self._sync_range, self.state, items,
+                                          self._signed_height())
+        for block, block_id, certificate, valid in outcome.done:
+            self._committed(block, block_id, certificate, valid, source="sync",
+                            round_=decode_certificate(certificate).round)
+            self.counters.committed_sync += 1
+        if outcome.done:
+            first, last = outcome.done[0][0].header.height, outcome.done[-1][0].header.height
+            self.log.info("blocks_synced", first=first, last=last, count=len(outcome.done),
+                          peer=peer.hex()[:16])
+        if outcome.problem is not None:
+            self._punish(peer, outcome.problem)
+        if outcome.bug is not None:
+            self.log.error("node_bug", kind="sync", error=outcome.bug)
+        if outcome.done:
             await self._after_sync()
+
+    def _signed_height(self) -> int | None:
+        """The height of our last-signed record: a block there may carry our vote."""
+        return None if self._record is None else self._record.state.height
+
+    def _sync_range(self, state: ChainState, items: list[tuple[Block, bytes]],
+                    signed_height: int | None) -> _SyncOutcome:
+        """Check and store fetched blocks in order (one worker-thread hop); stop at a bad one.
+
+        Each block is still its own atomic batch, with the tip and chain state in it, but only
+        the last one written (and any block at the height this validator last signed at) is
+        synced: LevelDB's log is sequential, so that synced write makes the earlier ones
+        durable too, and a crash before it loses at most a suffix of blocks, which are fetched
+        again; the store reopens on an older, consistent tip.
+        """
+        done: list[tuple[Block, BlockHash, bytes, ValidBlock]] = []
+        problem: str | None = None
+        bug: str | None = None
+        durable = True  # is the last block written synced?
+        for n, (block, certificate) in enumerate(items):
+            height = block.header.height
+            try:
+                block_id = check_certified(state, block, certificate)
+                valid = validate_block(state, block, block_id, self._store,
+                                       sig_cache=self.sig_cache)
+            except SyncError as exc:
+                problem = str(exc)
+                break
+            except (ValidationError, DecodeError) as exc:
+                problem = f"certified block {height} is invalid: {exc}"
+                break
+            synced = n == len(items) - 1 or height == signed_height
+            try:
+                self._store_block(state, block, block_id, certificate, valid, sync=synced)
+            except Exception as exc:  # our store refused: not the peer's fault
+                bug = f"{type(exc).__name__}: {exc}"
+                break
+            durable = synced
+            done.append((block, block_id, certificate, valid))
+            state = valid.state
+        if done and not durable:
+            self._store.flush()  # stopped early: the blocks written so far become durable
+        return _SyncOutcome(done, problem, bug)
 
     async def _handle_block(self, peer: PeerId, payload: bytes) -> None:
         item = decode_certified_block(payload)
