@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from faircoop_node.config import Limits
-from faircoop_node.net.envelope import MsgType, decode_envelope, encode_envelope
+from faircoop_node.net.envelope import MsgType, decode_envelope
 from faircoop_node.net.transport import (
     ChainIdentity,
     MessageHandler,
@@ -28,6 +28,7 @@ from faircoop_node.net.transport import (
     PeerId,
     PeerInfo,
     TipSource,
+    outgoing_frame,
 )
 
 
@@ -208,13 +209,7 @@ class MemoryTransport:
             self._net.cut(self._id, peer, reason)
 
     def _frame(self, msg_type: MsgType, payload: bytes) -> bytes:
-        if msg_type.is_handshake:
-            raise NetError(f"{msg_type.name} is for the handshake; the transport sends it")
-        frame = encode_envelope(msg_type, payload)
-        if len(frame) > self._net.max_frame_bytes:
-            raise NetError(f"a {msg_type.name} frame of {len(frame)} bytes is over "
-                           f"limits.max_frame_bytes ({self._net.max_frame_bytes})")
-        return frame
+        return outgoing_frame(msg_type, payload, self._net.max_frame_bytes)
 
     async def peer_event(self, other: MemoryTransport, connected: bool, reason: str) -> None:
         if connected:

@@ -24,7 +24,7 @@ from consensus.codec import pack
 from consensus.crypto import tagged_hash
 from consensus.errors import FaircoopError
 from consensus.types import BlockHash
-from faircoop_node.net.envelope import MsgType
+from faircoop_node.net.envelope import MsgType, encode_envelope
 
 PeerId = NewType("PeerId", bytes)  # a peer's node id: its 33-byte compressed node public key
 
@@ -110,6 +110,18 @@ class Transport(Protocol):
     def punish(self, peer: PeerId, reason: str) -> None:
         """Disconnect and ban a peer that sent something invalid (for `limits.ban_seconds`)."""
         ...
+
+
+def outgoing_frame(msg_type: MsgType, payload: bytes, max_frame_bytes: int) -> bytes:
+    """The frame `send`/`broadcast` put on the wire; NetError for a handshake type (only the
+    transport sends those) or a frame over `max_frame_bytes`, which the peer would ban us for."""
+    if msg_type.is_handshake:
+        raise NetError(f"{msg_type.name} is for the handshake; the transport sends it")
+    frame = encode_envelope(msg_type, payload)
+    if len(frame) > max_frame_bytes:
+        raise NetError(f"a {msg_type.name} frame of {len(frame)} bytes is over "
+                       f"limits.max_frame_bytes ({max_frame_bytes})")
+    return frame
 
 
 def auth_digest(chain: ChainIdentity, challenge: bytes, responder_nonce: bytes,

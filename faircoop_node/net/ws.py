@@ -70,6 +70,7 @@ from faircoop_node.net.transport import (
     PeerInfo,
     TipSource,
     auth_digest,
+    outgoing_frame,
 )
 
 WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
@@ -267,13 +268,7 @@ class WsTransport:
     # -- frames -----------------------------------------------------------------------------
 
     def _frame(self, msg_type: MsgType, payload: bytes) -> bytes:
-        if msg_type.is_handshake:
-            raise NetError(f"{msg_type.name} is for the handshake; the transport sends it")
-        frame = encode_envelope(msg_type, payload)
-        if len(frame) > self._limits.max_frame_bytes:
-            raise NetError(f"a {msg_type.name} frame of {len(frame)} bytes is over "
-                           f"limits.max_frame_bytes ({self._limits.max_frame_bytes})")
-        return frame
+        return outgoing_frame(msg_type, payload, self._limits.max_frame_bytes)
 
     def _enqueue(self, conn: _Conn, frame: bytes) -> bool:
         if conn.drop_reason is not None:
