@@ -83,6 +83,12 @@ def sim_key(index: int) -> PrivateKey:
     return PrivateKey(sha256(f"faircoop-sim-validator-{index}".encode()))
 
 
+def sim_keys(n: int) -> list[PrivateKey]:
+    """Validators 0..n-1's keys in voting-set order (by public key), as `sim_genesis` lists
+    them: key i signs as validator index i of a certificate."""
+    return sorted((sim_key(i) for i in range(n)), key=lambda k: k.public_key)
+
+
 def sim_genesis(n: int, params: ChainParams, chain_id: str = "faircoop-sim") -> Genesis:
     keys = [sim_key(i).public_key for i in range(n)]
     validators = tuple(
@@ -243,7 +249,7 @@ class Simulation:
             self.rng, n, config.byzantine, config.faults, config.window_ms, config.behaviours
         )
         behaviour = dict(self.plan.byzantine)
-        keys = sorted((sim_key(i) for i in range(n)), key=lambda k: k.public_key)
+        keys = sim_keys(n)
         self.nodes: list[SimNode] = []
         for i, key in enumerate(keys):
             view = self.rules.genesis_view()

@@ -37,7 +37,7 @@ from consensus.params import ChainParams
 from consensus.types import Block, BlockHash, PublicKey
 from consensus.votes import Proposal, Vote, VoteType, encode_certificate
 from faircoop_node.simulation.chain import ChainView, StaticRules, verify_synced_block
-from faircoop_node.simulation.sim import sim_genesis, sim_key
+from faircoop_node.simulation.sim import sim_genesis, sim_keys
 
 PARAMS = ChainParams(timeout_propose_ms=1000, timeout_vote_ms=500, timeout_delta_ms=250)
 STEP_NAMES = {Step.PROPOSE: "propose", Step.PREVOTE: "prevote", Step.PRECOMMIT: "precommit"}
@@ -63,7 +63,7 @@ class Cluster:
     def __init__(self, n: int, params: ChainParams = PARAMS) -> None:
         self.genesis = sim_genesis(n, params)
         self.rules = StaticRules(self.genesis, genesis_hash(self.genesis))
-        keys = sorted((sim_key(i) for i in range(n)), key=lambda k: k.public_key)
+        keys = sim_keys(n)
         self.nodes = [
             Node(i, k, Engine(self.genesis.chain_id, k), self.rules.genesis_view())
             for i, k in enumerate(keys)

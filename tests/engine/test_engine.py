@@ -40,14 +40,14 @@ from consensus.params import ChainParams
 from consensus.types import Block, BlockHash, PublicKey
 from consensus.votes import NIL, Proposal, Vote, VoteType, sign_proposal, sign_vote
 from faircoop_node.simulation.chain import StaticRules
-from faircoop_node.simulation.sim import sim_genesis, sim_key
+from faircoop_node.simulation.sim import sim_genesis, sim_keys
 
 PARAMS = ChainParams(timeout_propose_ms=1000, timeout_vote_ms=500, timeout_delta_ms=250)
 N = 4
 GENESIS = sim_genesis(N, PARAMS)
 CHAIN = GENESIS.chain_id
 RULES = StaticRules(GENESIS, genesis_hash(GENESIS))
-KEYS = sorted((sim_key(i) for i in range(N)), key=lambda k: k.public_key)
+KEYS = sim_keys(N)
 VALS = tuple(PublicKey(k.public_key) for k in KEYS)
 ME = 0  # proposer(1, r) = VALS[(1 + r) % 4]: ME proposes at round 3 of height 1
 

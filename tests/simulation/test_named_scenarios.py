@@ -24,7 +24,7 @@ from consensus.votes import Vote, VoteType, sign_proposal, sign_vote
 from faircoop_node.simulation import SimConfig, Simulation, run_simulation
 from faircoop_node.simulation.chain import StaticRules
 from faircoop_node.simulation.faults import FaultPlan, NetworkFaults
-from faircoop_node.simulation.sim import SIM_PARAMS, sim_genesis, sim_key
+from faircoop_node.simulation.sim import SIM_PARAMS, sim_genesis, sim_keys
 
 QUIET = FaultPlan(heal_ms=0, network=NetworkFaults(), partition=None, crashes=(), byzantine=())
 
@@ -132,7 +132,7 @@ class _Split:
     def __init__(self, n: int, byzantine: tuple[int, ...], honest: tuple[int, int]) -> None:
         self.genesis = sim_genesis(n, SIM_PARAMS)
         self.rules = StaticRules(self.genesis, genesis_hash(self.genesis))
-        self.keys = sorted((sim_key(i) for i in range(n)), key=lambda k: k.public_key)
+        self.keys = sim_keys(n)
         self.vals = tuple(PublicKey(k.public_key) for k in self.keys)
         self.byz, self.honest = byzantine, honest
         self.engines = {i: Engine(self.genesis.chain_id, self.keys[i]) for i in honest}
