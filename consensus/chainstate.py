@@ -42,8 +42,8 @@ from consensus.codec import (
     expect_hash,
     expect_items,
     expect_list,
+    expect_network,
     expect_pubkey,
-    expect_str,
     expect_uint,
     expect_version,
     genesis_hash,
@@ -79,7 +79,7 @@ from consensus.governance import (
 )
 from consensus.params import ChainParams
 from consensus.quorum import quorum_size
-from consensus.types import NETWORKS, Block, BlockHash, Genesis, Lock, PublicKey, Validator
+from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Validator
 from consensus.votes import CommitCertificate, decode_certificate
 
 STATE_VERSION = 1
@@ -473,9 +473,7 @@ def chain_state_obj(s: ChainState) -> Obj:
 def chain_state_from(obj: Obj, what: str = "chain_state") -> ChainState:
     f = expect_array(obj, 18, what)
     expect_version(f[0], STATE_VERSION, what)
-    network = expect_str(f[2], f"{what}.network", 8)
-    if network not in NETWORKS:
-        raise DecodeError(f"{what}.network: must be one of {NETWORKS}")
+    network = expect_network(f[2], f"{what}.network")
     participation: list[tuple[PublicKey, Participation]] = []
     for i, item in enumerate(expect_list(f[10], f"{what}.participation")):
         pk, proposed, voted, missed, row = expect_array(item, 5, f"{what}.participation[{i}]")

@@ -198,6 +198,13 @@ def expect_chain_id(obj: Obj, what: str) -> str:
     return chain_id
 
 
+def expect_network(obj: Obj, what: str) -> str:
+    network = expect_str(obj, what, 8)
+    if network not in NETWORKS:
+        raise DecodeError(f"{what}: must be one of {NETWORKS}")
+    return network
+
+
 def _kind(obj: Obj) -> str:
     if isinstance(obj, bool):
         return "a boolean"
@@ -676,9 +683,7 @@ def genesis_obj(g: Genesis) -> Obj:
 def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
     f = expect_array(obj, 10, what)
     expect_version(f[0], GENESIS_VERSION, what)
-    network = expect_str(f[2], f"{what}.network", 8)
-    if network not in NETWORKS:
-        raise DecodeError(f"{what}.network: must be one of {NETWORKS}")
+    network = expect_network(f[2], f"{what}.network")
     governors = expect_items(f[6], f"{what}.governors", expect_pubkey, 255)
     allocations = expect_items(f[4], f"{what}.allocations", _txout_from)
     if sum(o.amount for o in allocations) > MAX_AMOUNT:
