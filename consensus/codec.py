@@ -276,19 +276,29 @@ def _txout_from(obj: Obj, what: str) -> TxOut:
                  Lock(expect_bytes(lock, f"{what}.lock", size=32)))
 
 
+def expect_indexed_signatures(
+    obj: Obj, what: str, index_name: str, max_index: int, max_len: int
+) -> tuple[tuple[int, bytes], ...]:
+    """(signer index, 64-byte signature) pairs, indexes strictly ascending and <= max_index:
+    a witness's signatures (index into its policy's keys) and a commit certificate's (index
+    into the validator set)."""
+    pairs: list[tuple[int, bytes]] = []
+    last = -1
+    for j, pair in enumerate(expect_list(obj, what, max_len)):
+        index, sig = expect_array(pair, 2, f"{what}[{j}]")
+        i = expect_uint(index, f"{what}[{j}].{index_name}", hi=max_index)
+        if i <= last:
+            raise DecodeError(f"{what}: {index_name} indexes must be strictly ascending")
+        last = i
+        pairs.append((i, expect_bytes(sig, f"{what}[{j}].sig", size=64)))
+    return tuple(pairs)
+
+
 def _witness_from(obj: Obj, what: str) -> Witness:
     policy, sigs = expect_array(obj, 2, what)
     p = policy_from(policy, f"{what}.policy")
-    pairs: list[tuple[int, bytes]] = []
-    last = -1
-    for j, pair in enumerate(expect_list(sigs, f"{what}.signatures", 255)):
-        index, sig = expect_array(pair, 2, f"{what}.signatures[{j}]")
-        i = expect_uint(index, f"{what}.signatures[{j}].key", hi=len(p.pubkeys) - 1)
-        if i <= last:
-            raise DecodeError(f"{what}.signatures: key indexes must be strictly ascending")
-        last = i
-        pairs.append((i, expect_bytes(sig, f"{what}.signatures[{j}].sig", size=64)))
-    return Witness(p, tuple(pairs))
+    return Witness(p, expect_indexed_signatures(sigs, f"{what}.signatures", "key",
+                                                len(p.pubkeys) - 1, 255))
 
 
 def txout_obj(o: TxOut) -> Obj:

@@ -22,7 +22,7 @@ from consensus.codec import (
     expect_array,
     expect_bytes,
     expect_chain_id,
-    expect_list,
+    expect_indexed_signatures,
     expect_pubkey,
     expect_uint,
     expect_version,
@@ -200,21 +200,14 @@ def certificate_from(obj: Obj, what: str = "certificate") -> CommitCertificate:
     block_id = _block_id_from(f[4], f"{what}.block_id")
     if not block_id:
         raise DecodeError(f"{what}.block_id: a certificate names a block")
-    sigs: list[tuple[int, bytes]] = []
-    last = -1
-    for j, pair in enumerate(expect_list(f[5], f"{what}.signatures", MAX_VALIDATORS)):
-        index, sig = expect_array(pair, 2, f"{what}.signatures[{j}]")
-        i = expect_uint(index, f"{what}.signatures[{j}].validator", hi=MAX_VALIDATORS - 1)
-        if i <= last:
-            raise DecodeError(f"{what}.signatures: validator indexes must be strictly ascending")
-        last = i
-        sigs.append((i, expect_bytes(sig, f"{what}.signatures[{j}].sig", size=64)))
+    sigs = expect_indexed_signatures(f[5], f"{what}.signatures", "validator",
+                                     MAX_VALIDATORS - 1, MAX_VALIDATORS)
     return CommitCertificate(
         chain_id=expect_chain_id(f[1], f"{what}.chain_id"),
         height=expect_uint(f[2], f"{what}.height", hi=U64),
         round=expect_uint(f[3], f"{what}.round", hi=U32),
         block_id=block_id,
-        signatures=tuple(sigs),
+        signatures=sigs,
     )
 
 
