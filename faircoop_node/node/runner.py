@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from consensus.codec import (
     encode_block,
     encode_tx,
     pack,
+    txid,
     validators_hash,
     validators_obj,
 )
@@ -140,6 +141,7 @@ from faircoop_node.storage.base import BaseStore
 MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
 BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
 TX_BATCH = 500  # txs per relayed TXS frame
+TX_FLUSH_S = 0.005  # relayed txs wait this long to share a frame (one write per peer per frame)
 
 
 class NodeError(FaircoopError):
@@ -233,7 +235,7 @@ class Node:
         self._last_block_mono = time.monotonic()
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._tx_out: list[bytes] = []
+        self._tx_out: dict[frozenset[PeerId], list[bytes]] = {}  # by the peers left out
         self._tx_flush: asyncio.TimerHandle | None = None
         self._progress: tuple[int, int, int] = (-1, -1, -1)
         self._progress_mono = time.monotonic()
@@ -824,23 +826,34 @@ class Node:
         self.transport.broadcast(MsgType.STATUS, encode_status(
             Status(self.state.height, self.state.last_block_id, self.current_round())))
 
-    def _relay_tx(self, raw: bytes, exclude: frozenset[PeerId] = frozenset()) -> None:
-        if exclude:
-            if self.transport is not None:
-                self.transport.broadcast(MsgType.TXS, encode_txs((raw,)), exclude)
-            return
-        self._tx_out.append(raw)
-        if len(self._tx_out) >= TX_BATCH:
+    def _relay_tx(self, raw: bytes) -> None:
+        self._relay_txs((raw,), frozenset())
+
+    def _relay_txs(self, raws: Iterable[bytes], exclude: frozenset[PeerId]) -> None:
+        """Queue txs for every peer but `exclude`; sent in one TXS frame per peer and batch.
+
+        Batching (up to `TX_FLUSH_S`, or `TX_BATCH` txs) matters under load: each frame is a
+        socket write at the sender and a read, decode and dispatch at every receiver, and
+        without it most frames carried one or two txs.
+        """
+        out = self._tx_out.setdefault(exclude, [])
+        out.extend(raws)
+        if len(out) >= TX_BATCH:
             self._flush_txs()
         elif self._tx_flush is None:
-            self._tx_flush = asyncio.get_running_loop().call_later(0.005, self._flush_txs)
+            self._tx_flush = asyncio.get_running_loop().call_later(TX_FLUSH_S, self._flush_txs)
 
     def _flush_txs(self) -> None:
-        self._tx_flush = None
-        out, self._tx_out = self._tx_out, []
-        if out and self.transport is not None and not self._stopping:
+        if self._tx_flush is not None:
+            self._tx_flush.cancel()
+            self._tx_flush = None
+        pending, self._tx_out = self._tx_out, {}
+        if self.transport is None or self._stopping:
+            return
+        for exclude, out in pending.items():
             for i in range(0, len(out), TX_BATCH):
-                self.transport.broadcast(MsgType.TXS, encode_txs(tuple(out[i:i + TX_BATCH])))
+                self.transport.broadcast(MsgType.TXS, encode_txs(tuple(out[i:i + TX_BATCH])),
+                                         exclude)
 
     def _on_evidence_found(self, a: EvidenceFound) -> None:
         try:
@@ -861,6 +874,8 @@ class Node:
             self.transport.punish(peer, reason)
 
     def _handle_txs(self, peer: PeerId, payload: bytes) -> None:
+        """Admit a peer's relayed txs (in the order sent: a parent before its child) and relay
+        the new ones to every other peer."""
         try:
             raws = decode_txs(payload)
         except DecodeError as exc:
@@ -873,16 +888,16 @@ class Node:
             except DecodeError as exc:
                 self._punish(peer, f"bad tx: {exc}")
                 return
+            if txid(tx) in self._mempool:
+                continue  # another peer's copy came first (the usual case in a mesh)
             try:
                 entry = self._mempool.add(tx, self._store, self.state.params)
             except ValidationError:
                 continue  # stale, conflicting or already pooled: gossip races, not malice
             self.seen.add(entry.txid)
             fresh.append(raw)
-        if fresh and self.transport is not None:
-            for i in range(0, len(fresh), TX_BATCH):
-                self.transport.broadcast(MsgType.TXS, encode_txs(tuple(fresh[i:i + TX_BATCH])),
-                                         frozenset({peer}))
+        if fresh:
+            self._relay_txs(fresh, frozenset({peer}))
 
     def _handle_peer(self, event: PeerEvent) -> None:
         peer = event.info.node_id
