@@ -2,8 +2,10 @@
 
 - `runner`: `Node`, the loop that feeds the engine and carries out its actions, commits blocks,
   syncs and gossips; it is also the API's `NodeView`.
-- `sync`: checking blocks fetched from peers against their certificates; request bookkeeping.
-- `gossip`: the relay cache and the evidence pool.
+- `sync`: checking blocks fetched from peers against their certificates, and storing a fetched
+  range in one thread hop; serving ranges; request bookkeeping.
+- `commit`: the one atomic write of a final block.
+- `gossip`: the relay cache, tx relay batching and the evidence pool.
 - `signing`: the last-signed record and the rule for a validator that lost it.
 - `inbox`: the directory where operators drop signed governance and recovery actions.
 - `service`: a node as an OS process (config, LevelDB, WebSocket P2P, HTTP API, signals).

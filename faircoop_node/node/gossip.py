@@ -3,13 +3,15 @@
 The network is a mesh of the configured peers, not necessarily complete, so a node forwards
 each new vote, proposal, tx batch and piece of evidence once to every peer but the sender.
 `SeenCache` remembers what was forwarded (by signature or hash) so a message makes one trip
-around the mesh, not an endless one. `EvidencePool` keeps checked duplicate-vote evidence
-until a block carries it.
+around the mesh, not an endless one. `TxRelay` batches txs into TXS frames. `EvidencePool`
+keeps checked duplicate-vote evidence until a block carries it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
 from consensus.errors import FaircoopError
 from consensus.evidence import (
@@ -18,6 +20,10 @@ from consensus.evidence import (
     check_duplicate_vote,
     encode_evidence,
 )
+from faircoop_node.net.transport import PeerId
+
+TX_BATCH = 500  # txs per relayed TXS frame
+TX_FLUSH_S = 0.005  # relayed txs wait this long to share a frame (one write per peer per frame)
 
 
 class SeenCache:
@@ -41,6 +47,49 @@ class SeenCache:
         if len(self._items) > self._capacity:
             self._items.popitem(last=False)
         return True
+
+
+class TxRelay:
+    """Txs to relay, queued per set of peers left out and sent as one frame per batch.
+
+    Batching (up to `flush_s`, or `batch` txs) matters under load: each frame is a socket
+    write at the sender and a read, decode and dispatch at every receiver, and unbatched most
+    frames carried one or two txs. `send(txs, exclude)` puts one frame on the wire.
+    """
+
+    def __init__(self, send: Callable[[tuple[bytes, ...], frozenset[PeerId]], None],
+                 flush_s: float = TX_FLUSH_S, batch: int = TX_BATCH) -> None:
+        self._send = send
+        self._flush_s = flush_s
+        self._batch = batch
+        self._out: dict[frozenset[PeerId], list[bytes]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, raws: Iterable[bytes], exclude: frozenset[PeerId]) -> None:
+        """Queue encoded txs for every peer but `exclude` (call on the event loop)."""
+        out = self._out.setdefault(exclude, [])
+        out.extend(raws)
+        if len(out) >= self._batch:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._flush_s, self.flush)
+
+    def flush(self) -> None:
+        self._cancel_timer()
+        pending, self._out = self._out, {}
+        for exclude, out in pending.items():
+            for i in range(0, len(out), self._batch):
+                self._send(tuple(out[i:i + self._batch]), exclude)
+
+    def close(self) -> None:
+        """Drop what is queued (the node is stopping)."""
+        self._cancel_timer()
+        self._out = {}
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 class EvidencePool:

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ from consensus.chain import ValidBlock, check_not_future, make_block, proposal_t
 from consensus.chainstate import (
     ChainState,
     decode_chain_state,
-    encode_chain_state,
     genesis_state,
     install_recovery,
     select_carried,
@@ -47,10 +46,7 @@ from consensus.codec import (
     decode_tx,
     encode_block,
     encode_tx,
-    pack,
     txid,
-    validators_hash,
-    validators_obj,
 )
 from consensus.crypto import PrivateKey, verify
 from consensus.engine import (
@@ -118,7 +114,8 @@ from faircoop_node.net.envelope import (
     encode_txs,
 )
 from faircoop_node.net.transport import PeerEvent, PeerId, Tip, Transport
-from faircoop_node.node.gossip import EvidencePool, SeenCache
+from faircoop_node.node.commit import store_block
+from faircoop_node.node.gossip import EvidencePool, SeenCache, TxRelay
 from faircoop_node.node.inbox import Inbox, mark_included
 from faircoop_node.node.signing import (
     ROUND_MAX,
@@ -130,18 +127,17 @@ from faircoop_node.node.signing import (
     rejoin_floor,
 )
 from faircoop_node.node.sync import (
-    MAX_RESPONSE_BYTES,
     SyncError,
     SyncTracker,
     check_certified,
     get_blocks_for,
+    read_range,
+    store_range,
 )
 from faircoop_node.storage.base import BaseStore
 
 MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
 BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
-TX_BATCH = 500  # txs per relayed TXS frame
-TX_FLUSH_S = 0.005  # relayed txs wait this long to share a frame (one write per peer per frame)
 
 
 class NodeError(FaircoopError):
@@ -179,15 +175,6 @@ class NodeCounters:
     sync_requests: int = 0
     proposals_built: int = 0
     punished: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _SyncOutcome:
-    """What `_sync_range` stored (in order), and why it stopped early, if it did."""
-
-    done: list[tuple[Block, BlockHash, bytes, ValidBlock]]
-    problem: str | None  # the peer sent a block that does not check: punish it
-    bug: str | None  # our store refused a checked block: log it, nobody to punish
 
 
 class Node:
@@ -235,8 +222,7 @@ class Node:
         self._last_block_mono = time.monotonic()
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._tx_out: dict[frozenset[PeerId], list[bytes]] = {}  # by the peers left out
-        self._tx_flush: asyncio.TimerHandle | None = None
+        self._relay = TxRelay(self._send_txs)
         self._progress: tuple[int, int, int] = (-1, -1, -1)
         self._progress_mono = time.monotonic()
         self._last_status_mono = 0.0
@@ -317,7 +303,7 @@ class Node:
     async def submit_tx(self, tx: Tx) -> TxId:
         entry = self._mempool.add(tx, self._store, self.state.params)
         self.seen.add(entry.txid)
-        self._relay_tx(encode_tx(tx))
+        self._relay.add((encode_tx(tx),), frozenset())
         return entry.txid
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -378,8 +364,7 @@ class Node:
         for t in self._timers:
             t.cancel()
         self._timers.clear()
-        if self._tx_flush is not None:
-            self._tx_flush.cancel()
+        self._relay.close()
         loop_task, ticker = self._tasks
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -755,21 +740,10 @@ class Node:
 
     async def _commit(self, block: Block, block_id: BlockHash, certificate: bytes,
                       valid: ValidBlock, *, source: str, round_: int) -> None:
-        await asyncio.to_thread(self._store_block, self.state, block, block_id, certificate,
-                                valid)
+        await asyncio.to_thread(store_block, self._store, self.state, block, block_id,
+                                certificate, valid)
         self._committed(block, block_id, certificate, valid, source=source, round_=round_)
         self._announce_status()
-
-    def _store_block(self, before: ChainState, block: Block, block_id: BlockHash,
-                     certificate: bytes, valid: ValidBlock, *, sync: bool = True) -> None:
-        """The one atomic write of a final block (runs in a worker thread); synced unless a
-        synced range says otherwise (`_sync_range`)."""
-        after = valid.state
-        sets = {bytes(validators_hash(v)): pack(validators_obj(v))
-                for v in (before.current.validators, before.upcoming.validators,
-                          after.current.validators, after.upcoming.validators)}
-        self._store.commit_block(block, block_id, valid.diff, certificate,
-                                 encode_chain_state(after), validator_sets=sets, sync=sync)
 
     def _committed(self, block: Block, block_id: BlockHash, certificate: bytes,
                    valid: ValidBlock, *, source: str, round_: int) -> None:
@@ -826,34 +800,9 @@ class Node:
         self.transport.broadcast(MsgType.STATUS, encode_status(
             Status(self.state.height, self.state.last_block_id, self.current_round())))
 
-    def _relay_tx(self, raw: bytes) -> None:
-        self._relay_txs((raw,), frozenset())
-
-    def _relay_txs(self, raws: Iterable[bytes], exclude: frozenset[PeerId]) -> None:
-        """Queue txs for every peer but `exclude`; sent in one TXS frame per peer and batch.
-
-        Batching (up to `TX_FLUSH_S`, or `TX_BATCH` txs) matters under load: each frame is a
-        socket write at the sender and a read, decode and dispatch at every receiver, and
-        without it most frames carried one or two txs.
-        """
-        out = self._tx_out.setdefault(exclude, [])
-        out.extend(raws)
-        if len(out) >= TX_BATCH:
-            self._flush_txs()
-        elif self._tx_flush is None:
-            self._tx_flush = asyncio.get_running_loop().call_later(TX_FLUSH_S, self._flush_txs)
-
-    def _flush_txs(self) -> None:
-        if self._tx_flush is not None:
-            self._tx_flush.cancel()
-            self._tx_flush = None
-        pending, self._tx_out = self._tx_out, {}
-        if self.transport is None or self._stopping:
-            return
-        for exclude, out in pending.items():
-            for i in range(0, len(out), TX_BATCH):
-                self.transport.broadcast(MsgType.TXS, encode_txs(tuple(out[i:i + TX_BATCH])),
-                                         exclude)
+    def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
+        if self.transport is not None and not self._stopping:
+            self.transport.broadcast(MsgType.TXS, encode_txs(raws), exclude)
 
     def _on_evidence_found(self, a: EvidenceFound) -> None:
         try:
@@ -897,7 +846,7 @@ class Node:
             self.seen.add(entry.txid)
             fresh.append(raw)
         if fresh:
-            self._relay_txs(fresh, frozenset({peer}))
+            self._relay.add(fresh, frozenset({peer}))
 
     def _handle_peer(self, event: PeerEvent) -> None:
         peer = event.info.node_id
@@ -1045,26 +994,9 @@ class Node:
             answer = BlockRange(req.start, ())
         else:
             last = min(tip, req.start + req.count - 1)
-            answer = await asyncio.to_thread(self._read_range, req.start, last)
+            answer = await asyncio.to_thread(read_range, self._store, req.start, last)
         if self.transport is not None:
             self.transport.send(peer, MsgType.BLOCKS, encode_block_range(answer))
-
-    def _read_range(self, start: int, last: int) -> BlockRange:
-        out: list[CertifiedBlock] = []
-        size = 0
-        for height in range(start, last + 1):
-            block_id = self._store.get_hash_at(height)
-            if block_id is None:
-                break
-            raw = self._store.get_block_bytes(block_id)
-            cert = self._store.get_certificate(height)
-            if raw is None or cert is None:
-                break
-            size += len(raw) + len(cert) + 16
-            if out and size > MAX_RESPONSE_BYTES:
-                break
-            out.append(CertifiedBlock(raw, cert))
-        return BlockRange(start, tuple(out))
 
     async def _handle_blocks(self, peer: PeerId, payload: bytes) -> None:
         answer = decode_block_range(payload)
@@ -1087,8 +1019,8 @@ class Node:
             items.append((block, item.certificate))
         if not items:
             return
-        outcome = await asyncio.to_thread(self._sync_range, self.state, items,
-                                          self._signed_height())
+        outcome = await asyncio.to_thread(store_range, self._store, self.sig_cache, self.state,
+                                          items, self._signed_height())
         for block, block_id, certificate, valid in outcome.done:
             self._committed(block, block_id, certificate, valid, source="sync",
                             round_=decode_certificate(certificate).round)
@@ -1107,45 +1039,6 @@ class Node:
     def _signed_height(self) -> int | None:
         """The height of our last-signed record: a block there may carry our vote."""
         return None if self._record is None else self._record.state.height
-
-    def _sync_range(self, state: ChainState, items: list[tuple[Block, bytes]],
-                    signed_height: int | None) -> _SyncOutcome:
-        """Check and store fetched blocks in order (one worker-thread hop); stop at a bad one.
-
-        Each block is still its own atomic batch, with the tip and chain state in it, but only
-        the last one written (and any block at the height this validator last signed at) is
-        synced: LevelDB's log is sequential, so that synced write makes the earlier ones
-        durable too, and a crash before it loses at most a suffix of blocks, which are fetched
-        again; the store reopens on an older, consistent tip.
-        """
-        done: list[tuple[Block, BlockHash, bytes, ValidBlock]] = []
-        problem: str | None = None
-        bug: str | None = None
-        durable = True  # is the last block written synced?
-        for n, (block, certificate) in enumerate(items):
-            height = block.header.height
-            try:
-                block_id = check_certified(state, block, certificate)
-                valid = validate_block(state, block, block_id, self._store,
-                                       sig_cache=self.sig_cache)
-            except SyncError as exc:
-                problem = str(exc)
-                break
-            except (ValidationError, DecodeError) as exc:
-                problem = f"certified block {height} is invalid: {exc}"
-                break
-            synced = n == len(items) - 1 or height == signed_height
-            try:
-                self._store_block(state, block, block_id, certificate, valid, sync=synced)
-            except Exception as exc:  # our store refused: not the peer's fault
-                bug = f"{type(exc).__name__}: {exc}"
-                break
-            durable = synced
-            done.append((block, block_id, certificate, valid))
-            state = valid.state
-        if done and not durable:
-            self._store.flush()  # stopped early: the blocks written so far become durable
-        return _SyncOutcome(done, problem, bug)
 
     async def _handle_block(self, peer: PeerId, payload: bytes) -> None:
         item = decode_certified_block(payload)
@@ -1187,7 +1080,7 @@ class Node:
         """Check a synced block (certificate, then every rule) and store it: one thread hop."""
         block_id = check_certified(state, block, certificate)
         valid = validate_block(state, block, block_id, self._store, sig_cache=self.sig_cache)
-        self._store_block(state, block, block_id, certificate, valid)
+        store_block(self._store, state, block, block_id, certificate, valid)
         return block_id, valid
 
     async def _after_sync(self) -> None:

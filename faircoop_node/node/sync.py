@@ -8,7 +8,8 @@ applied first), and then only if `validate_block` accepts it. So a peer can wast
 can't make us commit anything the validators did not finalize.
 
 `SyncTracker` is the bookkeeping: which peer is how far ahead, and the one request in flight
-(with a deadline, so a peer that never answers is not waited on forever).
+(with a deadline, so a peer that never answers is not waited on forever). `read_range` answers
+a peer's request; `store_range` checks and stores an answer in one worker-thread hop.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.certificate import InvalidCertificate, verify_certificate
+from consensus.chain import ValidBlock, validate_block
 from consensus.chainstate import ChainState, state_for_block
 from consensus.codec import block_hash
-from consensus.errors import FaircoopError
+from consensus.errors import DecodeError, FaircoopError, ValidationError
+from consensus.ledger import SignatureCache
 from consensus.types import Block, BlockHash
-from faircoop_node.net.envelope import MAX_GET_BLOCKS, GetBlocks
+from faircoop_node.net.envelope import MAX_GET_BLOCKS, BlockRange, CertifiedBlock, GetBlocks
 from faircoop_node.net.transport import PeerId
+from faircoop_node.node.commit import store_block
+from faircoop_node.storage.base import BaseStore
 
 DEFAULT_BATCH = 250  # blocks per request: empty blocks are ~1 KB with their certificate
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a BLOCKS answer stops growing past this
@@ -121,3 +126,70 @@ class SyncTracker:
 
 def get_blocks_for(req: Request) -> GetBlocks:
     return GetBlocks(req.start, req.count)
+
+
+def read_range(store: BaseStore, start: int, last: int) -> BlockRange:
+    """Stored blocks `start..last` with their certificates, up to `MAX_RESPONSE_BYTES`."""
+    out: list[CertifiedBlock] = []
+    size = 0
+    for height in range(start, last + 1):
+        block_id = store.get_hash_at(height)
+        if block_id is None:
+            break
+        raw = store.get_block_bytes(block_id)
+        cert = store.get_certificate(height)
+        if raw is None or cert is None:
+            break
+        size += len(raw) + len(cert) + 16
+        if out and size > MAX_RESPONSE_BYTES:
+            break
+        out.append(CertifiedBlock(raw, cert))
+    return BlockRange(start, tuple(out))
+
+
+@dataclass
+class SyncOutcome:
+    """What `store_range` stored (in order), and why it stopped early, if it did."""
+
+    done: list[tuple[Block, BlockHash, bytes, ValidBlock]]
+    problem: str | None  # the peer sent a block that does not check: punish it
+    bug: str | None  # our store refused a checked block: log it, nobody to punish
+
+
+def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
+                items: list[tuple[Block, bytes]], signed_height: int | None) -> SyncOutcome:
+    """Check and store fetched blocks in order (one worker-thread hop); stop at a bad one.
+
+    Each block is still its own atomic batch, with the tip and chain state in it, but only
+    the last one written (and any block at `signed_height`, the height this validator last
+    signed at) is synced: LevelDB's log is sequential, so that synced write makes the earlier
+    ones durable too, and a crash before it loses at most a suffix of blocks, which are fetched
+    again; the store reopens on an older, consistent tip.
+    """
+    done: list[tuple[Block, BlockHash, bytes, ValidBlock]] = []
+    problem: str | None = None
+    bug: str | None = None
+    durable = True  # is the last block written synced?
+    for n, (block, certificate) in enumerate(items):
+        height = block.header.height
+        try:
+            block_id = check_certified(state, block, certificate)
+            valid = validate_block(state, block, block_id, store, sig_cache=sig_cache)
+        except SyncError as exc:
+            problem = str(exc)
+            break
+        except (ValidationError, DecodeError) as exc:
+            problem = f"certified block {height} is invalid: {exc}"
+            break
+        synced = n == len(items) - 1 or height == signed_height
+        try:
+            store_block(store, state, block, block_id, certificate, valid, sync=synced)
+        except Exception as exc:  # our store refused: not the peer's fault
+            bug = f"{type(exc).__name__}: {exc}"
+            break
+        durable = synced
+        done.append((block, block_id, certificate, valid))
+        state = valid.state
+    if done and not durable:
+        store.flush()  # stopped early: the blocks written so far become durable
+    return SyncOutcome(done, problem, bug)

@@ -1,7 +1,7 @@
 """A fetched block range is checked and stored in one worker-thread hop, synced only where it
 must be: the last block written, and a block at the height this validator last signed at.
 
-The store records each commit's `sync` flag and every `flush()`; the node's `_sync_range` runs
+The store records each commit's `sync` flag and every `flush()`; `sync.store_range` runs
 directly (the network path is covered by test_node_network's observer sync).
 """
 
@@ -15,10 +15,10 @@ from consensus import codec
 from consensus.certificate import build_certificate
 from consensus.chain import make_block, validate_block
 from consensus.chainstate import encode_chain_state, genesis_state
-from consensus.ledger import UtxoDiff
+from consensus.ledger import SignatureCache, UtxoDiff
 from consensus.types import Block, BlockHash, Genesis
 from consensus.votes import VoteType, encode_certificate, sign_vote
-from faircoop_node.node import Node
+from faircoop_node.node.sync import store_range
 from faircoop_node.storage import MemoryStore
 from tests.builders import CHAIN_ID
 from tests.node_runtime.harness import VALIDATOR_KEYS, fresh_store, runtime_genesis
@@ -70,9 +70,8 @@ def chain() -> tuple[Genesis, list[tuple[Block, bytes]]]:
     return genesis, certified_chain(genesis, BLOCKS)
 
 
-def fresh_node(genesis: Genesis) -> tuple[Node, RecordingStore]:
-    store = RecordingStore(genesis, genesis_chain_state=encode_chain_state(genesis_state(genesis)))
-    return Node(genesis, store, VALIDATOR_KEYS[0], validator=True), store
+def recording_store(genesis: Genesis) -> RecordingStore:
+    return RecordingStore(genesis, genesis_chain_state=encode_chain_state(genesis_state(genesis)))
 
 
 # (case, signed height, index of a block whose certificate is replaced by garbage,
@@ -93,11 +92,11 @@ def test_a_range_is_synced_once_at_its_end_and_where_we_voted(
         chain: tuple[Genesis, list[tuple[Block, bytes]]], case: str, signed: int | None,
         bad: int | None, events: list[str], done: int, problem: bool) -> None:
     genesis, blocks = chain
-    node, store = fresh_node(genesis)
+    store = recording_store(genesis)
     items = list(blocks)
     if bad is not None:
         items[bad] = (items[bad][0], b"\x01\x02")
-    outcome = node._sync_range(node.state, items, signed)
+    outcome = store_range(store, SignatureCache(), genesis_state(genesis), items, signed)
     assert store.events == events
     assert len(outcome.done) == done
     assert (outcome.problem is not None) == problem
@@ -112,7 +111,7 @@ def test_a_range_is_synced_once_at_its_end_and_where_we_voted(
 def test_a_store_refusal_is_a_bug_not_the_peers_fault(
         chain: tuple[Genesis, list[tuple[Block, bytes]]]) -> None:
     genesis, blocks = chain
-    node, store = fresh_node(genesis)
+    store = recording_store(genesis)
 
     calls = {"n": 0}
     original = store.commit_block
@@ -124,7 +123,7 @@ def test_a_store_refusal_is_a_bug_not_the_peers_fault(
         original(*args, **kw)
 
     store.commit_block = failing  # type: ignore[method-assign]
-    outcome = node._sync_range(node.state, list(blocks), None)
+    outcome = store_range(store, SignatureCache(), genesis_state(genesis), list(blocks), None)
     assert [b.header.height for b, *_ in outcome.done] == [1, 2]
     assert outcome.problem is None and outcome.bug == "OSError: disk full"
     assert store.events == ["1u", "2u", "flush"]  # what was written becomes durable
