@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/loadgen.py --node http://127.0.0.1:7070 \
         --wallet .devnet/demo.wallet --password-file .devnet/demo.password --duration 60 \
-        [--senders 1000] [--rate 2000] [--warmup 5] [--connections 8]
+        [--senders 1000] [--rate 2000] [--warmup 5] [--connections 8] [--backlog 2]
 
 What it does, in order:
 1. Funds `--senders` fresh single-key senders from the wallet (the devnet's demo wallet) with
@@ -12,12 +12,17 @@ What it does, in order:
    address, the change back to the sender; tx k+1 spends tx k's change, unconfirmed), enough
    for `--rate` x (warmup + duration) txs. Signing happens before any tx is sent, so during
    the measured window the generator only writes HTTP requests.
-3. Sends them with `POST /api/v1/tx` at `--rate` tx/s (a token bucket), over a few keep-alive
+3. Sends them with `POST /api/v1/tx` at `--rate` tx/s, over `--connections` keep-alive
    HTTP/1.1 connections per node (a minimal hand-written client: aiohttp's client costs ~5x
-   more CPU per request, and this process shares the machine with the nodes). Each sender is
-   pinned to one node and has at most one request in flight, so a child never overtakes its
-   parent. Senders are spread over every node of the devnet (from the devnet manifest next to
-   the wallet) or over the `--node` URLs given.
+   more CPU per request, and this process shares the machine with the nodes). Pacing is a
+   token bucket (`SendSlots`) whose unused slots are banked, up to `--backlog` seconds' worth,
+   and spent as soon as a connection is free: when every connection waits on a slow POST
+   (all nodes commit the same block at once), the slots of that pause are made up afterwards
+   instead of lapsing, so the generator submits at the offered rate whenever the nodes accept
+   it. Slots that do lapse (the nodes stayed behind for longer than the backlog) are counted
+   (`send_slots_lapsed`). Each sender is pinned to one node and has at most one request in
+   flight, so a child never overtakes its parent. Senders are spread over every node of the
+   devnet (from the devnet manifest next to the wallet) or over the `--node` URLs given.
 4. Follows `GET /api/v1/blocks/stream` (SSE) on the first node; for each block it reads
    `block/{hash}/txids`. A tx's finality latency is from just before its POST to the moment
    the block holding it is announced.
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import resource
@@ -46,7 +52,7 @@ import statistics
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -230,6 +236,107 @@ def payment_fee(chain_id: str, sink: Lock, pay: int, fee_rate: int) -> int:
     return (codec.tx_size(tx) + AMOUNT_MARGIN) * max(1, fee_rate)
 
 
+# -- pacing ---------------------------------------------------------------------------------------
+
+
+class SendSlots:
+    """A token bucket of send slots: `rate` per second, unused slots banked up to `backlog_s`.
+
+    Why a bank, not a fixed tick: a POST is slow in bursts (every node commits the same block
+    at once), and while every connection waits the slots of that pause would lapse, so the
+    generator, not the nodes, would fall short of the offered rate. Banked slots are spent as
+    soon as connections free up. The bank is bounded so a long stall (nodes really behind) is
+    not answered by an unbounded burst; slots beyond it lapse and are counted.
+    Pure bookkeeping (the caller passes the clock), so it is tested without sleeping.
+    """
+
+    def __init__(self, rate: float, backlog_s: float, now: float) -> None:
+        self.rate = rate
+        self.cap = max(1, int(rate * backlog_s))
+        self.last = now
+        self.fraction = 0.0  # slots accrued but not yet whole
+        self.banked = 0  # whole slots issued and not yet taken
+        self.issued = 0
+        self.taken = 0
+        self.lapsed = 0
+        self.peak = 0
+
+    def refill(self, now: float) -> int:
+        """Accrue slots up to `now`; return how many new slots were banked (the rest lapsed)."""
+        self.fraction += max(0.0, now - self.last) * self.rate
+        self.last = max(self.last, now)
+        whole = int(self.fraction)
+        self.fraction -= whole
+        room = self.cap - self.banked
+        banked = min(whole, room)
+        self.lapsed += whole - banked
+        self.banked += banked
+        self.issued += banked
+        self.peak = max(self.peak, self.banked)
+        return banked
+
+    def take(self) -> None:
+        """One banked slot is used (the caller holds a slot it was given)."""
+        self.banked -= 1
+        self.taken += 1
+
+
+Poster = Callable[[bytes], Awaitable[tuple[int, bytes]]]
+
+
+async def send_paced(queues: Sequence[asyncio.Queue[Sender]], posters: Sequence[Sequence[Poster]],
+                     slots: SendSlots, stats: Stats, sending: asyncio.Event,
+                     tick: float = 0.005) -> None:
+    """Send the senders' txs, paced by `slots`, until `sending` is cleared (or cancelled).
+
+    `queues[n]` holds node n's ready senders; `posters[n]` one POST function per connection to
+    it, each driven by its own worker. A worker takes a ready sender, waits for a slot, posts
+    the sender's next tx, and puts the sender back only after the answer: a sender has at most
+    one tx in flight, so on its node a child never arrives before its parent.
+    """
+    gate = asyncio.Semaphore(0)  # one release per banked slot; wakes exactly one worker
+
+    async def pacer() -> None:
+        while sending.is_set():
+            await asyncio.sleep(tick)
+            for _ in range(slots.refill(time.monotonic())):
+                gate.release()
+
+    async def worker(q: asyncio.Queue[Sender], post: Poster) -> None:
+        while sending.is_set():
+            s = await q.get()
+            await gate.acquire()
+            slots.take()
+            if not sending.is_set():
+                break
+            tid, body = s.txs.popleft()
+            t0 = time.monotonic()
+            stats.submitted[tid] = t0
+            try:
+                code, answer = await post(body)
+            except (HttpError, OSError) as exc:
+                code, answer = 0, str(exc).encode()
+            stats.post_latency.append(time.monotonic() - t0)
+            if code != 200:
+                reason = _reason(code, answer)
+                stats.rejected[reason] = stats.rejected.get(reason, 0) + 1
+                del stats.submitted[tid]
+                s.broken = True  # its later txs spend this one: the chain stops here
+                continue
+            if s.txs:
+                q.put_nowait(s)
+
+    tasks = [asyncio.create_task(pacer())]
+    tasks += [asyncio.create_task(worker(q, post))
+              for q, node_posters in zip(queues, posters, strict=True) for post in node_posters]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 
@@ -324,7 +431,7 @@ class LoadGen:
                     if data["tx_count"]:
                         txids = await side.get_json(f"/api/v1/block/{data['hash']}/txids")
                         final_at = self.stats.final_at
-                        for t in txids:  # type: ignore[union-attr]
+                        for t in txids if isinstance(txids, list) else ():
                             final_at.setdefault(t, now)
         finally:
             writer.close()
@@ -379,71 +486,28 @@ class LoadGen:
         queues: list[asyncio.Queue[Sender]] = [asyncio.Queue() for _ in urls]
         for s in senders:
             queues[s.conn_slot].put_nowait(s)
-        tokens = asyncio.Semaphore(0)
+        conns = [[Conn(*host_port(url)) for _ in range(args.connections)] for url in urls]
+        posters = [[functools.partial(self.post, c) for c in node] for node in conns]
         sending = asyncio.Event()
         sending.set()
         stats = self.stats
 
-        async def pacer() -> None:
-            tick = 0.005
-            owed = 0.0
-            last = time.monotonic()
-            while sending.is_set():
-                await asyncio.sleep(tick)
-                now = time.monotonic()
-                owed += (now - last) * args.rate
-                last = now
-                n = int(owed)
-                owed -= n
-                # never bank more than 0.1 s of tokens (a stall is not made up in a burst)
-                n = min(n, max(1, int(args.rate * 0.1)) - getattr(tokens, "_value", 0))
-                for _ in range(max(0, n)):
-                    tokens.release()
-
-        async def worker(slot: int) -> None:
-            conn = Conn(*host_port(urls[slot]))
-            q = queues[slot]
-            try:
-                while sending.is_set():
-                    s = await q.get()
-                    await tokens.acquire()
-                    if not sending.is_set():
-                        break
-                    tid, body = s.txs.popleft()
-                    t0 = time.monotonic()
-                    stats.submitted[tid] = t0
-                    try:
-                        code, answer = await self.post(conn, body)
-                    except (HttpError, OSError) as exc:
-                        code, answer = 0, str(exc).encode()
-                    stats.post_latency.append(time.monotonic() - t0)
-                    if code != 200:
-                        reason = _reason(code, answer)
-                        stats.rejected[reason] = stats.rejected.get(reason, 0) + 1
-                        del stats.submitted[tid]
-                        s.broken = True  # its later txs spend this one: the chain stops here
-                        continue
-                    if s.txs:
-                        q.put_nowait(s)
-            finally:
-                conn.close()
-
         pids = node_pids(self.devnet_dir)
-        pace = asyncio.create_task(pacer())
-        workers = [asyncio.create_task(worker(slot)) for slot in range(len(urls))
-                   for _ in range(args.connections)]
-        start = time.monotonic()
+        slots = SendSlots(args.rate, args.backlog, time.monotonic())
+        sender_task = asyncio.create_task(send_paced(queues, posters, slots, stats, sending))
         await asyncio.sleep(args.warmup)
         w0 = time.monotonic()
         cpu_nodes0 = {name: proc_cpu_s(pid) for name, pid in pids.items()}
         cpu_self0 = time.process_time()
         busy0 = machine_busy()
+        lapsed0, peak_backlog = slots.lapsed, 0
         rss_peak: dict[str, int] = {}
         while time.monotonic() - w0 < args.duration:
             await asyncio.sleep(min(1.0, args.duration - (time.monotonic() - w0)))
             for name, pid in pids.items():
                 rss = proc_status_kb(pid, "VmRSS") or 0
                 rss_peak[name] = max(rss_peak.get(name, 0), rss)
+            peak_backlog = max(peak_backlog, slots.banked)
             done = sum(n for seen, _, n in stats.blocks if seen >= w0)
             self.log(f"  t={time.monotonic() - w0:5.1f}s  submitted {len(stats.submitted)}  "
                      f"committed in window {done}  rejected {sum(stats.rejected.values())}")
@@ -452,11 +516,13 @@ class LoadGen:
         cpu_nodes1 = {name: proc_cpu_s(pid) for name, pid in pids.items()}
         cpu_self = time.process_time() - cpu_self0
         busy1 = machine_busy()
+        lapsed = slots.lapsed - lapsed0
         sending.clear()
-        pace.cancel()
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, pace, return_exceptions=True)
+        sender_task.cancel()
+        await asyncio.gather(sender_task, return_exceptions=True)
+        for node in conns:
+            for c in node:
+                c.close()
 
         # Drain: give txs submitted in the window time to become final.
         in_window = [t for t, s in stats.submitted.items() if w0 <= s < w1]
@@ -502,6 +568,11 @@ class LoadGen:
             "rejected": stats.rejected,
             "post_p50_ms": round(1000 * statistics.median(stats.post_latency), 2)
             if stats.post_latency else None,
+            "post_p99_ms": _pct([1000 * v for v in sorted(stats.post_latency)], 99),
+            "connections_per_node": args.connections,
+            "backlog_s": args.backlog,
+            "send_slots_lapsed": lapsed,
+            "send_backlog_peak": peak_backlog,
             "nodes": nodes,
             "nodes_cpu_pct_total": round(sum(n["cpu_pct"] or 0 for n in nodes.values()), 1),
             "loadgen_cpu_pct": round(100 * cpu_self / window, 1),
@@ -511,7 +582,6 @@ class LoadGen:
             "machine_cpus": os.cpu_count(),
             "presign_us_per_tx": round(presign_s / max(total, 1) * 1e6, 1),
         }
-        _ = start
         return result
 
     async def wait_final(self, conn: Conn, txids: list[str], timeout: float) -> None:
@@ -567,14 +637,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="seconds to wait after the window for its txs to become final")
     ap.add_argument("--senders", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=2000.0, help="offered load, tx/s")
-    ap.add_argument("--connections", type=int, default=4, help="HTTP connections per node")
+    ap.add_argument("--connections", type=int, default=8, help="HTTP connections per node")
+    ap.add_argument("--backlog", type=float, default=2.0,
+                    help="seconds of unused send slots banked and made up when POSTs are slow")
     ap.add_argument("--devnet-dir", help="devnet directory (default: the wallet's directory)")
     ap.add_argument("--only-given", action="store_true",
                     help="submit only to the --node URLs, not every devnet validator")
     ap.add_argument("--quiet", action="store_true", help="progress to stderr")
     args = ap.parse_args(argv)
-    if args.senders < 1 or args.rate <= 0 or args.duration <= 0:
-        ap.error("--senders, --rate and --duration must be positive")
+    if args.senders < 1 or args.rate <= 0 or args.duration <= 0 or args.connections < 1 \
+            or args.backlog < 0:
+        ap.error("--senders, --rate, --duration and --connections must be positive, "
+                 "--backlog not negative")
     return args
 
 

@@ -8,7 +8,8 @@ collects the generator's JSON. Every run starts from a new chain, so runs don't 
 other's mempool or UTXO set.
 
     .venv/bin/python scripts/bench/devnet.py [--validators 4,7,10] [--rate 600,1500] \
-        [--duration 60] [--warmup 5] [--senders 1000] [--repeat 1] [--base-port 17600]
+        [--duration 60] [--warmup 5] [--senders 1000] [--repeat 1] [--base-port 17600] \
+        [--connections 8] [--backlog 2]
 
 The last line is JSON: {"runs": [loadgen results...], "summary": {"<n>x<rate>": medians}}.
 """
@@ -89,7 +90,8 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
                    "--password-file", str(layout.password_path),
                    "--duration", str(args.duration), "--warmup", str(args.warmup),
                    "--senders", str(args.senders), "--rate", str(rate),
-                   "--drain", str(args.drain), "--quiet"]
+                   "--drain", str(args.drain), "--connections", str(args.connections),
+                   "--backlog", str(args.backlog), "--quiet"]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
             err: list[str] = []
@@ -119,8 +121,9 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-KEYS = ("committed_tx_per_s", "finality_p50_s", "finality_p95_s", "finality_p99_s",
-        "nodes_cpu_pct_total", "loadgen_cpu_pct", "machine_busy_pct")
+KEYS = ("submitted_tx_per_s", "committed_tx_per_s", "finality_p50_s", "finality_p95_s",
+        "finality_p99_s", "nodes_cpu_pct_total", "loadgen_cpu_pct", "machine_busy_pct",
+        "send_slots_lapsed")
 
 
 def summarize(runs: list[dict[str, object]]) -> dict[str, dict[str, object]]:
@@ -152,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drain", type=float, default=15.0)
     ap.add_argument("--senders", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--connections", type=int, default=8,
+                    help="loadgen's keep-alive HTTP connections per node")
+    ap.add_argument("--backlog", type=float, default=2.0,
+                    help="loadgen's bank of unused send slots, seconds (see loadgen.SendSlots)")
     ap.add_argument("--base-port", type=int, default=17600)
     ap.add_argument("--observer", action="store_true", help="run the devnet's observer too")
     ap.add_argument("--profile", help="py-spy the second validator during the window into "
@@ -162,10 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         for n in (int(v) for v in args.validators.split(",")):
             for rate in (float(r) for r in args.rate.split(",")):
                 r = run_one(n, rate, args)
-                print(f"{n} validators, offered {rate:g} tx/s: committed "
+                print(f"{n} validators, offered {rate:g} tx/s: submitted "
+                      f"{r.get('submitted_tx_per_s')} committed "
                       f"{r['committed_tx_per_s']} tx/s, finality p50 {r['finality_p50_s']} s "
                       f"p99 {r['finality_p99_s']} s, nodes CPU {r['nodes_cpu_pct_total']}%, "
-                      f"loadgen CPU {r['loadgen_cpu_pct']}%", flush=True)
+                      f"loadgen CPU {r['loadgen_cpu_pct']}%, machine busy "
+                      f"{r['machine_busy_pct']}%, slots lapsed {r.get('send_slots_lapsed')}",
+                      flush=True)
                 runs.append(r)
     print(json.dumps({"runs": runs, "summary": summarize(runs)}))
     return 0

@@ -123,5 +123,7 @@ def test_devnet_bench_drives_a_one_validator_devnet() -> None:
     assert run["validators"] == 1
     assert run["submitted_in_window"] > 0 and run["unfinalized"] == 0
     assert run["committed_tx_per_s"] > 0 and run["finality_p50_s"] > 0
+    # 40 tx/s is far below what one node accepts: the generator submits the offered rate
+    assert run["send_slots_lapsed"] == 0 and run["submitted_tx_per_s"] >= 30
     assert set(run["nodes"]) == {"coop-1"} and run["nodes"]["coop-1"]["cpu_pct"] is not None
     assert doc["summary"]["1x40"]["runs"] == 1
