@@ -500,14 +500,13 @@ class LoadGen:
         cpu_nodes0 = {name: proc_cpu_s(pid) for name, pid in pids.items()}
         cpu_self0 = time.process_time()
         busy0 = machine_busy()
-        lapsed0, peak_backlog = slots.lapsed, 0
+        lapsed0, slots.peak = slots.lapsed, slots.banked  # the window's own lapses and peak
         rss_peak: dict[str, int] = {}
         while time.monotonic() - w0 < args.duration:
             await asyncio.sleep(min(1.0, args.duration - (time.monotonic() - w0)))
             for name, pid in pids.items():
                 rss = proc_status_kb(pid, "VmRSS") or 0
                 rss_peak[name] = max(rss_peak.get(name, 0), rss)
-            peak_backlog = max(peak_backlog, slots.banked)
             done = sum(n for seen, _, n in stats.blocks if seen >= w0)
             self.log(f"  t={time.monotonic() - w0:5.1f}s  submitted {len(stats.submitted)}  "
                      f"committed in window {done}  rejected {sum(stats.rejected.values())}")
@@ -516,7 +515,7 @@ class LoadGen:
         cpu_nodes1 = {name: proc_cpu_s(pid) for name, pid in pids.items()}
         cpu_self = time.process_time() - cpu_self0
         busy1 = machine_busy()
-        lapsed = slots.lapsed - lapsed0
+        lapsed, peak_backlog = slots.lapsed - lapsed0, slots.peak
         sending.clear()
         sender_task.cancel()
         await asyncio.gather(sender_task, return_exceptions=True)
