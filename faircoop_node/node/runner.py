@@ -223,6 +223,7 @@ class Node:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._relay = TxRelay(self._send_txs)
+        self._voting_peers: tuple[ChainState, frozenset[PeerId]] | None = None
         self._progress: tuple[int, int, int] = (-1, -1, -1)
         self._progress_mono = time.monotonic()
         self._last_status_mono = 0.0
@@ -846,7 +847,20 @@ class Node:
             self.seen.add(entry.txid)
             fresh.append(raw)
         if fresh:
-            self._relay.add(fresh, frozenset({peer}))
+            self._relay.add(fresh, self._relay_exclude(peer))
+
+    def _relay_exclude(self, peer: PeerId) -> frozenset[PeerId]:
+        """Who a tx relayed by `peer` is not passed on to: `peer`, and when `peer` is a
+        validator, every validator. The validator that admitted a tx first sends it to every
+        validator it is connected to, so passing it on between validators only makes copies
+        (n - 2 per validator per tx, n^2 in all); non-validator peers still get it. A validator
+        cut off from the first one gets the tx in a block instead (proposals carry whole txs).
+        """
+        voting = self._voting_peers
+        if voting is None or voting[0] is not self.state:
+            voting = (self.state, frozenset(PeerId(pk) for pk in self.state.voting_set()))
+            self._voting_peers = voting
+        return voting[1] if peer in voting[1] else frozenset({peer})
 
     def _handle_peer(self, event: PeerEvent) -> None:
         peer = event.info.node_id

@@ -8,6 +8,7 @@ a key range in order, and write a set of changes atomically.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
@@ -49,6 +50,7 @@ from faircoop_node.storage.protocol import (
 )
 
 _MAX_UTXO_READS = 200_000  # bounds the read memo between two commits
+RECENT_UTXOS = 200_000  # UTXO records of recent commits kept for reads (~100 bytes each)
 
 
 class KeyValue(Protocol):
@@ -118,6 +120,8 @@ class BaseStore:
         # never changes while it exists and only commits delete one: the dict is replaced
         # *after* each commit's write, so a read racing a commit lands in the discarded dict.
         self._utxo_reads: dict[bytes, bytes] = {}
+        # The UTXO records the last commits created, newest last (see get_utxo).
+        self._recent_utxos: OrderedDict[bytes, bytes] = OrderedDict()
         raw = kv.get(schema.META_SCHEMA)
         if raw is None:
             if not kv.is_empty():
@@ -324,11 +328,21 @@ class BaseStore:
     # -- the UTXO set ------------------------------------------------------------------------
 
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None:
+        """An unspent output, from the recent-commit cache or the store.
+
+        Most inputs spend outputs a recent block created (payments chain), so commits keep
+        the UTXO records they create in a bounded cache and reads skip LevelDB for them. The
+        cache never claims more than the store holds: a commit drops what it spends from the
+        cache *before* its write and adds what it creates *after*, so a read racing a commit
+        sees the store's state either side of the write, as without the cache.
+        """
         key = schema.utxo_key(outpoint)
         reads = self._utxo_reads  # before the read: see __init__
-        raw = self._kv.get(key)
+        raw = self._recent_utxos.get(key)
         if raw is None:
-            return None
+            raw = self._kv.get(key)
+            if raw is None:
+                return None
         out = schema.decode_utxo(raw, key)[0]
         if len(reads) < _MAX_UTXO_READS:
             reads[key] = raw
@@ -413,9 +427,19 @@ class BaseStore:
             writes[schema.certificate_key(header.height)] = certificate
             writes[schema.META_CHAIN_STATE] = chain_state
             writes[schema.META_TIP] = schema.encode_tip(header.height, block_hash)
+            recent = self._recent_utxos
+            for op in diff.spent:
+                recent.pop(schema.utxo_key(op), None)
             self._kv.write(writes, sync=sync)
             self._utxo_reads = {}
             self._tip = Tip(header.height, block_hash)
+            for op, _ in diff.created:
+                key = schema.utxo_key(op)
+                record = writes.get(key)
+                if record is not None:
+                    recent[key] = record
+            while len(recent) > RECENT_UTXOS:
+                recent.popitem(last=False)
 
     def flush(self) -> None:
         """Make every commit so far durable (after `commit_block(..., sync=False)` calls).
@@ -524,6 +548,7 @@ class BaseStore:
 
         with self._write_lock:
             self._utxo_reads = {}
+            self._recent_utxos.clear()
             try:
                 rebuild(self._kv, self._genesis, self._genesis_hash, self._tip.height)
             finally:

@@ -75,7 +75,7 @@ def wait_height(url: str, height: int, timeout: float) -> int:
 
 
 def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix="faircoop-devnet-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="faircoop-devnet-bench-", dir=args.keep))
     try:
         layout = create_devnet(tmp / "net", validators,
                                free_base_port(args.base_port, validators + 1))
@@ -118,7 +118,10 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
         result["node_exit_codes"] = codes
         return result
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept the devnet (node logs) in {tmp}", file=sys.stderr)
 
 
 KEYS = ("submitted_tx_per_s", "committed_tx_per_s", "finality_p50_s", "finality_p95_s",
@@ -161,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="loadgen's bank of unused send slots, seconds (see loadgen.SendSlots)")
     ap.add_argument("--base-port", type=int, default=17600)
     ap.add_argument("--observer", action="store_true", help="run the devnet's observer too")
+    ap.add_argument("--keep", metavar="DIR", help="keep each run's devnet (with its node logs) "
+                    "in a new directory under DIR instead of deleting it")
     ap.add_argument("--profile", help="py-spy the second validator during the window into "
                     "this raw file (see scripts/bench/spy.py); one run only")
     args = ap.parse_args(argv)

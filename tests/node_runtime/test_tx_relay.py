@@ -49,3 +49,61 @@ async def test_close_drops_what_is_queued() -> None:
     relay.close()
     await asyncio.sleep(TX_FLUSH_S * 4)
     assert sent == []
+
+
+async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None:
+    """In a mesh the first validator already sent each tx to every validator; passing copies
+    on between validators would make n^2 of them. Non-validator peers still get every tx."""
+    from consensus import codec
+    from faircoop_node.net.envelope import MsgType, decode_txs, encode_txs
+    from faircoop_node.net.transport import ChainIdentity, Tip
+    from tests.builders import key
+    from tests.node_runtime.harness import payments, start_cluster, wait_for
+
+    cluster = await start_cluster(3)
+    try:
+        nodes = cluster.nodes()
+        gid = codec.genesis_hash(cluster.genesis)
+        chain = ChainIdentity(cluster.genesis.chain_id, gid)
+        heard: dict[int, list[tuple[PeerId, bytes]]] = {}
+        taps = []
+        for n, attach in ((0, 1), (1, 2)):  # tap 0 hangs off validator 1, tap 1 off validator 2
+            tap = cluster.network.transport(key(600 + n).public_key, chain, lambda: Tip(0, gid))
+            got = heard.setdefault(n, [])
+
+            async def on_message(peer: PeerId, msg_type: MsgType, payload: bytes,
+                                 got: list[tuple[PeerId, bytes]] = got) -> None:
+                if msg_type == MsgType.TXS:
+                    got.extend((peer, raw) for raw in decode_txs(payload))
+
+            tap.set_handlers(on_message)
+            await tap.start()
+            await cluster.network.connect(tap.node_id, nodes[attach].pubkey)
+            taps.append(tap)
+        validators = frozenset(PeerId(n.pubkey) for n in nodes)
+        assert nodes[1]._relay_exclude(PeerId(nodes[0].pubkey)) == validators
+        assert nodes[1]._relay_exclude(taps[0].node_id) == frozenset({taps[0].node_id})
+
+        copies: list[tuple[PeerId, bytes]] = []  # what validator 2 is sent
+        admit = nodes[2]._handle_txs
+
+        def counting(peer: PeerId, payload: bytes) -> None:
+            copies.extend((peer, raw) for raw in decode_txs(payload))
+            admit(peer, payload)
+
+        nodes[2]._handle_txs = counting  # type: ignore[method-assign]
+        first, second = payments(cluster.genesis, 2)
+        await nodes[0].submit_tx(first)  # validator 0 -> validators 1, 2 -> their taps
+        raw_first = codec.encode_tx(first)
+        await wait_for(lambda: all(raw_first in [r for _, r in heard[n]] for n in (0, 1)), 5,
+                       "the tx at both taps")
+        await asyncio.sleep(TX_FLUSH_S * 4)  # validator 1 had time to pass it on, if it would
+        assert [p for p, r in copies if r == raw_first] == [nodes[0].pubkey]
+        # a tx from a non-validator peer is passed on to the validators
+        taps[0].broadcast(MsgType.TXS, encode_txs((codec.encode_tx(second),)))
+        await wait_for(lambda: all(codec.txid(second) in n.seen for n in nodes), 5,
+                       "the tap's tx at every validator")
+    finally:
+        for tap in taps:
+            await tap.stop()
+        await cluster.stop_all()

@@ -251,3 +251,27 @@ def test_commit_never_trusts_a_utxo_read_from_before_the_last_commit(make_store)
     with pytest.raises(InvalidCommit, match="not in the UTXO set"):
         store.commit_block(block2, codec.block_hash(block2.header), forged, b"cert", b"")
     assert store.tip().height == 1
+
+
+def test_outputs_of_recent_commits_are_read_without_the_key_value_store(make_store):
+    """The recent-UTXO cache serves what commits created and never what they spent."""
+    genesis = make_genesis(W, [10 * COIN, 10 * COIN])
+    store = make_store(genesis)
+    gid = codec.genesis_hash(genesis)
+    coin = OutPoint(TxId(gid), 0)
+    tx = pay(CHAIN_ID, [(coin, W[0])], [TxOut(COIN, W[1].lock), TxOut(8 * COIN, W[0].lock)])
+    commit(store, make_block(genesis, gid, 1, (tx,)))
+    made = [OutPoint(codec.txid(tx), n) for n in range(2)]
+    reads: list[bytes] = []
+    kv_get = store._kv.get
+    store._kv.get = lambda key: reads.append(key) or kv_get(key)  # type: ignore[method-assign]
+    assert [store.get_utxo(op) for op in made] == list(tx.outputs)
+    assert reads == []  # both from the cache
+    assert store.get_utxo(coin) is None  # spent: the cache does not hold it, the store says so
+    assert len(reads) == 1
+    child = pay(CHAIN_ID, [(made[1], W[0])], [TxOut(7 * COIN, W[0].lock)])
+    commit(store, make_block(genesis, store.tip().block_hash, 2, (child,)))
+    assert store.get_utxo(made[1]) is None and store.get_utxo(made[0]) == tx.outputs[0]
+    store.reindex()  # rewrites the UTXO set behind the cache: the cache is dropped
+    reads.clear()
+    assert store.get_utxo(made[0]) == tx.outputs[0] and len(reads) == 1
