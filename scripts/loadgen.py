@@ -281,17 +281,18 @@ class SendSlots:
         self.taken += 1
 
 
-Poster = Callable[[bytes], Awaitable[tuple[int, bytes]]]
+Poster = Callable[[list[bytes]], Awaitable[list[tuple[int, bytes]]]]  # (status, answer) per tx
 
 
 async def send_paced(queues: Sequence[asyncio.Queue[Sender]], posters: Sequence[Sequence[Poster]],
                      slots: SendSlots, stats: Stats, sending: asyncio.Event,
-                     tick: float = 0.005) -> None:
+                     tick: float = 0.005, batch: int = 1) -> None:
     """Send the senders' txs, paced by `slots`, until `sending` is cleared (or cancelled).
 
     `queues[n]` holds node n's ready senders; `posters[n]` one POST function per connection to
-    it, each driven by its own worker. A worker takes a ready sender, waits for a slot, posts
-    the sender's next tx, and puts the sender back only after the answer: a sender has at most
+    it, each driven by its own worker. A worker takes a ready sender, waits for a slot, and
+    (with `batch` > 1) adds more ready senders while slots are banked, up to `batch`; it posts
+    each sender's next tx and puts the senders back only after the answer: a sender has at most
     one tx in flight, so on its node a child never arrives before its parent.
     """
     gate = asyncio.Semaphore(0)  # one release per banked slot; wakes exactly one worker
@@ -304,27 +305,32 @@ async def send_paced(queues: Sequence[asyncio.Queue[Sender]], posters: Sequence[
 
     async def worker(q: asyncio.Queue[Sender], post: Poster) -> None:
         while sending.is_set():
-            s = await q.get()
+            group = [await q.get()]
             await gate.acquire()
             slots.take()
+            while len(group) < batch and not q.empty() and not gate.locked():
+                group.append(q.get_nowait())
+                await gate.acquire()  # does not wait: a slot is banked
+                slots.take()
             if not sending.is_set():
                 break
-            tid, body = s.txs.popleft()
+            sent = [s.txs.popleft() for s in group]
             t0 = time.monotonic()
-            stats.submitted[tid] = t0
+            for tid, _ in sent:
+                stats.submitted[tid] = t0
             try:
-                code, answer = await post(body)
+                answers = await post([body for _, body in sent])
             except (HttpError, OSError) as exc:
-                code, answer = 0, str(exc).encode()
+                answers = [(0, str(exc).encode())] * len(sent)
             stats.post_latency.append(time.monotonic() - t0)
-            if code != 200:
-                reason = _reason(code, answer)
-                stats.rejected[reason] = stats.rejected.get(reason, 0) + 1
-                del stats.submitted[tid]
-                s.broken = True  # its later txs spend this one: the chain stops here
-                continue
-            if s.txs:
-                q.put_nowait(s)
+            for s, (tid, _), (code, answer) in zip(group, sent, answers, strict=True):
+                if code != 200:
+                    reason = _reason(code, answer)
+                    stats.rejected[reason] = stats.rejected.get(reason, 0) + 1
+                    del stats.submitted[tid]
+                    s.broken = True  # its later txs spend this one: the chain stops here
+                elif s.txs:
+                    q.put_nowait(s)
 
     tasks = [asyncio.create_task(pacer())]
     tasks += [asyncio.create_task(worker(q, post))
@@ -400,6 +406,18 @@ class LoadGen:
 
     async def post(self, conn: Conn, body: bytes) -> tuple[int, bytes]:
         return await conn.request("POST", "/api/v1/tx", body)
+
+    async def post_many(self, conn: Conn, bodies: list[bytes]) -> list[tuple[int, bytes]]:
+        """One tx per `POST /api/v1/tx`, or with --batch > 1 all of them in `POST /api/v1/txs`
+        (each answer entry then stands for its tx: 200 with the txid, or 400 with the error)."""
+        if self.args.batch <= 1:
+            return [await self.post(conn, body) for body in bodies]
+        code, answer = await conn.request(
+            "POST", "/api/v1/txs", b'["' + b'","'.join(bodies) + b'"]')
+        if code != 200:
+            return [(code, answer)] * len(bodies)
+        entries = json.loads(answer)
+        return [(200 if "txid" in e else 400, json.dumps(e).encode()) for e in entries]
 
     async def follow(self, url: str, stop: asyncio.Event) -> None:
         """Read the SSE block stream; map each block's txids to the time it was announced."""
@@ -487,14 +505,15 @@ class LoadGen:
         for s in senders:
             queues[s.conn_slot].put_nowait(s)
         conns = [[Conn(*host_port(url)) for _ in range(args.connections)] for url in urls]
-        posters = [[functools.partial(self.post, c) for c in node] for node in conns]
+        posters = [[functools.partial(self.post_many, c) for c in node] for node in conns]
         sending = asyncio.Event()
         sending.set()
         stats = self.stats
 
         pids = node_pids(self.devnet_dir)
         slots = SendSlots(args.rate, args.backlog, time.monotonic())
-        sender_task = asyncio.create_task(send_paced(queues, posters, slots, stats, sending))
+        sender_task = asyncio.create_task(send_paced(queues, posters, slots, stats, sending,
+                                                     batch=args.batch))
         await asyncio.sleep(args.warmup)
         w0 = time.monotonic()
         cpu_nodes0 = {name: proc_cpu_s(pid) for name, pid in pids.items()}
@@ -569,6 +588,7 @@ class LoadGen:
             if stats.post_latency else None,
             "post_p99_ms": _pct([1000 * v for v in sorted(stats.post_latency)], 99),
             "connections_per_node": args.connections,
+            "batch": args.batch,
             "backlog_s": args.backlog,
             "send_slots_lapsed": lapsed,
             "send_backlog_peak": peak_backlog,
@@ -639,15 +659,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--connections", type=int, default=8, help="HTTP connections per node")
     ap.add_argument("--backlog", type=float, default=2.0,
                     help="seconds of unused send slots banked and made up when POSTs are slow")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="txs per request: 1 posts each to /api/v1/tx; more send up to this "
+                         "many ready txs (of different senders) in one POST /api/v1/txs")
     ap.add_argument("--devnet-dir", help="devnet directory (default: the wallet's directory)")
     ap.add_argument("--only-given", action="store_true",
                     help="submit only to the --node URLs, not every devnet validator")
     ap.add_argument("--quiet", action="store_true", help="progress to stderr")
     args = ap.parse_args(argv)
     if args.senders < 1 or args.rate <= 0 or args.duration <= 0 or args.connections < 1 \
-            or args.backlog < 0:
+            or args.backlog < 0 or not 1 <= args.batch <= 1000:
         ap.error("--senders, --rate, --duration and --connections must be positive, "
-                 "--backlog not negative")
+                 "--backlog not negative, --batch 1 to 1000")
     return args
 
 

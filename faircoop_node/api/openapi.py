@@ -234,6 +234,19 @@ def build_document() -> Schema:
                 "413": _error("body over the size limit"),
             },
         }},
+        f"{v1}/txs": {"post": {
+            "summary": "Submit up to 1,000 txs in one request, admitted in order",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _array(
+                    {"type": "string", "description": "hex of codec.encode_tx"})},
+            }},
+            "responses": {
+                "200": _json(_array({"oneOf": [_ref("TxSubmitted"), _ref("Error")]}),
+                             "one entry per tx, in order: its txid, or why it was refused"),
+                "400": _error("the body is not a JSON array of 1 to 1,000 hex strings"),
+                "413": _error("body over the size limit"),
+            },
+        }},
         f"{v1}/address/{{address}}": _get("Balance and counts of an address",
                                           _json(_ref("Address")), params=(ADDRESS_PARAM,),
                                           errors=("400",)),

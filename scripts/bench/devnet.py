@@ -91,7 +91,7 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
                    "--duration", str(args.duration), "--warmup", str(args.warmup),
                    "--senders", str(args.senders), "--rate", str(rate),
                    "--drain", str(args.drain), "--connections", str(args.connections),
-                   "--backlog", str(args.backlog), "--quiet"]
+                   "--backlog", str(args.backlog), "--batch", str(args.batch), "--quiet"]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
             err: list[str] = []
@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="loadgen's bank of unused send slots, seconds (see loadgen.SendSlots)")
     ap.add_argument("--base-port", type=int, default=17600)
     ap.add_argument("--observer", action="store_true", help="run the devnet's observer too")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="loadgen's txs per request (1: POST /api/v1/tx each; more: "
+                         "POST /api/v1/txs)")
     ap.add_argument("--keep", metavar="DIR", help="keep each run's devnet (with its node logs) "
                     "in a new directory under DIR instead of deleting it")
     ap.add_argument("--profile", help="py-spy the second validator during the window into "

@@ -79,30 +79,35 @@ def test_send_slots_conserve_every_slot(rate: float, backlog_s: float,
     assert slots.peak <= slots.cap
 
 
-def _run_fake_nodes(rate: float, backlog_s: float, seconds: float) -> dict[str, object]:
+def _run_fake_nodes(rate: float, backlog_s: float, seconds: float,
+                    batch: int = 1) -> dict[str, object]:
     """Drive `send_paced` against 2 fake nodes x 2 connections whose POSTs stall together."""
     period, stall, service = 0.3, 0.15, 0.001
     nodes, conns, senders_per_node = 2, 2, 20
     in_flight: dict[int, int] = {}
     max_in_flight = 0
     seen: list[list[tuple[int, int]]] = [[] for _ in range(nodes)]  # per node: (sender, seq)
+    batches: list[int] = []  # txs per POST
 
     async def main() -> int:
         nonlocal max_in_flight
         t0 = time.monotonic()
 
         def poster(node: int) -> object:
-            async def post(body: bytes) -> tuple[int, bytes]:
+            async def post(bodies: list[bytes]) -> list[tuple[int, bytes]]:
                 nonlocal max_in_flight
-                sender, seq = (int(v) for v in body.split(b":"))
-                in_flight[sender] = in_flight.get(sender, 0) + 1
-                max_in_flight = max(max_in_flight, in_flight[sender])
-                seen[node].append((sender, seq))
+                batches.append(len(bodies))
+                mine = [tuple(int(v) for v in body.split(b":")) for body in bodies]
+                for sender, seq in mine:
+                    in_flight[sender] = in_flight.get(sender, 0) + 1
+                    max_in_flight = max(max_in_flight, in_flight[sender])
+                    seen[node].append((sender, seq))
                 phase = (time.monotonic() - t0) % period
                 wait = service + (stall - phase if phase < stall else 0.0)
                 await asyncio.sleep(wait)  # every connection waits out the same stall
-                in_flight[sender] -= 1
-                return 200, b"{}"
+                for sender, _ in mine:
+                    in_flight[sender] -= 1
+                return [(200, b"{}")] * len(bodies)
             return post
 
         queues: list[asyncio.Queue[object]] = [asyncio.Queue() for _ in range(nodes)]
@@ -115,7 +120,7 @@ def _run_fake_nodes(rate: float, backlog_s: float, seconds: float) -> dict[str, 
         slots = loadgen.SendSlots(rate, backlog_s, time.monotonic())
         task = asyncio.create_task(loadgen.send_paced(
             queues, [[poster(n) for _ in range(conns)] for n in range(nodes)], slots, stats,
-            sending))
+            sending, batch=batch))
         await asyncio.sleep(seconds)
         sending.clear()
         task.cancel()
@@ -123,7 +128,26 @@ def _run_fake_nodes(rate: float, backlog_s: float, seconds: float) -> dict[str, 
         return len(stats.submitted)
 
     sent = asyncio.run(main())
-    return {"sent": sent, "max_in_flight": max_in_flight, "seen": seen}
+    return {"sent": sent, "max_in_flight": max_in_flight, "seen": seen, "batches": batches}
+
+
+def _assert_chains_in_order(run: dict[str, object]) -> None:
+    assert run["max_in_flight"] == 1
+    for node_seen in run["seen"]:  # type: ignore[attr-defined]
+        last: dict[int, int] = {}
+        for sender, seq in node_seen:
+            assert seq == last.get(sender, -1) + 1  # each sender's chain, in order, no gaps
+            last[sender] = seq
+
+
+def test_batched_posts_carry_several_senders_and_keep_each_chain_in_order() -> None:
+    rate, seconds = 400.0, 1.2
+    run = _run_fake_nodes(rate, backlog_s=2.0, seconds=seconds, batch=8)
+    assert 0.8 * rate * seconds <= run["sent"] <= rate * seconds + 2  # type: ignore[operator]
+    assert max(run["batches"]) <= 8 < 8 * len(run["batches"])  # type: ignore[arg-type]
+    assert max(run["batches"]) > 1  # stalls bank slots; a free connection takes several
+    _assert_chains_in_order(run)
+    assert max(_run_fake_nodes(rate, 2.0, 0.5)["batches"]) == 1  # type: ignore[arg-type]
 
 
 def test_send_paced_makes_up_stalls_and_keeps_each_chain_in_order() -> None:
@@ -133,12 +157,7 @@ def test_send_paced_makes_up_stalls_and_keeps_each_chain_in_order() -> None:
     # Slots still banked when the window closes (< one stall's worth) are not sent.
     assert banked["sent"] >= 0.8 * rate * seconds, banked["sent"]
     assert banked["sent"] <= rate * seconds + 2
-    assert banked["max_in_flight"] == 1
-    for node_seen in banked["seen"]:  # type: ignore[attr-defined]
-        last: dict[int, int] = {}
-        for sender, seq in node_seen:
-            assert seq == last.get(sender, -1) + 1  # each sender's chain, in order, no gaps
-            last[sender] = seq
+    _assert_chains_in_order(banked)
     # With (almost) no bank, the stalled half of each period is lost: the old behaviour.
     lapsing = _run_fake_nodes(rate, backlog_s=0.01, seconds=seconds)
     assert lapsing["sent"] < 0.7 * rate * seconds, lapsing["sent"]
