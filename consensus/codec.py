@@ -479,10 +479,37 @@ def decode_tx(data: bytes) -> Tx:
     tx = _decoded_txs.get(data)
     if tx is None:
         tx = decode_canonical(data, "tx", tx_from)
+        _remember_encoding(tx, data)
         if len(_decoded_txs) >= _DECODED_TX_SIZE:
             _decoded_txs.clear()
         _decoded_txs[data] = tx
     return tx
+
+
+def _remember_encoding(tx: Tx, data: bytes) -> None:
+    """Fill `_tx_memo` for a tx just decoded from `data`, its canonical encoding, by slicing.
+
+    Why: every tx a node decodes is then hashed (txid) and its encoding needed again; packing
+    it twice more cost about a third of admitting a relayed tx (signature check aside). `data`
+    is the 6-array `tx_obj` packs to (decode_canonical checked the re-pack is identical), whose
+    first five items are the core, so the txid's preimage is a 5-array header followed by
+    those items' bytes, and the full encoding is `data` itself.
+    """
+    if data[:1] != _TX_ARRAY_HEADER:
+        return
+    unpacker = msgpack.Unpacker(max_buffer_size=len(data))
+    unpacker.feed(data)
+    unpacker.read_array_header()
+    for _ in range(5):
+        unpacker.skip()
+    entry = (tx, TxId(sha256(_CORE_ARRAY_HEADER + data[1:unpacker.tell()])), data)
+    if len(_tx_memo) >= _TX_MEMO_SIZE:
+        _tx_memo.clear()
+    _tx_memo[id(tx)] = entry
+
+
+_TX_ARRAY_HEADER = msgpack.Packer().pack_array_header(6)
+_CORE_ARRAY_HEADER = msgpack.Packer().pack_array_header(5)
 
 
 def txid(tx: Tx) -> TxId:

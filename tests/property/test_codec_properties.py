@@ -299,3 +299,19 @@ def test_txid_does_not_change_when_witnesses_change(tx: Tx, wits: list[Witness])
     assert codec.txid(resigned) == codec.txid(tx)
     if resigned.witnesses != tx.witnesses:
         assert codec.encode_tx(resigned) != codec.encode_tx(tx)
+
+
+@given(txs(), st.data())
+def test_a_decoded_tx_has_the_txid_and_encoding_of_a_freshly_built_equal_tx(
+        tx: Tx, data: st.DataObject) -> None:
+    """decode_tx fills the txid memo by slicing the encoding it decoded (no re-pack); the
+    answers must equal those computed from scratch for an equal Tx built anew."""
+    encoded = codec.pack(codec.tx_obj(tx))
+    if data.draw(st.booleans()):  # bytes never seen by the decode memo: force a fresh decode
+        codec._decoded_txs.pop(encoded, None)
+    decoded = codec.decode_tx(encoded)
+    fresh = replace(decoded)  # equal by value, a different object: misses the memo
+    assert fresh is not decoded
+    core = codec.pack(codec.tx_obj(fresh)[:5])
+    assert codec.txid(decoded) == codec.txid(fresh) == codec.sha256(core)
+    assert codec.encode_tx(decoded) == codec.encode_tx(fresh) == encoded
