@@ -10,8 +10,9 @@ keeps checked duplicate-vote evidence until a block carries it.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+import contextlib
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
 
 from consensus.errors import FaircoopError
 from consensus.evidence import (
@@ -24,6 +25,8 @@ from faircoop_node.net.transport import PeerId
 
 TX_BATCH = 500  # txs per relayed TXS frame
 TX_FLUSH_S = 0.005  # relayed txs wait this long to share a frame (one write per peer per frame)
+ADMIT_SLICE = 64  # relayed txs admitted between two turns of the event loop
+ADMIT_BACKLOG = 10_000  # relayed txs waiting for admission; frames beyond it are dropped
 
 
 class SeenCache:
@@ -90,6 +93,62 @@ class TxRelay:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class TxIntake:
+    """Relayed txs waiting for admission, admitted a slice at a time, with a bounded backlog.
+
+    Why slices: admitting a tx costs about 0.1 ms (a signature check) and a frame holds up to
+    `TX_BATCH` txs; admitted on receipt, one frame held the event loop for tens of ms while
+    votes, proposals and API requests waited. Why a bound: past capacity, txs arrive faster
+    than they are admitted; queueing them all delays consensus without end, so frames beyond
+    `backlog` are dropped (counted in `shed`). Nothing is lost: they reach the node in blocks.
+    `admit(peer, raws)` admits one slice in order and returns False to drop the rest of the
+    frame (the peer sent junk and was punished).
+    """
+
+    def __init__(self, admit: Callable[[PeerId, Sequence[bytes]], bool],
+                 slice_size: int = ADMIT_SLICE, backlog: int = ADMIT_BACKLOG) -> None:
+        self._admit = admit
+        self._slice = slice_size
+        self._backlog = backlog
+        self._frames: deque[tuple[PeerId, Sequence[bytes]]] = deque()
+        self._queued = 0
+        self._task: asyncio.Task[None] | None = None
+        self.shed = 0
+
+    def __len__(self) -> int:
+        """Txs queued and not yet taken up for admission."""
+        return self._queued
+
+    def add(self, peer: PeerId, raws: Sequence[bytes]) -> None:
+        """Queue a frame's txs (call on the event loop); drop them if the backlog is full."""
+        if self._queued + len(raws) > self._backlog:
+            self.shed += len(raws)
+            return
+        self._frames.append((peer, raws))
+        self._queued += len(raws)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._frames:
+            peer, raws = self._frames.popleft()
+            self._queued -= len(raws)
+            for start in range(0, len(raws), self._slice):
+                if not self._admit(peer, raws[start:start + self._slice]):
+                    break
+                await asyncio.sleep(0)  # whatever else is ready runs before the next slice
+
+    async def close(self) -> None:
+        """Drop what is queued (the node is stopping)."""
+        self._frames.clear()
+        self._queued = 0
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class EvidencePool:

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ from faircoop_node.net.envelope import (
 )
 from faircoop_node.net.transport import PeerEvent, PeerId, Tip, Transport
 from faircoop_node.node.commit import store_block
-from faircoop_node.node.gossip import EvidencePool, SeenCache, TxRelay
+from faircoop_node.node.gossip import EvidencePool, SeenCache, TxIntake, TxRelay
 from faircoop_node.node.inbox import Inbox, mark_included
 from faircoop_node.node.signing import (
     ROUND_MAX,
@@ -223,6 +223,7 @@ class Node:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._relay = TxRelay(self._send_txs)
+        self._intake = TxIntake(self._admit_relayed)
         self._voting_peers: tuple[ChainState, frozenset[PeerId]] | None = None
         self._progress: tuple[int, int, int] = (-1, -1, -1)
         self._progress_mono = time.monotonic()
@@ -366,6 +367,7 @@ class Node:
             t.cancel()
         self._timers.clear()
         self._relay.close()
+        await self._intake.close()
         loop_task, ticker = self._tasks
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -384,7 +386,12 @@ class Node:
         if self._stopping:
             return
         if msg_type == MsgType.TXS:
-            self._handle_txs(peer, payload)  # synchronous: admission needs no engine
+            try:
+                raws = decode_txs(payload)
+            except DecodeError as exc:
+                self._punish(peer, f"bad TXS: {exc}")
+                return
+            self._intake.add(peer, raws)  # admitted a slice at a time; needs no engine
             return
         self._queue.put_nowait(_Item("msg", (peer, msg_type, payload)))
 
@@ -823,21 +830,16 @@ class Node:
         if self.transport is not None:
             self.transport.punish(peer, reason)
 
-    def _handle_txs(self, peer: PeerId, payload: bytes) -> None:
-        """Admit a peer's relayed txs (in the order sent: a parent before its child) and relay
-        the new ones to every other peer."""
-        try:
-            raws = decode_txs(payload)
-        except DecodeError as exc:
-            self._punish(peer, f"bad TXS: {exc}")
-            return
+    def _admit_relayed(self, peer: PeerId, raws: Sequence[bytes]) -> bool:
+        """Admit a slice of a peer's relayed txs (in the order sent: a parent before its
+        child) and relay the new ones on (see `_relay_exclude`); False if the peer sent junk."""
         fresh: list[bytes] = []
         for raw in raws:
             try:
                 tx = decode_tx(raw)
             except DecodeError as exc:
                 self._punish(peer, f"bad tx: {exc}")
-                return
+                return False
             if txid(tx) in self._mempool:
                 continue  # another peer's copy came first (the usual case in a mesh)
             try:
@@ -848,6 +850,7 @@ class Node:
             fresh.append(raw)
         if fresh:
             self._relay.add(fresh, self._relay_exclude(peer))
+        return True
 
     def _relay_exclude(self, peer: PeerId) -> frozenset[PeerId]:
         """Who a tx relayed by `peer` is not passed on to: `peer`, and when `peer` is a

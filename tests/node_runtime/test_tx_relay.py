@@ -5,6 +5,7 @@ from, and drops what is queued when it stops."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from faircoop_node.net.transport import PeerId
 from faircoop_node.node.gossip import TX_BATCH, TX_FLUSH_S, TxRelay
@@ -85,13 +86,14 @@ async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None
         assert nodes[1]._relay_exclude(taps[0].node_id) == frozenset({taps[0].node_id})
 
         copies: list[tuple[PeerId, bytes]] = []  # what validator 2 is sent
-        admit = nodes[2]._handle_txs
+        intake = nodes[2]._intake
+        queue = intake.add
 
-        def counting(peer: PeerId, payload: bytes) -> None:
-            copies.extend((peer, raw) for raw in decode_txs(payload))
-            admit(peer, payload)
+        def counting(peer: PeerId, raws: Sequence[bytes]) -> None:
+            copies.extend((peer, raw) for raw in raws)
+            queue(peer, raws)
 
-        nodes[2]._handle_txs = counting  # type: ignore[method-assign]
+        intake.add = counting  # type: ignore[method-assign]
         first, second = payments(cluster.genesis, 2)
         await nodes[0].submit_tx(first)  # validator 0 -> validators 1, 2 -> their taps
         raw_first = codec.encode_tx(first)
@@ -107,3 +109,45 @@ async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None
         for tap in taps:
             await tap.stop()
         await cluster.stop_all()
+
+
+async def test_intake_admits_in_slices_letting_other_work_run_between_them() -> None:
+    from faircoop_node.node.gossip import TxIntake
+
+    log: list[object] = []
+
+    def admit(peer: PeerId, raws: Sequence[bytes]) -> bool:
+        if not log:  # a vote arrives while the first slice is admitted
+            asyncio.get_running_loop().call_soon(log.append, "vote")
+        log.append((peer, tuple(raws)))
+        return True
+
+    intake = TxIntake(admit, slice_size=2, backlog=100)
+    intake.add(P, [b"a", b"b", b"c", b"d", b"e"])
+    intake.add(Q, [b"f"])
+    assert len(intake) == 6 and log == []  # nothing is admitted on receipt
+    await asyncio.sleep(0.05)
+    assert log == [(P, (b"a", b"b")), "vote", (P, (b"c", b"d")), (P, (b"e",)), (Q, (b"f",))]
+    assert len(intake) == 0 and intake.shed == 0
+
+
+async def test_intake_sheds_frames_past_its_backlog_and_stops_a_frame_on_junk() -> None:
+    from faircoop_node.node.gossip import TxIntake
+
+    admitted: list[bytes] = []
+
+    def admit(peer: PeerId, raws: Sequence[bytes]) -> bool:
+        admitted.extend(raws)
+        return b"junk" not in raws
+
+    intake = TxIntake(admit, slice_size=1, backlog=4)
+    intake.add(P, [b"a", b"junk", b"b"])  # stops after junk: b is never admitted
+    intake.add(Q, [b"c", b"d"])  # 5 > 4 queued: dropped whole
+    intake.add(Q, [b"e"])
+    assert intake.shed == 2 and len(intake) == 4
+    await asyncio.sleep(0.05)
+    assert admitted == [b"a", b"junk", b"e"]
+    intake.add(P, [b"f"])
+    await intake.close()  # stopping: what is queued is dropped
+    await asyncio.sleep(0.02)
+    assert admitted == [b"a", b"junk", b"e"] and len(intake) == 0
