@@ -417,7 +417,7 @@ class LoadGen:
         if code != 200:
             return [(code, answer)] * len(bodies)
         entries = json.loads(answer)
-        return [(200 if "txid" in e else 400, json.dumps(e).encode()) for e in entries]
+        return [(200, b"") if "txid" in e else (400, json.dumps(e).encode()) for e in entries]
 
     async def follow(self, url: str, stop: asyncio.Event) -> None:
         """Read the SSE block stream; map each block's txids to the time it was announced."""
