@@ -250,6 +250,21 @@ def ports_in_use(nodes: Sequence[DevnetNode]) -> list[int]:
     return busy
 
 
+def free_base_port(start: int = 29_000, nodes: int = 10, step: int = 250,
+                   stop: int = 60_000) -> int:
+    """The first base port from `start` (in steps of `step`) whose API and P2P ports for
+    `nodes` nodes are all free right now.
+
+    For tests and benchmarks that start devnets beside other devnets: ports of one that just
+    stopped linger in TIME_WAIT for a minute, so move on rather than fail.
+    """
+    for base in range(start, stop, step):
+        probe = [DevnetNode(f"n{i}", Path("."), False, *ports_for(base, i)) for i in range(nodes)]
+        if not ports_in_use(probe):
+            return base
+    raise DevnetError(f"no free port range from {start} to {stop}")
+
+
 def kill_leftovers(layout: DevnetLayout) -> list[int]:
     """SIGKILL node processes a devnet left behind (by their pid files); the pids killed."""
     killed = []

@@ -37,26 +37,9 @@ from spy import summarize as summarize_profile  # noqa: E402
 
 from faircoop_node.devnet import (  # noqa: E402
     Devnet,
-    DevnetNode,
     create_devnet,
-    ports_for,
-    ports_in_use,
+    free_base_port,
 )
-
-
-def free_base_port(start: int, nodes: int) -> int:
-    """The first base port from `start` (in steps of 211) whose API and P2P ports are all free.
-
-    Ports of a devnet that just stopped linger in TIME_WAIT for a minute, and other devnets
-    may be running on the machine: move on rather than fail.
-    """
-    base = start
-    while base < 60_000:
-        probe = [DevnetNode(f"n{i}", Path("."), False, *ports_for(base, i)) for i in range(nodes)]
-        if not ports_in_use(probe):
-            return base
-        base += 211
-    raise SystemExit(f"no free port range from {start}")
 
 
 def wait_height(url: str, height: int, timeout: float) -> int:
@@ -78,7 +61,7 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
     tmp = Path(tempfile.mkdtemp(prefix="faircoop-devnet-bench-", dir=args.keep))
     try:
         layout = create_devnet(tmp / "net", validators,
-                               free_base_port(args.base_port, validators + 1))
+                               free_base_port(args.base_port, validators + 1, step=211))
         net = Devnet(layout)
         nodes = [n for n in layout.nodes if n.validator or args.observer]
         net.start_all(nodes)

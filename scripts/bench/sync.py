@@ -52,8 +52,8 @@ from faircoop_node.devnet import (  # noqa: E402
     Devnet,
     DevnetNode,
     create_devnet,
+    free_base_port,
     ports_for,
-    ports_in_use,
 )
 from faircoop_node.genesis_file import load_genesis, write_genesis  # noqa: E402
 from faircoop_node.keys import load_node_key  # noqa: E402
@@ -178,21 +178,6 @@ def _raw_keys(db: plyvel.DB) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-def free_base_port(start: int, nodes: int) -> int:
-    """The first base port from `start` (in steps of 211) whose API and P2P ports are all free.
-
-    Ports of a devnet that just stopped linger in TIME_WAIT for a minute, and other devnets
-    may be running on the machine: move on rather than fail.
-    """
-    base = start
-    while base < 60_000:
-        probe = [DevnetNode(f"n{i}", Path("."), False, *ports_for(base, i)) for i in range(nodes)]
-        if not ports_in_use(probe):
-            return base
-        base += 211
-    raise SystemExit(f"no free port range from {start}")
-
-
 def tip(url: str) -> int:
     try:
         with urllib.request.urlopen(f"{url}/api/v1/blocks/tip/height", timeout=2) as r:
@@ -213,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="faircoop-sync-bench-"))
     try:
-        base = free_base_port(args.base_port, 6)
+        base = free_base_port(args.base_port, 6, step=211)
         layout = create_devnet(tmp / "net", 4, base)
         serving = next(n for n in layout.nodes if not n.validator)
         build_s = build_chain(layout.directory, serving.directory / "data" / "chain", args.blocks)

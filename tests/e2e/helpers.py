@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +12,7 @@ from typing import Any
 from consensus import codec
 from consensus.types import COIN, OutPoint, Tx, TxId
 from faircoop_node.devnet import DevnetLayout, DevnetNode
+from faircoop_node.devnet import free_base_port as devnet_free_base_port
 from faircoop_node.genesis_file import load_genesis
 from tests.builders import key, make_tx, single
 from wallet.keys import RECEIVE
@@ -21,16 +21,7 @@ from wallet.walletfile import load_wallet, unlock
 
 def free_base_port() -> int:
     """A base port whose API (P..P+9) and P2P (P+100..P+109) ranges are free right now."""
-    for base in range(29_000, 60_000, 250):
-        ports = [*range(base, base + 10), *range(base + 100, base + 110)]
-        try:
-            for port in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range")
+    return devnet_free_base_port(29_000, nodes=10)
 
 
 def get(node: DevnetNode, path: str, timeout: float = 5.0) -> Any:
