@@ -18,8 +18,10 @@ File layout (every key optional except where noted)::
     [p2p]   host, port, peers = ["ws://127.0.0.1:7071/p2p", ...]
     [api]   host, port
     [log]   level = "INFO", format = "json" | "text"
-    [limits] max_frame_bytes, rate_per_s, rate_burst, ban_seconds, max_peers, send_queue,
-             handshake_timeout_s, heartbeat_s, reconnect_min_s, reconnect_max_s
+    [limits] max_frame_bytes, rate_per_s, rate_burst, rate_bytes_per_s, rate_bytes_burst,
+             reassembly_bytes, ban_seconds, max_peers, max_handshakes_per_host, send_queue,
+             send_queue_bytes, handshake_timeout_s, heartbeat_s, reconnect_min_s,
+             reconnect_max_s
 
 Environment: FAIRCOOP_<KEY> for top-level keys and FAIRCOOP_<SECTION>_<KEY> for the others,
 e.g. FAIRCOOP_DATA_DIR, FAIRCOOP_P2P_PORT, FAIRCOOP_P2P_PEERS (comma-separated).
@@ -61,12 +63,17 @@ class ConfigError(FaircoopError):
 class Limits:
     """What one peer may cost this node before it is cut off."""
 
-    max_frame_bytes: int = 16 * 1024 * 1024  # one P2P frame; must hold a full block range
-    rate_per_s: float = 5_000.0  # messages per second a peer may send, sustained
+    max_frame_bytes: int = 16 * 1024 * 1024  # one P2P message; must hold a full block range
+    rate_per_s: float = 5_000.0  # frames per second a peer may send, sustained
     rate_burst: int = 20_000  # ... and in one burst (a full bucket)
+    rate_bytes_per_s: float = 32 * 1024 * 1024  # bytes per second a peer may send, sustained
+    rate_bytes_burst: int = 128 * 1024 * 1024  # ... and in one burst
+    reassembly_bytes: int = 64 * 1024 * 1024  # unfinished multi-frame messages, all peers
     ban_seconds: float = 600.0  # how long a misbehaving peer stays banned
-    max_peers: int = 50  # inbound connections are refused beyond this many peers
+    max_peers: int = 50  # connections (handshakes under way included) refused beyond this
+    max_handshakes_per_host: int = 4  # handshakes under way from one non-loopback address
     send_queue: int = 50_000  # frames queued to one peer; a peer that can't keep up is dropped
+    send_queue_bytes: int = 64 * 1024 * 1024  # ... and bytes queued to it
     handshake_timeout_s: float = 5.0
     heartbeat_s: float = 15.0  # WebSocket ping interval; a silent peer is dropped
     reconnect_min_s: float = 0.5  # backoff of a dropped outbound connection: first delay
@@ -308,6 +315,9 @@ def validate(config: NodeConfig, source: str = "config") -> NodeConfig:
         "max_frame_bytes": (1024, 256 * 1024 * 1024), "rate_per_s": (0.001, 1e9),
         "rate_burst": (1, 10**9), "ban_seconds": (0.0, 365 * 86_400.0), "max_peers": (1, 100_000),
         "send_queue": (1, 10**7), "handshake_timeout_s": (0.01, 3600.0),
+        "rate_bytes_per_s": (1024.0, 1e12), "rate_bytes_burst": (64 * 1024, 2**40),
+        "reassembly_bytes": (64 * 1024, 2**40), "max_handshakes_per_host": (1, 100_000),
+        "send_queue_bytes": (64 * 1024, 2**40),
         "heartbeat_s": (0.1, 3600.0), "reconnect_min_s": (0.001, 3600.0),
         "reconnect_max_s": (0.001, 86_400.0),
     }

@@ -43,6 +43,7 @@ NONCE_SIZE = 32
 MAX_REASON = 200
 MAX_GET_BLOCKS = 1000  # the most blocks one GET_BLOCKS may ask for
 MAX_TXS_PER_MESSAGE = 10_000
+WIRE_FRAME_BYTES = 64 * 1024  # no WebSocket frame is larger; bigger messages go as PART frames
 
 
 class MsgType(IntEnum):
@@ -59,10 +60,16 @@ class MsgType(IntEnum):
     GET_BLOCKS = 15  # GetBlocks: ask for a range of final blocks
     BLOCKS = 16  # BlockRange: the answer, in height order
     STATUS = 17  # Status: a tip (and round) announcement
+    PART = 18  # Part: a piece of a message larger than WIRE_FRAME_BYTES (see net/parts.py)
 
     @property
     def is_handshake(self) -> bool:
         return self in (MsgType.HELLO, MsgType.AUTH, MsgType.REJECT)
+
+    @property
+    def is_transport(self) -> bool:
+        """Sent and consumed by the transport itself, never handed to the node."""
+        return self.is_handshake or self == MsgType.PART
 
 
 # -- the envelope -----------------------------------------------------------------------------
@@ -297,9 +304,35 @@ def decode_txs(data: bytes) -> tuple[bytes, ...]:
     return decode_canonical(data, "txs", build)
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One piece of a large message: the whole message's envelope is `total` bytes, and the
+    pieces, in order and each exactly `PART_PIECE` bytes but the last, concatenate to it."""
+
+    total: int
+    piece: bytes
+
+
+PART_PIECE = WIRE_FRAME_BYTES - 64  # leaves room for the PART envelope around a piece
+
+
+def encode_part(p: Part) -> bytes:
+    return pack((PAYLOAD_VERSION, p.total, p.piece))
+
+
+def decode_part(data: bytes) -> Part:
+    def build(obj: Obj) -> Part:
+        total, piece = _payload_fields(obj, 2, "part")
+        return Part(expect_uint(total, "part.total", lo=WIRE_FRAME_BYTES + 1, hi=U32),
+                    expect_bytes(piece, "part.piece"))
+
+    return decode_canonical(data, "part", build)
+
+
 __all__ = [
-    "ENVELOPE_VERSION", "MAX_GET_BLOCKS", "NONCE_SIZE", "BlockRange", "CertifiedBlock",
-    "Envelope", "GetBlocks", "Hello", "MsgType", "ProposalMessage", "Status",
+    "ENVELOPE_VERSION", "MAX_GET_BLOCKS", "NONCE_SIZE", "PART_PIECE", "WIRE_FRAME_BYTES",
+    "BlockRange", "CertifiedBlock", "Envelope", "GetBlocks", "Hello", "MsgType", "Part",
+    "ProposalMessage", "Status", "decode_part", "encode_part",
     "decode_auth", "decode_block_range", "decode_certified_block", "decode_envelope",
     "decode_get_blocks", "decode_hello", "decode_proposal_message", "decode_reject",
     "decode_status", "decode_txs", "encode_auth", "encode_block_range", "encode_certified_block",

@@ -208,6 +208,9 @@ class MemoryTransport:
         if self._net.linked(self._id, peer):
             self._net.cut(self._id, peer, reason)
 
+    def backlog(self, peer: PeerId) -> int:
+        return 0  # delivery is immediate: nothing waits to be written
+
     def _frame(self, msg_type: MsgType, payload: bytes) -> bytes:
         return outgoing_frame(msg_type, payload, self._net.max_frame_bytes)
 

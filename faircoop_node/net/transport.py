@@ -111,12 +111,16 @@ class Transport(Protocol):
         """Disconnect and ban a peer that sent something invalid (for `limits.ban_seconds`)."""
         ...
 
+    def backlog(self, peer: PeerId) -> int:
+        """Bytes queued to `peer` and not yet written (0 if it is not connected)."""
+        ...
+
 
 def outgoing_frame(msg_type: MsgType, payload: bytes, max_frame_bytes: int) -> bytes:
     """The frame `send`/`broadcast` put on the wire; NetError for a handshake type (only the
     transport sends those) or a frame over `max_frame_bytes`, which the peer would ban us for."""
-    if msg_type.is_handshake:
-        raise NetError(f"{msg_type.name} is for the handshake; the transport sends it")
+    if msg_type.is_transport:
+        raise NetError(f"{msg_type.name} is for the handshake or framing; the transport sends it")
     frame = encode_envelope(msg_type, payload)
     if len(frame) > max_frame_bytes:
         raise NetError(f"a {msg_type.name} frame of {len(frame)} bytes is over "

@@ -8,14 +8,21 @@ Each connection, inbound or outbound, runs the same steps:
    (`auth_digest`) with its node key and sends it as AUTH. A wrong signature is rejected.
 2. Registration. One live connection per node id: if two nodes dial each other at once, both
    keep the connection dialed by the smaller node id, so they agree without talking.
-3. Reading. Every frame must be binary, within `limits.max_frame_bytes` (aiohttp's
-   `max_msg_size` enforces it too) and within the peer's token-bucket rate budget, and must be
-   a well-formed envelope. Any breach disconnects the peer and bans it for
-   `limits.ban_seconds`, by node id (once proven by the handshake) and by address (loopback
-   addresses excepted, see `BanList`). The payload goes to the node's handler untouched,
-   except that STATUS payloads also update the peer's known tip.
-4. Writing. A per-connection queue drained by one task; a peer whose queue overflows
-   (it can't keep up) is dropped without a ban.
+3. Reading. Every frame must be binary, at most `WIRE_FRAME_BYTES` (aiohttp's `max_msg_size`
+   enforces it from the first byte, the handshake included), within the peer's token-bucket
+   budgets of frames and of bytes, and a well-formed envelope. A message larger than one frame
+   arrives as PART frames and is reassembled (`parts.py`), up to `limits.max_frame_bytes`.
+   Any breach disconnects the peer and bans it for `limits.ban_seconds`, by node id (once
+   proven by the handshake) and by address (loopback addresses excepted, see `BanList`). The
+   payload goes to the node's handler untouched, except that STATUS payloads also update the
+   peer's known tip. The handler is awaited before the peer's next frame is read: a node that
+   is behind slows that peer down, not everyone.
+4. Writing. A per-connection queue drained by one task; a peer whose queue overflows in frames
+   or bytes (it can't keep up) is dropped without a ban.
+
+Connections still in their handshake count against `limits.max_peers`, at most
+`limits.max_handshakes_per_host` from one (non-loopback) address, and a handshake that fails
+or times out bans the address.
 
 Outbound peers come from the config and are redialed forever with exponential backoff and
 jitter (`backoff_delay`, from an injected `random.Random`); a URL that turns out to be this
@@ -46,12 +53,14 @@ from faircoop_node.config import P2P_PATH, Limits, NodeConfig, normalize_peer_ur
 from faircoop_node.logs import EventLogger, LogContext, event_logger
 from faircoop_node.net.envelope import (
     NONCE_SIZE,
+    WIRE_FRAME_BYTES,
     Envelope,
     Hello,
     MsgType,
     decode_auth,
     decode_envelope,
     decode_hello,
+    decode_part,
     decode_reject,
     decode_status,
     encode_auth,
@@ -60,6 +69,7 @@ from faircoop_node.net.envelope import (
     encode_reject,
 )
 from faircoop_node.net.limits import BanList, TokenBucket, backoff_delay, is_loopback
+from faircoop_node.net.parts import BudgetFull, PartBudget, Reassembly, wire_frames
 from faircoop_node.net.transport import (
     ChainIdentity,
     MessageHandler,
@@ -75,6 +85,7 @@ from faircoop_node.net.transport import (
 
 WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 CLOSE_REASON_BYTES = 120  # a WebSocket close reason must fit in a control frame
+WS_MAX_MSG = WIRE_FRAME_BYTES + 1  # aiohttp refuses a frame of max_msg_size bytes or more
 
 
 class _Drop(Exception):
@@ -106,15 +117,19 @@ class DialStatus:
 class _Conn:
     """One authenticated connection's mutable state (owned by its reader task)."""
 
-    __slots__ = ("bucket", "closed", "drop_reason", "host", "info", "queue", "writer", "ws")
+    __slots__ = ("bucket", "byte_bucket", "closed", "drop_reason", "host", "info", "parts",
+                 "queue", "queued_bytes", "writer", "ws")
 
-    def __init__(self, ws: WebSocket, host: str, info: PeerInfo, bucket: TokenBucket,
-                 queue_size: int) -> None:
+    def __init__(self, ws: WebSocket, host: str, info: PeerInfo, limits: Limits,
+                 clock: Callable[[], float], budget: PartBudget) -> None:
         self.ws = ws
         self.host = host
         self.info = info
-        self.bucket = bucket
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
+        self.bucket = TokenBucket(limits.rate_per_s, limits.rate_burst, clock)
+        self.byte_bucket = TokenBucket(limits.rate_bytes_per_s, limits.rate_bytes_burst, clock)
+        self.parts = Reassembly(limits.max_frame_bytes, budget)
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=limits.send_queue)
+        self.queued_bytes = 0
         self.writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.drop_reason: tuple[str, bool] | None = None  # (reason, ban) asked by another task
@@ -153,7 +168,11 @@ class WsTransport:
         self._log = log if log is not None else event_logger(
             "faircoop.net", LogContext.for_node(self._id))
         self.bans = BanList(clock, address_exempt)
+        self._exempt = address_exempt
         self._conns: dict[PeerId, _Conn] = {}
+        self._handshaking: dict[str, int] = {}  # inbound handshakes under way, per host
+        self._part_owner: dict[Reassembly, _Conn] = {}
+        self._parts = PartBudget(self._limits.reassembly_bytes, self._evict_parts)
         self._on_message: MessageHandler | None = None
         self._on_peer: PeerHandler | None = None
         self._runner: web.AppRunner | None = None
@@ -241,16 +260,20 @@ class WsTransport:
         conn = self._conns.get(peer)
         if conn is None:
             return False
-        return self._enqueue(conn, self._frame(msg_type, payload))
+        return self._enqueue(conn, wire_frames(self._frame(msg_type, payload)))
 
     def broadcast(self, msg_type: MsgType, payload: bytes,
                   exclude: frozenset[PeerId] = frozenset()) -> int:
-        frame = self._frame(msg_type, payload)
+        frames = wire_frames(self._frame(msg_type, payload))
         sent = 0
         for peer_id, conn in list(self._conns.items()):
-            if peer_id not in exclude and self._enqueue(conn, frame):
+            if peer_id not in exclude and self._enqueue(conn, frames):
                 sent += 1
         return sent
+
+    def backlog(self, peer: PeerId) -> int:
+        conn = self._conns.get(peer)
+        return 0 if conn is None else conn.queued_bytes
 
     def peers(self) -> tuple[PeerInfo, ...]:
         return tuple(c.info for c in self._conns.values())
@@ -270,15 +293,25 @@ class WsTransport:
     def _frame(self, msg_type: MsgType, payload: bytes) -> bytes:
         return outgoing_frame(msg_type, payload, self._limits.max_frame_bytes)
 
-    def _enqueue(self, conn: _Conn, frame: bytes) -> bool:
+    def _enqueue(self, conn: _Conn, frames: tuple[bytes, ...]) -> bool:
         if conn.drop_reason is not None:
             return False
-        try:
-            conn.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        size = sum(len(f) for f in frames)
+        if conn.queue.qsize() + len(frames) > conn.queue.maxsize or \
+                conn.queued_bytes + size > self._limits.send_queue_bytes:
             self._request_drop(conn, "send queue full (peer too slow)", ban=False)
             return False
+        for frame in frames:  # all or none: a message's parts go out back to back
+            conn.queue.put_nowait(frame)
+        conn.queued_bytes += size
         return True
+
+    def _evict_parts(self, owner: Reassembly) -> None:
+        """The part budget is full and `owner`'s message is the oldest: drop its connection."""
+        conn = self._part_owner.get(owner)
+        if conn is not None:
+            self._request_drop(conn, "unfinished message dropped: the reassembly budget is full",
+                               ban=False)
 
     def _request_drop(self, conn: _Conn, reason: str, ban: bool) -> None:
         """Ask a connection's reader to end it (from any task); the reader does the cleanup."""
@@ -320,14 +353,32 @@ class WsTransport:
             return web.Response(status=403, text=f"banned: {ban.reason}")
         if not self._running:
             return web.Response(status=503, text="shutting down")
-        if len(self._conns) >= self._limits.max_peers:
+        if len(self._conns) + sum(self._handshaking.values()) >= self._limits.max_peers:
             return web.Response(status=503, text="too many peers")
-        ws = web.WebSocketResponse(max_msg_size=self._limits.max_frame_bytes, compress=False,
-                                   heartbeat=self._limits.heartbeat_s)
-        await ws.prepare(request)
-        peername = request.transport.get_extra_info("peername") if request.transport else None
-        address = f"{peername[0]}:{peername[1]}" if peername else host
-        await self._run_connection(ws, host, address, outbound=False, url=None)
+        if not self._exempt(host) and \
+                self._handshaking.get(host, 0) >= self._limits.max_handshakes_per_host:
+            return web.Response(status=503, text="too many handshakes from this address")
+        self._handshaking[host] = self._handshaking.get(host, 0) + 1
+        counted = [True]
+
+        def handshake_over() -> None:
+            if counted[0]:
+                counted[0] = False
+                left = self._handshaking.pop(host) - 1
+                if left:
+                    self._handshaking[host] = left
+
+        try:
+            ws = web.WebSocketResponse(max_msg_size=WS_MAX_MSG, compress=False,
+                                       heartbeat=self._limits.heartbeat_s)
+            await ws.prepare(request)
+            peername = request.transport.get_extra_info("peername") if request.transport \
+                else None
+            address = f"{peername[0]}:{peername[1]}" if peername else host
+            await self._run_connection(ws, host, address, outbound=False, url=None,
+                                       handshake_over=handshake_over)
+        finally:
+            handshake_over()
         return ws
 
     # -- outbound ---------------------------------------------------------------------------
@@ -366,7 +417,7 @@ class WsTransport:
         assert self._session is not None
         try:
             async with self._session.ws_connect(
-                url, max_msg_size=self._limits.max_frame_bytes, compress=0,
+                url, max_msg_size=WS_MAX_MSG, compress=0,
                 heartbeat=self._limits.heartbeat_s,
                 timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
             ) as ws:
@@ -387,7 +438,8 @@ class WsTransport:
     # -- one connection ---------------------------------------------------------------------
 
     async def _run_connection(self, ws: WebSocket, host: str, address: str, *, outbound: bool,
-                              url: str | None) -> bool:
+                              url: str | None,
+                              handshake_over: Callable[[], None] | None = None) -> bool:
         try:
             async with asyncio.timeout(self._limits.handshake_timeout_s):
                 hello = await self._handshake(ws, host, url)
@@ -410,15 +462,20 @@ class WsTransport:
         except TimeoutError:
             if url is not None:
                 self._dial_failed(url, "handshake timed out")
+            else:  # an inbound socket that holds a slot and never proves a key
+                self._ban(None, host, "handshake timed out")
             await self._close_ws(ws, "handshake timed out", WSCloseCode.POLICY_VIOLATION, True)
             return False
+        if handshake_over is not None:
+            handshake_over()
 
         peer_id = PeerId(hello.node_id)
         info = PeerInfo(peer_id, address, outbound, url, hello.is_validator, hello.tip_height,
                         hello.tip_hash, self._clock())
-        conn = _Conn(ws, host, info, TokenBucket(self._limits.rate_per_s, self._limits.rate_burst,
-                                           self._clock), self._limits.send_queue)
+        conn = _Conn(ws, host, info, self._limits, self._clock, self._parts)
+        self._part_owner[conn.parts] = conn
         if not self._register(conn):
+            self._forget_parts(conn)
             await self._close_ws(ws, "duplicate connection", WSCloseCode.GOING_AWAY, True)
             if url is not None:
                 self._dial_failed(url, "duplicate connection (connected the other way)")
@@ -439,6 +496,7 @@ class WsTransport:
             await self._close_ws(ws, reason, WSCloseCode.POLICY_VIOLATION if drop.ban
                                  else WSCloseCode.GOING_AWAY, drop.tell_peer)
         finally:
+            self._forget_parts(conn)
             if conn.drop_reason is not None:
                 reason = conn.drop_reason[0]
             conn.closed.set()
@@ -541,6 +599,10 @@ class WsTransport:
             return _Drop(f"malformed frame: {exc}", ban=True, tell_peer=False)
         return _Drop(f"connection error: {type(exc).__name__}", tell_peer=False)
 
+    def _forget_parts(self, conn: _Conn) -> None:
+        conn.parts.clear()
+        self._part_owner.pop(conn.parts, None)
+
     def _register(self, conn: _Conn) -> bool:
         """Make `conn` the one connection to its peer; False if an existing one wins."""
         peer_id = conn.info.node_id
@@ -567,7 +629,16 @@ class WsTransport:
                 data: bytes = msg.data
                 if not conn.bucket.take():
                     raise _Drop("over the message rate budget", ban=True)
+                if not conn.byte_bucket.take(len(data)):
+                    raise _Drop("over the byte rate budget", ban=True)
                 env = self._decode_frame(data)
+                if env.msg_type == MsgType.PART:
+                    whole = self._reassemble(conn, env.payload)
+                    if whole is None:
+                        continue
+                    env = self._decode_frame(whole)
+                    if env.msg_type == MsgType.PART:
+                        raise _Drop("malformed frame: a PART inside parts", ban=True)
                 if env.msg_type.is_handshake:
                     if env.msg_type == MsgType.REJECT:
                         return f"peer closed: {self._reject_reason(env.payload)}", False
@@ -594,12 +665,21 @@ class WsTransport:
                 extra = msg.extra if isinstance(msg.extra, str) and msg.extra else ""
                 return f"closed by peer ({code}{': ' + extra if extra else ''})", False
 
+    def _reassemble(self, conn: _Conn, payload: bytes) -> bytes | None:
+        try:
+            return conn.parts.feed(decode_part(payload), self._clock())
+        except DecodeError as exc:
+            raise _Drop(f"malformed frame: {exc}", ban=True) from None
+        except BudgetFull as exc:
+            raise _Drop(str(exc), ban=False) from None
+
     async def _write_loop(self, conn: _Conn) -> None:
         try:
             while True:
                 frame = await conn.queue.get()
                 if frame is None:
                     return
+                conn.queued_bytes -= len(frame)
                 await conn.ws.send_bytes(frame)
         except asyncio.CancelledError:
             raise

@@ -13,6 +13,7 @@ from net_helpers import (
     CHAIN,
     FAST,
     TIP,
+    Inbox,
     RawPeer,
     free_port,
     make_transport,
@@ -27,13 +28,17 @@ from faircoop_node.cli import init_node_dir
 from faircoop_node.config import load_config
 from faircoop_node.keys import load_node_key
 from faircoop_node.net.envelope import (
+    WIRE_FRAME_BYTES,
     MsgType,
+    Part,
     Status,
     decode_reject,
     encode_envelope,
+    encode_part,
     encode_status,
     encode_txs,
 )
+from faircoop_node.net.parts import wire_frames
 from faircoop_node.net.transport import ChainIdentity, NetError, PeerId
 from faircoop_node.net.ws import WsTransport
 
@@ -110,19 +115,30 @@ async def _connected_raw_peer(session: aiohttp.ClientSession, url: str,
     return peer
 
 
-async def test_oversize_frame_disconnects_and_bans() -> None:
-    limits = replace(FAST, max_frame_bytes=4096)
-    server, inbox = make_transport(limits=limits)
+@pytest.mark.parametrize("how", ["one frame over the wire limit", "a message over the limit",
+                                 "a message over the limit, in parts"])
+async def test_oversize_frame_disconnects_and_bans(how: str) -> None:
+    limit = 4096 if how == "a message over the limit" else 100_000
+    server, inbox = make_transport(limits=replace(FAST, max_frame_bytes=limit))
     async with serving(server) as session:
         peer = await _connected_raw_peer(session, server.url)
         await until(lambda: len(server.peers()) == 1)
         assert peer.ws is not None
-        await peer.ws.send_bytes(encode_envelope(MsgType.TXS, encode_txs((b"x" * 5000,))))
+        if how == "one frame over the wire limit":
+            await peer.ws.send_bytes(encode_envelope(MsgType.TXS, encode_txs(
+                (b"x" * WIRE_FRAME_BYTES,))))
+        elif how == "a message over the limit":  # fits a frame, but the node's limit is lower
+            await peer.ws.send_bytes(encode_envelope(MsgType.TXS, encode_txs((b"x" * 5000,))))
+        else:
+            for frame in wire_frames(encode_envelope(MsgType.TXS, encode_txs((b"x" * 200_000,)))):
+                await peer.ws.send_bytes(frame)
         await peer.read_until_closed()
-        assert peer.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        expected = aiohttp.WSCloseCode.MESSAGE_TOO_BIG if how.startswith("one frame") else \
+            aiohttp.WSCloseCode.POLICY_VIOLATION
+        assert peer.ws.close_code == expected
         await until(lambda: server.peers() == ())
         ban = server.bans.node_ban(peer.key.public_key)
-        assert ban is not None and "oversize" in ban.reason
+        assert ban is not None and ("oversize" in ban.reason or "over the" in ban.reason)
         assert inbox.messages == []
         # the banned node id can't come back
         again = RawPeer(session, key=peer.key)
@@ -378,3 +394,143 @@ async def test_a_stopped_transport_does_not_restart() -> None:
     await t.stop()  # idempotent
     with pytest.raises(NetError, match="create a new one"):
         await t.start()
+
+
+async def test_a_message_larger_than_a_frame_arrives_whole_through_parts() -> None:
+    a, _ = make_transport()
+    async with running(a):
+        b, inbox = make_transport((a.url,))
+        async with running(b):
+            await _send_in_parts(a, b, inbox)
+
+
+async def _send_in_parts(a: WsTransport, b: WsTransport, inbox: Inbox) -> None:
+    if True:
+        await until(lambda: len(a.peers()) == 1 and len(b.peers()) == 1)
+        payload = encode_txs(tuple(bytes([i % 251]) * 1000 for i in range(600)))  # ~600 KB
+        assert len(wire_frames(encode_envelope(MsgType.TXS, payload))) > 5
+        small = encode_txs((b"after",))
+        assert a.send(PeerId(b.node_id), MsgType.TXS, payload)
+        assert a.send(PeerId(b.node_id), MsgType.TXS, small)
+        await until(lambda: len(inbox.messages) == 2)
+        assert [m[2] for m in inbox.messages] == [payload, small]
+        assert a.backlog(PeerId(b.node_id)) == 0
+
+
+def _parts_of(message: bytes) -> list[Part]:
+    from faircoop_node.net.envelope import decode_part
+    return [decode_part(decode_envelope_payload(f)) for f in wire_frames(message)]
+
+
+def decode_envelope_payload(frame: bytes) -> bytes:
+    from faircoop_node.net.envelope import decode_envelope
+    return decode_envelope(frame).payload
+
+
+BIG = encode_envelope(MsgType.TXS, encode_txs((b"y" * 150_000,)))
+
+
+@pytest.mark.parametrize("case", ["a small message split", "a short middle piece",
+                                  "the total changes", "a PART inside parts",
+                                  "a PART before the handshake"])
+async def test_parts_that_break_the_canonical_split_ban(case: str) -> None:
+    server, inbox = make_transport()
+    async with serving(server) as session:
+        parts = _parts_of(BIG)
+        if case == "a small message split":
+            small = encode_envelope(MsgType.TXS, encode_txs((b"z" * 100,)))
+            frames = [encode_envelope(MsgType.PART, encode_part(Part(WIRE_FRAME_BYTES + 1,
+                                                                     small)))]
+        elif case == "a short middle piece":
+            frames = [encode_envelope(MsgType.PART, encode_part(Part(parts[0].total,
+                                                                     parts[0].piece[:-1])))]
+        elif case == "the total changes":
+            frames = [encode_envelope(MsgType.PART, encode_part(parts[0])),
+                      encode_envelope(MsgType.PART, encode_part(Part(parts[1].total + 1,
+                                                                     parts[1].piece)))]
+        elif case == "a PART inside parts":
+            inner = encode_envelope(MsgType.PART, encode_part(Part(len(BIG), BIG[:100]))) + \
+                b"\x00" * 100_000
+            frames = list(wire_frames(inner))
+        else:
+            frames = list(wire_frames(BIG))
+        if case == "a PART before the handshake":
+            peer = RawPeer(session)
+            await peer.open(server.url)
+            assert peer.ws is not None
+            await peer.ws.send_bytes(frames[0])
+        else:
+            peer = await _connected_raw_peer(session, server.url)
+            await until(lambda: len(server.peers()) == 1)
+            assert peer.ws is not None
+            for frame in frames:
+                await peer.ws.send_bytes(frame)
+        await peer.read_until_closed()
+        assert peer.ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+        await until(lambda: server.peers() == ())
+        assert inbox.messages == []
+
+
+async def test_a_full_reassembly_budget_drops_the_oldest_unfinished_message() -> None:
+    server, inbox = make_transport(limits=replace(FAST, reassembly_bytes=200_000))
+    async with serving(server) as session:
+        slow, fast = (await _connected_raw_peer(session, server.url),
+                      await _connected_raw_peer(session, server.url))
+        await until(lambda: len(server.peers()) == 2)
+        assert slow.ws is not None and fast.ws is not None
+        frames = wire_frames(BIG)  # 3 frames of a ~150 KB message
+        await slow.ws.send_bytes(frames[0])  # and never the rest
+        await slow.ws.send_bytes(frames[1])
+        await asyncio.sleep(0.1)
+        for frame in frames:
+            await fast.ws.send_bytes(frame)
+        await until(lambda: len(inbox.messages) == 1)
+        assert inbox.messages[0][0] == PeerId(fast.key.public_key)
+        await slow.read_until_closed()
+        await until(lambda: [p.node_id for p in server.peers()] == [PeerId(fast.key.public_key)])
+        assert server.bans.node_ban(slow.key.public_key) is None  # dropped, not banned
+
+
+async def test_handshakes_under_way_count_against_max_peers_and_frames_before_it_are_small(
+) -> None:
+    server, _ = make_transport(limits=replace(FAST, max_peers=3))
+    async with serving(server) as session:
+        idle = [RawPeer(session) for _ in range(3)]
+        for peer in idle:
+            await peer.open(server.url)  # sockets that never finish the handshake
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await RawPeer(session).open(server.url)
+        assert info.value.status == 503
+        # a frame over the wire limit before the handshake is refused at its header
+        assert idle[0].ws is not None
+        await idle[0].ws.send_bytes(b"\x00" * (WIRE_FRAME_BYTES + 1))
+        await idle[0].read_until_closed()
+        assert idle[0].ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        await until(lambda: sum(server._handshaking.values()) == 2)
+        late = RawPeer(session)
+        await late.open(server.url)  # a slot came free
+
+
+async def test_handshakes_from_one_address_are_capped() -> None:
+    server, _ = make_transport(limits=replace(FAST, max_handshakes_per_host=2),
+                               address_exempt=lambda host: False)
+    async with serving(server) as session:
+        held = [RawPeer(session) for _ in range(2)]
+        for peer in held:
+            await peer.open(server.url)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await RawPeer(session).open(server.url)
+        assert info.value.status == 503
+
+
+async def test_a_peer_whose_queue_passes_its_byte_bound_is_dropped_not_banned() -> None:
+    server, _ = make_transport(limits=replace(FAST, send_queue_bytes=300_000))
+    async with serving(server) as session:
+        peer = await _connected_raw_peer(session, server.url)  # and never reads
+        await until(lambda: len(server.peers()) == 1)
+        target = PeerId(peer.key.public_key)
+        payload = encode_txs((b"q" * 100_000,))
+        sent = [server.send(target, MsgType.TXS, payload) for _ in range(20)]
+        assert sent[0] and not all(sent)
+        await until(lambda: server.peers() == ())
+        assert server.bans.node_ban(peer.key.public_key) is None
