@@ -248,6 +248,17 @@ def install_recovery(state: ChainState, action: RecoveryAction, now_ms: int) -> 
     )
 
 
+def carried_recovery(block: Block) -> RecoveryAction | None:
+    """The recovery a block carries (always as its first action), if any."""
+    if not block.actions:
+        return None
+    try:
+        action = decode_block_action(block.actions[0])
+    except FaircoopError:
+        return None
+    return action if isinstance(action, RecoveryAction) else None
+
+
 def state_for_block(state: ChainState, block: Block) -> ChainState:
     """The state a block at height + 1 is checked against: with its recovery, if it carries one.
 
@@ -426,6 +437,20 @@ def _apply_evidence(
 ) -> tuple[GovernedConfig, tuple[Validator, ...], tuple[EvidenceKey, ...]]:
     """Suspend the offender: out of the rotation now, out of the voting set at h + 2."""
     check_duplicate_vote(ev, state.chain_id)
+    record = _evidence_record(state, ev, upcoming, suspended, punished)
+    offender = ev.offender
+    remaining = tuple(v for v in upcoming.validators if v.pubkey != offender)
+    if remaining:  # the last validator stays in the voting set; only its rotation place goes
+        upcoming = replace(upcoming, validators=remaining)
+    suspended = tuple(sorted((*suspended, record), key=lambda v: v.pubkey))
+    return upcoming, suspended, (*punished, ev.key())
+
+
+def _evidence_record(
+    state: ChainState, ev: DuplicateVoteEvidence, upcoming: GovernedConfig,
+    suspended: tuple[Validator, ...], punished: tuple[EvidenceKey, ...],
+) -> Validator:
+    """The offender's record if the next block may punish it for `ev` (signatures aside)."""
     if not _oldest_evidence(state.height) <= ev.height <= state.height + 1:
         raise InvalidEvidence("evidence_out_of_window",
                               f"votes at {ev.height}; this block accepts "
@@ -438,11 +463,17 @@ def _apply_evidence(
     record = [v for v in (*upcoming.validators, *state.current.validators) if v.pubkey == offender]
     if not record:
         raise InvalidEvidence("evidence_not_validator", "the offender has left the voting set")
-    remaining = tuple(v for v in upcoming.validators if v.pubkey != offender)
-    if remaining:  # the last validator stays in the voting set; only its rotation place goes
-        upcoming = replace(upcoming, validators=remaining)
-    suspended = tuple(sorted((*suspended, record[0]), key=lambda v: v.pubkey))
-    return upcoming, suspended, (*punished, ev.key())
+    return record[0]
+
+
+def check_evidence_context(state: ChainState, ev: DuplicateVoteEvidence) -> None:
+    """InvalidEvidence unless the next block could punish `ev`'s offender: the votes are in the
+    evidence window, by a validator of their height, not yet punished or suspended.
+
+    Signatures are not checked: a node asks this first, because it is cheap, so evidence about
+    strangers or far-off heights costs it no signature checks (`check_duplicate_vote` follows).
+    """
+    _evidence_record(state, ev, state.upcoming, state.suspended, state.punished)
 
 
 def _apply_signed(

@@ -606,6 +606,34 @@ def decode_block(data: bytes) -> Block:
     return decode_canonical(data, "block", block_from)
 
 
+def decode_block_header(data: bytes) -> BlockHeader:
+    """The header of an encoded block, without decoding its txs.
+
+    Why: a node checks a proposal's header (height, hash) before it pays for the body, which
+    can hold hundreds of thousands of txs. Only the header is checked strictly here; the caller
+    still decodes the whole block with `decode_block` before using it.
+    """
+    if not isinstance(data, bytes) or len(data) > MAX_ENCODED:
+        raise DecodeError("block: not bytes, or over the size limit")
+    unpacker = msgpack.Unpacker(
+        use_list=False, raw=False, strict_map_key=True, max_buffer_size=max(1, len(data)),
+        max_bin_len=MAX_BIN, max_str_len=MAX_STR, max_array_len=MAX_ARRAY, max_map_len=0,
+        max_ext_len=0,
+    )
+    unpacker.feed(data)
+    try:
+        if unpacker.read_array_header() != 5 or unpacker.tell() != 1:
+            raise DecodeError("block: not a 5-element array")
+        start = unpacker.tell()
+        unpacker.skip()
+        end = unpacker.tell()
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"block: {type(exc).__name__}") from None
+    return decode_header(data[start:end])
+
+
 def _decode_block_spliced(data: bytes) -> Block | None:
     """The block, decoded piece by piece so each tx goes through `decode_tx` (and its memo).
 

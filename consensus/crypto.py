@@ -12,6 +12,7 @@ chain id, so a signature can't be replayed on another chain or as another kind o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Protocol
 
 from consensus.errors import CryptoError
@@ -208,6 +209,46 @@ def verify(pubkey: bytes, signature: bytes, digest: bytes) -> bool:
 def pubkey_valid(pubkey: bytes) -> bool:
     """True iff `pubkey` is a 33-byte compressed point on the curve."""
     return _backend.pubkey_valid(pubkey)
+
+
+Verifier = Callable[[bytes, bytes, bytes], bool]  # (pubkey, signature, digest) -> valid
+
+
+class VerifiedMemo:
+    """Signatures this node already verified, so one message is checked once, not per reader.
+
+    A node checks a vote's signature before it relays it (so it forwards only what a validator
+    signed), and the engine checks it again when it counts it; both ask `verify` here, and the
+    second ask is a set lookup. Only successes are kept (a failure costs its sender a ban, not
+    a memo slot). Bounded: `capacity` entries of 129 bytes each (about 30 MB of Python objects
+    at the default); when full it starts over, which only costs a re-check. A memo, not state:
+    answers are the same with or without it.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._ok: set[bytes] = set()
+        self._backend: VerifyBackend | None = None
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._ok)
+
+    def verify(self, pubkey: bytes, signature: bytes, digest: bytes) -> bool:
+        current = backend()
+        if self._backend is not current:  # a swapped backend must answer for itself (tests)
+            self._ok.clear()
+            self._backend = current
+        key = digest + pubkey + signature
+        if key in self._ok:
+            self.hits += 1
+            return True
+        if not current.verify(pubkey, signature, digest):
+            return False
+        if len(self._ok) >= self._capacity:
+            self._ok.clear()
+        self._ok.add(key)
+        return True
 
 
 class PrivateKey:

@@ -26,7 +26,11 @@ Simplifications, said plainly:
 - A proposer that sends two different proposals for one round is not reported; only duplicate
   *votes* are evidence (`EvidenceFound`). The second proposal is ignored.
 - Votes for a height above the current one are buffered only for the next height, and only up
-  to `MAX_BUFFERED`; a validator further behind catches up by syncing committed blocks.
+  to `MAX_BUFFERED` (proposals, which carry blocks, up to `MAX_BUFFERED_PROPOSALS`); a
+  validator further behind catches up by syncing committed blocks.
+- Proposals more than `MAX_PROPOSAL_ROUNDS_AHEAD` rounds ahead are dropped: each carries a
+  block, so keeping every future round's would let a proposer fill memory. A node that gets
+  there later receives the round's proposal again (`gossip()` re-sends it on a stall).
 - The engine never retransmits. `gossip()` hands the caller what to re-send when a height stalls
   (own messages, the round's proposal, the polka behind our lock), standing in for the paper's
   reliable gossip after GST.
@@ -61,7 +65,9 @@ from consensus.votes import (
 )
 
 MAX_BUFFERED = 10_000  # messages kept for the next height while this one is being decided
+MAX_BUFFERED_PROPOSALS = 8  # ... of which proposals (each carries a block)
 MAX_ROUND_AHEAD = 1_000  # votes further ahead than this many rounds are dropped
+MAX_PROPOSAL_ROUNDS_AHEAD = 2  # proposals further ahead than this many rounds are dropped
 
 
 class EngineError(FaircoopError):
@@ -253,8 +259,12 @@ class Engine:
         last_signed: SignedState | None = None,
         resume_votes: tuple[Vote, ...] = (),
         resume_blocks: tuple[Block, ...] = (),
+        verify: crypto.Verifier = crypto.verify,
     ) -> None:
+        """`verify` checks a signature; a node passes a memo (`crypto.VerifiedMemo.verify`) so a
+        message it checked before relaying is not checked again here."""
         self._chain_id = chain_id
+        self._verify = verify
         self._key = key
         self._pub: PublicKey | None = PublicKey(key.public_key) if key is not None else None
         self._last_signed = last_signed
@@ -272,6 +282,7 @@ class Engine:
         self._my_index: int | None = None
         self._reset_height_state()
         self._buffer: list[ProposalReceived | VoteReceived] = []
+        self._buffered_proposals = 0
         # the last decided height's votes, kept to catch equivocation seen late
         self._prev_height = -1
         self._prev_votes: dict[tuple[int, VoteType, int], Vote] = {}
@@ -498,6 +509,7 @@ class Engine:
         self._start_round(first_round)
         self._resume(ev.height)
         buffered, self._buffer = self._buffer, []
+        self._buffered_proposals = 0
         for msg in buffered:
             if self._message_height(msg) == self._height:
                 if isinstance(msg, VoteReceived):
@@ -505,6 +517,7 @@ class Engine:
                 else:
                     self._on_proposal(msg)
             elif self._message_height(msg) > self._height:
+                self._buffered_proposals += isinstance(msg, ProposalReceived)
                 self._buffer.append(msg)
         self._evaluate()
 
@@ -556,7 +569,11 @@ class Engine:
         if height == self._height and not self._decided:
             return True
         if height == self._height + 1 and len(self._buffer) < MAX_BUFFERED:
-            self._buffer.append(msg)
+            if isinstance(msg, VoteReceived):
+                self._buffer.append(msg)
+            elif self._buffered_proposals < MAX_BUFFERED_PROPOSALS:
+                self._buffered_proposals += 1
+                self._buffer.append(msg)
         return False
 
     # -- votes --
@@ -586,7 +603,7 @@ class Engine:
 
     def _verified(self, v: Vote) -> bool:
         digest = vote_digest(v.chain_id, v.vote_type, v.height, v.round, v.block_id, v.validator)
-        return crypto.verify(v.validator, v.signature, digest)
+        return self._verify(v.validator, v.signature, digest)
 
     def _count_vote(self, index: int, v: Vote) -> bool:
         key = (v.round, v.vote_type)
@@ -627,7 +644,7 @@ class Engine:
         p = ev.proposal
         if p.chain_id != self._chain_id or not self._route(ev, p.height):
             return
-        if not -1 <= p.pol_round < p.round or p.round > self._round + MAX_ROUND_AHEAD:
+        if not -1 <= p.pol_round < p.round or p.round > self._round + MAX_PROPOSAL_ROUNDS_AHEAD:
             return
         if p.round in self._proposals or p.proposer != self.proposer(p.round):
             return
@@ -635,7 +652,7 @@ class Engine:
             return
         digest = proposal_digest(p.chain_id, p.height, p.round, p.pol_round, p.block_id,
                                  p.proposer)
-        if not crypto.verify(p.proposer, p.signature, digest):
+        if not self._verify(p.proposer, p.signature, digest):
             return
         self._proposals[p.round] = p
         proposer_index = self._index.get(p.proposer)

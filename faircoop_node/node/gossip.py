@@ -3,8 +3,9 @@
 The network is a mesh of the configured peers, not necessarily complete, so a node forwards
 each new vote, proposal, tx batch and piece of evidence once to every peer but the sender.
 `SeenCache` remembers what was forwarded (by signature or hash) so a message makes one trip
-around the mesh, not an endless one. `TxRelay` batches txs into TXS frames. `EvidencePool`
-keeps checked duplicate-vote evidence until a block carries it.
+around the mesh, not an endless one. `TxRelay` batches txs into TXS frames; `TxIntake` admits
+relayed txs in slices from a bounded backlog. `EvidencePool` keeps checked duplicate-vote
+evidence until a block carries it.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ import contextlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 
+from consensus.chainstate import ChainState, check_evidence_context
 from consensus.errors import FaircoopError
 from consensus.evidence import (
     DuplicateVoteEvidence,
     EvidenceKey,
-    check_duplicate_vote,
+    decode_evidence,
     encode_evidence,
 )
+from consensus.types import PublicKey
 from faircoop_node.net.transport import PeerId
 
 TX_BATCH = 500  # txs per relayed TXS frame
 TX_FLUSH_S = 0.005  # relayed txs wait this long to share a frame (one write per peer per frame)
 ADMIT_SLICE = 64  # relayed txs admitted between two turns of the event loop
 ADMIT_BACKLOG = 10_000  # relayed txs waiting for admission; frames beyond it are dropped
+ADMIT_BACKLOG_BYTES = 32 * 1024 * 1024  # ... and their bytes
 
 
 class SeenCache:
@@ -102,18 +106,22 @@ class TxIntake:
     `TX_BATCH` txs; admitted on receipt, one frame held the event loop for tens of ms while
     votes, proposals and API requests waited. Why a bound: past capacity, txs arrive faster
     than they are admitted; queueing them all delays consensus without end, so frames beyond
-    `backlog` are dropped (counted in `shed`). Nothing is lost: they reach the node in blocks.
+    `backlog` txs or `backlog_bytes` are dropped (counted in `shed`). Nothing is lost: they
+    reach the node in blocks.
     `admit(peer, raws)` admits one slice in order and returns False to drop the rest of the
     frame (the peer sent junk and was punished).
     """
 
     def __init__(self, admit: Callable[[PeerId, Sequence[bytes]], bool],
-                 slice_size: int = ADMIT_SLICE, backlog: int = ADMIT_BACKLOG) -> None:
+                 slice_size: int = ADMIT_SLICE, backlog: int = ADMIT_BACKLOG,
+                 backlog_bytes: int = ADMIT_BACKLOG_BYTES) -> None:
         self._admit = admit
         self._slice = slice_size
         self._backlog = backlog
-        self._frames: deque[tuple[PeerId, Sequence[bytes]]] = deque()
+        self._backlog_bytes = backlog_bytes
+        self._frames: deque[tuple[PeerId, Sequence[bytes], int]] = deque()
         self._queued = 0
+        self._queued_bytes = 0
         self._task: asyncio.Task[None] | None = None
         self.shed = 0
 
@@ -123,18 +131,22 @@ class TxIntake:
 
     def add(self, peer: PeerId, raws: Sequence[bytes]) -> None:
         """Queue a frame's txs (call on the event loop); drop them if the backlog is full."""
-        if self._queued + len(raws) > self._backlog:
+        size = sum(len(raw) for raw in raws)
+        if self._queued + len(raws) > self._backlog or \
+                self._queued_bytes + size > self._backlog_bytes:
             self.shed += len(raws)
             return
-        self._frames.append((peer, raws))
+        self._frames.append((peer, raws, size))
         self._queued += len(raws)
+        self._queued_bytes += size
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while self._frames:
-            peer, raws = self._frames.popleft()
+            peer, raws, size = self._frames.popleft()
             self._queued -= len(raws)
+            self._queued_bytes -= size
             for start in range(0, len(raws), self._slice):
                 if not self._admit(peer, raws[start:start + self._slice]):
                     break
@@ -143,7 +155,7 @@ class TxIntake:
     async def close(self) -> None:
         """Drop what is queued (the node is stopping)."""
         self._frames.clear()
-        self._queued = 0
+        self._queued = self._queued_bytes = 0
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -152,35 +164,39 @@ class TxIntake:
 
 
 class EvidencePool:
-    """Checked evidence not yet in a block, in arrival order (proposers take it in that order)."""
+    """Checked evidence not yet in a block, one piece per offender, in arrival order.
 
-    def __init__(self, chain_id: str, capacity: int = 1_000) -> None:
-        self._chain_id = chain_id
+    One piece is enough to suspend a validator, so the pool holds at most one per offender and
+    only evidence the next block could carry (`admission.judge_evidence` checks that before
+    anything is pooled): its size is bounded by the validators of the evidence window, not by
+    what peers send. `capacity` (items) and about 600 bytes an item bound it all the same.
+    """
+
+    def __init__(self, capacity: int = 1_000) -> None:
         self._capacity = capacity
-        self._items: dict[EvidenceKey, bytes] = {}
+        self._items: dict[PublicKey, tuple[EvidenceKey, bytes]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, offender: object) -> bool:
+        return offender in self._items
+
     def add(self, evidence: DuplicateVoteEvidence) -> bool:
-        """Keep valid, new evidence; False if it is known, invalid, or the pool is full."""
-        key = evidence.key()
-        if key in self._items or len(self._items) >= self._capacity:
+        """Pool checked evidence; False if its offender already has some, or the pool is full."""
+        offender = evidence.offender
+        if offender in self._items or len(self._items) >= self._capacity:
             return False
-        try:
-            check_duplicate_vote(evidence, self._chain_id)
-        except FaircoopError:
-            return False
-        self._items[key] = encode_evidence(evidence)
+        self._items[offender] = (evidence.key(), encode_evidence(evidence))
         return True
 
     def items(self) -> tuple[bytes, ...]:
-        return tuple(self._items.values())
+        return tuple(raw for _, raw in self._items.values())
 
-    def remove_included(self, keys: set[EvidenceKey]) -> None:
-        for key in keys:
-            self._items.pop(key, None)
-
-    def prune(self, oldest_height: int) -> None:
-        """Forget evidence about votes older than any block may still accept."""
-        self._items = {k: v for k, v in self._items.items() if k[1] >= oldest_height}
+    def refresh(self, state: ChainState) -> None:
+        """Forget evidence the chain no longer takes (carried, punished, or too old)."""
+        for offender, (_, raw) in list(self._items.items()):
+            try:
+                check_evidence_context(state, decode_evidence(raw))
+            except FaircoopError:
+                del self._items[offender]

@@ -48,7 +48,7 @@ from consensus.codec import (
     encode_tx,
     txid,
 )
-from consensus.crypto import PrivateKey, verify
+from consensus.crypto import PrivateKey, VerifiedMemo
 from consensus.engine import (
     Action,
     BlockValidated,
@@ -69,8 +69,7 @@ from consensus.engine import (
 )
 from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.evidence import (
-    MAX_EVIDENCE_AGE,
-    EvidenceKey,
+    DuplicateVoteEvidence,
     decode_evidence,
     encode_evidence,
     evidence_for,
@@ -96,27 +95,34 @@ from faircoop_node.logs import EventLogger, LogContext, event_logger
 from faircoop_node.mempool import Mempool
 from faircoop_node.net.envelope import (
     BlockRange,
-    CertifiedBlock,
+    GetBlocks,
     MsgType,
     ProposalMessage,
     Status,
     decode_block_range,
-    decode_certified_block,
-    decode_get_blocks,
     decode_proposal_message,
     decode_status,
     decode_txs,
-    encode_block_range,
-    encode_certified_block,
     encode_get_blocks,
     encode_proposal_message,
     encode_status,
     encode_txs,
 )
 from faircoop_node.net.transport import PeerEvent, PeerId, Tip, Transport
+from faircoop_node.node.admission import (
+    Frontier,
+    Judgement,
+    Verdict,
+    judge_evidence,
+    judge_proposal,
+    judge_vote,
+    tx_is_senders_fault,
+)
 from faircoop_node.node.commit import store_block
 from faircoop_node.node.gossip import EvidencePool, SeenCache, TxIntake, TxRelay
 from faircoop_node.node.inbox import Inbox, mark_included
+from faircoop_node.node.inflow import PeerInflow
+from faircoop_node.node.serve import BlockServer
 from faircoop_node.node.signing import (
     ROUND_MAX,
     Locked,
@@ -127,17 +133,16 @@ from faircoop_node.node.signing import (
     rejoin_floor,
 )
 from faircoop_node.node.sync import (
-    SyncError,
+    RecoveryCheck,
     SyncTracker,
-    check_certified,
     get_blocks_for,
-    read_range,
     store_range,
 )
 from faircoop_node.storage.base import BaseStore
 
 MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
 BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
+INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
 
 
 class NodeError(FaircoopError):
@@ -162,8 +167,13 @@ class NodeOptions:
 
 @dataclass
 class _Item:
-    kind: str  # "msg", "peer", "timeout", "tick", "stop"
+    kind: str  # "vote", "proposal", "blocks", "peer", "timeout", "tick", "stop", ...
     payload: Any = None
+    peer: PeerId | None = None  # the sender of a peer's message (its inflow is released)
+    size: int = 0  # ... and its payload's size
+
+
+PUNISHED_KEPT = 256  # reasons of the latest punishments kept in NodeCounters
 
 
 @dataclass
@@ -174,7 +184,9 @@ class NodeCounters:
     committed_sync: int = 0
     sync_requests: int = 0
     proposals_built: int = 0
-    punished: list[str] = field(default_factory=list)
+    punished_total: int = 0
+    dropped: int = 0  # peers' messages quietly ignored (early, late, seen, out of window)
+    punished: deque[str] = field(default_factory=lambda: deque(maxlen=PUNISHED_KEPT))
 
 
 class Node:
@@ -205,18 +217,24 @@ class Node:
         self.ctx = log_context or LogContext.for_node(self.pubkey)
         self.log: EventLogger = event_logger("faircoop.node", self.ctx)
         self.sig_cache = SignatureCache()
+        self.sigs = VerifiedMemo()  # vote and proposal signatures checked once per node
         self._mempool = Mempool(genesis.chain_id, self.sig_cache)
         self._feed = BlockFeed()
         self.state = self._load_state()
         tip = store.tip()
         self.last_cert: bytes = (store.get_certificate(tip.height) or b"") if tip.height else b""
-        self.evidence = EvidencePool(genesis.chain_id)
+        self.evidence = EvidencePool()
         self.seen = SeenCache()
         self.sync = SyncTracker(self.options.sync_batch, self.options.sync_timeout_s)
         self.counters = NodeCounters()
         self.engine: Engine | None = None
         self.transport: Transport | None = None
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()  # peers' share bounded by _inflow
+        self._inflow = PeerInflow()
+        self._server = BlockServer(store, lambda: self.transport, lambda: self.state.height)
+        # the proposal taken for each (height, round) being decided, kept to hand a copy back
+        self._proposal_slots: dict[tuple[int, int], ProposalReceived] = {}
+        self._recovery_check: RecoveryCheck | None = None
         self._valid: dict[BlockHash, ValidBlock] = {}
         self._gated = False
         self._last_block_mono = time.monotonic()
@@ -342,7 +360,7 @@ class Node:
 
     def _create_engine(self, last_signed: SignedState | None) -> None:
         key = self.key if self.wants_to_validate else None
-        self.engine = Engine(self.genesis.chain_id, key, last_signed)
+        self.engine = Engine(self.genesis.chain_id, key, last_signed, verify=self.sigs.verify)
         self._queue.put_nowait(_Item("start_height"))
         record = self._record
         if record is not None and record.state == last_signed and \
@@ -367,7 +385,9 @@ class Node:
             t.cancel()
         self._timers.clear()
         self._relay.close()
+        self._inflow.close()
         await self._intake.close()
+        await self._server.close()
         loop_task, ticker = self._tasks
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -383,17 +403,106 @@ class Node:
     # -- inputs: the transport's handlers and the ticker -------------------------------------------
 
     async def _on_message(self, peer: PeerId, msg_type: MsgType, payload: bytes) -> None:
+        """A peer's message, judged here cheapest check first (`admission.py`); only what passes
+        is relayed or queued for the loop, within the peer's share of the queue (`inflow.py`)."""
         if self._stopping:
             return
-        if msg_type == MsgType.TXS:
-            try:
-                raws = decode_txs(payload)
-            except DecodeError as exc:
-                self._punish(peer, f"bad TXS: {exc}")
-                return
-            self._intake.add(peer, raws)  # admitted a slice at a time; needs no engine
+        try:
+            item = await self._admit(peer, msg_type, payload)
+        except DecodeError as exc:
+            self._punish(peer, f"bad {msg_type.name}: {exc}")
             return
-        self._queue.put_nowait(_Item("msg", (peer, msg_type, payload)))
+        if item is None:
+            return
+        size = len(payload)
+        await self._inflow.admit(peer, size)
+        if self._stopping:
+            self._inflow.done(peer, size)
+            return
+        item.peer, item.size = peer, size
+        self._queue.put_nowait(item)
+
+    async def _admit(self, peer: PeerId, msg_type: MsgType, payload: bytes) -> _Item | None:
+        """What the loop must do with a peer's message, if anything; DecodeError for junk."""
+        if msg_type == MsgType.TXS:
+            self._intake.add(peer, decode_txs(payload))  # admitted a slice at a time
+        elif msg_type == MsgType.STATUS:
+            self.sync.saw(peer, decode_status(payload).height)
+        elif msg_type == MsgType.GET_BLOCKS:
+            self._server.request(peer, payload)
+        elif msg_type == MsgType.VOTE:
+            return self._admit_vote(peer, payload)
+        elif msg_type == MsgType.PROPOSAL:
+            return await self._admit_proposal(peer, payload)
+        elif msg_type == MsgType.EVIDENCE:
+            self._pool_evidence(decode_evidence(payload), peer)
+        elif msg_type == MsgType.BLOCKS:
+            answer = decode_block_range(payload)
+            check = self._recovery_check
+            if self.sync.expects(peer, answer.start) or \
+                    (check is not None and check.expects(peer, answer.start)):
+                return _Item("blocks", answer)
+            self.counters.dropped += 1  # unasked, or too late: ignored rather than judged
+        else:  # BLOCK: nothing sends it
+            self._punish(peer, f"unexpected {msg_type.name} message")
+        return None
+
+    def _frontier(self) -> Frontier:
+        engine = self.engine
+        deciding = engine is not None and engine.height == self.state.height + 1
+        return Frontier(self.state, self.current_round() if deciding else 0)
+
+    def _judged(self, peer: PeerId, judgement: Judgement) -> bool:
+        if judgement.verdict == Verdict.PUNISH:
+            self._punish(peer, judgement.reason)
+        elif judgement.verdict == Verdict.DROP:
+            self.counters.dropped += 1
+        return judgement.verdict == Verdict.ACCEPT
+
+    def _admit_vote(self, peer: PeerId, payload: bytes) -> _Item | None:
+        vote = decode_vote(payload)
+        judgement = judge_vote(self._frontier(), vote, self.sigs.verify)
+        if not self._judged(peer, judgement):
+            return None
+        self.sync.saw(peer, vote.height - 1)  # a validator signed at that height
+        if self.seen.add(vote.signature) and judgement.relay and self.transport is not None:
+            self.transport.broadcast(MsgType.VOTE, payload, frozenset({peer}))
+        return _Item("vote", vote)
+
+    async def _admit_proposal(self, peer: PeerId, payload: bytes) -> _Item | None:
+        msg = decode_proposal_message(payload)
+        proposal = decode_proposal(msg.proposal)
+        key = (proposal.height, proposal.round)
+        held = self._proposal_slots.get(key)
+        if held is not None and held.proposal == proposal:
+            return _Item("proposal", held)  # a copy (re-sent on a stall): no work, no relay
+        judgement = judge_proposal(self._frontier(), proposal, msg.block,
+                                   lambda h, r: (h, r) in self._proposal_slots, self.sigs.verify)
+        if not self._judged(peer, judgement):
+            return None
+        # the header checked out against the signed id: only now is the body worth decoding
+        block = decode_block(msg.block) if len(msg.block) <= INLINE_DECODE_BYTES else \
+            await asyncio.to_thread(decode_block, msg.block)
+        if key in self._proposal_slots:
+            return None  # another copy won the race while this one was decoded
+        event = self._proposal_slots[key] = ProposalReceived(proposal, block)
+        self.seen.add(proposal.signature)
+        self.sync.saw(peer, proposal.height - 1)
+        self._remember_proposal(proposal, msg.proposal, msg.block)
+        if self.transport is not None:
+            self.transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
+        return _Item("proposal", event)
+
+    def _pool_evidence(self, ev: DuplicateVoteEvidence, peer: PeerId | None) -> None:
+        """Pool evidence the next block could carry and pass it on; `peer` sent it (None: our
+        engine found it)."""
+        judgement = judge_evidence(self.state, ev, self.evidence)
+        if peer is not None and not self._judged(peer, judgement):
+            return
+        if judgement.verdict == Verdict.ACCEPT and self.evidence.add(ev) and \
+                self.transport is not None:
+            exclude = frozenset() if peer is None else frozenset({peer})
+            self.transport.broadcast(MsgType.EVIDENCE, encode_evidence(ev), exclude)
 
     async def _on_peer(self, event: PeerEvent) -> None:
         if not self._stopping:
@@ -427,6 +536,8 @@ class Node:
     async def _loop(self) -> None:
         while True:
             item = await self._queue.get()
+            if item.peer is not None:
+                self._inflow.done(item.peer, item.size)
             if item.kind == "stop" or self._stopping:
                 return
             try:
@@ -437,9 +548,17 @@ class Node:
                 self.log.error("node_bug", kind=item.kind, error=f"{type(exc).__name__}: {exc}")
 
     async def _process(self, item: _Item) -> None:
-        if item.kind == "msg":
-            peer, msg_type, payload = item.payload
-            await self._handle_message(peer, msg_type, payload)
+        if item.kind == "vote":
+            vote: Vote = item.payload
+            if vote.height == self.state.height:
+                self._augment_certificate(vote)
+            await self._deliver_consensus(vote.height, VoteReceived(vote))
+        elif item.kind == "proposal":
+            received: ProposalReceived = item.payload
+            await self._deliver_consensus(received.proposal.height, received)
+        elif item.kind == "blocks":
+            assert item.peer is not None
+            await self._handle_blocks(item.peer, item.payload)
         elif item.kind == "timeout":
             await self._feed_engine(item.payload)
         elif item.kind == "peer":
@@ -519,6 +638,7 @@ class Node:
             await self._maybe_finish_join(now)
         elif self._gated and self._gate_open(now):
             await self._start_height()
+        await self._settle_recovery(now)
         self._maybe_sync(now)
         if self._inbox is not None and now - self._inbox_mono >= self.options.inbox_s:
             self._inbox_mono = now
@@ -558,12 +678,12 @@ class Node:
                                  reason="no peer reachable to learn the network's tip")
             return  # alone past genesis we can't know what we may have signed: wait for peers
         network = self.sync.network_tip(connected, self.state.height)
-        if network > self.state.height or self.sync.busy(now):
+        if network > self.state.height or self.sync.busy():
             return  # still syncing
         if connected and waited < min(0.5, self.options.join_wait_s):
             return  # give every peer's handshake a moment to report its tip
         self._joining_since = None
-        if network == 0 and all(self.sync.tips.get(p, 0) == 0 for p in connected):
+        if network == 0 and all(self.sync.claims.get(p, 0) == 0 for p in connected):
             self.log.info("rejoin_done", mode="network_launch", tip=0)
             self._create_engine(None)
             return
@@ -617,13 +737,14 @@ class Node:
             return
         self.state = state
         self._valid.clear()
+        self._proposal_slots.clear()  # the new set proposes afresh
         self.log.warning("recovery_installed", file=path.name, height=action.height + 1,
                          validators=len(action.validators))
         old = self.engine
         if old is not None:  # the height restarts with the new voting set
             self.engine = Engine(self.genesis.chain_id,
                                  self.key if self.wants_to_validate else None,
-                                 old.last_signed)
+                                 old.last_signed, verify=self.sigs.verify)
             # The new engine resumes at the round it last signed in and may not sign there
             # again, so it needs that round's votes to move on: carry ours over (the same
             # signed bytes, never a new signature) and keep re-sending them until it does.
@@ -762,19 +883,16 @@ class Node:
         self._valid.clear()
         self._proposals_seen = {k: v for k, v in self._proposals_seen.items()
                                 if v[0] > after.height}
+        self._proposal_slots = {k: v for k, v in self._proposal_slots.items()
+                                if k[0] > after.height}
         self._last_block_mono = time.monotonic()
         self._mempool.remove_committed(block.txs)
-        included: set[EvidenceKey] = set()
-        for raw in block.evidence:
-            with contextlib.suppress(DecodeError):
-                included.add(decode_evidence(raw).key())
-        self.evidence.remove_included(included)
+        self.evidence.refresh(after)
         for raw in block.actions:
             path = self._actions.pop(raw, None)
             if path is not None:
                 mark_included(path)
                 self.log.info("action_included", file=path.name)
-        self.evidence.prune(max(1, after.height + 1 - MAX_EVIDENCE_AGE))
         h = block.header
         self._feed.publish(NewBlock(h.height, block_id, len(block.txs), h.time_ms))
         self.ctx.at(h.height, round_)
@@ -795,6 +913,8 @@ class Node:
             if b.block is None:
                 return
             raw, block = encode_proposal(msg), encode_block(b.block)
+            self._proposal_slots.setdefault((msg.height, msg.round),
+                                            ProposalReceived(msg, b.block))
             self._remember_proposal(msg, raw, block)
             self.transport.broadcast(MsgType.PROPOSAL, encode_proposal_message(
                 ProposalMessage(raw, block)))
@@ -819,13 +939,13 @@ class Node:
             return
         self.log.warning("equivocation", offender=a.vote_a.validator.hex()[:16],
                          vote_height=a.vote_a.height, vote_round=a.vote_a.round)
-        if self.evidence.add(ev) and self.transport is not None:
-            self.transport.broadcast(MsgType.EVIDENCE, encode_evidence(ev))
+        self._pool_evidence(ev, None)
 
     # -- receiving ------------------------------------------------------------------------------
 
     def _punish(self, peer: PeerId, reason: str) -> None:
         self.counters.punished.append(reason)
+        self.counters.punished_total += 1
         self.log.warning("peer_punished", peer=peer.hex()[:16], reason=reason)
         if self.transport is not None:
             self.transport.punish(peer, reason)
@@ -844,7 +964,10 @@ class Node:
                 continue  # another peer's copy came first (the usual case in a mesh)
             try:
                 entry = self._mempool.add(tx, self._store, self.state.params)
-            except ValidationError:
+            except ValidationError as exc:
+                if tx_is_senders_fault(exc):  # an honest node relays only txs it admitted
+                    self._punish(peer, f"relayed an invalid tx: {exc.rule}")
+                    return False
                 continue  # stale, conflicting or already pooled: gossip races, not malice
             self.seen.add(entry.txid)
             fresh.append(raw)
@@ -875,56 +998,6 @@ class Node:
             self.sync.forget(peer)
             self.log.info("peer_down", peer=peer.hex()[:16], reason=event.reason)
 
-    async def _handle_message(self, peer: PeerId, msg_type: MsgType, payload: bytes) -> None:
-        try:
-            if msg_type == MsgType.VOTE:
-                await self._handle_vote(peer, payload)
-            elif msg_type == MsgType.PROPOSAL:
-                await self._handle_proposal(peer, payload)
-            elif msg_type == MsgType.STATUS:
-                s = decode_status(payload)
-                self.sync.saw(peer, s.height)
-            elif msg_type == MsgType.GET_BLOCKS:
-                await self._serve_blocks(peer, payload)
-            elif msg_type == MsgType.BLOCKS:
-                await self._handle_blocks(peer, payload)
-            elif msg_type == MsgType.BLOCK:
-                await self._handle_block(peer, payload)
-            elif msg_type == MsgType.EVIDENCE:
-                self._handle_evidence(peer, payload)
-        except DecodeError as exc:
-            self._punish(peer, f"bad {msg_type.name}: {exc}")
-
-    def _note_height(self, peer: PeerId, height: int) -> None:
-        """A message for `height` shows its sender committed height - 1."""
-        self.sync.saw(peer, height - 1)
-
-    async def _handle_vote(self, peer: PeerId, payload: bytes) -> None:
-        vote = decode_vote(payload)
-        if vote.chain_id != self.genesis.chain_id:
-            self._punish(peer, "vote for another chain")
-            return
-        self._note_height(peer, vote.height)
-        tip = self.state.height
-        if vote.height < tip or vote.height > tip + 2:
-            return  # a vote for the tip itself may still convict an equivocator
-        if vote.height > tip and self._votes_at(vote.validator, vote.height) and \
-                self.seen.add(vote.signature) and self.transport is not None:
-            self.transport.broadcast(MsgType.VOTE, payload, frozenset({peer}))
-        if vote.height == tip:
-            self._augment_certificate(vote)
-        await self._deliver_consensus(vote.height, VoteReceived(vote))
-
-    def _votes_at(self, key: PublicKey, height: int) -> bool:
-        """Is `key` in the voting set of `height` (tip + 1 or tip + 2)? Only then relay.
-
-        The signature is checked once, by the engine; this cheap check keeps a peer from
-        using us to flood the mesh with messages no validator signed.
-        """
-        s = self.state
-        keys = s.voting_set() if height == s.height + 1 else s.upcoming.validator_keys()
-        return key in keys
-
     def _augment_certificate(self, vote: Vote) -> None:
         """Add a late precommit for the tip to the certificate the next block will carry.
 
@@ -943,28 +1016,10 @@ class Node:
             return
         digest = vote_digest(vote.chain_id, vote.vote_type, vote.height, vote.round,
                              vote.block_id, vote.validator)
-        if not verify(vote.validator, vote.signature, digest):
+        if not self.sigs.verify(vote.validator, vote.signature, digest):
             return
         signatures = tuple(sorted((*cert.signatures, (index, vote.signature))))
         self.last_cert = encode_certificate(replace(cert, signatures=signatures))
-
-    async def _handle_proposal(self, peer: PeerId, payload: bytes) -> None:
-        msg = decode_proposal_message(payload)
-        proposal = decode_proposal(msg.proposal)
-        block = decode_block(msg.block)
-        if proposal.chain_id != self.genesis.chain_id:
-            self._punish(peer, "proposal for another chain")
-            return
-        self._note_height(peer, proposal.height)
-        tip = self.state.height
-        if proposal.height <= tip or proposal.height > tip + 2:
-            return
-        if self._votes_at(proposal.proposer, proposal.height) and \
-                self.seen.add(proposal.signature) and self.transport is not None:
-            self.transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
-        if self._votes_at(proposal.proposer, proposal.height):
-            self._remember_proposal(proposal, msg.proposal, msg.block)
-        await self._deliver_consensus(proposal.height, ProposalReceived(proposal, block))
 
     async def _deliver_consensus(self, height: int, event: VoteReceived | ProposalReceived
                                  ) -> None:
@@ -975,15 +1030,10 @@ class Node:
         if self._gated and height == self.state.height + 1:
             await self._start_height()  # a peer started the next height: join it now
 
-    def _handle_evidence(self, peer: PeerId, payload: bytes) -> None:
-        ev = decode_evidence(payload)
-        if self.evidence.add(ev) and self.transport is not None:
-            self.transport.broadcast(MsgType.EVIDENCE, payload, frozenset({peer}))
-
     # -- sync -----------------------------------------------------------------------------------
 
     def _maybe_sync(self, now: float) -> None:
-        if self.transport is None:
+        if self.transport is None or self._recovery_check is not None:
             return
         connected = {p.node_id for p in self.transport.peers()}
         ours = self.state.height
@@ -998,46 +1048,50 @@ class Node:
         close = network == ours + 1 and deciding
         if close and now - self.sync.behind_since < self.options.sync_delay_s:
             return  # one block behind while deciding it: our own commit is probably coming
-        req = self.sync.next_request(ours, connected, now)
+        req = self.sync.next_request(ours, connected)
         if req is not None:
             self.counters.sync_requests += 1
             self.transport.send(req.peer, MsgType.GET_BLOCKS, encode_get_blocks(
                 get_blocks_for(req)))
 
-    async def _serve_blocks(self, peer: PeerId, payload: bytes) -> None:
-        req = decode_get_blocks(payload)
-        tip = self.state.height
-        if req.start > tip:
-            answer = BlockRange(req.start, ())
-        else:
-            last = min(tip, req.start + req.count - 1)
-            answer = await asyncio.to_thread(read_range, self._store, req.start, last)
-        if self.transport is not None:
-            self.transport.send(peer, MsgType.BLOCKS, encode_block_range(answer))
-
-    async def _handle_blocks(self, peer: PeerId, payload: bytes) -> None:
-        answer = decode_block_range(payload)
-        if not self.sync.answered(peer, answer.start):
-            return  # unasked, or late: ignore rather than judge
-        if not answer.blocks:
-            self.sync.tips[peer] = min(self.sync.tips.get(peer, 0), answer.start - 1)
+    async def _handle_blocks(self, peer: PeerId, answer: BlockRange) -> None:
+        check = self._recovery_check
+        if check is not None and check.expects(peer, answer.start):
+            items = self._decoded_range(peer, answer)
+            check.take(peer, items[0] if items else None)
+            await self._settle_recovery(time.monotonic())
             return
+        if not self.sync.answered(peer, answer.start, len(answer.blocks)):
+            return  # unasked, or late: ignore rather than judge
+        fresh = [(b, c) for b, c in self._decoded_range(peer, answer)
+                 if not self._have_final(peer, b)]
+        if fresh:
+            await self._store_synced(peer, fresh)
+
+    def _decoded_range(self, peer: PeerId, answer: BlockRange) -> list[tuple[Block, bytes]]:
+        """The answer's blocks, decoded, up to the first out of order (whose sender pays)."""
         items: list[tuple[Block, bytes]] = []
         for i, item in enumerate(answer.blocks):
-            block, height = decode_block(item.block), answer.start + i
-            if block.header.height != height:
+            block = decode_block(item.block)
+            if block.header.height != answer.start + i:
                 self._punish(peer, "BLOCKS out of order")
                 break
-            if height <= self.state.height:
-                have = self._store.get_hash_at(height)
-                if have is not None and have != block_hash(block.header):
-                    self.log.error("conflicting_final_block", height=height, peer=peer.hex()[:16])
-                continue
             items.append((block, item.certificate))
-        if not items:
-            return
+        return items
+
+    def _have_final(self, peer: PeerId, block: Block) -> bool:
+        height = block.header.height
+        if height > self.state.height:
+            return False
+        have = self._store.get_hash_at(height)
+        if have is not None and have != block_hash(block.header):
+            self.log.error("conflicting_final_block", height=height, peer=peer.hex()[:16])
+        return True
+
+    async def _store_synced(self, peer: PeerId, items: list[tuple[Block, bytes]],
+                            recovery_ok: int | None = None) -> None:
         outcome = await asyncio.to_thread(store_range, self._store, self.sig_cache, self.state,
-                                          items, self._signed_height())
+                                          items, self._signed_height(), recovery_ok)
         for block, block_id, certificate, valid in outcome.done:
             self._committed(block, block_id, certificate, valid, source="sync",
                             round_=decode_certificate(certificate).round)
@@ -1050,55 +1104,57 @@ class Node:
             self._punish(peer, outcome.problem)
         if outcome.bug is not None:
             self.log.error("node_bug", kind="sync", error=outcome.bug)
+        if outcome.recovery is not None:
+            self._check_recovery(peer, *outcome.recovery)
         if outcome.done:
             await self._after_sync()
+
+    # -- a recovery block offered by sync (see sync.RecoveryCheck) -------------------------------
+
+    def _check_recovery(self, peer: PeerId, block: Block, certificate: bytes) -> None:
+        """Ask every other peer for the recovery block's height before taking it."""
+        height = block.header.height
+        others = {p.node_id for p in self.transport.peers()} - {peer} \
+            if self.transport is not None else set()
+        now = time.monotonic()
+        self._recovery_check = RecoveryCheck(height, block, certificate, peer, set(others),
+                                             now + self.options.sync_timeout_s)
+        self.log.info("recovery_block_offered", height=height, peer=peer.hex()[:16],
+                      asking=len(others))
+        request = encode_get_blocks(GetBlocks(height, 1))
+        for other in others:
+            assert self.transport is not None
+            self.transport.send(other, MsgType.GET_BLOCKS, request)
+
+    async def _settle_recovery(self, now: float) -> None:
+        check = self._recovery_check
+        if check is None or not check.settled(now):
+            return
+        self._recovery_check = None
+        if check.height != self.state.height + 1:
+            return  # the chain moved on meanwhile
+        outcome, item, winner = check.decide(self.state)
+        if outcome == "plain":
+            assert item is not None and winner is not None
+            self.log.warning("recovery_block_refused", height=check.height,
+                             offered_by=check.offered_by.hex()[:16],
+                             reason="another peer holds a block the old voting set certified")
+            self.sync.failed(check.offered_by, self.state.height)
+            await self._store_synced(winner, [item])
+        elif outcome == "recovery":
+            assert item is not None
+            self.log.warning("recovery_block_taken", height=check.height,
+                             confirmed_by=len(check.answers))
+            await self._store_synced(check.offered_by, [item], recovery_ok=check.height)
+        else:
+            self.log.error("conflicting_recovery_blocks", height=check.height,
+                           reason="peers hold different recoveries for this height: the "
+                                  "governors signed two; an operator must choose")
+            self.sync.failed(check.offered_by, self.state.height)
 
     def _signed_height(self) -> int | None:
         """The height of our last-signed record: a block there may carry our vote."""
         return None if self._record is None else self._record.state.height
-
-    async def _handle_block(self, peer: PeerId, payload: bytes) -> None:
-        item = decode_certified_block(payload)
-        block = decode_block(item.block)
-        if block.header.height == self.state.height + 1:
-            if await self._apply_certified(peer, item, block.header.height):
-                await self._after_sync()
-        else:
-            self.sync.saw(peer, block.header.height)
-
-    async def _apply_certified(self, peer: PeerId, item: CertifiedBlock, height: int
-                               ) -> bool | None:
-        """Commit one synced block: True done, None already had it, False stop here."""
-        block = decode_block(item.block)
-        if block.header.height != height:
-            self._punish(peer, "BLOCKS out of order")
-            return False
-        if height <= self.state.height:
-            have = self._store.get_hash_at(height)
-            if have is not None and have != block_hash(block.header):
-                self.log.error("conflicting_final_block", height=height, peer=peer.hex()[:16])
-            return None
-        try:
-            block_id, valid = await asyncio.to_thread(self._sync_one, self.state, block,
-                                                      item.certificate)
-        except SyncError as exc:
-            self._punish(peer, str(exc))
-            return False
-        except (ValidationError, DecodeError) as exc:
-            self._punish(peer, f"certified block {height} is invalid: {exc}")
-            return False
-        round_ = decode_certificate(item.certificate).round
-        self._committed(block, block_id, item.certificate, valid, source="sync", round_=round_)
-        self.counters.committed_sync += 1
-        return True
-
-    def _sync_one(self, state: ChainState, block: Block, certificate: bytes
-                  ) -> tuple[BlockHash, ValidBlock]:
-        """Check a synced block (certificate, then every rule) and store it: one thread hop."""
-        block_id = check_certified(state, block, certificate)
-        valid = validate_block(state, block, block_id, self._store, sig_cache=self.sig_cache)
-        store_block(self._store, state, block, block_id, certificate, valid)
-        return block_id, valid
 
     async def _after_sync(self) -> None:
         """Synced past the engine: restart it at the new tip (unless still joining)."""
@@ -1111,7 +1167,3 @@ class Node:
             self._gated = False
             await self._start_height()
 
-
-def encode_certified(block: Block, certificate: bytes) -> bytes:
-    """A BLOCK payload: a final block announced with its certificate."""
-    return encode_certified_block(CertifiedBlock(encode_block(block), certificate))

@@ -5,20 +5,26 @@ a peer is ahead asks it for `GetBlocks(tip + 1, count)`. Each block in the answe
 only if its commit certificate verifies against the voting set of its height, which the node's
 own chain state gives for the next height (`ChainState.voting_set()`, with a carried recovery
 applied first), and then only if `validate_block` accepts it. So a peer can waste our time but
-can't make us commit anything the validators did not finalize.
+can't make us commit anything the validators did not finalize, with one exception the rules
+alone can't close: a block that carries a governors' recovery. Such a block waits for the other
+peers' word (`RecoveryCheck`) before it is taken.
 
-`SyncTracker` is the bookkeeping: which peer is how far ahead, and the one request in flight
-(with a deadline, so a peer that never answers is not waited on forever). `read_range` answers
-a peer's request; `store_range` checks and stores an answer in one worker-thread hop.
+`SyncTracker` is the bookkeeping: which peer claims to be how far ahead, which peers failed to
+deliver what they claimed, and the one request in flight (with a deadline, so a peer that never
+answers is not waited on forever). `read_range` answers a peer's request; `store_range` checks
+and stores an answer in one worker-thread hop.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 
 from consensus.certificate import InvalidCertificate, verify_certificate
 from consensus.chain import ValidBlock, validate_block
-from consensus.chainstate import ChainState, state_for_block
+from consensus.chainstate import ChainState, carried_recovery, state_for_block
 from consensus.codec import block_hash
 from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.ledger import SignatureCache
@@ -64,63 +70,109 @@ class Request:
     deadline: float  # monotonic seconds
 
 
-class SyncTracker:
-    """Peers' known tips and the one outstanding GetBlocks."""
+DISTRUST_BASE_S = 5.0  # a peer that did not deliver what it claimed is ignored this long ...
+DISTRUST_MAX_S = 300.0  # ... doubling with each failure, up to this
+MAX_TRACKED = 1024  # peers whose failures are remembered (the oldest are forgotten first)
 
-    def __init__(self, batch: int = DEFAULT_BATCH, timeout_s: float = 5.0) -> None:
+
+class SyncTracker:
+    """Peers' claimed tips, which peers have earned our trust, and the one outstanding GetBlocks.
+
+    A tip (from a HELLO, a STATUS, or a vote whose signature checked) is a claim, nothing more.
+    A peer asked for blocks it claimed that does not deliver (no answer in time, an empty answer,
+    blocks that don't check) loses its claim and is neither asked nor counted in the network's
+    tip for a back-off that doubles with each failure (`DISTRUST_BASE_S` to `DISTRUST_MAX_S`).
+    Among the peers ahead, the one with the fewest failures is asked first, then the highest
+    claim. So a peer that lies about its tip costs a syncing node one timeout per back-off, not
+    its sync, and a validator rejoining with an empty store does not wait on the lie.
+    """
+
+    def __init__(self, batch: int = DEFAULT_BATCH, timeout_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.batch = max(1, min(batch, MAX_GET_BLOCKS))
         self.timeout_s = timeout_s
-        self.tips: dict[PeerId, int] = {}
+        self._clock = clock
+        self.claims: dict[PeerId, int] = {}
+        self._failures: OrderedDict[PeerId, tuple[int, float]] = OrderedDict()  # (count, until)
         self.inflight: Request | None = None
         self.behind_since: float | None = None  # when we first saw a peer ahead of us
 
     def saw(self, peer: PeerId, height: int) -> None:
-        """`peer` has committed at least `height`."""
-        if height > self.tips.get(peer, -1):
-            self.tips[peer] = height
+        """`peer` claims to have committed at least `height`."""
+        if height > self.claims.get(peer, -1):
+            self.claims[peer] = height
 
     def forget(self, peer: PeerId) -> None:
-        self.tips.pop(peer, None)
+        """`peer` disconnected: its claim goes; its failures are remembered."""
+        self.claims.pop(peer, None)
         if self.inflight is not None and self.inflight.peer == peer:
             self.inflight = None
 
-    def best(self, connected: set[PeerId]) -> tuple[PeerId, int] | None:
-        live = [(h, p) for p, h in self.tips.items() if p in connected]
-        if not live:
-            return None
-        h, p = max(live)
-        return p, h
+    def trusted(self, peer: PeerId) -> bool:
+        record = self._failures.get(peer)
+        return record is None or record[1] <= self._clock()
 
-    def network_tip(self, connected: set[PeerId], ours: int) -> int:
-        found = self.best(connected)
-        return max(ours, found[1]) if found else ours
+    def failures(self, peer: PeerId) -> int:
+        record = self._failures.get(peer)
+        return 0 if record is None else record[0]
 
-    def busy(self, now: float) -> bool:
-        if self.inflight is None:
+    def failed(self, peer: PeerId, ours: int) -> None:
+        """`peer` did not deliver what it claimed: drop its claim and distrust it a while."""
+        count = self.failures(peer) + 1
+        pause = min(DISTRUST_MAX_S, DISTRUST_BASE_S * 2 ** (count - 1))
+        self._failures[peer] = (count, self._clock() + pause)
+        self._failures.move_to_end(peer)
+        while len(self._failures) > MAX_TRACKED:
+            self._failures.popitem(last=False)
+        self.claims[peer] = min(self.claims.get(peer, 0), ours)
+
+    def _ahead(self, connected: Collection[PeerId], ours: int) -> list[tuple[int, int, PeerId]]:
+        return sorted((self.failures(p), -h, p) for p, h in self.claims.items()
+                      if p in connected and h > ours and self.trusted(p))
+
+    def network_tip(self, connected: Collection[PeerId], ours: int) -> int:
+        """The highest tip claimed by a connected peer we have no reason to doubt, or ours."""
+        ahead = self._ahead(connected, ours)
+        return max([ours, *(-h for _, h, _ in ahead)])
+
+    def busy(self) -> bool:
+        req = self.inflight
+        if req is None:
             return False
-        if now >= self.inflight.deadline:
+        if self._clock() >= req.deadline:
             self.inflight = None
+            self.failed(req.peer, req.start - 1)
             return False
         return True
 
-    def next_request(self, ours: int, connected: set[PeerId], now: float) -> Request | None:
-        """The request to send now, if a connected peer is ahead and none is in flight."""
-        if self.busy(now):
+    def next_request(self, ours: int, connected: Collection[PeerId]) -> Request | None:
+        """The request to send now, if a trusted connected peer is ahead and none is in flight."""
+        if self.busy():
             return None
-        found = self.best(connected)
-        if found is None or found[1] <= ours:
+        ahead = self._ahead(connected, ours)
+        if not ahead:
             return None
-        peer, height = found
-        count = min(self.batch, height - ours)
-        self.inflight = Request(peer, ours + 1, count, now + self.timeout_s)
+        _, minus_height, peer = ahead[0]
+        count = min(self.batch, -minus_height - ours)
+        self.inflight = Request(peer, ours + 1, count, self._clock() + self.timeout_s)
         return self.inflight
 
-    def answered(self, peer: PeerId, start: int) -> bool:
-        """True if this BLOCKS answer is the one we wait for (then nothing is in flight)."""
+    def expects(self, peer: PeerId, start: int) -> bool:
+        """Is a BLOCKS answer from `peer` starting at `start` the one we wait for?"""
+        req = self.inflight
+        return req is not None and req.peer == peer and req.start == start
+
+    def answered(self, peer: PeerId, start: int, delivered: int) -> bool:
+        """True if this BLOCKS answer (of `delivered` blocks) is the one we wait for; an empty
+        one counts as a failure to deliver."""
         req = self.inflight
         if req is None or req.peer != peer or req.start != start:
             return False
         self.inflight = None
+        if delivered:
+            self._failures.pop(peer, None)
+        else:
+            self.failed(peer, start - 1)
         return True
 
 
@@ -154,11 +206,14 @@ class SyncOutcome:
     done: list[tuple[Block, BlockHash, bytes, ValidBlock]]
     problem: str | None  # the peer sent a block that does not check: punish it
     bug: str | None  # our store refused a checked block: log it, nobody to punish
+    recovery: tuple[Block, bytes] | None = None  # stopped at a recovery block: corroborate it
 
 
 def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
-                items: list[tuple[Block, bytes]], signed_height: int | None) -> SyncOutcome:
-    """Check and store fetched blocks in order (one worker-thread hop); stop at a bad one.
+                items: list[tuple[Block, bytes]], signed_height: int | None,
+                recovery_ok: int | None = None) -> SyncOutcome:
+    """Check and store fetched blocks in order (one worker-thread hop); stop at a bad one, and
+    before a block that carries a recovery, unless it is at `recovery_ok` (see RecoveryCheck).
 
     Each block is still its own atomic batch, with the tip and chain state in it, but only
     the last one written (and any block at `signed_height`, the height this validator last
@@ -169,11 +224,15 @@ def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
     done: list[tuple[Block, BlockHash, bytes, ValidBlock]] = []
     problem: str | None = None
     bug: str | None = None
+    recovery: tuple[Block, bytes] | None = None
     durable = True  # is the last block written synced?
     for n, (block, certificate) in enumerate(items):
         height = block.header.height
         try:
             block_id = check_certified(state, block, certificate)
+            if height != recovery_ok and carried_recovery(block) is not None:
+                recovery = (block, certificate)
+                break
             valid = validate_block(state, block, block_id, store, sig_cache=sig_cache)
         except SyncError as exc:
             problem = str(exc)
@@ -192,4 +251,58 @@ def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
         state = valid.state
     if done and not durable:
         store.flush()  # stopped early: the blocks written so far become durable
-    return SyncOutcome(done, problem, bug)
+    return SyncOutcome(done, problem, bug, recovery)
+
+
+@dataclass
+class RecoveryCheck:
+    """A recovery block that sync was offered, held until the other peers have had their say.
+
+    Why: a block that carries a recovery installs a voting set t governors chose, and a node
+    syncing old history checks the recovery's wait against that block's own time, so the block
+    alone can't show whether the real chain had stalled there. Governor keys, retired ones
+    included, could otherwise rewrite history for any node syncing from genesis. The other
+    peers can show it: if any holds a block at that height certified by the old voting set,
+    the chain never stalled, and that block is the one to take. So the node asks every other
+    connected peer for that height and takes the recovery block only if none shows an old-set
+    block and none a different recovery (docs/GOVERNANCE.md, "What a syncing node trusts").
+    """
+
+    height: int
+    block: Block
+    certificate: bytes
+    offered_by: PeerId
+    waiting: set[PeerId]
+    deadline: float  # monotonic seconds
+    answers: list[tuple[PeerId, Block, bytes]] = field(default_factory=list)
+
+    def expects(self, peer: PeerId, start: int) -> bool:
+        return peer in self.waiting and start == self.height
+
+    def take(self, peer: PeerId, answer: tuple[Block, bytes] | None) -> None:
+        self.waiting.discard(peer)
+        if answer is not None and answer[0].header.height == self.height:
+            self.answers.append((peer, *answer))
+
+    def settled(self, now: float) -> bool:
+        return not self.waiting or now >= self.deadline
+
+    def decide(self, state: ChainState) -> tuple[str, tuple[Block, bytes] | None, PeerId | None]:
+        """("plain", block, its peer): an old-set block wins; ("recovery", the offered block,
+        None): nobody contradicts it; ("conflict", None, None): two different recoveries."""
+        offered = block_hash(self.block.header)
+        for peer, block, certificate in self.answers:
+            if carried_recovery(block) is None and _certifies(state, block, certificate):
+                return "plain", (block, certificate), peer
+        for _, block, certificate in self.answers:
+            if block_hash(block.header) != offered and _certifies(state, block, certificate):
+                return "conflict", None, None
+        return "recovery", (self.block, self.certificate), None
+
+
+def _certifies(state: ChainState, block: Block, certificate: bytes) -> bool:
+    try:
+        check_certified(state, block, certificate)
+    except SyncError:
+        return False
+    return True

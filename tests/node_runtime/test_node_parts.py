@@ -141,24 +141,67 @@ def test_sync_refuses_what_the_certificate_does_not_prove(case: str) -> None:
         check_certified(state, block, cert)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_tracker_asks_the_best_connected_peer_once_and_times_out() -> None:
     a, b, c = PeerId(b"a" * 33), PeerId(b"b" * 33), PeerId(b"c" * 33)
-    t = SyncTracker(batch=100, timeout_s=5)
+    clock = Clock()
+    t = SyncTracker(batch=100, timeout_s=5, clock=clock)
     t.saw(a, 10)
     t.saw(b, 700)
-    t.saw(b, 650)  # tips only grow
+    t.saw(b, 650)  # claims only grow
     t.saw(c, 900)  # not connected: never asked
     assert t.network_tip({a, b}, 3) == 700
-    req = t.next_request(3, {a, b}, now=0.0)
+    req = t.next_request(3, {a, b})
     assert req is not None and (req.peer, req.start, req.count) == (b, 4, 100)
-    assert t.next_request(3, {a, b}, now=1.0) is None  # one in flight
-    assert not t.answered(a, 4) and not t.answered(b, 5)
-    assert t.answered(b, 4) and t.inflight is None
-    t.next_request(3, {a, b}, now=2.0)
-    assert t.next_request(3, {a, b}, now=7.5) is not None  # the first one timed out
+    clock.now = 1.0
+    assert t.next_request(3, {a, b}) is None  # one in flight
+    assert not t.answered(a, 4, 100) and not t.answered(b, 5, 100)
+    assert t.expects(b, 4) and t.answered(b, 4, 100) and t.inflight is None
+    clock.now = 2.0
+    t.next_request(3, {a, b})
+    clock.now = 7.5
+    again = t.next_request(3, {a, b})  # the first one timed out: b is doubted, a asked
+    assert again is not None and again.peer == a
     t.forget(b)
-    assert t.inflight is None and t.network_tip({a}, 3) == 10
-    assert t.next_request(10, {a}, now=9.0) is None  # nobody ahead
+    assert t.network_tip({a}, 3) == 10
+    assert t.next_request(10, {a}) is None  # nobody ahead
+
+
+def test_a_peer_that_does_not_deliver_its_claim_is_doubted_for_a_growing_while() -> None:
+    liar, honest = PeerId(b"l" * 33), PeerId(b"h" * 33)
+    clock = Clock()
+    t = SyncTracker(batch=100, timeout_s=5, clock=clock)
+    t.saw(liar, 10**9)
+    t.saw(honest, 50)
+    req = t.next_request(0, {liar, honest})
+    assert req is not None and req.peer == liar  # the highest claim, while nobody failed
+    clock.now += 5.0  # no answer
+    assert not t.busy()
+    assert t.network_tip({liar, honest}, 0) == 50  # its claim no longer counts
+    req = t.next_request(0, {liar, honest})
+    assert req is not None and req.peer == honest and t.answered(honest, 1, 50)
+    asked_at = []
+    for _ in range(4):  # now only the liar claims more; it is asked after each pause
+        t.saw(liar, 10**9)
+        while (req := t.next_request(50, {liar, honest})) is None:
+            clock.now += 1.0
+        assert req.peer == liar
+        asked_at.append(clock.now)
+        clock.now += 5.0
+        assert not t.busy()
+    gaps = [b - a for a, b in zip(asked_at, asked_at[1:], strict=False)]
+    assert gaps == sorted(gaps) and gaps[-1] >= 3 * gaps[0]
+    # an empty answer to a request for blocks it claimed is a failure too
+    t.saw(honest, 60)
+    req = t.next_request(50, {honest})
+    assert req is not None and t.answered(honest, 51, 0) and not t.trusted(honest)
 
 
 # -- gossip caches ------------------------------------------------------------------------------
@@ -172,16 +215,21 @@ def test_seen_cache_forgets_the_oldest_first() -> None:
     assert b"\x00" not in seen and b"\x03" in seen and len(seen) == 3
 
 
-def test_evidence_pool_keeps_valid_new_evidence_only() -> None:
-    k = VALIDATOR_KEYS[0]
-    a = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 5, 0, NIL)
-    b = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 5, 0, BlockHash(b"\x11" * 32))
-    pool = EvidencePool(CHAIN_ID)
-    ev = DuplicateVoteEvidence(a, b)
-    assert pool.add(ev) and not pool.add(DuplicateVoteEvidence(b, a))
-    forged = DuplicateVoteEvidence(a, type(b)(b.chain_id, b.vote_type, b.height, b.round,
-                                              b.block_id, b.validator, bytes(64)))
-    assert not pool.add(forged)
-    assert len(pool.items()) == 1
-    pool.prune(6)
-    assert len(pool) == 0
+def test_evidence_pool_keeps_one_piece_per_offender_while_the_chain_takes_it() -> None:
+    k, other = VALIDATOR_KEYS[0], VALIDATOR_KEYS[1]
+    state = genesis_state(runtime_genesis())
+    a = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 1, 0, NIL)
+    b = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 1, 0, BlockHash(b"\x11" * 32))
+    b2 = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 1, 1, BlockHash(b"\x11" * 32))
+    a2 = sign_vote(k, CHAIN_ID, VoteType.PREVOTE, 1, 1, NIL)
+    pool = EvidencePool(capacity=1)
+    assert pool.add(DuplicateVoteEvidence(a, b))
+    assert not pool.add(DuplicateVoteEvidence(a2, b2))  # one per offender is enough
+    x = sign_vote(other, CHAIN_ID, VoteType.PREVOTE, 1, 0, NIL)
+    y = sign_vote(other, CHAIN_ID, VoteType.PREVOTE, 1, 0, BlockHash(b"\x22" * 32))
+    assert not pool.add(DuplicateVoteEvidence(x, y))  # full
+    assert k.public_key in pool and len(pool.items()) == 1
+    pool.refresh(state)
+    assert len(pool) == 1  # still punishable at height 1
+    pool.refresh(replace(state, height=200))
+    assert len(pool) == 0  # out of the evidence window
