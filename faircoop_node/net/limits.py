@@ -70,9 +70,11 @@ class BanList:
     address; their node ids are still banned.
     """
 
-    def __init__(self, clock: Clock, address_exempt: Callable[[str], bool] = is_loopback) -> None:
+    def __init__(self, clock: Clock, address_exempt: Callable[[str], bool] = is_loopback,
+                 capacity: int = 65_536) -> None:
         self._clock = clock
         self._exempt = address_exempt
+        self._capacity = capacity  # bans kept (about 200 bytes each); see `_add`
         self._bans: dict[str, Ban] = {}
 
     @staticmethod
@@ -94,8 +96,14 @@ class BanList:
         return True
 
     def _add(self, key: str, seconds: float, reason: str) -> None:
+        """Keep a ban; at capacity, expired bans go first, then the one ending soonest (so
+        an attacker minting identities can't grow the table without end)."""
         until = self._clock() + seconds
         old = self._bans.get(key)
+        if old is None and len(self._bans) >= self._capacity:
+            self.active()
+            if len(self._bans) >= self._capacity:
+                del self._bans[min(self._bans.values(), key=lambda b: b.until).key]
         if old is None or old.until < until:
             self._bans[key] = Ban(key, until, reason)
 

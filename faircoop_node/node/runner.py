@@ -143,6 +143,7 @@ from faircoop_node.storage.base import BaseStore
 MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
 BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
 INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
+SLOT_ROUNDS_KEPT = 2  # proposals of rounds further behind ours are forgotten
 
 
 class NodeError(FaircoopError):
@@ -485,6 +486,7 @@ class Node:
             await asyncio.to_thread(decode_block, msg.block)
         if key in self._proposal_slots:
             return None  # another copy won the race while this one was decoded
+        self._prune_slots()
         event = self._proposal_slots[key] = ProposalReceived(proposal, block)
         self.seen.add(proposal.signature)
         self.sync.saw(peer, proposal.height - 1)
@@ -492,6 +494,13 @@ class Node:
         if self.transport is not None:
             self.transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
         return _Item("proposal", event)
+
+    def _prune_slots(self) -> None:
+        """Forget proposals of rounds long past (a long stall would otherwise keep a block per
+        round); a copy arriving later is judged afresh, its signature a memo lookup."""
+        f = self._frontier()
+        self._proposal_slots = {k: v for k, v in self._proposal_slots.items()
+                                if k[0] > f.tip + 1 or k[1] >= f.round - SLOT_ROUNDS_KEPT}
 
     def _pool_evidence(self, ev: DuplicateVoteEvidence, peer: PeerId | None) -> None:
         """Pool evidence the next block could carry and pass it on; `peer` sent it (None: our

@@ -106,3 +106,12 @@ def test_backoff_jitter_spreads_peers_apart() -> None:
     rng = random.Random(3)
     delays = {round(backoff_delay(5, 0.5, 30, rng), 6) for _ in range(20)}
     assert len(delays) == 20
+
+
+def test_the_ban_list_is_bounded_and_keeps_the_longest_bans() -> None:
+    bans = BanList(Clock(), capacity=3)
+    bans.ban_node(b"long", 600, "x")
+    for i in range(10):  # a flood of fresh identities
+        bans.ban_node(bytes([i]), 10 + i, "junk")
+    assert len(bans.active()) == 3
+    assert bans.node_ban(b"long") is not None

@@ -15,7 +15,7 @@ from consensus.chainstate import genesis_state
 from consensus.engine import SignedState, Step
 from consensus.errors import DecodeError
 from consensus.evidence import DuplicateVoteEvidence
-from consensus.types import BlockHash
+from consensus.types import BlockHash, PublicKey
 from consensus.votes import NIL, Vote, VoteType, encode_certificate, sign_vote
 from faircoop_node.net.transport import PeerId
 from faircoop_node.node.gossip import EvidencePool, SeenCache
@@ -233,3 +233,85 @@ def test_evidence_pool_keeps_one_piece_per_offender_while_the_chain_takes_it() -
     assert len(pool) == 1  # still punishable at height 1
     pool.refresh(replace(state, height=200))
     assert len(pool) == 0  # out of the evidence window
+
+
+# -- the peers' share of the work queue ---------------------------------------------------------
+
+
+async def test_inflow_holds_a_peer_at_its_share_and_lets_others_through() -> None:
+    import asyncio
+
+    from faircoop_node.node.inflow import PeerInflow
+
+    flood, quiet = PeerId(b"f" * 33), PeerId(b"q" * 33)
+    inflow = PeerInflow(per_peer_items=3, per_peer_bytes=10_000, total_items=5,
+                        total_bytes=1_000_000)
+    for _ in range(3):
+        await inflow.admit(flood, 100)
+    waiting = asyncio.create_task(inflow.admit(flood, 100))
+    await asyncio.sleep(0.01)
+    assert not waiting.done() and inflow.queued(flood) == 3  # the flooder waits ...
+    await asyncio.wait_for(inflow.admit(quiet, 100), 1)  # ... the others don't
+    await inflow.admit(quiet, 100)
+    assert inflow.total_items == 5
+    inflow.done(flood, 100)
+    await asyncio.wait_for(waiting, 1)  # room made: it goes on
+    assert inflow.queued(flood) == 3
+    # a big message from a peer with nothing queued is always taken (no starvation) ...
+    other = PeerId(b"o" * 33)
+    await asyncio.wait_for(inflow.admit(other, 50_000), 1)
+    # ... and one over its byte share waits until its first leaves
+    later = asyncio.create_task(inflow.admit(other, 50_000))
+    await asyncio.sleep(0.01)
+    assert not later.done()
+    inflow.close()  # stopping: nobody is held any more
+    await asyncio.wait_for(later, 1)
+
+
+# -- a recovery block offered by sync -----------------------------------------------------------
+
+
+def test_recovery_check_prefers_an_old_set_block_and_refuses_two_recoveries() -> None:
+    from consensus.chain import validate_block
+    from consensus.chainstate import install_recovery
+    from consensus.governance import make_recovery
+    from consensus.ledger import MemoryUtxoSet
+    from consensus.types import Validator
+    from faircoop_node.node.sync import RecoveryCheck
+
+    genesis, state, plain, plain_id, votes = _chain_of_one()
+    plain_cert = encode_certificate(build_certificate(votes[:3], state.voting_set()))
+
+    def recovery_block(member: int) -> tuple:
+        new = (Validator("coop-x", PublicKey(VALIDATOR_KEYS[member].public_key)),)
+        action = make_recovery(CHAIN_ID, 0, state.last_block_id, new, (VALIDATOR_KEYS[0],))
+        when = state.last_block_time_ms + state.params.recovery_after_ms + 1
+        installed = install_recovery(state, action, when)
+        block = make_block(installed, new[0].pubkey, when)
+        block_id = codec.block_hash(block.header)
+        vote = sign_vote(VALIDATOR_KEYS[member], CHAIN_ID, VoteType.PRECOMMIT, 1, 0, block_id)
+        cert = encode_certificate(build_certificate([vote], installed.voting_set()))
+        validate_block(state, block, block_id, MemoryUtxoSet())  # a valid recovery block
+        return block, cert
+
+    forged, forged_cert = recovery_block(1)
+    other, other_cert = recovery_block(2)
+    a, b, c = PeerId(b"a" * 33), PeerId(b"b" * 33), PeerId(b"c" * 33)
+
+    def check(*answers: tuple) -> tuple:
+        rc = RecoveryCheck(1, forged, forged_cert, a, {b, c}, deadline=10.0)
+        assert rc.expects(b, 1) and not rc.expects(a, 1) and not rc.expects(b, 2)
+        for peer, answer in zip((b, c), answers, strict=False):
+            rc.take(peer, answer)
+        return rc.decide(state)
+
+    assert check(None, None)[0] == "recovery"  # nobody contradicts it
+    assert check((forged, forged_cert))[0] == "recovery"  # confirmed
+    outcome, item, winner = check(None, (plain, plain_cert))
+    assert outcome == "plain" and item == (plain, plain_cert) and winner == c
+    assert check((other, other_cert))[0] == "conflict"
+    assert check((plain, b"\x01"))[0] == "recovery"  # an old-set block must be certified
+    rc = RecoveryCheck(1, forged, forged_cert, a, {b}, deadline=10.0)
+    assert not rc.settled(5.0) and rc.settled(10.0)
+    rc.take(b, None)
+    assert rc.settled(0.0)
