@@ -195,13 +195,13 @@ class _NoWalk(dict[TxId, PoolEntry]):
     def __iter__(self) -> NoReturn:
         self._walk()
 
-    def values(self) -> NoReturn:  # type: ignore[override]
+    def values(self) -> NoReturn:
         self._walk()
 
-    def items(self) -> NoReturn:  # type: ignore[override]
+    def items(self) -> NoReturn:
         self._walk()
 
-    def keys(self) -> NoReturn:  # type: ignore[override]
+    def keys(self) -> NoReturn:
         self._walk()
 
 
