@@ -237,17 +237,27 @@ def ensure_devnet(directory: Path, validators: int | None, base_port: int | None
                          7070 if base_port is None else base_port), True
 
 
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a node's server could not listen on `port` now: something listens on it (on
+    `host` or on every address), or holds it without SO_REUSEADDR.
+
+    The probe binds as the node's servers do (aiohttp, through asyncio, sets SO_REUSEADDR on
+    Unix), so the connections of a devnet that just stopped, which stay in TIME_WAIT on its
+    ports for a minute, don't count: the servers start on those ports, and so may a restart.
+    """
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def ports_in_use(nodes: Sequence[DevnetNode]) -> list[int]:
-    """The nodes' API and P2P ports that something else already listens on."""
-    busy = []
-    for node in nodes:
-        for port in (node.api_port, node.p2p_port):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    busy.append(port)
-    return busy
+    """The nodes' API and P2P ports that something else listens on (see `port_taken`)."""
+    return [port for node in nodes for port in (node.api_port, node.p2p_port)
+            if port_taken(port)]
 
 
 def free_base_port(start: int = 29_000, nodes: int = 10, step: int = 250,
@@ -255,8 +265,9 @@ def free_base_port(start: int = 29_000, nodes: int = 10, step: int = 250,
     """The first base port from `start` (in steps of `step`) whose API and P2P ports for
     `nodes` nodes are all free right now.
 
-    For tests and benchmarks that start devnets beside other devnets: ports of one that just
-    stopped linger in TIME_WAIT for a minute, so move on rather than fail.
+    For tests and benchmarks that start devnets beside other devnets, which may be running on
+    nearby ranges. A range whose last devnet just stopped is free (its ports' connections in
+    TIME_WAIT don't stop a new listener; see `port_taken`), so runs one after another reuse it.
     """
     for base in range(start, stop, step):
         probe = [DevnetNode(f"n{i}", Path("."), False, *ports_for(base, i)) for i in range(nodes)]
