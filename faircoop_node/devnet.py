@@ -237,30 +237,47 @@ def ensure_devnet(directory: Path, validators: int | None, base_port: int | None
                          7070 if base_port is None else base_port), True
 
 
+def _binds(port: int, *, reuse_address: bool, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        if reuse_address:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_taken(port: int) -> bool:
+    """Whether a node's server could not listen on 127.0.0.1:`port` now: something listens on
+    it (there or on every address), or holds it without SO_REUSEADDR.
+
+    The probe binds as the node's servers do (aiohttp, through asyncio, sets SO_REUSEADDR on
+    Unix), so the connections of a devnet that just stopped, which stay in TIME_WAIT on its
+    ports for a minute, don't count: the servers start on those ports, and so may a restart.
+    """
+    return not _binds(port, reuse_address=True)
+
+
 def ports_in_use(nodes: Sequence[DevnetNode]) -> list[int]:
-    """The nodes' API and P2P ports that something else already listens on."""
-    busy = []
-    for node in nodes:
-        for port in (node.api_port, node.p2p_port):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    busy.append(port)
-    return busy
+    """The nodes' API and P2P ports that something else listens on (see `port_taken`)."""
+    return [port for node in nodes for port in (node.api_port, node.p2p_port)
+            if port_taken(port)]
 
 
 def free_base_port(start: int = 29_000, nodes: int = 10, step: int = 250,
                    stop: int = 60_000) -> int:
     """The first base port from `start` (in steps of `step`) whose API and P2P ports for
-    `nodes` nodes are all free right now.
+    `nodes` nodes are all unused right now.
 
-    For tests and benchmarks that start devnets beside other devnets: ports of one that just
-    stopped linger in TIME_WAIT for a minute, so move on rather than fail.
+    For tests and benchmarks that start devnets beside other devnets. Stricter than
+    `ports_in_use`: a port still in TIME_WAIT from a devnet that just stopped counts as used
+    (a bind without SO_REUSEADDR must work), so whatever a test binds in the range gets it, a
+    bare socket as well as a node, and runs close together spread over ranges.
     """
     for base in range(start, stop, step):
-        probe = [DevnetNode(f"n{i}", Path("."), False, *ports_for(base, i)) for i in range(nodes)]
-        if not ports_in_use(probe):
+        if all(_binds(port, reuse_address=False)
+               for i in range(nodes) for port in ports_for(base, i)):
             return base
     raise DevnetError(f"no free port range from {start} to {stop}")
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from consensus import codec
@@ -97,3 +101,23 @@ def final_on(node: DevnetNode, txid: str) -> bool:
         return bool(get(node, f"tx/{txid}/status")["final"])
     except (OSError, ValueError):
         return False
+
+
+def devnet_cli(directory: Path, validators: int, base_port: int) -> subprocess.Popen[str]:
+    """`faircoop-node devnet` as a user runs it (its nodes log to their directories)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "faircoop_node", "devnet", "--dir", str(directory),
+         "--validators", str(validators), "--base-port", str(base_port)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def ctrl_c(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[int, str]:
+    """Stop a `devnet_cli` as Ctrl-C does (SIGINT; SIGKILL if it hangs): (exit code, stderr)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    return proc.returncode, err

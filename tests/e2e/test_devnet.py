@@ -5,12 +5,15 @@
 does not stop the other three; restarted, it catches up; a sixth node with an empty data dir
 syncs; and no two nodes ever hold different blocks at one height. Every process is stopped in
 `finally`, even on failure.
+
+And `faircoop-node devnet` stopped with Ctrl-C starts again at once on the same ports.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -21,8 +24,10 @@ import pytest
 from consensus import codec
 from faircoop_node.cli import Environment, ExitStatus
 from faircoop_node.cli import run as cli_run
-from faircoop_node.devnet import Devnet, add_observer, create_devnet
+from faircoop_node.devnet import Devnet, add_observer, create_devnet, kill_leftovers, load_devnet
 from tests.e2e.helpers import (
+    ctrl_c,
+    devnet_cli,
     fan_out,
     final_on,
     free_base_port,
@@ -115,3 +120,47 @@ def test_devnet_end_to_end(tmp_path: Path) -> None:
     finally:
         codes = net.stop_all()
     assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
+
+
+def _time_wait_on(ports: list[int]) -> list[int]:
+    """The ports a plain bind (no SO_REUSEADDR) refuses: held by connections in TIME_WAIT."""
+    held = []
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                held.append(port)
+    return held
+
+
+def test_devnet_restarts_at_once_after_ctrl_c(tmp_path: Path) -> None:
+    """Issue 12: Ctrl-C, then the same command again within a minute, failed with "port(s) ...
+    already in use (another devnet still running?)": the stopped nodes' connections held the
+    ports in TIME_WAIT, and the port check bound without SO_REUSEADDR (the nodes themselves
+    would have started)."""
+    directory = tmp_path / "devnet"
+    first = devnet_cli(directory, 1, free_base_port())
+    second = None
+    try:
+        wait_for(lambda: (directory / "devnet.json").exists() or first.poll() is not None, 60,
+                 "the devnet directory")
+        layout = load_devnet(directory)
+        wait_for(lambda: all(height(n) >= 2 for n in layout.nodes), 60, "every node at height 2")
+        stopped_at = max(height(n) for n in layout.nodes)
+        assert ctrl_c(first)[0] == 0
+        ports = [p for n in layout.nodes for p in (n.api_port, n.p2p_port)]
+        assert _time_wait_on(ports), "no port in TIME_WAIT: this run shows nothing"
+
+        second = devnet_cli(directory, 1, layout.base_port)
+        wait_for(lambda: all(height(n) > stopped_at for n in layout.nodes)
+                 or second.poll() is not None, 60, "the restarted devnet to make blocks")
+        assert second.poll() is None, f"the restart failed: {ctrl_c(second)[1]}"
+        code, err = ctrl_c(second)
+        assert code == 0, err
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                ctrl_c(proc)
+        if (directory / "devnet.json").exists():
+            kill_leftovers(load_devnet(directory))
