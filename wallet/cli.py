@@ -276,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="trust this validator set (JSON or hex) instead of the wallet's chain")
     rv.add_argument("--chain-id")
     rv.add_argument("--genesis-hash")
+    rv.add_argument("--network", choices=("main", "test"),
+                    help="the verifier's network (default: the wallet's; without either the "
+                         "receipt's own claim is shown, marked unchecked)")
     return p
 
 
@@ -585,8 +588,11 @@ async def cmd_sync(cli: Cli) -> None:
     cli.progress_done()
     cli.save(replace(data, light=light))
     cli.out(f"followed and verified headers up to height {light.height}")
+    for h in light.recoveries:
+        cli.out(f"  height {h}: the governors replaced the validator set (a recovery)")
     cli.emit({"command": "sync", "height": light.height, "header_hash": light.header_hash.hex(),
-              "validator_set_changes": len(light.epochs) - 1})
+              "validator_set_changes": len(light.epochs) - 1,
+              "recoveries": list(light.recoveries)})
 
 
 # -- paying -----------------------------------------------------------------------------------
@@ -1019,17 +1025,23 @@ async def cmd_receipt_verify(cli: Cli) -> None:
                 f"the wallet has not followed the chain to height {receipt.height}: run "
                 "`sync` first, or pass --validator-set FILE")
         trusted = found
-    verified = verify_receipt(receipt, chain_id=chain_id, genesis_hash=bytes.fromhex(gh_hex),
+    network = cli.args.network or (data.network if data else None)
+    verified = verify_receipt(receipt, chain_id=chain_id, network=network or receipt.network,
+                              genesis_hash=bytes.fromhex(gh_hex),
                               trusted_validators_hash=trusted)
     paid = [(encode_address(o.lock, receipt.network), o.amount) for o in receipt.tx.outputs]
     cli.out(f"valid: tx {verified.txid.hex()} is final at height {verified.height} "
             f"(block {verified.block_hash.hex()[:16]}, {verified.signers}/{verified.set_size} "
             "validators)")
+    if network is None:
+        cli.out(f"  network {receipt.network!r} as the receipt claims (not checked: pass "
+                "--network)")
     for addr, amount in paid:
         cli.out(f"  {format_coins(amount):>20}  to {addr}")
     cli.emit({"command": "receipt verify", "valid": True, "txid": verified.txid.hex(),
               "height": verified.height, "block_hash": verified.block_hash.hex(),
               "signers": verified.signers, "validators": verified.set_size,
+              "network": receipt.network, "network_checked": network is not None,
               "outputs": [{"address": a, "amount": m} for a, m in paid]})
 
 

@@ -54,6 +54,7 @@ from wallet.errors import (
     PartialTxError,
     UnexpectedInput,
 )
+from wallet.fileio import hex_field
 
 FORMAT = "faircoop-partial-tx"
 VERSION = 1
@@ -136,12 +137,7 @@ def to_json(ptx: PartialTx) -> str:
 
 
 def _hex(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise PartialTxError(f"{what}: expected a hex string")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise PartialTxError(f"{what}: not hex") from None
+    return hex_field(value, what, PartialTxError)
 
 
 def from_bytes(raw: bytes) -> PartialTx:

@@ -22,8 +22,8 @@ from wallet.errors import WalletError, WalletFileError, WatchOnly
 from wallet.fileio import atomic_write
 from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, WatchAccount, lock_for_pubkey
 from wallet.keystore import ScryptParams, WalletSecrets, load_keystore, save_keystore
+from wallet.lightclient import LightState
 from wallet.multisig import OwnKeys
-from wallet.receipts import LightState
 
 FORMAT = "faircoop-wallet"
 VERSION = 1
@@ -151,7 +151,9 @@ class WalletData:
                 cosigner_index=int(doc["cosigner_index"]),
                 treasuries=tuple(Treasury(str(t["name"]), decode_policy(bytes.fromhex(
                     t["policy"]))) for t in doc["treasuries"]),
-                light=LightState.from_json(light) if light is not None else None,
+                # a state from before governance was followed is dropped: sync starts over
+                light=(None if light is None or LightState.is_legacy(light)
+                       else LightState.from_json(light)),
                 pending=tuple(  # absent in files written before it existed
                     PendingSpend(bytes.fromhex(p["txid"]),
                                  tuple(OutPoint(TxId(bytes.fromhex(t)), int(i))

@@ -292,7 +292,23 @@ def test_wait_history_tx_and_offline_receipt(env) -> None:  # type: ignore[no-un
                "faircoop-test", "--genesis-hash", fake.chain.genesis_id.hex(), "--json",
                wallet="nowallet", url=offline)
     assert v2.code == 0
+    assert v2.doc["network_checked"] is False and "not checked" in h.run(
+        "receipt", "verify", str(out), "--validator-set", str(vs_file), "--chain-id",
+        "faircoop-test", "--genesis-hash", fake.chain.genesis_id.hex(), wallet="nowallet",
+        url=offline).out
+    v3 = h.run("receipt", "verify", str(out), "--validator-set", str(vs_file), "--chain-id",
+               "faircoop-test", "--genesis-hash", fake.chain.genesis_id.hex(), "--network",
+               "test", "--json", wallet="nowallet", url=offline)
+    assert v3.code == 0 and v3.doc["network_checked"] is True
+    # the same receipt relabelled for the main network (its payee shown as fair1...): refused
     doc = json.loads(out.read_text())
+    relabelled = h.tmp / "relabelled.json"
+    relabelled.write_text(json.dumps({**doc, "network": "main"}))
+    for extra in ([], ["--validator-set", str(vs_file), "--chain-id", "faircoop-test",
+                       "--genesis-hash", fake.chain.genesis_id.hex(), "--network", "test"]):
+        r = h.run("receipt", "verify", str(relabelled), *extra, "--json", url=offline)
+        assert r.code == ExitStatus.CHAIN_MISMATCH, r.out
+        assert "network" in r.doc["error"]["message"]
     doc["merkle_proof"] = ["00" * 32] + doc["merkle_proof"]
     out.write_text(json.dumps(doc))
     bad = h.run("receipt", "verify", str(out), "--json", url=offline)

@@ -36,6 +36,7 @@ class FakeNode:
         self.reject_rule = ""  # refuse every POST tx with this ledger rule
         self.uncertified_tip = False  # serve the tip header without its certificate yet
         self.unknown_fee = False  # answer "fee": null, as the node does for an untraceable input
+        self.raw_blocks_served = 0
 
     def app(self) -> web.Application:
         @web.middleware
@@ -55,6 +56,7 @@ class FakeNode:
         r.add_get(f"{p}/blocks/tip/height", self.tip_height)
         r.add_get(f"{p}/headers", self.headers)
         r.add_get(f"{p}/validator-set/{{h}}", self.validator_set)
+        r.add_get(f"{p}/block/{{hash}}/raw", self.block_raw)
         r.add_get(f"{p}/tx/{{txid}}", self.tx)
         r.add_get(f"{p}/tx/{{txid}}/status", self.tx_status)
         r.add_get(f"{p}/tx/{{txid}}/proof", self.tx_proof)
@@ -78,7 +80,7 @@ class FakeNode:
                                   "hex": codec.encode_genesis(c.genesis).hex()})
 
     async def params(self, _: web.Request) -> web.Response:
-        p = self.chain.params
+        p = self.chain.state.params
         return web.json_response({n: getattr(p, n) for n in codec.PARAM_NAMES})
 
     async def tip_height(self, _: web.Request) -> web.Response:
@@ -106,6 +108,14 @@ class FakeNode:
         return web.json_response({
             "hash": h.hex(), "hex": codec.pack(codec.validators_obj(vs)).hex(),
             "validators": [{"name": v.name, "pubkey": v.pubkey.hex()} for v in vs]})
+
+    async def block_raw(self, request: web.Request) -> web.Response:
+        with self.chain.lock:
+            for rec in self.chain.blocks:
+                if rec.block_id.hex() == request.match_info["hash"]:
+                    self.raw_blocks_served += 1
+                    return web.json_response({"hex": codec.encode_block(rec.block).hex()})
+        return _err(404, "unknown block")
 
     def _find(self, request: web.Request):  # type: ignore[no-untyped-def]
         try:
