@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consensus import codec, ledger
 from consensus.address import decode_address
@@ -161,3 +163,19 @@ def test_not_json_is_refused() -> None:
 def test_roundtrip_is_lossless() -> None:
     signed, _ = sign(proposal(), 2)
     assert multisig.from_json(multisig.to_json(signed)) == signed
+
+
+@given(claimed=st.sets(st.integers(min_value=0, max_value=1)),
+       payee_first=st.booleans())
+def test_change_is_what_pays_the_spender_whatever_the_file_claims(claimed: set[int],
+                                                                  payee_first: bool) -> None:
+    ptx = proposal()
+    if not payee_first:
+        ptx = replace(ptx, tx=replace(ptx.tx, outputs=tuple(reversed(ptx.tx.outputs))))
+    ptx = replace(ptx, change=tuple(sorted(claimed)))
+    d = multisig.describe(ptx)
+    treasury = codec.policy_lock(POLICY)
+    truth = [o.lock == treasury for o in ptx.tx.outputs]
+    assert [o.change for o in d.outputs] == truth
+    assert len(d.warnings) == sum(1 for i in claimed if not truth[i])
+    assert d.paid == sum(o.amount for o, t in zip(ptx.tx.outputs, truth, strict=True) if not t)
