@@ -31,7 +31,17 @@ from consensus import codec
 from consensus.address import encode_address
 from consensus.crypto import PrivateKey
 from consensus.ledger import tx_sighash
-from consensus.types import COIN, TX_VERSION, OutPoint, SpendPolicy, Tx, TxId, TxIn, TxOut
+from consensus.types import (
+    COIN,
+    TX_VERSION,
+    OutPoint,
+    SpendPolicy,
+    Tx,
+    TxId,
+    TxIn,
+    TxOut,
+    Witness,
+)
 from wallet import multisig
 from wallet.amounts import format_coins
 from wallet.cli import ExitStatus
@@ -477,3 +487,31 @@ def test_a_lie_about_the_spent_coin_cannot_turn_a_treasury_signature_into_a_pers
     sent = scene.h.run("multisig", "broadcast", str(path), "--json", wallet="w1")
     assert sent.code == ExitStatus.TX_REJECTED, sent.out + sent.err
     assert scene.balance(codec.policy_lock(VICTIM_POLICY)) == 20 * COIN
+
+
+def test_a_node_lying_about_input_amounts_cannot_vouch_for_a_file(scene: Scene) -> None:
+    """The file understates a treasury coin by 3 coins (hiding a 3-coin fee) and the node
+    backs the lie in every answer; the parent tx it sends no longer hashes to the txid the
+    input names, so the signer refuses."""
+    op, out, policy = scene.coin(4)  # the attacker's own coin funds the treasury by a tx
+    key = ATTACKER.private_key(RECEIVE, 0)
+    funding = Tx(TX_VERSION, CHAIN_ID, (TxIn(op),), (TxOut(out.amount - FEE, TREASURY_LOCK),),
+                 b"", ())
+    digest = tx_sighash(funding)
+    scene.chain.submit(replace(funding, witnesses=(Witness(policy, ((0, key.sign(digest)),)),)))
+    coin = (OutPoint(TxId(codec.txid(funding)), 0), TxOut(out.amount - FEE, TREASURY_LOCK),
+            TREASURY)
+    real = coin[1].amount
+    lie = 3 * COIN
+    claimed = (coin[0], TxOut(real - lie, TREASURY_LOCK), TREASURY)
+    ptx = crafted([claimed], [TxOut(COIN, ATTACKER_LOCK),
+                              TxOut(real - lie - COIN - FEE, TREASURY_LOCK)], [1])
+    path = scene.write("proposal.json", multisig.to_json(ptx))
+    scene.fake.understate = lie
+    r = scene.sign(path, "--json", stdin="y\n")
+    assert r.code == ExitStatus.ERROR and r.doc["error"]["kind"] == "node_error", r.out + r.err
+    assert "does not hash" in r.doc["error"]["message"]
+    assert json.loads(path.read_text())["signatures"] == [{}]
+    scene.fake.understate = 0  # an honest node: the parent tells the real amount
+    r = scene.sign(path, "--json", stdin="y\n")
+    assert r.code == ExitStatus.PARTIAL_TX and r.doc["error"]["kind"] == "partial_tx_claims"

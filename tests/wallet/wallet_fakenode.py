@@ -11,6 +11,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from aiohttp import web
 from wallet_fakechain import FakeChain
@@ -18,6 +19,7 @@ from wallet_fakechain import FakeChain
 from consensus import codec
 from consensus.address import decode_address
 from consensus.errors import AddressError, DecodeError, ValidationError
+from consensus.types import TxOut
 
 
 def _err(status: int, message: str, rule: str = "") -> web.Response:
@@ -37,6 +39,7 @@ class FakeNode:
         self.uncertified_tip = False  # serve the tip header without its certificate yet
         self.unknown_fee = False  # answer "fee": null, as the node does for an untraceable input
         self.raw_blocks_served = 0
+        self.understate = 0  # a lying node: every output amount it reports is this much lower
 
     def app(self) -> web.Application:
         @web.middleware
@@ -130,8 +133,12 @@ class FakeNode:
             return _err(404, "unknown tx")
         tx, height, pos = found
         c = self.chain
+        tid = codec.txid(tx)
+        if self.understate:  # the same txid, a tx with smaller outputs
+            tx = replace(tx, outputs=tuple(TxOut(max(1, o.amount - self.understate), o.lock)
+                                           for o in tx.outputs))
         return web.json_response({
-            "txid": codec.txid(tx).hex(), "hex": codec.encode_tx(tx).hex(),
+            "txid": tid.hex(), "hex": codec.encode_tx(tx).hex(),
             "inputs": [{"txid": i.prevout.txid.hex(), "index": i.prevout.index}
                        for i in tx.inputs],
             "outputs": [{"amount": o.amount, "address": c.address(o.lock), "lock": o.lock.hex()}
@@ -195,7 +202,8 @@ class FakeNode:
         out = []
         for op, o in self.chain.utxos_of(lock):
             loc = self.chain.tx_index.get(op.txid)
-            out.append({"txid": op.txid.hex(), "index": op.index, "amount": o.amount,
+            out.append({"txid": op.txid.hex(), "index": op.index,
+                        "amount": max(1, o.amount - self.understate),
                         "height": loc[0] if loc else 0})
         return web.json_response(out)
 
