@@ -20,7 +20,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
@@ -42,6 +42,7 @@ from wallet.errors import (
     AmountError,
     BadNodeUrl,
     ChainMismatch,
+    ClaimedInputMismatch,
     DustOutput,
     FeeRateError,
     InsufficientFunds,
@@ -54,6 +55,7 @@ from wallet.errors import (
     ReceiptInvalid,
     TamperedKeystore,
     TxRejected,
+    UnexpectedInput,
     WalletBusy,
     WalletError,
     WalletFileError,
@@ -130,6 +132,8 @@ def _exit_status_for(exc: BaseException) -> tuple[ExitStatus, str]:
         (ReceiptInvalid, ExitStatus.NOT_FINAL, "not_final"),
         (Aborted, ExitStatus.ABORTED, "aborted"),
         (PartialTxChanged, ExitStatus.PARTIAL_TX, "partial_tx_changed"),
+        (UnexpectedInput, ExitStatus.PARTIAL_TX, "partial_tx_inputs"),
+        (ClaimedInputMismatch, ExitStatus.PARTIAL_TX, "partial_tx_claims"),
         (PartialTxError, ExitStatus.PARTIAL_TX, "partial_tx"),
         (ChainMismatch, ExitStatus.CHAIN_MISMATCH, "chain_mismatch"),
         (NotFound, ExitStatus.ERROR, "not_found"),
@@ -250,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     msg.add_argument("file")
     msg.add_argument("--out", metavar="FILE", help="write here (default: overwrite FILE)")
     msg.add_argument("--yes", action="store_true")
+    msg.add_argument("--own-coins", action="store_true",
+                     help="sign this wallet's own single-key coins (a tx you built with "
+                          "send --unsigned) instead of a treasury's")
     mcb = msub.add_parser("combine", parents=[common], help="merge signed copies")
     mcb.add_argument("files", nargs="+")
     mcb.add_argument("--out", metavar="FILE", required=True)
@@ -269,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="trust this validator set (JSON or hex) instead of the wallet's chain")
     rv.add_argument("--chain-id")
     rv.add_argument("--genesis-hash")
+    rv.add_argument("--network", choices=("main", "test"),
+                    help="the verifier's network (default: the wallet's; without either the "
+                         "receipt's own claim is shown, marked unchecked)")
     return p
 
 
@@ -578,8 +588,11 @@ async def cmd_sync(cli: Cli) -> None:
     cli.progress_done()
     cli.save(replace(data, light=light))
     cli.out(f"followed and verified headers up to height {light.height}")
+    for h in light.recoveries:
+        cli.out(f"  height {h}: the governors replaced the validator set (a recovery)")
     cli.emit({"command": "sync", "height": light.height, "header_hash": light.header_hash.hex(),
-              "validator_set_changes": len(light.epochs) - 1})
+              "validator_set_changes": len(light.epochs) - 1,
+              "recoveries": list(light.recoveries)})
 
 
 # -- paying -----------------------------------------------------------------------------------
@@ -637,10 +650,16 @@ def _summary(data: WalletData, unsigned: UnsignedTx, recipients: list[tuple[str,
     return "\n".join(lines)
 
 
-def _signing_keys(hd: HDAccount, data: WalletData) -> dict[bytes, PrivateKey]:
+def _private_keys(hd: HDAccount, data: WalletData,
+                  wanted: Iterable[bytes] | None = None) -> dict[bytes, PrivateKey]:
+    """The private keys of `wanted` public keys (default: every handed-out key) that this
+    wallet holds, looking a little past the last handed-out address."""
     keys: dict[bytes, PrivateKey] = {}
-    for chain, index, pub in data.known_keys():
-        keys[bytes(pub)] = hd.private_key(chain, index)
+    source = data.known_keys() if wanted is None else data.keys_ahead()
+    want = None if wanted is None else set(wanted)
+    for chain, index, pub in source:
+        if want is None or bytes(pub) in want:
+            keys[bytes(pub)] = hd.private_key(chain, index)
     return keys
 
 
@@ -661,7 +680,7 @@ async def _pay(cli: Cli, recipients: list[tuple[str, Payment]]) -> None:
                 memo=memo)
         shown = [(a, p.amount) for a, p in recipients]
         if cli.args.unsigned:
-            ptx = multisig.from_unsigned(unsigned, data.network)
+            ptx = multisig.from_unsigned(unsigned, data.network, data.genesis_hash)
             Path(cli.args.unsigned).write_text(multisig.to_json(ptx), encoding="utf-8")
             if unsigned.change_index is not None:
                 cli.save(replace(data, change_index=data.change_index + 1))
@@ -672,7 +691,7 @@ async def _pay(cli: Cli, recipients: list[tuple[str, Payment]]) -> None:
             return
         cli.confirm(_summary(data, unsigned, shown))
         hd = unlock(cli.wallet_path, data, cli.password())
-        tx = sign_transaction(unsigned, _signing_keys(hd, data))
+        tx = sign_transaction(unsigned, _private_keys(hd, data))
         # Check locally with the ledger's own rules before anything leaves the machine.
         view = MemoryUtxoSet({c.outpoint: c.output for c in coins})
         validate_tx(tx, view, params, chain_id=data.chain_id)
@@ -845,22 +864,27 @@ async def cmd_multisig_spend(cli: Cli) -> None:
                                      params=params, chain_id=data.chain_id,
                                      change_policy=treasury.policy, memo=_memo(cli.args.memo))
     cli.save(data)
-    ptx = multisig.from_unsigned(unsigned, data.network)
+    ptx = multisig.from_unsigned(unsigned, data.network, data.genesis_hash)
     Path(cli.args.out).write_text(multisig.to_json(ptx), encoding="utf-8")
-    d = multisig.describe(ptx)
+    d = multisig.describe(ptx, own_locks=data.signer_keys().personal_locks)
     cli.out(multisig.render(d) + f"\nproposal written to {cli.args.out}")
     cli.emit({"command": "multisig spend", "file": cli.args.out, **d.as_json()})
 
 
 def _load_ptx(cli: Cli, path: str, data: WalletData | None) -> multisig.PartialTx:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(multisig.MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    ptx = multisig.from_json(text)
-    if data is not None and (ptx.tx.chain_id != data.chain_id or ptx.network != data.network):
-        raise ChainMismatch(f"{path} is for chain {ptx.tx.chain_id!r} ({ptx.network}), the "
-                            f"wallet is for {data.chain_id!r} ({data.network})")
+    try:
+        ptx = multisig.from_bytes(raw)
+        if data is not None:
+            multisig.check_chain(ptx, data.chain_id, data.network, data.genesis_hash)
+    except PartialTxError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    except ChainMismatch as exc:
+        raise ChainMismatch(f"{path}: {exc}") from None
     return ptx
 
 
@@ -868,7 +892,7 @@ async def cmd_multisig_show(cli: Cli) -> None:
     data = cli.wallet() if cli.wallet_path.exists() else None
     ptx = _load_ptx(cli, cli.args.file, data)
     own = [bytes(p) for _, _, p in data.known_keys()] if data else []
-    d = multisig.describe(ptx)
+    d = multisig.describe(ptx, own_locks=data.signer_keys().personal_locks if data else frozenset())
     cli.out(multisig.render(d, own))
     cli.emit({"command": "multisig show", **d.as_json()})
 
@@ -877,52 +901,42 @@ async def cmd_multisig_sign(cli: Cli) -> None:
     data = cli.wallet()
     ptx = _load_ptx(cli, cli.args.file, data)
     multisig.check_signatures(ptx)  # refuse before showing or asking anything
-    own = [bytes(p) for _, _, p in data.known_keys()]
-    d = multisig.describe(ptx)
-    if not any(k in own for i in ptx.policies for k in i.pubkeys):
-        raise PartialTxError("this wallet holds none of the keys this transaction needs")
-    checked = await _check_claimed_inputs(cli, ptx)
-    note = ("input amounts checked against the node" if checked
-            else "input amounts NOT checked (node unreachable): the fee shown assumes the "
-                 "file's claimed amounts are true")
-    cli.confirm(multisig.render(d, own) + "\n  " + note)
+    own = data.signer_keys()
+    scope = multisig.signing_scope(ptx, own, own_coins=cli.args.own_coins)
+    checked = await _check_spent(cli, data, ptx)
+    note = ("input amounts and addresses checked against their parent transactions (each "
+            "checked against its txid: no node can forge them)" if checked
+            else "input amounts NOT checked (node unreachable): the fee and the addresses "
+                 "spent are as the file claims")
+    d = multisig.describe(ptx, scope.spender_locks, own.personal_locks)
+    own_pubs = [bytes(k) for k in own.personal | own.cosigner]
+    cli.confirm(multisig.render(d, own_pubs, scope.label) + "\n  " + note)
     hd = unlock(cli.wallet_path, data, cli.password())
-    signed, added = multisig.sign_partial(ptx, _signing_keys(hd, data))
+    signed, added = multisig.sign_partial(ptx, _private_keys(hd, data, scope.keys), scope)
     out = cli.args.out or cli.args.file
     Path(out).write_text(multisig.to_json(signed), encoding="utf-8")
-    d2 = multisig.describe(signed)
+    d2 = multisig.describe(signed, scope.spender_locks, own.personal_locks)
     cli.out(f"added {added} signature(s); {d2.remaining} still needed; written to {out}")
     cli.emit({"command": "multisig sign", "file": out, "added": added,
-              "inputs_checked": checked, **d2.as_json()})
+              "inputs_checked": checked, "spending": scope.label,
+              "own_coins": scope.own_coins, **d2.as_json()})
 
 
-async def _check_claimed_inputs(cli: Cli, ptx: multisig.PartialTx) -> bool:
-    """Compare the amounts and locks the file claims with the node's UTXO set, if reachable.
+async def _check_spent(cli: Cli, data: WalletData, ptx: multisig.PartialTx) -> bool:
+    """Check the amounts and locks the file claims against the parent txs, if a node answers.
 
     The sighash does not cover input amounts, so a dishonest proposer could understate them
-    and hide a large fee. Returns False when the node can't be reached (offline signing).
+    and hide a large fee, or name a lock its input does not spend. Returns False when the node
+    can't be reached (offline signing).
     """
     try:
         async with cli.client() as node:
-            claimed: dict[tuple[bytes, int], int] = {}
-            for txin, spent in zip(ptx.tx.inputs, ptx.spent, strict=True):
-                claimed[(txin.prevout.txid, txin.prevout.index)] = spent.amount
-            found: dict[tuple[bytes, int], int] = {}
-            for lock in {o.lock for o in ptx.spent}:
-                for u in await node.address_utxo(encode_address(lock, ptx.network)):
-                    found[(bytes.fromhex(u["txid"]), int(u["index"]))] = int(u["amount"])
+            await ops.check_chain(node, data)
+            actual = await ops.spent_outputs(node, [i.prevout for i in ptx.tx.inputs],
+                                             data.genesis_hash)
     except NodeUnreachable:
         return False
-    except (KeyError, TypeError, ValueError):
-        raise NodeError(200, "address utxo: malformed answer") from None
-    for n, (outpoint, amount) in enumerate(claimed.items()):
-        actual = found.get(outpoint)
-        if actual is None:
-            raise PartialTxError(f"input {n} is not an unspent output of the claimed address "
-                                 "(already spent, or the file lies about its lock)")
-        if actual != amount:
-            raise PartialTxError(f"input {n}: the file claims {amount} base units, the chain "
-                                 f"says {actual}; refusing to sign a misleading fee")
+    multisig.verify_spent(ptx, actual)
     return True
 
 
@@ -1011,17 +1025,23 @@ async def cmd_receipt_verify(cli: Cli) -> None:
                 f"the wallet has not followed the chain to height {receipt.height}: run "
                 "`sync` first, or pass --validator-set FILE")
         trusted = found
-    verified = verify_receipt(receipt, chain_id=chain_id, genesis_hash=bytes.fromhex(gh_hex),
+    network = cli.args.network or (data.network if data else None)
+    verified = verify_receipt(receipt, chain_id=chain_id, network=network or receipt.network,
+                              genesis_hash=bytes.fromhex(gh_hex),
                               trusted_validators_hash=trusted)
     paid = [(encode_address(o.lock, receipt.network), o.amount) for o in receipt.tx.outputs]
     cli.out(f"valid: tx {verified.txid.hex()} is final at height {verified.height} "
             f"(block {verified.block_hash.hex()[:16]}, {verified.signers}/{verified.set_size} "
             "validators)")
+    if network is None:
+        cli.out(f"  network {receipt.network!r} as the receipt claims (not checked: pass "
+                "--network)")
     for addr, amount in paid:
         cli.out(f"  {format_coins(amount):>20}  to {addr}")
     cli.emit({"command": "receipt verify", "valid": True, "txid": verified.txid.hex(),
               "height": verified.height, "block_hash": verified.block_hash.hex(),
               "signers": verified.signers, "validators": verified.set_size,
+              "network": receipt.network, "network_checked": network is not None,
               "outputs": [{"address": a, "amount": m} for a, m in paid]})
 
 

@@ -155,6 +155,10 @@ class NodeClient:
     async def validator_set(self, validators_hash: str) -> Json:
         return await self._request("GET", f"validator-set/{validators_hash}")
 
+    async def block_raw(self, block_hash: str) -> Json:
+        """The whole block (`{"hex"}`): the light client reads a block's governance actions."""
+        return await self._request("GET", f"block/{block_hash}/raw")
+
     async def tx(self, txid: str) -> Json:
         return await self._request("GET", f"tx/{txid}")
 
@@ -231,6 +235,9 @@ class SyncNodeClient:
 
     def validator_set(self, validators_hash: str) -> Json:
         return self._run(lambda: self._async.validator_set(validators_hash))
+
+    def block_raw(self, block_hash: str) -> Json:
+        return self._run(lambda: self._async.block_raw(block_hash))
 
     def tx(self, txid: str) -> Json:
         return self._run(lambda: self._async.tx(txid))

@@ -143,6 +143,16 @@ class PartialTxChanged(PartialTxError):
     """A signature in a partial tx no longer matches its transaction: it was changed."""
 
 
+class UnexpectedInput(PartialTxError):
+    """A partial tx spends coins the signer did not agree to sign for: the wallet's own
+    personal coins in a treasury proposal, another policy's coins, or one coin twice."""
+
+
+class ClaimedInputMismatch(PartialTxError):
+    """A partial tx claims an amount or lock for a spent output that its parent transaction
+    (checked against its txid) contradicts, or spends an output no parent has."""
+
+
 class ReceiptInvalid(WalletError):
     """A finality receipt (or a followed header) that fails verification; says why."""
 

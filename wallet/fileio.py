@@ -5,6 +5,7 @@ with mode 0600 from the first byte (the temp file is made private before anythin
 
 `FileLock` is an exclusive advisory lock (flock) that read-modify-write users of one file take,
 so two processes neither lose each other's updates nor act on the same stale state.
+`hex_field` reads one hex field of the wallet's JSON formats, failing with the format's error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from wallet.errors import WalletBusy
+from wallet.errors import WalletBusy, WalletError
 
 try:
     import fcntl
@@ -107,3 +108,13 @@ class FileLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def hex_field(value: object, what: str, error: type[WalletError]) -> bytes:
+    """`value` as bytes if it is a hex string; else `error` naming the field."""
+    if not isinstance(value, str):
+        raise error(f"{what}: expected a hex string")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise error(f"{what}: not hex") from None

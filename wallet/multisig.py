@@ -10,23 +10,33 @@ The file (JSON, version 1)::
     {"format": "faircoop-partial-tx", "version": 1, "network": "test", "chain_id": "...",
      "txid": "<hex>", "tx": "<hex of codec.encode_tx, no witnesses>",
      "inputs": [{"amount": 123, "lock": "<hex>", "policy": "<hex of codec.encode_policy>"}],
-     "change": [1],
+     "change": [1], "genesis_hash": "<hex, optional>",
      "signatures": [{"0": "<64-byte hex>", "2": "..."}]}
 
-Safety: a signature covers `tx_sighash`, which commits to the chain id and the txid, and the
-txid commits to every input, output, amount and the memo. Before adding its own signature a
-member checks every signature already present against the sighash of the tx *in the file*;
-if someone changed anything after others signed, those signatures fail and signing is refused
-(`PartialTxChanged`). Input amounts are not covered by the sighash (as in pre-segwit Bitcoin):
-the fee a member sees is computed from the amounts the file claims, so `describe` says so and
-the CLI checks them against the node when one is reachable.
+What a member signs. A signature covers `tx_sighash` (chain id and txid), one digest for
+every input, so a key's signature unlocks *any* input of the tx whose policy holds that key.
+The signer therefore decides first what it agrees to spend (`signing_scope`): either one
+treasury (every input spends that one m-of-n policy, signed only with the wallet's treasury
+member keys), or, asked explicitly, the wallet's own coins (single-key receive/change keys, for
+a tx it built with `send --unsigned`). Anything else in the file (the wallet's personal coins in
+a treasury proposal, a stranger's coins, a second policy, one coin twice) is refused, never
+signed around. What is "change" is computed, not read from the file: an output is change only
+if it pays back to the spender (the treasury, or in own-coins mode this wallet's addresses);
+the file's `change` list is a claim, and a mismatch is shown as a warning.
+
+Tampering. Before adding its own signature a member checks every signature already present
+against the sighash of the tx *in the file*; if anything changed after someone signed, those
+signatures fail and signing is refused (`PartialTxChanged`). Input amounts and locks are not
+covered by the sighash (as in pre-segwit Bitcoin), so the fee a member sees rests on the
+file's claims until `verify_spent` checks them against the parent transactions (whose txids
+the outpoints name, so no node can forge them); offline, `render` says they are unchecked.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from consensus import crypto
 from consensus.address import encode_address
@@ -34,13 +44,21 @@ from consensus.codec import decode_policy, decode_tx, encode_policy, encode_tx, 
 from consensus.crypto import PrivateKey
 from consensus.errors import DecodeError, FaircoopError
 from consensus.ledger import tx_sighash
-from consensus.types import MAX_AMOUNT, Lock, SpendPolicy, Tx, TxOut, Witness
+from consensus.types import MAX_AMOUNT, Lock, OutPoint, PublicKey, SpendPolicy, Tx, TxOut, Witness
 from wallet.amounts import format_coins
 from wallet.builder import UnsignedTx, signed_size
-from wallet.errors import PartialTxChanged, PartialTxError
+from wallet.errors import (
+    ChainMismatch,
+    ClaimedInputMismatch,
+    PartialTxChanged,
+    PartialTxError,
+    UnexpectedInput,
+)
+from wallet.fileio import hex_field
 
 FORMAT = "faircoop-partial-tx"
 VERSION = 1
+MAX_FILE_BYTES = 64 << 20  # far above any tx within max_tx_size, with its claims
 
 Signatures = tuple[tuple[int, bytes], ...]  # (key index in the policy, signature), ascending
 
@@ -68,8 +86,9 @@ class PartialTx:
     tx: Tx  # unsigned: witnesses empty
     spent: tuple[TxOut, ...]  # per input: the output it spends (as the file claims)
     policies: tuple[SpendPolicy, ...]  # per input: the policy behind the spent lock
-    change: tuple[int, ...]  # indexes of outputs that return to the spender
+    change: tuple[int, ...]  # outputs the file *claims* return to the spender (see describe)
     signatures: tuple[Signatures, ...]  # per input
+    genesis_hash: bytes | None = None  # the chain's genesis, if the writer named it
 
     @property
     def txid(self) -> bytes:
@@ -80,7 +99,8 @@ class PartialTx:
         return sum(o.amount for o in self.spent) - sum(o.amount for o in self.tx.outputs)
 
 
-def from_unsigned(unsigned: UnsignedTx, network: str) -> PartialTx:
+def from_unsigned(unsigned: UnsignedTx, network: str,
+                  genesis_hash: bytes | None = None) -> PartialTx:
     change = () if unsigned.change_index is None else (unsigned.change_index,)
     return PartialTx(
         network=network,
@@ -89,6 +109,7 @@ def from_unsigned(unsigned: UnsignedTx, network: str) -> PartialTx:
         policies=unsigned.policies,
         change=change,
         signatures=tuple(() for _ in unsigned.tx.inputs),
+        genesis_hash=genesis_hash,
     )
 
 
@@ -110,23 +131,46 @@ def to_json(ptx: PartialTx) -> str:
         "change": list(ptx.change),
         "signatures": [{str(i): s.hex() for i, s in sigs} for sigs in ptx.signatures],
     }
+    if ptx.genesis_hash is not None:
+        doc["genesis_hash"] = ptx.genesis_hash.hex()
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
 def _hex(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise PartialTxError(f"{what}: expected a hex string")
+    return hex_field(value, what, PartialTxError)
+
+
+def from_bytes(raw: bytes) -> PartialTx:
+    """A partial-tx file's bytes (at most MAX_FILE_BYTES of UTF-8 JSON), checked as `from_json`."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise PartialTxError(f"over {MAX_FILE_BYTES >> 20} MiB: not a partial-transaction file")
     try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise PartialTxError(f"{what}: not hex") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PartialTxError("not UTF-8 text: not a partial-transaction file") from None
+    return from_json(text)
+
+
+def check_chain(ptx: PartialTx, chain_id: str, network: str, genesis_hash: bytes) -> None:
+    """The file is for this chain: chain id and network, and the genesis if the file names one.
+
+    The sighash commits to the chain id only; a chain of the same name but another genesis is
+    caught here when the file names its genesis, and online by `verify_spent` (the coins are
+    not on this chain) when it does not.
+    """
+    if ptx.tx.chain_id != chain_id or ptx.network != network:
+        raise ChainMismatch(f"the file is for chain {ptx.tx.chain_id!r} ({ptx.network}), the "
+                            f"wallet is for {chain_id!r} ({network})")
+    if ptx.genesis_hash is not None and ptx.genesis_hash != genesis_hash:
+        raise ChainMismatch(f"the file names genesis {ptx.genesis_hash.hex()[:16]}, the wallet's "
+                            f"is {genesis_hash.hex()[:16]}: another chain of the same name")
 
 
 def from_json(text: str) -> PartialTx:
     """Parse and check a partial-tx file; every inconsistency is a `PartialTxError`."""
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise PartialTxError("not a partial-transaction file (invalid JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PartialTxError("not a faircoop partial-transaction file")
@@ -145,6 +189,17 @@ def from_json(text: str) -> PartialTx:
     network = doc.get("network")
     if network not in ("main", "test"):
         raise PartialTxError("network must be main or test")
+    genesis = doc.get("genesis_hash")
+    genesis_hash = None if genesis is None else _hex(genesis, "genesis_hash")
+    if genesis_hash is not None and len(genesis_hash) != 32:
+        raise PartialTxError("genesis_hash: 32 bytes of hex")
+    if not tx.inputs:
+        raise PartialTxError("the tx spends nothing (no inputs)")
+    seen: dict[OutPoint, int] = {}
+    for n, txin in enumerate(tx.inputs):
+        first = seen.setdefault(txin.prevout, n)
+        if first != n:
+            raise UnexpectedInput(f"input {n} spends the same output as input {first}")
     inputs = doc.get("inputs")
     sigs = doc.get("signatures")
     if not isinstance(inputs, list) or len(inputs) != len(tx.inputs):
@@ -178,8 +233,12 @@ def from_json(text: str) -> PartialTx:
         isinstance(i, int) and 0 <= i < len(tx.outputs) for i in change
     ):
         raise PartialTxError("change: a list of output indexes")
-    return PartialTx(network, tx, tuple(spent), tuple(policies), tuple(sorted(set(change))),
-                     signatures)
+    ptx = PartialTx(network, tx, tuple(spent), tuple(policies), tuple(sorted(set(change))),
+                    signatures, genesis_hash)
+    if ptx.fee < 0:
+        raise PartialTxError(f"the outputs pay {-ptx.fee} base units more than the inputs "
+                             "the file claims")
+    return ptx
 
 
 def _parse_sigs(entry: object, policy: SpendPolicy, n: int) -> Signatures:
@@ -194,6 +253,107 @@ def _parse_sigs(entry: object, policy: SpendPolicy, n: int) -> Signatures:
             raise PartialTxError(f"signatures[{n}][{key}]: a signature is 64 bytes")
         pairs.append((int(key), sig))
     return tuple(sorted(pairs))
+
+
+# -- what the signer agrees to sign -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OwnKeys:
+    """The signer's public keys by role, from its wallet (with a look-ahead past the last
+    handed-out address, so an offline signer recognises change it has not seen yet)."""
+
+    personal: frozenset[PublicKey]  # receive and change keys: the wallet's own addresses
+    cosigner: frozenset[PublicKey]  # treasury member keys (never an ordinary address)
+    treasuries: tuple[tuple[str, SpendPolicy], ...] = ()  # registered, for names
+    personal_locks: frozenset[Lock] = field(init=False)
+
+    def __post_init__(self) -> None:
+        locks = frozenset(policy_lock(SpendPolicy.single(k)) for k in self.personal)
+        object.__setattr__(self, "personal_locks", locks)
+
+    def treasury_name(self, policy: SpendPolicy) -> str | None:
+        return next((name for name, p in self.treasuries if p == policy), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningScope:
+    """What a signer agreed to sign: inputs of these policies, with these keys only."""
+
+    own_coins: bool  # True: the wallet's own single-key coins; False: one treasury
+    policies: frozenset[SpendPolicy]
+    keys: frozenset[PublicKey]
+    spender_locks: frozenset[Lock]  # outputs paying one of these are change
+    label: str  # for the summary: what is being spent
+
+
+def signing_scope(ptx: PartialTx, own: OwnKeys, *, own_coins: bool = False) -> SigningScope:
+    """Decide what signing `ptx` would spend, refusing anything the signer did not ask for.
+
+    Treasury mode (the default): every input spends one m-of-n policy that names one of the
+    wallet's treasury member keys and none of its personal keys; only those member keys sign.
+    Own-coins mode: every input spends one of the wallet's own single-key addresses.
+    `UnexpectedInput` names the first input that does not fit, and why.
+    """
+    if own_coins:
+        for n, lock in enumerate(o.lock for o in ptx.spent):
+            if lock not in own.personal_locks:
+                raise UnexpectedInput(
+                    f"input {n} spends {encode_address(lock, ptx.network)}, which is not one of "
+                    "this wallet's own addresses: --own-coins signs only this wallet's coins")
+        policies = frozenset(ptx.policies)
+        keys = frozenset(k for p in policies for k in p.pubkeys if k in own.personal)
+        return SigningScope(True, policies, keys, own.personal_locks, "this wallet's own coins")
+    for n, lock in enumerate(o.lock for o in ptx.spent):
+        if lock in own.personal_locks:
+            raise UnexpectedInput(
+                f"input {n} spends this wallet's own coin at {encode_address(lock, ptx.network)}, "
+                "not a treasury's: a treasury proposal never does, refusing to sign. If you "
+                "built this transaction yourself (send --unsigned), sign with --own-coins")
+    policy = ptx.policies[0]
+    lock = policy_lock(policy)
+    address = encode_address(lock, ptx.network)
+    for n, other in enumerate(ptx.policies):
+        if other != policy:
+            raise UnexpectedInput(
+                f"input {n} spends {encode_address(policy_lock(other), ptx.network)}, another "
+                f"policy than the treasury {address} of input 0: a proposal spends one "
+                "treasury, refusing to sign")
+    if any(k in own.personal for k in policy.pubkeys):
+        raise UnexpectedInput(
+            f"the spent policy {address} names one of this wallet's personal (receive or "
+            "change) keys, not a treasury member key: refusing to sign with it")
+    keys = frozenset(k for k in policy.pubkeys if k in own.cosigner)
+    if not keys:
+        raise PartialTxError("this wallet holds none of the keys this transaction needs")
+    name = own.treasury_name(policy)
+    label = (f"treasury {name!r} ({address})" if name
+             else f"the {policy.threshold}-of-{len(policy.pubkeys)} policy {address} "
+                  "(not registered in this wallet)")
+    return SigningScope(False, frozenset({policy}), keys, frozenset({lock}), label)
+
+
+def verify_spent(ptx: PartialTx, actual: Mapping[OutPoint, TxOut]) -> None:
+    """The file's claimed amount and lock of each spent output equal `actual`.
+
+    `actual` must come from data checked against the outpoints' txids (the parent txs, or the
+    genesis); then a mismatch is the file lying (`ClaimedInputMismatch`).
+    """
+    for n, (txin, claimed) in enumerate(zip(ptx.tx.inputs, ptx.spent, strict=True)):
+        real = actual.get(txin.prevout)
+        if real is None:
+            raise ClaimedInputMismatch(
+                f"input {n} spends output {txin.prevout.index} of {txin.prevout.txid.hex()}, "
+                "which is not on this chain (no such transaction or output)")
+        if real.lock != claimed.lock:
+            raise ClaimedInputMismatch(
+                f"input {n}: the file claims it spends {encode_address(claimed.lock, ptx.network)}"
+                f", its parent transaction says {encode_address(real.lock, ptx.network)}; "
+                "refusing to sign")
+        if real.amount != claimed.amount:
+            raise ClaimedInputMismatch(
+                f"input {n}: the file claims {claimed.amount} base units, its parent "
+                f"transaction says {real.amount}; refusing to sign a misleading fee")
 
 
 # -- checking, signing, combining -------------------------------------------------------------
@@ -213,13 +373,18 @@ def check_signatures(ptx: PartialTx) -> None:
                 )
 
 
-def sign_partial(ptx: PartialTx, keys: Mapping[bytes, PrivateKey]) -> tuple[PartialTx, int]:
-    """Add our signatures to every input whose policy names one of our keys.
+def sign_partial(ptx: PartialTx, keys: Mapping[bytes, PrivateKey],
+                 scope: SigningScope) -> tuple[PartialTx, int]:
+    """Add our signatures to the inputs `scope` covers, with the keys it allows.
 
     Returns the new partial tx and how many signatures were added. Refuses (PartialTxChanged)
-    if any existing signature does not match the tx as it is now.
+    if any existing signature does not match the tx as it is now, and (UnexpectedInput) if an
+    input lies outside the scope: nothing is signed around it.
     """
     check_signatures(ptx)
+    for n, policy in enumerate(ptx.policies):
+        if policy not in scope.policies:
+            raise UnexpectedInput(f"input {n} spends a policy outside what was agreed to")
     digest = tx_sighash(ptx.tx)
     added = 0
     out: list[Signatures] = []
@@ -227,7 +392,7 @@ def sign_partial(ptx: PartialTx, keys: Mapping[bytes, PrivateKey]) -> tuple[Part
         have = dict(sigs)
         for i, pub in enumerate(policy.pubkeys):
             key = keys.get(pub)
-            if key is not None and i not in have:
+            if key is not None and pub in scope.keys and i not in have:
                 have[i] = key.sign(digest)
                 added += 1
         out.append(tuple(sorted(have.items())))
@@ -247,13 +412,16 @@ def combine(parts: Sequence[PartialTx]) -> PartialTx:
                 f"from {first.txid.hex()[:16]}..."
             )
         check_signatures(p)
+    named = {p.genesis_hash for p in parts if p.genesis_hash is not None}
+    if len(named) > 1:
+        raise PartialTxError("cannot combine: the copies name different genesis hashes")
     merged: list[Signatures] = []
     for n in range(len(first.tx.inputs)):
         have: dict[int, bytes] = {}
         for p in parts:
             have.update(dict(p.signatures[n]))
         merged.append(tuple(sorted(have.items())))
-    return replace(first, signatures=tuple(merged))
+    return replace(first, signatures=tuple(merged), genesis_hash=next(iter(named), None))
 
 
 def remaining(ptx: PartialTx) -> tuple[int, ...]:
@@ -285,7 +453,8 @@ def finalize(ptx: PartialTx) -> Tx:
 class OutputLine:
     address: str
     amount: int
-    change: bool
+    change: bool  # pays back to the spender (computed, never taken from the file)
+    mine: bool = False  # pays one of the viewing wallet's own addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +463,8 @@ class InputSigners:
     signed: tuple[bytes, ...]  # public keys that have signed
     waiting: tuple[bytes, ...]  # public keys that have not
     remaining: int
+    address: str = ""  # the address whose coin it spends (as the file claims)
+    amount: int = 0  # the amount it spends (as the file claims)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +478,7 @@ class Description:
     fee: int
     size: int  # signed size
     inputs: tuple[InputSigners, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def paid(self) -> int:
@@ -322,7 +494,7 @@ class Description:
             "chain_id": self.chain_id,
             "network": self.network,
             "outputs": [
-                {"address": o.address, "amount": o.amount, "change": o.change}
+                {"address": o.address, "amount": o.amount, "change": o.change, "mine": o.mine}
                 for o in self.outputs
             ],
             "memo": self.memo.decode("utf-8", "replace"),
@@ -332,28 +504,46 @@ class Description:
             "size": self.size,
             "inputs": [
                 {"threshold": i.threshold, "signed": [k.hex() for k in i.signed],
-                 "waiting": [k.hex() for k in i.waiting], "remaining": i.remaining}
+                 "waiting": [k.hex() for k in i.waiting], "remaining": i.remaining,
+                 "address": i.address, "amount": i.amount}
                 for i in self.inputs
             ],
             "signatures_remaining": self.remaining,
             "complete": self.remaining == 0,
+            "warnings": list(self.warnings),
         }
 
 
-def describe(ptx: PartialTx) -> Description:
-    """Exactly what the tx pays, its fee, and who has signed each input."""
+def describe(ptx: PartialTx, spender_locks: frozenset[Lock] | None = None,
+             own_locks: frozenset[Lock] = frozenset()) -> Description:
+    """Exactly what the tx pays, its fee, and who has signed each input.
+
+    An output is change only if it pays one of `spender_locks` (default: the locks the inputs
+    spend); `own_locks` marks outputs paying the viewing wallet. Where the file's own `change`
+    list says otherwise, a warning says so and the output is shown as a payment.
+    """
+    spenders = (frozenset(o.lock for o in ptx.spent) if spender_locks is None
+                else spender_locks)
     outputs = tuple(
-        OutputLine(encode_address(o.lock, ptx.network), o.amount, i in ptx.change)
-        for i, o in enumerate(ptx.tx.outputs)
+        OutputLine(encode_address(o.lock, ptx.network), o.amount, o.lock in spenders,
+                   o.lock in own_locks)
+        for o in ptx.tx.outputs
+    )
+    warnings = tuple(
+        f"the file labels output {i} as change, but it pays {outputs[i].address}, which is not "
+        "the spender's: shown as a payment"
+        for i in ptx.change if not outputs[i].change
     )
     inputs = []
-    for policy, sigs in zip(ptx.policies, ptx.signatures, strict=True):
+    for policy, sigs, spent in zip(ptx.policies, ptx.signatures, ptx.spent, strict=True):
         signed_idx = {i for i, _ in sigs}
         inputs.append(InputSigners(
             threshold=policy.threshold,
             signed=tuple(k for i, k in enumerate(policy.pubkeys) if i in signed_idx),
             waiting=tuple(k for i, k in enumerate(policy.pubkeys) if i not in signed_idx),
             remaining=max(0, policy.threshold - len(sigs)),
+            address=encode_address(spent.lock, ptx.network),
+            amount=spent.amount,
         ))
     return Description(
         txid=ptx.txid.hex(),
@@ -365,24 +555,32 @@ def describe(ptx: PartialTx) -> Description:
         fee=ptx.fee,
         size=signed_size(ptx.tx, ptx.policies),
         inputs=tuple(inputs),
+        warnings=warnings,
     )
 
 
-def render(d: Description, own_keys: Sequence[bytes] = ()) -> str:
-    """A human summary: recipients, amounts, fee, change, and who still has to sign."""
+def render(d: Description, own_keys: Sequence[bytes] = (), spending: str = "") -> str:
+    """A human summary: what is spent, recipients, amounts, fee, change, who still signs."""
     lines = [f"transaction {d.txid} on {d.chain_id} ({d.network})"]
+    if spending:
+        lines.append(f"  spends  {spending}")
     for o in d.outputs:
         tag = "change " if o.change else "pay    "
-        lines.append(f"  {tag} {format_coins(o.amount):>20}  to {o.address}")
-    lines.append(f"  fee     {format_coins(d.fee):>20}  ({d.size} bytes signed)")
+        mine = "  (this wallet)" if o.mine else ""
+        lines.append(f"  {tag} {format_coins(o.amount):>20}  to {o.address}{mine}")
+    rate = d.fee / d.size if d.size else 0.0
+    lines.append(f"  fee     {format_coins(d.fee):>20}  ({d.size} bytes signed, "
+                 f"{rate:.1f} base units/byte)")
     if d.memo:
         lines.append(f"  memo    {d.memo.decode('utf-8', 'replace')!r}")
     lines.append(f"  inputs total {format_coins(d.value_in)} (amounts as claimed by the file)")
     own = set(own_keys)
     for n, i in enumerate(d.inputs):
         who = ", ".join(k.hex()[:16] + ("(you)" if k in own else "") for k in i.signed) or "none"
-        lines.append(f"  input {n}: {len(i.signed)}/{i.threshold} signed [{who}], "
-                     f"{i.remaining} more needed")
+        lines.append(f"  input {n}: {format_coins(i.amount)} from {i.address}; "
+                     f"{len(i.signed)}/{i.threshold} signed [{who}], {i.remaining} more needed")
+    for w in d.warnings:
+        lines.append(f"  WARNING: {w}")
     lines.append("  complete: ready to broadcast" if d.remaining == 0
                  else f"  {d.remaining} signature(s) still needed")
     return "\n".join(lines)

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from consensus.address import encode_address
-from consensus.codec import decode_genesis, decode_params, decode_tx, genesis_hash, policy_lock
+from consensus.codec import (
+    decode_genesis,
+    decode_params,
+    decode_tx,
+    genesis_hash,
+    policy_lock,
+    txid,
+)
 from consensus.errors import DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
-from consensus.types import Genesis, OutPoint, SpendPolicy, TxId
+from consensus.types import Genesis, OutPoint, SpendPolicy, TxId, TxOut
 from wallet.builder import Coin
 from wallet.client import MAX_PAGE, NodeClient
-from wallet.errors import ChainMismatch, NodeError, NotFound, ReceiptInvalid
+from wallet.errors import ChainMismatch, ClaimedInputMismatch, NodeError, NotFound, ReceiptInvalid
 from wallet.receipts import LightState, genesis_light_state
 from wallet.walletfile import PendingSpend, WalletData
 
@@ -71,6 +78,38 @@ async def ensure_light(client: NodeClient, data: WalletData) -> LightState:
         return data.light
     genesis = await fetch_genesis(client, data.genesis_hash)
     return genesis_light_state(genesis)
+
+
+async def spent_outputs(client: NodeClient, outpoints: Sequence[OutPoint],
+                        genesis_id: bytes) -> dict[OutPoint, TxOut]:
+    """The outputs `outpoints` spend, read from their parent txs.
+
+    Each parent is accepted only if it hashes to the txid the outpoint names (a genesis
+    allocation: only if the genesis hashes to `genesis_id`), so the node can withhold a parent
+    but cannot forge its amounts or locks. A parent the node does not know is
+    `ClaimedInputMismatch`: the coin is not on this node's chain.
+    """
+    async def outputs_of(parent: bytes) -> tuple[TxOut, ...]:
+        if parent == genesis_id:
+            return (await fetch_genesis(client, genesis_id)).allocations
+        try:
+            doc = await client.tx(parent.hex())
+        except NotFound:
+            raise ClaimedInputMismatch(
+                f"the node knows no transaction {parent.hex()}: an input spends a coin that is "
+                "not on this chain (another chain or genesis?), refusing to sign") from None
+        try:
+            tx = decode_tx(bytes.fromhex(doc["hex"]))
+        except (KeyError, TypeError, ValueError, DecodeError):
+            raise NodeError(200, f"tx {parent.hex()[:16]}: malformed answer") from None
+        if txid(tx) != parent:
+            raise NodeError(200, f"the node sent a tx that does not hash to {parent.hex()[:16]}")
+        return tx.outputs
+
+    parents = sorted({bytes(op.txid) for op in outpoints})
+    found = dict(zip(parents, await _gather([outputs_of(t) for t in parents]), strict=True))
+    return {op: found[op.txid][op.index] for op in outpoints
+            if op.index < len(found[op.txid])}
 
 
 async def chain_params(client: NodeClient) -> ChainParams:

@@ -1,249 +1,58 @@
-"""Finality receipts and the light client that makes them trustworthy.
-
-The wallet trusts no single node. It *follows* the header chain from genesis: header h must
-link to header h-1 (`prev_hash`), name the validator set header h-1 committed to
-(`next_validators_hash`), and carry a commit certificate by more than 2/3 of that set
-(`consensus.certificate.verify_certificate`). A validator set fetched from a node is accepted
-only if it hashes to the commitment the followed chain already holds. The followed state
-(`LightState`) is public data; it lives in the wallet file, not in the encrypted secrets.
+"""Finality receipts: a payment proven final, checkable offline.
 
 A *receipt* proves a payment final: the tx, the block header holding it, the Merkle path from
 the txid to the header's `tx_root`, the block's commit certificate and the validator set that
-signed it. It verifies offline given the chain id, the genesis hash and a trusted commitment to
-the validator set of its height (from the verifier's own followed state, or a set they trust).
-Simplification: the light state keeps only the validator-set changes (epochs), not every header
-hash; a certificate by the right set is what proves finality (BFT safety: no two blocks at one
-height are both certified by more than 2/3 unless over 1/3 of the set equivocates).
+signed it. It verifies offline given the chain id, the network, the genesis hash and a trusted
+commitment to the validator set of its height (from the verifier's own followed state, see
+`wallet.lightclient`, or a set they trust). A receipt names its network (the address prefix
+its payments are shown with); it verifies only for the verifier's network, as for its chain id
+and genesis (the genesis commits to its network, so one chain has exactly one).
+Simplification: a certificate by the right set is what proves finality (BFT safety: no two
+blocks at one height are both certified by more than 2/3 unless over 1/3 of the set
+equivocates).
+
+The light client lives in `wallet.lightclient`; its names are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from consensus import codec
 from consensus.codec import block_hash, decode_header, decode_tx, encode_tx, txid, validators_hash
-from consensus.errors import DecodeError, FaircoopError
-from consensus.governance import sorted_validators, sorted_validators_from
+from consensus.errors import DecodeError
 from consensus.merkle import verify_merkle_proof
-from consensus.types import BlockHeader, Genesis, PublicKey, Tx, Validator
+from consensus.types import NETWORKS, BlockHeader, Tx
 from consensus.votes import decode_certificate
 from wallet.client import NodeClient
 from wallet.errors import ChainMismatch, ReceiptInvalid
+from wallet.lightclient import (
+    HEADER_BATCH,
+    Governance,
+    HeaderSource,
+    LightState,
+    ValidatorSet,
+    decode_validator_set,
+    encode_validator_set,
+    fetch_validator_set,
+    follow_header,
+    genesis_light_state,
+    sync_headers,
+    verify_block_certificate,
+)
+from wallet.lightclient import hex_field as _hex
+
+__all__ = [
+    "HEADER_BATCH", "Governance", "HeaderSource", "LightState", "RECEIPT_FORMAT",
+    "RECEIPT_VERSION", "Receipt", "ValidatorSet", "VerifiedReceipt", "decode_validator_set",
+    "encode_validator_set", "fetch_receipt", "fetch_validator_set", "follow_header",
+    "genesis_light_state", "sync_headers", "verify_receipt",
+]
 
 RECEIPT_FORMAT = "faircoop-receipt"
 RECEIPT_VERSION = 1
-HEADER_BATCH = 1000  # the API's maximum count per headers request
-
-ValidatorSet = tuple[Validator, ...]
-
-
-def _verify_certificate(cert: bytes, block_id: bytes, validators: ValidatorSet, chain_id: str,
-                        height: int) -> None:
-    # Imported here so the wallet loads even where the consensus engine is absent.
-    from consensus.certificate import InvalidCertificate, verify_certificate
-
-    keys = tuple(PublicKey(v.pubkey) for v in validators)
-    try:
-        verify_certificate(cert, block_id, keys, chain_id, height)
-    except InvalidCertificate as exc:
-        raise ReceiptInvalid(f"height {height}: block is not final: {exc}") from None
-
-
-def encode_validator_set(vs: ValidatorSet) -> bytes:
-    return codec.pack(codec.validators_obj(vs))
-
-
-def decode_validator_set(data: bytes) -> ValidatorSet:
-    """A validator set in canonical (pubkey-sorted) order, as `validator-set/{hash}` serves."""
-    return codec.decode_canonical(
-        data, "validator set", lambda obj: sorted_validators_from(obj, "validator set")
-    )
-
-
-def _hex(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise ReceiptInvalid(f"{what}: expected a hex string")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise ReceiptInvalid(f"{what}: not hex") from None
-
-
-# -- the light client -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LightState:
-    """What the wallet knows, verified, about the chain it follows."""
-
-    chain_id: str
-    genesis_hash: bytes
-    height: int  # the last header followed (0 = genesis)
-    header_hash: bytes  # its block hash (the genesis hash at 0)
-    next_validators_hash: bytes  # the set that must certify height + 1
-    epochs: tuple[tuple[int, bytes], ...]  # (first height, validators hash), ascending
-    sets: tuple[tuple[bytes, ValidatorSet], ...]  # every set met, by hash
-
-    def set_hash_at(self, height: int) -> bytes | None:
-        """The validators hash that certifies `height`, if followed that far."""
-        if not 1 <= height <= self.height + 1:
-            return None
-        found: bytes | None = None
-        for first, vhash in self.epochs:
-            if first <= height:
-                found = vhash
-        return found
-
-    def known_set(self, vhash: bytes) -> ValidatorSet | None:
-        for h, vs in self.sets:
-            if h == vhash:
-                return vs
-        return None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "chain_id": self.chain_id,
-            "genesis_hash": self.genesis_hash.hex(),
-            "height": self.height,
-            "header_hash": self.header_hash.hex(),
-            "next_validators_hash": self.next_validators_hash.hex(),
-            "epochs": [[h, v.hex()] for h, v in self.epochs],
-            "validator_sets": {h.hex(): encode_validator_set(vs).hex() for h, vs in self.sets},
-        }
-
-    @classmethod
-    def from_json(cls, doc: object) -> LightState:
-        if not isinstance(doc, dict):
-            raise ReceiptInvalid("the wallet's followed-chain state is malformed")
-        try:
-            sets = tuple(
-                (bytes.fromhex(h), decode_validator_set(bytes.fromhex(v)))
-                for h, v in doc["validator_sets"].items()
-            )
-            state = cls(
-                chain_id=str(doc["chain_id"]),
-                genesis_hash=bytes.fromhex(doc["genesis_hash"]),
-                height=int(doc["height"]),
-                header_hash=bytes.fromhex(doc["header_hash"]),
-                next_validators_hash=bytes.fromhex(doc["next_validators_hash"]),
-                epochs=tuple((int(h), bytes.fromhex(v)) for h, v in doc["epochs"]),
-                sets=sets,
-            )
-        except (AttributeError, KeyError, TypeError, ValueError, DecodeError):
-            raise ReceiptInvalid("the wallet's followed-chain state is malformed") from None
-        for vhash, vs in state.sets:
-            if validators_hash(vs) != vhash:
-                raise ReceiptInvalid("the wallet's followed-chain state holds a mislabelled set")
-        return state
-
-
-def genesis_light_state(genesis: Genesis) -> LightState:
-    """The starting point: trust the genesis (its hash is the chain's identity)."""
-    gid = codec.genesis_hash(genesis)
-    try:
-        vs = sorted_validators(genesis.validators)
-    except FaircoopError as exc:
-        raise ReceiptInvalid(f"genesis validator set: {exc}") from None
-    vhash = validators_hash(vs)
-    return LightState(genesis.chain_id, gid, 0, gid, vhash, ((1, vhash),), ((vhash, vs),))
-
-
-def follow_header(state: LightState, header: BlockHeader, certificate: bytes,
-                  next_set: ValidatorSet | None = None) -> LightState:
-    """Advance one height, checking link, validator set and certificate.
-
-    `next_set` must be given (and must hash to `header.next_validators_hash`) when that set is
-    not yet known.
-    """
-    h = state.height + 1
-    if header.height != h:
-        raise ReceiptInvalid(f"expected header {h}, got {header.height}")
-    if header.chain_id != state.chain_id:
-        raise ChainMismatch(f"header {h} is for chain {header.chain_id!r}, "
-                            f"the wallet follows {state.chain_id!r}")
-    if header.prev_hash != state.header_hash:
-        raise ReceiptInvalid(f"header {h} does not link to the followed header {h - 1}")
-    if header.validators_hash != state.next_validators_hash:
-        raise ReceiptInvalid(f"header {h} names a validator set its parent did not commit to")
-    validators = state.known_set(header.validators_hash)
-    if validators is None:
-        raise ReceiptInvalid(f"validator set of height {h} is unknown")
-    bid = block_hash(header)
-    _verify_certificate(certificate, bid, validators, state.chain_id, h)
-    sets = state.sets
-    nxt = header.next_validators_hash
-    if state.known_set(nxt) is None:
-        if next_set is None or validators_hash(next_set) != nxt:
-            raise ReceiptInvalid(f"header {h} commits to a validator set the wallet cannot check")
-        sets = (*sets, (nxt, next_set))
-    epochs = state.epochs
-    if nxt != header.validators_hash:
-        epochs = (*epochs, (h + 1, nxt))
-    return replace(state, height=h, header_hash=bid, next_validators_hash=nxt, epochs=epochs,
-                   sets=sets)
-
-
-class HeaderSource(Protocol):
-    """What following needs from a node (`NodeClient` satisfies it)."""
-
-    def headers(self, start: int, count: int) -> Awaitable[Any]: ...
-
-    def validator_set(self, validators_hash: str) -> Awaitable[Any]: ...
-
-
-async def fetch_validator_set(source: HeaderSource, vhash: bytes) -> ValidatorSet:
-    """A set from the node, accepted only if it hashes to `vhash`."""
-    doc = await source.validator_set(vhash.hex())
-    if not isinstance(doc, dict):
-        raise ReceiptInvalid("validator-set: malformed answer")
-    try:
-        vs = decode_validator_set(_hex(doc.get("hex"), "validator-set.hex"))
-    except DecodeError as exc:
-        raise ReceiptInvalid(f"validator set {vhash.hex()[:16]}: {exc}") from None
-    if validators_hash(vs) != vhash:
-        raise ReceiptInvalid(f"the node sent a validator set that does not hash to "
-                             f"{vhash.hex()[:16]}")
-    return vs
-
-
-async def sync_headers(
-    source: HeaderSource, state: LightState, upto: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> LightState:
-    """Follow headers from `state.height + 1` up to `upto` (or as far as the node serves)."""
-    while upto is None or state.height < upto:
-        count = HEADER_BATCH if upto is None else min(HEADER_BATCH, upto - state.height)
-        batch = await source.headers(state.height + 1, count)
-        if not isinstance(batch, list):
-            raise ReceiptInvalid("headers: malformed answer")
-        if not batch:
-            break
-        advanced = False
-        for entry in batch:
-            if not isinstance(entry, dict):
-                raise ReceiptInvalid("headers: malformed entry")
-            if entry.get("certificate_hex") is None:
-                break  # not certified yet (the tip being committed): stop here
-            try:
-                header = decode_header(_hex(entry.get("header_hex"), "header_hex"))
-            except DecodeError as exc:
-                raise ReceiptInvalid(f"header: {exc}") from None
-            cert = _hex(entry.get("certificate_hex"), "certificate_hex")
-            next_set = None
-            if state.known_set(header.next_validators_hash) is None:
-                next_set = await fetch_validator_set(source, header.next_validators_hash)
-            state = follow_header(state, header, cert, next_set)
-            advanced = True
-        if progress is not None:
-            progress(state.height)
-        if not advanced:
-            break
-    if upto is not None and state.height < upto:
-        raise ReceiptInvalid(f"the node served headers only up to {state.height}, not {upto}")
-    return state
 
 
 # -- receipts ---------------------------------------------------------------------------------
@@ -318,6 +127,8 @@ class Receipt:
             raise ReceiptInvalid(f"receipt is malformed: {exc}") from None
         if doc.get("txid") != receipt.txid.hex():
             raise ReceiptInvalid("receipt txid does not match its tx")
+        if receipt.network not in NETWORKS:
+            raise ReceiptInvalid(f"receipt network {receipt.network!r} is neither main nor test")
         return receipt
 
 
@@ -337,16 +148,21 @@ class VerifiedReceipt:
 
 
 def verify_receipt(
-    receipt: Receipt, *, chain_id: str, genesis_hash: bytes, trusted_validators_hash: bytes,
+    receipt: Receipt, *, chain_id: str, network: str, genesis_hash: bytes,
+    trusted_validators_hash: bytes,
 ) -> VerifiedReceipt:
-    """Check a receipt offline; `ReceiptInvalid` says which link fails.
+    """Check a receipt offline; `ReceiptInvalid` or `ChainMismatch` says which link fails.
 
-    `trusted_validators_hash` is the verifier's own knowledge of which set certifies
-    `receipt.height` (from its followed state, or a set it trusts): the set carried in the
-    receipt is used only if it hashes to it.
+    `chain_id`, `network` and `genesis_hash` are the verifier's own chain; a receipt for
+    another never verifies. `trusted_validators_hash` is the verifier's own knowledge of which
+    set certifies `receipt.height` (from its followed state, or a set it trusts): the set
+    carried in the receipt is used only if it hashes to it.
     """
     if receipt.chain_id != chain_id or receipt.tx.chain_id != chain_id:
         raise ChainMismatch(f"receipt is for chain {receipt.chain_id!r}, not {chain_id!r}")
+    if receipt.network != network:
+        raise ChainMismatch(f"receipt is for the {receipt.network!r} network, the verifier's "
+                            f"chain is on {network!r}")
     if receipt.genesis_hash != genesis_hash:
         raise ChainMismatch("receipt names another genesis than the verifier's")
     h = receipt.header
@@ -361,7 +177,8 @@ def verify_receipt(
             f"{trusted_validators_hash.hex()[:16]}"
         )
     bid = block_hash(h)
-    _verify_certificate(receipt.certificate, bid, receipt.validator_set, chain_id, receipt.height)
+    verify_block_certificate(receipt.certificate, bid, receipt.validator_set, chain_id,
+                             receipt.height)
     tid = receipt.txid
     if not verify_merkle_proof(tid, receipt.position, receipt.tx_count, receipt.merkle_proof,
                                h.tx_root):
@@ -378,6 +195,9 @@ async def fetch_receipt(
 
     Returns the receipt, the advanced light state (to be saved), and the verification summary.
     """
+    if network != state.network:
+        raise ChainMismatch(f"the followed chain is on the {state.network!r} network, "
+                            f"not {network!r}")
     proof = await client.tx_proof(txid_hex)
     if not isinstance(proof, dict):
         raise ReceiptInvalid("tx proof: malformed answer")
@@ -416,6 +236,6 @@ async def fetch_receipt(
         certificate=_hex(proof.get("certificate_hex"), "proof.certificate_hex"),
         validator_set=vs,
     )
-    verified = verify_receipt(receipt, chain_id=state.chain_id, genesis_hash=state.genesis_hash,
-                              trusted_validators_hash=trusted)
+    verified = verify_receipt(receipt, chain_id=state.chain_id, network=state.network,
+                              genesis_hash=state.genesis_hash, trusted_validators_hash=trusted)
     return receipt, state, verified

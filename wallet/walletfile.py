@@ -22,11 +22,13 @@ from wallet.errors import WalletError, WalletFileError, WatchOnly
 from wallet.fileio import atomic_write
 from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, WatchAccount, lock_for_pubkey
 from wallet.keystore import ScryptParams, WalletSecrets, load_keystore, save_keystore
-from wallet.receipts import LightState
+from wallet.lightclient import LightState
+from wallet.multisig import OwnKeys
 
 FORMAT = "faircoop-wallet"
 VERSION = 1
 KEYSTORE_SUFFIX = ".keys"
+LOOKAHEAD = 20  # receive/change keys past the last handed out that a signer still recognises
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +77,25 @@ class WalletData:
 
     def known_keys(self) -> tuple[tuple[int, int, PublicKey], ...]:
         """(chain, index, pubkey) of every address handed out so far."""
+        return self.keys_ahead(0)
+
+    def keys_ahead(self, lookahead: int = LOOKAHEAD) -> tuple[tuple[int, int, PublicKey], ...]:
+        """`known_keys` plus `lookahead` receive and change keys past them: the wallet that
+        signs a file offline may lag the one (same account) that built it."""
         w = self.watch()
-        out = [(RECEIVE, i, w.pubkey(RECEIVE, i)) for i in range(self.receive_index + 1)]
-        out += [(CHANGE, i, w.pubkey(CHANGE, i)) for i in range(self.change_index)]
+        out = [(RECEIVE, i, w.pubkey(RECEIVE, i))
+               for i in range(self.receive_index + 1 + lookahead)]
+        out += [(CHANGE, i, w.pubkey(CHANGE, i)) for i in range(self.change_index + lookahead)]
         out += [(COSIGNER, i, w.pubkey(COSIGNER, i)) for i in range(self.cosigner_index)]
         return tuple(out)
+
+    def signer_keys(self) -> OwnKeys:
+        """The wallet's keys by role, as `multisig.signing_scope` needs them."""
+        ahead = self.keys_ahead()
+        return OwnKeys(
+            personal=frozenset(pub for chain, _, pub in ahead if chain != COSIGNER),
+            cosigner=frozenset(pub for chain, _, pub in ahead if chain == COSIGNER),
+            treasuries=tuple((t.name, t.policy) for t in self.treasuries))
 
     def known_locks(self) -> dict[Lock, tuple[int, int, PublicKey]]:
         return {lock_for_pubkey(pub): (c, i, pub) for c, i, pub in self.known_keys()
@@ -135,7 +151,9 @@ class WalletData:
                 cosigner_index=int(doc["cosigner_index"]),
                 treasuries=tuple(Treasury(str(t["name"]), decode_policy(bytes.fromhex(
                     t["policy"]))) for t in doc["treasuries"]),
-                light=LightState.from_json(light) if light is not None else None,
+                # a state from before governance was followed is dropped: sync starts over
+                light=(None if light is None or LightState.is_legacy(light)
+                       else LightState.from_json(light)),
                 pending=tuple(  # absent in files written before it existed
                     PendingSpend(bytes.fromhex(p["txid"]),
                                  tuple(OutPoint(TxId(bytes.fromhex(t)), int(i))

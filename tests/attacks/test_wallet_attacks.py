@@ -11,12 +11,18 @@ real wallet CLI in a subprocess) holds its genesis allocation.
 - a wallet of another chain (same chain id, another genesis) pointed at the node: the wallet
   refuses (exit CHAIN_MISMATCH) before it signs anything;
 - a receipt whose certificate is forged (signed by a stranger, for another block, empty, for
-  another height): `receipt verify` refuses (exit NOT_FINAL, `not_final`, naming the rule).
+  another height): `receipt verify` refuses (exit NOT_FINAL, `not_final`, naming the rule);
+  the genuine receipt relabelled for the main network: refused (exit CHAIN_MISMATCH);
+- a treasury co-member's proposal spending the victim's personal coin, the output to the
+  attacker labelled "change" (issue 12, finding 2): `multisig sign` refuses before asking
+  (exit PARTIAL_TX, `partial_tx_inputs`), the attacker can't broadcast, the coin stays.
 
 Covered at unit level already (not repeated here): every flipped key-store byte
 (tests/wallet/test_wallet_keystore.py), a partially-signed multisig tx changed after others
 signed (tests/wallet/test_wallet_multisig.py, test_signing_refuses_a_tx_changed_after_...),
-tampered receipts and forging nodes (tests/wallet/test_wallet_receipts.py).
+tampered receipts and forging nodes (tests/wallet/test_wallet_receipts.py), every shape of
+hostile partial-tx file (tests/wallet/test_wallet_hostile_partial_tx.py), forged recoveries
+(tests/wallet/test_wallet_recovery.py).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import pytest
 
 from consensus import codec
 from consensus.crypto import PrivateKey
-from consensus.types import OutPoint, TxId, TxOut
+from consensus.types import COIN, TX_VERSION, OutPoint, Tx, TxId, TxIn, TxOut
 from consensus.votes import CommitCertificate, VoteType, decode_certificate, encode_certificate
 from consensus.votes import sign_vote as sign_any_vote
 from faircoop_node.devnet import DevnetLayout, DevnetNode, create_devnet, load_devnet
@@ -44,6 +50,7 @@ from faircoop_node.genesis_file import load_genesis
 from tests.builders import key, make_tx, single
 from tests.e2e.helpers import demo_key_and_policy, final_on, free_base_port, wait_for
 from tests.fuzz.live import lone_node
+from wallet import multisig
 from wallet.cli import ExitStatus
 
 pytestmark = pytest.mark.slow
@@ -63,13 +70,13 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
 
 
 def wallet(scene: Scene, *args: str, wallet_path: Path | None = None,
-           password_path: Path | None = None) -> tuple[int, dict[str, Any]]:
+           password_path: Path | None = None, stdin: str = "") -> tuple[int, dict[str, Any]]:
     layout = scene.layout
     result = subprocess.run(
         [sys.executable, "-m", "wallet", "--wallet", str(wallet_path or layout.wallet_path),
          "--password-file", str(password_path or layout.password_path),
          "--node", scene.node.api_url, "--json", *args],
-        capture_output=True, text=True, timeout=120)
+        input=stdin, capture_output=True, text=True, timeout=120)
     out = result.stdout.strip().splitlines()
     return result.returncode, (json.loads(out[-1]) if out else {"stderr": result.stderr})
 
@@ -183,3 +190,43 @@ def test_a_receipt_with_a_forged_certificate_is_refused(scene: Scene, tmp_path: 
         assert doc["error"]["kind"] == "not_final", (name, doc)
         assert "not final" in doc["error"]["message"] and "certificate" in \
             doc["error"]["message"], (name, doc)
+    relabelled = tmp_path / "relabelled.json"  # the payee shown as a main-network address
+    relabelled.write_text(json.dumps({**genuine, "network": "main"}))
+    code, doc = wallet(scene, "receipt", "verify", str(relabelled))
+    assert code == ExitStatus.CHAIN_MISMATCH and "network" in doc["error"]["message"], doc
+
+
+def address_coins(node: DevnetNode, address: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{node.api_url}/api/v1/address/{address}/utxo",
+                                timeout=5) as resp:
+        return list(json.loads(resp.read()))
+
+
+def test_a_co_member_cannot_take_the_victims_personal_coin(scene: Scene,
+                                                           tmp_path: Path) -> None:
+    _, policy = demo_key_and_policy(scene.layout)
+    victim = scene.layout.demo_address
+    wait_for(lambda: bool(address_coins(scene.node, victim)), 30, "a confirmed demo coin")
+    coin = max(address_coins(scene.node, victim), key=lambda u: int(u["amount"]))
+    amount = int(coin["amount"])
+    attacker = codec.policy_lock(single(key(91)))
+    payee = codec.policy_lock(single(key(92)))
+    tx = Tx(TX_VERSION, scene.layout.chain_id, (TxIn(OutPoint(TxId(bytes.fromhex(
+        coin["txid"])), int(coin["index"]))),),
+            (TxOut(COIN, payee), TxOut(amount - COIN - 10_000, attacker)), b"", ())
+    proposal = multisig.PartialTx("test", tx, (TxOut(amount, codec.policy_lock(policy)),),
+                                  (policy,), (1,), ((),))
+    path = tmp_path / "proposal.json"
+    path.write_text(multisig.to_json(proposal))
+    before = sum(int(u["amount"]) for u in address_coins(scene.node, victim))
+    code, doc = wallet(scene, "multisig", "sign", str(path), stdin="y\n")
+    returned = multisig.from_json(path.read_text())
+    if not any(multisig.remaining(returned)):  # the attacker got a complete tx: it sends it
+        status, sent = post(scene.node, codec.encode_tx(multisig.finalize(returned)))
+        assert status == 200, sent
+        wait_for(lambda: final_on(scene.node, sent["txid"]), 30, "the theft final")
+    assert sum(int(u["amount"]) for u in address_coins(scene.node, victim)) == before, \
+        "the victim's personal coin was taken"
+    assert code == ExitStatus.PARTIAL_TX, doc
+    assert doc["error"]["kind"] == "partial_tx_inputs", doc
+    assert "this wallet's own coin" in doc["error"]["message"]

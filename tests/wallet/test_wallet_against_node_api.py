@@ -56,7 +56,8 @@ async def test_follow_headers_and_verify_a_receipt_from_the_real_api() -> None:
             receipt, state, verified = await fetch_receipt(client, state, tid, genesis.network)
             assert verified.height == 1 and verified.block_hash == scene.blocks[0]
             again = Receipt.from_json(receipt.to_json())
-            verify_receipt(again, chain_id=info.chain_id, genesis_hash=info.genesis_hash,
+            verify_receipt(again, chain_id=info.chain_id, network=info.network,
+                           genesis_hash=info.genesis_hash,
                            trusted_validators_hash=state.set_hash_at(1))
             params = await ops.chain_params(client)
             assert params == scene.node.state.params

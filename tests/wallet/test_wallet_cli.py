@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import socket
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wallet_cli_harness import ACCOUNTS, PASSWORD, PAYEE, PAYEE_LOCK, Harness, free_url
 from wallet_fakechain import funded_chain
 from wallet_fakenode import FakeNode, serve
 
@@ -18,68 +16,10 @@ from consensus import codec
 from consensus.address import encode_address
 from consensus.crypto import PrivateKey
 from consensus.types import COIN, SpendPolicy
-from wallet.cli import Environment, ExitStatus, main
-from wallet.client import RetryPolicy
+from wallet.cli import ExitStatus
 from wallet.errors import WalletBusy
 from wallet.fileio import FileLock
-from wallet.keys import RECEIVE, HDAccount
-from wallet.keystore import ScryptParams
-
-PASSWORD = "correct horse battery staple"
-MNEMONICS = [
-    "legal winner thank year wave sausage worth useful legal winner thank yellow",
-    "letter advice cage absurd amount doctor acoustic avoid letter advice cage above",
-    "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
-]
-ACCOUNTS = [HDAccount.from_mnemonic(m, "test") for m in MNEMONICS]
-PAYEE_LOCK = codec.policy_lock(SpendPolicy.single(PrivateKey((4242).to_bytes(32, "big"))
-                                                  .public_key))
-PAYEE = encode_address(PAYEE_LOCK, "test")
-FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def doc(self) -> dict:  # type: ignore[type-arg]
-        lines = [ln for ln in self.out.splitlines() if ln.strip()]
-        assert len(lines) == 1, f"expected one JSON line, got {self.out!r}"
-        return json.loads(lines[0])  # type: ignore[no-any-return]
-
-
-class Harness:
-    def __init__(self, url: str, tmp: Path) -> None:
-        self.url = url
-        self.tmp = tmp
-        (tmp / "pw").write_text(PASSWORD + "\n")
-
-    def run(self, *argv: str, stdin: str = "", url: str | None = None, wallet: str = "w0",
-            password: str | None = PASSWORD, tty: bool = False,
-            lock_timeout_s: float = 120.0) -> Result:
-        out, err = io.StringIO(), io.StringIO()
-
-        def prompt(_: str) -> str:
-            if password is None:
-                raise AssertionError("the CLI asked for a password it should not need")
-            return password
-
-        env = Environment(stdin=io.StringIO(stdin), stdout=out, stderr=err,
-                          environ={"FAIRCOOP_NODE": url or self.url}, prompt_secret=prompt,
-                          stderr_is_tty=tty, retry=FAST, kdf=ScryptParams.for_tests(),
-                          lock_timeout_s=lock_timeout_s)
-        args = ["--wallet", str(self.tmp / f"{wallet}.json"), *argv]
-        code = main(args, env)
-        return Result(int(code), out.getvalue(), err.getvalue())
-
-    def restore(self, n: int) -> Result:
-        mfile = self.tmp / f"m{n}"
-        mfile.write_text(MNEMONICS[n] + "\n")
-        return self.run("restore", "--mnemonic-file", str(mfile), "--password-file",
-                        str(self.tmp / "pw"), "--json", wallet=f"w{n}", password=None)
+from wallet.keys import RECEIVE
 
 
 @pytest.fixture()
@@ -91,12 +31,6 @@ def env(tmp_path: Path):  # type: ignore[no-untyped-def]
         h = Harness(url, tmp_path)
         assert h.restore(0).code == 0
         yield h, fake
-
-
-def free_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
 def test_create_shows_the_mnemonic_once_and_writes_private_files(env) -> None:  # type: ignore[no-untyped-def]
@@ -159,7 +93,8 @@ def test_watch_only_create_finds_the_xpubs_used_addresses(env) -> None:  # type:
     u = h.run("send", PAYEE, "1", "--unsigned", str(unsigned), "--json", wallet="wo",
               password=None)
     assert u.code == 0 and u.doc["unsigned"] == str(unsigned)
-    signed = h.run("multisig", "sign", str(unsigned), "--yes", "--json", wallet="wo")
+    signed = h.run("multisig", "sign", str(unsigned), "--own-coins", "--yes", "--json",
+                   wallet="wo")
     assert signed.code == ExitStatus.ERROR and signed.doc["error"]["kind"] == "watch_only"
     paid = h.run("send", PAYEE, "1", "--yes", "--json", wallet="wo")
     assert paid.code == ExitStatus.ERROR and paid.doc["error"]["kind"] == "watch_only"
@@ -289,7 +224,7 @@ def test_unsigned_writes_a_partial_tx_without_asking_a_password(env) -> None:  #
     assert r.code == 0 and r.doc["unsigned"] == str(out)
     assert fake.chain.height == 0
     # sign it offline (node unreachable), then broadcast
-    s = h.run("multisig", "sign", str(out), "--yes", "--json", url=free_url())
+    s = h.run("multisig", "sign", str(out), "--own-coins", "--yes", "--json", url=free_url())
     assert s.code == 0 and s.doc["complete"] is True and s.doc["inputs_checked"] is False
     b = h.run("multisig", "broadcast", str(out), "--json")
     assert b.code == 0 and fake.chain.height == 1
@@ -304,9 +239,9 @@ def test_online_signer_refuses_a_file_that_understates_input_amounts(env) -> Non
     doc["inputs"][0]["amount"] -= 5 * COIN  # hides a 5-coin fee from the signer
     lie = h.tmp / "lie.json"
     lie.write_text(json.dumps(doc))
-    r = h.run("multisig", "sign", str(lie), "--yes", "--json")
+    r = h.run("multisig", "sign", str(lie), "--own-coins", "--yes", "--json")
     assert r.code == ExitStatus.PARTIAL_TX and "claims" in r.doc["error"]["message"]
-    ok = h.run("multisig", "sign", str(out), "--yes", "--json")
+    ok = h.run("multisig", "sign", str(out), "--own-coins", "--yes", "--json")
     assert ok.code == 0 and ok.doc["inputs_checked"] is True and ok.doc["fee"] == honest["fee"]
     assert fake.chain.height == 0
 
@@ -357,7 +292,23 @@ def test_wait_history_tx_and_offline_receipt(env) -> None:  # type: ignore[no-un
                "faircoop-test", "--genesis-hash", fake.chain.genesis_id.hex(), "--json",
                wallet="nowallet", url=offline)
     assert v2.code == 0
+    assert v2.doc["network_checked"] is False and "not checked" in h.run(
+        "receipt", "verify", str(out), "--validator-set", str(vs_file), "--chain-id",
+        "faircoop-test", "--genesis-hash", fake.chain.genesis_id.hex(), wallet="nowallet",
+        url=offline).out
+    v3 = h.run("receipt", "verify", str(out), "--validator-set", str(vs_file), "--chain-id",
+               "faircoop-test", "--genesis-hash", fake.chain.genesis_id.hex(), "--network",
+               "test", "--json", wallet="nowallet", url=offline)
+    assert v3.code == 0 and v3.doc["network_checked"] is True
+    # the same receipt relabelled for the main network (its payee shown as fair1...): refused
     doc = json.loads(out.read_text())
+    relabelled = h.tmp / "relabelled.json"
+    relabelled.write_text(json.dumps({**doc, "network": "main"}))
+    for extra in ([], ["--validator-set", str(vs_file), "--chain-id", "faircoop-test",
+                       "--genesis-hash", fake.chain.genesis_id.hex(), "--network", "test"]):
+        r = h.run("receipt", "verify", str(relabelled), *extra, "--json", url=offline)
+        assert r.code == ExitStatus.CHAIN_MISMATCH, r.out
+        assert "network" in r.doc["error"]["message"]
     doc["merkle_proof"] = ["00" * 32] + doc["merkle_proof"]
     out.write_text(json.dumps(doc))
     bad = h.run("receipt", "verify", str(out), "--json", url=offline)

@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consensus import codec, ledger
 from consensus.address import decode_address
@@ -36,6 +38,12 @@ def key(i: int) -> dict[bytes, PrivateKey]:
     return {MEMBERS[i].public_key: MEMBERS[i]}
 
 
+def sign(ptx: multisig.PartialTx, i: int) -> tuple[multisig.PartialTx, int]:
+    """Member i signs as its wallet would: for the one treasury the file spends."""
+    own = multisig.OwnKeys(personal=frozenset(), cosigner=frozenset({MEMBERS[i].public_key}))
+    return multisig.sign_partial(ptx, key(i), multisig.signing_scope(ptx, own))
+
+
 def test_treasury_address_encodes_the_policy_lock() -> None:
     addr = multisig.treasury_address(POLICY, "test")
     assert addr.startswith("tfair1") and decode_address(addr, "test") == codec.policy_lock(POLICY)
@@ -56,7 +64,7 @@ def test_two_of_three_via_files_signed_offline_then_combined(tmp_path: Path) -> 
     copies = []
     for member in (0, 2):  # each member signs their own copy of the file
         mine = multisig.from_json((tmp_path / "p.json").read_text())
-        signed, added = multisig.sign_partial(mine, key(member))
+        signed, added = sign(mine, member)
         assert added == len(ptx.tx.inputs)
         (tmp_path / f"s{member}.json").write_text(multisig.to_json(signed))
         copies.append(multisig.from_json((tmp_path / f"s{member}.json").read_text()))
@@ -72,7 +80,7 @@ def test_two_of_three_via_files_signed_offline_then_combined(tmp_path: Path) -> 
 
 
 def test_describe_shows_payments_fee_change_and_signers() -> None:
-    ptx, _ = multisig.sign_partial(proposal(), key(1))
+    ptx, _ = sign(proposal(), 1)
     d = multisig.describe(ptx)
     pay = [o for o in d.outputs if not o.change]
     change = [o for o in d.outputs if o.change]
@@ -93,7 +101,7 @@ def codec_addr(lock: bytes) -> str:
 
 @pytest.mark.parametrize("change", ["output_amount", "output_lock", "memo", "drop_input"])
 def test_signing_refuses_a_tx_changed_after_others_signed(change: str) -> None:
-    signed, _ = multisig.sign_partial(proposal(), key(0))
+    signed, _ = sign(proposal(), 0)
     tx = signed.tx
     if change == "output_amount":
         tx = replace(tx, outputs=(TxOut(tx.outputs[0].amount + 1, tx.outputs[0].lock),
@@ -105,19 +113,21 @@ def test_signing_refuses_a_tx_changed_after_others_signed(change: str) -> None:
         tx = replace(tx, memo=b"something else")
     tampered = replace(signed, tx=tx)
     if change == "drop_input":
-        tampered = replace(signed, tx=replace(tx, inputs=tx.inputs[:1]), spent=signed.spent[:1],
-                           policies=signed.policies[:1], signatures=signed.signatures[:1])
+        smaller = (TxOut(2 * COIN, tx.outputs[0].lock),)  # still covered by the input left
+        tampered = replace(signed, tx=replace(tx, inputs=tx.inputs[:1], outputs=smaller),
+                           spent=signed.spent[:1], policies=signed.policies[:1],
+                           signatures=signed.signatures[:1], change=())
     # Even through the file format (as a member receives it):
     reread = multisig.from_json(multisig.to_json(tampered))
     with pytest.raises(PartialTxChanged, match="changed after"):
-        multisig.sign_partial(reread, key(1))
+        sign(reread, 1)
     with pytest.raises(PartialTxChanged):
         multisig.finalize(reread)
 
 
 def test_combining_different_transactions_is_refused() -> None:
-    a, _ = multisig.sign_partial(proposal(4 * COIN), key(0))
-    b, _ = multisig.sign_partial(proposal(3 * COIN), key(1))
+    a, _ = sign(proposal(4 * COIN), 0)
+    b, _ = sign(proposal(3 * COIN), 1)
     with pytest.raises(PartialTxError, match="different transaction"):
         multisig.combine([a, b])
 
@@ -151,5 +161,21 @@ def test_not_json_is_refused() -> None:
 
 
 def test_roundtrip_is_lossless() -> None:
-    signed, _ = multisig.sign_partial(proposal(), key(2))
+    signed, _ = sign(proposal(), 2)
     assert multisig.from_json(multisig.to_json(signed)) == signed
+
+
+@given(claimed=st.sets(st.integers(min_value=0, max_value=1)),
+       payee_first=st.booleans())
+def test_change_is_what_pays_the_spender_whatever_the_file_claims(claimed: set[int],
+                                                                  payee_first: bool) -> None:
+    ptx = proposal()
+    if not payee_first:
+        ptx = replace(ptx, tx=replace(ptx.tx, outputs=tuple(reversed(ptx.tx.outputs))))
+    ptx = replace(ptx, change=tuple(sorted(claimed)))
+    d = multisig.describe(ptx)
+    treasury = codec.policy_lock(POLICY)
+    truth = [o.lock == treasury for o in ptx.tx.outputs]
+    assert [o.change for o in d.outputs] == truth
+    assert len(d.warnings) == sum(1 for i in claimed if not truth[i])
+    assert d.paid == sum(o.amount for o, t in zip(ptx.tx.outputs, truth, strict=True) if not t)

@@ -54,23 +54,24 @@ def chain():  # type: ignore[no-untyped-def]
 
 async def test_follow_from_genesis_across_a_validator_set_change(chain) -> None:  # type: ignore[no-untyped-def]
     chain.rotate_validators(5, seed=2)
-    chain.mine()  # commits to the new set
-    chain.mine()  # certified by the new set
-    tid = pay(chain, COIN)
+    chain.mine()  # carries the governors' actions (height 3)
+    chain.mine()  # commits to the new set (4)
+    tid = pay(chain, COIN)  # certified by the new set (5)
     fake = FakeNode(chain)
     with serve(fake) as url:
         async with NodeClient(url, retry=FAST) as client:
             state = genesis_light_state(chain.genesis)
             state = await sync_headers(client, state)
             assert state.height == chain.height and state.header_hash == chain.tip_id
-            assert len(state.epochs) == 2 and state.epochs[1][0] == 4
+            assert len(state.epochs) == 2 and state.epochs[1][0] == 5
             receipt, state, verified = await fetch_receipt(client, state, tid.hex(), "test")
     assert verified.height == chain.tx_index[tid][0] and verified.signers == 5
     assert LightState.from_json(json.loads(json.dumps(state.to_json()))) == state
     # Offline, from the exported file, with only the chain id, genesis and trusted set:
     again = Receipt.from_json(receipt.to_json())
     assert again == receipt
-    ok = verify_receipt(again, chain_id=chain.genesis.chain_id, genesis_hash=chain.genesis_id,
+    ok = verify_receipt(again, chain_id=chain.genesis.chain_id, network="test",
+                        genesis_hash=chain.genesis_id,
                         trusted_validators_hash=state.set_hash_at(verified.height))
     assert ok.txid == tid
 
@@ -109,17 +110,19 @@ async def test_a_tampered_receipt_fails_offline(chain, what: str) -> None:  # ty
     trusted = state.set_hash_at(receipt.height)
     bad = _tamper(receipt, what)
     with pytest.raises(ReceiptInvalid):
-        verify_receipt(bad, chain_id=receipt.chain_id, genesis_hash=receipt.genesis_hash,
+        verify_receipt(bad, chain_id=receipt.chain_id, network="test",
+                       genesis_hash=receipt.genesis_hash,
                        trusted_validators_hash=trusted)
 
 
 async def test_receipt_for_another_set_or_chain_is_refused(chain) -> None:  # type: ignore[no-untyped-def]
     receipt, state, _ = await _receipt(chain)
     with pytest.raises(ReceiptInvalid, match="trusted set"):
-        verify_receipt(receipt, chain_id=receipt.chain_id, genesis_hash=receipt.genesis_hash,
+        verify_receipt(receipt, chain_id=receipt.chain_id, network="test",
+                       genesis_hash=receipt.genesis_hash,
                        trusted_validators_hash=bytes(32))
     with pytest.raises(ChainMismatch):
-        verify_receipt(receipt, chain_id=receipt.chain_id, genesis_hash=bytes(32),
+        verify_receipt(receipt, chain_id=receipt.chain_id, network="test", genesis_hash=bytes(32),
                        trusted_validators_hash=state.set_hash_at(receipt.height))
 
 
@@ -134,7 +137,8 @@ async def test_a_node_forging_certificates_is_caught(chain) -> None:  # type: ig
 
 async def test_a_node_serving_a_wrong_validator_set_is_caught(chain) -> None:  # type: ignore[no-untyped-def]
     chain.rotate_validators(4, seed=3)
-    chain.mine()
+    chain.mine()  # carries the actions
+    chain.mine()  # commits to the new set: the wallet fetches it
     fake = FakeNode(chain)
     fake.bad_validator_set = True
     with serve(fake) as url:
@@ -179,3 +183,25 @@ def test_receipt_file_errors() -> None:
         Receipt.from_json('{"format": "faircoop-receipt", "version": 1}')
 
 
+
+
+async def test_a_receipt_verifies_only_for_its_own_network(chain) -> None:  # type: ignore[no-untyped-def]
+    receipt, state, _ = await _receipt(chain)
+    trusted = state.set_hash_at(receipt.height)
+    ok = verify_receipt(receipt, chain_id=receipt.chain_id, network="test",
+                        genesis_hash=receipt.genesis_hash, trusted_validators_hash=trusted)
+    assert ok.txid == receipt.txid
+    relabelled = replace(receipt, network="main")  # the same proof, shown as main-net addresses
+    for bad, verifier_network in ((receipt, "main"), (relabelled, "test")):
+        with pytest.raises(ChainMismatch, match="network"):
+            verify_receipt(bad, chain_id=receipt.chain_id, network=verifier_network,
+                           genesis_hash=receipt.genesis_hash, trusted_validators_hash=trusted)
+    doc = json.loads(receipt.to_json())
+    doc["network"] = "moon"
+    with pytest.raises(ReceiptInvalid, match="neither main nor test"):
+        Receipt.from_json(json.dumps(doc))
+    tid = receipt.txid.hex()
+    with serve(FakeNode(chain)) as url:
+        async with NodeClient(url, retry=FAST) as client:
+            with pytest.raises(ChainMismatch, match="network"):
+                await fetch_receipt(client, state, tid, "main")

@@ -11,6 +11,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from aiohttp import web
 from wallet_fakechain import FakeChain
@@ -18,6 +19,7 @@ from wallet_fakechain import FakeChain
 from consensus import codec
 from consensus.address import decode_address
 from consensus.errors import AddressError, DecodeError, ValidationError
+from consensus.types import TxOut
 
 
 def _err(status: int, message: str, rule: str = "") -> web.Response:
@@ -36,6 +38,8 @@ class FakeNode:
         self.reject_rule = ""  # refuse every POST tx with this ledger rule
         self.uncertified_tip = False  # serve the tip header without its certificate yet
         self.unknown_fee = False  # answer "fee": null, as the node does for an untraceable input
+        self.raw_blocks_served = 0
+        self.understate = 0  # a lying node: every output amount it reports is this much lower
 
     def app(self) -> web.Application:
         @web.middleware
@@ -55,6 +59,7 @@ class FakeNode:
         r.add_get(f"{p}/blocks/tip/height", self.tip_height)
         r.add_get(f"{p}/headers", self.headers)
         r.add_get(f"{p}/validator-set/{{h}}", self.validator_set)
+        r.add_get(f"{p}/block/{{hash}}/raw", self.block_raw)
         r.add_get(f"{p}/tx/{{txid}}", self.tx)
         r.add_get(f"{p}/tx/{{txid}}/status", self.tx_status)
         r.add_get(f"{p}/tx/{{txid}}/proof", self.tx_proof)
@@ -78,7 +83,7 @@ class FakeNode:
                                   "hex": codec.encode_genesis(c.genesis).hex()})
 
     async def params(self, _: web.Request) -> web.Response:
-        p = self.chain.params
+        p = self.chain.state.params
         return web.json_response({n: getattr(p, n) for n in codec.PARAM_NAMES})
 
     async def tip_height(self, _: web.Request) -> web.Response:
@@ -107,6 +112,14 @@ class FakeNode:
             "hash": h.hex(), "hex": codec.pack(codec.validators_obj(vs)).hex(),
             "validators": [{"name": v.name, "pubkey": v.pubkey.hex()} for v in vs]})
 
+    async def block_raw(self, request: web.Request) -> web.Response:
+        with self.chain.lock:
+            for rec in self.chain.blocks:
+                if rec.block_id.hex() == request.match_info["hash"]:
+                    self.raw_blocks_served += 1
+                    return web.json_response({"hex": codec.encode_block(rec.block).hex()})
+        return _err(404, "unknown block")
+
     def _find(self, request: web.Request):  # type: ignore[no-untyped-def]
         try:
             tid = bytes.fromhex(request.match_info["txid"])
@@ -120,8 +133,12 @@ class FakeNode:
             return _err(404, "unknown tx")
         tx, height, pos = found
         c = self.chain
+        tid = codec.txid(tx)
+        if self.understate:  # the same txid, a tx with smaller outputs
+            tx = replace(tx, outputs=tuple(TxOut(max(1, o.amount - self.understate), o.lock)
+                                           for o in tx.outputs))
         return web.json_response({
-            "txid": codec.txid(tx).hex(), "hex": codec.encode_tx(tx).hex(),
+            "txid": tid.hex(), "hex": codec.encode_tx(tx).hex(),
             "inputs": [{"txid": i.prevout.txid.hex(), "index": i.prevout.index}
                        for i in tx.inputs],
             "outputs": [{"amount": o.amount, "address": c.address(o.lock), "lock": o.lock.hex()}
@@ -185,7 +202,8 @@ class FakeNode:
         out = []
         for op, o in self.chain.utxos_of(lock):
             loc = self.chain.tx_index.get(op.txid)
-            out.append({"txid": op.txid.hex(), "index": op.index, "amount": o.amount,
+            out.append({"txid": op.txid.hex(), "index": op.index,
+                        "amount": max(1, o.amount - self.understate),
                         "height": loc[0] if loc else 0})
         return web.json_response(out)
 
