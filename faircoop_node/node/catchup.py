@@ -142,7 +142,7 @@ class CatchUp:
         if outcome.problem is not None:
             self._punish(peer, outcome.problem)
         if outcome.bug is not None:
-            self.log.error("node_bug", kind="sync", error=outcome.bug)
+            self.log.error("node_bug", kind="sync", exc_info=outcome.bug)
         if outcome.recovery is not None:
             self._check_recovery(peer, *outcome.recovery)
         if outcome.done:

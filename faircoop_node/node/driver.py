@@ -9,8 +9,8 @@ sockets, LevelDB and threads, and the simulator runs the very same class on a si
 a memory store and a simulated clock. What the simulator checks (safety, liveness, over
 thousands of seeds) is therefore this code's behaviour, not a copy's.
 
-Ports are async: the node's adapters hand heavy work to worker threads; the simulator's complete
-at once, so it drives the driver to completion without an event loop (`run_now`).
+The ports are in `contract.py`: async, so the node's adapters can hand heavy work to worker
+threads; the simulator's complete at once, so it drives the driver without an event loop.
 
 Block production is gated: after committing height h, the engine starts h + 1 only when the
 pool has txs and `block_interval_ms` has passed since the last block, or `heartbeat_ms` passed
@@ -22,15 +22,14 @@ their signers' participation counts; the stored certificate of a block stays as 
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any
 
+from consensus.certificate import with_late_precommit
 from consensus.chain import ValidBlock, check_not_future, make_block, proposal_time
 from consensus.chainstate import ChainState, install_recovery, select_carried
-from consensus.codec import block_hash, decode_block, encode_block
+from consensus.codec import block_hash, encode_block
 from consensus.crypto import PrivateKey, VerifiedMemo
 from consensus.engine import (
     Action,
@@ -53,20 +52,28 @@ from consensus.engine import (
 from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.evidence import DuplicateVoteEvidence, evidence_for
 from consensus.governance import RecoveryAction
-from consensus.params import ChainParams
 from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx
 from consensus.votes import (
     Proposal,
     Vote,
     VoteType,
     decode_certificate,
-    decode_proposal,
     encode_certificate,
     encode_proposal,
-    vote_digest,
 )
 from faircoop_node.node.admission import Frontier, Judgement, Verdict, judge_evidence
+from faircoop_node.node.carried import CarriedVotes
+from faircoop_node.node.contract import (
+    Clock,
+    Committed,
+    DriverOptions,
+    Ledger,
+    Outbox,
+    TxPool,
+    run_now,
+)
 from faircoop_node.node.gossip import EvidencePool
+from faircoop_node.node.proposals import ProposalBook
 from faircoop_node.node.signing import (
     ROUND_MAX,
     Locked,
@@ -77,94 +84,7 @@ from faircoop_node.node.signing import (
 
 MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
 BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
-SLOT_ROUNDS_KEPT = 2  # proposals of rounds further behind ours are forgotten
 MAX_ACTIONS = 256  # governance actions pooled for proposers to carry
-
-
-# -- the ports ----------------------------------------------------------------------------------
-
-
-class Clock(Protocol):
-    def now_ms(self) -> int:
-        """Wall-clock milliseconds: block times, recovery waits."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds that never go back: the production gate and stall detection."""
-        ...
-
-
-class Ledger(Protocol):
-    """The store as the driver uses it: judge a block on a state, and commit one."""
-
-    async def validate(self, state: ChainState, block: Block, block_id: BlockHash) -> ValidBlock:
-        """Every rule (raises ValidationError or DecodeError)."""
-        ...
-
-    async def commit(self, state: ChainState, block: Block, block_id: BlockHash,
-                     certificate: bytes, valid: ValidBlock) -> None:
-        """Write the block, its certificate and the state after it in one atomic batch."""
-        ...
-
-    async def write_signed(self, record: bytes) -> None:
-        """Durably store the last-signed record (synced) before a signature leaves."""
-        ...
-
-
-class Outbox(Protocol):
-    """The network as the driver uses it: every peer gets what it sends."""
-
-    def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
-                 raw_block: bytes) -> None: ...
-
-    def vote(self, vote: Vote) -> None: ...
-
-    def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
-        """Pass evidence on; `exclude` is the peer it came from (None: found here)."""
-        ...
-
-
-class TxPool(Protocol):
-    """The mempool as the driver uses it (`faircoop_node.mempool.Mempool`)."""
-
-    def __len__(self) -> int: ...
-
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]: ...
-
-    def remove_committed(self, txs: Sequence[Tx]) -> int: ...
-
-    def revalidate(self, params: ChainParams) -> int:
-        """Re-admit every pooled tx against the tip and `params`; how many were dropped."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    """A block the driver (or catch-up sync) committed, for whoever watches: the feed, logs."""
-
-    block: Block
-    block_id: BlockHash
-    certificate: bytes
-    round: int
-    source: str  # "consensus" or "sync"
-
-
-@dataclass(frozen=True, slots=True)
-class DriverOptions:
-    gossip_s: float = 1.0  # a driver stuck this long re-sends what it signed
-
-
-T = TypeVar("T")
-
-
-def run_now(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine whose awaits all complete at once (the simulator's ports), here and now."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    coro.close()
-    raise RuntimeError("a port suspended: run_now needs ports that complete at once")
 
 
 # -- the driver ---------------------------------------------------------------------------------
@@ -213,13 +133,9 @@ class ConsensusDriver:
         self.gated = False
         self.last_block_mono = clock.monotonic()
         self.proposals_built = 0
-        # the proposal taken for each (height, round) being decided, to hand a copy back
-        self.slots: dict[tuple[int, int], ProposalReceived] = {}
+        self.proposals = ProposalBook()
         self._valid: dict[BlockHash, ValidBlock] = {}
-        self._locks: dict[BlockHash, tuple[int, bytes, bytes]] = {}  # proposals a precommit
-        self._carried: tuple[Vote, ...] = ()  # our votes from before a restart, re-sent
-        self._carried_lock: Locked | None = None  # ... and the block we had precommitted
-        self._carried_height: int | None = None
+        self.carried = CarriedVotes()  # what we signed before our engine started over
         self._progress: tuple[int, int, int] = (-1, -1, -1)
         self._progress_mono = clock.monotonic()
 
@@ -250,12 +166,10 @@ class ConsensusDriver:
         last_signed = record.state if record is not None else None
         key = self.key if self.wants_to_validate else None
         self.engine = Engine(self.genesis.chain_id, key, last_signed, verify=self.sigs.verify)
-        if record is not None and record.state.height == self.state.height + 1 and \
-                (record.votes or record.locked):
-            self._carried, self._carried_lock = record.votes, record.locked
-            self._carried_height = None
+        if record is not None and record.state.height == self.state.height + 1:
+            self.carried = CarriedVotes(record.votes, record.locked)
         await self.start_height()
-        if self._carried or self._carried_lock is not None:
+        if self.carried:
             await self._carry_votes()
 
     async def rejoin(self, floor: SignedState) -> None:
@@ -301,7 +215,7 @@ class ConsensusDriver:
             self._progress, self._progress_mono = progress, now
         elif now - self._progress_mono >= self.options.gossip_s:
             self._progress_mono = now
-            self._regossip()
+            self.regossip()
             return True
         return False
 
@@ -347,9 +261,9 @@ class ConsensusDriver:
             vote = None
         locked = None
         if vote is not None and vote.vote_type == VoteType.PRECOMMIT and not vote.is_nil:
-            seen = self._locks.get(vote.block_id)
-            if seen is not None:
-                locked = Locked(seen[1], seen[2])
+            held = self.proposals.encoded(vote.block_id)
+            if held is not None:
+                locked = Locked(*held)
         self.record = record_after(self.record, state, vote, locked)
         await self.ledger.write_signed(encode_signed_record(self.record))
 
@@ -360,17 +274,13 @@ class ConsensusDriver:
                 return
             raw, block = encode_proposal(msg), encode_block(b.block)
             if count:
-                self.slots.setdefault((msg.height, msg.round), ProposalReceived(msg, b.block))
-            self.remember_proposal(msg, raw, block)
+                self.proposals.own(ProposalReceived(msg, b.block))
+            self.proposals.remember(msg, raw, block)
             self.outbox.proposal(msg, b.block, raw, block)
         else:
             self.outbox.vote(msg)
 
-    def remember_proposal(self, proposal: Proposal, raw: bytes, block: bytes) -> None:
-        """Keep proposals of the heights being decided: a precommit records its block."""
-        self._locks[proposal.block_id] = (proposal.height, raw, block)
-
-    def _regossip(self) -> None:
+    def regossip(self) -> None:
         """Stuck: re-send what we signed at this height (our share of reliable gossip)."""
         engine = self.engine
         if engine is None:
@@ -464,8 +374,7 @@ class ConsensusDriver:
         self.state = after
         self.last_cert = c.certificate
         self._valid.clear()
-        self._locks = {k: v for k, v in self._locks.items() if v[0] > after.height}
-        self.slots = {k: v for k, v in self.slots.items() if k[0] > after.height}
+        self.proposals.committed(after.height)
         self.last_block_mono = self.clock.monotonic()
         self.pool.remove_committed(c.block.txs)
         self.evidence.refresh(after)
@@ -485,27 +394,14 @@ class ConsensusDriver:
     # -- late precommits and evidence ----------------------------------------------------------
 
     def _augment_certificate(self, vote: Vote) -> None:
-        """Add a late precommit for the tip to the certificate the next block will carry.
-
-        The engine decides on the first quorum it sees; precommits that arrive afterwards
-        still count for their signers' participation (and to leave quarantine) once carried
-        on chain, so the proposer of the next height includes every one it received.
-        """
-        if vote.vote_type != VoteType.PRECOMMIT or not self.last_cert:
+        """A late precommit for the tip joins the certificate the next block carries."""
+        if not self.last_cert:
             return
-        cert = decode_certificate(self.last_cert)
-        if (vote.block_id, vote.round) != (cert.block_id, cert.round):
-            return
-        voters = self.state.validators_at(self.state.height) or ()
-        index = {pk: i for i, pk in enumerate(voters)}.get(vote.validator)
-        if index is None or any(i == index for i, _ in cert.signatures):
-            return
-        digest = vote_digest(vote.chain_id, vote.vote_type, vote.height, vote.round,
-                             vote.block_id, vote.validator)
-        if not self.sigs.verify(vote.validator, vote.signature, digest):
-            return
-        signatures = tuple(sorted((*cert.signatures, (index, vote.signature))))
-        self.last_cert = encode_certificate(replace(cert, signatures=signatures))
+        more = with_late_precommit(decode_certificate(self.last_cert), vote,
+                                   self.state.validators_at(self.state.height) or (),
+                                   self.sigs.verify)
+        if more is not None:
+            self.last_cert = encode_certificate(more)
 
     def _evidence_found(self, a: EvidenceFound) -> None:
         try:
@@ -541,7 +437,7 @@ class ConsensusDriver:
             return False
         self.state = state
         self._valid.clear()
-        self.slots.clear()  # the new set proposes afresh
+        self.proposals.clear_rounds()
         old = self.engine
         if old is not None:  # the height restarts with the new voting set
             self.engine = Engine(self.genesis.chain_id,
@@ -550,67 +446,44 @@ class ConsensusDriver:
             # The new engine resumes at the round it last signed in and may not sign there
             # again, so it needs that round's votes to move on: carry ours over (the same
             # signed bytes, never a new signature) and keep re-sending them until it does.
-            self._carried_lock, self._carried_height = None, None
-            self._carried = tuple(b.message for b in old.gossip()
-                                  if isinstance(b.message, Vote)
-                                  and b.message.height == action.height + 1)
+            self.carried = CarriedVotes(tuple(
+                b.message for b in old.gossip()
+                if isinstance(b.message, Vote) and b.message.height == action.height + 1))
             await self.start_height()
             await self._carry_votes()
         return True
 
     async def _carry_votes(self) -> None:
-        lock = self._carried_lock
-        if lock is not None:
-            try:
-                proposal, block = decode_proposal(lock.proposal), decode_block(lock.block)
-            except DecodeError:
-                self._carried_lock = None
-            else:
-                self.remember_proposal(proposal, lock.proposal, lock.block)
-                await self._feed(ProposalReceived(proposal, block))
-        for vote in self._carried:
-            await self._feed(VoteReceived(vote))
+        lock = self.carried.lock
+        for event in self.carried.events():
+            if isinstance(event, ProposalReceived) and lock is not None:
+                self.proposals.remember(event.proposal, lock.proposal, lock.block)
+            await self._feed(event)
         self._send_carried()
 
     def _send_carried(self) -> None:
         engine = self.engine
-        if engine is None:
+        if engine is None or not self.carried.due(engine.height, self.state.height + 1,
+                                                  engine.decided):
             return
-        if engine.height != self.state.height + 1 or engine.decided or \
-                self._carried_height not in (None, engine.height):
-            self._carried, self._carried_lock = (), None
-            return
-        self._carried_height = engine.height
-        lock = self._carried_lock
-        if lock is not None:
-            with contextlib.suppress(DecodeError):
-                self.outbox.proposal(decode_proposal(lock.proposal), decode_block(lock.block),
-                                     lock.proposal, lock.block)
-        for vote in self._carried:
+        lock, locked = self.carried.lock, self.carried.locked_proposal()
+        if lock is not None and locked is not None:
+            self.outbox.proposal(locked.proposal, locked.block, lock.proposal, lock.block)
+        for vote in self.carried.votes:
             self.outbox.vote(vote)
 
     # -- proposals taken from peers ------------------------------------------------------------
 
     def held_proposal(self, proposal: Proposal) -> ProposalReceived | None:
-        """The proposal we hold for its round, if it is this very one (a re-sent copy)."""
-        held = self.slots.get((proposal.height, proposal.round))
-        return held if held is not None and held.proposal == proposal else None
+        return self.proposals.held(proposal)
 
     def slot_taken(self, height: int, round_: int) -> bool:
-        return (height, round_) in self.slots
+        return self.proposals.taken(height, round_)
 
     def take_proposal(self, received: ProposalReceived, raw: bytes, block: bytes) -> bool:
         """Hold a proposal a peer sent (checked by admission); False if its round is taken."""
-        p = received.proposal
-        key = (p.height, p.round)
-        if key in self.slots:
-            return False
         f = self.frontier()
-        self.slots = {k: v for k, v in self.slots.items()
-                      if k[0] > f.tip + 1 or k[1] >= f.round - SLOT_ROUNDS_KEPT}
-        self.slots[key] = received
-        self.remember_proposal(p, raw, block)
-        return True
+        return self.proposals.take(received, raw, block, f.tip, f.round)
 
     # -- logs ----------------------------------------------------------------------------------
 

@@ -29,8 +29,7 @@ from typing import Any
 from consensus.chainstate import ChainState, decode_chain_state, genesis_state
 from consensus.crypto import PrivateKey, VerifiedMemo
 from consensus.engine import Engine, TimeoutFired
-from consensus.errors import DecodeError, FaircoopError, ValidationError
-from consensus.governance import RecoveryAction
+from consensus.errors import DecodeError, FaircoopError
 from consensus.ledger import SignatureCache
 from consensus.types import Genesis, PublicKey, Tx, TxId
 from faircoop_node.api.feed import BlockFeed, NewBlock
@@ -43,7 +42,7 @@ from faircoop_node.node.catchup import CatchUp, CatchUpOptions
 from faircoop_node.node.counters import NodeCounters
 from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions
 from faircoop_node.node.gossip import SeenCache
-from faircoop_node.node.inbox import Inbox, mark_included
+from faircoop_node.node.inbox import Inbox, InboxDuty
 from faircoop_node.node.inflow import PeerInflow
 from faircoop_node.node.peers import PeerMessages, Work
 from faircoop_node.node.ports import StoreLedger, StorePool, SystemClock, TransportOutbox
@@ -69,7 +68,7 @@ class NodeOptions:
     sync_delay_s: float = 0.3  # a peer one block ahead for this long means we missed a commit
     join_wait_s: float = 3.0  # a validator without a last-signed record waits this for peers
     validate_in_thread: bool = True
-    inbox: Path | None = None  # a directory of governance actions to carry (see `_scan_inbox`)
+    inbox: Path | None = None  # a directory of governance actions to carry (see `inbox.py`)
     inbox_s: float = 2.0  # how often the inbox is read
 
 
@@ -137,11 +136,9 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_status_mono = 0.0
         self._tick_queued = False
-        self._inbox = Inbox(opts.inbox) if opts.inbox is not None else None
+        self._inbox = None if opts.inbox is None else InboxDuty(
+            Inbox(opts.inbox), self.driver, genesis.chain_id, self.log)
         self._inbox_mono = 0.0
-        self._action_files: dict[bytes, Path] = {}  # pooled governance actions -> their file
-        self._recoveries: dict[Path, RecoveryAction] = {}
-        self._refusals: dict[Path, str] = {}  # the last rule each recovery failed, logged once
         self._stopping = False
         self.running = False
 
@@ -345,8 +342,8 @@ class Node:
                 await self._handlers[work.kind](work)
             except FaircoopError as exc:
                 self.log.error("node_error", kind=work.kind, error=str(exc))
-            except Exception as exc:  # a bug: log it, keep the node alive
-                self.log.error("node_bug", kind=work.kind, error=f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a bug: log it with its traceback, keep the node alive
+                self.log.error("node_bug", kind=work.kind, exc_info=exc)
             engine = self.driver.engine
             if engine is not None:
                 self.ctx.at(engine.height, self.current_round())
@@ -389,7 +386,7 @@ class Node:
         self.catchup.maybe_sync(now)
         if self._inbox is not None and now - self._inbox_mono >= self.options.inbox_s:
             self._inbox_mono = now
-            await self._scan_inbox(self._inbox)
+            await self._inbox.scan()
         if now - self._last_status_mono >= self.options.status_s:
             self._announce_status()
 
@@ -407,61 +404,15 @@ class Node:
         emit("block_committed", hash=c.block_id.hex(), txs=len(c.block.txs),
              proposer=h.proposer.hex()[:16], source=c.source, mempool=len(self._mempool))
 
+    def _action_included(self, raw: bytes) -> None:
+        if self._inbox is not None:
+            self._inbox.included(raw)
+
     def _announce_status(self) -> None:
         if self.transport is None:
             return
         self._last_status_mono = self.clock.monotonic()
         self.transport.broadcast(MsgType.STATUS, encode_status(
             Status(self.state.height, self.state.last_block_id, self.current_round())))
-
-    # -- governance actions from the operator's inbox -------------------------------------------
-
-    async def _scan_inbox(self, inbox: Inbox) -> None:
-        """Take new inbox files (see `inbox.py`) into the action pool or the recovery list.
-
-        A governance action (`SignedAction`) joins the pool proposers carry from
-        (`select_carried` keeps it only while it applies); the file is renamed `.included`
-        once a block carries it. A `RecoveryAction` is installed on our tip (with our clock)
-        and the engine restarts the height with the new voting set; it is held in memory only,
-        so the file stays and a restart installs it again.
-        """
-        items, problems = await asyncio.to_thread(inbox.scan)
-        for problem in problems:
-            self.log.warning("inbox_unreadable", file=problem.path.name, error=problem.error)
-        for item in items:
-            action = item.action
-            if action.chain_id != self.genesis.chain_id:
-                self.log.warning("inbox_wrong_chain", file=item.path.name)
-            elif isinstance(action, RecoveryAction):
-                self._recoveries[item.path] = action
-            elif item.raw not in self._action_files and self.driver.add_action(item.raw):
-                self._action_files[item.raw] = item.path
-                self.log.info("action_pooled", file=item.path.name, nonce=action.nonce)
-        for path, recovery in list(self._recoveries.items()):
-            await self._install_recovery(recovery, path)  # retried until its time has come
-
-    async def _install_recovery(self, action: RecoveryAction, path: Path) -> None:
-        if action.height != self.state.height:
-            if action.height < self.state.height:
-                self._recoveries.pop(path, None)  # used (or overtaken): nothing left to do
-            return
-        try:
-            installed = await self.driver.install_recovery(action)
-        except ValidationError as exc:
-            if self._refusals.get(path) != exc.rule:
-                self._refusals[path] = exc.rule
-                self.log.warning("recovery_refused", file=path.name, rule=exc.rule,
-                                 error=str(exc))
-            return
-        if installed:
-            self.log.warning("recovery_installed", file=path.name, height=action.height + 1,
-                             validators=len(action.validators))
-
-    def _action_included(self, raw: bytes) -> None:
-        path = self._action_files.pop(raw, None)
-        if path is not None:
-            mark_included(path)
-            self.log.info("action_included", file=path.name)
-
 
 __all__ = ["Node", "NodeError", "NodeOptions"]
