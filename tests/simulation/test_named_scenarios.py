@@ -8,7 +8,9 @@ from dataclasses import replace
 import pytest
 
 from consensus.certificate import verify_certificate
-from consensus.codec import block_hash, genesis_hash
+from consensus.chain import make_block
+from consensus.chainstate import genesis_state
+from consensus.codec import block_hash
 from consensus.engine import (
     BlockValidated,
     Broadcast,
@@ -24,7 +26,6 @@ from consensus.quorum import quorum_size
 from consensus.types import PublicKey
 from consensus.votes import Vote, VoteType, sign_proposal, sign_vote
 from faircoop_node.simulation import SimConfig, Simulation, run_simulation
-from faircoop_node.simulation.chain import StaticRules
 from faircoop_node.simulation.faults import FaultPlan, NetworkFaults
 from faircoop_node.simulation.sim import SIM_PARAMS, sim_genesis, sim_keys
 
@@ -135,7 +136,6 @@ class _Split:
 
     def __init__(self, n: int, byzantine: tuple[int, ...], honest: tuple[int, int]) -> None:
         self.genesis = sim_genesis(n, SIM_PARAMS)
-        self.rules = StaticRules(self.genesis, genesis_hash(self.genesis))
         self.keys = sim_keys(n)
         self.vals = tuple(PublicKey(k.public_key) for k in self.keys)
         self.byz, self.honest = byzantine, honest
@@ -159,8 +159,8 @@ class _Split:
             self.feed(i, NewHeight(1, self.vals, self.vals, SIM_PARAMS))
         proposer = 1 % len(self.vals)  # proposer(1, 0) = V[(1 + 0) mod n]
         assert proposer in self.byz, "the coalition must hold the round-0 proposer"
-        view = self.rules.genesis_view()
-        blocks = [self.rules.build_block(view, self.vals[proposer], t, ()) for t in (1, 2)]
+        start = genesis_state(self.genesis)
+        blocks = [make_block(start, self.vals[proposer], t) for t in (1, 2)]
         ids = [block_hash(b.header) for b in blocks]
         for side, i in enumerate(self.honest):
             p = sign_proposal(self.keys[proposer], chain, 1, 0, -1, ids[side])
