@@ -238,7 +238,8 @@ def raise_descriptor_limit() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p = argparse.ArgumentParser(description="Run outsider attacks (issue 12) against a node or "
+                                "a devnet, once each or all at once for --duration.")
     p.add_argument("--devnet", type=Path, help="a devnet directory: targets from its manifest")
     p.add_argument("--node", action="append", default=[],
                    help="with --devnet: a node to attack (repeat; default every node)")
