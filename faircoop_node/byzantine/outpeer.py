@@ -109,6 +109,9 @@ class Peer:
     async def send_raw(self, frame: bytes) -> bool:
         return await self.link.send_raw(frame)
 
+    async def send_message(self, envelope: bytes) -> bool:
+        return await self.link.send_message(envelope)
+
     async def close(self) -> None:
         self._ours = self._ours or self.ended is None
         with contextlib.suppress(Exception):

@@ -141,7 +141,7 @@ async def _proposals(session: aiohttp.ClientSession, target: Target,
             if len(frame) > MAX_FRAME:
                 raise ValueError(f"a {len(frame)}-byte frame is over max_frame_bytes "
                                  f"({MAX_FRAME})")
-            if await peer.send_raw(frame):
+            if await peer.send_message(frame):  # in parts, as the node's transport sends it
                 sent += 1
                 sent_bytes += len(frame)
             del frame

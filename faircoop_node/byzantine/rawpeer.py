@@ -28,6 +28,7 @@ from faircoop_node.net.envelope import (
     encode_envelope,
     encode_hello,
 )
+from faircoop_node.net.parts import wire_frames
 from faircoop_node.net.transport import ChainIdentity, auth_digest
 
 
@@ -43,7 +44,15 @@ class Link:
         self.peer = peer
 
     async def send(self, msg_type: MsgType, payload: bytes) -> bool:
-        return await self.send_raw(encode_envelope(msg_type, payload))
+        return await self.send_message(encode_envelope(msg_type, payload))
+
+    async def send_message(self, envelope: bytes) -> bool:
+        """One encoded envelope as the node's transport sends it: whole, or as PART frames
+        when it is larger than one frame (see `faircoop_node.net.parts`)."""
+        for frame in wire_frames(envelope):
+            if not await self.send_raw(frame):
+                return False
+        return True
 
     async def send_raw(self, frame: bytes) -> bool:
         """Send one binary frame; False if the connection is gone."""
