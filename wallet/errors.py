@@ -127,6 +127,19 @@ class NodeError(WalletError):
         return self._rule
 
 
+class AnswerTooLarge(NodeError):
+    """The node's answer is larger than the client reads for that request (`limit` bytes)."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self._limit = limit
+        super().__init__(200, f"{path}: the answer is larger than {limit} bytes, the most "
+                              "this wallet reads for it")
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+
 class NotFound(NodeError):
     """The node does not know the object (404)."""
 
