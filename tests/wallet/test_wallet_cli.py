@@ -8,14 +8,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from wallet_cli_harness import ACCOUNTS, PASSWORD, PAYEE, PAYEE_LOCK, Harness, free_url
-from wallet_fakechain import funded_chain
-from wallet_fakenode import FakeNode, serve
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.crypto import PrivateKey
 from consensus.types import COIN, SpendPolicy
+from tests.wallet.wallet_cli_harness import ACCOUNTS, PASSWORD, PAYEE, PAYEE_LOCK, Harness, free_url
+from tests.wallet.wallet_fakechain import funded_chain
+from tests.wallet.wallet_fakenode import FakeNode, serve
 from wallet.cli import ExitStatus
 from wallet.errors import WalletBusy
 from wallet.fileio import FileLock

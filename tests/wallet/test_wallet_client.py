@@ -8,12 +8,12 @@ import time
 
 import pytest
 from aiohttp import web
-from wallet_fakechain import funded_chain
-from wallet_fakenode import FakeNode, serve
 
 from consensus import codec
 from consensus.crypto import PrivateKey
 from consensus.types import COIN, SpendPolicy
+from tests.wallet.wallet_fakechain import funded_chain
+from tests.wallet.wallet_fakenode import FakeNode, serve
 from wallet.client import (
     MAX_ANSWER_BYTES,
     MAX_ERROR_BYTES,

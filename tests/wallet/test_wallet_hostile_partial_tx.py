@@ -23,9 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wallet_cli_harness import ACCOUNTS, PAYEE_LOCK, Harness, Result, free_url
-from wallet_fakechain import CHAIN_ID, FakeChain
-from wallet_fakenode import FakeNode, serve
 
 from consensus import codec
 from consensus.address import encode_address
@@ -42,6 +39,9 @@ from consensus.types import (
     TxOut,
     Witness,
 )
+from tests.wallet.wallet_cli_harness import ACCOUNTS, PAYEE_LOCK, Harness, Result, free_url
+from tests.wallet.wallet_fakechain import CHAIN_ID, FakeChain
+from tests.wallet.wallet_fakenode import FakeNode, serve
 from wallet import multisig
 from wallet.amounts import format_coins
 from wallet.cli import ExitStatus
