@@ -69,6 +69,7 @@ from wallet.receipts import (
     Receipt,
     decode_validator_set,
     fetch_receipt,
+    save_receipt,
     sync_headers,
     verify_receipt,
 )
@@ -681,7 +682,7 @@ async def _pay(cli: Cli, recipients: list[tuple[str, Payment]]) -> None:
         shown = [(a, p.amount) for a, p in recipients]
         if cli.args.unsigned:
             ptx = multisig.from_unsigned(unsigned, data.network, data.genesis_hash)
-            Path(cli.args.unsigned).write_text(multisig.to_json(ptx), encoding="utf-8")
+            multisig.save_partial(cli.args.unsigned, ptx)
             if unsigned.change_index is not None:
                 cli.save(replace(data, change_index=data.change_index + 1))
             cli.out(_summary(data, unsigned, shown) +
@@ -865,7 +866,7 @@ async def cmd_multisig_spend(cli: Cli) -> None:
                                      change_policy=treasury.policy, memo=_memo(cli.args.memo))
     cli.save(data)
     ptx = multisig.from_unsigned(unsigned, data.network, data.genesis_hash)
-    Path(cli.args.out).write_text(multisig.to_json(ptx), encoding="utf-8")
+    multisig.save_partial(cli.args.out, ptx)
     d = multisig.describe(ptx, own_locks=data.signer_keys().personal_locks)
     cli.out(multisig.render(d) + f"\nproposal written to {cli.args.out}")
     cli.emit({"command": "multisig spend", "file": cli.args.out, **d.as_json()})
@@ -903,7 +904,8 @@ async def cmd_multisig_sign(cli: Cli) -> None:
     multisig.check_signatures(ptx)  # refuse before showing or asking anything
     own = data.signer_keys()
     scope = multisig.signing_scope(ptx, own, own_coins=cli.args.own_coins)
-    checked = await _check_spent(cli, data, ptx)
+    spent = await _check_spent(cli, data, ptx)
+    checked = spent is not multisig.OFFLINE
     note = ("input amounts and addresses checked against their parent transactions (each "
             "checked against its txid: no node can forge them)" if checked
             else "input amounts NOT checked (node unreachable): the fee and the addresses "
@@ -912,22 +914,24 @@ async def cmd_multisig_sign(cli: Cli) -> None:
     own_pubs = [bytes(k) for k in own.personal | own.cosigner]
     cli.confirm(multisig.render(d, own_pubs, scope.label) + "\n  " + note)
     hd = unlock(cli.wallet_path, data, cli.password())
-    signed, added = multisig.sign_partial(ptx, _private_keys(hd, data, scope.keys), scope)
+    signed = multisig.sign_partial(ptx, _private_keys(hd, data, scope.keys), scope,
+                                   spent=spent)
     out = cli.args.out or cli.args.file
-    Path(out).write_text(multisig.to_json(signed), encoding="utf-8")
-    d2 = multisig.describe(signed, scope.spender_locks, own.personal_locks)
-    cli.out(f"added {added} signature(s); {d2.remaining} still needed; written to {out}")
-    cli.emit({"command": "multisig sign", "file": out, "added": added,
-              "inputs_checked": checked, "spending": scope.label,
+    multisig.save_partial(out, signed.ptx)
+    d2 = multisig.describe(signed.ptx, scope.spender_locks, own.personal_locks)
+    cli.out(f"added {signed.added} signature(s); {d2.remaining} still needed; written to {out}")
+    cli.emit({"command": "multisig sign", "file": out, "added": signed.added,
+              "inputs_checked": signed.inputs_checked, "spending": scope.label,
               "own_coins": scope.own_coins, **d2.as_json()})
 
 
-async def _check_spent(cli: Cli, data: WalletData, ptx: multisig.PartialTx) -> bool:
-    """Check the amounts and locks the file claims against the parent txs, if a node answers.
+async def _check_spent(cli: Cli, data: WalletData,
+                       ptx: multisig.PartialTx) -> multisig.SpentOutputs:
+    """What the inputs really spend, from the parent txs, if a node answers; else OFFLINE.
 
     The sighash does not cover input amounts, so a dishonest proposer could understate them
-    and hide a large fee, or name a lock its input does not spend. Returns False when the node
-    can't be reached (offline signing).
+    and hide a large fee, or name a lock its input does not spend. Refused here, before the
+    member is asked, and again by `sign_partial`.
     """
     try:
         async with cli.client() as node:
@@ -935,16 +939,16 @@ async def _check_spent(cli: Cli, data: WalletData, ptx: multisig.PartialTx) -> b
             actual = await ops.spent_outputs(node, [i.prevout for i in ptx.tx.inputs],
                                              data.genesis_hash)
     except NodeUnreachable:
-        return False
+        return multisig.OFFLINE
     multisig.verify_spent(ptx, actual)
-    return True
+    return actual
 
 
 async def cmd_multisig_combine(cli: Cli) -> None:
     data = cli.wallet() if cli.wallet_path.exists() else None
     parts = [_load_ptx(cli, f, data) for f in cli.args.files]
     merged = multisig.combine(parts)
-    Path(cli.args.out).write_text(multisig.to_json(merged), encoding="utf-8")
+    multisig.save_partial(cli.args.out, merged)
     d = multisig.describe(merged)
     cli.out(multisig.render(d) + f"\ncombined into {cli.args.out}")
     cli.emit({"command": "multisig combine", "file": cli.args.out, **d.as_json()})
@@ -980,7 +984,7 @@ async def cmd_receipt_export(cli: Cli) -> None:
             progress=lambda h: cli.progress(f"header {h}"))
     cli.progress_done()
     cli.save(replace(data, light=light))
-    Path(cli.args.out).write_text(receipt.to_json(), encoding="utf-8")
+    save_receipt(cli.args.out, receipt)
     cli.out(f"receipt for {cli.args.txid} written to {cli.args.out}: final at height "
             f"{verified.height}, {verified.signers}/{verified.set_size} validators")
     cli.emit({"command": "receipt export", "file": cli.args.out, "txid": verified.txid.hex(),
