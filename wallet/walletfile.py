@@ -173,6 +173,12 @@ def keystore_path(wallet_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + KEYSTORE_SUFFIX)
 
 
+def lock_path(wallet_path: str | os.PathLike[str]) -> Path:
+    """The file whose flock a process holds while it changes the wallet (`fileio.FileLock`)."""
+    p = Path(wallet_path)
+    return p.with_name(p.name + ".lock")
+
+
 def load_wallet(path: str | os.PathLike[str]) -> WalletData:
     try:
         text = Path(path).read_text(encoding="utf-8")
