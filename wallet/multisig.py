@@ -53,7 +53,6 @@ from consensus.crypto import PrivateKey
 from consensus.errors import DecodeError, FaircoopError
 from consensus.ledger import tx_sighash
 from consensus.types import MAX_AMOUNT, Lock, OutPoint, PublicKey, SpendPolicy, Tx, TxOut, Witness
-from wallet.amounts import format_coins
 from wallet.builder import UnsignedTx, signed_size
 from wallet.errors import (
     ChainMismatch,
@@ -603,33 +602,6 @@ def describe(ptx: PartialTx, spender_locks: frozenset[Lock] | None = None,
         inputs=tuple(inputs),
         warnings=warnings,
     )
-
-
-def render(d: Description, own_keys: Sequence[bytes] = (), spending: str = "") -> str:
-    """A human summary: what is spent, recipients, amounts, fee, change, who still signs."""
-    lines = [f"transaction {d.txid} on {d.chain_id} ({d.network})"]
-    if spending:
-        lines.append(f"  spends  {spending}")
-    for o in d.outputs:
-        tag = "change " if o.change else "pay    "
-        mine = "  (this wallet)" if o.mine else ""
-        lines.append(f"  {tag} {format_coins(o.amount):>20}  to {o.address}{mine}")
-    rate = d.fee / d.size if d.size else 0.0
-    lines.append(f"  fee     {format_coins(d.fee):>20}  ({d.size} bytes signed, "
-                 f"{rate:.1f} base units/byte)")
-    if d.memo:
-        lines.append(f"  memo    {d.memo.decode('utf-8', 'replace')!r}")
-    lines.append(f"  inputs total {format_coins(d.value_in)} (amounts as claimed by the file)")
-    own = set(own_keys)
-    for n, i in enumerate(d.inputs):
-        who = ", ".join(k.hex()[:16] + ("(you)" if k in own else "") for k in i.signed) or "none"
-        lines.append(f"  input {n}: {format_coins(i.amount)} from {i.address}; "
-                     f"{len(i.signed)}/{i.threshold} signed [{who}], {i.remaining} more needed")
-    for w in d.warnings:
-        lines.append(f"  WARNING: {w}")
-    lines.append("  complete: ready to broadcast" if d.remaining == 0
-                 else f"  {d.remaining} signature(s) still needed")
-    return "\n".join(lines)
 
 
 # -- deciding before signing ------------------------------------------------------------------

@@ -17,6 +17,7 @@ from consensus.params import ChainParams
 from consensus.types import COIN, OutPoint, SpendPolicy, TxId, TxOut
 from wallet import multisig
 from wallet.builder import Coin, Payment, build_transaction
+from wallet.cli import render
 from wallet.errors import ClaimedInputMismatch, PartialTxChanged, PartialTxError
 
 CHAIN = "faircoop-test"
@@ -94,7 +95,7 @@ def test_describe_shows_payments_fee_change_and_signers() -> None:
     doc = d.as_json()
     assert doc["signatures_remaining"] == 2 and doc["complete"] is False
     assert doc["memo"] == "roof repair"
-    text = multisig.render(d, [MEMBERS[1].public_key])
+    text = render.partial_summary(d, [MEMBERS[1].public_key])
     assert "(you)" in text and "2 signature(s) still needed" in text and "0.00" in text
 
 
