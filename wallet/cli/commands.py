@@ -383,8 +383,9 @@ async def cmd_receipt_verify(cli: Cli) -> None:
     chain_id = cli.args.chain_id or (data.chain_id if data else None)
     gh_hex = cli.args.genesis_hash or (data.genesis_hash.hex() if data else None)
     network = cli.args.network or (data.network if data else None)
-    if chain_id is None or gh_hex is None:
-        raise UsageError("no wallet: give --chain-id and --genesis-hash")
+    if chain_id is None or gh_hex is None or network is None:
+        raise UsageError("no wallet: give --network, --chain-id and --genesis-hash (a receipt's "
+                         "own word for its chain is not evidence)")
     if cli.args.validator_set:
         trusted = _trusted_set_hash(cli, cli.args.validator_set)
     else:
@@ -394,19 +395,16 @@ async def cmd_receipt_verify(cli: Cli) -> None:
                 f"the wallet has not followed the chain to height {receipt.height}: run "
                 "`sync` first, or pass --validator-set FILE")
         trusted = found
-    verified = verify_receipt(receipt, chain_id=chain_id, network=network or receipt.network,
+    verified = verify_receipt(receipt, chain_id=chain_id, network=network,
                               genesis_hash=_genesis_hash_arg(gh_hex),
                               trusted_validators_hash=trusted)
     paid = render.receipt_outputs(receipt)
     cli.out(f"valid: tx {verified.txid.hex()} is " + render.verified_line(verified))
-    if network is None:
-        cli.out(f"  network {receipt.network!r} as the receipt claims (not checked: pass "
-                "--network)")
     for addr, amount in paid:
         cli.out(f"  {format_coins(amount):>20}  to {addr}")
     cli.emit({"command": "receipt verify", "valid": True, "txid": verified.txid.hex(),
               **render.verified_json(verified), "network": receipt.network,
-              "network_checked": network is not None,
+              "network_checked": True,
               "outputs": [{"address": a, "amount": m} for a, m in paid]})
 
 
