@@ -13,7 +13,8 @@ yes/no form; `build_certificate` turns the precommits an engine collected into a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from consensus import crypto
 from consensus.errors import DecodeError, ValidationError
@@ -32,6 +33,7 @@ __all__ = [
     "build_certificate",
     "is_final",
     "quorum_size",
+    "with_late_precommit",
     "verify_certificate",
 ]
 
@@ -187,3 +189,30 @@ def build_certificate(
         block_id=BlockHash(first.block_id),
         signatures=tuple(sorted(pairs.items())),
     )
+
+
+def with_late_precommit(
+    cert: CommitCertificate,
+    vote: Vote,
+    voters: tuple[PublicKey, ...],
+    verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify,
+) -> CommitCertificate | None:
+    """`cert` with one more signer: a precommit for its block and round that arrived after the
+    decision, or None if the vote adds nothing (another block or round, a stranger, already in,
+    a bad signature).
+
+    Why: the engine decides on the first quorum it sees; precommits that arrive afterwards
+    still count for their signers' participation (and to leave quarantine) once carried on
+    chain, so the proposer of the next height carries every one it received.
+    """
+    if vote.vote_type != VoteType.PRECOMMIT or (vote.block_id, vote.round, vote.height) != \
+            (cert.block_id, cert.round, cert.height):
+        return None
+    index = {pk: i for i, pk in enumerate(voters)}.get(vote.validator)
+    if index is None or any(i == index for i, _ in cert.signatures):
+        return None
+    digest = vote_digest(vote.chain_id, vote.vote_type, vote.height, vote.round, vote.block_id,
+                         vote.validator)
+    if vote.chain_id != cert.chain_id or not verify(vote.validator, vote.signature, digest):
+        return None
+    return replace(cert, signatures=tuple(sorted((*cert.signatures, (index, vote.signature)))))

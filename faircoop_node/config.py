@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import tomli_w
 
 from consensus.errors import FaircoopError
-from faircoop_node.fileio import write_text_atomic
+from faircoop_common.fileio import write_atomic
 
 DEFAULT_API_PORT = 7070
 DEFAULT_P2P_PORT = 7071
@@ -387,6 +387,6 @@ def write_config(config: NodeConfig, path: Path | str) -> None:
     path = Path(path)
     text = tomli_w.dumps(config_to_dict(config, base_dir=path.parent.resolve()))
     try:
-        write_text_atomic(path, text)
+        write_atomic(path, text)
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None

@@ -33,7 +33,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +41,10 @@ from consensus.address import encode_address
 from consensus.codec import genesis_hash
 from consensus.errors import FaircoopError
 from consensus.types import COIN, TxOut, Validator
-from faircoop_node.cli import init_node_dir
+from faircoop_common.fileio import PRIVATE_MODE, write_atomic
 from faircoop_node.config import P2P_PATH, LogConfig
 from faircoop_node.genesis_file import build_genesis, load_genesis, write_genesis
+from faircoop_node.nodedir import init_node_dir
 
 MANIFEST = "devnet.json"
 FORMAT = "faircoop-devnet/1"
@@ -184,10 +185,8 @@ def create_devnet(directory: Path, validators: int = 4, base_port: int = 7070,
     create_wallet_files(layout.wallet_path, secrets_=WalletSecrets(mnemonic), password=password,
                         network="test", chain_id=CHAIN_ID, genesis_hash=genesis_hash(genesis),
                         light=genesis_light_state(genesis))
-    fd = os.open(layout.password_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(password + "\n")
-    (directory / MANIFEST).write_text(layout.to_json(), encoding="utf-8")
+    write_atomic(layout.password_path, password + "\n", mode=PRIVATE_MODE)
+    write_atomic(directory / MANIFEST, layout.to_json())  # last: its presence means "complete"
     return layout
 
 
@@ -375,4 +374,34 @@ class Devnet:
                 proc.kill()
                 codes[name] = proc.wait(timeout=10)
             self.nodes[name].pid_path.unlink(missing_ok=True)
+        return codes
+
+    def serve(self, *, on_started: Callable[[], None], on_exit: Callable[[str, int], None],
+              poll_s: float = 0.25) -> dict[str, int]:
+        """Start every node, keep them running until SIGTERM or Ctrl-C, then stop them all;
+        their exit codes. `on_exit(name, code)` hears of a node that exits on its own.
+
+        Ctrl-C here means "stop", as for `faircoop-node run`: it returns normally.
+        """
+        stop = {"requested": False}
+
+        def request_stop(signum: int, frame: object) -> None:
+            stop["requested"] = True
+
+        previous = signal.signal(signal.SIGTERM, request_stop)
+        try:
+            self.start_all()
+            on_started()
+            reported: set[str] = set()
+            while not stop["requested"]:
+                time.sleep(poll_s)
+                for name, code in self.exited().items():
+                    if name not in reported:
+                        reported.add(name)
+                        on_exit(name, code)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            codes = self.stop_all()
         return codes

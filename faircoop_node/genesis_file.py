@@ -44,7 +44,7 @@ from consensus.types import (
     TxOut,
     Validator,
 )
-from faircoop_node.fileio import write_text_atomic
+from faircoop_common.fileio import write_atomic
 
 FORMAT = "faircoop-genesis/1"
 
@@ -90,6 +90,32 @@ def parse_amount(text: str, what: str) -> int:
     if not 1 <= amount <= MAX_AMOUNT:
         raise GenesisFileError(f"{what}: amount must be 1 to {MAX_AMOUNT} base units")
     return amount
+
+
+def parse_allocations(items: Sequence[str], network: str) -> list[TxOut]:
+    """`--alloc ADDRESS_OR_LOCK:AMOUNT` items (amounts in base units)."""
+    out: list[TxOut] = []
+    for item in items:
+        target, sep, amount = item.rpartition(":")
+        if not sep or not target:
+            raise GenesisFileError(f"--alloc: expected ADDRESS_OR_LOCK:AMOUNT, got {item!r}")
+        out.append(TxOut(parse_amount(amount, f"--alloc {target}"),
+                         parse_lock(target, network, "--alloc")))
+    return out
+
+
+def parse_params(items: Sequence[str]) -> dict[str, int]:
+    """`--param NAME=INTEGER` items (the names are checked when the genesis is built)."""
+    params: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            params[name.strip()] = int(value)
+        except ValueError:
+            raise GenesisFileError(f"--param: expected NAME=INTEGER, got {item!r}") from None
+        if not sep:
+            raise GenesisFileError(f"--param: expected NAME=INTEGER, got {item!r}")
+    return params
 
 
 def default_treasury(governors: Sequence[bytes], threshold: int) -> Lock:
@@ -249,7 +275,7 @@ def write_genesis(path: Path | str, g: Genesis) -> None:
     path = Path(path)
     text = json.dumps(genesis_to_json(check_genesis(g)), indent=2) + "\n"
     try:
-        write_text_atomic(path, text)
+        write_atomic(path, text)
     except OSError as exc:
         raise GenesisFileError(f"cannot write genesis file {path}: {exc.strerror}") from None
 

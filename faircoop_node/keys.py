@@ -13,14 +13,13 @@ operator protects (permissions, disk encryption); the wallet's key store is the 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from pathlib import Path
 
 from consensus.crypto import PrivateKey
 from consensus.errors import CryptoError, FaircoopError
-from faircoop_node.fileio import fsync_dir
+from faircoop_common.fileio import write_atomic
 from faircoop_node.logs import event_logger
 
 KEY_FILE_MODE = 0o600
@@ -37,26 +36,12 @@ def write_node_key(path: Path | str, key: PrivateKey) -> None:
     if path.exists():
         raise KeyFileError(f"{path} already exists; refusing to overwrite a node key "
                            "(move it away first if you really mean to replace it)")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    data = (key.secret_bytes().hex() + "\n").encode()
+    data = key.secret_bytes().hex() + "\n"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, KEY_FILE_MODE)  # in case a umask or ACL widened it
-        os.link(tmp, path)  # fails if `path` appeared meanwhile, unlike rename
-        os.unlink(tmp)
-        fsync_dir(path.parent)
-    except FileExistsError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        write_atomic(path, data, mode=KEY_FILE_MODE, overwrite=False)
+    except FileExistsError:  # it appeared meanwhile: linking, unlike renaming, never replaces
         raise KeyFileError(f"{path} already exists; refusing to overwrite a node key") from None
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise KeyFileError(f"cannot write node key {path}: {exc.strerror}") from None
 
 

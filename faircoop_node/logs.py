@@ -14,6 +14,11 @@ Usage::
     ctx = LogContext(node=node_id)
     log = event_logger("faircoop.net", ctx)
     log.info("peer_connected", peer=peer_id, address="127.0.0.1:7071")
+    log.error("node_bug", kind="vote", exc_info=exc)  # or log.exception(...) in an except
+
+A logged exception keeps its traceback: JSON lines get `error` ("Type: message") and
+`traceback` (the usual "Traceback (most recent call last): ..." text, chained causes
+included); text lines are followed by the usual multi-line block.
 
 Secrets never go through here: callers pass public keys and hashes, never private keys.
 """
@@ -24,12 +29,14 @@ import json
 import logging
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from typing import IO, Any
 
 FIELD_ATTR = "faircoop"
 NODE_ID_CHARS = 16  # the hex prefix of the node id shown in logs
-_RESERVED = ("ts", "level", "event", "node", "height", "round", "logger")
+_RESERVED = ("ts", "level", "event", "node", "height", "round", "logger", "traceback")
+ExcInfo = BaseException | bool | None
 
 
 @dataclass(slots=True)
@@ -65,24 +72,33 @@ class EventLogger:
     def context(self) -> LogContext:
         return self._ctx
 
-    def log(self, level: int, event: str, /, **fields: Any) -> None:
+    def log(self, level: int, event: str, /, *, exc_info: ExcInfo = None,
+            **fields: Any) -> None:
+        """`exc_info`: an exception (or True: the one being handled) whose traceback the
+        line carries."""
         if not self._logger.isEnabledFor(level):
             return
         payload = {"node": self._ctx.node, "height": self._ctx.height,
                    "round": self._ctx.round, "fields": fields}
-        self._logger.log(level, event, extra={FIELD_ATTR: payload}, stacklevel=3)
+        self._logger.log(level, event, extra={FIELD_ATTR: payload}, exc_info=exc_info,
+                         stacklevel=3)
 
-    def debug(self, event: str, /, **fields: Any) -> None:
-        self.log(logging.DEBUG, event, **fields)
+    def debug(self, event: str, /, *, exc_info: ExcInfo = None, **fields: Any) -> None:
+        self.log(logging.DEBUG, event, exc_info=exc_info, **fields)
 
-    def info(self, event: str, /, **fields: Any) -> None:
-        self.log(logging.INFO, event, **fields)
+    def info(self, event: str, /, *, exc_info: ExcInfo = None, **fields: Any) -> None:
+        self.log(logging.INFO, event, exc_info=exc_info, **fields)
 
-    def warning(self, event: str, /, **fields: Any) -> None:
-        self.log(logging.WARNING, event, **fields)
+    def warning(self, event: str, /, *, exc_info: ExcInfo = None, **fields: Any) -> None:
+        self.log(logging.WARNING, event, exc_info=exc_info, **fields)
 
-    def error(self, event: str, /, **fields: Any) -> None:
-        self.log(logging.ERROR, event, **fields)
+    def error(self, event: str, /, *, exc_info: ExcInfo = None, **fields: Any) -> None:
+        self.log(logging.ERROR, event, exc_info=exc_info, **fields)
+
+    def exception(self, event: str, /, **fields: Any) -> None:
+        """An error line with the traceback of the exception being handled (call it in an
+        `except` block)."""
+        self.log(logging.ERROR, event, exc_info=True, **fields)
 
     def child(self, suffix: str) -> EventLogger:
         return EventLogger(self._logger.getChild(suffix), self._ctx)
@@ -121,8 +137,17 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
         for key, value in bound["fields"].items():
             out[key if key not in _RESERVED else f"field_{key}"] = _jsonable(value)
     if record.exc_info and record.exc_info[0] is not None:
-        out["error"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"
+        out.setdefault("error", f"{record.exc_info[0].__name__}: {record.exc_info[1]}")
+        out["traceback"] = _traceback_text(record)
     return out
+
+
+def _traceback_text(record: logging.LogRecord) -> str:
+    """The record's traceback as `traceback.print_exception` writes it (no final newline);
+    cached on the record, as logging.Formatter does."""
+    if not record.exc_text and record.exc_info:
+        record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+    return record.exc_text or ""
 
 
 class JsonFormatter(logging.Formatter):
@@ -133,14 +158,16 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`ts level node h=H r=R event key=value ...` for a human at a terminal."""
+    """`ts level node h=H r=R event key=value ...` for a human at a terminal, then the
+    traceback, if any, as its usual multi-line block."""
 
     def format(self, record: logging.LogRecord) -> str:
         f = record_fields(record)
         head = f"{f['ts']} {f['level']:<7} {f['node'] or '-'} h={f['height']} r={f['round']} "
         rest = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in f.items()
                         if k not in _RESERVED)
-        return f"{head}{f['event']}" + (" " + rest if rest else "")
+        line = f"{head}{f['event']}" + (" " + rest if rest else "")
+        return line + ("\n" + f["traceback"] if "traceback" in f else "")
 
 
 def setup_logging(level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None) -> None:

@@ -31,6 +31,7 @@ removal. Only `select` and `entries` walk the pool.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -248,6 +249,17 @@ class Mempool:
             taken.add(entry.txid)
             used += entry.size
         return chosen
+
+    def readmit_all(self, chain: UtxoView, params: ChainParams) -> int:
+        """Admit every pooled tx again, in admission order, against `chain` and `params` (after
+        a block failed on one: a higher fee rate came into force, say); how many were dropped.
+        The pool object stays the same, so whoever holds it keeps reading the current one."""
+        entries = self.entries()
+        Mempool.__init__(self, self.chain_id, self.sig_cache, self.max_txs, self.max_bytes)
+        for entry in entries:
+            with contextlib.suppress(ValidationError):
+                self.add(entry.tx, chain, params)
+        return len(entries) - len(self)
 
     def remove_committed(self, txs: Iterable[Tx]) -> int:
         """Drop txs a block committed, and pooled txs that spend an input a committed tx spent

@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=_seeds, default=range(0, 10))
     ap.add_argument("--faults", default="", help="comma list of fault names, or `all`")
     ap.add_argument("--heights", type=int, default=3, help="heights each run must finalize")
-    ap.add_argument("--rules", default="auto", choices=("auto", "static", "chainstate"))
+    ap.add_argument("--rules", default="auto", choices=("auto", "chainstate"),
+                    help="the chain rules: the node's own chain-state rules (the only ones since "
+                         "the simulator runs the node's consensus driver)")
     ap.add_argument("--verbose", action="store_true", help="print every run, not only failures")
     args = ap.parse_args(argv)
     try:

@@ -5,8 +5,12 @@ explorers and the cooperative's operators.
 runs it, tests run it over a view on a `MemoryStore`. Handlers are thin: they parse, read the
 view and shape JSON; no ledger rule is applied here (submitting a tx hands it to the node).
 
-Left out on purpose: authentication and rate limiting (bind the API to loopback, or put it
-behind a proxy that does them), CORS, and writing anything but transactions.
+What clients can make the node spend is bounded by `ApiLimits` (`limits.py`): open connections
+(`site.py`), block streams, heavy reads (done in the API's own threads, `offload.py`) and the
+bytes of answers being sent; past a bound the answer is 503 with `Retry-After`.
+
+Left out on purpose: authentication and per-client rate limiting (bind the API to loopback, or
+put it behind a proxy that does them), CORS, and writing anything but transactions.
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from consensus.params import PARAM_RANGES
-from faircoop_node.api import addresses, chain, governance, metrics, openapi, stream, txs
+from faircoop_node.api import addresses, chain, governance, metrics, offload, openapi, stream, txs
 from faircoop_node.api.errors import error_middleware
+from faircoop_node.api.limits import ApiLimits
 from faircoop_node.api.view import KEEPALIVE_S, MAX_BODY, VIEW, NodeView
 
 # The largest tx any parameter setting allows, as hex, plus room for a JSON wrapper.
 DEFAULT_MAX_BODY = 2 * PARAM_RANGES["max_tx_size"][1] + 4096
 DEFAULT_KEEPALIVE_S = 15.0
 
-__all__ = ["DEFAULT_KEEPALIVE_S", "DEFAULT_MAX_BODY", "NodeView", "create_app"]
+__all__ = ["DEFAULT_KEEPALIVE_S", "DEFAULT_MAX_BODY", "ApiLimits", "NodeView", "create_app"]
 
 
 def create_app(
@@ -30,11 +35,17 @@ def create_app(
     *,
     max_body: int = DEFAULT_MAX_BODY,
     keepalive_s: float = DEFAULT_KEEPALIVE_S,
+    limits: ApiLimits | None = None,
 ) -> web.Application:
+    """The API over `view`; `limits` defaults to `ApiLimits()` (the node passes its own,
+    sized from its descriptor limit: `ApiLimits.for_descriptors`)."""
+    limits = limits or ApiLimits()
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
     app[VIEW] = view
     app[MAX_BODY] = max_body
     app[KEEPALIVE_S] = keepalive_s
+    app[stream.SLOTS] = stream.StreamSlots(limits.max_streams)
+    offload.install(app, limits)
     for module in (chain, txs, addresses, governance, stream, metrics, openapi):
         app.router.add_routes(module.routes)
     app.on_shutdown.append(stream.close_streams)

@@ -3,9 +3,12 @@
 An address is decoded for this node's network: a typo fails its checksum and another network's
 address fails its prefix, each a 400 whose message says which. Lists are paged with `limit`
 (and, for history, `before_height`/`before_position`, the last entry of the previous page).
+A page is at most 10,000 entries, read and encoded in the API's read pool (`offload.py`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -14,9 +17,12 @@ from consensus.codec import policy_lock
 from consensus.types import Lock
 from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.lookup import spent_output
+from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_uint
+from faircoop_node.api.render import Json
 from faircoop_node.api.view import VIEW, NodeView
-from faircoop_node.storage.protocol import TxLocation
+from faircoop_node.mempool import PoolEntry
+from faircoop_node.storage.protocol import ChainReader, TxLocation
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -34,14 +40,14 @@ def _limit(request: web.Request) -> int:
                       hi=MAX_LIMIT)
 
 
-def mempool_delta(view: NodeView, lock: Lock) -> int:
+def mempool_delta(view: NodeView, entries: Sequence[PoolEntry], lock: Lock) -> int:
     """What the pooled txs would add to (or take from) the lock's balance once committed.
 
     A pooled tx passed the ledger rules, so each input's witness reveals the policy whose lock
     the spent output carries: the spent output is only looked up when that lock is ours.
     """
     delta = 0
-    for entry in view.mempool.entries():
+    for entry in entries:
         tx = entry.tx
         delta += sum(o.amount for o in tx.outputs if o.lock == lock)
         for txin, witness in zip(tx.inputs, tx.witnesses, strict=False):
@@ -53,42 +59,52 @@ def mempool_delta(view: NodeView, lock: Lock) -> int:
     return delta
 
 
-@routes.get("/api/v1/address/{address}")
-async def address(request: web.Request) -> web.Response:
-    view = request.app[VIEW]
-    lock = _lock(request)
+def _address(view: NodeView, entries: Sequence[PoolEntry], lock: Lock) -> Json:
     summary = view.store.get_address_summary(lock)
-    return web.json_response({
+    return {
         "address": encode_address(lock, view.store.genesis.network),
         "lock": lock.hex(),
         "balance": summary.balance,
         "utxo_count": summary.utxo_count,
         "tx_count": summary.tx_count,
-        "mempool_balance_delta": mempool_delta(view, lock),
-    })
+        "mempool_balance_delta": mempool_delta(view, entries, lock),
+    }
+
+
+@routes.get("/api/v1/address/{address}")
+async def address(request: web.Request) -> web.StreamResponse:
+    """The balance delta walks the whole mempool (up to 50,000 txs): the walk is in a thread,
+    over a copy of the entry list taken here (the loop alone changes the pool)."""
+    view = request.app[VIEW]
+    lock = _lock(request)
+    return await json_from_pool(request, _address, view, view.mempool.entries(), lock)
+
+
+def _utxos(store: ChainReader, lock: Lock, limit: int) -> list[Json]:
+    return [{"txid": u.outpoint.txid.hex(), "index": u.outpoint.index, "amount": u.amount,
+             "height": u.height} for u in store.get_address_utxos(lock, limit=limit)]
 
 
 @routes.get("/api/v1/address/{address}/utxo")
-async def address_utxo(request: web.Request) -> web.Response:
+async def address_utxo(request: web.Request) -> web.StreamResponse:
     lock = _lock(request)
     limit = _limit(request)
-    utxos = request.app[VIEW].store.get_address_utxos(lock, limit=limit)
-    return web.json_response([
-        {"txid": u.outpoint.txid.hex(), "index": u.outpoint.index, "amount": u.amount,
-         "height": u.height}
-        for u in utxos
-    ])
+    return await json_from_pool(request, _utxos, request.app[VIEW].store, lock, limit)
+
+
+def _history(store: ChainReader, lock: Lock, limit: int, before: TxLocation | None
+             ) -> list[Json]:
+    return [{"txid": h.txid.hex(), "height": h.height, "position": h.position}
+            for h in store.get_address_history(lock, limit=limit, before=before)]
 
 
 @routes.get("/api/v1/address/{address}/txs")
-async def address_txs(request: web.Request) -> web.Response:
+async def address_txs(request: web.Request) -> web.StreamResponse:
     lock = _lock(request)
     limit = _limit(request)
     before = _before(request)
-    history = request.app[VIEW].store.get_address_history(lock, limit=limit, before=before)
-    return web.json_response([
-        {"txid": h.txid.hex(), "height": h.height, "position": h.position} for h in history
-    ])
+    return await json_from_pool(request, _history, request.app[VIEW].store, lock, limit,
+                                before)
 
 
 def _before(request: web.Request) -> TxLocation | None:

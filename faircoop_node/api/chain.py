@@ -2,6 +2,10 @@
 
 The tip height and hash and `block-height/{h}` answer `text/plain`, as Esplora's do, so a shell
 script can `curl` them; everything else is JSON.
+
+Status, tip, height and validator-set answers are one or two small reads, made on the loop.
+Blocks (decoded whole), headers (up to 3,000 reads) and the genesis (all its allocations) are
+read and encoded in the API's read pool (`offload.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from consensus.codec import (
 from consensus.types import BlockHash, Validator
 from faircoop_node.api.errors import NotFound
 from faircoop_node.api.lookup import block_by_hash, hash_at
+from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_hash, parse_uint
-from faircoop_node.api.render import block_json, genesis_block_json
+from faircoop_node.api.render import Json, block_json, genesis_block_json
 from faircoop_node.api.view import VIEW
+from faircoop_node.storage.protocol import ChainReader
 
 MAX_HEADERS = 1000
 
@@ -54,10 +60,10 @@ async def status(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/genesis")
-async def genesis(request: web.Request) -> web.Response:
+async def genesis(request: web.Request) -> web.StreamResponse:
     store = request.app[VIEW].store
-    return web.json_response({"hash": store.genesis_hash.hex(),
-                              "hex": encode_genesis(store.genesis).hex()})
+    return await json_from_pool(request, lambda: {
+        "hash": store.genesis_hash.hex(), "hex": encode_genesis(store.genesis).hex()})
 
 
 @routes.get("/api/v1/blocks/tip/height")
@@ -76,47 +82,50 @@ async def block_at_height(request: web.Request) -> web.Response:
     return _text(hash_at(request.app[VIEW].store, height).hex())
 
 
-@routes.get("/api/v1/block/{hash}")
-async def block(request: web.Request) -> web.Response:
-    store = request.app[VIEW].store
-    block_id = parse_hash(request.match_info["hash"], "block hash")
+def _block_summary(store: ChainReader, block_id: bytes) -> Json:
     if block_id == store.genesis_hash:
-        return web.json_response(genesis_block_json(store.genesis_hash, store.genesis.time_ms))
+        return genesis_block_json(store.genesis_hash, store.genesis.time_ms)
     found = block_by_hash(store, block_id)
     certificate = store.get_certificate(found.header.height)
-    return web.json_response(block_json(found, BlockHash(block_id), certificate))
+    return block_json(found, BlockHash(block_id), certificate)
+
+
+@routes.get("/api/v1/block/{hash}")
+async def block(request: web.Request) -> web.StreamResponse:
+    block_id = parse_hash(request.match_info["hash"], "block hash")
+    return await json_from_pool(request, _block_summary, request.app[VIEW].store, block_id)
+
+
+def _block_txids(store: ChainReader, block_id: bytes) -> list[str]:
+    if block_id == store.genesis_hash:
+        return []
+    return [txid(tx).hex() for tx in block_by_hash(store, block_id).txs]
 
 
 @routes.get("/api/v1/block/{hash}/txids")
-async def block_txids(request: web.Request) -> web.Response:
-    store = request.app[VIEW].store
+async def block_txids(request: web.Request) -> web.StreamResponse:
     block_id = parse_hash(request.match_info["hash"], "block hash")
-    if block_id == store.genesis_hash:
-        return web.json_response([])
-    found = block_by_hash(store, block_id)
-    return web.json_response([txid(tx).hex() for tx in found.txs])
+    return await json_from_pool(request, _block_txids, request.app[VIEW].store, block_id)
 
 
-@routes.get("/api/v1/block/{hash}/raw")
-async def block_raw(request: web.Request) -> web.Response:
-    store = request.app[VIEW].store
-    block_id = parse_hash(request.match_info["hash"], "block hash")
+def _block_raw(store: ChainReader, block_id: bytes) -> Json:
     if block_id == store.genesis_hash:
         raise NotFound("the genesis is not encoded as a block: GET /api/v1/genesis")
     raw = store.get_block_bytes(block_id)
     if raw is None:
         raise NotFound(f"no block {block_id.hex()}")
-    return web.json_response({"hex": raw.hex()})
+    return {"hex": raw.hex()}
 
 
-@routes.get("/api/v1/headers")
-async def headers(request: web.Request) -> web.Response:
-    """Headers with their certificates, for light clients and wallets following the chain."""
-    store = request.app[VIEW].store
-    start = parse_uint(request.query.get("from"), "from", lo=1)
-    count = parse_uint(request.query.get("count"), "count", default=100, lo=1, hi=MAX_HEADERS)
+@routes.get("/api/v1/block/{hash}/raw")
+async def block_raw(request: web.Request) -> web.StreamResponse:
+    block_id = parse_hash(request.match_info["hash"], "block hash")
+    return await json_from_pool(request, _block_raw, request.app[VIEW].store, block_id)
+
+
+def _headers(store: ChainReader, start: int, count: int) -> list[Json]:
     tip = store.tip().height
-    out: list[dict[str, object]] = []
+    out: list[Json] = []
     for height in range(start, min(tip, start + count - 1) + 1):
         block_id = store.get_hash_at(height)
         header = store.get_header(block_id) if block_id is not None else None
@@ -129,7 +138,15 @@ async def headers(request: web.Request) -> web.Response:
             "header_hex": encode_header(header).hex(),
             "certificate_hex": certificate.hex() if certificate is not None else None,
         })
-    return web.json_response(out)
+    return out
+
+
+@routes.get("/api/v1/headers")
+async def headers(request: web.Request) -> web.StreamResponse:
+    """Headers with their certificates, for light clients and wallets following the chain."""
+    start = parse_uint(request.query.get("from"), "from", lo=1)
+    count = parse_uint(request.query.get("count"), "count", default=100, lo=1, hi=MAX_HEADERS)
+    return await json_from_pool(request, _headers, request.app[VIEW].store, start, count)
 
 
 @routes.get("/api/v1/validator-set/{hash}")

@@ -7,6 +7,8 @@ wallet can tell a fee that is too low from a typo in an address.
 The middleware maps:
 - `ApiError` (raised by handlers: not found, bad parameter) to its own status;
 - `ValidationError` and `DecodeError` to 400 with the rule;
+- `Unavailable` (a limit in `limits.py` is reached: too many streams or heavy reads at once)
+  to 503 with `Retry-After`, closing the connection so its descriptor is freed;
 - `StorageError` (the node's own store failed: not the client's fault) to 503;
 - any other `FaircoopError` (address, params, crypto, merkle) to 400;
 - aiohttp's own HTTP errors (unknown route 404, wrong method 405, body too large 413) to the
@@ -56,6 +58,20 @@ class NotFound(ApiError):
     status = 404
 
 
+class Unavailable(ApiError):
+    """The node is serving as many of these requests as it allows: try again later."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self._retry_after_s = retry_after_s
+
+    @property
+    def retry_after_s(self) -> int:
+        return self._retry_after_s
+
+
 def error_body(message: str, rule: str | None = None) -> dict[str, str]:
     body = {"error": message}
     if rule is not None:
@@ -85,6 +101,11 @@ def describe(exc: FaircoopError) -> tuple[int, str, str | None]:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except Unavailable as exc:
+        response = json_error(exc.status, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        response.force_close()
+        return response
     except FaircoopError as exc:
         status, message, rule = describe(exc)
         return json_error(status, message, rule)

@@ -3,7 +3,10 @@
 The node calls `BlockFeed.publish` once per committed block (from its event loop, never
 blocking); each open `blocks/stream` holds a `Subscription`. A subscriber that falls more than
 `max_backlog` events behind is dropped rather than letting its queue grow without bound: its
-stream ends and the client reconnects (SSE clients do that by themselves).
+stream ends and the client reconnects (SSE clients do that by themselves). Events are
+fixed-size (`NewBlock`: four fields, about 250 bytes with the object overhead), so the bound in
+items is one in bytes too: 256 events, ~64 KiB per subscriber; the number of subscribers is
+capped by the API (`ApiLimits.max_streams`).
 
 The feed also keeps the committed-block and committed-tx totals since the process started and
 a sliding window of recent commits, so the tx/s rate needs no extra bookkeeping in the node.

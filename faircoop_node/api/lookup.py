@@ -1,30 +1,27 @@
 """Store lookups shared by the handlers (`hash_at` and `block_by_hash` raise `NotFound`).
 
-The one non-trivial lookup is the output an input spends, which the UTXO set no longer holds
-once the tx is committed. It is found where it was created: a genesis allocation, an output of
-a committed or pooled tx, or a block's fee output (whose amount is that block's total fee, so
-it is summed from the block's own txs, to a bounded depth). The store keeps no undo data, so
-this is the price of showing a committed tx's fee.
+A committed tx comes with its fee and place from the store's tx index (`get_committed_tx`: a few
+key reads and one tx decoded, however large the blocks around it); a pooled tx's fee is in its
+mempool entry. `spent_output` finds the output an input spends, for the mempool's effect on a
+balance: in the UTXO set, the genesis, the mempool, or a committed tx.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.types import Block, BlockHash, OutPoint, Tx, TxId, TxOut
+from consensus.types import Block, BlockHash, OutPoint, TxId, TxOut
 from faircoop_node.api.errors import NotFound
 from faircoop_node.api.view import NodeView
 from faircoop_node.storage.protocol import ChainReader, TxLocation
 
-MAX_FEE_DEPTH = 4  # fee outputs spending fee outputs: deeper than this, the fee is unknown
-
 
 @dataclass(frozen=True, slots=True)
-class CommittedTx:
-    tx: Tx
+class Placed:
+    """Where a committed tx sits: its block's height and hash, and its position there."""
+
     location: TxLocation
     block_hash: BlockHash
-    block: Block
 
 
 def hash_at(store: ChainReader, height: int) -> BlockHash:
@@ -43,15 +40,12 @@ def block_by_hash(store: ChainReader, block_id: bytes) -> Block:
     return block
 
 
-def committed_tx(store: ChainReader, tid: bytes) -> CommittedTx | None:
-    location = store.get_tx_location(tid)
+def place(store: ChainReader, location: TxLocation | None) -> Placed | None:
+    """The block hash of a tx index location (two key reads, no block read)."""
     if location is None:
         return None
     block_hash = store.get_hash_at(location.height)
-    block = store.get_block(block_hash) if block_hash is not None else None
-    if block_hash is None or block is None or not 0 <= location.position < len(block.txs):
-        return None  # the index is ahead of the blocks it points at: treat as not committed
-    return CommittedTx(block.txs[location.position], location, block_hash, block)
+    return None if block_hash is None else Placed(location, block_hash)
 
 
 def spent_output(view: NodeView, outpoint: OutPoint) -> TxOut | None:
@@ -64,40 +58,11 @@ def spent_output(view: NodeView, outpoint: OutPoint) -> TxOut | None:
         allocations = store.genesis.allocations
         return allocations[outpoint.index] if outpoint.index < len(allocations) else None
     pooled = view.mempool.get(TxId(outpoint.txid))
-    parent = pooled.tx if pooled is not None else None
-    if parent is None:
-        found = committed_tx(store, outpoint.txid)
-        parent = found.tx if found is not None else None
-    if parent is None:
-        return None
+    if pooled is not None:
+        parent = pooled.tx
+    else:
+        committed = store.get_committed_tx(outpoint.txid)
+        if committed is None:
+            return None
+        parent = committed.tx
     return parent.outputs[outpoint.index] if outpoint.index < len(parent.outputs) else None
-
-
-def tx_fee(view: NodeView, tx: Tx, depth: int = 0) -> int | None:
-    """Inputs minus outputs, or None when an input's amount can't be found."""
-    total_in = 0
-    for txin in tx.inputs:
-        amount = _input_amount(view, txin.prevout, depth)
-        if amount is None:
-            return None
-        total_in += amount
-    return total_in - sum(o.amount for o in tx.outputs)
-
-
-def _input_amount(view: NodeView, outpoint: OutPoint, depth: int) -> int | None:
-    prev = spent_output(view, outpoint)
-    if prev is not None:
-        return prev.amount
-    # A spent fee output, OutPoint(block hash, 0): its amount is that block's total fee.
-    if outpoint.index != 0 or depth >= MAX_FEE_DEPTH:
-        return None
-    block = view.store.get_block(outpoint.txid)
-    if block is None:
-        return None
-    fees = 0
-    for tx in block.txs:
-        fee = tx_fee(view, tx, depth + 1)
-        if fee is None:
-            return None
-        fees += fee
-    return fees or None

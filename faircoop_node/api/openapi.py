@@ -160,6 +160,12 @@ LIMIT_PARAM = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_00
                      "at most this many entries (default 1000)")
 BAD = _error("malformed parameter or body")
 MISSING = _error("no such object")
+UNAVAILABLE: Schema = {
+    **_error("the node serves as many of these requests (or connections, or streams) as it "
+             "allows, or its store failed; retry after the Retry-After seconds"),
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1},
+                                "description": "seconds to wait before retrying"}},
+}
 
 
 def _get(summary: str, ok: Schema, *, params: tuple[Schema, ...] = (),
@@ -268,13 +274,18 @@ def build_document() -> Schema:
         f"{v1}/mempool": _get("Mempool summary", _json(_ref("Mempool"))),
         f"{v1}/blocks/stream": _get(
             "Server-Sent Events: one `block` event per committed block, data "
-            '{"height","hash","tx_count","time_ms"}; ": keep-alive" comments between',
+            '{"height","hash","tx_count","time_ms"}; ": keep-alive" comments between. '
+            "503 when the node has as many streams open as it serves; a client that stops "
+            "reading is dropped",
             {"description": "event stream",
              "content": {"text/event-stream": {"schema": {"type": "string"}}}}),
         "/metrics": metrics,
         f"{v1}/metrics": metrics,
         f"{v1}/openapi.json": _get("This document", _json({"type": "object"})),
     }
+    for ops in paths.values():  # the connection cap can refuse any request
+        for op in ops.values():
+            op["responses"]["503"] = UNAVAILABLE
     return {
         "openapi": "3.0.3",
         "info": {
@@ -282,7 +293,8 @@ def build_document() -> Schema:
             "version": API_VERSION,
             "description": (
                 "Esplora-shaped REST API of a faircoop node. Amounts are integer base units; "
-                "hashes and bytes are lower-case hex. Every error is a 4xx with an Error body."
+                "hashes and bytes are lower-case hex. Every error is a 4xx with an Error body, "
+                "or a 503 with Retry-After when the node is at one of its limits."
             ),
         },
         "servers": [{"url": "/"}],

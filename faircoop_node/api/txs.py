@@ -4,6 +4,9 @@ A tx is *final* once its block is committed: the block's commit certificate prov
 proof endpoint returns everything a wallet needs to check that offline (the header, the Merkle
 path from the txid to the header's tx root, the certificate, and the validator set the
 certificate must be checked against), so it need not trust this node.
+
+A lookup reads the tx's index record and slices the tx out of its block's bytes; the proof
+decodes the whole block. Both run in the API's read pool (`offload.py`), off the event loop.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from consensus.errors import DecodeError, FaircoopError
 from consensus.merkle import merkle_proof
 from consensus.types import TxId
 from faircoop_node.api.errors import BadRequest, NotFound, describe, error_body
-from faircoop_node.api.lookup import CommittedTx, committed_tx, tx_fee
+from faircoop_node.api.lookup import Placed, place
+from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_hash, parse_hex
 from faircoop_node.api.render import Json, status_json, tx_json
 from faircoop_node.api.view import VIEW, NodeView
@@ -30,68 +34,76 @@ def _txid_param(request: web.Request) -> TxId:
     return TxId(parse_hash(request.match_info["txid"], "txid"))
 
 
-def _status(view: NodeView, tid: TxId, found: CommittedTx | None) -> Json:
-    if found is None:
+def _status(view: NodeView, tid: TxId, placed: Placed | None) -> Json:
+    if placed is None:
         return status_json(in_mempool=tid in view.mempool)
     return status_json(
         in_mempool=False,
-        height=found.location.height,
-        block_hash=found.block_hash,
-        position=found.location.position,
-        certificate=view.store.get_certificate(found.location.height),
+        height=placed.location.height,
+        block_hash=placed.block_hash,
+        position=placed.location.position,
+        certificate=view.store.get_certificate(placed.location.height),
     )
 
 
-@routes.get("/api/v1/tx/{txid}")
-async def get_tx(request: web.Request) -> web.Response:
-    view = request.app[VIEW]
-    tid = _txid_param(request)
-    found = committed_tx(view.store, tid)
-    if found is not None:
-        tx, fee = found.tx, tx_fee(view, found.tx)
+def _tx_answer(view: NodeView, tid: TxId) -> Json:
+    """The tx from its index record and its block's bytes, or from the mempool (a thread)."""
+    store = view.store
+    committed = store.get_committed_tx(tid)
+    if committed is not None:
+        tx, fee, placed = committed.tx, committed.fee, place(store, committed.location)
     else:
         entry = view.mempool.get(tid)
         if entry is None:
             raise NotFound(f"no tx {tid.hex()} in the chain or the mempool")
-        tx, fee = entry.tx, entry.fee
-    network = view.store.genesis.network
-    return web.json_response(tx_json(tx, tid, network, fee, _status(view, tid, found)))
+        tx, fee, placed = entry.tx, entry.fee, None
+    return tx_json(tx, tid, store.genesis.network, fee, _status(view, tid, placed))
+
+
+@routes.get("/api/v1/tx/{txid}")
+async def get_tx(request: web.Request) -> web.StreamResponse:
+    return await json_from_pool(request, _tx_answer, request.app[VIEW], _txid_param(request))
 
 
 @routes.get("/api/v1/tx/{txid}/status")
 async def tx_status(request: web.Request) -> web.Response:
+    """Three small reads (index record, height, certificate): answered on the loop."""
     view = request.app[VIEW]
     tid = _txid_param(request)
-    found = committed_tx(view.store, tid)
-    if found is None and tid not in view.mempool:
+    placed = place(view.store, view.store.get_tx_location(tid))
+    if placed is None and tid not in view.mempool:
         raise NotFound(f"no tx {tid.hex()} in the chain or the mempool")
-    return web.json_response(_status(view, tid, found))
+    return web.json_response(_status(view, tid, placed))
+
+
+def _proof(view: NodeView, tid: TxId) -> Json:
+    """The finality receipt: decodes the tx's whole block for the Merkle path (a thread)."""
+    store = view.store
+    placed = place(store, store.get_tx_location(tid))
+    block = store.get_block(placed.block_hash) if placed is not None else None
+    if placed is None or block is None:
+        pending = " (it is in the mempool, not yet final)" if tid in view.mempool else ""
+        raise NotFound(f"no committed tx {tid.hex()}{pending}")
+    header = block.header
+    txids: list[bytes] = [compute_txid(tx) for tx in block.txs]
+    certificate = store.get_certificate(header.height)
+    validator_set = store.get_validator_set(header.validators_hash)
+    return {
+        "txid": tid.hex(),
+        "height": header.height,
+        "block_hash": placed.block_hash.hex(),
+        "header_hex": encode_header(header).hex(),
+        "position": placed.location.position,
+        "tx_count": len(txids),
+        "merkle_proof": [node.hex() for node in merkle_proof(txids, placed.location.position)],
+        "certificate_hex": certificate.hex() if certificate is not None else None,
+        "validator_set_hex": validator_set.hex() if validator_set is not None else None,
+    }
 
 
 @routes.get("/api/v1/tx/{txid}/proof")
-async def tx_proof(request: web.Request) -> web.Response:
-    view = request.app[VIEW]
-    store = view.store
-    tid = _txid_param(request)
-    found = committed_tx(store, tid)
-    if found is None:
-        pending = " (it is in the mempool, not yet final)" if tid in view.mempool else ""
-        raise NotFound(f"no committed tx {tid.hex()}{pending}")
-    header = found.block.header
-    txids: list[bytes] = [compute_txid(tx) for tx in found.block.txs]
-    certificate = store.get_certificate(header.height)
-    validator_set = store.get_validator_set(header.validators_hash)
-    return web.json_response({
-        "txid": tid.hex(),
-        "height": header.height,
-        "block_hash": found.block_hash.hex(),
-        "header_hex": encode_header(header).hex(),
-        "position": found.location.position,
-        "tx_count": len(txids),
-        "merkle_proof": [node.hex() for node in merkle_proof(txids, found.location.position)],
-        "certificate_hex": certificate.hex() if certificate is not None else None,
-        "validator_set_hex": validator_set.hex() if validator_set is not None else None,
-    })
+async def tx_proof(request: web.Request) -> web.StreamResponse:
+    return await json_from_pool(request, _proof, request.app[VIEW], _txid_param(request))
 
 
 @routes.post("/api/v1/tx")
@@ -169,10 +181,10 @@ async def _body_hex(request: web.Request) -> str:
 
 
 @routes.get("/api/v1/mempool")
-async def mempool(request: web.Request) -> web.Response:
+async def mempool(request: web.Request) -> web.StreamResponse:
+    """Up to the pool's 50,000 txids: listed on the loop (a copy of references), encoded in a
+    thread."""
     pool = request.app[VIEW].mempool
-    return web.json_response({
-        "count": len(pool),
-        "bytes": pool.size_bytes,
-        "txids": [e.txid.hex() for e in pool.entries()],
-    })
+    count, size, entries = len(pool), pool.size_bytes, pool.entries()
+    return await json_from_pool(request, lambda: {
+        "count": count, "bytes": size, "txids": [e.txid.hex() for e in entries]})

@@ -87,12 +87,13 @@ async def _handshake_frame(ws: aiohttp.ClientWebSocketResponse, want: MsgType) -
 
 
 async def connect(session: aiohttp.ClientSession, url: str, chain: ChainIdentity,
-                  key: PrivateKey) -> Link:
-    """Dial `url` and complete the handshake as the holder of `key`."""
+                  key: PrivateKey, *, tip_height: int = 0) -> Link:
+    """Dial `url` and complete the handshake as the holder of `key`, claiming `tip_height`
+    (anything: the node can't check it) in our HELLO."""
     ws = await session.ws_connect(url, max_msg_size=0, compress=0)
     try:
         nonce = secrets.token_bytes(NONCE_SIZE)
-        mine = Hello(chain.chain_id, chain.genesis_hash, 0, BlockHash(bytes(32)),
+        mine = Hello(chain.chain_id, chain.genesis_hash, tip_height, BlockHash(bytes(32)),
                      PublicKey(key.public_key), True, nonce)
         await ws.send_bytes(encode_envelope(MsgType.HELLO, encode_hello(mine)))
         theirs = decode_hello(await _handshake_frame(ws, MsgType.HELLO))

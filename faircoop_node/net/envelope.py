@@ -56,7 +56,7 @@ class MsgType(IntEnum):
     PROPOSAL = 11  # ProposalMessage: a signed proposal and the block it names
     VOTE = 12  # votes.encode_vote
     EVIDENCE = 13  # consensus evidence encoding
-    BLOCK = 14  # CertifiedBlock: a final block with its commit certificate
+    BLOCK = 14  # retired: nothing sends it (a peer that does is banned); the value stays taken
     GET_BLOCKS = 15  # GetBlocks: ask for a range of final blocks
     BLOCKS = 16  # BlockRange: the answer, in height order
     STATUS = 17  # Status: a tip (and round) announcement
@@ -232,17 +232,6 @@ def _certified_from(obj: Obj, what: str) -> CertifiedBlock:
                           expect_bytes(cert, f"{what}.certificate"))
 
 
-def encode_certified_block(b: CertifiedBlock) -> bytes:
-    return pack((PAYLOAD_VERSION, b.block, b.certificate))
-
-
-def decode_certified_block(data: bytes) -> CertifiedBlock:
-    def build(obj: Obj) -> CertifiedBlock:
-        return _certified_from(_payload_fields(obj, 2, "block_message"), "block_message")
-
-    return decode_canonical(data, "block_message", build)
-
-
 @dataclass(frozen=True, slots=True)
 class BlockRange:
     """The answer to GetBlocks: consecutive final blocks from `start`; may be shorter than asked
@@ -333,9 +322,9 @@ __all__ = [
     "ENVELOPE_VERSION", "MAX_GET_BLOCKS", "NONCE_SIZE", "PART_PIECE", "WIRE_FRAME_BYTES",
     "BlockRange", "CertifiedBlock", "Envelope", "GetBlocks", "Hello", "MsgType", "Part",
     "ProposalMessage", "Status", "decode_part", "encode_part",
-    "decode_auth", "decode_block_range", "decode_certified_block", "decode_envelope",
+    "decode_auth", "decode_block_range", "decode_envelope",
     "decode_get_blocks", "decode_hello", "decode_proposal_message", "decode_reject",
-    "decode_status", "decode_txs", "encode_auth", "encode_block_range", "encode_certified_block",
+    "decode_status", "decode_txs", "encode_auth", "encode_block_range",
     "encode_envelope", "encode_get_blocks", "encode_hello", "encode_proposal_message",
     "encode_reject", "encode_status", "encode_txs",
 ]

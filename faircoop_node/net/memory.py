@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from faircoop_node.config import Limits
+from faircoop_node.logs import event_logger
 from faircoop_node.net.envelope import MsgType, decode_envelope
 from faircoop_node.net.transport import (
     ChainIdentity,
@@ -30,6 +31,8 @@ from faircoop_node.net.transport import (
     TipSource,
     outgoing_frame,
 )
+
+_log = event_logger("faircoop.net.memory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +235,8 @@ class MemoryTransport:
             try:
                 if self._on_message is not None and self._net.linked(self._id, sender):
                     await self._on_message(sender, msg_type, payload)
-            except Exception:  # as in WsTransport: a handler's bug does not stop delivery
-                pass
+            except Exception as exc:  # as in WsTransport: a handler's bug does not stop delivery
+                _log.error("message_handler_failed", peer=sender, type=msg_type.name,
+                           error=repr(exc), exc_info=exc)
             finally:
                 self.inbox.task_done()

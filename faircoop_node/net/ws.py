@@ -655,7 +655,7 @@ class WsTransport:
                         await self._on_message(peer_id, env.msg_type, env.payload)
                     except Exception as exc:  # the node's bug must not kill the connection
                         self._log.error("message_handler_failed", peer=peer_id,
-                                        type=env.msg_type.name, error=repr(exc))
+                                        type=env.msg_type.name, error=repr(exc), exc_info=exc)
             elif msg.type == WSMsgType.TEXT:
                 raise _Drop("malformed frame: text frames are not allowed", ban=True)
             elif msg.type == WSMsgType.ERROR:

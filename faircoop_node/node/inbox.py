@@ -2,9 +2,10 @@
 
 Each `*.action` file holds one line, the hex of `consensus.governance.encode_block_action(...)`:
 a `SignedAction` (add/remove/rekey a validator, set a parameter, ...) or a `RecoveryAction`.
-`Inbox.scan()` returns the files that are new or changed since the last scan, decoded; the node
-decides what to do with them (pool an action for proposers, install a recovery). A file that
-can't be read or decoded is reported once per change, so a typo never stops the node.
+`Inbox.scan()` returns the files that are new or changed since the last scan, decoded, and
+`InboxDuty` does what they say: pool an action for proposers (the file is renamed `.included`
+once a block carries it), or install a recovery at our tip. A file that can't be read or
+decoded is reported once per change, so a typo never stops the node.
 
 Left out: gossiping actions to peers (each validator reads its own inbox; a file dropped in one
 validator's inbox is carried when that validator proposes).
@@ -12,11 +13,17 @@ validator's inbox is carried when that validator proposes).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from consensus.errors import DecodeError
-from consensus.governance import BlockAction, decode_block_action
+from consensus.errors import DecodeError, ValidationError
+from consensus.governance import BlockAction, RecoveryAction, decode_block_action
+from faircoop_node.logs import EventLogger
+
+if TYPE_CHECKING:
+    from faircoop_node.node.driver import ConsensusDriver
 
 SUFFIX = ".action"
 INCLUDED_SUFFIX = ".included"
@@ -71,3 +78,64 @@ def mark_included(path: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+class InboxDuty:
+    """The node's use of its inbox: actions into the driver's pool, recoveries installed.
+
+    A `SignedAction` joins the pool proposers carry from (`select_carried` keeps it only while
+    it applies). A `RecoveryAction` is installed on our tip with our clock, retried each scan
+    until its wait is over; it is held in memory only, so the file stays and a restart
+    installs it again.
+    """
+
+    def __init__(self, inbox: Inbox, driver: ConsensusDriver, chain_id: str,
+                 log: EventLogger) -> None:
+        self.inbox = inbox
+        self._driver = driver
+        self._chain_id = chain_id
+        self._log = log
+        self._files: dict[bytes, Path] = {}  # pooled governance actions -> their file
+        self._recoveries: dict[Path, RecoveryAction] = {}
+        self._refusals: dict[Path, str] = {}  # the last rule each recovery failed, logged once
+
+    async def scan(self) -> None:
+        items, problems = await asyncio.to_thread(self.inbox.scan)
+        for problem in problems:
+            self._log.warning("inbox_unreadable", file=problem.path.name, error=problem.error)
+        for item in items:
+            action = item.action
+            if action.chain_id != self._chain_id:
+                self._log.warning("inbox_wrong_chain", file=item.path.name)
+            elif isinstance(action, RecoveryAction):
+                self._recoveries[item.path] = action
+            elif item.raw not in self._files and self._driver.add_action(item.raw):
+                self._files[item.raw] = item.path
+                self._log.info("action_pooled", file=item.path.name, nonce=action.nonce)
+        for path, recovery in list(self._recoveries.items()):
+            await self._install(recovery, path)
+
+    async def _install(self, action: RecoveryAction, path: Path) -> None:
+        height = self._driver.state.height
+        if action.height != height:
+            if action.height < height:
+                self._recoveries.pop(path, None)  # used (or overtaken): nothing left to do
+            return
+        try:
+            installed = await self._driver.install_recovery(action)
+        except ValidationError as exc:
+            if self._refusals.get(path) != exc.rule:
+                self._refusals[path] = exc.rule
+                self._log.warning("recovery_refused", file=path.name, rule=exc.rule,
+                                  error=str(exc))
+            return
+        if installed:
+            self._log.warning("recovery_installed", file=path.name, height=action.height + 1,
+                              validators=len(action.validators))
+
+    def included(self, raw: bytes) -> None:
+        """A block carried this action: its file is renamed `.included`."""
+        path = self._files.pop(raw, None)
+        if path is not None:
+            mark_included(path)
+            self._log.info("action_included", file=path.name)

@@ -22,6 +22,8 @@ from aiohttp import web
 from consensus.chainstate import encode_chain_state, genesis_state
 from consensus.codec import genesis_hash
 from faircoop_node.api import create_app
+from faircoop_node.api.limits import MIN_CONNECTIONS, ApiLimits, descriptor_limit
+from faircoop_node.api.site import make_runner, serve_capped
 from faircoop_node.config import NodeConfig
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.keys import load_node_key
@@ -30,6 +32,7 @@ from faircoop_node.net.transport import ChainIdentity
 from faircoop_node.net.ws import WsTransport
 from faircoop_node.node.runner import Node, NodeError, NodeOptions
 from faircoop_node.storage import LevelDBStore
+from faircoop_node.storage.leveldb import open_files_for
 
 
 @dataclass
@@ -41,34 +44,53 @@ class NodeProcess:
     store: LevelDBStore
     transport: WsTransport
     api_runner: web.AppRunner | None = None
+    api_server: asyncio.Server | None = None
     api_port: int = 0
 
     async def start(self) -> None:
         await self.node.start()
-        app = create_app(self.node)
-        self.api_runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                        shutdown_timeout=1.0)
+        limits = api_limits(self.config, self.store)
+        app = create_app(self.node, limits=limits)
+        self.api_runner = make_runner(app, limits)
         await self.api_runner.setup()
-        site = web.TCPSite(self.api_runner, self.config.api.host, self.config.api.port)
         try:
-            await site.start()
+            self.api_server = await serve_capped(self.api_runner, self.config.api.host,
+                                                 self.config.api.port, limits)
         except OSError as exc:
             raise NodeError(f"cannot serve the API on {self.config.api.host}:"
                             f"{self.config.api.port}: {exc.strerror}") from None
-        for address in self.api_runner.addresses:
-            if isinstance(address, tuple):
-                self.api_port = int(address[1])
-                break
+        self.api_port = int(self.api_server.sockets[0].getsockname()[1])
         self.node.log.info("api_listening", url=f"http://{self.config.api.host}:{self.api_port}"
-                           "/api/v1/status")
+                           "/api/v1/status", max_connections=limits.max_connections,
+                           max_streams=limits.max_streams)
+        if limits.max_connections == MIN_CONNECTIONS:
+            self.node.log.warning("open_file_limit_low", nofile=descriptor_limit(),
+                                  api_connections=MIN_CONNECTIONS,
+                                  hint="raise the open-file limit (ulimit -n)")
 
     async def stop(self) -> None:
+        if self.api_server is not None:
+            self.api_server.close()
+            self.api_server = None
         if self.api_runner is not None:
             self.node.feed.close_all()
             await self.api_runner.cleanup()
             self.api_runner = None
         await self.node.stop()
         await asyncio.to_thread(self.store.close)
+
+
+def peer_descriptors(config: NodeConfig) -> int:
+    """Descriptors the P2P side may hold: every peer slot twice (a peer we dial may also dial
+    us, and connections still in the handshake hold one each) and the configured dials."""
+    return 2 * config.limits.max_peers + len(config.p2p.peers)
+
+
+def api_limits(config: NodeConfig, store: LevelDBStore) -> ApiLimits:
+    """The API's caps, sized so that the API can't take the descriptors the peers and the
+    store need (issue 12, finding 11)."""
+    return ApiLimits.for_descriptors(descriptor_limit(),
+                                     peer_descriptors(config) + store.descriptors)
 
 
 def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodeProcess:
@@ -81,7 +103,8 @@ def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodePro
     inbox.mkdir(exist_ok=True, mode=0o700)
     options = replace(options or NodeOptions(), inbox=inbox)
     store = LevelDBStore(config.data_dir / "chain", genesis,
-                         genesis_chain_state=encode_chain_state(genesis_state(genesis, gid)))
+                         genesis_chain_state=encode_chain_state(genesis_state(genesis, gid)),
+                         max_open_files=open_files_for(descriptor_limit()))
     ctx = LogContext.for_node(key.public_key)
     node = Node(genesis, store, key, validator=config.validator, options=options,
                 log_context=ctx)

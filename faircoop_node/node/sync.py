@@ -205,7 +205,7 @@ class SyncOutcome:
 
     done: list[tuple[Block, BlockHash, bytes, ValidBlock]]
     problem: str | None  # the peer sent a block that does not check: punish it
-    bug: str | None  # our store refused a checked block: log it, nobody to punish
+    bug: Exception | None  # our store refused a checked block: log it, nobody to punish
     recovery: tuple[Block, bytes] | None = None  # stopped at a recovery block: corroborate it
 
 
@@ -223,7 +223,7 @@ def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
     """
     done: list[tuple[Block, BlockHash, bytes, ValidBlock]] = []
     problem: str | None = None
-    bug: str | None = None
+    bug: Exception | None = None
     recovery: tuple[Block, bytes] | None = None
     durable = True  # is the last block written synced?
     for n, (block, certificate) in enumerate(items):
@@ -244,7 +244,7 @@ def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
         try:
             store_block(store, state, block, block_id, certificate, valid, sync=synced)
         except Exception as exc:  # our store refused: not the peer's fault
-            bug = f"{type(exc).__name__}: {exc}"
+            bug = exc
             break
         durable = synced
         done.append((block, block_id, certificate, valid))

@@ -1,6 +1,7 @@
-"""A seeded, in-process, whole-network simulator for the consensus engine.
+"""A seeded, in-process, whole-network simulator of the node's consensus.
 
-It runs N real `consensus.engine.Engine`s against a simulated clock and message queue, injects
+It runs N of the node's own `ConsensusDriver`s (engine, chain state, pools, production gate,
+action handling) on memory stores against a simulated clock and message queue, injects
 network, process and Byzantine faults drawn from one integer seed, and checks safety (no two
 honest validators commit different blocks at one height) and liveness (blocks resume within a
 bound once faults heal). It is a test harness, not consensus: it may use `random.Random(seed)`.

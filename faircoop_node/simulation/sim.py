@@ -1,14 +1,16 @@
-"""A seeded whole-network simulation: N real engines, one simulated clock, one message queue.
+"""A seeded whole-network simulation: N consensus drivers, one simulated clock, one queue.
 
-Everything random (latencies, faults, who is Byzantine) comes from one `random.Random(seed)`,
-and the event queue breaks ties by insertion order, so a seed replays exactly; `trace_hash`
-fingerprints every processed event to prove it.
+Each simulated node is the node's own `ConsensusDriver` (the engine, the chain state, the
+pools, the production gate, the carrying out of every engine action) on a `MemoryStore`, a
+simulated clock and a simulated network. So what the simulator checks is the node's code: how it
+persists before it sends, builds, judges and commits blocks, pools evidence, and restarts from
+its store. Peers' messages go through the node's admission rules (`node/admission.py`) and block
+ranges through its sync checks (`node/sync.py`). What stays here is what a simulated network and
+disk need: latency, drops, duplicates, reordering, partitions, crashes, wipes, a vote relay with
+a random fan-out, a simplified catch-up, and the Byzantine behaviours.
 
-What each simulated node does is what the real node does with the engine's actions: persist
-the last-signed state, send, schedule timeouts, build and judge blocks, commit, then feed
-`NewHeight`. On top, the harness models the network's duties the engine leaves out: vote relay
-(gossip fan-out), re-gossip of a stuck node's own messages, and block sync (a node hearing of a
-higher height asks that peer for the committed blocks and checks each certificate).
+Everything random comes from one `random.Random(seed)`, and the event queue breaks ties by
+insertion order, so a seed replays exactly; `trace_hash` fingerprints every processed event.
 
 Checks:
 - *safety*: no two honest nodes ever hold different blocks at one height;
@@ -25,57 +27,50 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import cast
 
-from consensus.codec import block_hash, encode_genesis, genesis_hash
-from consensus.crypto import PrivateKey, sha256
-from consensus.engine import (
-    Action,
-    BlockValidated,
-    Broadcast,
-    Commit,
-    Engine,
-    EvidenceFound,
-    NewHeight,
-    PersistLastSigned,
-    ProposalBlockReady,
-    ProposalReceived,
-    RequestProposalBlock,
-    ScheduleTimeout,
-    SignedState,
-    Step,
-    TimeoutFired,
-    ValidateBlock,
-    VoteReceived,
+from consensus.chain import ValidBlock, make_block, validate_block
+from consensus.chainstate import (
+    ChainState,
+    decode_chain_state,
+    encode_chain_state,
+    genesis_state,
 )
+from consensus.codec import block_hash, decode_block, encode_block, encode_genesis, genesis_hash
+from consensus.crypto import PrivateKey, sha256
+from consensus.engine import Engine, ProposalReceived, Step, TimeoutFired
 from consensus.errors import FaircoopError
-from consensus.evidence import decode_evidence, encode_evidence, evidence_for
+from consensus.evidence import DuplicateVoteEvidence
+from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Validator
+from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Tx, Validator
 from consensus.votes import (
     NIL,
     Proposal,
     Vote,
     VoteType,
-    encode_certificate,
+    decode_certificate,
+    encode_proposal,
     sign_proposal,
     sign_vote,
 )
-from faircoop_node.simulation.chain import (
-    ChainRules,
-    ChainView,
-    StaticRules,
-    SyncError,
-    verify_synced_block,
-)
+from faircoop_node.node.admission import Verdict, judge_proposal, judge_vote
+from faircoop_node.node.commit import store_block
+from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions, run_now
+from faircoop_node.node.signing import decode_signed_record, rejoin_floor
+from faircoop_node.node.sync import store_range
 from faircoop_node.simulation.faults import (
     CrashPlan,
     FaultPlan,
     NetworkFaults,
     draw_plan,
 )
+from faircoop_node.storage import MemoryStore
 
-SIM_PARAMS = ChainParams(timeout_propose_ms=200, timeout_vote_ms=100, timeout_delta_ms=50)
+# The simulator's chain runs fast: an empty block after 100 ms (the least heartbeat allowed).
+SIM_PARAMS = ChainParams(timeout_propose_ms=200, timeout_vote_ms=100, timeout_delta_ms=50,
+                         heartbeat_ms=100)
 SYNC_BATCH = 50
 SYNC_BACKOFF_MS = 100
+JOIN_WAIT_MS = 500  # a wiped validator waits this long for peers' blocks before rejoining
 
 
 def sim_key(index: int) -> PrivateKey:
@@ -114,13 +109,13 @@ class SimConfig:
     heights: int = 3  # every honest node must reach this height (or one past the heal height)
     params: ChainParams = SIM_PARAMS
     latency_ms: int = 5
-    build_ms: int = 20  # how long the application takes to hand over a block to propose
+    build_ms: int = 20  # kept for the command line; blocks are built when the gate opens
     gossip_ms: int = 400
     relay_fanout: int = 2  # each honest node forwards each new vote to this many peers
     liveness_bound_ms: int = 30_000
     window_ms: tuple[int, int] = (500, 3_000)  # the heal time is drawn from this range
     behaviours: tuple[str, ...] = ()  # Byzantine behaviours, in node order; drawn if empty
-    rules: str = "auto"  # "static", "chainstate" or "auto" (chainstate when it exists)
+    rules: str = "auto"  # "chainstate" (or "auto"): the node's own chain-state rules
     max_events: int = 3_000_000
 
 
@@ -170,16 +165,21 @@ class WireVote:
 
 
 @dataclass(frozen=True, slots=True)
+class WireEvidence:
+    evidence: DuplicateVoteEvidence
+
+
+@dataclass(frozen=True, slots=True)
 class SyncRequest:
     from_height: int
 
 
 @dataclass(frozen=True, slots=True)
 class SyncResponse:
-    blocks: tuple[tuple[Block, BlockHash, bytes], ...]
+    blocks: tuple[tuple[Block, bytes], ...]
 
 
-Wire = WireProposal | WireVote | SyncRequest | SyncResponse
+Wire = WireProposal | WireVote | WireEvidence | SyncRequest | SyncResponse
 
 
 def _summary(msg: Wire) -> str:
@@ -190,9 +190,75 @@ def _summary(msg: Wire) -> str:
     if isinstance(msg, WireProposal):
         p = msg.proposal
         return f"p/{p.height}/{p.round}/{p.pol_round}/{p.block_id[:4].hex()}"
+    if isinstance(msg, WireEvidence):
+        return f"e/{msg.evidence.offender[:3].hex()}"
     if isinstance(msg, SyncRequest):
         return f"sreq/{msg.from_height}"
     return f"sresp/{len(msg.blocks)}"
+
+
+# -- the driver's ports, simulated ---------------------------------------------------------------
+
+
+class SimLedger:
+    """The node's store is a `MemoryStore` here; every call completes at once."""
+
+    def __init__(self, store: MemoryStore, sig_cache: SignatureCache) -> None:
+        self.store = store
+        self.sig_cache = sig_cache
+
+    async def validate(self, state: ChainState, block: Block, block_id: BlockHash) -> ValidBlock:
+        return validate_block(state, block, block_id, self.store, sig_cache=self.sig_cache)
+
+    async def commit(self, state: ChainState, block: Block, block_id: BlockHash,
+                     certificate: bytes, valid: ValidBlock) -> None:
+        store_block(self.store, state, block, block_id, certificate, valid)
+
+    async def write_signed(self, record: bytes) -> None:
+        self.store.put_last_signed(record)
+
+
+class _SimClock:
+    def __init__(self, sim: Simulation) -> None:
+        self._sim = sim
+
+    def now_ms(self) -> int:
+        return self._sim.now
+
+    def monotonic(self) -> float:
+        return self._sim.now / 1000
+
+
+class _NoTxs:
+    """The simulated chain carries no transactions."""
+
+    def __len__(self) -> int:
+        return 0
+
+    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
+        return []
+
+    def remove_committed(self, txs: Iterable[Tx]) -> int:
+        return 0
+
+    def revalidate(self, params: ChainParams) -> int:
+        return 0
+
+
+class _SimOutbox:
+    def __init__(self, sim: Simulation, node: SimNode) -> None:
+        self._sim = sim
+        self._node = node
+
+    def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
+                 raw_block: bytes) -> None:
+        self._sim._broadcast(self._node, WireProposal(proposal, block))
+
+    def vote(self, vote: Vote) -> None:
+        self._sim._broadcast(self._node, WireVote(vote))
+
+    def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
+        self._sim._evidence_pooled(self._node, evidence, exclude)
 
 
 # -- one simulated node ------------------------------------------------------------------------
@@ -203,19 +269,13 @@ class SimNode:
     index: int  # position in the validator set (certificate index order)
     key: PrivateKey
     behaviour: str  # "honest" or a Byzantine behaviour name
-    view: ChainView
-    engine: Engine
-    blocks: list[tuple[Block, BlockHash, bytes]] = field(default_factory=list)
-    last_signed: SignedState | None = None  # the node's "disk": last-signed state ...
-    signed_votes: list[Vote] = field(default_factory=list)  # ... and this height's own votes
-    signed_blocks: list[Block] = field(default_factory=list)  # ... and the blocks they name
+    store: MemoryStore  # its disk: blocks, chain state, the last-signed record
+    driver: ConsensusDriver | None = None  # None while crashed
     alive: bool = True
     epoch: int = 0  # bumped at each crash, so timers set before it are ignored
     relayed: dict[bytes, int] = field(default_factory=dict)  # vote signature -> height
-    evidence: dict[tuple[bytes, int, int, int], bytes] = field(default_factory=dict)
-    included: set[tuple[bytes, int, int, int]] = field(default_factory=set)
     last_sync_ms: int = -(10**9)
-    progress: int = 0  # the engine height at the last gossip tick
+    joining: bool = False  # wiped: syncs before it may sign again
     wiped: bool = False
 
     @property
@@ -226,9 +286,40 @@ class SimNode:
     def pub(self) -> PublicKey:
         return PublicKey(self.key.public_key)
 
+    @property
+    def state(self) -> ChainState:
+        assert self.driver is not None, "a crashed node has no running state"
+        return self.driver.state
+
+    @property
+    def height(self) -> int:
+        return self.store.tip().height
+
+    @property
+    def engine(self) -> Engine:
+        assert self.driver is not None and self.driver.engine is not None
+        return self.driver.engine
+
+    @property
+    def blocks(self) -> list[tuple[Block, BlockHash, bytes]]:
+        """The committed chain, from the store: (block, id, certificate) for heights 1..tip."""
+        out = []
+        for h in range(1, self.height + 1):
+            block_id = self.store.get_hash_at(h)
+            raw = self.store.get_block_bytes(block_id) if block_id is not None else None
+            cert = self.store.get_certificate(h)
+            assert block_id is not None and raw is not None and cert is not None
+            out.append((decode_block(raw), block_id, cert))
+        return out
+
 
 class SimulationError(FaircoopError):
     """The harness itself went wrong (not a consensus failure: those are results)."""
+
+
+def _fresh_store(genesis: Genesis, genesis_id: BlockHash) -> MemoryStore:
+    return MemoryStore(genesis, genesis_chain_state=encode_chain_state(
+        genesis_state(genesis, genesis_id)))
 
 
 # -- the simulation ----------------------------------------------------------------------------
@@ -237,24 +328,23 @@ class SimulationError(FaircoopError):
 class Simulation:
     """Build with a config, optionally add scripted faults, then `run()` (or step by hand)."""
 
-    def __init__(self, config: SimConfig, plan: FaultPlan | None = None,
-                 rules: ChainRules | None = None) -> None:
+    def __init__(self, config: SimConfig, plan: FaultPlan | None = None) -> None:
+        if config.rules not in ("auto", "chainstate"):
+            raise SimulationError(
+                f"rules {config.rules!r}: the simulator runs the node's own chain-state rules "
+                "through its consensus driver ('auto' or 'chainstate')")
         self.config = config
         self.rng = random.Random(config.seed)
         n = config.validators
         self.genesis = sim_genesis(n, config.params)
         self.genesis_id = genesis_hash(self.genesis)
-        self.rules: ChainRules = rules or make_rules(config.rules, self.genesis, self.genesis_id)
         self.plan = plan or draw_plan(
             self.rng, n, config.byzantine, config.faults, config.window_ms, config.behaviours
         )
         behaviour = dict(self.plan.byzantine)
-        keys = sim_keys(n)
-        self.nodes: list[SimNode] = []
-        for i, key in enumerate(keys):
-            view = self.rules.genesis_view()
-            self.nodes.append(SimNode(i, key, behaviour.get(i, "honest"), view,
-                                      Engine(view.chain_id, key)))
+        self.nodes = [SimNode(i, key, behaviour.get(i, "honest"),
+                              _fresh_store(self.genesis, self.genesis_id))
+                      for i, key in enumerate(sim_keys(n))]
         self.index_of = {node.pub: node.index for node in self.nodes}
         self.now = 0
         self._queue: list[tuple[int, int, str, int, object]] = []
@@ -269,9 +359,10 @@ class Simulation:
         self.violations: list[str] = []
         self.offenders: set[int] = set()
         self.stats: dict[str, int] = {}  # how often each fault actually struck
+        self._clock = _SimClock(self)
         self._schedule_plan()
         for node in self.nodes:
-            self._start_engine(node)
+            self._boot(node, start=True)
             self._push(self.config.gossip_ms + node.index, "gossip", node.index, None)
 
     # -- the queue --
@@ -327,27 +418,33 @@ class Simulation:
         self.events += 1
         if self.events > self.config.max_events:
             raise SimulationError("event budget exhausted")
+        node = self.nodes[index] if index >= 0 else None
         if kind == "deliver":
+            assert node is not None
             frm, msg = cast(tuple[int, Wire], payload)
-            self._deliver(self.nodes[index], frm, msg)
-        elif kind == "timeout":
-            epoch, ev = cast(tuple[int, TimeoutFired], payload)
-            node = self.nodes[index]
-            if node.alive and node.epoch == epoch:
-                self._trace_event("timeout", index, f"{ev.height}/{ev.round}/{int(ev.step)}")
-                self._feed(node, ev)
-        elif kind == "build":
-            epoch, height, round_ = cast(tuple[int, int, int], payload)
-            node = self.nodes[index]
-            if node.alive and node.epoch == epoch and node.view.height + 1 == height:
-                self._trace_event("build", index, f"{height}/{round_}")
-                self._feed(node, ProposalBlockReady(height, round_, self._build(node, self.now)))
+            self._deliver(node, frm, msg)
+        elif kind in ("timeout", "tick", "join"):
+            assert node is not None
+            epoch, ev = cast(tuple[int, TimeoutFired | None], payload)
+            if node.alive and node.epoch == epoch and node.driver is not None:
+                self._trace_event(kind, index, "" if ev is None else
+                                  f"{ev.height}/{ev.round}/{int(ev.step)}")
+                if kind == "timeout":
+                    assert ev is not None
+                    run_now(node.driver.timeout(ev))
+                elif kind == "tick":
+                    run_now(node.driver.tick())
+                else:
+                    self._finish_join(node)
         elif kind == "gossip":
-            self._gossip(self.nodes[index])
+            assert node is not None
+            self._gossip(node)
         elif kind == "crash":
-            self._crash(self.nodes[index])
+            assert node is not None
+            self._crash(node)
         elif kind == "restart":
-            self._restart(self.nodes[index], bool(payload))
+            assert node is not None
+            self._restart(node, bool(payload))
         elif kind == "partition":
             groups = cast(tuple[tuple[int, ...], ...], payload)
             self.groups = {m: g for g, members in enumerate(groups) for m in members}
@@ -369,17 +466,17 @@ class Simulation:
         """Run to the heal time, then until every honest node reaches the goal, or the bound."""
         self.run_until(self.heal_ms)
         honest = self.honest_nodes()
-        at_heal = max((n.view.height for n in honest), default=0)
+        at_heal = max((n.height for n in honest), default=0)
         goal = max(self.config.heights, at_heal + 1)
         deadline = self.heal_ms + self.config.liveness_bound_ms
         recovered: int | None = None
         while self._queue and self._queue[0][0] <= deadline:
-            if all(n.view.height >= goal for n in honest):
+            if all(n.height >= goal for n in honest):
                 recovered = self.now - self.heal_ms
                 break
             self.step()
         else:
-            if all(n.view.height >= goal for n in honest):
+            if all(n.height >= goal for n in honest):
                 recovered = max(0, self.now - self.heal_ms)
         return self.result(liveness_failure=recovered is None, recovery_ms=recovered)
 
@@ -388,8 +485,8 @@ class Simulation:
         return SimResult(
             config=self.config,
             plan=self.plan,
-            heights_finalized=max((n.view.height for n in honest), default=0),
-            min_honest_height=min((n.view.height for n in honest), default=0),
+            heights_finalized=max((n.height for n in honest), default=0),
+            min_honest_height=min((n.height for n in honest), default=0),
             safety_violations=tuple(self.violations),
             liveness_failure=liveness_failure,
             recovery_ms=recovery_ms,
@@ -402,90 +499,62 @@ class Simulation:
             stats=tuple(sorted(self.stats.items())),
         )
 
-    # -- driving one engine --
+    # -- a node's driver --
 
-    def _start_engine(self, node: SimNode) -> None:
-        node.engine = Engine(node.view.chain_id, node.key, node.last_signed,
-                             tuple(node.signed_votes), tuple(node.signed_blocks))
-        self._feed(node, self._new_height(node))
+    def _boot(self, node: SimNode, start: bool) -> None:
+        """A driver on the node's store (as a restarted process builds one), started from its
+        last-signed record unless it must first rejoin (`start` False)."""
+        state = decode_chain_state(node.store.get_chain_state())
+        height = node.store.tip().height
+        last_cert = (node.store.get_certificate(height) or b"") if height else b""
+        epoch = node.epoch
 
-    @staticmethod
-    def _new_height(node: SimNode) -> NewHeight:
-        v = node.view
-        return NewHeight(v.height + 1, v.voting_keys, v.proposers, v.params)
+        def schedule(ev: TimeoutFired, delay_ms: int) -> None:
+            self._push(self.now + delay_ms, "timeout", node.index, (epoch, ev))
 
-    def _feed(self, node: SimNode, event: object) -> None:
-        actions = node.engine.handle(event)  # type: ignore[arg-type]
-        self._carry_out(node, actions)
+        def on_commit(c: Committed) -> None:
+            self._committed(node, c)
 
-    def _carry_out(self, node: SimNode, actions: list[Action]) -> None:
-        pending = list(actions)
-        while pending:
-            a = pending.pop(0)
-            if isinstance(a, PersistLastSigned):
-                node.last_signed = a.state
-                if isinstance(a.message, Vote):
-                    node.signed_votes = [v for v in node.signed_votes
-                                         if v.height == a.state.height]
-                    node.signed_votes += [a.message, *a.justification]
-                node.signed_blocks = [b for b in node.signed_blocks
-                                      if b.header.height == a.state.height]
-                if a.block is not None:
-                    node.signed_blocks.append(a.block)
-            elif isinstance(a, Broadcast):
-                self._broadcast(node, a)
-            elif isinstance(a, ScheduleTimeout):
-                ev = TimeoutFired(a.height, a.round, a.step)
-                self._push(self.now + a.delay_ms, "timeout", node.index, (node.epoch, ev))
-            elif isinstance(a, RequestProposalBlock):
-                # the application answers after a block interval, as the node's mempool would
-                self._push(self.now + self.config.build_ms, "build", node.index,
-                           (node.epoch, a.height, a.round))
-            elif isinstance(a, ValidateBlock):
-                ok = self.rules.check_block(node.view, a.block)
-                pending.extend(node.engine.handle(BlockValidated(a.block_id, ok)))
-            elif isinstance(a, Commit):
-                self._commit(node, a.block, a.block_id, encode_certificate(a.certificate))
-                pending.extend(node.engine.handle(self._new_height(node)))
-            elif isinstance(a, EvidenceFound):
-                self._on_evidence(node, a)
+        node.driver = ConsensusDriver(
+            self.genesis, state, last_cert, node.key, validator=True,
+            ledger=SimLedger(node.store, SignatureCache(1_000)), outbox=_SimOutbox(self, node),
+            schedule=schedule, clock=self._clock, pool=_NoTxs(), on_commit=on_commit,
+            options=DriverOptions(gossip_s=self.config.gossip_ms / 1000))
+        if start:
+            raw = node.store.get_last_signed()
+            run_now(node.driver.start(decode_signed_record(raw) if raw is not None else None))
 
-    def _build(self, node: SimNode, time_ms: int) -> Block:
-        evidence = tuple(
-            item for k, item in sorted(node.evidence.items()) if k not in node.included
-        )
-        return self.rules.build_block(node.view, node.pub, time_ms, evidence)
-
-    def _commit(self, node: SimNode, block: Block, block_id: BlockHash, cert: bytes) -> None:
-        height = node.view.height + 1
-        node.blocks.append((block, block_id, cert))
-        node.view = self.rules.advance(node.view, block, block_id, cert)
-        for item in block.evidence:
-            node.included.add(decode_evidence(item).key())
-        self._trace_event("commit", node.index, f"{height}/{block_id[:6].hex()}")
+    def _committed(self, node: SimNode, c: Committed) -> None:
+        height = c.block.header.height
+        self._trace_event("commit", node.index, f"{height}/{c.block_id[:6].hex()}")
+        if c.source == "sync":
+            self._count("synced_blocks")
+        assert node.driver is not None
+        # the gate opens a heartbeat after this block: look at it then
+        self._push(self.now + self.config.params.heartbeat_ms + 1, "tick", node.index,
+                   (node.epoch, None))
         if not node.honest:
             return
         first = self.commits.get(height)
         if first is None:
-            self.commits[height] = (block_id, node.index)
+            self.commits[height] = (c.block_id, node.index)
             self.commit_times[height] = self.now
-        elif first[0] != block_id:
+        elif first[0] != c.block_id:
             self.violations.append(
-                f"height {height}: node {node.index} committed {block_id[:6].hex()},"
+                f"height {height}: node {node.index} committed {c.block_id[:6].hex()},"
                 f" node {first[1]} committed {first[0][:6].hex()}"
             )
 
-    def _on_evidence(self, node: SimNode, a: EvidenceFound) -> None:
-        self._trace_event("evidence", node.index, a.vote_a.validator[:3].hex())
+    def _evidence_pooled(self, node: SimNode, ev: DuplicateVoteEvidence,
+                         exclude: bytes | None) -> None:
+        self._trace_event("evidence", node.index, ev.offender[:3].hex())
         if node.honest:
-            offender = self.index_of.get(a.vote_a.validator)
+            offender = self.index_of.get(ev.offender)
             if offender is not None:
                 self.offenders.add(offender)
-        try:
-            e = evidence_for(a.vote_a, a.vote_b, node.view.chain_id)
-        except FaircoopError:
-            return
-        node.evidence.setdefault(e.key(), encode_evidence(e))
+        for p in self._peers(node):
+            if exclude is None or self.nodes[p].pub != exclude:
+                self._send(node.index, p, WireEvidence(ev))
 
     # -- the network --
 
@@ -513,9 +582,7 @@ class Simulation:
     def _peers(self, node: SimNode) -> list[int]:
         return [p.index for p in self.nodes if p.index != node.index]
 
-    def _broadcast(self, node: SimNode, b: Broadcast) -> None:
-        msg: Wire = WireVote(b.message) if isinstance(b.message, Vote) else \
-            WireProposal(b.message, b.block)  # type: ignore[arg-type]
+    def _broadcast(self, node: SimNode, msg: WireProposal | WireVote) -> None:
         if node.behaviour == "silence":
             self._count("silence")
             return
@@ -556,7 +623,9 @@ class Simulation:
             bad_header = replace(block.header, prev_hash=BlockHash(sha256(b"nowhere")))
             twin = Block(bad_header, block.txs, block.last_commit, block.evidence, block.actions)
         else:
-            twin = self.rules.build_block(node.view, node.pub, block.header.time_ms + 1, ())
+            assert node.driver is not None
+            twin = make_block(node.driver.state, node.pub, block.header.time_ms + 1, (),
+                              block.last_commit, block.evidence, block.actions)
         twin_id = block_hash(twin.header)
         signed = sign_proposal(node.key, p.chain_id, p.height, p.round, p.pol_round, twin_id)
         return WireProposal(signed, twin)
@@ -567,7 +636,7 @@ class Simulation:
             return
         node.relayed[sig] = msg.vote.height
         if len(node.relayed) > 20_000:
-            floor = node.view.height
+            floor = node.height
             node.relayed = {s: h for s, h in node.relayed.items() if h > floor}
         peers = [p for p in self._peers(node) if p != frm]
         k = min(self.config.relay_fanout, len(peers))
@@ -575,68 +644,90 @@ class Simulation:
             self._send(node.index, p, msg)
 
     def _deliver(self, node: SimNode, frm: int, msg: Wire) -> None:
-        if not node.alive:
+        driver = node.driver
+        if not node.alive or driver is None:
             return
         self._trace_event("deliver", node.index, f"{frm}>{_summary(msg)}")
         if isinstance(msg, WireVote):
-            if node.honest:
-                self._relay(node, msg, frm)
             self._maybe_sync(node, frm, msg.vote.height)
-            self._feed(node, VoteReceived(msg.vote))
+            judged = judge_vote(driver.frontier(), msg.vote, driver.sigs.verify)
+            if judged.verdict != Verdict.ACCEPT:
+                return
+            if node.honest and judged.relay:
+                self._relay(node, msg, frm)
+            run_now(driver.deliver_vote(msg.vote))
         elif isinstance(msg, WireProposal):
             self._maybe_sync(node, frm, msg.proposal.height)
-            self._feed(node, ProposalReceived(msg.proposal, msg.block))
+            received = driver.held_proposal(msg.proposal)
+            if received is None:
+                raw_block = encode_block(msg.block)
+                judged = judge_proposal(driver.frontier(), msg.proposal, raw_block,
+                                        driver.slot_taken, driver.sigs.verify)
+                received = ProposalReceived(msg.proposal, msg.block)
+                if judged.verdict != Verdict.ACCEPT or not driver.take_proposal(
+                        received, encode_proposal(msg.proposal), raw_block):
+                    return
+            run_now(driver.deliver_proposal(received))
+        elif isinstance(msg, WireEvidence):
+            driver.pool_evidence(msg.evidence, self.nodes[frm].pub)
         elif isinstance(msg, SyncRequest):
-            blocks = tuple(node.blocks[msg.from_height - 1: msg.from_height - 1 + SYNC_BATCH])
+            blocks = self._blocks_from(node, msg.from_height)
             if blocks:
                 self._send(node.index, frm, SyncResponse(blocks))
         else:
             self._apply_sync(node, msg)
 
+    def _blocks_from(self, node: SimNode, start: int) -> tuple[tuple[Block, bytes], ...]:
+        out = []
+        for h in range(start, min(node.height, start + SYNC_BATCH - 1) + 1):
+            block, cert = node.store.get_block_at(h), node.store.get_certificate(h)
+            if block is None or cert is None:
+                break
+            out.append((block, cert))
+        return tuple(out)
+
     def _maybe_sync(self, node: SimNode, frm: int, height: int) -> None:
-        if height > node.view.height + 1 and self.now - node.last_sync_ms >= SYNC_BACKOFF_MS:
+        if height > node.height + 1 and self.now - node.last_sync_ms >= SYNC_BACKOFF_MS:
             node.last_sync_ms = self.now
-            self._send(node.index, frm, SyncRequest(node.view.height + 1))
+            self._send(node.index, frm, SyncRequest(node.height + 1))
 
     def _apply_sync(self, node: SimNode, msg: SyncResponse) -> None:
-        advanced = False
-        for block, block_id, cert in msg.blocks:
+        """The node's own sync checks and store (`node.sync.store_range`), then the driver."""
+        driver = node.driver
+        assert driver is not None
+        items = []
+        for block, cert in msg.blocks:
             height = block.header.height
-            if height <= node.view.height:
-                have = node.blocks[height - 1][1]
-                if node.honest and have != block_id:
+            if height <= node.height:
+                have = node.store.get_hash_at(height)
+                if node.honest and have != block_hash(block.header):
                     self.violations.append(f"height {height}: node {node.index} was offered a"
                                            f" certified block other than its own")
                 continue
-            try:
-                verify_synced_block(self.rules, node.view, block, cert)
-            except SyncError:
-                break
-            self._commit(node, block, block_id, cert)
-            self._count("synced_blocks")
-            advanced = True
-        if advanced:
-            self._feed(node, self._new_height(node))
-            if msg.blocks and len(msg.blocks) == SYNC_BATCH:
+            items.append((block, cert))
+        if not items:
+            return
+        signed = None if driver.record is None else driver.record.state.height
+        outcome = store_range(node.store, SignatureCache(1_000), driver.state, items, signed)
+        for block, block_id, cert, valid in outcome.done:
+            driver.committed(Committed(block, block_id, cert, decode_certificate(cert).round,
+                                       "sync"), valid.state)
+        if outcome.done:
+            run_now(driver.after_sync())
+            if len(msg.blocks) == SYNC_BATCH:
                 node.last_sync_ms = -(10**9)
 
     def _gossip(self, node: SimNode) -> None:
         self._push(self.now + self.config.gossip_ms, "gossip", node.index, None)
-        if not node.alive or not node.honest:
+        if not node.alive or not node.honest or node.driver is None:
             return
-        e = node.engine
-        progress = e.height  # rounds that time out are not progress
-        if progress != node.progress:
-            node.progress = progress
-            return
-        self._trace_event("regossip", node.index, repr(progress))
-        self._count("regossip")
-        for b in e.gossip():
-            self._broadcast(node, b)
-        # a stuck node also asks a peer whether it missed a commit
-        peers = self._peers(node)
-        if peers:
-            self._send(node.index, self.rng.choice(peers), SyncRequest(node.view.height + 1))
+        if run_now(node.driver.tick()):
+            self._trace_event("regossip", node.index, repr(node.engine.height))
+            self._count("regossip")
+            # a stuck node also asks a peer whether it missed a commit
+            peers = self._peers(node)
+            if peers:
+                self._send(node.index, self.rng.choice(peers), SyncRequest(node.height + 1))
 
     # -- crashes --
 
@@ -647,42 +738,41 @@ class Simulation:
         self._count("crash")
         node.alive = False
         node.epoch += 1
+        node.driver = None  # the process is gone; its store (its disk) stays
 
     def _restart(self, node: SimNode, wipe: bool) -> None:
         if node.alive:
             return
         self._trace_event("restart", node.index, "wipe" if wipe else "keep")
         node.alive = True
-        node.progress = -1
         if wipe:
             self._count("wipe")
             node.wiped = True
-            node.last_signed = None
-            node.signed_votes = []
-            node.signed_blocks = []
-            node.blocks = []
-            node.view = self.rules.genesis_view()
+            node.store = _fresh_store(self.genesis, self.genesis_id)
             node.relayed = {}
-            node.included = set()
-        self._start_engine(node)
-        if wipe:
+            node.joining = True
+            self._boot(node, start=False)  # no record: catch up first, then rejoin
             for p in self._peers(node):
                 self._send(node.index, p, SyncRequest(1))
-
-
-def make_rules(mode: str, genesis: Genesis, genesis_id: BlockHash) -> ChainRules:
-    """`static`, `chainstate`, or `auto` (chain-state rules when `consensus.chainstate` exists)."""
-    if mode not in ("static", "chainstate", "auto"):
-        raise SimulationError(f"unknown rules {mode!r}")
-    if mode != "static":
-        try:
-            from faircoop_node.simulation.chainstate_rules import ChainStateRules
-        except ImportError:
-            if mode == "chainstate":
-                raise
+            self._push(self.now + JOIN_WAIT_MS, "join", node.index, (node.epoch, None))
         else:
-            return ChainStateRules(genesis, genesis_id)
-    return StaticRules(genesis, genesis_id)
+            self._boot(node, start=True)
+
+    def _finish_join(self, node: SimNode) -> None:
+        """A wiped validator: once no peer it can reach is ahead, it records the rejoin floor
+        and votes from tip + 2 on (as the node's catch-up does, with peers' tips known here)."""
+        if not node.joining or node.driver is None:
+            return
+        reachable = [p for p in self.nodes if p is not node and p.alive and
+                     (self.groups is None or self.groups.get(p.index) ==
+                      self.groups.get(node.index))]
+        if any(p.height > node.height for p in reachable):
+            for p in reachable:
+                self._send(node.index, p.index, SyncRequest(node.height + 1))
+            self._push(self.now + JOIN_WAIT_MS, "join", node.index, (node.epoch, None))
+            return
+        node.joining = False
+        run_now(node.driver.rejoin(rejoin_floor(node.height)))
 
 
 def run_simulation(config: SimConfig) -> SimResult:
@@ -695,6 +785,5 @@ def genesis_bytes(n: int, params: ChainParams = SIM_PARAMS) -> bytes:
 
 __all__ = [
     "SIM_PARAMS", "CrashPlan", "SimConfig", "SimNode", "SimResult", "Simulation",
-    "SimulationError", "Step", "VoteType", "make_rules", "run_simulation", "sim_genesis",
-    "sim_key",
+    "SimulationError", "Step", "VoteType", "run_simulation", "sim_genesis", "sim_key",
 ]

@@ -28,6 +28,7 @@ from faircoop_node.storage.protocol import (
     AddressSummary,
     AddressUtxo,
     ChainStore,
+    CommittedTx,
     EvidenceRecord,
     HistoryEntry,
     Tip,
@@ -35,8 +36,9 @@ from faircoop_node.storage.protocol import (
 )
 
 __all__ = [
-    "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CorruptStore", "EvidenceRecord",
-    "HistoryEntry", "IncompleteReindex", "InvalidCommit", "KeyValue", "LevelDBStore",
-    "MemoryStore", "OutOfOrderBlock", "RecordMismatch", "StorageError", "StoreClosed",
+    "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CommittedTx", "CorruptStore",
+    "EvidenceRecord", "HistoryEntry", "IncompleteReindex", "InvalidCommit", "KeyValue",
+    "LevelDBStore", "MemoryStore", "OutOfOrderBlock", "RecordMismatch", "StorageError",
+    "StoreClosed",
     "StoreLocked", "StoreMissing", "Tip", "TxLocation", "UnsupportedSchema", "WrongGenesis",
 ]

@@ -7,6 +7,7 @@ a key range in order, and write a set of changes atomically.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,15 +40,18 @@ from faircoop_node.storage.errors import (
     UnsupportedSchema,
     WrongGenesis,
 )
-from faircoop_node.storage.indexes import Writes, index_block
+from faircoop_node.storage.indexes import Writes, index_block, tx_spans
 from faircoop_node.storage.protocol import (
     AddressSummary,
     AddressUtxo,
+    CommittedTx,
     EvidenceRecord,
     HistoryEntry,
     Tip,
     TxLocation,
 )
+
+log = logging.getLogger(__name__)
 
 _MAX_UTXO_READS = 200_000  # bounds the read memo between two commits
 RECENT_UTXOS = 200_000  # UTXO records of recent commits kept for reads (~100 bytes each)
@@ -82,6 +86,15 @@ def prefix_end(prefix: bytes) -> bytes | None:
     if not trimmed:
         return None
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+def _check_spans(encoded: bytes, txs: Sequence[Tx], spans: Sequence[tuple[int, int]]) -> None:
+    """The first and last tx sit where `tx_spans` says (if the codec's block layout ever changed,
+    the offsets would be wrong for all: refuse the commit rather than index the wrong bytes)."""
+    for tx, (offset, size) in ((txs[0], spans[0]), (txs[-1], spans[-1])) if txs else ():
+        if encoded[offset:offset + size] != codec.encode_tx(tx):
+            raise InvalidCommit("the block's encoding does not hold its txs where the tx index"
+                                " would say (codec layout changed?)")
 
 
 def _decode_validator_set(encoded: bytes) -> object:
@@ -133,21 +146,23 @@ class BaseStore:
             if genesis is None or not create:
                 raise StoreMissing(f"no chain store at {where} (it is empty)")
             self._initialize(genesis, genesis_chain_state)
-        else:
-            version = schema.decode_schema(raw)
-            if version != schema.SCHEMA_VERSION:
-                raise UnsupportedSchema(
-                    f"{where} uses storage schema {version}; this node reads schema"
-                    f" {schema.SCHEMA_VERSION}"
-                )
+        version = schema.SCHEMA_VERSION if raw is None else schema.decode_schema(raw)
+        if version != schema.SCHEMA_VERSION and version not in schema.UPGRADABLE_FROM:
+            raise UnsupportedSchema(
+                f"{where} uses storage schema {version}; this node reads schema"
+                f" {schema.SCHEMA_VERSION}"
+            )
         self._genesis, self._genesis_hash = self._check_genesis(genesis)
-        if kv.get(schema.META_REINDEX) is not None:
+        upgrade = version != schema.SCHEMA_VERSION
+        if kv.get(schema.META_REINDEX) is not None and not upgrade:
             raise IncompleteReindex(
                 f"a reindex of {where} was interrupted: the UTXO set and indexes are partial;"
                 " run reindex again",
                 schema.META_REINDEX,
             )
         self._tip = self._check_tip()
+        if upgrade:
+            self._upgrade(version)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -168,6 +183,16 @@ class BaseStore:
             diff=genesis_diff(genesis, gid),
         )
         self._kv.write(writes, sync=True)
+
+    def _upgrade(self, version: int) -> None:
+        """Bring a store of an older schema up to date: every change so far is to the derived
+        keyspaces, so a reindex rebuilds them in today's layout. Interrupted, it starts over on
+        the next open (the schema record still names the old version)."""
+        log.warning("upgrading the chain store at %s from schema %d to %d: rebuilding the"
+                    " UTXO set and indexes from %d blocks", self._where, version,
+                    schema.SCHEMA_VERSION, self._tip.height)
+        self.reindex()
+        self._kv.write({schema.META_SCHEMA: schema.encode_schema()}, sync=True)
 
     def _check_genesis(self, expected: Genesis | None) -> tuple[Genesis, BlockHash]:
         key = schema.META_GENESIS_HASH
@@ -405,9 +430,12 @@ class BaseStore:
                     f" {tip.block_hash.hex()})"
                 )
             writes: dict[bytes, bytes | None] = {}
+            block_bytes = codec.encode_block(block)
+            spans = tx_spans(header, block.txs)
+            _check_spans(block_bytes, block.txs, spans)
             index_block(
                 self._get_for_commit, writes, height=header.height, block_id=block_hash,
-                txs=block.txs, txids=txids, diff=diff, evidence=block.evidence,
+                txs=block.txs, txids=txids, diff=diff, spans=spans, evidence=block.evidence,
             )
             if diff.fees:  # apply_block appends the treasury output last
                 fee_op = treasury_outpoint(block_hash)
@@ -420,8 +448,7 @@ class BaseStore:
                 writes[schema.validator_set_key(vhash)] = self._checked_validator_set(
                     vhash, encoded
                 )
-            encoded = codec.encode_block(block)
-            writes[schema.block_key(block_hash)] = schema.encode_block_record(encoded)
+            writes[schema.block_key(block_hash)] = schema.encode_block_record(block_bytes)
             writes[schema.header_key(block_hash)] = codec.encode_header(header)
             writes[schema.height_key(header.height)] = block_hash
             writes[schema.certificate_key(header.height)] = certificate
@@ -496,18 +523,36 @@ class BaseStore:
             return None
         return TxLocation(*schema.decode_tx_location(raw, key))
 
-    def get_tx(self, txid: bytes) -> tuple[Tx, TxLocation] | None:
-        """A committed tx and where it sits (reads its whole block)."""
-        location = self.get_tx_location(txid)
-        if location is None:
+    def get_committed_tx(self, txid: bytes) -> CommittedTx | None:
+        """A committed tx, where it sits and its fee: three key reads, one tx decoded.
+
+        The tx's bytes are sliced out of its block's record at the span its index record
+        gives; the record's checksum covers the witnesses, and the txid must match the key.
+        """
+        key = schema.tx_key(txid)
+        raw = self._kv.get(key)
+        if raw is None:
             return None
-        block = self.get_block_at(location.height)
-        if block is None or location.position >= len(block.txs):
-            raise CorruptStore(
-                f"the tx index puts {txid.hex()} at {location}, where no tx is",
-                schema.tx_key(txid),
-            )
-        return block.txs[location.position], location
+        height, position, offset, size, fee = schema.decode_tx_record(raw, key)
+        block_id = self.get_hash_at(height)
+        record = None if block_id is None else self._kv.get(schema.block_key(block_id))
+        if block_id is None or record is None:
+            raise CorruptStore(f"the tx index puts {txid.hex()} at height {height}, where no"
+                               " block is stored", key)
+        encoded = schema.slice_block_record(record, schema.block_key(block_id), offset, size)
+        try:
+            tx = codec.decode_tx(encoded)
+        except DecodeError as exc:
+            raise CorruptStore(f"the tx index points {txid.hex()} at bytes that are not a tx:"
+                               f" {exc}", key) from None
+        if codec.txid(tx) != txid:
+            raise CorruptStore(f"the tx index points {txid.hex()} at another tx", key)
+        return CommittedTx(tx, TxLocation(height, position), fee)
+
+    def get_tx(self, txid: bytes) -> tuple[Tx, TxLocation] | None:
+        """A committed tx and where it sits (see `get_committed_tx`)."""
+        found = self.get_committed_tx(txid)
+        return None if found is None else (found.tx, found.location)
 
     def get_address_summary(self, lock: bytes) -> AddressSummary:
         key = schema.addr_summary_key(lock)

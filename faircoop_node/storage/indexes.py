@@ -1,5 +1,9 @@
 """What one block does to the derived keyspaces: UTXO set, tx index, address index, evidence.
 
+The tx index holds what a tx lookup needs beyond the tx itself (its fee, and where its bytes
+lie in the block), so the API answers from one record and one tx's bytes, never by decoding
+the blocks around it.
+
 `index_block` turns a block and its `UtxoDiff` into key writes. `commit_block` calls it inside
 the block's one atomic batch; `reindex` calls it again block by block to rebuild the derived
 keyspaces from the stored blocks, so the two can never disagree on a key format.
@@ -9,14 +13,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping, Sequence
 
+import msgpack
+
+from consensus import codec
 from consensus.crypto import sha256
 from consensus.ledger import UtxoDiff, treasury_outpoint
-from consensus.types import Lock, OutPoint, Tx, TxId, TxOut
+from consensus.types import BlockHeader, Lock, OutPoint, Tx, TxId, TxOut
 from faircoop_node.storage import schema
 from faircoop_node.storage.errors import CorruptStore, InvalidCommit
 
 Writes = MutableMapping[bytes, bytes | None]  # key -> value, or None to delete
 Getter = Callable[[bytes], bytes | None]
+
+
+def tx_spans(header: BlockHeader, txs: Sequence[Tx]) -> list[tuple[int, int]]:
+    """(offset, size) of each tx's encoding inside `codec.encode_block` of its block.
+
+    `encode_block` splices the block from a 5-array header, the header's encoding, the tx
+    array's header and then each tx's own encoding, so the offsets follow from the sizes.
+    `commit_block` checks the first and last span against the encoding it writes.
+    """
+    offset = 1 + len(codec.encode_header(header)) + len(_ARRAY.pack_array_header(len(txs)))
+    spans = []
+    for tx in txs:
+        size = codec.tx_size(tx)
+        spans.append((offset, size))
+        offset += size
+    return spans
+
+
+_ARRAY = msgpack.Packer()
 
 
 def index_block(
@@ -28,15 +54,17 @@ def index_block(
     txs: Sequence[Tx],
     txids: Sequence[TxId],
     diff: UtxoDiff,
+    spans: Sequence[tuple[int, int]] = (),
     evidence: Sequence[bytes] = (),
 ) -> None:
     """Add to `writes` every derived-key change the block makes; raise before adding on bad input.
 
     `get` reads the store as it was before the block. Spent outputs are read once: their locks
-    feed the address index and their amounts the per-lock balance.
+    feed the address index, and their amounts the per-lock balance and each tx's fee. `spans`
+    are `tx_spans` of the block (none for the genesis, which has no txs).
     """
-    if len(txids) != len(txs):
-        raise InvalidCommit(f"{len(txids)} txids for {len(txs)} txs")
+    if not len(txids) == len(txs) == len(spans):
+        raise InvalidCommit(f"{len(txids)} txids and {len(spans)} spans for {len(txs)} txs")
     spent: dict[tuple[bytes, int], TxOut] = {}
     spent_keys: list[tuple[bytes, TxOut]] = []
     for op in diff.spent:
@@ -50,26 +78,28 @@ def index_block(
         spent[(op.txid, op.index)] = prev
         spent_keys.append((key, prev))
 
-    # Which locks each tx touches: its outputs' and the outputs its inputs spend.
+    # Which locks each tx touches (its outputs' and the outputs its inputs spend), and its fee.
     history: dict[tuple[Lock, int], bytes] = {}  # (lock, position) -> txid
-    made: dict[tuple[bytes, int], Lock] = {}
-    tx_loc = schema.encode_tx_location
-    for position, (tx, tid) in enumerate(zip(txs, txids, strict=True)):
-        writes[schema.tx_key(tid)] = tx_loc(height, position)
+    made: dict[tuple[bytes, int], TxOut] = {}
+    tx_record = schema.encode_tx_record
+    for position, (tx, tid, (offset, size)) in enumerate(zip(txs, txids, spans, strict=True)):
+        fee = 0
         for txin in tx.inputs:
             ref = (txin.prevout.txid, txin.prevout.index)
-            lock = made.get(ref)
-            if lock is None:
-                spent_out = spent.get(ref)
-                if spent_out is None:
-                    raise InvalidCommit(
-                        f"block {height} tx {position} spends an output the diff does not spend"
-                    )
-                lock = spent_out.lock
-            history[(lock, position)] = tid
+            source = made.get(ref) or spent.get(ref)
+            if source is None:
+                raise InvalidCommit(
+                    f"block {height} tx {position} spends an output the diff does not spend"
+                )
+            history[(source.lock, position)] = tid
+            fee += source.amount
         for index, out in enumerate(tx.outputs):
-            made[(tid, index)] = out.lock
+            made[(tid, index)] = out
             history[(out.lock, position)] = tid
+            fee -= out.amount
+        if fee < 0:
+            raise InvalidCommit(f"block {height} tx {position} pays out more than it spends")
+        writes[schema.tx_key(tid)] = tx_record(height, position, offset, size, fee)
 
     # balance, utxo count, history count deltas per lock
     deltas: dict[Lock, list[int]] = {}

@@ -25,6 +25,15 @@ from faircoop_node.storage.errors import (
 
 WRITE_BUFFER = 16 * 1024 * 1024  # a 5,000-tx block's batch fits in one memtable
 BLOCK_CACHE = 32 * 1024 * 1024
+MAX_OPEN_FILES = 1000  # LevelDB's own default: the table files it keeps open
+OWN_FILES = 8  # what LevelDB opens besides table files: log, manifest, lock, info log
+
+
+def open_files_for(nofile: int) -> int:
+    """Table files to keep open under a descriptor limit of `nofile`: a quarter of it, within
+    [64, 1,000]. LevelDB's default of 1,000 alone would use a 1,024 limit up on a large store.
+    Fewer open files only cost reopening cold tables."""
+    return max(64, min(MAX_OPEN_FILES, nofile // 4))
 
 
 class PlyvelKV:
@@ -81,7 +90,7 @@ class PlyvelKV:
         self._db.close()
 
 
-def _open_db(path: Path, create: bool) -> plyvel.DB:
+def _open_db(path: Path, create: bool, max_open_files: int) -> plyvel.DB:
     if not create and not (path / "CURRENT").is_file():
         raise StoreMissing(
             f"no chain store at {path} (no LevelDB database there); initialise the node first"
@@ -90,7 +99,8 @@ def _open_db(path: Path, create: bool) -> plyvel.DB:
         path.mkdir(parents=True, exist_ok=True)
     try:
         return plyvel.DB(str(path), create_if_missing=create, paranoid_checks=True,
-                         write_buffer_size=WRITE_BUFFER, lru_cache_size=BLOCK_CACHE)
+                         write_buffer_size=WRITE_BUFFER, lru_cache_size=BLOCK_CACHE,
+                         max_open_files=max_open_files)
     except plyvel.IOError as exc:
         if "lock" in str(exc).lower():
             raise StoreLocked(
@@ -111,7 +121,8 @@ class LevelDBStore(BaseStore):
 
     `genesis` is checked against the stored one (WrongGenesis on mismatch) and written on first
     open; pass None to open an existing store whatever its chain (for tools). With create=False
-    a missing database raises StoreMissing instead of being created.
+    a missing database raises StoreMissing instead of being created. The store holds at most
+    `max_open_files + OWN_FILES` descriptors (the node sizes it with `open_files_for`).
     """
 
     def __init__(
@@ -121,9 +132,11 @@ class LevelDBStore(BaseStore):
         *,
         create: bool = True,
         genesis_chain_state: bytes = b"",
+        max_open_files: int = MAX_OPEN_FILES,
     ) -> None:
         self.path = Path(path)
-        db = _open_db(self.path, create and genesis is not None)
+        self.descriptors = max_open_files + OWN_FILES
+        db = _open_db(self.path, create and genesis is not None, max_open_files)
         try:
             super().__init__(PlyvelKV(db, str(self.path)), genesis, create=create,
                              where=str(self.path), genesis_chain_state=genesis_chain_state)

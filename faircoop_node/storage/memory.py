@@ -30,7 +30,8 @@ class MemoryKV:
 
     def get(self, key: bytes) -> bytes | None:
         self._check()
-        return self._data.get(key)
+        with self._lock:  # a write's batch is seen whole or not at all, as in LevelDB
+            return self._data.get(key)
 
     def items(
         self,

@@ -40,6 +40,15 @@ class TxLocation(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class CommittedTx:
+    """A committed tx, where it sits and the fee it paid, read from its tx index record."""
+
+    tx: Tx
+    location: TxLocation
+    fee: int  # inputs minus outputs, base units (the spent outputs are gone once committed)
+
+
+@dataclass(frozen=True, slots=True)
 class AddressSummary:
     """What the address index knows about one lock, read from one record (no scan)."""
 
@@ -79,7 +88,11 @@ class EvidenceRecord:
 
 class ChainReader(Protocol):
     """The reads the HTTP API makes: a subset of `ChainStore`, so a test can serve the API from
-    a small fake without writing the commit path."""
+    a small fake without writing the commit path.
+
+    Reads of one record are cheap; `get_block`, `get_block_bytes` and the address ranges can
+    touch megabytes or thousands of keys, so the API makes those in a worker thread.
+    """
 
     @property
     def genesis(self) -> Genesis: ...
@@ -102,6 +115,7 @@ class ChainReader(Protocol):
 
     # indexes
     def get_tx_location(self, txid: bytes) -> TxLocation | None: ...
+    def get_committed_tx(self, txid: bytes) -> CommittedTx | None: ...
     def get_address_summary(self, lock: bytes) -> AddressSummary: ...
     def get_address_utxos(
         self, lock: bytes, limit: int | None = None

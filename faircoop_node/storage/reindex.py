@@ -16,7 +16,7 @@ from consensus.types import BlockHash, Genesis
 from faircoop_node.storage import schema
 from faircoop_node.storage.base import KeyValue
 from faircoop_node.storage.errors import CorruptStore, InvalidCommit
-from faircoop_node.storage.indexes import index_block, replay_diff
+from faircoop_node.storage.indexes import index_block, replay_diff, tx_spans
 
 _DELETE_CHUNK = 20_000
 
@@ -65,7 +65,8 @@ def rebuild(kv: KeyValue, genesis: Genesis, genesis_id: BlockHash, tip_height: i
         writes = {}
         try:
             index_block(kv.get, writes, height=height, block_id=block_id, txs=block.txs,
-                        txids=txids, diff=diff, evidence=block.evidence)
+                        txids=txids, diff=diff, spans=tx_spans(block.header, block.txs),
+                        evidence=block.evidence)
         except InvalidCommit as exc:
             raise CorruptStore(f"replaying height {height}: {exc}", bkey) from None
         kv.write(writes, sync=False)

@@ -13,7 +13,7 @@ answers an address query without touching anything else.
 | certificate     | `c` + height                          | commit certificate (opaque)        |
 | fee record      | `f` + height                          | amount + lock of the fee output    |
 | utxo            | `u` + txid + index                    | amount + lock + height             |
-| tx index        | `t` + txid                            | height + position                  |
+| tx index        | `t` + txid                            | height, position, span, fee        |
 | address utxo    | `a` + lock + txid + index             | amount + height                    |
 | address summary | `s` + lock                            | balance + utxo count + tx count    |
 | address history | `x` + lock + height + position        | txid                               |
@@ -21,6 +21,14 @@ answers an address query without touching anything else.
 | evidence        | `e` + sha256(evidence bytes)          | height + evidence bytes            |
 
 Hashes, txids and locks are 32 bytes; heights and amounts 8; indexes and positions 4.
+
+A tx index record says where the tx sits (height, position), where its canonical encoding lies
+inside the block's (offset and size, so a lookup slices one tx out of the block record instead
+of decoding the block), and the fee it paid (inputs minus outputs, known at commit, when every
+spent output is at hand; afterwards the spent outputs are gone from the UTXO set).
+
+Schema 2 added the span and fee to the tx index record; a schema-1 store is upgraded on open by
+rebuilding the derived keyspaces (see `UPGRADABLE_FROM`).
 
 History positions: a block's txs are at 0..n-1; outputs that no tx of the block made (the
 genesis allocations, a block's treasury fee output) are filed as a pseudo-tx at position n whose
@@ -41,7 +49,10 @@ from typing import Any, Final
 from consensus.types import BlockHash, Hash32, Lock, OutPoint, TxId, TxOut
 from faircoop_node.storage.errors import CorruptStore
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+# Older versions whose blocks, headers, heights, certificates and fee records are laid out as
+# today, so rebuilding the derived keyspaces (`reindex`) brings the store up to date.
+UPGRADABLE_FROM: Final = frozenset({1})
 
 # -- keyspace prefixes ------------------------------------------------------------------------
 META: Final = b"m"
@@ -74,7 +85,7 @@ _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _TIP = struct.Struct(">Q32s")
 _UTXO = struct.Struct(">Q32sQ")
-_TXLOC = struct.Struct(">QI")
+_TXREC = struct.Struct(">QIIIQ")  # height, position, offset, size, fee
 _ADDR_UTXO = struct.Struct(">QQ")
 _SUMMARY = struct.Struct(">QQQ")
 _FEE = struct.Struct(">Q32s")
@@ -205,10 +216,25 @@ def encode_block_record(encoded: bytes) -> bytes:
 
 def decode_block_record(value: bytes, key: bytes) -> bytes:
     """The block's canonical encoding, once its checksum matches."""
-    encoded = value[8:]
-    if len(value) < 8 or hashlib.sha256(encoded).digest()[:8] != value[:8]:
+    _check_block_record(value, key)
+    return value[8:]
+
+
+def slice_block_record(value: bytes, key: bytes, offset: int, size: int) -> bytes:
+    """`size` bytes at `offset` in the block's encoding, once the record's checksum matches.
+
+    Checked over a memoryview: the block's bytes are hashed (in C) but not copied.
+    """
+    _check_block_record(value, key)
+    if offset + size > len(value) - 8:
+        raise CorruptStore(
+            f"a tx index record points past the end of block {printable(key)}", key)
+    return value[8 + offset:8 + offset + size]
+
+
+def _check_block_record(value: bytes, key: bytes) -> None:
+    if len(value) < 8 or hashlib.sha256(memoryview(value)[8:]).digest()[:8] != value[:8]:
         raise CorruptStore(f"block {printable(key)} fails its checksum (garbled or truncated)", key)
-    return encoded
 
 
 def encode_schema() -> bytes:
@@ -240,12 +266,22 @@ def decode_utxo(value: bytes, key: bytes) -> tuple[TxOut, int]:
     return TxOut(amount, Lock(lock)), height
 
 
-def encode_tx_location(height: int, position: int) -> bytes:
-    return _TXLOC.pack(height, position)
+def encode_tx_record(height: int, position: int, offset: int, size: int, fee: int) -> bytes:
+    """`offset` and `size` locate the tx's encoding inside `codec.encode_block` of its block."""
+    return _TXREC.pack(height, position, offset, size, fee)
+
+
+def decode_tx_record(value: bytes, key: bytes) -> tuple[int, int, int, int, int]:
+    """(height, position, offset, size, fee) of a tx index record."""
+    height, position, offset, size, fee = _unpack(_TXREC, value, key, "tx index")
+    if not size:
+        raise CorruptStore(f"tx index record {printable(key)} has a zero size", key)
+    return height, position, offset, size, fee
 
 
 def decode_tx_location(value: bytes, key: bytes) -> tuple[int, int]:
-    height, position = _unpack(_TXLOC, value, key, "tx index")
+    """(height, position) of a tx index record."""
+    height, position = decode_tx_record(value, key)[:2]
     return height, position
 
 

@@ -46,7 +46,6 @@ from consensus.chain import make_block, validate_block  # noqa: E402
 from consensus.chainstate import encode_chain_state, genesis_state  # noqa: E402
 from consensus.codec import block_hash, genesis_hash, pack, validators_hash, validators_obj  # noqa: E402
 from consensus.votes import CommitCertificate, VoteType, encode_certificate, sign_vote  # noqa: E402
-from faircoop_node.cli import init_node_dir  # noqa: E402
 from faircoop_node.config import LogConfig  # noqa: E402
 from faircoop_node.devnet import (  # noqa: E402
     Devnet,
@@ -57,6 +56,7 @@ from faircoop_node.devnet import (  # noqa: E402
 )
 from faircoop_node.genesis_file import load_genesis, write_genesis  # noqa: E402
 from faircoop_node.keys import load_node_key  # noqa: E402
+from faircoop_node.nodedir import init_node_dir  # noqa: E402
 from faircoop_node.storage import LevelDBStore, schema  # noqa: E402
 
 BLOCK_SPACING_MS = 1_000

@@ -35,7 +35,7 @@ from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
 from faircoop_node.api.view import NodeStatus
 from faircoop_node.mempool import Mempool
-from faircoop_node.storage import MemoryStore
+from faircoop_node.storage import BaseStore, MemoryStore
 from tests.builders import CHAIN_ID, key, make_genesis, make_tx, single
 
 FEE = 10_000
@@ -73,7 +73,7 @@ class FakeNode:
     """A `NodeView` over a real store, mempool and chain state; commits like a node does."""
 
     genesis: Genesis
-    store: MemoryStore
+    store: BaseStore
     mempool: Mempool
     feed: BlockFeed
     state: ChainState
@@ -116,9 +116,11 @@ class FakeNode:
         return block_id
 
 
-def fresh_node(feed: BlockFeed | None = None) -> FakeNode:
-    genesis = make_chain_genesis()
-    store = MemoryStore(genesis)
+def fresh_node(feed: BlockFeed | None = None, genesis: Genesis | None = None,
+               store: BaseStore | None = None) -> FakeNode:
+    """A node at height 0 of `genesis` (the standard one), over `store` (a new MemoryStore)."""
+    genesis = genesis or make_chain_genesis()
+    store = store or MemoryStore(genesis)
     gid = codec.genesis_hash(genesis)
     state = genesis_state(genesis, gid)
     store.put_validator_set(codec.validators_hash(state.validators),
@@ -162,6 +164,49 @@ def standard_chain(feed: BlockFeed | None = None) -> Scene:
                       [(CAROL.lock, COIN), (ALICE.lock, 44 * COIN - 2 * FEE)])
     node.mempool.add(pending, node.store, node.state.params)
     return Scene(node, gid, (b1, b2, b3), pay_bob, bob_to_carol, treasury_spend, pending, action)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeScene:
+    """A treasury spend of the fees of one block of many txs: GET /tx's costliest lookup."""
+
+    node: FakeNode
+    fee_block: BlockHash  # height 2: `n` txs, each paying FEE
+    treasury_spend: Tx  # height 3: spends height 2's fee output
+
+
+SPLIT = 1_000  # outputs per splitting tx: 1,000 is ~45 kB, under max_tx_size
+
+
+def fee_chain_genesis() -> Genesis:
+    return make_genesis([(ALICE.lock, 10_000 * COIN)], validators=VALIDATOR_KEYS,
+                        treasury_lock=TREASURY.lock)
+
+
+def fee_chain(n: int, store: BaseStore | None = None) -> FeeScene:
+    """Height 1: alice splits a genesis coin into `n` outputs (1,000 a tx); height 2: `n` txs,
+    each spending one of them to bob with fee FEE; height 3: the treasury spends height 2's fees.
+
+    `store` (over `fee_chain_genesis()`) lets a test count what the API reads from it.
+    """
+    node = fresh_node(genesis=fee_chain_genesis(), store=store)
+    coin = genesis_op(node.store.genesis_hash, 0)
+    left = 10_000 * COIN
+    splits: list[Tx] = []
+    for start in range(0, n, SPLIT):
+        count = min(SPLIT, n - start)
+        left -= 2 * COIN * count + 60 * count + FEE
+        splits.append(make_tx([(coin, ALICE.policy, [ALICE.key])],
+                              [(ALICE.lock, 2 * COIN)] * count + [(ALICE.lock, left)]))
+        coin = OutPoint(codec.txid(splits[-1]), count)  # the change output
+    node.commit(tuple(splits))
+    pays = tuple(make_tx([(OutPoint(codec.txid(splits[i // SPLIT]), i % SPLIT), ALICE.policy,
+                           [ALICE.key])], [(BOB.lock, 2 * COIN - FEE)]) for i in range(n))
+    fee_block = node.commit(pays)
+    spend = make_tx([(treasury_outpoint(fee_block), TREASURY.policy, [TREASURY.key])],
+                    [(CAROL.lock, n * FEE - 1_000)])
+    node.commit((spend,))
+    return FeeScene(node, fee_block, spend)
 
 
 @asynccontextmanager

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from consensus import codec
-from faircoop_node.cli import Environment, ExitStatus
-from faircoop_node.cli import run as cli_run
+from faircoop_common.clikit import Environment, ExitStatus
+from faircoop_node.cli import main as node_main
 from faircoop_node.devnet import Devnet, add_observer, create_devnet, kill_leftovers, load_devnet
 from tests.e2e.helpers import (
     ctrl_c,
@@ -56,7 +56,7 @@ def test_devnet_end_to_end(tmp_path: Path) -> None:
         # `faircoop-node status` reads a live node
         out = io.StringIO()
         env = Environment(stdout=out, stderr=io.StringIO(), environ={})
-        assert cli_run(["status", "--api", nodes[0].api_url], env) == ExitStatus.SUCCESS
+        assert node_main(["status", "--api", nodes[0].api_url], env) == ExitStatus.OK
         assert json.loads(out.getvalue())["chain_id"] == layout.chain_id
 
         # 200 txs through the API, spread over every node (the observer relays too)

@@ -1,9 +1,12 @@
-"""A hand-driven cluster of real engines, for interaction and text-script scenario tests.
+"""A hand-driven cluster of the node's consensus drivers, for interaction and script tests.
 
-Nothing happens by itself: messages wait in each node's inbox until the test delivers them, and
-timeouts wait until the test fires them, as in etcd raft's interaction tests. Blocks are built
-and judged by the simulator's `StaticRules`, so they are real blocks with real hashes; each gets
-a readable alias (`h1r0`: built for height 1, round 0).
+Each validator is the node's own `ConsensusDriver` on a `MemoryStore`. Nothing happens by
+itself: messages wait in each node's inbox until the test delivers them, timeouts wait until
+the test fires them, and a height starts when the test opens the gate (`propose`), as in etcd
+raft's interaction tests. The ports log what the driver does, in the order it does it, so a
+script shows a validator persisting its last-signed state before its signature leaves. Blocks
+are real blocks judged by the real rules; each gets a readable alias (`h1r0`: proposed for
+height 1 in round 0), and `invalid` makes the application refuse one.
 """
 
 from __future__ import annotations
@@ -11,70 +14,154 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from consensus.codec import block_hash, genesis_hash
+from consensus.chain import ValidBlock, validate_block
+from consensus.chainstate import ChainState, decode_chain_state, encode_chain_state, genesis_state
+from consensus.codec import block_hash, encode_block, genesis_hash
 from consensus.crypto import PrivateKey
-from consensus.engine import (
-    Action,
-    BlockValidated,
-    Broadcast,
-    Commit,
-    Engine,
-    Event,
-    EvidenceFound,
-    NewHeight,
-    PersistLastSigned,
-    ProposalBlockReady,
-    ProposalReceived,
-    RequestProposalBlock,
-    ScheduleTimeout,
-    SignedState,
-    Step,
-    TimeoutFired,
-    ValidateBlock,
-    VoteReceived,
-)
+from consensus.engine import ProposalReceived, Step, TimeoutFired
+from consensus.errors import ValidationError
+from consensus.evidence import DuplicateVoteEvidence
+from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, PublicKey
-from consensus.votes import Proposal, Vote, VoteType, encode_certificate
-from faircoop_node.simulation.chain import ChainView, StaticRules, verify_synced_block
+from consensus.types import Block, BlockHash, Tx
+from consensus.votes import Proposal, Vote, VoteType, decode_certificate, encode_proposal
+from faircoop_node.node.commit import store_block
+from faircoop_node.node.driver import Committed, ConsensusDriver, run_now
+from faircoop_node.node.signing import decode_signed_record
+from faircoop_node.node.sync import store_range
 from faircoop_node.simulation.sim import sim_genesis, sim_keys
+from faircoop_node.storage import MemoryStore
 
 PARAMS = ChainParams(timeout_propose_ms=1000, timeout_vote_ms=500, timeout_delta_ms=250)
 STEP_NAMES = {Step.PROPOSE: "propose", Step.PREVOTE: "prevote", Step.PRECOMMIT: "precommit"}
 STEPS = {v: k for k, v in STEP_NAMES.items()}
+BUILD_TIME = 1_000
 
 
 @dataclass
 class Node:
     index: int
     key: PrivateKey
-    engine: Engine
-    view: ChainView
+    store: MemoryStore
+    driver: ConsensusDriver | None = None
     inbox: list[tuple[int, Proposal | Vote, Block | None]] = field(default_factory=list)
     timeouts: dict[tuple[int, int, Step], int] = field(default_factory=dict)
-    persisted: list[PersistLastSigned] = field(default_factory=list)
-    evidence: list[EvidenceFound] = field(default_factory=list)
     alive: bool = True
-    build_pending: tuple[int, int] | None = None  # a block request waiting for `propose`
-    blocks: list[tuple[Block, BlockHash, bytes]] = field(default_factory=list)  # committed
+
+    @property
+    def d(self) -> ConsensusDriver:
+        assert self.driver is not None
+        return self.driver
+
+
+class _Ledger:
+    def __init__(self, cluster: Cluster, node: Node) -> None:
+        self._cluster = cluster
+        self._node = node
+
+    async def validate(self, state: ChainState, block: Block, block_id: BlockHash) -> ValidBlock:
+        if self._cluster.alias(block_id) in self._cluster.invalid:
+            raise ValidationError("rejected", "the script says this block is invalid")
+        return validate_block(state, block, block_id, self._node.store)
+
+    async def commit(self, state: ChainState, block: Block, block_id: BlockHash,
+                     certificate: bytes, valid: ValidBlock) -> None:
+        store_block(self._node.store, state, block, block_id, certificate, valid)
+
+    async def write_signed(self, record: bytes) -> None:
+        self._node.store.put_last_signed(record)
+        s = decode_signed_record(record).state
+        self._cluster.log.append(f"v{self._node.index} persists h{s.height} r{s.round}"
+                                 f" {STEP_NAMES[s.step]}")
+
+
+class _Outbox:
+    def __init__(self, cluster: Cluster, node: Node) -> None:
+        self._cluster = cluster
+        self._node = node
+
+    def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
+                 raw_block: bytes) -> None:
+        self._cluster.aliases.setdefault(proposal.block_id,
+                                         f"h{proposal.height}r{proposal.round}")
+        self._cluster.send(self._node, proposal, block)
+
+    def vote(self, vote: Vote) -> None:
+        self._cluster.send(self._node, vote, None)
+
+    def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
+        c = self._cluster
+        c.log.append(f"v{self._node.index} found evidence against "
+                     f"{c.names[evidence.offender]}: {c.describe(evidence.vote_a)} / "
+                     f"{c.describe(evidence.vote_b)}")
+
+
+class _Clock:
+    """Time stands still; a proposer's block is stamped by its round, so rounds differ."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def now_ms(self) -> int:
+        driver = self._node.driver
+        return BUILD_TIME + (driver.current_round() if driver is not None else 0)
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+class _NoTxs:
+    def __len__(self) -> int:
+        return 0
+
+    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
+        return []
+
+    def remove_committed(self, txs: Iterable[Tx]) -> int:
+        return 0
+
+    def revalidate(self, params: ChainParams) -> int:
+        return 0
 
 
 class Cluster:
     def __init__(self, n: int, params: ChainParams = PARAMS) -> None:
         self.genesis = sim_genesis(n, params)
-        self.rules = StaticRules(self.genesis, genesis_hash(self.genesis))
+        gid = genesis_hash(self.genesis)
         keys = sim_keys(n)
-        self.nodes = [
-            Node(i, k, Engine(self.genesis.chain_id, k), self.rules.genesis_view())
-            for i, k in enumerate(keys)
-        ]
+        self.nodes = [Node(i, k, MemoryStore(self.genesis, genesis_chain_state=encode_chain_state(
+            genesis_state(self.genesis, gid)))) for i, k in enumerate(keys)]
+        for node in self.nodes:
+            self._boot(node)
         self.validators = tuple(v.pubkey for v in self.genesis.validators)
         self.names = {k.public_key: f"v{i}" for i, k in enumerate(keys)}
         self.aliases: dict[bytes, str] = {}
         self.invalid: set[str] = set()  # aliases of blocks the application rejects
         self.groups: dict[int, int] | None = None
         self.log: list[str] = []
-        self.build_time = 1_000
+
+    def _boot(self, node: Node) -> None:
+        """The node's driver on its store, as a (re)started process builds it."""
+        state = decode_chain_state(node.store.get_chain_state())
+        height = node.store.tip().height
+        cert = (node.store.get_certificate(height) or b"") if height else b""
+
+        def schedule(ev: TimeoutFired, delay_ms: int) -> None:
+            node.timeouts[(ev.height, ev.round, ev.step)] = delay_ms
+            self.log.append(f"v{node.index} schedules {STEP_NAMES[ev.step]} timeout"
+                            f" h{ev.height} r{ev.round} {delay_ms}ms")
+
+        def committed(c: Committed) -> None:
+            if c.source == "consensus":
+                cert = decode_certificate(c.certificate)
+                self.log.append(f"v{node.index} commits h{cert.height} {self.alias(c.block_id)}"
+                                f" round {cert.round} signers {len(cert.signatures)}")
+            node.timeouts.clear()
+
+        node.driver = ConsensusDriver(
+            self.genesis, state, cert, node.key, validator=True, ledger=_Ledger(self, node),
+            outbox=_Outbox(self, node), schedule=schedule, clock=_Clock(node), pool=_NoTxs(),
+            on_commit=committed)
 
     # -- naming --
 
@@ -94,101 +181,43 @@ class Cluster:
 
     def start(self) -> None:
         for node in self.nodes:
-            self.feed(node.index, self.new_height(node))
+            run_now(node.d.start(None))
 
-    def new_height(self, node: Node) -> NewHeight:
-        v = node.view
-        return NewHeight(v.height + 1, v.voting_keys, v.proposers, v.params)
-
-    def feed(self, i: int, event: Event) -> list[Action]:
-        node = self.nodes[i]
-        actions = node.engine.handle(event)
-        self.carry_out(node, actions)
-        return actions
-
-    def carry_out(self, node: Node, actions: Iterable[Action]) -> None:
-        name = f"v{node.index}"
-        pending = list(actions)
-        after_commit = False
-        while pending:
-            a = pending.pop(0)
-            if isinstance(a, PersistLastSigned):
-                node.persisted.append(a)
-            elif isinstance(a, Broadcast):
-                self.log.append(f"{name} -> {self.describe(a.message)}")
-                for peer in self.nodes:
-                    if peer.index != node.index and self.connected(node.index, peer.index):
-                        peer.inbox.append((node.index, a.message, a.block))
-            elif isinstance(a, ScheduleTimeout):
-                node.timeouts[(a.height, a.round, a.step)] = a.delay_ms
-                self.log.append(
-                    f"{name} schedules {STEP_NAMES[a.step]} timeout h{a.height} r{a.round}"
-                    f" {a.delay_ms}ms"
-                )
-            elif isinstance(a, RequestProposalBlock):
-                if after_commit:
-                    # the next height's block waits for `propose`, as the node's block interval
-                    node.build_pending = (a.height, a.round)
-                    self.log.append(f"{name} will propose h{a.height} r{a.round}")
-                else:
-                    pending.extend(self.build(node, a.height, a.round))
-            elif isinstance(a, ValidateBlock):
-                ok = self.rules.check_block(node.view, a.block) and \
-                    self.alias(a.block_id) not in self.invalid
-                if not ok:
-                    self.log.append(f"{name} rejects {self.alias(a.block_id)}")
-                pending.extend(node.engine.handle(BlockValidated(a.block_id, ok)))
-            elif isinstance(a, Commit):
-                self.log.append(
-                    f"{name} commits h{a.certificate.height} {self.alias(a.block_id)}"
-                    f" round {a.certificate.round} signers {len(a.certificate.signatures)}"
-                )
-                cert = encode_certificate(a.certificate)
-                node.blocks.append((a.block, a.block_id, cert))
-                node.view = self.rules.advance(node.view, a.block, a.block_id, cert)
-                node.timeouts.clear()
-                after_commit = True
-                pending.extend(node.engine.handle(self.new_height(node)))
-            elif isinstance(a, EvidenceFound):
-                node.evidence.append(a)
-                self.log.append(f"{name} found evidence against {self.names[a.vote_a.validator]}"
-                                f": {self.describe(a.vote_a)} / {self.describe(a.vote_b)}")
-
-    def build(self, node: Node, height: int, round_: int) -> list[Action]:
-        block = self.rules.build_block(node.view, PublicKey(node.key.public_key),
-                                       self.build_time + round_, ())
-        self.aliases.setdefault(block_hash(block.header), f"h{height}r{round_}")
-        return node.engine.handle(ProposalBlockReady(height, round_, block))
+    def send(self, node: Node, msg: Proposal | Vote, block: Block | None) -> None:
+        self.log.append(f"v{node.index} -> {self.describe(msg)}")
+        for peer in self.nodes:
+            if peer.index != node.index and self.connected(node.index, peer.index):
+                peer.inbox.append((node.index, msg, block))
 
     def propose(self) -> None:
-        """Answer every block request that was waiting for the next height."""
+        """Open every waiting node's gate: the next height starts (the block interval)."""
         for node in self.nodes:
-            if node.build_pending is not None and node.alive:
-                h, r = node.build_pending
-                node.build_pending = None
-                self.carry_out(node, self.build(node, h, r))
+            if node.alive and node.d.gated:
+                run_now(node.d.start_height())
 
     def gossip(self) -> None:
-        """Every live node re-sends what `Engine.gossip()` hands it."""
+        """Every live node re-sends what it would on a stall (`Engine.gossip()`)."""
         for node in self.nodes:
             if node.alive:
-                self.carry_out(node, node.engine.gossip())
+                node.d.regossip()
 
     def sync(self, i: int) -> int:
-        """Fetch committed blocks from the furthest peer, checking each certificate; a count."""
+        """Fetch committed blocks from the furthest peer, with the node's own sync checks."""
         node = self.nodes[i]
-        source = max(self.nodes, key=lambda n: len(n.blocks))
-        fetched = 0
-        for block, block_id, cert in source.blocks[node.view.height:]:
-            verify_synced_block(self.rules, node.view, block, cert)
-            node.blocks.append((block, block_id, cert))
-            node.view = self.rules.advance(node.view, block, block_id, cert)
-            fetched += 1
-        if fetched:
-            self.log.append(f"v{i} synced {fetched} blocks from v{source.index}")
-            node.timeouts.clear()
-            self.feed(i, self.new_height(node))
-        return fetched
+        source = max(self.nodes, key=lambda n: n.store.tip().height)
+        start = node.store.tip().height + 1
+        items = [(b, c) for h in range(start, source.store.tip().height + 1)
+                 if (b := source.store.get_block_at(h)) is not None
+                 and (c := source.store.get_certificate(h)) is not None]
+        if not items:
+            return 0
+        outcome = store_range(node.store, SignatureCache(), node.d.state, items, None)
+        for block, block_id, cert, valid in outcome.done:
+            node.d.committed(Committed(block, block_id, cert, decode_certificate(cert).round,
+                                       "sync"), valid.state)
+        self.log.append(f"v{i} synced {len(outcome.done)} blocks from v{source.index}")
+        run_now(node.d.after_sync())
+        return len(outcome.done)
 
     def connected(self, a: int, b: int) -> bool:
         return self.groups is None or self.groups.get(a) == self.groups.get(b)
@@ -212,10 +241,12 @@ class Cluster:
                     continue
                 count += 1
                 if isinstance(msg, Vote):
-                    self.feed(node.index, VoteReceived(msg))
+                    run_now(node.d.deliver_vote(msg))
                 else:
                     assert block is not None
-                    self.feed(node.index, ProposalReceived(msg, block))
+                    received = node.d.held_proposal(msg) or ProposalReceived(msg, block)
+                    node.d.take_proposal(received, encode_proposal(msg), encode_block(block))
+                    run_now(node.d.deliver_proposal(received))
         return count
 
     def stabilize(self, limit: int = 1000) -> None:
@@ -227,31 +258,28 @@ class Cluster:
     def fire(self, i: int, step: Step) -> bool:
         """Fire node i's pending `step` timeout for its current height and round."""
         node = self.nodes[i]
-        e = node.engine
+        e = node.d.engine
+        assert e is not None
         key = (e.height, e.round, step)
         if key not in node.timeouts:
             return False
         del node.timeouts[key]
-        self.feed(i, TimeoutFired(*key))
+        run_now(node.d.timeout(TimeoutFired(*key)))
         return True
 
     def restart(self, i: int, keep_state: bool = True) -> None:
+        """A new driver on the node's store: from its last-signed record, or from none."""
         node = self.nodes[i]
-        last: SignedState | None = node.persisted[-1].state if keep_state and node.persisted \
-            else None
-        votes = tuple(
-            v for p in node.persisted if keep_state and isinstance(p.message, Vote)
-            for v in (p.message, *p.justification)
-        )
-        blocks = tuple(p.block for p in node.persisted if keep_state and p.block is not None)
-        node.engine = Engine(self.genesis.chain_id, node.key, last, votes, blocks)
+        raw = node.store.get_last_signed() if keep_state else None
         node.inbox = []
         node.timeouts.clear()
-        self.feed(i, self.new_height(node))
+        self._boot(node)
+        run_now(node.d.start(decode_signed_record(raw) if raw is not None else None))
 
     def status(self, i: int) -> str:
         node = self.nodes[i]
-        e = node.engine
+        e = node.d.engine
+        assert e is not None
         lv, lr = e.locked
         vv, vr = e.valid
         ls = e.last_signed
@@ -259,7 +287,7 @@ class Cluster:
         return (
             f"v{i}: h{e.height} r{e.round} {STEP_NAMES[e.step]}"
             f"{' decided' if e.decided else ''} locked={self.alias(lv or b'')}/{lr}"
-            f" valid={self.alias(vv or b'')}/{vr} committed={node.view.height}"
+            f" valid={self.alias(vv or b'')}/{vr} committed={node.store.tip().height}"
             f" last_signed={signed}"
         )
 
@@ -273,3 +301,11 @@ class Cluster:
                 return BlockHash(block_id)
         raise KeyError(alias)
 
+    def heights(self) -> list[int]:
+        return [node.store.tip().height for node in self.nodes]
+
+    def block_hash_at(self, i: int, height: int) -> bytes | None:
+        return self.nodes[i].store.get_hash_at(height)
+
+
+__all__ = ["BUILD_TIME", "Cluster", "STEPS", "block_hash"]

@@ -14,6 +14,7 @@ from consensus.certificate import (
     is_final,
     quorum_size,
     verify_certificate,
+    with_late_precommit,
 )
 from consensus.crypto import PrivateKey, sha256
 from consensus.errors import ValidationError
@@ -131,3 +132,34 @@ def test_builder_refuses_what_would_not_verify(votes: list[Vote], rule: str) -> 
     with pytest.raises(InvalidCertificate) as info:
         build_certificate(votes, VALIDATORS)
     assert info.value.rule == rule
+
+
+def _five() -> CommitCertificate:
+    return build_certificate([precommit(i) for i in range(5)], VALIDATORS)
+
+
+LATE = [
+    ("the sixth validator's precommit", lambda: precommit(5), 6),
+    ("one already in", lambda: precommit(0), None),
+    ("another block", lambda: precommit(5, block=OTHER), None),
+    ("another round", lambda: precommit(5, round_=ROUND + 1), None),
+    ("another height", lambda: precommit(5, height=HEIGHT + 1), None),
+    ("a prevote", lambda: sign_vote(KEYS[5], CHAIN, VoteType.PREVOTE, HEIGHT, ROUND, BLOCK), None),
+    ("a stranger", lambda: sign_vote(PrivateKey(sha256(b"stranger")), CHAIN, VoteType.PRECOMMIT,
+                                     HEIGHT, ROUND, BLOCK), None),
+    ("a forged signature", lambda: replace(precommit(5), signature=bytes(64)), None),
+    ("another chain", lambda: sign_vote(KEYS[5], "other-chain", VoteType.PRECOMMIT, HEIGHT,
+                                        ROUND, BLOCK), None),
+]
+
+
+@pytest.mark.parametrize("make,signers", [c[1:] for c in LATE], ids=[c[0] for c in LATE])
+def test_a_late_precommit_joins_the_certificate_only_if_it_adds_a_signer(make, signers) -> None:
+    cert = _five()
+    more = with_late_precommit(cert, make(), VALIDATORS)
+    if signers is None:
+        assert more is None
+        return
+    assert more is not None and len(more.signatures) == signers
+    assert [i for i, _ in more.signatures] == sorted(i for i, _ in more.signatures)
+    verify_certificate(encode_certificate(more), BLOCK, VALIDATORS, CHAIN, HEIGHT)

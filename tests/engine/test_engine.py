@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus.certificate import verify_certificate
-from consensus.codec import block_hash, genesis_hash
+from consensus.chain import make_block
+from consensus.chainstate import genesis_state
+from consensus.codec import block_hash
 from consensus.crypto import PrivateKey, sha256
 from consensus.engine import (
     Action,
@@ -39,14 +41,13 @@ from consensus.engine import (
 from consensus.params import ChainParams
 from consensus.types import Block, BlockHash, PublicKey
 from consensus.votes import NIL, Proposal, Vote, VoteType, sign_proposal, sign_vote
-from faircoop_node.simulation.chain import StaticRules
 from faircoop_node.simulation.sim import sim_genesis, sim_keys
 
 PARAMS = ChainParams(timeout_propose_ms=1000, timeout_vote_ms=500, timeout_delta_ms=250)
 N = 4
 GENESIS = sim_genesis(N, PARAMS)
 CHAIN = GENESIS.chain_id
-RULES = StaticRules(GENESIS, genesis_hash(GENESIS))
+START = genesis_state(GENESIS)
 KEYS = sim_keys(N)
 VALS = tuple(PublicKey(k.public_key) for k in KEYS)
 ME = 0  # proposer(1, r) = VALS[(1 + r) % 4]: ME proposes at round 3 of height 1
@@ -60,7 +61,7 @@ def block(round_: int, height: int = 1) -> Block:
     """A distinct valid block for height 1 per round (its time is the round)."""
     assert height == 1
     proposer = proposer_for(VALS, height, round_)
-    return RULES.build_block(RULES.genesis_view(), proposer, 1000 + round_, ())
+    return make_block(START, proposer, 1000 + round_)
 
 
 def bid(b: Block) -> BlockHash:
@@ -464,8 +465,7 @@ def test_single_validator_decides_alone() -> None:
     out = e.handle(NewHeight(1, solo, solo, PARAMS))
     assert RequestProposalBlock(1, 0) in out
     g = sim_genesis(1, PARAMS)
-    rules = StaticRules(g, genesis_hash(g))
-    b = rules.build_block(rules.genesis_view(), VALS[0], 5, ())
+    b = make_block(genesis_state(g), VALS[0], 5)
     out = e.handle(ProposalBlockReady(1, 0, b))
     commit = [a for a in out if isinstance(a, Commit)]
     assert len(commit) == 1 and len(commit[0].certificate.signatures) == 1

@@ -32,7 +32,6 @@ from faircoop_node.net.envelope import (
     Status,
     encode_auth,
     encode_block_range,
-    encode_certified_block,
     encode_envelope,
     encode_get_blocks,
     encode_hello,
@@ -86,7 +85,6 @@ def samples() -> dict[str, tuple[bytes, ...]]:
         "reject": (encode_reject("wrong chain"),),
         "status": (encode_status(Status(3, BlockHash(scene.blocks[2]), 1)),),
         "get_blocks": (encode_get_blocks(GetBlocks(1, 100)),),
-        "certified_block": (encode_certified_block(certified),),
         "block_range": (encode_block_range(BlockRange(1, (certified,))),),
         "proposal_message": (encode_proposal_message(ProposalMessage(
             encode_proposal(proposal), blocks[0])),),

@@ -77,7 +77,6 @@ DECODERS = (
     Decoder("reject", env.decode_reject, env.encode_reject),
     Decoder("status", env.decode_status, env.encode_status),
     Decoder("get_blocks", env.decode_get_blocks, env.encode_get_blocks),
-    Decoder("certified_block", env.decode_certified_block, env.encode_certified_block),
     Decoder("block_range", env.decode_block_range, env.encode_block_range),
     Decoder("proposal_message", env.decode_proposal_message, env.encode_proposal_message),
     Decoder("txs", env.decode_txs, env.encode_txs),

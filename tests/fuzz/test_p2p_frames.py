@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 PAYLOAD_KINDS = {
     MsgType.VOTE: "vote", MsgType.PROPOSAL: "proposal_message", MsgType.EVIDENCE: "evidence",
-    MsgType.BLOCK: "certified_block", MsgType.BLOCKS: "block_range", MsgType.TXS: "txs",
+    MsgType.BLOCKS: "block_range", MsgType.TXS: "txs",
     MsgType.GET_BLOCKS: "get_blocks", MsgType.STATUS: "status", MsgType.HELLO: "hello",
     MsgType.AUTH: "auth", MsgType.REJECT: "reject",
 }

@@ -26,8 +26,6 @@ ROUND_TRIPS: list[tuple[str, object, Callable[[object], bytes], Callable[[bytes]
     ("status", E.Status(3, H, 1), E.encode_status, E.decode_status),  # type: ignore[list-item]
     ("get_blocks", E.GetBlocks(1, 1000), E.encode_get_blocks,  # type: ignore[list-item]
      E.decode_get_blocks),
-    ("block", E.CertifiedBlock(b"blk", b"cert"), E.encode_certified_block,  # type: ignore[list-item]
-     E.decode_certified_block),
     ("blocks", E.BlockRange(4, (E.CertifiedBlock(b"a", b"b"), E.CertifiedBlock(b"c", b""))),
      E.encode_block_range, E.decode_block_range),  # type: ignore[list-item]
     ("empty_blocks", E.BlockRange(9, ()), E.encode_block_range,  # type: ignore[list-item]
@@ -107,7 +105,6 @@ def _reencode_envelope(env: E.Envelope) -> bytes:
 CODECS: list[tuple[Callable[[bytes], Any], Callable[[Any], bytes]]] = [
     (E.decode_envelope, _reencode_envelope), (E.decode_hello, E.encode_hello),
     (E.decode_status, E.encode_status), (E.decode_get_blocks, E.encode_get_blocks),
-    (E.decode_certified_block, E.encode_certified_block),
     (E.decode_block_range, E.encode_block_range),
     (E.decode_proposal_message, E.encode_proposal_message), (E.decode_txs, E.encode_txs),
     (E.decode_reject, E.encode_reject), (E.decode_auth, E.encode_auth),

@@ -94,3 +94,29 @@ async def test_stopped_node_disappears_for_its_peers() -> None:
     assert {p.node_id for p in a.peers()} == {c.node_id}
     assert ai.events[-1].info.node_id == b.node_id and not ai.events[-1].connected
     assert a.broadcast(MsgType.VOTE, b"v") == 1
+
+
+async def test_a_handler_bug_is_logged_with_its_traceback_and_delivery_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    net = MemoryNetwork()
+    (a, _), (b, bi) = _node(net, 1), _node(net, 2)
+
+    async def buggy(peer: bytes, msg_type: MsgType, payload: bytes) -> None:
+        if payload == b"bad":
+            raise ZeroDivisionError("a handler bug")
+        await bi.on_message(peer, msg_type, payload)
+
+    b.set_handlers(buggy, bi.on_peer)
+    for t in (a, b):
+        await t.start()
+    await net.connect(a.node_id, b.node_id)
+    with caplog.at_level("ERROR", logger="faircoop.net.memory"):
+        a.send(b.node_id, MsgType.VOTE, b"bad")
+        a.send(b.node_id, MsgType.VOTE, b"good")
+        await net.settle()
+    assert [m[2] for m in bi.messages] == [b"good"]
+    (record,) = [r for r in caplog.records if r.name == "faircoop.net.memory"]
+    assert record.getMessage() == "message_handler_failed"
+    assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
+    for t in (a, b):
+        await t.stop()

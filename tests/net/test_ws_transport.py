@@ -24,7 +24,6 @@ from net_helpers import (
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.types import BlockHash
-from faircoop_node.cli import init_node_dir
 from faircoop_node.config import load_config
 from faircoop_node.keys import load_node_key
 from faircoop_node.net.envelope import (
@@ -41,6 +40,7 @@ from faircoop_node.net.envelope import (
 from faircoop_node.net.parts import wire_frames
 from faircoop_node.net.transport import ChainIdentity, NetError, PeerId
 from faircoop_node.net.ws import WsTransport
+from faircoop_node.nodedir import init_node_dir
 
 pytestmark = pytest.mark.timeout(30)
 

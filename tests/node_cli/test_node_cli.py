@@ -13,7 +13,8 @@ from consensus.address import encode_address
 from consensus.codec import policy_lock
 from consensus.crypto import PrivateKey
 from consensus.types import SpendPolicy
-from faircoop_node.cli import Environment, ExitStatus, run
+from faircoop_common.clikit import Environment, ExitStatus
+from faircoop_node.cli import main
 from faircoop_node.config import load_config
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.keys import load_node_key
@@ -35,7 +36,7 @@ class Env(Environment):
 
 def _run(*argv: str) -> tuple[ExitStatus, Env]:
     env = Env()
-    return run(list(argv), env), env
+    return main(list(argv), env), env
 
 
 def test_init_writes_key_config_and_identity(tmp_path: Path) -> None:
@@ -43,7 +44,7 @@ def test_init_writes_key_config_and_identity(tmp_path: Path) -> None:
     status, env = _run("init", "--dir", str(d), "--validator", "--name", "Coop A",
                        "--p2p-port", "7101", "--api-port", "7100",
                        "--peer", "ws://127.0.0.1:7201/p2p")
-    assert status == ExitStatus.SUCCESS, env.err_text
+    assert status == ExitStatus.OK, env.err_text
     assert stat.S_IMODE((d / "node.key").stat().st_mode) == 0o600
     key = load_node_key(d / "node.key")
     identity = json.loads((d / "node.json").read_text())
@@ -58,7 +59,7 @@ def test_init_writes_key_config_and_identity(tmp_path: Path) -> None:
 
 
 def test_init_refuses_an_existing_node_directory(tmp_path: Path) -> None:
-    assert _run("init", "--dir", str(tmp_path / "n"))[0] == ExitStatus.SUCCESS
+    assert _run("init", "--dir", str(tmp_path / "n"))[0] == ExitStatus.OK
     key_before = (tmp_path / "n" / "node.key").read_text()
     status, env = _run("init", "--dir", str(tmp_path / "n"))
     assert status == ExitStatus.CONFIG and "already exists" in env.err_text
@@ -101,7 +102,7 @@ def test_genesis_from_init_identities_and_inline_keys(tmp_path: Path) -> None:
         "--alloc", f"{encode_address(member, 'test')}:1_000_000_000",
         "--alloc", f"{member.hex()}:5000",
         "--chain-id", "faircoop-dev", "--param", "heartbeat_ms=1000", "--out", str(out))
-    assert status == ExitStatus.SUCCESS, env.err_text
+    assert status == ExitStatus.OK, env.err_text
     g = load_genesis(out)
     assert sorted(v.name for v in g.validators) == ["Coop C", "a", "b"]
     assert g.governor_threshold == 2 and set(g.governors) == set(gov)
@@ -116,10 +117,10 @@ def test_genesis_refuses_to_replace_a_file_without_force(tmp_path: Path) -> None
     out = tmp_path / "genesis.json"
     args = ["genesis", "--validators", *files, "--governors", files[0], "--threshold", "1",
             "--chain-id", "faircoop-dev", "--time-ms", "5", "--out", str(out)]
-    assert _run(*args)[0] == ExitStatus.SUCCESS
+    assert _run(*args)[0] == ExitStatus.OK
     status, env = _run(*args)
     assert status == ExitStatus.GENESIS and "--force" in env.err_text
-    assert _run(*args, "--force")[0] == ExitStatus.SUCCESS
+    assert _run(*args, "--force")[0] == ExitStatus.OK
     assert load_genesis(out).time_ms == 5
 
 
@@ -193,5 +194,5 @@ def test_usage_errors(argv: list[str]) -> None:
 
 def test_help_goes_to_stdout_and_succeeds() -> None:
     status, env = _run("--help")
-    assert status == ExitStatus.SUCCESS
+    assert status == ExitStatus.OK
     assert "init" in env.out_text and "genesis" in env.out_text

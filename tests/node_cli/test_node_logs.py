@@ -78,3 +78,70 @@ def test_setup_twice_does_not_double_lines(stream: io.StringIO) -> None:
     setup_logging("INFO", "json", stream)
     event_logger("faircoop.test").info("once")
     assert len(_lines(stream)) == 1
+
+
+def _fail_deep() -> None:
+    try:
+        _decode_vote()
+    except KeyError as exc:
+        raise RuntimeError("vote handler failed") from exc
+
+
+def _decode_vote() -> None:
+    raise KeyError("round")
+
+
+def test_json_lines_carry_the_traceback_of_a_logged_exception(stream: io.StringIO) -> None:
+    setup_logging("INFO", "json", stream)
+    log = event_logger("faircoop.test", LogContext("node1", 7, 1))
+    try:
+        _fail_deep()
+    except RuntimeError as exc:
+        log.error("node_bug", kind="vote", exc_info=exc)
+    try:
+        _fail_deep()
+    except RuntimeError:
+        log.exception("node_bug", kind="in_except")
+    first, second = _lines(stream)
+    assert (first["event"], first["kind"], first["height"]) == ("node_bug", "vote", 7)
+    assert first["error"] == "RuntimeError: vote handler failed"
+    trace = str(first["traceback"])
+    assert trace.startswith("Traceback (most recent call last):")
+    for frame in ("_fail_deep", "_decode_vote", "test_node_logs.py"):  # every frame, chained
+        assert frame in trace
+    assert "The above exception was the direct cause" in trace
+    assert trace.endswith("RuntimeError: vote handler failed")
+    assert second["kind"] == "in_except" and "_decode_vote" in str(second["traceback"])
+    assert stream.getvalue().count("\n") == 2  # still one line each
+
+
+def test_text_lines_are_followed_by_the_usual_traceback_block(stream: io.StringIO) -> None:
+    setup_logging("INFO", "text", stream)
+    try:
+        _fail_deep()
+    except RuntimeError as exc:
+        event_logger("faircoop.test", LogContext("node1", 7, 1)).error(
+            "node_bug", kind="vote", exc_info=exc)
+    head, *block = stream.getvalue().rstrip("\n").split("\n")
+    assert head.endswith('node_bug kind="vote" error="RuntimeError: vote handler failed"')
+    assert block[0] == "Traceback (most recent call last):"
+    assert any(line.strip().startswith('File "') and "_decode_vote" in line for line in block)
+    assert block[-1] == "RuntimeError: vote handler failed"
+
+
+def test_lines_without_an_exception_have_no_traceback_and_a_field_cannot_fake_one(
+        stream: io.StringIO) -> None:
+    setup_logging("INFO", "json", stream)
+    event_logger("faircoop.test").error("plain", traceback="forged")
+    (line,) = _lines(stream)
+    assert "traceback" not in line and line["field_traceback"] == "forged"
+
+
+def test_foreign_records_with_exc_info_keep_their_traceback(stream: io.StringIO) -> None:
+    setup_logging("INFO", "json", stream)
+    try:
+        _decode_vote()
+    except KeyError:
+        logging.getLogger("aiohttp.server").exception("Error handling request")
+    (line,) = _lines(stream)
+    assert line["error"] == "KeyError: 'round'" and "_decode_vote" in str(line["traceback"])

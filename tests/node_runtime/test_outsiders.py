@@ -48,7 +48,7 @@ from faircoop_node.net.envelope import (
 )
 from faircoop_node.net.memory import MemoryTransport
 from faircoop_node.net.transport import ChainIdentity, PeerId, Tip
-from faircoop_node.node import runner
+from faircoop_node.node import peers
 from tests.builders import CHAIN_ID, key, make_tx, single
 from tests.node_runtime.harness import (
     FUNDER,
@@ -128,13 +128,13 @@ async def test_forged_votes_are_not_relayed_and_cost_their_sender() -> None:
 async def test_forged_proposals_are_not_kept_decoded_or_relayed(monkeypatch: pytest.MonkeyPatch
                                                                 ) -> None:
     decoded: list[int] = []
-    real_decode = runner.decode_block
+    real_decode = peers.decode_block
 
     def counting(data: bytes) -> Block:
         decoded.append(len(data))
         return real_decode(data)
 
-    monkeypatch.setattr(runner, "decode_block", counting)
+    monkeypatch.setattr(peers, "decode_block", counting)
     cluster = await start_cluster(4)
     try:
         node = cluster.nodes()[0]
@@ -150,15 +150,13 @@ async def test_forged_proposals_are_not_kept_decoded_or_relayed(monkeypatch: pyt
         proposal = replace(sign_proposal(proposer, CHAIN_ID, s.height + 1, 0, -1,
                                          codec.block_hash(block.header)),
                            signature=os.urandom(64))
-        kept_before = set(node._proposals_seen)
         decoded.clear()
         outsider = await _outsider(cluster)
         outsider.broadcast(MsgType.PROPOSAL, encode_proposal_message(
             ProposalMessage(encode_proposal(proposal), raw)))
         await wait_for(lambda: _punished(cluster, outsider.node_id), 5, "the forger punished")
         assert len(raw) not in decoded  # its body was never decoded
-        assert codec.block_hash(block.header) not in node._proposals_seen
-        assert set(node._proposals_seen) <= kept_before | set(node._proposals_seen)
+        assert codec.block_hash(block.header) not in node.driver.proposals
         await cluster.network.settle()
         for n in cluster.nodes():
             assert proposal.signature not in n.seen

@@ -82,11 +82,11 @@ async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None
             await cluster.network.connect(tap.node_id, nodes[attach].pubkey)
             taps.append(tap)
         validators = frozenset(PeerId(n.pubkey) for n in nodes)
-        assert nodes[1]._relay_exclude(PeerId(nodes[0].pubkey)) == validators
-        assert nodes[1]._relay_exclude(taps[0].node_id) == frozenset({taps[0].node_id})
+        assert nodes[1].peers._relay_exclude(PeerId(nodes[0].pubkey)) == validators
+        assert nodes[1].peers._relay_exclude(taps[0].node_id) == frozenset({taps[0].node_id})
 
         copies: list[tuple[PeerId, bytes]] = []  # what validator 2 is sent
-        intake = nodes[2]._intake
+        intake = nodes[2].peers.intake
         queue = intake.add
 
         def counting(peer: PeerId, raws: Sequence[bytes]) -> None:

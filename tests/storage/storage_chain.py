@@ -32,7 +32,7 @@ from consensus.types import (
     Validator,
     Witness,
 )
-from faircoop_node.storage import BaseStore
+from faircoop_node.storage import BaseStore, CommittedTx, TxLocation
 
 CHAIN_ID = "faircoop-storage-test"
 FEE = 2_000  # comfortably above size x min_fee_rate for the 1-2 input txs built here
@@ -93,15 +93,16 @@ def chain_state_for(height: int, block_id: bytes) -> bytes:
     return codec.pack((height, block_id))
 
 
-def commit(store: BaseStore, block: Block,
-           sig_cache: ledger.SignatureCache | None = None) -> ledger.UtxoDiff:
+def commit(store: BaseStore, block: Block, sig_cache: ledger.SignatureCache | None = None,
+           validator_sets: dict[bytes, bytes] | None = None) -> ledger.UtxoDiff:
     """Validate `block` against the store with the real ledger rules, then commit it."""
     block_id = codec.block_hash(block.header)
     g = store.genesis
     diff = ledger.apply_block(block, block_id, store, g.params, treasury_lock=g.treasury_lock,
                               sig_cache=sig_cache)
     store.commit_block(block, block_id, diff, fake_certificate(block_id),
-                       chain_state_for(block.header.height, block_id))
+                       chain_state_for(block.header.height, block_id),
+                       validator_sets=validator_sets)
     return diff
 
 
@@ -142,6 +143,13 @@ def next_block(store: BaseStore, wallets: list[Wallet], seed: str, max_txs: int 
     return make_block(store.genesis, tip.block_hash, height, tuple(txs), last_commit, evidence)
 
 
+def extend_chain(store: BaseStore, wallets: list[Wallet], seed: str, blocks: int) -> BaseStore:
+    """`store` with `blocks` more blocks of `next_block`; returns it."""
+    for _ in range(blocks):
+        commit(store, next_block(store, wallets, seed))
+    return store
+
+
 class Replay:
     """What the store must hold, computed by replaying its blocks with `ledger.apply_block`.
 
@@ -156,6 +164,7 @@ class Replay:
         self.utxos = ledger.MemoryUtxoSet()
         self.heights: dict[OutPoint, int] = {}
         self.txlocs: dict[bytes, tuple[int, int]] = {}
+        self.committed: dict[bytes, CommittedTx] = {}  # what get_committed_tx must answer
         self.history: dict[Lock, dict[tuple[int, int], bytes]] = defaultdict(dict)
         self.evidence: dict[bytes, tuple[int, bytes]] = {}
         self.sig_cache = ledger.SignatureCache()
@@ -167,10 +176,13 @@ class Replay:
         for position, tx in enumerate(txs):
             tid = codec.txid(tx)
             self.txlocs[tid] = (height, position)
+            fee = -sum(out.amount for out in tx.outputs)
             for txin in tx.inputs:
                 prev = made.get(txin.prevout) or self.utxos.get_utxo(txin.prevout)
                 assert prev is not None
                 self.history[prev.lock][(height, position)] = tid
+                fee += prev.amount
+            self.committed[tid] = CommittedTx(tx, TxLocation(height, position), fee)
             for i, out in enumerate(tx.outputs):
                 made[OutPoint(TxId(tid), i)] = out
                 self.history[out.lock][(height, position)] = tid
@@ -224,6 +236,8 @@ class Replay:
         kv = store.backend
         txindex = {k[1:]: schema.decode_tx_location(v, k) for k, v in kv.items(schema.TX)}
         assert txindex == self.txlocs, "tx index differs from the blocks"
+        for tid, committed in self.committed.items():  # fees, and spans that slice the tx out
+            assert store.get_committed_tx(tid) == committed, f"tx {tid.hex()} reads back wrong"
         # the address index: unspent outputs, summaries and history, all from raw scans
         addr_utxos = {(schema.lock_from_addr_key(k), schema.outpoint_from_addr_utxo_key(k)):
                       schema.decode_addr_utxo(v, k) for k, v in kv.items(schema.ADDR_UTXO)}

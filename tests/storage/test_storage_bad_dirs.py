@@ -9,7 +9,7 @@ from pathlib import Path
 
 import plyvel
 import pytest
-from storage_chain import commit, make_genesis, next_block, wallet
+from storage_chain import extend_chain, make_genesis, wallet
 
 from consensus import codec
 from faircoop_node.storage import (
@@ -31,9 +31,7 @@ GENESIS = make_genesis(W)
 def _chain(path: Path, blocks: int = 3) -> bytes:
     """A store with a few blocks; returns the tip hash."""
     with LevelDBStore(path, GENESIS) as store:
-        for _ in range(blocks):
-            commit(store, next_block(store, W, "bad-dirs"))
-        return store.tip().block_hash
+        return extend_chain(store, W, "bad-dirs", blocks).tip().block_hash
 
 
 def _poke(path: Path, change: Callable[[plyvel.DB, bytes], None], tip: bytes) -> None:

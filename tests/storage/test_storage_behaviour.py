@@ -24,6 +24,7 @@ from consensus.crypto import sha256
 from consensus.errors import DecodeError
 from consensus.types import COIN, BlockHash, OutPoint, TxId, TxOut
 from faircoop_node.storage import (
+    CommittedTx,
     InvalidCommit,
     OutOfOrderBlock,
     RecordMismatch,
@@ -96,6 +97,15 @@ def test_commit_block_updates_blocks_utxos_and_every_index(make_store):
         (OutPoint(codec.txid(tx1), 0), COIN, 1)]
     assert store.get_address_summary(W[1].lock).balance == 10 * COIN
     assert len(store.get_address_utxos(W[0].lock, limit=1)) == 1
+    # each tx's fee is in its index record, tx1's from an output made in the same block
+    assert store.get_committed_tx(codec.txid(tx1)) == CommittedTx(tx1, TxLocation(1, 1), FEE)
+    assert store.get_committed_tx(sha256(b"nothing")) is None
+    # ... and a spend of the block's fee output (gone from the UTXO set once spent) has one too
+    fee_spend = pay(CHAIN_ID, [(ledger.treasury_outpoint(bid), W[0]),
+                               (OutPoint(TxId(gid), 1), W[1])], [TxOut(10 * COIN, W[3].lock)])
+    commit(store, make_block(genesis, bid, 2, (fee_spend,), fake_certificate(bid)))
+    assert store.get_committed_tx(codec.txid(fee_spend)) == CommittedTx(
+        fee_spend, TxLocation(2, 0), 2 * FEE)
 
 
 def _first_block(genesis):

@@ -1,0 +1,18 @@
+"""What a node did since it started: counters for tests, logs and metrics."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+PUNISHED_KEPT = 256  # reasons of the latest punishments kept
+
+
+@dataclass
+class NodeCounters:
+    committed_consensus: int = 0
+    committed_sync: int = 0
+    sync_requests: int = 0
+    punished_total: int = 0
+    dropped: int = 0  # peers' messages quietly ignored (early, late, seen, out of window)
+    punished: deque[str] = field(default_factory=lambda: deque(maxlen=PUNISHED_KEPT))

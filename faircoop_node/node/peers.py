@@ -1,0 +1,208 @@
+"""Peers' messages: judged as they arrive, relayed if they pass, queued for the driver if useful.
+
+The transport hands over `(peer, type, payload)`. Everything a payload needs before it may cost
+the node more than a decode runs here, on the event loop, cheapest check first (the rules are
+in `admission.py`): a vote or proposal is relayed only after its signature checks, a proposed
+block is decoded only after its header does, evidence is pooled only if a block could punish
+it, relayed txs are admitted a slice at a time, and a GET_BLOCKS is answered off the consensus
+loop. What the driver must act on (votes, proposals, block ranges) comes back as `Work` for the
+node's one queue, where each peer's share is bounded (`inflow.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from consensus.chainstate import ChainState
+from consensus.codec import decode_block, decode_tx, encode_tx, txid
+from consensus.engine import ProposalReceived
+from consensus.errors import DecodeError, ValidationError
+from consensus.evidence import decode_evidence
+from consensus.types import Tx, TxId
+from consensus.votes import decode_proposal, decode_vote
+from faircoop_node.mempool import Mempool
+from faircoop_node.net.envelope import (
+    MsgType,
+    decode_block_range,
+    decode_proposal_message,
+    decode_status,
+    decode_txs,
+    encode_txs,
+)
+from faircoop_node.net.transport import PeerId, Transport
+from faircoop_node.node.admission import (
+    Judgement,
+    Verdict,
+    judge_proposal,
+    judge_vote,
+    tx_is_senders_fault,
+)
+from faircoop_node.node.counters import NodeCounters
+from faircoop_node.node.driver import ConsensusDriver
+from faircoop_node.node.gossip import SeenCache, TxIntake, TxRelay
+from faircoop_node.node.serve import BlockServer
+from faircoop_node.storage.base import BaseStore
+
+INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
+
+
+@dataclass(slots=True)
+class Work:
+    """An item of the node's one queue: a peer's message the driver (or catch-up) must act on
+    (then `peer` and `size`, its share of the queue, are set), a timeout, a tick, ..."""
+
+    kind: str  # "vote", "proposal", "blocks", "timeout", "peer", "tick", "start", "stop"
+    payload: Any = None
+    peer: PeerId | None = None
+    size: int = 0
+
+
+class PeerMessages:
+    """Judges, relays and routes what peers send. `punish` and `expects_blocks` come from the
+    node (the transport's ban, and whether catch-up asked for a range)."""
+
+    def __init__(self, driver: ConsensusDriver, store: BaseStore, mempool: Mempool,
+                 transport: Callable[[], Transport | None], punish: Callable[[PeerId, str], None],
+                 saw_tip: Callable[[PeerId, int], None],
+                 expects_blocks: Callable[[PeerId, int], bool], server: BlockServer,
+                 seen: SeenCache, counters: NodeCounters) -> None:
+        self.driver = driver
+        self._store = store
+        self._mempool = mempool
+        self._transport = transport
+        self._punish = punish
+        self._saw_tip = saw_tip
+        self._expects_blocks = expects_blocks
+        self._server = server
+        self.seen = seen
+        self.relay = TxRelay(self._send_txs)
+        self.intake = TxIntake(self._admit_relayed)
+        self._voting_peers: tuple[ChainState, frozenset[PeerId]] | None = None
+        self._counters = counters
+        self.stopping = False
+
+    async def admit(self, peer: PeerId, msg_type: MsgType, payload: bytes) -> Work | None:
+        """What must happen with a peer's message, if anything; DecodeError for junk."""
+        size = len(payload)
+        if msg_type == MsgType.TXS:
+            self.intake.add(peer, decode_txs(payload))  # admitted a slice at a time
+        elif msg_type == MsgType.STATUS:
+            self._saw_tip(peer, decode_status(payload).height)
+        elif msg_type == MsgType.GET_BLOCKS:
+            self._server.request(peer, payload)
+        elif msg_type == MsgType.VOTE:
+            return self._vote(peer, payload)
+        elif msg_type == MsgType.PROPOSAL:
+            return await self._proposal(peer, payload)
+        elif msg_type == MsgType.EVIDENCE:
+            self._judged(peer, self.driver.pool_evidence(decode_evidence(payload), peer))
+        elif msg_type == MsgType.BLOCKS:
+            answer = decode_block_range(payload)
+            if self._expects_blocks(peer, answer.start):
+                return Work("blocks", answer, peer, size)
+            self._counters.dropped += 1  # unasked, or too late: ignored rather than judged
+        else:  # BLOCK: nothing sends it
+            self._punish(peer, f"unexpected {msg_type.name} message")
+        return None
+
+    def _judged(self, peer: PeerId, judgement: Judgement) -> bool:
+        if judgement.verdict == Verdict.PUNISH:
+            self._punish(peer, judgement.reason)
+        elif judgement.verdict == Verdict.DROP:
+            self._counters.dropped += 1
+        return judgement.verdict == Verdict.ACCEPT
+
+    def _vote(self, peer: PeerId, payload: bytes) -> Work | None:
+        vote = decode_vote(payload)
+        judgement = judge_vote(self.driver.frontier(), vote, self.driver.sigs.verify)
+        if not self._judged(peer, judgement):
+            return None
+        self._saw_tip(peer, vote.height - 1)  # a validator signed at that height
+        transport = self._transport()
+        if self.seen.add(vote.signature) and judgement.relay and transport is not None:
+            transport.broadcast(MsgType.VOTE, payload, frozenset({peer}))
+        return Work("vote", vote, peer, len(payload))
+
+    async def _proposal(self, peer: PeerId, payload: bytes) -> Work | None:
+        msg = decode_proposal_message(payload)
+        proposal = decode_proposal(msg.proposal)
+        held = self.driver.held_proposal(proposal)
+        if held is not None:  # a copy (re-sent on a stall): no work, no relay
+            return Work("proposal", held, peer, len(payload))
+        judgement = judge_proposal(self.driver.frontier(), proposal, msg.block,
+                                   self.driver.slot_taken, self.driver.sigs.verify)
+        if not self._judged(peer, judgement):
+            return None
+        # the header checked out against the signed id: only now is the body worth decoding
+        block = decode_block(msg.block) if len(msg.block) <= INLINE_DECODE_BYTES else \
+            await asyncio.to_thread(decode_block, msg.block)
+        received = ProposalReceived(proposal, block)
+        if not self.driver.take_proposal(received, msg.proposal, msg.block):
+            return None  # another copy won the race while this one was decoded
+        self.seen.add(proposal.signature)
+        self._saw_tip(peer, proposal.height - 1)
+        transport = self._transport()
+        if transport is not None:
+            transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
+        return Work("proposal", received, peer, len(payload))
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def submit(self, tx: Tx) -> TxId:
+        """A tx from the API: admitted (ValidationError says why not) and relayed."""
+        entry = self._mempool.add(tx, self._store, self.driver.state.params)
+        self.seen.add(entry.txid)
+        self.relay.add((encode_tx(tx),), frozenset())
+        return entry.txid
+
+    def _admit_relayed(self, peer: PeerId, raws: Sequence[bytes]) -> bool:
+        """Admit a slice of a peer's relayed txs (in the order sent: a parent before its
+        child) and relay the new ones on (see `_relay_exclude`); False if the peer sent junk."""
+        fresh: list[bytes] = []
+        for raw in raws:
+            try:
+                tx = decode_tx(raw)
+            except DecodeError as exc:
+                self._punish(peer, f"bad tx: {exc}")
+                return False
+            if txid(tx) in self._mempool:
+                continue  # another peer's copy came first (the usual case in a mesh)
+            try:
+                entry = self._mempool.add(tx, self._store, self.driver.state.params)
+            except ValidationError as exc:
+                if tx_is_senders_fault(exc):  # an honest node relays only txs it admitted
+                    self._punish(peer, f"relayed an invalid tx: {exc.rule}")
+                    return False
+                continue  # stale, conflicting or already pooled: gossip races, not malice
+            self.seen.add(entry.txid)
+            fresh.append(raw)
+        if fresh:
+            self.relay.add(fresh, self._relay_exclude(peer))
+        return True
+
+    def _relay_exclude(self, peer: PeerId) -> frozenset[PeerId]:
+        """Who a tx relayed by `peer` is not passed on to: `peer`, and when `peer` is a
+        validator, every validator. The validator that admitted a tx first sends it to every
+        validator it is connected to, so passing it on between validators only makes copies
+        (n - 2 per validator per tx, n^2 in all); non-validator peers still get it. A validator
+        cut off from the first one gets the tx in a block instead (proposals carry whole txs).
+        """
+        state = self.driver.state
+        voting = self._voting_peers
+        if voting is None or voting[0] is not state:
+            voting = (state, frozenset(PeerId(pk) for pk in state.voting_set()))
+            self._voting_peers = voting
+        return voting[1] if peer in voting[1] else frozenset({peer})
+
+    def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
+        transport = self._transport()
+        if transport is not None and not self.stopping:
+            transport.broadcast(MsgType.TXS, encode_txs(raws), exclude)
+
+    async def close(self) -> None:
+        self.stopping = True
+        self.relay.close()
+        await self.intake.close()

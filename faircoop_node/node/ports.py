@@ -1,0 +1,116 @@
+"""The node's implementations of the consensus driver's ports: LevelDB, sockets, the clock.
+
+Each is a thin adapter. Heavy calls (block validation, the commit's write batch, the synced
+last-signed write) run in a worker thread while the driver's task waits, so they never stall
+the event loop that serves peers and the API, and never run two at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from consensus.chain import ValidBlock, validate_block
+from consensus.chainstate import ChainState
+from consensus.evidence import DuplicateVoteEvidence, encode_evidence
+from consensus.ledger import SignatureCache
+from consensus.params import ChainParams
+from consensus.types import Block, BlockHash, Tx
+from consensus.votes import Proposal, Vote, encode_vote
+from faircoop_node.mempool import Mempool
+from faircoop_node.net.envelope import MsgType, ProposalMessage, encode_proposal_message
+from faircoop_node.net.transport import PeerId, Transport
+from faircoop_node.node.commit import store_block
+from faircoop_node.node.gossip import SeenCache
+from faircoop_node.storage.base import BaseStore
+
+
+class StoreLedger:
+    """`Ledger` over the node's store; `in_thread=False` keeps everything on the caller's
+    thread (tests that want one thread)."""
+
+    def __init__(self, store: BaseStore, sig_cache: SignatureCache, in_thread: bool = True
+                 ) -> None:
+        self._store = store
+        self._sig_cache = sig_cache
+        self._in_thread = in_thread
+
+    async def _run(self, fn: Callable[..., object], *args: object, **kwargs: object) -> object:
+        if self._in_thread:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    async def validate(self, state: ChainState, block: Block, block_id: BlockHash) -> ValidBlock:
+        valid = await self._run(validate_block, state, block, block_id, self._store,
+                                sig_cache=self._sig_cache)
+        assert isinstance(valid, ValidBlock)
+        return valid
+
+    async def commit(self, state: ChainState, block: Block, block_id: BlockHash,
+                     certificate: bytes, valid: ValidBlock) -> None:
+        await self._run(store_block, self._store, state, block, block_id, certificate, valid)
+
+    async def write_signed(self, record: bytes) -> None:
+        await self._run(self._store.put_last_signed, record)
+
+
+class TransportOutbox:
+    """`Outbox` over the transport; what we send is marked seen, so its echo is not relayed."""
+
+    def __init__(self, transport: Callable[[], Transport | None], seen: SeenCache) -> None:
+        self._transport = transport
+        self._seen = seen
+
+    def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
+                 raw_block: bytes) -> None:
+        t = self._transport()
+        if t is not None:
+            self._seen.add(proposal.signature)
+            t.broadcast(MsgType.PROPOSAL, encode_proposal_message(
+                ProposalMessage(raw_proposal, raw_block)))
+
+    def vote(self, vote: Vote) -> None:
+        t = self._transport()
+        if t is not None:
+            self._seen.add(vote.signature)
+            t.broadcast(MsgType.VOTE, encode_vote(vote))
+
+    def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
+        t = self._transport()
+        if t is not None:
+            skip = frozenset() if exclude is None else frozenset({PeerId(exclude)})
+            t.broadcast(MsgType.EVIDENCE, encode_evidence(evidence), skip)
+
+
+class SystemClock:
+    """The wall clock (or an injected one, for tests that move time) and `time.monotonic`."""
+
+    def __init__(self, now_ms: Callable[[], int] | None = None) -> None:
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+
+    def now_ms(self) -> int:
+        return self._now_ms()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class StorePool:
+    """`TxPool` over the node's mempool, re-admitting against the store."""
+
+    def __init__(self, mempool: Mempool, store: BaseStore) -> None:
+        self.mempool = mempool
+        self._store = store
+
+    def __len__(self) -> int:
+        return len(self.mempool)
+
+    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
+        return self.mempool.select(max_txs, max_bytes)
+
+    def remove_committed(self, txs: Sequence[Tx]) -> int:
+        return self.mempool.remove_committed(txs)
+
+    def revalidate(self, params: ChainParams) -> int:
+        return self.mempool.readmit_all(self._store, params)

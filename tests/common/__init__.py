@@ -1,0 +1,1 @@
+"""Tests of faircoop_common: what the node and the wallet share."""
