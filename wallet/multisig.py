@@ -61,7 +61,7 @@ from wallet.errors import (
     PartialTxError,
     UnexpectedInput,
 )
-from wallet.fileio import atomic_write, hex_field
+from wallet.fileio import hex_field, write_private
 
 FORMAT = "faircoop-partial-tx"
 VERSION = 1
@@ -171,7 +171,7 @@ def load_partial(path: str | os.PathLike[str]) -> PartialTx:
 def save_partial(path: str | os.PathLike[str], ptx: PartialTx) -> None:
     """Write a partial-tx file atomically (mode 0600): signing FILE in place never leaves a
     torn file behind, whatever happens while it is written."""
-    atomic_write(path, to_json(ptx).encode("utf-8"))
+    write_private(path, to_json(ptx))
 
 
 def check_chain(ptx: PartialTx, chain_id: str, network: str, genesis_hash: bytes) -> None:

@@ -29,7 +29,7 @@ from consensus.types import NETWORKS, BlockHeader, Tx
 from consensus.votes import decode_certificate
 from wallet.client import NodeClient
 from wallet.errors import ChainMismatch, ReceiptInvalid
-from wallet.fileio import atomic_write
+from wallet.fileio import write_private
 from wallet.lightclient import (
     HEADER_BATCH,
     Governance,
@@ -151,7 +151,7 @@ def load_receipt(path: str | os.PathLike[str]) -> Receipt:
 
 def save_receipt(path: str | os.PathLike[str], receipt: Receipt) -> None:
     """Write a receipt file atomically (mode 0600)."""
-    atomic_write(path, receipt.to_json().encode("utf-8"))
+    write_private(path, receipt.to_json())
 
 
 def _int(value: object, what: str) -> int:
