@@ -188,7 +188,11 @@ def test_error_paths_have_distinct_exit_codes(env, argv, code, kind) -> None:  #
     r = h.run(*argv, "--json")
     assert r.code == code, r.err
     assert r.doc["ok"] is False and r.doc["error"]["kind"] == kind
-    assert r.doc["error"]["code"] == int(code) and r.err.startswith("faircoop-wallet: error:")
+    assert r.doc["error"]["code"] == int(code)
+    # one error line, last; a usage error prints the command's usage line before it
+    *before, last = r.err.splitlines()
+    assert last == "faircoop-wallet: error: " + r.doc["error"]["message"]
+    assert all(ln.startswith(("usage: faircoop-wallet", " ")) for ln in before), r.err
     assert fake.chain.height == 0
 
 

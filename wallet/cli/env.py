@@ -5,25 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from getpass import getpass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
-from wallet.client import DEFAULT_NODE_URL, NodeClient, RetryPolicy
+from faircoop_common.clikit import Environment as CommonEnvironment
+from faircoop_common.clikit import UsageError
+from wallet.cli.args import DEFAULT_WALLET, PROGRAM
+from wallet.client import NodeClient, RetryPolicy
 from wallet.errors import WalletError, WatchOnly
 from wallet.keystore import ScryptParams
-from wallet.session import Opening, Wallet
+from wallet.session import DEFAULT_LOCK_TIMEOUT_S, Opening, Wallet
 from wallet.walletfile import WalletData, load_wallet
 
-DEFAULT_WALLET = "~/.faircoop/wallet.json"
 T = TypeVar("T")
-
-
-class UsageError(WalletError):
-    """Bad command-line usage."""
+__all__ = ["Aborted", "Cli", "Environment", "UsageError"]
 
 
 class Aborted(WalletError):
@@ -31,24 +29,13 @@ class Aborted(WalletError):
 
 
 @dataclass
-class Environment:
-    """Everything the CLI touches outside itself; tests pass their own."""
+class Environment(CommonEnvironment):
+    """The shared CLI environment, plus what only the wallet needs; tests pass their own."""
 
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     prompt_secret: Callable[[str], str] = getpass
-    stderr_is_tty: bool | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     kdf: ScryptParams | None = None  # None: the key store's default (scrypt N = 2^15)
-    lock_timeout_s: float = 120.0  # how long to wait for another process using the wallet
-
-    def progress_enabled(self) -> bool:
-        if self.stderr_is_tty is not None:
-            return self.stderr_is_tty
-        return bool(getattr(self.stderr, "isatty", lambda: False)())
-
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S  # waiting for another process's wallet lock
 
 
 class Cli:
@@ -63,6 +50,7 @@ class Cli:
         self.args = args
         self.env = env
         self.json = bool(args.json)
+        self._node_url: str | None = None
 
     # paths, node, wallet
     @property
@@ -72,7 +60,10 @@ class Cli:
 
     @property
     def node_url(self) -> str:
-        return str(self.args.node or self.env.environ.get("FAIRCOOP_NODE") or DEFAULT_NODE_URL)
+        """--node, else $FAIRCOOP_NODE, else the old $FAIRCOOP_NODE_URL (warned about once)."""
+        if self._node_url is None:
+            self._node_url = PROGRAM.node_url(self.env, self.args.node)
+        return self._node_url
 
     def client(self) -> NodeClient:
         return NodeClient(self.node_url, retry=self.env.retry)
@@ -89,7 +80,7 @@ class Cli:
     # output
     def out(self, text: str) -> None:
         if not self.json:
-            self.env.stdout.write(text + "\n")
+            self.env.out(text)
 
     def emit(self, doc: dict[str, Any]) -> None:
         if self.json:

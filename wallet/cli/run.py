@@ -1,4 +1,4 @@
-"""Running one command: parse, dispatch, and map every error to its exit code."""
+"""Running one command: parse, dispatch, and map every error to its exit code and `kind`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from enum import IntEnum
 
-from consensus.errors import AddressError, FaircoopError
-from wallet.cli.args import build_parser
+from consensus.errors import AddressError
+from faircoop_common.clikit import ExitStatus
+from wallet.cli.args import PROGRAM, build_parser
 from wallet.cli.commands import HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
 from wallet.errors import (
@@ -40,91 +40,65 @@ from wallet.errors import (
 )
 from wallet.keys import KeyDerivationError
 
-
-class ExitStatus(IntEnum):
-    """Documented in docs/WALLET.md; stable across versions."""
-
-    OK = 0
-    ERROR = 1  # any other wallet or node error
-    USAGE = 2  # bad arguments, bad amount, bad file
-    INSUFFICIENT_FUNDS = 3
-    WRONG_PASSWORD = 4
-    NODE_UNREACHABLE = 5
-    TX_REJECTED = 6
-    BAD_ADDRESS = 7  # typo (checksum) or another network's address
-    KEYSTORE_TAMPERED = 8
-    NOT_FINAL = 9  # receipt fails verification, or --wait timed out
-    ABORTED = 10  # the user declined the confirmation
-    PARTIAL_TX = 11  # partial tx changed after signing, inconsistent, or incomplete
-    CHAIN_MISMATCH = 12  # the node or file is for another chain
-
-
-def _exit_status_for(exc: BaseException) -> tuple[ExitStatus, str]:
-    """The one place that maps errors to exit codes (and a stable `kind` for JSON)."""
-    table: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
-        (UsageError, ExitStatus.USAGE, "usage"),
-        (MemoError, ExitStatus.USAGE, "usage"),
-        (NotFollowedYet, ExitStatus.USAGE, "usage"),
-        (AmountError, ExitStatus.USAGE, "bad_amount"),
-        (DustOutput, ExitStatus.USAGE, "dust"),
-        (FeeRateError, ExitStatus.USAGE, "bad_fee_rate"),
-        (KeyDerivationError, ExitStatus.USAGE, "bad_key"),
-        (BadNodeUrl, ExitStatus.USAGE, "usage"),
-        (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
-        (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
-        (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
-        (TxRejected, ExitStatus.TX_REJECTED, "tx_rejected"),
-        (AddressError, ExitStatus.BAD_ADDRESS, "bad_address"),
-        (TamperedKeystore, ExitStatus.KEYSTORE_TAMPERED, "keystore_tampered"),
-        (KeystoreFormatError, ExitStatus.KEYSTORE_TAMPERED, "keystore_invalid"),
-        (ReceiptInvalid, ExitStatus.NOT_FINAL, "not_final"),
-        (Aborted, ExitStatus.ABORTED, "aborted"),
-        (PartialTxChanged, ExitStatus.PARTIAL_TX, "partial_tx_changed"),
-        (UnexpectedInput, ExitStatus.PARTIAL_TX, "partial_tx_inputs"),
-        (ClaimedInputMismatch, ExitStatus.PARTIAL_TX, "partial_tx_claims"),
-        (PartialTxError, ExitStatus.PARTIAL_TX, "partial_tx"),
-        (ChainMismatch, ExitStatus.CHAIN_MISMATCH, "chain_mismatch"),
-        (NotFound, ExitStatus.ERROR, "not_found"),
-        (WatchOnly, ExitStatus.ERROR, "watch_only"),
-        (WalletFileError, ExitStatus.USAGE, "wallet_file"),
-        (WalletBusy, ExitStatus.ERROR, "wallet_busy"),
-        (NodeError, ExitStatus.ERROR, "node_error"),
-        (FaircoopError, ExitStatus.ERROR, "error"),
-    )
-    for kind, status, name in table:
-        if isinstance(exc, kind):
-            return status, name
-    return ExitStatus.ERROR, "error"
+# The one place that maps the wallet's errors to exit codes, and to the stable `kind` of its
+# --json error object; first match wins. Before these come UsageError (usage); after them any
+# other FaircoopError or OSError (exit 1, kind error); Ctrl-C is 130 (kind interrupted).
+ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
+    (UsageError, ExitStatus.USAGE, "usage"),
+    (MemoError, ExitStatus.USAGE, "usage"),
+    (NotFollowedYet, ExitStatus.USAGE, "usage"),
+    (AmountError, ExitStatus.USAGE, "bad_amount"),
+    (DustOutput, ExitStatus.USAGE, "dust"),
+    (FeeRateError, ExitStatus.USAGE, "bad_fee_rate"),
+    (KeyDerivationError, ExitStatus.USAGE, "bad_key"),
+    (BadNodeUrl, ExitStatus.USAGE, "usage"),
+    (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
+    (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
+    (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
+    (TxRejected, ExitStatus.TX_REJECTED, "tx_rejected"),
+    (AddressError, ExitStatus.BAD_ADDRESS, "bad_address"),
+    (TamperedKeystore, ExitStatus.KEYSTORE_TAMPERED, "keystore_tampered"),
+    (KeystoreFormatError, ExitStatus.KEYSTORE_TAMPERED, "keystore_invalid"),
+    (ReceiptInvalid, ExitStatus.NOT_FINAL, "not_final"),
+    (Aborted, ExitStatus.ABORTED, "aborted"),
+    (PartialTxChanged, ExitStatus.PARTIAL_TX, "partial_tx_changed"),
+    (UnexpectedInput, ExitStatus.PARTIAL_TX, "partial_tx_inputs"),
+    (ClaimedInputMismatch, ExitStatus.PARTIAL_TX, "partial_tx_claims"),
+    (PartialTxError, ExitStatus.PARTIAL_TX, "partial_tx"),
+    (ChainMismatch, ExitStatus.CHAIN_MISMATCH, "chain_mismatch"),
+    (NotFound, ExitStatus.ERROR, "not_found"),
+    (WatchOnly, ExitStatus.ERROR, "watch_only"),
+    (WalletFileError, ExitStatus.USAGE, "wallet_file"),
+    (WalletBusy, ExitStatus.ERROR, "wallet_busy"),
+    (NodeError, ExitStatus.ERROR, "node_error"),
+    (KeyboardInterrupt, ExitStatus.INTERRUPTED, "interrupted"),
+)
 
 
+def kind_of(exc: BaseException) -> str:
+    """The `kind` of an error in the --json error object."""
+    return next((kind for cls, _, kind in ERRORS if isinstance(exc, cls)), "error")
 
-def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
-    env = env or Environment()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    want_json = "--json" in argv
-    try:
-        args = build_parser().parse_args(argv)
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> ExitStatus:
+    """Parse and run one command; `argv` None reads sys.argv. Returns the exit status."""
+    env = env if env is not None else Environment()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    want_json = "--json" in args_list
+
+    def body() -> ExitStatus:
+        args = build_parser(env).parse_args(args_list)
         asyncio.run(HANDLERS[_command_name(args)](Cli(args, env)))
         return ExitStatus.OK
-    except SystemExit as exc:  # --help
-        return int(exc.code) if isinstance(exc.code, int) else ExitStatus.OK
-    except KeyboardInterrupt:
-        env.stderr.write("\ninterrupted\n")
-        return ExitStatus.ABORTED
-    except (FaircoopError, OSError) as exc:
-        status, kind = _exit_status_for(exc)
-        message = str(exc) if isinstance(exc, FaircoopError) else _describe_os_error(exc)
+
+    def as_json(exc: BaseException, status: ExitStatus, message: str) -> None:
         if want_json:
-            env.stdout.write(json.dumps({"ok": False, "error": {
-                "code": int(status), "kind": kind, "message": message}}, sort_keys=True) + "\n")
-        env.stderr.write(f"faircoop-wallet: error: {message}\n")
-        return status
+            env.out(json.dumps({"ok": False, "error": {
+                "code": int(status), "kind": kind_of(exc), "message": message}},
+                sort_keys=True))
 
-
-def _describe_os_error(exc: OSError) -> str:
-    """A file the wallet could not read or write (a full disk, a read-only directory...)."""
-    where = f": {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
+    return PROGRAM.run(env, body, tuple((cls, status) for cls, status, _ in ERRORS),
+                       on_error=as_json)
 
 
 def _command_name(args: argparse.Namespace) -> str:
@@ -134,5 +108,3 @@ def _command_name(args: argparse.Namespace) -> str:
     elif name == "receipt":
         name = f"receipt_{args.receipt_command}"
     return name.replace("-", "_")
-
-
