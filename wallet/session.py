@@ -79,8 +79,8 @@ class Wallet:
             client = NodeClient(node, retry=retry) if isinstance(node, str) else node
             wallet = cls(Path(path), data, client, owns_node=owns, lock_timeout_s=lock_timeout_s)
             if password is not None and not data.watch_only:
-                try:
-                    wallet.unlock(password)
+                try:  # scrypt: off the event loop
+                    await asyncio.to_thread(wallet.unlock, password)
                 except BaseException:
                     await wallet.close()
                     raise
