@@ -7,6 +7,12 @@ caller gets `NodeUnreachable` naming the URL. A 4xx answer is not retried: it be
 
 `SyncNodeClient` runs the same calls on a private event loop for scripts and the CLI.
 
+Answers are read with a size cap, so a hostile or broken node cannot make the wallet hold an
+unbounded body in memory: `MAX_ANSWER_BYTES` (32 MiB) for every answer but a whole block,
+`MAX_BLOCK_ANSWER_BYTES` (the largest block the chain's parameters allow, hex-encoded, plus
+slack) for `block_raw`, and `MAX_ERROR_BYTES` for an error body. A larger answer (by its
+Content-Length, or by what arrives, after decompression) is `AnswerTooLarge`, not retried.
+
 The client returns what the node says; it decides nothing about finality. Receipts
 (wallet.receipts) check everything it fetches.
 """
@@ -14,6 +20,7 @@ The client returns what the node says; it decides nothing about finality. Receip
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,12 +28,29 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from wallet.errors import BadNodeUrl, NodeError, NodeUnreachable, NotFound, TxRejected
+from consensus.params import PARAM_RANGES
+from wallet.errors import (
+    AnswerTooLarge,
+    BadNodeUrl,
+    NodeError,
+    NodeUnreachable,
+    NotFound,
+    TxRejected,
+)
 
 API_PREFIX = "/api/v1"
+DEFAULT_NODE_URL = "http://127.0.0.1:7070"  # the node's default [api] port
 DEFAULT_TIMEOUT_S = 10.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504, 500})
 MAX_PAGE = 10_000  # the most entries the API lists at once (its default is 1,000)
+# The largest answer read (bytes, after decompression). 10,000 coins or txs of an address are
+# about 2 MB; 1,000 headers of a 1,000-validator set are more, and the light client then asks
+# for fewer at a time (`wallet.lightclient.sync_headers`).
+MAX_ANSWER_BYTES = 32 << 20
+# A whole block: hex doubles the largest max_block_size the parameters allow (32 MB).
+MAX_BLOCK_ANSWER_BYTES = 2 * PARAM_RANGES["max_block_size"][1] + (1 << 20)
+MAX_ERROR_BYTES = 64 << 10  # an error body: a message and a rule
+READ_CHUNK = 64 << 10
 
 T = TypeVar("T")
 Json = Any  # decoded JSON; each caller checks the fields it reads
@@ -67,9 +91,11 @@ class NodeClient:
         retry: RetryPolicy | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         session: aiohttp.ClientSession | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = check_node_url(base_url)
         self.retry = retry or RetryPolicy()
+        self.max_answer_bytes = max_answer_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session = session
         self._owns_session = session is None
@@ -92,8 +118,10 @@ class NodeClient:
         return self._session
 
     async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                       data: str | None = None, want: str = "json") -> Json:
+                       data: str | None = None, want: str = "json",
+                       limit: int | None = None) -> Json:
         url = f"{self.base_url}{API_PREFIX}/{path.lstrip('/')}"
+        cap = self.max_answer_bytes if limit is None else limit
         last = "no attempt made"
         for attempt in range(self.retry.attempts):
             if attempt:
@@ -106,11 +134,12 @@ class NodeClient:
                         continue
                     if resp.status >= 400:
                         await self._raise_for(resp, method, path)
+                    body = await read_capped(resp, cap, path)
                     if want == "text":
-                        return (await resp.text()).strip()
+                        return body.decode("utf-8", "replace").strip()
                     try:
-                        return await resp.json(content_type=None)
-                    except ValueError:
+                        return json.loads(body)
+                    except (ValueError, RecursionError):  # RecursionError: nested too deep
                         raise NodeError(resp.status, f"{path}: invalid JSON") from None
             except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
                     OSError) as exc:
@@ -121,13 +150,16 @@ class NodeClient:
     async def _raise_for(resp: aiohttp.ClientResponse, method: str, path: str) -> None:
         message, rule = f"{method} {path} failed", ""
         try:
-            body = await resp.json(content_type=None)
+            raw = await read_capped(resp, MAX_ERROR_BYTES, path)
+        except AnswerTooLarge:
+            raw = b""
+        try:
+            body = json.loads(raw)
             if isinstance(body, dict):
-                message = str(body.get("error") or message)
-                rule = str(body.get("rule") or "")
-        except (ValueError, aiohttp.ContentTypeError):
-            text = (await resp.text())[:200]
-            message = text or message
+                message = str(body.get("error") or message)[:500]
+                rule = str(body.get("rule") or "")[:100]
+        except (ValueError, RecursionError):
+            message = raw[:200].decode("utf-8", "replace") or message
         if resp.status == 404:
             raise NotFound(404, message, rule)
         if method == "POST" and path == "tx":
@@ -157,7 +189,8 @@ class NodeClient:
 
     async def block_raw(self, block_hash: str) -> Json:
         """The whole block (`{"hex"}`): the light client reads a block's governance actions."""
-        return await self._request("GET", f"block/{block_hash}/raw")
+        return await self._request("GET", f"block/{block_hash}/raw",
+                                   limit=max(self.max_answer_bytes, MAX_BLOCK_ANSWER_BYTES))
 
     async def tx(self, txid: str) -> Json:
         return await self._request("GET", f"tx/{txid}")
@@ -186,6 +219,20 @@ class NodeClient:
         if not isinstance(body, dict) or not isinstance(body.get("txid"), str):
             raise NodeError(200, "POST tx: answer without a txid")
         return str(body["txid"])
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int, path: str) -> bytes:
+    """The body, or AnswerTooLarge as soon as it is known to exceed `limit` bytes."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise AnswerTooLarge(path, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(path, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _describe(exc: BaseException) -> str:

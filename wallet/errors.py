@@ -46,6 +46,15 @@ class WalletBusy(WalletError):
     """Another process holds the wallet's lock for longer than we wait."""
 
 
+class WalletLocked(WalletError):
+    """A signing call on a wallet opened without its password (see `Wallet.unlock`)."""
+
+
+class StalePayment(WalletError):
+    """A prepared payment the wallet can no longer send as it is: since it was prepared,
+    another payment spent one of its coins or took its change address. Prepare it again."""
+
+
 class AmountError(WalletError):
     """An amount that is not a positive decimal of at most 8 places."""
 
@@ -75,6 +84,10 @@ class InsufficientFunds(WalletError):
     @property
     def shortfall(self) -> int:
         return self._needed - self._available
+
+
+class MemoError(WalletError):
+    """A memo longer than a transaction carries (80 bytes of UTF-8)."""
 
 
 class DustOutput(WalletError):
@@ -127,6 +140,19 @@ class NodeError(WalletError):
         return self._rule
 
 
+class AnswerTooLarge(NodeError):
+    """The node's answer is larger than the client reads for that request (`limit` bytes)."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self._limit = limit
+        super().__init__(200, f"{path}: the answer is larger than {limit} bytes, the most "
+                              "this wallet reads for it")
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+
 class NotFound(NodeError):
     """The node does not know the object (404)."""
 
@@ -151,6 +177,10 @@ class UnexpectedInput(PartialTxError):
 class ClaimedInputMismatch(PartialTxError):
     """A partial tx claims an amount or lock for a spent output that its parent transaction
     (checked against its txid) contradicts, or spends an output no parent has."""
+
+
+class NotFollowedYet(WalletError):
+    """The wallet has not followed the chain to the height asked about: sync it first."""
 
 
 class ReceiptInvalid(WalletError):

@@ -1,7 +1,9 @@
-"""Atomic, private file writes: a temp file in the same directory, fsync, then os.replace.
+"""The wallet's file helpers beside the shared atomic writer.
 
-A crash leaves either the old file or the new one, never a torn mix, and the file is created
-with mode 0600 from the first byte (the temp file is made private before anything is written).
+Every file the wallet writes (wallet file, key store, partial txs, receipts) goes through
+`faircoop_common.fileio.write_atomic`, the one helper the node uses too: a temp file in the
+same directory, fsync, rename, directory fsync, mode 0600 from the first byte. `write_private`
+is that call with the wallet's mode.
 
 `FileLock` is an exclusive advisory lock (flock) that read-modify-write users of one file take,
 so two processes neither lose each other's updates nor act on the same stale state.
@@ -10,12 +12,11 @@ so two processes neither lose each other's updates nor act on the same stale sta
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from faircoop_common.fileio import PRIVATE_MODE, write_atomic
 from wallet.errors import WalletBusy, WalletError
 
 try:
@@ -23,40 +24,12 @@ try:
 except ImportError:  # not POSIX (Windows): FileLock then locks nothing (documented)
     fcntl = None  # type: ignore[assignment]
 
-PRIVATE_MODE = 0o600
 
-
-def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = PRIVATE_MODE) -> None:
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories can't be opened."""
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+def write_private(path: str | os.PathLike[str], data: str | bytes, *,
+                  parents: bool = False) -> None:
+    """`path` holds `data`, written atomically with mode 0600 (`parents`: create missing
+    directories, mode 0700). OSError names the file."""
+    write_atomic(path, data, mode=PRIVATE_MODE, parents=parents)
 
 
 class FileLock:

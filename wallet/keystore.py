@@ -26,7 +26,8 @@ nothing but a denial of service, and is reported as a wrong password. The KCV le
 test a password guess exactly as the AEAD tag already does, at the full KDF cost, so it leaks
 nothing new.
 
-Every write uses a fresh salt and nonce and goes through `fileio.atomic_write` (mode 0600).
+Every write uses a fresh salt and nonce and goes through `fileio.write_private` (the shared
+atomic writer, mode 0600).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from wallet.errors import KeystoreFormatError, TamperedKeystore, WrongPassword
-from wallet.fileio import atomic_write
+from wallet.fileio import write_private
 
 MAGIC = b"FCKSTORE"
 VERSION = 1
@@ -233,7 +234,7 @@ def save_keystore(
     password: str,
     params: ScryptParams | None = None,
 ) -> None:
-    atomic_write(path, encrypt_secrets(secrets_, password, params))
+    write_private(path, encrypt_secrets(secrets_, password, params), parents=True)
 
 
 def load_keystore(path: str | os.PathLike[str], password: str) -> WalletSecrets:

@@ -56,8 +56,8 @@ from consensus.governance import (
 )
 from consensus.params import ChainParams
 from consensus.types import BlockHash, BlockHeader, Genesis, Lock, PublicKey, Validator
-from wallet import fileio
-from wallet.errors import ChainMismatch, ReceiptInvalid
+from wallet.errors import AnswerTooLarge, ChainMismatch, ReceiptInvalid
+from wallet.fileio import hex_field as _hex_field
 
 HEADER_BATCH = 1000  # the API's maximum count per headers request
 NO_ACTIONS = hash_items(())  # the actions_hash of a block that carries none
@@ -89,7 +89,7 @@ def decode_validator_set(data: bytes) -> ValidatorSet:
 
 
 def hex_field(value: object, what: str) -> bytes:
-    return fileio.hex_field(value, what, ReceiptInvalid)
+    return _hex_field(value, what, ReceiptInvalid)
 
 
 # -- the followed state -----------------------------------------------------------------------
@@ -377,10 +377,21 @@ async def sync_headers(
     source: HeaderSource, state: LightState, upto: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LightState:
-    """Follow headers from `state.height + 1` up to `upto` (or as far as the node serves)."""
+    """Follow headers from `state.height + 1` up to `upto` (or as far as the node serves).
+
+    A batch larger than the client reads at once (a large validator set makes certificates
+    long) is asked for again in halves, down to one header.
+    """
+    batch_size = HEADER_BATCH
     while upto is None or state.height < upto:
-        count = HEADER_BATCH if upto is None else min(HEADER_BATCH, upto - state.height)
-        batch = await source.headers(state.height + 1, count)
+        count = batch_size if upto is None else min(batch_size, upto - state.height)
+        try:
+            batch = await source.headers(state.height + 1, count)
+        except AnswerTooLarge:
+            if count == 1:
+                raise
+            batch_size = max(1, count // 2)
+            continue
         if not isinstance(batch, list):
             raise ReceiptInvalid("headers: malformed answer")
         if not batch:

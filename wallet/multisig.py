@@ -29,14 +29,22 @@ against the sighash of the tx *in the file*; if anything changed after someone s
 signatures fail and signing is refused (`PartialTxChanged`). Input amounts and locks are not
 covered by the sighash (as in pre-segwit Bitcoin), so the fee a member sees rests on the
 file's claims until `verify_spent` checks them against the parent transactions (whose txids
-the outpoints name, so no node can forge them); offline, `render` says they are unchecked.
+the outpoints name, so no node can forge them). `sign_partial` itself takes those parents'
+outputs and checks them: a caller can't forget to. Signing without them (offline) must be
+asked for by passing `OFFLINE`, and the result says the inputs were not checked.
+
+Files are read with `load_partial` (at most MAX_FILE_BYTES) and written with `save_partial`
+(atomically: a reader or a crash never sees half a file, so signing in place is safe).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Literal
 
 from consensus import crypto
 from consensus.address import encode_address
@@ -45,7 +53,6 @@ from consensus.crypto import PrivateKey
 from consensus.errors import DecodeError, FaircoopError
 from consensus.ledger import tx_sighash
 from consensus.types import MAX_AMOUNT, Lock, OutPoint, PublicKey, SpendPolicy, Tx, TxOut, Witness
-from wallet.amounts import format_coins
 from wallet.builder import UnsignedTx, signed_size
 from wallet.errors import (
     ChainMismatch,
@@ -54,7 +61,7 @@ from wallet.errors import (
     PartialTxError,
     UnexpectedInput,
 )
-from wallet.fileio import hex_field
+from wallet.fileio import hex_field, write_private
 
 FORMAT = "faircoop-partial-tx"
 VERSION = 1
@@ -149,6 +156,22 @@ def from_bytes(raw: bytes) -> PartialTx:
     except UnicodeDecodeError:
         raise PartialTxError("not UTF-8 text: not a partial-transaction file") from None
     return from_json(text)
+
+
+def load_partial(path: str | os.PathLike[str]) -> PartialTx:
+    """Read and check a partial-tx file; its errors name the file. OSError if unreadable."""
+    with open(path, "rb") as f:
+        raw = f.read(MAX_FILE_BYTES + 1)
+    try:
+        return from_bytes(raw)
+    except PartialTxError as exc:
+        raise type(exc)(f"{os.fspath(path)}: {exc}") from None
+
+
+def save_partial(path: str | os.PathLike[str], ptx: PartialTx) -> None:
+    """Write a partial-tx file atomically (mode 0600): signing FILE in place never leaves a
+    torn file behind, whatever happens while it is written."""
+    write_private(path, to_json(ptx))
 
 
 def check_chain(ptx: PartialTx, chain_id: str, network: str, genesis_hash: bytes) -> None:
@@ -373,18 +396,40 @@ def check_signatures(ptx: PartialTx) -> None:
                 )
 
 
-def sign_partial(ptx: PartialTx, keys: Mapping[bytes, PrivateKey],
-                 scope: SigningScope) -> tuple[PartialTx, int]:
+class Offline(Enum):
+    """The signer's explicit choice to sign without checking the claimed inputs."""
+
+    OFFLINE = "offline"
+
+
+OFFLINE = Offline.OFFLINE
+# What the inputs really spend (from parent txs checked against their txids: see
+# `wallet.ops.spent_outputs`), or OFFLINE to sign without knowing.
+SpentOutputs = Mapping[OutPoint, TxOut] | Literal[Offline.OFFLINE]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPartial:
+    ptx: PartialTx
+    added: int  # signatures added
+    inputs_checked: bool  # False: signed OFFLINE, the claimed amounts and locks unchecked
+
+
+def sign_partial(ptx: PartialTx, keys: Mapping[bytes, PrivateKey], scope: SigningScope, *,
+                 spent: SpentOutputs) -> SignedPartial:
     """Add our signatures to the inputs `scope` covers, with the keys it allows.
 
-    Returns the new partial tx and how many signatures were added. Refuses (PartialTxChanged)
-    if any existing signature does not match the tx as it is now, and (UnexpectedInput) if an
-    input lies outside the scope: nothing is signed around it.
+    Refuses (PartialTxChanged) if any existing signature does not match the tx as it is now,
+    (UnexpectedInput) if an input lies outside the scope: nothing is signed around it, and
+    (ClaimedInputMismatch) if an input's claimed amount or lock differs from `spent`, unless
+    the caller passed OFFLINE, which the result records.
     """
     check_signatures(ptx)
     for n, policy in enumerate(ptx.policies):
         if policy not in scope.policies:
             raise UnexpectedInput(f"input {n} spends a policy outside what was agreed to")
+    if spent is not OFFLINE:
+        verify_spent(ptx, spent)
     digest = tx_sighash(ptx.tx)
     added = 0
     out: list[Signatures] = []
@@ -396,7 +441,7 @@ def sign_partial(ptx: PartialTx, keys: Mapping[bytes, PrivateKey],
                 have[i] = key.sign(digest)
                 added += 1
         out.append(tuple(sorted(have.items())))
-    return replace(ptx, signatures=tuple(out)), added
+    return SignedPartial(replace(ptx, signatures=tuple(out)), added, spent is not OFFLINE)
 
 
 def combine(parts: Sequence[PartialTx]) -> PartialTx:
@@ -559,28 +604,31 @@ def describe(ptx: PartialTx, spender_locks: frozenset[Lock] | None = None,
     )
 
 
-def render(d: Description, own_keys: Sequence[bytes] = (), spending: str = "") -> str:
-    """A human summary: what is spent, recipients, amounts, fee, change, who still signs."""
-    lines = [f"transaction {d.txid} on {d.chain_id} ({d.network})"]
-    if spending:
-        lines.append(f"  spends  {spending}")
-    for o in d.outputs:
-        tag = "change " if o.change else "pay    "
-        mine = "  (this wallet)" if o.mine else ""
-        lines.append(f"  {tag} {format_coins(o.amount):>20}  to {o.address}{mine}")
-    rate = d.fee / d.size if d.size else 0.0
-    lines.append(f"  fee     {format_coins(d.fee):>20}  ({d.size} bytes signed, "
-                 f"{rate:.1f} base units/byte)")
-    if d.memo:
-        lines.append(f"  memo    {d.memo.decode('utf-8', 'replace')!r}")
-    lines.append(f"  inputs total {format_coins(d.value_in)} (amounts as claimed by the file)")
-    own = set(own_keys)
-    for n, i in enumerate(d.inputs):
-        who = ", ".join(k.hex()[:16] + ("(you)" if k in own else "") for k in i.signed) or "none"
-        lines.append(f"  input {n}: {format_coins(i.amount)} from {i.address}; "
-                     f"{len(i.signed)}/{i.threshold} signed [{who}], {i.remaining} more needed")
-    for w in d.warnings:
-        lines.append(f"  WARNING: {w}")
-    lines.append("  complete: ready to broadcast" if d.remaining == 0
-                 else f"  {d.remaining} signature(s) still needed")
-    return "\n".join(lines)
+# -- deciding before signing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartialReview:
+    """What signing a partial tx would do, decided before anyone is asked: the scope, what
+    the inputs really spend (or OFFLINE), and the description to show."""
+
+    ptx: PartialTx
+    scope: SigningScope
+    spent: SpentOutputs
+    description: Description
+
+    @property
+    def inputs_checked(self) -> bool:
+        return self.spent is not OFFLINE
+
+
+def review_partial(ptx: PartialTx, own: OwnKeys, *, own_coins: bool = False,
+                   spent: SpentOutputs) -> PartialReview:
+    """Every refusal `sign_partial` would make, made now: changed signatures, inputs outside
+    what the signer agrees to spend, and (unless OFFLINE) claims the parents contradict."""
+    check_signatures(ptx)
+    scope = signing_scope(ptx, own, own_coins=own_coins)
+    if spent is not OFFLINE:
+        verify_spent(ptx, spent)
+    return PartialReview(ptx, scope, spent, describe(ptx, scope.spender_locks,
+                                                     own.personal_locks))

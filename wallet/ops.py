@@ -72,6 +72,16 @@ async def check_chain(client: NodeClient, data: WalletData) -> ChainInfo:
     return info
 
 
+async def chain_to_join(client: NodeClient) -> tuple[ChainInfo, LightState]:
+    """The node's chain, for a new wallet: its status and its genesis must agree, and the
+    followed state starts at that genesis."""
+    info = await chain_info(client)
+    genesis = await fetch_genesis(client, info.genesis_hash)
+    if genesis.network != info.network or genesis.chain_id != info.chain_id:
+        raise ChainMismatch("the node's status and genesis disagree")
+    return info, genesis_light_state(genesis)
+
+
 async def ensure_light(client: NodeClient, data: WalletData) -> LightState:
     """The wallet's followed state, starting it from the (checked) genesis if it has none."""
     if data.light is not None:
@@ -233,6 +243,33 @@ def fee_of(doc: object) -> int | None:
     if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0:
         raise NodeError(200, f"tx: malformed fee {fee!r}")
     return fee
+
+
+@dataclass(frozen=True, slots=True)
+class TxView:
+    """One tx as the node reports it (not verified: `fetch_receipt` proves finality)."""
+
+    txid: str
+    final: bool
+    height: int | None
+    outputs: tuple[tuple[str, int], ...]  # (address, amount)
+    fee: int | None  # None: the node can't trace an input's amount
+    size: int | None
+
+
+async def tx_view(client: NodeClient, txid_hex: str) -> TxView:
+    doc = await client.tx(txid_hex)
+    status = await client.tx_status(txid_hex)
+    fee = fee_of(doc)
+    try:
+        outputs = tuple((str(o.get("address")), int(o["amount"])) for o in doc.get("outputs", []))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise NodeError(200, "tx: malformed outputs") from None
+    final = isinstance(status, dict) and bool(status.get("final"))
+    height = status.get("height") if isinstance(status, dict) else None
+    size = doc.get("size")
+    return TxView(str(doc.get("txid")), final, height if isinstance(height, int) else None,
+                  outputs, fee, size if isinstance(size, int) else None)
 
 
 async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list[HistoryEntry]:

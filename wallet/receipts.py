@@ -17,6 +17,7 @@ The light client lives in `wallet.lightclient`; its names are re-exported here.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from consensus.types import NETWORKS, BlockHeader, Tx
 from consensus.votes import decode_certificate
 from wallet.client import NodeClient
 from wallet.errors import ChainMismatch, ReceiptInvalid
+from wallet.fileio import write_private
 from wallet.lightclient import (
     HEADER_BATCH,
     Governance,
@@ -45,14 +47,16 @@ from wallet.lightclient import (
 from wallet.lightclient import hex_field as _hex
 
 __all__ = [
-    "HEADER_BATCH", "Governance", "HeaderSource", "LightState", "RECEIPT_FORMAT",
-    "RECEIPT_VERSION", "Receipt", "ValidatorSet", "VerifiedReceipt", "decode_validator_set",
-    "encode_validator_set", "fetch_receipt", "fetch_validator_set", "follow_header",
-    "genesis_light_state", "sync_headers", "verify_receipt",
+    "HEADER_BATCH", "MAX_RECEIPT_BYTES", "RECEIPT_FORMAT", "RECEIPT_VERSION", "Finality",
+    "Governance", "HeaderSource", "LightState", "Receipt", "ValidatorSet", "VerifiedReceipt",
+    "decode_validator_set", "encode_validator_set", "fetch_receipt", "fetch_validator_set",
+    "follow_header", "genesis_light_state", "load_receipt", "save_receipt", "sync_headers",
+    "verify_receipt",
 ]
 
 RECEIPT_FORMAT = "faircoop-receipt"
 RECEIPT_VERSION = 1
+MAX_RECEIPT_BYTES = 16 << 20  # far above a receipt of the largest tx and validator set
 
 
 # -- receipts ---------------------------------------------------------------------------------
@@ -100,7 +104,7 @@ class Receipt:
     def from_json(cls, text: str) -> Receipt:
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             raise ReceiptInvalid("not a receipt file (invalid JSON)") from None
         if not isinstance(doc, dict) or doc.get("format") != RECEIPT_FORMAT:
             raise ReceiptInvalid("not a faircoop receipt file")
@@ -130,6 +134,24 @@ class Receipt:
         if receipt.network not in NETWORKS:
             raise ReceiptInvalid(f"receipt network {receipt.network!r} is neither main nor test")
         return receipt
+
+
+def load_receipt(path: str | os.PathLike[str]) -> Receipt:
+    """Read a receipt file (at most MAX_RECEIPT_BYTES); OSError if it can't be read."""
+    with open(path, "rb") as f:
+        raw = f.read(MAX_RECEIPT_BYTES + 1)
+    if len(raw) > MAX_RECEIPT_BYTES:
+        raise ReceiptInvalid(f"{os.fspath(path)}: over {MAX_RECEIPT_BYTES >> 20} MiB: not a "
+                             "receipt file")
+    try:
+        return Receipt.from_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ReceiptInvalid(f"{os.fspath(path)}: not UTF-8: not a receipt file") from None
+
+
+def save_receipt(path: str | os.PathLike[str], receipt: Receipt) -> None:
+    """Write a receipt file atomically (mode 0600)."""
+    write_private(path, receipt.to_json())
 
 
 def _int(value: object, what: str) -> int:
@@ -185,6 +207,23 @@ def verify_receipt(
         raise ReceiptInvalid("the Merkle proof does not place the tx in the block's tx_root")
     signers = len(decode_certificate(receipt.certificate).signatures)
     return VerifiedReceipt(tid, receipt.height, bid, signers, len(receipt.validator_set))
+
+
+@dataclass(frozen=True, slots=True)
+class Finality:
+    """A payment proven final by this wallet: the receipt to keep or hand on, and what its
+    verification found."""
+
+    receipt: Receipt
+    verified: VerifiedReceipt
+
+    @property
+    def txid(self) -> str:
+        return self.verified.txid.hex()
+
+    @property
+    def height(self) -> int:
+        return self.verified.height
 
 
 async def fetch_receipt(

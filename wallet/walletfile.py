@@ -19,7 +19,7 @@ from consensus.codec import decode_policy, encode_policy, policy_lock
 from consensus.errors import DecodeError
 from consensus.types import Lock, OutPoint, PublicKey, SpendPolicy, TxId
 from wallet.errors import WalletError, WalletFileError, WatchOnly
-from wallet.fileio import atomic_write
+from wallet.fileio import write_private
 from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, WatchAccount, lock_for_pubkey
 from wallet.keystore import ScryptParams, WalletSecrets, load_keystore, save_keystore
 from wallet.lightclient import LightState
@@ -173,6 +173,12 @@ def keystore_path(wallet_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + KEYSTORE_SUFFIX)
 
 
+def lock_path(wallet_path: str | os.PathLike[str]) -> Path:
+    """The file whose flock a process holds while it changes the wallet (`fileio.FileLock`)."""
+    p = Path(wallet_path)
+    return p.with_name(p.name + ".lock")
+
+
 def load_wallet(path: str | os.PathLike[str]) -> WalletData:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -185,7 +191,7 @@ def load_wallet(path: str | os.PathLike[str]) -> WalletData:
 
 
 def save_wallet(path: str | os.PathLike[str], data: WalletData) -> None:
-    atomic_write(path, data.to_json().encode("utf-8"))
+    write_private(path, data.to_json(), parents=True)
 
 
 def create_wallet_files(

@@ -311,8 +311,8 @@ def test_receive_send_history_and_an_offline_receipt(world: WalletWorld) -> None
     trusted_set.write_text(encode_validator_set(sorted_validators(genesis.validators)).hex())
     third = world.run("--wallet", str(world.tmp / "none.wallet"), "receipt", "verify",
                       str(receipt_file), "--chain-id", genesis.chain_id, "--genesis-hash",
-                      codec.genesis_hash(genesis).hex(), "--validator-set", str(trusted_set),
-                      node=offline).ok()
+                      codec.genesis_hash(genesis).hex(), "--network", genesis.network,
+                      "--validator-set", str(trusted_set), node=offline).ok()
     assert (third["txid"], third["height"]) == (txid, final_height)
 
     # ...and no tampered copy passes
@@ -678,6 +678,6 @@ def test_the_wallet_follows_a_validator_set_change_and_proves_finality_under_the
     old_set.write_text(encode_validator_set(sorted_validators(genesis.validators)).hex())
     stale = world.run("--wallet", str(world.tmp / "none.wallet"), "receipt", "verify",
                       str(receipt_file), "--chain-id", genesis.chain_id, "--genesis-hash",
-                      codec.genesis_hash(genesis).hex(), "--validator-set", str(old_set),
-                      node=offline)
+                      codec.genesis_hash(genesis).hex(), "--network", genesis.network,
+                      "--validator-set", str(old_set), node=offline)
     assert "but the trusted set is" in stale.failed(ExitStatus.NOT_FINAL, "not_final")

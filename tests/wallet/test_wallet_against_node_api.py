@@ -8,29 +8,26 @@ the node's API test scene is not importable.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from aiohttp.test_utils import TestServer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
-api_chain = pytest.importorskip("api_chain", reason="the node API test scene is not available")
-
-from consensus import codec  # noqa: E402
-from consensus.address import encode_address  # noqa: E402
-from consensus.types import COIN  # noqa: E402
-from wallet import ops  # noqa: E402
-from wallet.builder import Payment, build_transaction, sign_transaction  # noqa: E402
-from wallet.client import NodeClient, RetryPolicy  # noqa: E402
-from wallet.errors import TxRejected  # noqa: E402
-from wallet.receipts import (  # noqa: E402
+from consensus import codec
+from consensus.address import encode_address
+from consensus.types import COIN
+from wallet import ops
+from wallet.builder import Payment, build_transaction, sign_transaction
+from wallet.client import NodeClient, RetryPolicy
+from wallet.errors import TxRejected
+from wallet.receipts import (
     Receipt,
     fetch_receipt,
     genesis_light_state,
     sync_headers,
     verify_receipt,
 )
+
+api_chain = pytest.importorskip("tests.api.api_chain",
+                                reason="the node API test scene is not available")
 
 FAST = RetryPolicy(attempts=2, base_delay=0.01)
 

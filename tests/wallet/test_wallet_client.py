@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
 import pytest
-from wallet_fakechain import funded_chain
-from wallet_fakenode import FakeNode, serve
+from aiohttp import web
 
 from consensus import codec
 from consensus.crypto import PrivateKey
 from consensus.types import COIN, SpendPolicy
-from wallet.client import NodeClient, RetryPolicy, SyncNodeClient, check_node_url
-from wallet.errors import BadNodeUrl, NodeUnreachable, NotFound, TxRejected
+from tests.wallet.wallet_fakechain import funded_chain
+from tests.wallet.wallet_fakenode import FakeNode, serve
+from wallet.client import (
+    MAX_ANSWER_BYTES,
+    MAX_ERROR_BYTES,
+    NodeClient,
+    RetryPolicy,
+    SyncNodeClient,
+    check_node_url,
+)
+from wallet.errors import (
+    AnswerTooLarge,
+    BadNodeUrl,
+    NodeError,
+    NodeUnreachable,
+    NotFound,
+    TxRejected,
+)
+from wallet.lightclient import genesis_light_state, sync_headers
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
 KEY = PrivateKey((5).to_bytes(32, "big"))
@@ -120,3 +137,83 @@ def test_node_urls_are_checked_before_any_request(url: str, expected: str | None
             NodeClient(url)
     else:
         assert check_node_url(url) == expected == NodeClient(url).base_url
+
+
+class Oversized:
+    """A node whose every answer is `size` bytes of JSON, declared (Content-Length) or streamed
+    without a length; `requests` counts what it was asked."""
+
+    def __init__(self, size: int, declared: bool, status: int = 200) -> None:
+        self.size = size
+        self.declared = declared
+        self.status = status
+        self.requests = 0
+
+    def app(self) -> web.Application:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            self.requests += 1
+            resp = web.StreamResponse(status=self.status)
+            if self.declared:
+                resp.content_length = self.size
+            await resp.prepare(request)
+            chunk = b" " * (1 << 20)
+            sent = 0
+            try:
+                while sent < self.size:
+                    part = chunk[: self.size - sent]
+                    await resp.write(part)
+                    sent += len(part)
+            except ConnectionError:
+                pass  # the client stopped reading: what the cap is for
+            return resp
+
+        app = web.Application()
+        app.router.add_get("/api/v1/{tail:.*}", answer)
+        return app
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+async def test_an_answer_over_the_cap_is_refused_not_read_whole(declared: bool) -> None:
+    server = Oversized(MAX_ANSWER_BYTES + 1, declared)
+    with serve(server) as url:  # type: ignore[arg-type]
+        async with NodeClient(url, retry=FAST) as client:
+            with pytest.raises(AnswerTooLarge, match=f"larger than {MAX_ANSWER_BYTES} bytes"):
+                await client.status()
+    assert server.requests == 1  # not retried: the same node would send the same again
+
+
+async def test_an_answer_at_the_cap_is_read() -> None:
+    server = Oversized(1000, declared=False)
+    with serve(server) as url:  # type: ignore[arg-type]
+        async with NodeClient(url, retry=FAST, max_answer_bytes=1000) as client:
+            with pytest.raises(NodeError, match="invalid JSON"):  # read whole, then parsed
+                await client.status()
+        async with NodeClient(url, retry=FAST, max_answer_bytes=999) as client:
+            with pytest.raises(AnswerTooLarge):
+                await client.status()
+
+
+async def test_a_huge_error_body_is_not_read_whole() -> None:
+    server = Oversized(MAX_ERROR_BYTES * 4, declared=False, status=400)
+    with serve(server) as url:  # type: ignore[arg-type]
+        async with NodeClient(url, retry=FAST) as client:
+            with pytest.raises(NodeError, match="GET status failed") as info:
+                await client.status()
+    assert info.value.status == 400
+
+
+async def test_following_asks_for_fewer_headers_when_a_batch_is_too_large() -> None:
+    fake = FakeNode(funded_chain([LOCK], [3 * COIN]))
+    for _ in range(6):
+        fake.chain.mine()
+    with serve(fake) as url:
+        async with NodeClient(url, retry=FAST) as client:
+            one = len(json.dumps(await client.headers(1, 1)))
+            start = genesis_light_state(fake.chain.genesis)
+        # room for about two headers per answer: 6 asked, then 3, then 1 at a time
+        async with NodeClient(url, retry=FAST, max_answer_bytes=2 * one + 10) as client:
+            state = await sync_headers(client, start)
+    assert state.height == 6
+    counts = [int(r.rsplit("count=", 1)[1]) for r in fake.requests if "/headers?" in r][1:]
+    # halved until an answer fits (this node has 6 headers: 3 still don't), then one at a time
+    assert counts == [1000, 500, 250, 125, 62, 31, 15, 7, 3, 1, 1, 1, 1, 1, 1, 1]

@@ -5,13 +5,15 @@ The scene: a victim wallet (personal coin of 20 at its receive address, a 2-of-2
 all on a fake chain served by a fake node (real ledger rules, real signatures). Every hostile
 file is written by the attacker with the library, as an attacker would, never by the CLI.
 
-Each case runs twice: through the library (`from_json`, `signing_scope`, `verify_spent`,
-`describe`), and through the CLI (`multisig sign`, in process); the first attack also runs
-through the installed `faircoop-wallet` script.
+Each case runs through the library as a program embedding it calls it (`load_partial`, then
+`Wallet.review_partial` and `Wallet.sign_partial`, or `sign_partial` alone), and through the
+CLI (`multisig sign`, in process); the first attack also runs through the installed
+`faircoop-wallet` script.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -23,9 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wallet_cli_harness import ACCOUNTS, PAYEE_LOCK, Harness, Result, free_url
-from wallet_fakechain import CHAIN_ID, FakeChain
-from wallet_fakenode import FakeNode, serve
 
 from consensus import codec
 from consensus.address import encode_address
@@ -42,6 +41,17 @@ from consensus.types import (
     TxOut,
     Witness,
 )
+from tests.wallet.wallet_cli_harness import (
+    ACCOUNTS,
+    FAST,
+    PASSWORD,
+    PAYEE_LOCK,
+    Harness,
+    Result,
+    free_url,
+)
+from tests.wallet.wallet_fakechain import CHAIN_ID, FakeChain
+from tests.wallet.wallet_fakenode import FakeNode, serve
 from wallet import multisig
 from wallet.amounts import format_coins
 from wallet.cli import ExitStatus
@@ -53,7 +63,7 @@ from wallet.errors import (
     UnexpectedInput,
 )
 from wallet.keys import COSIGNER, RECEIVE
-from wallet.walletfile import load_wallet
+from wallet.session import Wallet
 
 VICTIM, ATTACKER = ACCOUNTS[0], ACCOUNTS[1]
 VICTIM_POLICY = SpendPolicy.single(VICTIM.watch().pubkey(RECEIVE, 0))
@@ -343,23 +353,40 @@ REFUSED = [
 
 
 def library_verdict(s: Scene, raw: bytes, own_coins: bool) -> multisig.Description:
-    """What `multisig sign` decides, called step by step through the library."""
-    data = load_wallet(s.h.tmp / "w0.json")
-    ptx = multisig.from_bytes(raw)
-    multisig.check_chain(ptx, data.chain_id, data.network, data.genesis_hash)
-    multisig.check_signatures(ptx)
-    own = data.signer_keys()
-    scope = multisig.signing_scope(ptx, own, own_coins=own_coins)
-    allocations = s.chain.genesis.allocations
-    multisig.verify_spent(ptx, {OutPoint(TxId(s.chain.genesis_id), i): o
-                                for i, o in enumerate(allocations)})
-    return multisig.describe(ptx, scope.spender_locks, own.personal_locks)
+    """What the library decides, called as a program embedding the wallet calls it: the file
+    read with `load_partial`, then `Wallet.review_partial` and `Wallet.sign_partial` online
+    (the claimed inputs checked against their parents, inside the signing call itself)."""
+    path = s.write("hostile-lib.json", "")
+    path.write_bytes(raw)
+
+    async def verdict() -> multisig.Description:
+        async with Wallet.open(s.h.tmp / "w0.json", PASSWORD, node=s.h.url,
+                               retry=FAST) as wallet:
+            ptx = multisig.load_partial(path)
+            review = await wallet.review_partial(ptx, own_coins=own_coins)
+            signed = await wallet.sign_partial(review)
+            assert signed.inputs_checked and signed.added >= 1
+            return review.description
+
+    return asyncio.run(verdict())
+
+
+def signed_in_one_call(s: Scene, raw: bytes, own_coins: bool) -> multisig.SignedPartial:
+    """`Wallet.sign_partial` given the file's tx straight away: no review step to forget."""
+    async def sign() -> multisig.SignedPartial:
+        async with Wallet.open(s.h.tmp / "w0.json", PASSWORD, node=s.h.url,
+                               retry=FAST) as wallet:
+            return await wallet.sign_partial(multisig.from_bytes(raw), own_coins=own_coins)
+
+    return asyncio.run(sign())
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c.name for c in REFUSED])
 def test_a_hostile_file_is_refused_by_the_library(scene: Scene, case: Refused) -> None:
     with pytest.raises(case.error, match=re.escape(case.says)):
         library_verdict(scene, case.build(scene), "--own-coins" in case.flags)
+    with pytest.raises(case.error, match=re.escape(case.says)):
+        signed_in_one_call(scene, case.build(scene), "--own-coins" in case.flags)
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c.name for c in REFUSED])

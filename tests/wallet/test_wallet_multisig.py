@@ -17,7 +17,8 @@ from consensus.params import ChainParams
 from consensus.types import COIN, OutPoint, SpendPolicy, TxId, TxOut
 from wallet import multisig
 from wallet.builder import Coin, Payment, build_transaction
-from wallet.errors import PartialTxChanged, PartialTxError
+from wallet.cli import render
+from wallet.errors import ClaimedInputMismatch, PartialTxChanged, PartialTxError
 
 CHAIN = "faircoop-test"
 MEMBERS = [PrivateKey((i + 31).to_bytes(32, "big")) for i in range(3)]
@@ -41,7 +42,10 @@ def key(i: int) -> dict[bytes, PrivateKey]:
 def sign(ptx: multisig.PartialTx, i: int) -> tuple[multisig.PartialTx, int]:
     """Member i signs as its wallet would: for the one treasury the file spends."""
     own = multisig.OwnKeys(personal=frozenset(), cosigner=frozenset({MEMBERS[i].public_key}))
-    return multisig.sign_partial(ptx, key(i), multisig.signing_scope(ptx, own))
+    signed = multisig.sign_partial(ptx, key(i), multisig.signing_scope(ptx, own),
+                                   spent=multisig.OFFLINE)
+    assert not signed.inputs_checked
+    return signed.ptx, signed.added
 
 
 def test_treasury_address_encodes_the_policy_lock() -> None:
@@ -91,7 +95,7 @@ def test_describe_shows_payments_fee_change_and_signers() -> None:
     doc = d.as_json()
     assert doc["signatures_remaining"] == 2 and doc["complete"] is False
     assert doc["memo"] == "roof repair"
-    text = multisig.render(d, [MEMBERS[1].public_key])
+    text = render.partial_summary(d, [MEMBERS[1].public_key])
     assert "(you)" in text and "2 signature(s) still needed" in text and "0.00" in text
 
 
@@ -179,3 +183,40 @@ def test_change_is_what_pays_the_spender_whatever_the_file_claims(claimed: set[i
     assert [o.change for o in d.outputs] == truth
     assert len(d.warnings) == sum(1 for i in claimed if not truth[i])
     assert d.paid == sum(o.amount for o, t in zip(ptx.tx.outputs, truth, strict=True) if not t)
+
+
+def test_the_signer_checks_the_claimed_inputs_itself() -> None:
+    """Input amounts are not covered by the sighash: a proposer that understates one (and pays
+    the difference out of the change) hides a larger fee. `sign_partial` takes what the inputs
+    really spend and refuses such a file; signing without knowing takes an explicit OFFLINE,
+    and the result says so."""
+    honest = proposal()
+    *outs, change = honest.tx.outputs
+    lie = replace(honest, tx=replace(honest.tx, outputs=(
+        *outs, TxOut(change.amount - COIN, change.lock))),
+        spent=(TxOut(honest.spent[0].amount - COIN, honest.spent[0].lock), *honest.spent[1:]))
+    assert lie.fee == honest.fee  # what a member would be shown
+    truth = {c.outpoint: c.output for c in COINS}
+    own = multisig.OwnKeys(personal=frozenset(), cosigner=frozenset({MEMBERS[0].public_key}))
+    scope = multisig.signing_scope(lie, own)
+    with pytest.raises(ClaimedInputMismatch, match="claims 200000000"):
+        multisig.sign_partial(lie, key(0), scope, spent=truth)
+    with pytest.raises(ClaimedInputMismatch):
+        multisig.review_partial(lie, own, spent=truth)
+    with pytest.raises(TypeError):  # no default: a caller can't leave the check out
+        multisig.sign_partial(lie, key(0), scope)  # type: ignore[call-arg]
+    checked = multisig.sign_partial(honest, key(0), scope, spent=truth)
+    assert checked.inputs_checked and checked.added == 2  # one signature per input
+    blind = multisig.sign_partial(lie, key(0), scope, spent=multisig.OFFLINE)
+    assert blind.added == 2 and not blind.inputs_checked
+
+
+def test_a_partial_file_is_written_atomically_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text("the old content\n")
+    multisig.save_partial(path, proposal())
+    assert multisig.load_partial(path) == proposal()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    path.write_text('{"format": "faircoop-partial-tx", "version": 9}')
+    with pytest.raises(PartialTxError, match=f"^{path}: partial-tx version 9"):
+        multisig.load_partial(path)

@@ -6,13 +6,13 @@ import json
 from dataclasses import replace
 
 import pytest
-from wallet_fakechain import funded_chain
-from wallet_fakenode import FakeNode, serve
 
 from consensus import codec
 from consensus.crypto import PrivateKey
 from consensus.params import ChainParams
 from consensus.types import COIN, SpendPolicy
+from tests.wallet.wallet_fakechain import funded_chain
+from tests.wallet.wallet_fakenode import FakeNode, serve
 from wallet.builder import Coin, Payment, build_transaction, sign_transaction
 from wallet.client import NodeClient, RetryPolicy
 from wallet.errors import ChainMismatch, ReceiptInvalid

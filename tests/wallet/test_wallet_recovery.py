@@ -16,15 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from wallet_cli_harness import ACCOUNTS, PAYEE, Harness
-from wallet_fakechain import CHAIN_ID, FakeChain, funded_chain, governor_key, make_validators
-from wallet_fakenode import FakeNode, serve
 
 from consensus import codec
 from consensus.crypto import PrivateKey
 from consensus.governance import RecoveryAction, SetGovernors, SetParam, make_recovery
 from consensus.params import ChainParams
 from consensus.types import COIN, BlockHash, PublicKey, SpendPolicy
+from tests.wallet.wallet_cli_harness import ACCOUNTS, PAYEE, Harness
+from tests.wallet.wallet_fakechain import (
+    CHAIN_ID,
+    FakeChain,
+    funded_chain,
+    governor_key,
+    make_validators,
+)
+from tests.wallet.wallet_fakenode import FakeNode, serve
 from wallet.builder import Coin, Payment, build_transaction, sign_transaction
 from wallet.cli import ExitStatus
 from wallet.client import NodeClient, RetryPolicy

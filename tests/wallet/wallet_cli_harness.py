@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.crypto import PrivateKey
-from consensus.types import SpendPolicy
+from consensus.types import SpendPolicy, TxOut
+from wallet import multisig
 from wallet.cli import Environment, main
 from wallet.client import RetryPolicy
 from wallet.keys import HDAccount
@@ -78,3 +79,13 @@ def free_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def hide_fee(ptx: multisig.PartialTx, amount: int) -> multisig.PartialTx:
+    """The lie a dishonest proposer tells: input 0 claims `amount` less than it holds and the
+    last output (the change) pays `amount` less, so the fee shown stays the same while the
+    real fee grows by `amount`. The sighash does not cover input amounts."""
+    *outs, change = ptx.tx.outputs
+    tx = replace(ptx.tx, outputs=(*outs, TxOut(change.amount - amount, change.lock)))
+    first = ptx.spent[0]
+    return replace(ptx, tx=tx, spent=(TxOut(first.amount - amount, first.lock), *ptx.spent[1:]))

@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from aiohttp import web
-from wallet_fakechain import FakeChain
 
 from consensus import codec
 from consensus.address import decode_address
 from consensus.errors import AddressError, DecodeError, ValidationError
 from consensus.types import TxOut
+from tests.wallet.wallet_fakechain import FakeChain
 
 
 def _err(status: int, message: str, rule: str = "") -> web.Response:

@@ -1,0 +1,1 @@
+"""`faircoop-wallet` processes against devnets of real node processes (slow)."""

@@ -1,0 +1,498 @@
+"""An open wallet: the whole payment workflow as library calls.
+
+    async with Wallet.open("alice.json", password, node="http://127.0.0.1:7070") as wallet:
+        payment = await wallet.prepare_payment([Payee(address, parse_coins("1.5"))])
+        sent = await wallet.send(payment)
+        final = await wallet.wait_final(sent.txid)
+
+`Wallet` holds the wallet file's data, a node client and, once unlocked with the password,
+the account's private keys (dropped by `close`). It checks that the node serves the wallet's
+chain before its first use of it.
+
+One writer at a time. The first call that changes the wallet file (paying, `sync`, a new
+address...) takes an exclusive flock on `FILE.lock` (waiting up to `lock_timeout_s`, then
+`WalletBusy`) and re-reads the file; the wallet keeps the lock until `close`, so no other
+process chooses the same coins between `prepare_payment` and `send`. `wait_final` lets go of it
+while it polls (the payment is recorded as pending by then). Reading (balance, history,
+reviewing a partial tx, verifying a receipt) takes no lock: writes are atomic.
+
+`SyncWallet` offers the same calls, blocking, on a private event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import wallet.multisig as multisig
+import wallet.ops as ops
+import wallet.payments as payments
+from consensus.codec import encode_tx, txid
+from consensus.crypto import PrivateKey
+from consensus.types import PublicKey, Tx
+from wallet.client import DEFAULT_NODE_URL, NodeClient, RetryPolicy
+from wallet.errors import NodeError, NotFollowedYet, WalletError, WalletLocked, WatchOnly
+from wallet.fileio import FileLock
+from wallet.keys import COSIGNER, RECEIVE, HDAccount
+from wallet.lightclient import LightState, sync_headers
+from wallet.multisig import OFFLINE, PartialReview, PartialTx, SignedPartial
+from wallet.ops import Balance, HistoryEntry
+from wallet.payments import Payee, PreparedPayment, SentPayment
+from wallet.receipts import Finality, Receipt, VerifiedReceipt, fetch_receipt, verify_receipt
+from wallet.walletfile import Treasury, WalletData, load_wallet, lock_path, save_wallet, unlock
+
+T = TypeVar("T")
+Progress = Callable[[str], None]  # "header 12", "tx in mempool": for a progress line
+DEFAULT_LOCK_TIMEOUT_S = 120.0
+
+
+class Wallet:
+    """An open wallet file and a node. Make one with `Wallet.open`."""
+
+    def __init__(self, path: Path, data: WalletData, node: NodeClient, *, owns_node: bool,
+                 lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> None:
+        self._path = path
+        self._data = data
+        self._node = node
+        self._owns_node = owns_node
+        self._lock = FileLock(lock_path(path), timeout_s=lock_timeout_s)
+        self._account: HDAccount | None = None
+        self._chain_checked = False
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], password: str | None = None, *,
+             node: str | NodeClient = DEFAULT_NODE_URL, retry: RetryPolicy | None = None,
+             lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Opening:
+        """Open the wallet at `path`: `await Wallet.open(...)`, or `async with` to close it.
+
+        With `password` the key store is unlocked now (WrongPassword here, not mid-payment);
+        without it the wallet reads, prepares and verifies, and `unlock` comes before signing.
+        `node` is a URL or a client the caller keeps (and closes) itself.
+        """
+        async def opened() -> Wallet:
+            data = load_wallet(path)
+            owns = not isinstance(node, NodeClient)
+            client = NodeClient(node, retry=retry) if isinstance(node, str) else node
+            wallet = cls(Path(path), data, client, owns_node=owns, lock_timeout_s=lock_timeout_s)
+            if password is not None and not data.watch_only:
+                try:  # scrypt: off the event loop
+                    await asyncio.to_thread(wallet.unlock, password)
+                except BaseException:
+                    await wallet.close()
+                    raise
+            return wallet
+
+        return Opening(opened)
+
+    async def close(self) -> None:
+        """Forget the private keys, let go of the wallet's lock, close the node client."""
+        self._account = None
+        self._lock.release()
+        if self._owns_node:
+            await self._node.close()
+
+    async def __aenter__(self) -> Wallet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- what it is --------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def data(self) -> WalletData:
+        """The wallet file as last read or written by this wallet (public data only)."""
+        return self._data
+
+    @property
+    def node(self) -> NodeClient:
+        return self._node
+
+    @property
+    def network(self) -> str:
+        return self._data.network
+
+    @property
+    def unlocked(self) -> bool:
+        return self._account is not None
+
+    def unlock(self, password: str) -> None:
+        """Open the key store: WrongPassword, TamperedKeystore, or WatchOnly (no keys)."""
+        self._account = unlock(self._path, self._data, password)
+
+    # -- the wallet file, the lock and the node ------------------------------------------------
+
+    async def _hold(self) -> WalletData:
+        """Take the wallet's lock (once), then re-read the file: it is ours to change."""
+        if not self._lock.held:
+            await asyncio.to_thread(self._lock.acquire)
+            self._data = load_wallet(self._path)
+        return self._data
+
+    def _save(self, data: WalletData) -> WalletData:
+        if not self._lock.held:
+            raise WalletError("internal: the wallet file is written only under its lock")
+        if data != self._data:
+            save_wallet(self._path, data)
+            self._data = data
+        return data
+
+    async def _checked_node(self) -> NodeClient:
+        """The node, once it has shown it serves the wallet's chain (ChainMismatch if not)."""
+        if not self._chain_checked:
+            await ops.check_chain(self._node, self._data)
+            self._chain_checked = True
+        return self._node
+
+    def _keys(self, wanted: Iterable[bytes] | None = None) -> dict[bytes, PrivateKey]:
+        """The private keys of `wanted` public keys (default: every handed-out key), looking a
+        little past the last handed-out address (an offline signer may lag the builder)."""
+        if self._data.watch_only:
+            raise WatchOnly("this is a watch-only wallet: it holds no private keys")
+        if self._account is None:
+            raise WalletLocked("the wallet was opened without its password: unlock it to sign")
+        source = self._data.known_keys() if wanted is None else self._data.keys_ahead()
+        want = None if wanted is None else set(wanted)
+        return {bytes(pub): self._account.private_key(chain, index)
+                for chain, index, pub in source if want is None or bytes(pub) in want}
+
+    # -- addresses, balance, history, the followed chain ---------------------------------------
+
+    async def receive_address(self, *, new: bool = False) -> str:
+        """The current receive address; with `new`, hand out the next one."""
+        if new:
+            data = await self._hold()
+            self._save(replace(data, receive_index=data.receive_index + 1))
+        return self._data.address(RECEIVE, self._data.receive_index)
+
+    async def balance(self) -> Balance:
+        return await ops.balance(await self._checked_node(), self._data)
+
+    async def history(self, limit: int = 50) -> list[HistoryEntry]:
+        """The wallet's txs, newest first; its own pending ones first, with no height."""
+        return await ops.history(await self._checked_node(), self._data, limit)
+
+    async def sync(self, progress: Progress | None = None) -> LightState:
+        """Follow and verify the node's headers up to its tip; saved in the wallet file."""
+        data = await self._hold()
+        node = await self._checked_node()
+        light = await sync_headers(node, await ops.ensure_light(node, data),
+                                   progress=_tagged(progress, "header"))
+        self._save(replace(self._data, light=light))
+        return light
+
+    # -- paying --------------------------------------------------------------------------------
+
+    async def prepare_payment(self, payees: Sequence[Payee], *, fee_rate: int | None = None,
+                              memo: str | bytes = b"") -> PreparedPayment:
+        """Choose coins and build the exact-fee tx paying `payees`; nothing is signed or sent.
+
+        `fee_rate` (base units per byte) defaults to the chain's minimum. The wallet holds its
+        lock from here on, so no other process spends these coins meanwhile.
+        """
+        data = await self._hold()
+        data, prepared = await payments.prepare(await self._checked_node(), data, payees,
+                                                fee_rate=fee_rate, memo=memo)
+        self._save(data)
+        return prepared
+
+    async def send(self, prepared: PreparedPayment) -> SentPayment:
+        """Sign, validate locally with the ledger's rules, broadcast, and record as pending.
+
+        StalePayment if a payment sent since took its coins or change address.
+        """
+        payments.check_fresh(await self._hold(), prepared)
+        tx = payments.sign_payment(prepared, self._keys())
+        self._save(payments.reserve_change(self._data, prepared.change_index))
+        return await self._broadcast(tx)
+
+    async def pay(self, address: str, amount: int, *, fee_rate: int | None = None,
+                  memo: str | bytes = b"") -> SentPayment:
+        """Prepare and send one payment (`amount` in base units), without a confirmation."""
+        return await self.pay_many([Payee(address, amount)], fee_rate=fee_rate, memo=memo)
+
+    async def pay_many(self, payees: Sequence[Payee], *, fee_rate: int | None = None,
+                       memo: str | bytes = b"") -> SentPayment:
+        """Prepare and send one tx paying every payee."""
+        return await self.send(await self.prepare_payment(payees, fee_rate=fee_rate,
+                                                          memo=memo))
+
+    async def save_unsigned(self, prepared: PreparedPayment,
+                            path: str | os.PathLike[str]) -> PartialTx:
+        """Write the payment as a partial-tx file to sign offline (`sign_partial` with
+        `own_coins`), and keep its change address from being handed out again."""
+        data = await self._hold()
+        payments.check_fresh(data, prepared)
+        ptx = multisig.from_unsigned(prepared.unsigned, data.network, data.genesis_hash)
+        multisig.save_partial(path, ptx)
+        self._save(payments.reserve_change(data, prepared.change_index))
+        return ptx
+
+    async def _broadcast(self, tx: Tx) -> SentPayment:
+        node = await self._checked_node()
+        sent = await node.broadcast(encode_tx(tx).hex())
+        if sent != txid(tx).hex():
+            raise NodeError(200, "the node reported another txid than the one sent")
+        self._save(payments.record_sent(self._data, tx))
+        return SentPayment(sent, tx)
+
+    # -- finality ------------------------------------------------------------------------------
+
+    async def wait_final(self, txid_hex: str, timeout_s: float = 60.0, *,
+                         progress: Progress | None = None) -> Finality:
+        """Wait until the tx is final, then prove it: the receipt, verified by this wallet
+        against the chain it follows (ReceiptInvalid if the wait times out or a check fails)."""
+        node = await self._checked_node()
+        held = self._lock.held
+        if held:  # the tx is pending in the wallet file: others may use the wallet meanwhile
+            self._lock.release()
+        try:
+            await ops.wait_final(node, txid_hex, timeout_s, progress=_tagged(progress, "tx"))
+        finally:
+            if held:
+                await self._hold()
+        return await self.fetch_receipt(txid_hex, progress=progress)
+
+    async def fetch_receipt(self, txid_hex: str, *,
+                            progress: Progress | None = None) -> Finality:
+        """The receipt of a final tx, verified after following headers up to its block."""
+        data = await self._hold()
+        node = await self._checked_node()
+        receipt, light, verified = await fetch_receipt(
+            node, await ops.ensure_light(node, data), txid_hex, data.network,
+            progress=_tagged(progress, "header"))
+        self._save(payments.forget_final(replace(self._data, light=light), txid_hex))
+        return Finality(receipt, verified)
+
+    def verify_receipt(self, receipt: Receipt, *,
+                       trusted_validators_hash: bytes | None = None) -> VerifiedReceipt:
+        """Check a receipt offline against this wallet's chain and the validator set it has
+        followed for the receipt's height (or the set whose hash the caller trusts).
+
+        NotFollowedYet if the wallet has not followed that far (`sync` first).
+        """
+        data = self._data
+        trusted = trusted_validators_hash
+        if trusted is None and data.light is not None:
+            trusted = data.light.set_hash_at(receipt.height)
+        if trusted is None:
+            raise NotFollowedYet(f"the wallet has not followed the chain to height "
+                                 f"{receipt.height}: sync it first")
+        return verify_receipt(receipt, chain_id=data.chain_id, network=data.network,
+                              genesis_hash=data.genesis_hash, trusted_validators_hash=trusted)
+
+    # -- treasuries and partial transactions ---------------------------------------------------
+
+    async def new_cosigner_key(self) -> PublicKey:
+        """Hand out this wallet's next treasury member key (never an ordinary address)."""
+        data = await self._hold()
+        pub = data.watch().pubkey(COSIGNER, data.cosigner_index)
+        self._save(replace(data, cosigner_index=data.cosigner_index + 1))
+        return pub
+
+    async def register_treasury(self, name: str, threshold: int,
+                                pubkeys: Sequence[bytes]) -> Treasury:
+        """Remember an m-of-n treasury under `name`; its address is
+        `multisig.treasury_address(treasury.policy, wallet.network)`."""
+        policy = multisig.treasury_policy(threshold, pubkeys)
+        data = await self._hold()
+        if any(t.name == name for t in data.treasuries):
+            raise WalletError(f"a treasury named {name!r} already exists")
+        treasury = Treasury(name, policy)
+        self._save(replace(data, treasuries=(*data.treasuries, treasury)))
+        return treasury
+
+    async def spend_treasury(self, treasury: str, payees: Sequence[Payee], *,
+                             fee_rate: int | None = None, memo: str | bytes = b"") -> PartialTx:
+        """Propose a treasury payment: the unsigned partial tx its members sign."""
+        data = await self._hold()
+        spender = data.treasury(treasury)
+        data, unsigned = await payments.prepare_treasury(
+            await self._checked_node(), data, spender, payees, fee_rate=fee_rate, memo=memo)
+        self._save(data)
+        return multisig.from_unsigned(unsigned, data.network, data.genesis_hash)
+
+    def check_partial_chain(self, ptx: PartialTx) -> None:
+        """ChainMismatch unless the partial tx is for this wallet's chain."""
+        d = self._data
+        multisig.check_chain(ptx, d.chain_id, d.network, d.genesis_hash)
+
+    def describe_partial(self, ptx: PartialTx) -> multisig.Description:
+        """What a partial tx pays and who has signed, outputs to this wallet marked."""
+        self.check_partial_chain(ptx)
+        return multisig.describe(ptx, own_locks=self._data.signer_keys().personal_locks)
+
+    async def review_partial(self, ptx: PartialTx, *, own_coins: bool = False,
+                             offline: bool = False) -> PartialReview:
+        """Everything signing would refuse, refused now, before anyone is asked.
+
+        Unless `offline`, each input's claimed amount and lock is checked against its parent
+        tx from the node (each checked against its txid: no node can forge it); NodeUnreachable
+        then means no check was possible, and only an explicit `offline=True` signs without.
+        """
+        self.check_partial_chain(ptx)
+        own = self._data.signer_keys()
+        multisig.check_signatures(ptx)
+        multisig.signing_scope(ptx, own, own_coins=own_coins)  # refuse before asking the node
+        spent: multisig.SpentOutputs = OFFLINE
+        if not offline:
+            spent = await ops.spent_outputs(await self._checked_node(),
+                                            [i.prevout for i in ptx.tx.inputs],
+                                            self._data.genesis_hash)
+        return multisig.review_partial(ptx, own, own_coins=own_coins, spent=spent)
+
+    async def sign_partial(self, target: PartialTx | PartialReview, *, own_coins: bool = False,
+                           offline: bool = False) -> SignedPartial:
+        """Add this wallet's signatures: to one treasury's inputs, or (`own_coins`) to the
+        wallet's own coins. A PartialTx is reviewed first (see `review_partial`)."""
+        review = (target if isinstance(target, PartialReview)
+                  else await self.review_partial(target, own_coins=own_coins, offline=offline))
+        keys = self._keys(bytes(k) for k in review.scope.keys)
+        return multisig.sign_partial(review.ptx, keys, review.scope, spent=review.spent)
+
+    async def broadcast_partial(self, ptx: PartialTx) -> SentPayment:
+        """Finalize a fully signed partial tx, broadcast it, and record it as pending."""
+        await self._hold()
+        self.check_partial_chain(ptx)
+        return await self._broadcast(multisig.finalize(ptx))
+
+
+def _tagged(progress: Progress | None, tag: str) -> Callable[[object], None] | None:
+    """`progress`, told `tag` first: "header 12", "tx in mempool"."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda what: report(f"{tag} {what}")
+
+
+class Opening:
+    """`Wallet.open(...)`: await it for the wallet, or `async with` it to have it closed."""
+
+    def __init__(self, make: Callable[[], Coroutine[Any, Any, Wallet]]) -> None:
+        self._make = make
+        self._wallet: Wallet | None = None
+
+    def __await__(self) -> Generator[Any, None, Wallet]:
+        return self._make().__await__()
+
+    async def __aenter__(self) -> Wallet:
+        self._wallet = await self._make()
+        return self._wallet
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._wallet is not None:
+            await self._wallet.close()
+
+
+class SyncWallet:
+    """`Wallet`'s calls, blocking: each runs on a private event loop owned by this object."""
+
+    def __init__(self, path: str | os.PathLike[str], password: str | None = None, *,
+                 node: str = DEFAULT_NODE_URL, retry: RetryPolicy | None = None,
+                 lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._wallet: Wallet = self._run(Wallet.open(path, password, node=node, retry=retry,
+                                                         lock_timeout_s=lock_timeout_s))
+        except BaseException:
+            self._loop.close()
+            raise
+
+    def _run(self, call: Awaitable[T]) -> T:
+        async def run() -> T:
+            return await call
+
+        return self._loop.run_until_complete(run())
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._run(self._wallet.close())
+            self._loop.close()
+
+    def __enter__(self) -> SyncWallet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def wallet(self) -> Wallet:
+        """The async wallet underneath (for its properties; call it only through this)."""
+        return self._wallet
+
+    def unlock(self, password: str) -> None:
+        self._wallet.unlock(password)
+
+    def receive_address(self, *, new: bool = False) -> str:
+        return self._run(self._wallet.receive_address(new=new))
+
+    def balance(self) -> Balance:
+        return self._run(self._wallet.balance())
+
+    def history(self, limit: int = 50) -> list[HistoryEntry]:
+        return self._run(self._wallet.history(limit))
+
+    def sync(self) -> LightState:
+        return self._run(self._wallet.sync())
+
+    def prepare_payment(self, payees: Sequence[Payee], *, fee_rate: int | None = None,
+                        memo: str | bytes = b"") -> PreparedPayment:
+        return self._run(self._wallet.prepare_payment(payees, fee_rate=fee_rate, memo=memo))
+
+    def send(self, prepared: PreparedPayment) -> SentPayment:
+        return self._run(self._wallet.send(prepared))
+
+    def pay(self, address: str, amount: int, *, fee_rate: int | None = None,
+            memo: str | bytes = b"") -> SentPayment:
+        return self._run(self._wallet.pay(address, amount, fee_rate=fee_rate, memo=memo))
+
+    def pay_many(self, payees: Sequence[Payee], *, fee_rate: int | None = None,
+                 memo: str | bytes = b"") -> SentPayment:
+        return self._run(self._wallet.pay_many(payees, fee_rate=fee_rate, memo=memo))
+
+    def save_unsigned(self, prepared: PreparedPayment,
+                      path: str | os.PathLike[str]) -> PartialTx:
+        return self._run(self._wallet.save_unsigned(prepared, path))
+
+    def wait_final(self, txid_hex: str, timeout_s: float = 60.0) -> Finality:
+        return self._run(self._wallet.wait_final(txid_hex, timeout_s))
+
+    def fetch_receipt(self, txid_hex: str) -> Finality:
+        return self._run(self._wallet.fetch_receipt(txid_hex))
+
+    def verify_receipt(self, receipt: Receipt, *,
+                       trusted_validators_hash: bytes | None = None) -> VerifiedReceipt:
+        return self._wallet.verify_receipt(receipt,
+                                           trusted_validators_hash=trusted_validators_hash)
+
+    def new_cosigner_key(self) -> PublicKey:
+        return self._run(self._wallet.new_cosigner_key())
+
+    def register_treasury(self, name: str, threshold: int,
+                          pubkeys: Sequence[bytes]) -> Treasury:
+        return self._run(self._wallet.register_treasury(name, threshold, pubkeys))
+
+    def spend_treasury(self, treasury: str, payees: Sequence[Payee], *,
+                       fee_rate: int | None = None, memo: str | bytes = b"") -> PartialTx:
+        return self._run(self._wallet.spend_treasury(treasury, payees, fee_rate=fee_rate,
+                                                     memo=memo))
+
+    def review_partial(self, ptx: PartialTx, *, own_coins: bool = False,
+                       offline: bool = False) -> PartialReview:
+        return self._run(self._wallet.review_partial(ptx, own_coins=own_coins, offline=offline))
+
+    def sign_partial(self, target: PartialTx | PartialReview, *, own_coins: bool = False,
+                     offline: bool = False) -> SignedPartial:
+        return self._run(self._wallet.sign_partial(target, own_coins=own_coins,
+                                                   offline=offline))
+
+    def broadcast_partial(self, ptx: PartialTx) -> SentPayment:
+        return self._run(self._wallet.broadcast_partial(ptx))
