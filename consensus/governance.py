@@ -10,6 +10,12 @@ Glossary:
 - *recovery*: governors' signatures over a new voting set, made against the last final block,
   that let a chain that lost its quorum resume (`RecoveryAction`).
 
+Reference. Every action can carry the assembly decision behind it (`Reference`: a URI and a
+short text), covered by the governors' signatures, so a member reading the chain sees who
+decided what and on whose authority. Actions with a reference are version 2 and signed under
+`faircoop/governance/v2` (recoveries `faircoop/recovery/v2`); version 1 actions, without one,
+still decode and verify.
+
 Replay. A `SignedAction` signs (chain id, nonce, body) under the tag `faircoop/governance/v1`.
 The chain id stops cross-chain replay. A nonce may be used once: chain state keeps a floor
 (every nonce below it is used) and the used nonces above it, and rejects a nonce more than
@@ -42,7 +48,6 @@ from consensus.codec import (
     expect_pubkey,
     expect_str,
     expect_uint,
-    expect_version,
     pack,
     params_from,
     params_obj,
@@ -55,11 +60,16 @@ from consensus.params import ChainParams, check_param
 from consensus.types import BlockHash, Lock, PublicKey, Validator
 from consensus.votes import MAX_VALIDATORS
 
-ACTION_VERSION = 1
+ACTION_VERSION = 1  # an action without a reference
+ACTION_VERSION_REF = 2  # an action with the assembly's reference, covered by the signatures
+MAX_REFERENCE_URI = 200  # characters
+MAX_REFERENCE_TEXT = 200  # characters
 MAX_GOVERNORS = 255
 MAX_NONCE_GAP = 1_000  # a nonce may be at most this far above the lowest unused one
 GOVERNANCE_TAG = "faircoop/governance/v1"
+GOVERNANCE_TAG_REF = "faircoop/governance/v2"
 RECOVERY_TAG = "faircoop/recovery/v1"
+RECOVERY_TAG_REF = "faircoop/recovery/v2"
 
 
 class GovernanceError(ValidationError):
@@ -230,6 +240,35 @@ def body_from(obj: Obj, what: str = "action.body") -> ActionBody:
     raise DecodeError(f"{what}: unknown action kind {kind}")
 
 
+# -- the assembly's reference ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The assembly decision behind an action: where to read it, and what it says in short."""
+
+    uri: str  # 1..MAX_REFERENCE_URI characters, e.g. "https://coop.example/assembly/2026-11#7"
+    text: str  # 1..MAX_REFERENCE_TEXT characters, e.g. "Assembly of 2026-11-20, item 7"
+
+
+def reference_obj(r: Reference) -> Obj:
+    return (r.uri, r.text)
+
+
+def reference_from(obj: Obj, what: str = "reference") -> Reference:
+    uri, text = expect_array(obj, 2, what)
+    return Reference(expect_str(uri, f"{what}.uri", MAX_REFERENCE_URI),
+                     expect_str(text, f"{what}.text", MAX_REFERENCE_TEXT))
+
+
+def check_reference(r: Reference) -> Reference:
+    """`r` if it fits the bounds; GovernanceError (rule `bad_reference`) otherwise."""
+    try:
+        return reference_from(reference_obj(r))
+    except DecodeError as exc:
+        raise GovernanceError("bad_reference", str(exc)) from None
+
+
 # -- signed actions ---------------------------------------------------------------------------
 
 Signatures = tuple[tuple[PublicKey, bytes], ...]  # (governor key, 64-byte sig), keys ascending
@@ -237,19 +276,25 @@ Signatures = tuple[tuple[PublicKey, bytes], ...]  # (governor key, 64-byte sig),
 
 @dataclass(frozen=True, slots=True)
 class SignedAction:
-    """One governance decision and the governors' signatures over (chain id, nonce, body)."""
+    """One governance decision and the governors' signatures over (chain id, nonce, body, and
+    the assembly's reference when there is one)."""
 
     chain_id: str
     nonce: int
     body: ActionBody
     signatures: Signatures
+    reference: Reference | None = None  # None: a version 1 action
 
     def digest(self) -> bytes:
-        return action_digest(self.chain_id, self.nonce, self.body)
+        return action_digest(self.chain_id, self.nonce, self.body, self.reference)
 
 
-def action_digest(chain_id: str, nonce: int, body: ActionBody) -> bytes:
-    return tagged_hash(GOVERNANCE_TAG, pack((chain_id, nonce, body_obj(body))))
+def action_digest(chain_id: str, nonce: int, body: ActionBody,
+                  reference: Reference | None = None) -> bytes:
+    if reference is None:
+        return tagged_hash(GOVERNANCE_TAG, pack((chain_id, nonce, body_obj(body))))
+    return tagged_hash(GOVERNANCE_TAG_REF, pack((chain_id, nonce, body_obj(body),
+                                                 reference_obj(reference))))
 
 
 def _add_signature(sigs: Signatures, key: PrivateKey, digest: bytes) -> Signatures:
@@ -264,9 +309,11 @@ def sign_action(action: SignedAction, key: PrivateKey) -> SignedAction:
 
 
 def make_action(
-    chain_id: str, nonce: int, body: ActionBody, keys: tuple[PrivateKey, ...] = ()
+    chain_id: str, nonce: int, body: ActionBody, keys: tuple[PrivateKey, ...] = (),
+    reference: Reference | None = None,
 ) -> SignedAction:
-    action = SignedAction(chain_id, nonce, body, ())
+    action = SignedAction(chain_id, nonce, body, (),
+                          None if reference is None else check_reference(reference))
     for key in keys:
         action = sign_action(action, key)
     return action
@@ -284,7 +331,10 @@ def _signatures_from(obj: Obj, what: str) -> Signatures:
 
 
 def signed_action_obj(a: SignedAction) -> Obj:
-    return (ACTION_VERSION, a.chain_id, a.nonce, body_obj(a.body), a.signatures)
+    if a.reference is None:
+        return (ACTION_VERSION, a.chain_id, a.nonce, body_obj(a.body), a.signatures)
+    return (ACTION_VERSION_REF, a.chain_id, a.nonce, body_obj(a.body),
+            reference_obj(a.reference), a.signatures)
 
 
 def encode_action(a: SignedAction) -> bytes:
@@ -307,16 +357,23 @@ class RecoveryAction:
     last_block_id: BlockHash
     validators: tuple[Validator, ...]  # sorted by pubkey
     signatures: Signatures
+    reference: Reference | None = None  # None: a version 1 recovery
 
     def digest(self) -> bytes:
-        return recovery_digest(self.chain_id, self.height, self.last_block_id, self.validators)
+        return recovery_digest(self.chain_id, self.height, self.last_block_id, self.validators,
+                               self.reference)
 
 
 def recovery_digest(
-    chain_id: str, height: int, last_block_id: bytes, validators: tuple[Validator, ...]
+    chain_id: str, height: int, last_block_id: bytes, validators: tuple[Validator, ...],
+    reference: Reference | None = None,
 ) -> bytes:
-    return tagged_hash(RECOVERY_TAG, pack((chain_id, height, last_block_id,
-                                           validators_obj(validators))))
+    if reference is None:
+        return tagged_hash(RECOVERY_TAG, pack((chain_id, height, last_block_id,
+                                               validators_obj(validators))))
+    return tagged_hash(RECOVERY_TAG_REF, pack((chain_id, height, last_block_id,
+                                               validators_obj(validators),
+                                               reference_obj(reference))))
 
 
 def sign_recovery(action: RecoveryAction, key: PrivateKey) -> RecoveryAction:
@@ -325,32 +382,48 @@ def sign_recovery(action: RecoveryAction, key: PrivateKey) -> RecoveryAction:
 
 def make_recovery(
     chain_id: str, height: int, last_block_id: BlockHash, validators: tuple[Validator, ...],
-    keys: tuple[PrivateKey, ...] = (),
+    keys: tuple[PrivateKey, ...] = (), reference: Reference | None = None,
 ) -> RecoveryAction:
-    action = RecoveryAction(chain_id, height, last_block_id, sorted_validators(validators), ())
+    action = RecoveryAction(chain_id, height, last_block_id, sorted_validators(validators), (),
+                            None if reference is None else check_reference(reference))
     for key in keys:
         action = sign_recovery(action, key)
     return action
 
 
 def encode_recovery(r: RecoveryAction) -> bytes:
-    return pack((ACTION_VERSION, r.chain_id, r.height, r.last_block_id,
-                 (_KIND_RECOVERY, validators_obj(r.validators)), r.signatures))
+    payload = (_KIND_RECOVERY, validators_obj(r.validators))
+    if r.reference is None:
+        return pack((ACTION_VERSION, r.chain_id, r.height, r.last_block_id, payload,
+                     r.signatures))
+    return pack((ACTION_VERSION_REF, r.chain_id, r.height, r.last_block_id, payload,
+                 reference_obj(r.reference), r.signatures))
 
 
 BlockAction = SignedAction | RecoveryAction
 
 
 def block_action_from(obj: Obj, what: str = "action") -> BlockAction:
-    """A governance action is a 5-array, a recovery a 6-array; both open with the version."""
-    if not isinstance(obj, tuple) or len(obj) not in (5, 6):
-        raise DecodeError(f"{what}: expected an array of 5 (action) or 6 (recovery) fields")
-    expect_version(obj[0], ACTION_VERSION, what)
+    """Version 1: a governance action is a 5-array, a recovery a 6-array. Version 2 adds the
+    reference before the signatures: 6 and 7. Each opens with its version."""
+    if not isinstance(obj, tuple) or len(obj) not in (5, 6, 7):
+        raise DecodeError(f"{what}: expected an array of 5 to 7 fields")
+    version = expect_uint(obj[0], f"{what}.version", hi=255)
+    if version not in (ACTION_VERSION, ACTION_VERSION_REF):
+        raise DecodeError(f"{what}: unknown version {version}")
+    reference: Reference | None = None
+    if version == ACTION_VERSION_REF:
+        if len(obj) == 5:
+            raise DecodeError(f"{what}: a version 2 action has 6 or 7 fields")
+        reference = reference_from(obj[-2], f"{what}.reference")
+        obj = (*obj[:-2], obj[-1])
+    elif len(obj) == 7:
+        raise DecodeError(f"{what}: a version 1 action has 5 or 6 fields")
     chain = expect_chain_id(obj[1], f"{what}.chain_id")
     if len(obj) == 5:
         _, _, nonce, body, sigs = obj
         return SignedAction(chain, expect_uint(nonce, f"{what}.nonce", hi=U64), body_from(body),
-                            _signatures_from(sigs, f"{what}.signatures"))
+                            _signatures_from(sigs, f"{what}.signatures"), reference)
     _, _, height, block_id, payload, sigs = obj
     kind, vals = expect_array(payload, 2, f"{what}.recovery")
     if expect_uint(kind, f"{what}.recovery.kind") != _KIND_RECOVERY:
@@ -360,7 +433,7 @@ def block_action_from(obj: Obj, what: str = "action") -> BlockAction:
         raise DecodeError(f"{what}.validators: a recovery names at least one validator")
     return RecoveryAction(chain, expect_uint(height, f"{what}.height"),
                           BlockHash(expect_bytes(block_id, f"{what}.last_block_id", size=32)),
-                          validators, _signatures_from(sigs, f"{what}.signatures"))
+                          validators, _signatures_from(sigs, f"{what}.signatures"), reference)
 
 
 def encode_block_action(a: BlockAction) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,10 +12,13 @@ from consensus.codec import pack
 from consensus.errors import DecodeError, InvalidSignature, WrongChain
 from consensus.governance import (
     MAX_NONCE_GAP,
+    MAX_REFERENCE_TEXT,
+    MAX_REFERENCE_URI,
     ActionBody,
     AddValidator,
     GovernanceError,
     ReadmitValidator,
+    Reference,
     RekeyValidator,
     RemoveValidator,
     SetGovernors,
@@ -127,3 +132,70 @@ def test_recovery_encoding_round_trips_and_is_distinct_from_actions() -> None:
                      rec.signatures))
     with pytest.raises(DecodeError, match="sorted"):
         decode_block_action(unsorted)
+
+
+# -- the assembly's reference (version 2) --------------------------------------------------------
+
+REF = Reference("https://coop.example/assembly/2026-11#7", "Assembly of 2026-11-20, item 7")
+GOVS = ("G0", "G1")
+
+
+@settings(max_examples=80)
+@given(body=bodies, nonce=st.integers(0, 2**64 - 1),
+       uri=st.text(min_size=1, max_size=MAX_REFERENCE_URI),
+       text=st.text(min_size=1, max_size=MAX_REFERENCE_TEXT))
+def test_an_action_with_a_reference_round_trips(body: ActionBody, nonce: int, uri: str,
+                                                 text: str) -> None:
+    a = make_action(CHAIN_ID, nonce, body, (key("G0"),), Reference(uri, text))
+    raw = encode_action(a)
+    assert decode_block_action(raw) == a and encode_block_action(decode_block_action(raw)) == raw
+
+
+def test_the_reference_is_covered_by_the_signatures() -> None:
+    a = make_action(CHAIN_ID, 3, SetParam("heartbeat_ms", 2_000), tuple(key(g) for g in GOVS),
+                    REF)
+    govs = tuple(sorted(pub(g) for g in GOVS))
+    check_governor_signatures(a.digest(), a.signatures, govs, 2)
+    for forged in (replace(a, reference=Reference(REF.uri, "another decision")),
+                   replace(a, reference=Reference("https://elsewhere.example/", REF.text)),
+                   replace(a, reference=None)):
+        with pytest.raises(InvalidSignature):
+            check_governor_signatures(forged.digest(), forged.signatures, govs, 2)
+
+
+def test_old_actions_without_a_reference_still_decode_and_verify() -> None:
+    a = make_action(CHAIN_ID, 0, SetParam("heartbeat_ms", 2_000), (key("G0"),))
+    raw = encode_action(a)
+    assert raw[1] == 1 and decode_block_action(raw) == a and a.reference is None
+    check_governor_signatures(a.digest(), a.signatures, (pub("G0"),), 1)
+
+
+def test_a_recovery_with_a_reference_round_trips_and_is_signed_over_it() -> None:
+    r = make_recovery(CHAIN_ID, 4, BlockHash(bytes(32)), (validator("E"),), (key("G0"),), REF)
+    raw = encode_block_action(r)
+    assert decode_block_action(raw) == r
+    forged = replace(r, reference=Reference(REF.uri, "no such decision"))
+    with pytest.raises(InvalidSignature):
+        check_governor_signatures(forged.digest(), forged.signatures, (pub("G0"),), 1)
+
+
+@pytest.mark.parametrize("ref", [Reference("", "no uri"), Reference("x" * 201, "t"),
+                                 Reference("https://a.example", "y" * 201),
+                                 Reference("https://a.example", "")],
+                         ids=["empty uri", "uri too long", "text too long", "no text"])
+def test_a_reference_out_of_bounds_is_refused_when_made_and_when_decoded(ref: Reference) -> None:
+    with pytest.raises(GovernanceError, match="reference"):
+        make_action(CHAIN_ID, 0, SetParam("heartbeat_ms", 2_000), (key("G0"),), ref)
+    good = make_action(CHAIN_ID, 0, SetParam("heartbeat_ms", 2_000), (key("G0"),), REF)
+    raw = pack((2, CHAIN_ID, 0, (5, "heartbeat_ms", 2_000), (ref.uri, ref.text),
+                good.signatures))
+    with pytest.raises(DecodeError):
+        decode_block_action(raw)
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (2, 5), (3, 6)])
+def test_version_and_length_must_match(shape: tuple[int, int]) -> None:
+    version, length = shape
+    fields = (version, CHAIN_ID, 0, (5, "heartbeat_ms", 2_000), ("u", ""), (), ())[:length]
+    with pytest.raises(DecodeError):
+        decode_block_action(pack(fields))
