@@ -379,7 +379,9 @@ class Node:
             self._announce_status()
         else:
             self.sync.forget(peer)
+            self.peers.forget(peer)
             self.log.info("peer_down", peer=peer.hex()[:16], reason=event.reason)
+            self._announce_status()  # our neighbors changed: peers relay to us again
 
     async def _tick(self, work: Work) -> None:
         self._tick_queued = False
@@ -418,7 +420,8 @@ class Node:
         if self.transport is None:
             return
         self._last_status_mono = self.clock.monotonic()
-        self.transport.broadcast(MsgType.STATUS, encode_status(
-            Status(self.state.height, self.state.last_block_id, self.current_round())))
+        self.transport.broadcast(MsgType.STATUS, encode_status(Status(
+            self.state.height, self.state.last_block_id, self.current_round(),
+            self.peers.neighbors())))
 
 __all__ = ["Node", "NodeError", "NodeOptions"]

@@ -223,3 +223,42 @@ async def test_a_quorum_that_precommitted_a_block_and_restarted_commits_that_blo
         await wait_for(lambda: min_tip(cluster) >= h + 1, 15, "the chain going on")
     finally:
         await cluster.stop_all()
+
+
+async def test_in_a_full_mesh_each_vote_crosses_each_link_once_from_its_signer() -> None:
+    """Peers announce their direct neighbors (STATUS), so nobody relays a validator's votes to
+    a peer that got them first-hand: in a full mesh every vote arrives once, from its signer."""
+    from collections import Counter
+
+    from consensus.votes import decode_vote
+    from faircoop_node.net.envelope import MsgType
+
+    cluster = await start_cluster(4)
+    copies: Counter[tuple[bytes, bytes]] = Counter()  # (receiver, vote signature) -> copies
+    relayed: list[tuple[bytes, bytes]] = []  # (receiver, vote) where the sender is not the signer
+    try:
+        for slot in cluster.slots:
+            node = slot.node
+            assert node is not None
+            inner = node._on_message
+
+            async def counting(peer, msg_type, payload, inner=inner, me=slot.key.public_key):
+                if msg_type == MsgType.VOTE:
+                    vote = decode_vote(payload)
+                    copies[(me, vote.signature)] += 1
+                    if vote.validator != peer:
+                        relayed.append((me, vote.signature))
+                await inner(peer, msg_type, payload)
+
+            slot.transport.set_handlers(counting, node._on_peer)
+        first = cluster.nodes()[0]
+        await wait_for(lambda: first.state.height >= 2, 15, "status exchanged")
+        copies.clear()
+        relayed.clear()
+        start = first.state.height
+        await wait_for(lambda: min(n.state.height for n in cluster.nodes()) >= start + 5, 20,
+                       "five more blocks")
+        assert copies and max(copies.values()) == 1, copies.most_common(3)
+        assert relayed == []
+    finally:
+        await cluster.stop_all()
