@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.validators < 1 or not 0 <= args.byzantine <= args.validators:
         print("simulate: need validators >= 1 and 0 <= byzantine <= validators", file=sys.stderr)
         return 2
-    runs = safety = liveness = heights = 0
+    runs = safety = liveness = heights = messages = 0
     failing: list[int] = []
     started = time.monotonic()
     for seed in args.seeds:
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_simulation(config)
         runs += 1
         heights += result.heights_finalized
+        messages += dict(result.stats).get("messages", 0)
         if result.safety_violations:
             safety += 1
         if result.liveness_failure:
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "safety_violations": safety,
         "liveness_failures": liveness,
         "heights_finalized": heights,
+        "messages_per_block": round(messages / max(1, heights), 1),
         "failing_seeds": failing,
         "validators": args.validators,
         "byzantine": args.byzantine,

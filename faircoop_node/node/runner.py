@@ -110,7 +110,7 @@ class Node:
         last_cert = (store.get_certificate(tip.height) or b"") if tip.height else b""
         self.driver = ConsensusDriver(
             genesis, state, last_cert, key, validator=validator,
-            ledger=StoreLedger(store, self.sig_cache, opts.validate_in_thread),
+            ledger=StoreLedger(store, self.sig_cache, self.sigs, opts.validate_in_thread),
             outbox=TransportOutbox(lambda: self.transport, self.seen), schedule=self._schedule,
             clock=self.clock, pool=StorePool(self._mempool, store), on_commit=self._committed,
             on_action_included=self._action_included, log=self.log,
