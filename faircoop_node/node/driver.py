@@ -200,7 +200,29 @@ class ConsensusDriver:
         await self._deliver(vote.height, VoteReceived(vote))
 
     async def deliver_proposal(self, received: ProposalReceived) -> None:
+        if received.proposal.height == self.state.height + 1:
+            for vote in self._carried_precommits(received.block):
+                await self.deliver_vote(vote)
         await self._deliver(received.proposal.height, received)
+
+    def _carried_precommits(self, block: Block) -> list[Vote]:
+        """The precommits for our tip that a proposed block carries (its last commit).
+
+        Votes go to peers that could not have them first-hand, so a validator that shows
+        different precommits to different peers is seen twice by nobody; the next block's
+        certificate shows everyone the precommit the proposer saw, and the engine convicts
+        the signer if it signed another one for us. These also complete our own certificate.
+        """
+        try:
+            cert = decode_certificate(block.last_commit) if block.last_commit else None
+        except DecodeError:
+            return []
+        if cert is None or cert.height != self.state.height or \
+                cert.chain_id != self.genesis.chain_id:
+            return []
+        voters = self.state.validators_at(cert.height) or ()
+        return [Vote(cert.chain_id, VoteType.PRECOMMIT, cert.height, cert.round, cert.block_id,
+                     voters[i], sig) for i, sig in cert.signatures if 0 <= i < len(voters)]
 
     async def timeout(self, event: TimeoutFired) -> None:
         await self._feed(event)
