@@ -1,14 +1,14 @@
 """What the HTTP API needs from a node: the `NodeView` protocol, and the values it returns.
 
 The API only reads (the store, the mempool, the chain state) and submits txs; it never
-applies ledger rules itself. The node implements `NodeView` over what it already holds (its
-`ChainStore`, `Mempool`, decoded `ChainState`, and a `BlockFeed` it publishes commits to); tests
-implement it over a `MemoryStore`.
+applies ledger rules itself. The node process implements `NodeView` over a running node
+(`faircoop_node.service.NodeApi`: the node's store, mempool and chain state, and a `BlockFeed`
+its commits are published to); tests implement it over a `MemoryStore`. The API imports nothing
+of the node runtime, nor the runtime anything of the API.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
@@ -36,14 +36,28 @@ class MempoolReader(Protocol):
     def entries(self) -> list[PoolEntry]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class NodeStatus:
-    """Live facts about this node that are not in the store."""
+class NodeStatus(Protocol):
+    """Live facts about the node that are not in the store (the runtime's `NodeStatus`)."""
 
-    node_id: str  # the node's public identity, hex (its key for a validator)
-    round: int  # the consensus round at the current height
-    peers: int  # connected P2P peers
-    validator: bool  # True when this node signs votes
+    @property
+    def node_id(self) -> str:
+        """The node's public identity, hex (its key for a validator)."""
+        ...
+
+    @property
+    def round(self) -> int:
+        """The consensus round at the current height."""
+        ...
+
+    @property
+    def peers(self) -> int:
+        """Connected P2P peers."""
+        ...
+
+    @property
+    def validator(self) -> bool:
+        """True when this node signs votes."""
+        ...
 
 
 class NodeView(Protocol):

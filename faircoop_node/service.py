@@ -1,0 +1,194 @@
+"""A node as a process: load config, key and genesis, open the store, serve P2P and the API.
+
+This is where the runtime (`faircoop_node.node`) and the HTTP API (`faircoop_node.api`) meet:
+neither imports the other. `NodeApi` is the API's `NodeView` over a `Node`, and turns the
+node's commits (`Node.on_commit`) into the API's block feed.
+
+`open_node(config)` builds the pieces (LevelDB store, WebSocket transport, `Node`, `NodeApi`);
+`serve(config)` runs them until SIGTERM or SIGINT, then shuts down in order: stop taking
+API requests and peer messages, let the item in hand finish (a commit in progress completes
+its synced write batch), close the transport, close the store. Nothing acknowledged is lost:
+a tx the API accepted is in the mempool only (as in any node, it must be resubmitted if the
+node stops before a block includes it); every committed block is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import signal
+from dataclasses import dataclass, replace
+
+from aiohttp import web
+
+from consensus.chainstate import ChainState, encode_chain_state, genesis_state
+from consensus.codec import genesis_hash
+from consensus.types import Tx, TxId
+from faircoop_node.api import create_app
+from faircoop_node.api.feed import BlockFeed, NewBlock
+from faircoop_node.api.limits import MIN_CONNECTIONS, ApiLimits, descriptor_limit
+from faircoop_node.api.site import make_runner, serve_capped
+from faircoop_node.config import NodeConfig
+from faircoop_node.genesis_file import load_genesis
+from faircoop_node.keys import load_node_key
+from faircoop_node.logs import LogContext, event_logger, setup_logging
+from faircoop_node.mempool import Mempool
+from faircoop_node.net.transport import ChainIdentity
+from faircoop_node.net.ws import WsTransport
+from faircoop_node.node.driver import Committed
+from faircoop_node.node.runner import Node, NodeError, NodeOptions, NodeStatus
+from faircoop_node.storage import LevelDBStore
+from faircoop_node.storage.leveldb import open_files_for
+from faircoop_node.storage.protocol import ChainReader
+
+
+class NodeApi:
+    """The API's `NodeView` over a `Node`: the node's own reads, and a `BlockFeed` that each
+    block the node commits is published to (block streams and /metrics read it)."""
+
+    def __init__(self, node: Node, feed: BlockFeed | None = None) -> None:
+        self._node = node
+        self.feed = feed or BlockFeed()
+        node.on_commit(self._publish)
+
+    def _publish(self, c: Committed) -> None:
+        h = c.block.header
+        self.feed.publish(NewBlock(h.height, c.block_id, len(c.block.txs), h.time_ms))
+
+    @property
+    def store(self) -> ChainReader:
+        return self._node.store
+
+    @property
+    def mempool(self) -> Mempool:
+        return self._node.mempool
+
+    def status(self) -> NodeStatus:
+        return self._node.status()
+
+    def chain_state(self) -> ChainState:
+        return self._node.chain_state()
+
+    async def submit_tx(self, tx: Tx) -> TxId:
+        return await self._node.submit_tx(tx)
+
+
+@dataclass
+class NodeProcess:
+    """The parts of a running node process, for `serve` and for tests that run one in-process."""
+
+    config: NodeConfig
+    node: Node
+    store: LevelDBStore
+    transport: WsTransport
+    api: NodeApi
+    api_runner: web.AppRunner | None = None
+    api_server: asyncio.Server | None = None
+    api_port: int = 0
+
+    async def start(self) -> None:
+        await self.node.start()
+        limits = api_limits(self.config, self.store)
+        app = create_app(self.api, limits=limits)
+        self.api_runner = make_runner(app, limits)
+        await self.api_runner.setup()
+        try:
+            self.api_server = await serve_capped(self.api_runner, self.config.api.host,
+                                                 self.config.api.port, limits)
+        except OSError as exc:
+            raise NodeError(f"cannot serve the API on {self.config.api.host}:"
+                            f"{self.config.api.port}: {exc.strerror}") from None
+        self.api_port = int(self.api_server.sockets[0].getsockname()[1])
+        self.node.log.info("api_listening", url=f"http://{self.config.api.host}:{self.api_port}"
+                           "/api/v1/status", max_connections=limits.max_connections,
+                           max_streams=limits.max_streams)
+        if limits.max_connections == MIN_CONNECTIONS:
+            self.node.log.warning("open_file_limit_low", nofile=descriptor_limit(),
+                                  api_connections=MIN_CONNECTIONS,
+                                  hint="raise the open-file limit (ulimit -n)")
+
+    async def stop(self) -> None:
+        if self.api_server is not None:
+            self.api_server.close()
+            self.api_server = None
+        if self.api_runner is not None:
+            self.api.feed.close_all()
+            await self.api_runner.cleanup()
+            self.api_runner = None
+        await self.node.stop()
+        await asyncio.to_thread(self.store.close)
+
+
+def peer_descriptors(config: NodeConfig) -> int:
+    """Descriptors the P2P side may hold: every peer slot twice (a peer we dial may also dial
+    us, and connections still in the handshake hold one each) and the configured dials."""
+    return 2 * config.limits.max_peers + len(config.p2p.peers)
+
+
+def api_limits(config: NodeConfig, store: LevelDBStore) -> ApiLimits:
+    """The API's caps, sized so that the API can't take the descriptors the peers and the
+    store need (issue 12, finding 11)."""
+    return ApiLimits.for_descriptors(descriptor_limit(),
+                                     peer_descriptors(config) + store.descriptors)
+
+
+def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodeProcess:
+    """Load key and genesis, open (or create) the store, and wire node and transport."""
+    key = load_node_key(config.key_file)
+    genesis = load_genesis(config.genesis_file)
+    gid = genesis_hash(genesis)
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    inbox = config.data_dir / "inbox"
+    inbox.mkdir(exist_ok=True, mode=0o700)
+    options = replace(options or NodeOptions(), inbox=inbox)
+    store = LevelDBStore(config.data_dir / "chain", genesis,
+                         genesis_chain_state=encode_chain_state(genesis_state(genesis, gid)),
+                         max_open_files=open_files_for(descriptor_limit()))
+    ctx = LogContext.for_node(key.public_key)
+    node = Node(genesis, store, key, validator=config.validator, options=options,
+                log_context=ctx)
+    transport = WsTransport.from_config(
+        config, key, ChainIdentity(genesis.chain_id, gid), node.p2p_tip,
+        log=event_logger("faircoop.net", ctx))
+    node.attach(transport)
+    return NodeProcess(config, node, store, transport, NodeApi(node))
+
+
+async def serve(config: NodeConfig, ready: asyncio.Event | None = None) -> None:
+    """Run a node until SIGTERM/SIGINT (or cancellation), then shut it down cleanly."""
+    process = open_node(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await process.start()
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        process.node.log.info("shutdown_requested")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        await process.stop()
+
+
+def tune_gc() -> None:
+    """Collect garbage less often: under load a node allocates several objects per tx, and
+    CPython's default gen-0 threshold (700 allocations) then runs the collector thousands of
+    times a second. Nearly everything the node keeps is acyclic (bytes, tuples, frozen
+    dataclasses), so reference counting frees it; the collector is only for rare cycles."""
+    if os.environ.get("FAIRCOOP_GC_DEFAULT"):
+        return
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+def run_node(config: NodeConfig) -> None:
+    setup_logging(config.log.level, config.log.format)
+    tune_gc()
+    asyncio.run(serve(config))
