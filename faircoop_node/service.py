@@ -28,7 +28,7 @@ from consensus.codec import genesis_hash
 from consensus.types import Tx, TxId
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
-from faircoop_node.api.limits import MIN_CONNECTIONS, ApiLimits, descriptor_limit
+from faircoop_node.api.limits import ApiLimits, descriptor_limit, spare_descriptors
 from faircoop_node.api.site import make_runner, serve_capped
 from faircoop_node.config import NodeConfig
 from faircoop_node.genesis_file import load_genesis
@@ -90,7 +90,7 @@ class NodeProcess:
 
     async def start(self) -> None:
         await self.node.start()
-        limits = api_limits(self.config, self.store)
+        limits, spare = api_limits(self.config, self.store)
         app = create_app(self.api, limits=limits)
         self.api_runner = make_runner(app, limits)
         await self.api_runner.setup()
@@ -104,10 +104,11 @@ class NodeProcess:
         self.node.log.info("api_listening", url=f"http://{self.config.api.host}:{self.api_port}"
                            "/api/v1/status", max_connections=limits.max_connections,
                            max_streams=limits.max_streams)
-        if limits.max_connections == MIN_CONNECTIONS:
+        if limits.max_connections > spare:
             self.node.log.warning("open_file_limit_low", nofile=descriptor_limit(),
-                                  api_connections=MIN_CONNECTIONS,
-                                  hint="raise the open-file limit (ulimit -n)")
+                                  api_connections=limits.max_connections, spare=max(spare, 0),
+                                  hint="raise the open-file limit (ulimit -n), or lower "
+                                       "[api] max_connections")
 
     async def stop(self) -> None:
         if self.api_server is not None:
@@ -127,11 +128,14 @@ def peer_descriptors(config: NodeConfig) -> int:
     return 2 * config.limits.max_peers + len(config.p2p.peers)
 
 
-def api_limits(config: NodeConfig, store: LevelDBStore) -> ApiLimits:
-    """The API's caps, sized so that the API can't take the descriptors the peers and the
-    store need (issue 12, finding 11)."""
-    return ApiLimits.for_descriptors(descriptor_limit(),
-                                     peer_descriptors(config) + store.descriptors)
+def api_limits(config: NodeConfig, store: LevelDBStore) -> tuple[ApiLimits, int]:
+    """The API's caps (the config's, or sized so that the API can't take the descriptors the
+    peers and the store need: issue 12, finding 11), and the descriptors the limit leaves for
+    API connections."""
+    nofile, reserved = descriptor_limit(), peer_descriptors(config) + store.descriptors
+    limits = ApiLimits.for_descriptors(nofile, reserved, max_connections=config.api.max_connections,
+                                       max_streams=config.api.max_streams)
+    return limits, spare_descriptors(nofile, reserved)
 
 
 def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodeProcess:
