@@ -14,10 +14,7 @@ from typing import Protocol
 from aiohttp import web
 
 from consensus.chainstate import ChainState
-from consensus.types import (
-    Tx,
-    TxId,
-)
+from consensus.types import Lock, Tx, TxId
 from faircoop_node.api.feed import BlockFeed
 from faircoop_node.mempool import PoolEntry
 from faircoop_node.storage.protocol import ChainReader
@@ -34,6 +31,11 @@ class MempoolReader(Protocol):
 
     def get(self, txid: TxId) -> PoolEntry | None: ...
     def entries(self) -> list[PoolEntry]: ...
+
+    def lock_delta(self, lock: Lock) -> int:
+        """What the pooled txs would add to (or take from) `lock`'s balance (the pool's
+        address index: no walk)."""
+        ...
 
 
 class NodeStatus(Protocol):
