@@ -14,7 +14,7 @@ It follows the convention both CLIs share (`faircoop_common.clikit`, docs/CLI.md
 `main(argv, env)` returns an `ExitStatus`, errors print `faircoop-node: error: ...`, Ctrl-C
 exits 130, `--version`, `--print-completion bash|zsh`. Tests call `main` in-process with
 their own `Environment`. The work is done elsewhere: node directories in `nodedir`, genesis
-files in `genesis_file`, the devnet in `devnet`, the node in `node.service`.
+files in `genesis_file`, the devnet in `devnet`, the node process in `service`.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def cmd_genesis(args: argparse.Namespace, env: Environment) -> ExitStatus:
 def cmd_run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     """Run a node in the foreground; SIGTERM/SIGINT stop it cleanly (exit 0)."""
     from faircoop_node.config import load_config
-    from faircoop_node.node.service import run_node
+    from faircoop_node.service import run_node
 
     config = load_config(args.config, env=env.environ, overrides=args.set)
     run_node(config)
