@@ -119,6 +119,8 @@ class NodeProcess:
             await self.api_runner.cleanup()
             self.api_runner = None
         await self.node.stop()
+        self.node.log.info("p2p_traffic", tip=self.node.state.height,
+                           traffic=self.transport.traffic.as_json())
         await asyncio.to_thread(self.store.close)
 
 
