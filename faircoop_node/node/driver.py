@@ -242,8 +242,7 @@ class ConsensusDriver:
             self._progress, self._progress_mono = progress, now
         elif now - self._progress_mono >= self.options.gossip_s:
             self._progress_mono = now
-            self.regossip()
-            return True
+            return self.regossip()
         return False
 
     async def _deliver(self, height: int, event: VoteReceived | ProposalReceived) -> None:
@@ -307,15 +306,16 @@ class ConsensusDriver:
         else:
             self.outbox.vote(msg)
 
-    def regossip(self) -> None:
-        """Stuck: re-send what we signed at this height (our share of reliable gossip)."""
+    def regossip(self) -> bool:
+        """Stuck deciding a height: re-send what we signed there (our share of reliable gossip).
+        False if there was nothing to re-send (waiting at the gate is not being stuck)."""
         engine = self.engine
-        if engine is None:
-            return
-        if engine.height == self.state.height + 1 and not engine.decided:
-            for b in engine.gossip():
-                self._broadcast(b, count=False)
-            self._send_carried()
+        if engine is None or engine.height != self.state.height + 1 or engine.decided:
+            return False
+        for b in engine.gossip():
+            self._broadcast(b, count=False)
+        self._send_carried()
+        return True
 
     # -- the production gate -----------------------------------------------------------------
 
