@@ -32,7 +32,6 @@ from typing import cast
 from consensus.chain import ValidBlock, make_block, validate_block
 from consensus.chainstate import (
     ChainState,
-    decode_chain_state,
     encode_chain_state,
     genesis_state,
 )
@@ -43,7 +42,7 @@ from consensus.errors import FaircoopError
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Tx, Validator
+from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Validator
 from consensus.votes import (
     NIL,
     Proposal,
@@ -55,7 +54,8 @@ from consensus.votes import (
     sign_vote,
 )
 from faircoop_node.node.admission import Verdict, judge_proposal, judge_vote
-from faircoop_node.node.commit import store_block
+from faircoop_node.node.commit import store_block, stored_tip
+from faircoop_node.node.contract import NoTxs
 from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions, run_now
 from faircoop_node.node.signing import decode_signed_record, rejoin_floor
 from faircoop_node.node.sync import store_range
@@ -236,22 +236,6 @@ class _SimClock:
 
     def monotonic(self) -> float:
         return self._sim.now / 1000
-
-
-class _NoTxs:
-    """The simulated chain carries no transactions."""
-
-    def __len__(self) -> int:
-        return 0
-
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
-        return []
-
-    def remove_committed(self, txs: Iterable[Tx]) -> int:
-        return 0
-
-    def revalidate(self, params: ChainParams) -> int:
-        return 0
 
 
 class _SimOutbox:
@@ -512,9 +496,7 @@ class Simulation:
     def _boot(self, node: SimNode, start: bool) -> None:
         """A driver on the node's store (as a restarted process builds one), started from its
         last-signed record unless it must first rejoin (`start` False)."""
-        state = decode_chain_state(node.store.get_chain_state())
-        height = node.store.tip().height
-        last_cert = (node.store.get_certificate(height) or b"") if height else b""
+        state, last_cert = stored_tip(node.store)
         epoch = node.epoch
 
         def schedule(ev: TimeoutFired, delay_ms: int) -> None:
@@ -527,7 +509,7 @@ class Simulation:
         node.driver = ConsensusDriver(
             self.genesis, state, last_cert, node.key, validator=True,
             ledger=SimLedger(node.store, SignatureCache(1_000), sigs),
-            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock, pool=_NoTxs(),
+            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock, pool=NoTxs(),
             on_commit=on_commit, options=DriverOptions(gossip_s=self.config.gossip_ms / 1000),
             sigs=sigs)
         if start:

@@ -31,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "scripts" / "bench"))
+
+from devnet import wait_height  # noqa: E402  (scripts/bench/devnet.py)
 
 from faircoop_node.devnet import Devnet, create_devnet, free_base_port  # noqa: E402
 
@@ -49,20 +52,6 @@ def cpu_s(pid: int) -> float:
 def height(url: str) -> int:
     with urllib.request.urlopen(f"{url}/api/v1/blocks/tip/height", timeout=5) as r:
         return int(r.read())
-
-
-def wait_height(url: str, at_least: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    last = -1
-    while time.monotonic() < deadline:
-        try:
-            last = height(url)
-            if last >= at_least:
-                return last
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not reach height {at_least} in {timeout}s (at {last})")
 
 
 def traffic_of(log: Path) -> tuple[int, dict[str, dict[str, int]]] | None:
