@@ -9,18 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from net_helpers import (
-    CHAIN,
-    FAST,
-    TIP,
-    Inbox,
-    RawPeer,
-    free_port,
-    make_transport,
-    running,
-    serving,
-    until,
-)
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.types import BlockHash
@@ -41,6 +29,18 @@ from faircoop_node.net.parts import wire_frames
 from faircoop_node.net.transport import ChainIdentity, NetError, PeerId
 from faircoop_node.net.ws import WsTransport
 from faircoop_node.nodedir import init_node_dir
+from tests.net.net_helpers import (
+    CHAIN,
+    FAST,
+    TIP,
+    Inbox,
+    RawPeer,
+    free_port,
+    make_transport,
+    running,
+    serving,
+    until,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
