@@ -24,7 +24,7 @@ from faircoop_node.net.envelope import MsgType, encode_envelope
 from tests.e2e.helpers import height, status
 from tests.fuzz.live import Prober
 from tests.fuzz.samples import samples
-from tests.fuzz.test_decoders import _mutated, _packb, _tree
+from tests.fuzz.strategies import mutated, packb, trees
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +44,14 @@ def _frame(draw: st.DrawFn) -> bytes | str:
     if how == "text":
         return draw(st.text(max_size=50))
     if how == "tree":
-        return _packb(draw(_tree))
+        return packb(draw(trees))
     if how == "any_type":
         code = draw(st.integers(0, 300))
         payload = draw(st.binary(max_size=100))
-        return _packb([draw(st.sampled_from((0, 1, 2))), code, payload])
+        return packb([draw(st.sampled_from((0, 1, 2))), code, payload])
     msg_type = draw(st.sampled_from(sorted(PAYLOAD_KINDS)))
     valid = samples()[PAYLOAD_KINDS[msg_type]]
-    payload = draw(_mutated(valid)) if how == "mutated" else draw(st.sampled_from(valid))
+    payload = draw(mutated(valid)) if how == "mutated" else draw(st.sampled_from(valid))
     return encode_envelope(msg_type, payload)
 
 
