@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __name__ == "__main__":  # run as a script; tests import it as `scripts.simulate`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from faircoop_node.simulation import SimConfig, parse_faults, run_simulation  # noqa: E402
 from faircoop_node.simulation.faults import FaultSpecError  # noqa: E402
