@@ -183,6 +183,11 @@ class ActionRejected(NodeError):
     """The node refused a governance action (`POST actions`); `rule` names the rule it broke
     (`replayed_action`, `below_threshold`, `not_a_governor`, `wrong_chain`, ...)."""
 
+    def __init__(self, status: int, message: str, rule: str = "") -> None:
+        super().__init__(status, message, rule)
+        suffix = f" (rule {rule})" if rule else ""
+        self.args = (f"the node refused the action (HTTP {status}): {message}{suffix}",)
+
 
 class BadAction(WalletError):
     """A governance action that can't be proposed as asked: an invalid key, an unknown

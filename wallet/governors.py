@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,11 @@ def light_view(light: LightState) -> GovernanceView:
                           light.known_set(light.next_validators_hash) or (), gov.params)
 
 
+def known_validators(light: LightState | None) -> tuple[Validator, ...]:
+    """Every validator of every set this wallet's followed chain has met (for names)."""
+    return tuple(v for _, vs in (light.sets if light else ()) for v in vs)
+
+
 def check_same_chain(served: ChainIdentity, wanted: ChainIdentity, who: str = "the node") -> None:
     """ChainMismatch unless `who` (serving `served`) is on the `wanted` chain."""
     if served != wanted:
@@ -181,12 +186,13 @@ async def propose(client: NodeClient | None, body: ActionBody, reference: Refere
     return Proposed(proposal, node, source)
 
 
-async def propose_recovery(client: NodeClient | None, validators: Sequence[Validator],
+async def propose_recovery(client: NodeClient | None, members: Sequence[Validator | str],
                            reference: Reference, *, chain: ChainIdentity | None = None,
-                           height: int | None = None,
-                           last_block_id: bytes | None = None) -> Proposed:
-    """An unsigned recovery installing `validators` after the last final block: the node's
-    tip unless `height` and `last_block_id` are given."""
+                           height: int | None = None, last_block_id: bytes | None = None,
+                           known: Sequence[Validator] = ()) -> Proposed:
+    """An unsigned recovery installing `members` after the last final block: the node's tip
+    unless `height` and `last_block_id` are given. A member given as text is `NAME=PUBKEY`, or
+    the name or key of a validator in the node's voting set or in `known`."""
     node, chain = await _consult(client, chain)
     if height is not None and last_block_id is not None:
         source = "given"
@@ -199,26 +205,24 @@ async def propose_recovery(client: NodeClient | None, validators: Sequence[Valid
     else:
         height, last_block_id = node.tip.height, node.tip.tip_hash
         source = "the node's last final block"
+    pool = (*(node.view.validators if node else ()), *known)
+    validators = tuple(m if isinstance(m, Validator) else resolve_validator(m, pool)
+                       for m in members)
     proposal = proposals.new_recovery(chain.network, chain.genesis_hash, chain.chain_id, height,
                                       last_block_id, validators, reference)
     return Proposed(proposal, node, source)
 
 
-def resolve_validators(specs: Iterable[str], known: Sequence[Validator]) -> tuple[Validator, ...]:
-    """A recovery's voting set from `NAME=PUBKEY`, or a name or key of a validator in `known`
-    (the sets the node or the wallet knows)."""
-    chosen: list[Validator] = []
-    for spec in specs:
-        name, sep, key = spec.rpartition("=")
-        if sep:
-            chosen.append(Validator(name, _pubkey(key, spec)))
-            continue
-        found = [v for v in known if spec in (v.name, v.pubkey.hex())]
-        if not found:
-            raise BadAction(f"--validator {spec!r}: not NAME=PUBKEY, nor the name or key of a "
-                            "validator this wallet or the node knows")
-        chosen.append(found[0])
-    return tuple(chosen)
+def resolve_validator(spec: str, known: Sequence[Validator]) -> Validator:
+    """`NAME=PUBKEY`, or the name or key of a validator in `known`."""
+    name, sep, key = spec.rpartition("=")
+    if sep:
+        return Validator(name, _pubkey(key, spec))
+    for v in known:
+        if spec in (v.name, v.pubkey.hex()):
+            return v
+    raise BadAction(f"--validator {spec!r}: not NAME=PUBKEY, nor the name or key of a "
+                    "validator the node or this wallet knows")
 
 
 def _pubkey(text: str, what: str) -> PublicKey:

@@ -116,6 +116,19 @@ def make_reference(uri: str, text: str) -> Reference:
     return Reference(uri, text)
 
 
+def default_note(subject: ActionBody | Sequence[Validator | str], network: str) -> str:
+    """The reference text a proposer who gave none gets: what the action does, in one line
+    of at most 200 characters (a recovery: the new set's names)."""
+    if isinstance(subject, Sequence):
+        names = ", ".join(m.name if isinstance(m, Validator) else m.rpartition("=")[0] or m
+                          for m in subject)
+        text = f"recovery: a new voting set of {len(subject)}: {names}"
+    else:
+        text = _describe_body(subject, network, {}, None)
+    text = printable(text)
+    return text if len(text) <= MAX_REFERENCE_TEXT else text[:MAX_REFERENCE_TEXT - 3] + "..."
+
+
 # -- the proposal -----------------------------------------------------------------------------
 
 

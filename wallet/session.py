@@ -449,15 +449,17 @@ class Wallet:
         node = None if nonce is not None else await self._checked_node()
         return await governors.propose(node, body, reference, chain=self.chain, nonce=nonce)
 
-    async def propose_recovery(self, validators: Sequence[Validator], reference: Reference, *,
-                               height: int | None = None,
+    async def propose_recovery(self, members: Sequence[Validator | str], reference: Reference,
+                               *, height: int | None = None,
                                last_block_id: bytes | None = None) -> Proposed:
         """An unsigned recovery for this wallet's chain against the node's last final block
-        (or the given one: then no node is asked)."""
+        (or the given one: then no node is asked). A member given as text is `NAME=PUBKEY`,
+        or the name or key of a validator the node or this wallet's followed chain knows."""
         given = height is not None and last_block_id is not None
         node = None if given else await self._checked_node()
-        return await governors.propose_recovery(node, validators, reference, chain=self.chain,
-                                                height=height, last_block_id=last_block_id)
+        return await governors.propose_recovery(
+            node, members, reference, chain=self.chain, height=height,
+            last_block_id=last_block_id, known=governors.known_validators(self._data.light))
 
     def describe_proposal(self, proposal: Proposal,
                           view: GovernanceView | None = None) -> ProposalDescription:
@@ -485,7 +487,10 @@ class Wallet:
         """Add this wallet's governor signature (a Proposal is reviewed first)."""
         review = (target if isinstance(target, ProposalReview)
                   else await self.review_proposal(target, offline=offline))
-        signed, added = proposals.sign(review.proposal, self._governor_private_key())
+        key = self._governor_private_key()
+        if key.public_key != review.governor:
+            raise WalletError("internal: the review was made for another governor key")
+        signed, added = proposals.sign(review.proposal, key)
         return SignedProposal(signed, added)
 
     async def submit_proposal(self, proposal: Proposal) -> Submitted:
@@ -643,10 +648,10 @@ class SyncWallet:
                 nonce: int | None = None) -> Proposed:
         return self._run(self._wallet.propose(body, reference, nonce=nonce))
 
-    def propose_recovery(self, validators: Sequence[Validator], reference: Reference, *,
+    def propose_recovery(self, members: Sequence[Validator | str], reference: Reference, *,
                          height: int | None = None,
                          last_block_id: bytes | None = None) -> Proposed:
-        return self._run(self._wallet.propose_recovery(validators, reference, height=height,
+        return self._run(self._wallet.propose_recovery(members, reference, height=height,
                                                        last_block_id=last_block_id))
 
     def review_proposal(self, proposal: Proposal, *, offline: bool = False) -> ProposalReview:
