@@ -190,10 +190,6 @@ def check_body(body: ActionBody) -> ActionBody:
     the parameter exists and the value is in its range, and the threshold is one the
     governors can meet. Whether it fits the chain as it stands is the node's to say.
     """
-    try:
-        body_from(body_obj(body))  # the consensus decoder's bounds (name lengths, key order)
-    except (DecodeError, GovernanceError) as exc:
-        raise BadAction(str(exc)) from None
     match body:
         case AddValidator(name, pubkey):
             _check_coop_name(name)
@@ -218,6 +214,10 @@ def check_body(body: ActionBody) -> ActionBody:
             if not 1 <= threshold <= len(governors):
                 raise BadAction(f"--threshold must be 1 to {len(governors)} (the number of "
                                 f"governors), not {threshold}")
+    try:
+        body_from(body_obj(body))  # the consensus decoder's bounds (lengths, key order)
+    except (DecodeError, GovernanceError) as exc:
+        raise BadAction(str(exc)) from None
     return body
 
 
