@@ -79,7 +79,7 @@ from wallet.errors import (
     ProposalError,
     ProposalIncomplete,
 )
-from wallet.fileio import hex_field, write_private
+from wallet.fileio import bounded_text, hex_field, load_bounded, write_private
 
 FORMAT = "faircoop-governance-proposal"
 VERSION = 1
@@ -304,12 +304,8 @@ def to_json(p: Proposal) -> str:
 
 def from_bytes(raw: bytes) -> Proposal:
     """A proposal file's bytes (at most MAX_FILE_BYTES of UTF-8 JSON), checked as `from_json`."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise ProposalError(f"over {MAX_FILE_BYTES >> 10} KiB: not a governance proposal file")
-    try:
-        return from_json(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ProposalError("not UTF-8 text: not a governance proposal file") from None
+    return from_json(bounded_text(raw, MAX_FILE_BYTES, ProposalError,
+                                  "a governance proposal file"))
 
 
 def from_json(text: str) -> Proposal:
@@ -350,12 +346,7 @@ def from_json(text: str) -> Proposal:
 
 def load_proposal(path: str | os.PathLike[str]) -> Proposal:
     """Read and check a proposal file; its errors name the file. OSError if unreadable."""
-    with open(path, "rb") as f:
-        raw = f.read(MAX_FILE_BYTES + 1)
-    try:
-        return from_bytes(raw)
-    except ProposalError as exc:
-        raise type(exc)(f"{os.fspath(path)}: {exc}") from None
+    return load_bounded(path, MAX_FILE_BYTES, from_bytes, ProposalError)
 
 
 def save_proposal(path: str | os.PathLike[str], p: Proposal) -> None:

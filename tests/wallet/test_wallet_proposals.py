@@ -163,7 +163,7 @@ V1 = make_action(CHAIN, 7, AddValidator("Coop Five", PUBS[0]), (KEYS[0],))
     (b"{", "invalid JSON"),
     (b"[1]", "not a faircoop governance proposal file"),
     (b"\xff\xfe", "not UTF-8"),
-    (b" " * (proposals.MAX_FILE_BYTES + 1), "over 1024 KiB"),
+    (b" " * (proposals.MAX_FILE_BYTES + 1), "over 1 MiB: not a governance proposal file"),
     (json.dumps({**_doc(new(SetParam("dust_limit", 5))), "version": 2}).encode(),
      "version 2; this wallet reads 1"),
     (json.dumps({**_doc(new(SetParam("dust_limit", 5))), "network": "moon"}).encode(),
