@@ -132,7 +132,7 @@ class NodeClient:
                 async with self._get_session().request(method, url, params=params,
                                                        data=data, json=json_body) as resp:
                     if resp.status in RETRY_STATUSES:
-                        last = f"HTTP {resp.status}"
+                        last = f"HTTP {resp.status}{await _said(resp, path)}"
                         continue
                     if resp.status >= 400:
                         await self._raise_for(resp, method, path)
@@ -254,6 +254,19 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int, path: str) -> by
             raise AnswerTooLarge(path, limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _said(resp: aiohttp.ClientResponse, path: str) -> str:
+    """What a busy or failing node said with its status (`: ERROR (rule RULE)`), if anything:
+    a full action pool (503 pool_full) is then told apart from a node that is down."""
+    try:
+        body = json.loads(await read_capped(resp, MAX_ERROR_BYTES, path))
+    except (AnswerTooLarge, ValueError, RecursionError, aiohttp.ClientError):
+        return ""
+    if not isinstance(body, dict) or not body.get("error"):
+        return ""
+    rule = f" (rule {str(body['rule'])[:100]})" if body.get("rule") else ""
+    return f": {str(body['error'])[:300]}{rule}"
 
 
 def _describe(exc: BaseException) -> str:

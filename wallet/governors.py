@@ -103,13 +103,15 @@ async def node_governance(client: NodeClient) -> NodeGovernance:
 
 def next_nonce(doc: Json) -> tuple[int, bool]:
     """(nonce, reported): the node's `next_nonce` if it serves one; otherwise one past the
-    highest nonce among its pending actions (0 if none), which a node that has already used
-    a higher nonce will refuse (`replayed_action`): then pass --nonce."""
+    highest nonce among its pending (and pooled) actions (0 if none), which a node that has
+    already used a higher nonce will refuse (`replayed_action`): then pass --nonce."""
     reported = doc.get("next_nonce") if isinstance(doc, dict) else None
     if isinstance(reported, int) and not isinstance(reported, bool) and reported >= 0:
         return reported, True
     seen: list[int] = []
-    for item in (doc.get("pending") or []) if isinstance(doc, dict) else []:
+    listed = [*(doc.get("pending") or []), *(doc.get("pooled") or [])] \
+        if isinstance(doc, dict) else []
+    for item in listed:
         try:
             action = decode_block_action(bytes.fromhex(item["hex"]))
         except (KeyError, TypeError, ValueError, DecodeError):

@@ -245,3 +245,19 @@ def test_gov_name_lists_and_refuses_half_an_entry(w: GovWorld) -> None:
     assert ok.doc["names"] == [{"pubkey": GOVERNORS[1].hex(), "name": "Ben"}]
     data = json.loads((w.tmp / "w2.json").read_text())
     assert data["governor_names"] == [{"pubkey": GOVERNORS[1].hex(), "name": "Ben"}]
+
+
+def test_a_full_action_pool_is_told_apart_from_a_node_that_is_down(w: GovWorld) -> None:
+    p = w.propose_add()
+    for wallet in ("w0", "w1"):
+        w.h.run("gov", "sign", p, "--yes", wallet=wallet)
+    w.fake.action_pool_full = True
+    full = w.h.run("--json", "gov", "submit", p)
+    assert (full.code, full.doc["error"]["kind"]) == (5, "node_unreachable")
+    assert "HTTP 503: the node holds as many actions as it keeps (rule pool_full)" in \
+        full.doc["error"]["message"]
+    w.fake.action_pool_full = False
+    w.fake.chain.auto_mine = False  # pooled, not yet carried: a second submission is known
+    assert w.h.run("--json", "gov", "submit", p).doc["status"] == "pooled"
+    again = w.h.run("--json", "gov", "submit", p)
+    assert (again.code, again.doc["status"]) == (0, "already_pooled")

@@ -45,6 +45,7 @@ class FakeNode:
         self.reports_next_nonce = True  # False: GET governance as before issue 14 (no next_nonce)
         self.takes_actions = True  # False: no POST actions (a node from before issue 14)
         self.actions_posted: list[object] = []  # the JSON bodies POST actions received
+        self.action_pool_full = False  # answer POST actions 503 pool_full, as a full node does
 
     def app(self) -> web.Application:
         @web.middleware
@@ -280,24 +281,29 @@ class FakeNode:
         return web.json_response({"actions": entries[:limit]})
 
     async def post_action(self, request: web.Request) -> web.Response:
-        """The agreed contract: `{"action": hex}`; 200 `{"status": "pooled", "id"}`, or 4xx
-        `{"error", "rule"}`."""
+        """The node's contract: `{"action": hex}`; 200 `{"status": "pooled" |
+        "already_pooled", "id"}`, or `{"error", "rule"}`: 400 (the rule), 409
+        replayed_action, 503 pool_full."""
         try:
             body = await request.json()
         except ValueError:
-            return _err(400, "the body is not JSON", "malformed_action")
+            return _err(400, "the body is not JSON", "decode")
         self.actions_posted.append(body)
         hexed = body.get("action") if isinstance(body, dict) else None
         if not isinstance(hexed, str):
-            return _err(400, "expected {\"action\": hex}", "malformed_action")
+            return _err(400, "expected {\"action\": hex}", "decode")
+        if self.action_pool_full:
+            return _err(503, "the node holds as many actions as it keeps", "pool_full")
         try:
             raw = bytes.fromhex(hexed)
+            known = raw in self.chain.next_actions
             action_id = self.chain.submit_action(raw)
         except (ValueError, DecodeError) as exc:
-            return _err(400, f"malformed action: {exc}", "malformed_action")
+            return _err(400, f"malformed action: {exc}", "decode")
         except ValidationError as exc:
-            return _err(400, str(exc), exc.rule)
-        return web.json_response({"status": "pooled", "id": action_id})
+            return _err(409 if exc.rule == "replayed_action" else 400, str(exc), exc.rule)
+        return web.json_response({"status": "already_pooled" if known else "pooled",
+                                  "id": action_id})
 
 
 @contextmanager
