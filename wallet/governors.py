@@ -237,10 +237,12 @@ def _pubkey(text: str, what: str) -> PublicKey:
     return PublicKey(key)
 
 
-async def submit_checked(client: NodeClient, proposal: Proposal) -> Submitted:
+async def submit_checked(client: NodeClient, proposal: Proposal,
+                         node: NodeGovernance | None = None) -> Submitted:
     """Refuse locally what the node would refuse on its signatures (another chain, a changed
-    action, a signer who is not a governor, too few signatures), then submit."""
-    node = await node_governance(client)
+    action, a signer who is not a governor, too few signatures), then submit. `node`: what
+    the caller already asked the node (asked again if None)."""
+    node = node or await node_governance(client)
     check_same_chain(node.tip.identity, ChainIdentity(proposal.network, proposal.chain_id,
                                                       proposal.genesis_hash), "the node")
     proposals.check_complete(proposal, node.view.governors, node.view.threshold)

@@ -292,7 +292,7 @@ async def cmd_gov_submit(cli: Cli) -> None:
         return
     async with cli.client() as node:
         found = await governors.node_governance(node)
-        submitted = await governors.submit_checked(node, proposal)
+        submitted = await governors.submit_checked(node, proposal, found)
     d = proposals.describe(proposal, found.view, **_viewer(data))
     cli.out(render.description(d) + f"\nsubmitted to {cli.node_url}: {submitted.status}"
             + (f" (id {submitted.id})" if submitted.id else "")
