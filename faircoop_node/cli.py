@@ -140,7 +140,7 @@ def cmd_status(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
 def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
     """Create (or reuse) a devnet directory, start its nodes, stop them on Ctrl-C/SIGTERM."""
-    from faircoop_node.devnet import Devnet, ensure_devnet
+    from faircoop_node.devnet import Devnet, ensure_devnet, governor_usage
 
     layout, created = ensure_devnet(Path(args.dir), args.validators, args.base_port,
                                     reset=args.reset)
@@ -154,6 +154,8 @@ def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
     env.out(f"  funded address {layout.demo_address}")
     env.out(f"  try: faircoop-wallet --wallet {layout.wallet_path} --password-file "
             f"{layout.password_path} --node {layout.nodes[0].api_url} balance")
+    for line in governor_usage(layout):
+        env.out(line)
     env.out(f"to start afresh: faircoop-node devnet --dir {args.dir} --reset")
     if args.init_only:
         return ExitStatus.OK
