@@ -204,7 +204,10 @@ def build_parser(env: Environment) -> CliParser:
         description="Build and write a genesis file: the founding validators and governors "
                     "(public keys, or the node.json files `init` wrote), the governors' "
                     "threshold, the initial allocations and any chain parameter overrides. "
-                    "Every node of the chain needs the same file.",
+                    "Every node of the chain needs the same file. Validators (1 to 100) and "
+                    "governors are separate sets: a chain of many cooperatives keeps a few "
+                    "governors (the devnet takes min(N, 5)), and without --treasury the "
+                    "treasury is the governors' t-of-n multisig, which allows at most 16.",
         examples=("faircoop-node genesis --validators a/node.json b/node.json c/node.json "
                   "--governors a/node.json b/node.json c/node.json --threshold 2 "
                   "--alloc tfair1...:100000000000 --chain-id coop-net --out genesis.json",))
