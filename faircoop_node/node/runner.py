@@ -426,8 +426,9 @@ class Node:
                                error=f"{type(exc).__name__}: {exc}")
         self.ctx.at(h.height, c.round)
         if c.source == "consensus":
+            # no STATUS here: peers deciding with us learn our height from our votes, and the
+            # periodic STATUS (`status_s`) tells the rest (n - 1 frames a block saved)
             self.counters.committed_consensus += 1
-            self._announce_status()
         # a synced range logs one `blocks_synced` line; per block only at DEBUG
         emit = self.log.debug if c.source == "sync" else self.log.info
         emit("block_committed", hash=c.block_id.hex(), txs=len(c.block.txs),
