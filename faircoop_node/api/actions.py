@@ -67,13 +67,16 @@ def action_bytes(body: bytes) -> bytes:
     return raw
 
 
-def refusal(exc: ValidationError, retry_after_s: int) -> ApiError | ValidationError:
-    """How a refusal by the node is answered (see the module's notes)."""
-    if exc.rule == "replayed_action":
-        return Conflict(str(exc), rule=exc.rule)
-    if exc.rule == "pool_full":
-        return Unavailable(str(exc), retry_after_s, rule=exc.rule)
-    return exc  # 400 with its rule (errors.describe)
+def refusal(exc: ValidationError, retry_after_s: int) -> ApiError:
+    """How a refusal by the node is answered (see the module's notes), its message naming the
+    rule once (the node's reason may name it already)."""
+    rule, detail = exc.rule, exc.detail
+    message = detail if detail.startswith(f"{rule}: ") else str(exc)
+    if rule == "replayed_action":
+        return Conflict(message, rule=rule)
+    if rule == "pool_full":
+        return Unavailable(message, retry_after_s, rule=rule)
+    return BadRequest(message, rule=rule)
 
 
 @routes.post("/api/v1/actions")

@@ -120,7 +120,8 @@ async def test_each_refusal_names_its_rule_and_pools_nothing(name, make, status,
         resp = await post(client, make(scene))
         assert resp.status == status, await resp.text()
         answer = await resp.json()
-    assert answer["rule"] == rule and answer["error"]
+    assert answer["rule"] == rule and answer["error"].startswith(f"{rule}: ")
+    assert answer["error"].count(rule) == 1  # said once, though the node's reason names it
     assert scene.node.pooled_actions() == () and scene.node.held_recoveries() == ()
 
 
