@@ -220,7 +220,10 @@ def _history(store: ChainReader, limit: int, after: ActionLocation | None) -> Js
     found = store.get_governance_history(limit=limit + 1, before=after,
                                          max_bytes=MAX_HISTORY_BYTES)
     page = found[:limit]
-    more = len(found) > limit or sum(len(e.action) for e in found) >= MAX_HISTORY_BYTES
+    more = len(found) > limit
+    if page and not more and sum(len(e.action) for e in page) >= MAX_HISTORY_BYTES:
+        last = ActionLocation(page[-1].height, page[-1].position)  # the bytes ended the page
+        more = bool(store.get_governance_history(limit=1, before=last))
     network = store.genesis.network
     return {"actions": [history_entry(e, network) for e in page],
             "next": history_cursor(page[-1]) if page and more else None}
