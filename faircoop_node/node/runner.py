@@ -236,6 +236,14 @@ class Node:
         "already_pooled"; DecodeError or ValidationError (with its rule) says why not."""
         return self.peers.submit_action(raw)
 
+    def pooled_actions(self) -> tuple[bytes, ...]:
+        """The governance actions held for proposers to carry, in pool order (a copy)."""
+        return tuple(self.driver.actions)
+
+    def held_recoveries(self) -> tuple[bytes, ...]:
+        """The recoveries held until they are due (a copy)."""
+        return tuple(self.driver.recoveries)
+
     def on_commit(self, listener: CommitListener) -> None:
         """Call `listener` with each block this node commits, on the node's loop once the block
         is on disk (by consensus or catch-up sync). It must not block; what it raises is logged.
