@@ -17,8 +17,7 @@ Whoever watches the node (the process's HTTP API, see `faircoop_node/service.py`
 store, mempool, chain state and `status()`, and registers with `on_commit` for each committed
 block; the runtime imports nothing of the API.
 
-Left out: peer exchange (the transport dials the configured peers) and gossip of governance
-actions (each validator reads its own inbox, `inbox.py`).
+Left out: peer exchange (the transport dials the configured peers).
 """
 
 from __future__ import annotations
