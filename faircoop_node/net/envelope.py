@@ -43,6 +43,7 @@ NONCE_SIZE = 32
 MAX_REASON = 200
 MAX_GET_BLOCKS = 1000  # the most blocks one GET_BLOCKS may ask for
 MAX_TXS_PER_MESSAGE = 10_000
+MAX_ACTIONS_PER_MESSAGE = 64
 WIRE_FRAME_BYTES = 64 * 1024  # no WebSocket frame is larger; bigger messages go as PART frames
 
 
@@ -61,6 +62,7 @@ class MsgType(IntEnum):
     BLOCKS = 16  # BlockRange: the answer, in height order
     STATUS = 17  # Status: a tip (and round) announcement
     PART = 18  # Part: a piece of a message larger than WIRE_FRAME_BYTES (see net/parts.py)
+    ACTIONS = 19  # governance actions and recoveries (their block encodings), to pool and relay
 
     @property
     def is_handshake(self) -> bool:
@@ -277,6 +279,22 @@ def decode_proposal_message(data: bytes) -> ProposalMessage:
     return decode_canonical(data, "proposal_message", build)
 
 
+def encode_actions(actions: tuple[bytes, ...]) -> bytes:
+    """An ACTIONS payload: encoded governance actions or recoveries (`encode_block_action`)."""
+    return pack((PAYLOAD_VERSION, tuple(actions)))
+
+
+def decode_actions(data: bytes) -> tuple[bytes, ...]:
+    def build(obj: Obj) -> tuple[bytes, ...]:
+        (items,) = _payload_fields(obj, 1, "actions")
+        actions = expect_items(items, "actions", expect_bytes, MAX_ACTIONS_PER_MESSAGE)
+        if not actions:
+            raise DecodeError("actions: an ACTIONS message carries at least one action")
+        return actions
+
+    return decode_canonical(data, "actions", build)
+
+
 def encode_txs(txs: tuple[bytes, ...]) -> bytes:
     """A TXS payload: encoded txs, batched so gossip at thousands of tx/s stays few frames."""
     return pack((PAYLOAD_VERSION, tuple(txs)))
@@ -322,7 +340,7 @@ __all__ = [
     "ENVELOPE_VERSION", "MAX_GET_BLOCKS", "NONCE_SIZE", "PART_PIECE", "WIRE_FRAME_BYTES",
     "BlockRange", "CertifiedBlock", "Envelope", "GetBlocks", "Hello", "MsgType", "Part",
     "ProposalMessage", "Status", "decode_part", "encode_part",
-    "decode_auth", "decode_block_range", "decode_envelope",
+    "decode_actions", "encode_actions", "decode_auth", "decode_block_range", "decode_envelope",
     "decode_get_blocks", "decode_hello", "decode_proposal_message", "decode_reject",
     "decode_status", "decode_txs", "encode_auth", "encode_block_range",
     "encode_envelope", "encode_get_blocks", "encode_hello", "encode_proposal_message",

@@ -22,12 +22,28 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 from enum import Enum
 
-from consensus.chainstate import ChainState, check_evidence_context
+from consensus.chainstate import ChainState, check_evidence_context, select_carried
 from consensus.codec import block_hash, decode_block_header
 from consensus.crypto import Verifier
 from consensus.engine import MAX_ROUND_AHEAD
-from consensus.errors import FaircoopError, InvalidSignature, ValidationError, WrongChain
+from consensus.errors import (
+    DecodeError,
+    FaircoopError,
+    InvalidSignature,
+    ValidationError,
+    WrongChain,
+)
 from consensus.evidence import DuplicateVoteEvidence, InvalidEvidence, check_duplicate_vote
+from consensus.governance import (
+    BlockAction,
+    GovernanceError,
+    RecoveryAction,
+    SignedAction,
+    check_governor_signatures,
+    check_nonce,
+    decode_block_action,
+    sorted_validators,
+)
 from consensus.types import PublicKey
 from consensus.votes import Proposal, Vote, proposal_digest, vote_digest
 
@@ -49,6 +65,7 @@ class Judgement:
     verdict: Verdict
     reason: str = ""
     relay: bool = False
+    rule: str = ""  # the rule a refused action broke, for an API answer
 
 
 ACCEPTED = Judgement(Verdict.ACCEPT)
@@ -163,6 +180,51 @@ def judge_evidence(state: ChainState, ev: DuplicateVoteEvidence, pooled: Contain
     except ValidationError as exc:
         return _punish(f"evidence that proves nothing: {exc.rule}")
     return Judgement(Verdict.ACCEPT, relay=True)
+
+
+MAX_ACTION_BYTES = 64 * 1024  # an encoded governance action (255 governors sign in ~34 KB)
+# Governance rules no honest relay breaks: it checked the signatures against the same keys.
+_ACTION_SENDER_FAULTS = frozenset({"bad_governor_signature", "duplicate_governor_signature",
+                                   "wrong_chain", "validators_unsorted", "duplicate_validator"})
+
+
+def judge_action(state: ChainState, raw: bytes, held: Container[bytes]
+                 ) -> tuple[Judgement, BlockAction | None]:
+    """Whether to pool (and relay) a governance action or a recovery, and the decoded action.
+
+    Cheap first: size, already held, decode, chain, nonce; then the governors' signatures;
+    then whether the next block could carry it. A recovery is taken only if it is bound to our
+    tip (its wait is checked when it is installed, with our clock).
+    """
+    if len(raw) > MAX_ACTION_BYTES:
+        return _punish(f"action of {len(raw)} bytes, over {MAX_ACTION_BYTES}"), None
+    if raw in held:
+        return _drop("action already pooled"), None
+    try:
+        action = decode_block_action(raw)
+    except DecodeError as exc:
+        return Judgement(Verdict.PUNISH, f"undecodable action: {exc}", rule="decode"), None
+    try:
+        if action.chain_id != state.chain_id:
+            raise WrongChain("wrong_chain", f"action is for {action.chain_id!r}, "
+                                            f"this chain is {state.chain_id!r}")
+        if isinstance(action, RecoveryAction):
+            if (action.height, action.last_block_id) != (state.height, state.last_block_id):
+                raise GovernanceError("recovery_not_at_tip",
+                                      f"made against height {action.height}, tip is "
+                                      f"{state.height}")
+            sorted_validators(action.validators)
+        else:
+            check_nonce(action.nonce, state.nonce_floor, state.used_nonces)
+        current = state.current
+        check_governor_signatures(action.digest(), action.signatures, current.governors,
+                                  current.governor_threshold)
+        if isinstance(action, SignedAction) and not select_carried(state, (), (raw,))[1]:
+            raise GovernanceError("does_not_apply", "the next block could not carry it")
+    except ValidationError as exc:
+        verdict = Verdict.PUNISH if exc.rule in _ACTION_SENDER_FAULTS else Verdict.DROP
+        return Judgement(verdict, str(exc), rule=exc.rule), action
+    return Judgement(Verdict.ACCEPT, relay=True), action
 
 
 # Rules a relayed tx can break only if its sender made it so: an honest node relays only txs

@@ -22,8 +22,8 @@ their signers' participation counts; the stored certificate of a block stays as 
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from collections import ChainMap, deque
+from collections.abc import Callable, Container
 from typing import Any
 
 from consensus.certificate import with_late_precommit
@@ -51,7 +51,7 @@ from consensus.engine import (
 )
 from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.evidence import DuplicateVoteEvidence, evidence_for
-from consensus.governance import RecoveryAction
+from consensus.governance import BlockAction, RecoveryAction
 from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx
 from consensus.votes import (
     Proposal,
@@ -84,7 +84,8 @@ from faircoop_node.node.signing import (
 
 MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
 BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
-MAX_ACTIONS = 256  # governance actions pooled for proposers to carry
+MAX_ACTIONS = 256  # governance actions pooled for proposers to carry (64 KiB each at most)
+MAX_RECOVERIES = 16  # recoveries held until their wait is over
 
 
 # -- the driver ---------------------------------------------------------------------------------
@@ -129,6 +130,8 @@ class ConsensusDriver:
         self.engine: Engine | None = None
         self.evidence = EvidencePool()
         self.actions: dict[bytes, None] = {}  # governance actions proposers carry, in order
+        self.recoveries: dict[bytes, RecoveryAction] = {}  # bound to our tip, not yet due
+        self._refusals: dict[bytes, str] = {}  # the last rule each recovery failed (logged once)
         self.record: SignedRecord | None = None  # the last-signed record as on disk
         self.gated = False
         self.last_block_mono = clock.monotonic()
@@ -205,6 +208,8 @@ class ConsensusDriver:
     async def tick(self) -> bool:
         """The periodic duties: open the gate when it is time, re-send when stuck (then True)."""
         now = self.clock.monotonic()
+        if self.recoveries:
+            await self._try_recoveries()
         if self.gated and self._gate_open(now):
             await self.start_height()
         engine = self.engine
@@ -382,6 +387,11 @@ class ConsensusDriver:
             if raw in self.actions:
                 del self.actions[raw]
                 self._on_action_included(raw)
+        if self.actions:  # drop what no block can carry any more (a nonce used, say)
+            kept = set(select_carried(after, (), tuple(self.actions))[1])
+            self.actions = {raw: None for raw in self.actions if raw in kept}
+        self.recoveries = {raw: r for raw, r in self.recoveries.items()
+                           if r.height >= after.height}
         self._on_commit(c)
 
     async def after_sync(self) -> None:
@@ -422,12 +432,52 @@ class ConsensusDriver:
 
     # -- governance actions and recovery -------------------------------------------------------
 
+    def held_actions(self) -> Container[bytes]:
+        """The encodings of every action and recovery we hold."""
+        return ChainMap[bytes, object](self.actions, self.recoveries)  # type: ignore[arg-type]
+
+    def pool_action(self, raw: bytes, action: BlockAction) -> bool:
+        """Hold an action that admission checked: a recovery until it is due, any other for
+        proposers to carry. False if held already or its pool is full."""
+        if isinstance(action, RecoveryAction):
+            return self.offer_recovery(raw, action)
+        return self.add_action(raw)
+
     def add_action(self, raw: bytes) -> bool:
         """Pool a governance action for proposers to carry; False if held or the pool is full."""
         if raw in self.actions or len(self.actions) >= MAX_ACTIONS:
             return False
         self.actions[raw] = None
         return True
+
+    def offer_recovery(self, raw: bytes, action: RecoveryAction) -> bool:
+        """Hold a recovery bound to our tip; it is installed (`tick`) once its wait is over, by
+        our clock. False if held already, or the pool is full."""
+        if raw in self.recoveries or len(self.recoveries) >= MAX_RECOVERIES:
+            return False
+        self.recoveries[raw] = action
+        return True
+
+    async def _try_recoveries(self) -> None:
+        for raw, action in list(self.recoveries.items()):
+            if action.height < self.state.height:
+                del self.recoveries[raw]  # used, or overtaken by the chain
+                continue
+            if action.height != self.state.height:
+                continue
+            try:
+                installed = await self.install_recovery(action)
+            except ValidationError as exc:
+                if self._refusals.get(raw) != exc.rule:
+                    self._refusals[raw] = exc.rule
+                    self._log("warning", "recovery_refused", rule=exc.rule, error=str(exc))
+                if exc.rule != "recovery_too_early":
+                    del self.recoveries[raw]
+                continue
+            if installed:
+                self._log("warning", "recovery_installed", height=action.height + 1,
+                          validators=len(action.validators))
+        self._refusals = {k: v for k, v in self._refusals.items() if k in self.recoveries}
 
     async def install_recovery(self, action: RecoveryAction) -> bool:
         """Install a recovery at our tip (our clock decides the wait); True if it changed the

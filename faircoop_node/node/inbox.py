@@ -14,11 +14,12 @@ validator's inbox is carried when that validator proposes).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consensus.errors import DecodeError, ValidationError
+from consensus.errors import DecodeError
 from consensus.governance import BlockAction, RecoveryAction, decode_block_action
 from faircoop_node.logs import EventLogger
 
@@ -81,23 +82,22 @@ def mark_included(path: Path) -> bool:
 
 
 class InboxDuty:
-    """The node's use of its inbox: actions into the driver's pool, recoveries installed.
+    """The node's use of its inbox: actions into the driver's pool, recoveries to its holding.
 
     A `SignedAction` joins the pool proposers carry from (`select_carried` keeps it only while
-    it applies). A `RecoveryAction` is installed on our tip with our clock, retried each scan
-    until its wait is over; it is held in memory only, so the file stays and a restart
-    installs it again.
+    it applies). A `RecoveryAction` goes to the driver, which installs it on our tip with our
+    clock once its wait is over; it is held in memory only, so the file stays and a restart
+    offers it again. Actions pooled from files are gossiped like those submitted to the API.
     """
 
     def __init__(self, inbox: Inbox, driver: ConsensusDriver, chain_id: str,
-                 log: EventLogger) -> None:
+                 log: EventLogger, gossip: Callable[[bytes], None]) -> None:
         self.inbox = inbox
         self._driver = driver
         self._chain_id = chain_id
         self._log = log
+        self._gossip = gossip
         self._files: dict[bytes, Path] = {}  # pooled governance actions -> their file
-        self._recoveries: dict[Path, RecoveryAction] = {}
-        self._refusals: dict[Path, str] = {}  # the last rule each recovery failed, logged once
 
     async def scan(self) -> None:
         items, problems = await asyncio.to_thread(self.inbox.scan)
@@ -108,30 +108,13 @@ class InboxDuty:
             if action.chain_id != self._chain_id:
                 self._log.warning("inbox_wrong_chain", file=item.path.name)
             elif isinstance(action, RecoveryAction):
-                self._recoveries[item.path] = action
+                if self._driver.offer_recovery(item.raw, action):
+                    self._log.info("recovery_held", file=item.path.name, height=action.height)
+                    self._gossip(item.raw)
             elif item.raw not in self._files and self._driver.add_action(item.raw):
                 self._files[item.raw] = item.path
                 self._log.info("action_pooled", file=item.path.name, nonce=action.nonce)
-        for path, recovery in list(self._recoveries.items()):
-            await self._install(recovery, path)
-
-    async def _install(self, action: RecoveryAction, path: Path) -> None:
-        height = self._driver.state.height
-        if action.height != height:
-            if action.height < height:
-                self._recoveries.pop(path, None)  # used (or overtaken): nothing left to do
-            return
-        try:
-            installed = await self._driver.install_recovery(action)
-        except ValidationError as exc:
-            if self._refusals.get(path) != exc.rule:
-                self._refusals[path] = exc.rule
-                self._log.warning("recovery_refused", file=path.name, rule=exc.rule,
-                                  error=str(exc))
-            return
-        if installed:
-            self._log.warning("recovery_installed", file=path.name, height=action.height + 1,
-                              validators=len(action.validators))
+                self._gossip(item.raw)
 
     def included(self, raw: bytes) -> None:
         """A block carried this action: its file is renamed `.included`."""

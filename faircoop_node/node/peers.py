@@ -26,16 +26,19 @@ from consensus.votes import decode_proposal, decode_vote
 from faircoop_node.mempool import Mempool
 from faircoop_node.net.envelope import (
     MsgType,
+    decode_actions,
     decode_block_range,
     decode_proposal_message,
     decode_status,
     decode_txs,
+    encode_actions,
     encode_txs,
 )
 from faircoop_node.net.transport import PeerId, Transport
 from faircoop_node.node.admission import (
     Judgement,
     Verdict,
+    judge_action,
     judge_proposal,
     judge_vote,
     tx_is_senders_fault,
@@ -99,6 +102,8 @@ class PeerMessages:
             return await self._proposal(peer, payload)
         elif msg_type == MsgType.EVIDENCE:
             self._judged(peer, self.driver.pool_evidence(decode_evidence(payload), peer))
+        elif msg_type == MsgType.ACTIONS:
+            self._actions(peer, decode_actions(payload))
         elif msg_type == MsgType.BLOCKS:
             answer = decode_block_range(payload)
             if self._expects_blocks(peer, answer.start):
@@ -148,6 +153,40 @@ class PeerMessages:
         if transport is not None:
             transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
         return Work("proposal", received, peer, len(payload))
+
+    # -- governance actions ---------------------------------------------------------------------
+
+    def _actions(self, peer: PeerId, raws: tuple[bytes, ...]) -> None:
+        fresh = []
+        for raw in raws:
+            judgement, action = judge_action(self.driver.state, raw, self.driver.held_actions())
+            if not self._judged(peer, judgement):
+                if judgement.verdict == Verdict.PUNISH:
+                    return  # the rest of the frame is not worth a look
+                continue
+            assert action is not None
+            if self.driver.pool_action(raw, action):
+                fresh.append(raw)
+        if fresh:
+            self.gossip_actions(tuple(fresh), frozenset({peer}))
+
+    def submit_action(self, raw: bytes) -> str:
+        """An action from the API: checked as a peer's would be, pooled and gossiped to every
+        peer. "pooled", or "already_pooled"; ValidationError (with the rule) says why not."""
+        judgement, action = judge_action(self.driver.state, raw, self.driver.held_actions())
+        if judgement.reason == "action already pooled":
+            return "already_pooled"
+        if judgement.verdict != Verdict.ACCEPT or action is None:
+            raise ValidationError(judgement.rule or "refused", judgement.reason)
+        if not self.driver.pool_action(raw, action):
+            raise ValidationError("pool_full", "the node holds as many actions as it keeps")
+        self.gossip_actions((raw,), frozenset())
+        return "pooled"
+
+    def gossip_actions(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
+        transport = self._transport()
+        if transport is not None and not self.stopping:
+            transport.broadcast(MsgType.ACTIONS, encode_actions(raws), exclude)
 
     # -- transactions -------------------------------------------------------------------------
 

@@ -137,7 +137,8 @@ class Node:
         self._last_status_mono = 0.0
         self._tick_queued = False
         self._inbox = None if opts.inbox is None else InboxDuty(
-            Inbox(opts.inbox), self.driver, genesis.chain_id, self.log)
+            Inbox(opts.inbox), self.driver, genesis.chain_id, self.log,
+            lambda raw: self.peers.gossip_actions((raw,), frozenset()))
         self._inbox_mono = 0.0
         self._stopping = False
         self.running = False
@@ -218,6 +219,11 @@ class Node:
 
     async def submit_tx(self, tx: Tx) -> TxId:
         return self.peers.submit(tx)
+
+    async def submit_action(self, raw: bytes) -> str:
+        """A governance action or recovery (its block encoding) from the API: "pooled" or
+        "already_pooled"; DecodeError or ValidationError (with its rule) says why not."""
+        return self.peers.submit_action(raw)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
