@@ -291,3 +291,28 @@ def test_status_of_something_that_is_not_a_node_is_a_clear_error(
     assert status == ExitStatus.ERROR
     assert message in json.loads(env.out_text)["error"]["message"]
     assert message in env.err_text and "Traceback" not in env.err_text
+
+
+def _doc_block(command: str) -> list[str]:
+    """The output lines of the example session of `command` in docs/CLI.md."""
+    text = (Path(__file__).parents[2] / "docs" / "CLI.md").read_text(encoding="utf-8")
+    lines = text.split(f"    $ faircoop-node {command} ", 1)[1].splitlines()[1:]
+    return [line[4:] for line in lines[:lines.index("")]]
+
+
+def _shape(line: str) -> str:
+    """A line with its values blanked: what the docs promise of it."""
+    return line.split(":", 1)[0] if ":" in line[:12] else line.split(" ", 1)[0]
+
+
+def test_docs_show_the_output_init_and_status_print(tmp_path: Path) -> None:
+    status, env = _run("init", "--dir", str(tmp_path / "five"), "--validator", "--name",
+                       "Coop Five")
+    assert status == ExitStatus.OK
+    assert [_shape(x) for x in env.out_text.splitlines()] == \
+        [_shape(x) for x in _doc_block("init")]
+    with serve(node_documents(ME, records=[_record(0, ME)])) as base:
+        status, env = _run("status", "--node", base)
+    assert status == ExitStatus.OK
+    assert [_shape(x) for x in env.out_text.splitlines()] == \
+        [_shape(x) for x in _doc_block("status")]
