@@ -121,8 +121,10 @@ class Membership:
         elif wants_to_validate:
             head = ("not in the voting set: waiting for the governors' add-validator "
                     "(`faircoop-node init` printed the line to send them)")
-        else:
+        elif wants_to_validate is False:
             head = "not in the voting set (an observer)"
+        else:
+            head = "not in the voting set"
         out = [head]
         if self.participation is not None:
             p = self.participation

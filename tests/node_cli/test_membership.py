@@ -153,6 +153,7 @@ def test_a_document_of_the_wrong_shape_is_a_clear_error(
      None, ["not in the voting set: waiting for the governors' add-validator",
             "joins the voting set at height 52 (action included at 50)"]),
     ((), (), False, None, ["not in the voting set (an observer)"]),
+    ((), (), None, None, ["not in the voting set"]),
     ((_record(ME, 0),), (_hex(RemoveValidator(ME)),), None, None,
      ["in the voting set (index 0 of 1", "leaves the voting set at height 52"]),
 ])

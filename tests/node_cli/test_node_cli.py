@@ -259,7 +259,7 @@ def _pending_add(pubkey: str) -> dict[str, Any]:
       "participation: 4 blocks proposed, 9 rounds voted"], "voting"),
     ([_record(0, ME, quarantined=True, in_rotation=False)], [], ["QUARANTINED"], "quarantined"),
     ([_record(0, "02" + "aa" * 32)], [_pending_add(ME)],
-     ["validator:  not in the voting set (an observer)",
+     ["validator:  not in the voting set\n",
       "joins the voting set at height 11 (action included at 9)"], "outside"),
 ])
 def test_status_says_where_the_key_stands(records: list[dict[str, Any]],
