@@ -91,7 +91,8 @@ def enact(drill: Drill, tmp: Path, name: str, proposal: list[str], item: int,
     combined = tmp / f"{name}-signed.gov"
     drill.governor(1, "combine", str(draft), *map(str, copies), "--out", str(combined))
     shown = drill.governor(2, "show", str(combined), node=via)
-    assert shown["missing"] == 0 and len(shown["signers"]) == 3, shown
+    assert shown["complete"] and shown["signatures_remaining"] == 0, shown
+    assert len(shown["signers"]) == 3 and all(s["governor"] for s in shown["signers"]), shown
     assert shown["reference"] == {"uri": uri, "text": text}
     drill.governor(3, "submit", str(combined), node=submit_to)
     entry: dict[str, Any] = wait_until(lambda: included(via, uri), 60,
@@ -178,8 +179,7 @@ def test_join_change_leave_and_recover_from_the_command_line(tmp_path: Path) -> 
         # the governors name the survivors as the new set; one survivor gets the recovery
         uri, _ = _reference(4)
         enact(drill, tmp_path, "recovery",
-              ["recovery", *(a for n in survivors for a in ("--validator", str(n.directory /
-                                                                               "node.json")))],
+              ["recovery", *(a for n in survivors for a in ("--validator", n.name))],
               4, submit_to=survivors[1], via=survivors[1])
         wait_for(lambda: all(height(n.api_url) >= stalled + 3 for n in survivors), 60,
                  "the chain finalizing again")

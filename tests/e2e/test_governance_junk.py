@@ -16,7 +16,6 @@ build it); the devnet and the governors are driven only through the CLIs and the
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ MAX_ACTION_BYTES = 64 * 1024
 
 
 def post_action(node: Node, raw_hex: str) -> tuple[int, Any]:
-    return http(node.api_url, "actions", {"hex": raw_hex})
+    return http(node.api_url, "actions", {"action": raw_hex})
 
 
 def junk(chain_id: str) -> list[tuple[str, str, str]]:
@@ -117,7 +116,7 @@ def test_junk_actions_are_refused_and_the_chain_goes_on(tmp_path: Path) -> None:
                        "--note", REF.text, "--out", str(draft), node=first)
         for g in (1, 2, 3):
             drill.governor(g, "sign", str(draft), "--yes", node=first)
-        raw = json.loads(draft.read_text())["hex"]
+        raw = drill.governor(1, "show", str(draft), node=first)["action_hex"]
         answers = [post_action(second, raw) for _ in range(2)]
         assert [a[0] for a in answers] == [200, 200] and \
             [a[1]["status"] for a in answers] == ["pooled", "already_pooled"], answers
