@@ -9,7 +9,7 @@ answer: does my key vote now, and since when? The node's API holds the pieces:
 - `GET /api/v1/governance`: the actions included at the tip, in force two heights later
   (a key about to join or leave);
 - `GET /api/v1/governance/history`, where the node serves it: the included actions with their
-  effective heights, newest first, which date the current membership.
+  effective heights (newest first, paged), which date the current membership.
 
 `membership(...)` turns those answers into a `Membership`; `lines()` says it in words and
 `to_json()` for `--json`. Pure functions of the documents, so the tests feed them tables;
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -241,6 +242,7 @@ def membership(status: Json, validators: Json, governance: Json,
 
 # -- asking the node ------------------------------------------------------------------------
 
+HISTORY_PAGE = 1000  # actions asked for per page (the API's most)
 HISTORY_PAGES = 100  # read at most this many pages of governance history
 
 
@@ -302,17 +304,19 @@ def _since(api: _Api, key: str) -> int | None:
 
 def read_history(api: _Api) -> list[Json] | None:
     """Every included governance action, oldest first; None if the node does not serve the
-    history (or it is longer than HISTORY_PAGES pages)."""
+    history (or it is longer than HISTORY_PAGES pages).
+
+    The node serves it newest first, a page at a time, each naming the cursor of the next.
+    """
     items: list[Json] = []
-    cursor = ""
+    query = f"?limit={HISTORY_PAGE}"
     for _ in range(HISTORY_PAGES):
-        doc = api.get(f"governance/history{cursor}", missing_ok=True)
+        doc = api.get(f"governance/history{query}", missing_ok=True)
         if doc is None:
             return None
-        page = _field(doc, "actions", list, "GET /api/v1/governance/history")
-        items.extend(page)
+        items.extend(_field(doc, "actions", list, "GET /api/v1/governance/history"))
         after = doc.get("next")
         if not isinstance(after, str) or not after:
-            return items
-        cursor = f"?after={after}"
+            return items[::-1]
+        query = f"?limit={HISTORY_PAGE}&after={urllib.parse.quote(after)}"
     return None

@@ -56,15 +56,15 @@ def not_a_next_proposer(validators: list[Node]) -> Node:
 
 
 def history(node: Node) -> list[dict[str, Any]]:
-    """Every included action (GET /governance/history, every page)."""
+    """Every included action, newest first (GET /governance/history, every page)."""
     entries: list[dict[str, Any]] = []
-    path = "governance/history"
+    path = "governance/history?limit=2"  # small pages, so the cursor is followed too
     for _ in range(100):
         doc = get(node.api_url, path)
         entries.extend(doc["actions"])
-        if not doc.get("next"):
+        if doc["next"] is None:
             return entries
-        path = f"governance/history?after={doc['next']}"
+        path = f"governance/history?limit=2&after={doc['next']}"
     raise AssertionError("governance history longer than 100 pages")
 
 
@@ -166,7 +166,7 @@ def test_join_change_leave_and_recover_from_the_command_line(tmp_path: Path) -> 
         status = drill.node_cli("status", "--config", str(five.config))
         assert status["membership"]["role"] == "outside"
         kinds = [e["kind"] for e in history(five)]
-        assert kinds[-3:] == ["add_validator", "set_param", "remove_validator"]
+        assert kinds == ["remove_validator", "set_param", "add_validator"]
 
         # (c) two of four validators stop for good: no quorum, no blocks
         survivors, lost = validators[:2], validators[2:]

@@ -13,15 +13,21 @@ from typing import Any
 import pytest
 
 from consensus.address import encode_address
-from consensus.codec import policy_lock
+from consensus.codec import encode_genesis, policy_lock
 from consensus.crypto import PrivateKey
-from consensus.governance import AddValidator, encode_block_action, make_action
+from consensus.governance import (
+    AddValidator,
+    RemoveValidator,
+    encode_block_action,
+    make_action,
+)
 from consensus.types import PublicKey, SpendPolicy
 from faircoop_common.clikit import Environment, ExitStatus
 from faircoop_node.cli import main
 from faircoop_node.config import load_config
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.keys import load_node_key
+from tests.builders import key, make_genesis
 from tests.node_cli.fake_api import node_documents, serve
 
 
@@ -316,3 +322,34 @@ def test_docs_show_the_output_init_and_status_print(tmp_path: Path) -> None:
     assert status == ExitStatus.OK
     assert [_shape(x) for x in env.out_text.splitlines()] == \
         [_shape(x) for x in _doc_block("status")]
+
+
+def test_status_dates_the_membership_from_the_history_page_by_page() -> None:
+    """Founded at genesis, removed at 12, added back at 30: a member since 30. The history
+    comes newest first in pages of one, so the CLI must follow the cursor to the end."""
+    me, founder = key(1), key(2)
+    me_hex = me.public_key.hex()
+    genesis = make_genesis([], validators=[me, founder])
+    pubkey = PublicKey(me.public_key)
+    entries = [  # newest first, as the node serves them
+        {"effective_height": 30, "hex": encode_block_action(make_action(
+            "c", 1, AddValidator("me", pubkey), (founder,))).hex()},
+        {"effective_height": 12, "hex": encode_block_action(make_action(
+            "c", 0, RemoveValidator(pubkey), (founder,))).hex()},
+    ]
+    asked: list[str] = []
+
+    def answer(path: str) -> Any:
+        if path.startswith("/api/v1/governance/history"):
+            asked.append(path)
+            page = 1 if "after=p1" in path else 0
+            return {"actions": [entries[page]], "next": "p1" if page == 0 else None}
+        if path == "/api/v1/genesis":
+            return {"hash": "00" * 32, "hex": encode_genesis(genesis).hex()}
+        return node_documents(me_hex, records=[_record(0, me_hex)])(path)
+
+    with serve(answer) as base:
+        status, env = _run("status", "--node", base)
+    assert status == ExitStatus.OK, env.err_text
+    assert "in the voting set since height 30 (index 0 of 1" in env.out_text
+    assert len(asked) == 2 and "after=p1" in asked[1]
