@@ -47,32 +47,6 @@ class InvalidCertificate(ValidationError):
     """
 
 
-# Precommit signatures this process already verified, as digest + key + signature. A block's
-# certificate is verified when the block is synced, and again as the next block's last_commit;
-# a signature that verified once verifies again, so the second check is a set lookup. The memo
-# is dropped when the verify backend is swapped (tests do), so it only ever repeats the answer
-# the backend in force gave. A memo, not state: results are identical with or without it.
-_VERIFIED_SIZE = 65_536
-_verified: set[bytes] = set()
-_verified_backend: list[object] = [None]
-
-
-def _verify_precommit(pub: bytes, signature: bytes, digest: bytes) -> bool:
-    backend = crypto.backend()
-    if _verified_backend[0] is not backend:
-        _verified.clear()
-        _verified_backend[0] = backend
-    key = digest + pub + signature
-    if key in _verified:
-        return True
-    if not crypto.verify(pub, signature, digest):
-        return False
-    if len(_verified) >= _VERIFIED_SIZE:
-        _verified.clear()
-    _verified.add(key)
-    return True
-
-
 def _decoded(cert: CommitCertificate | bytes) -> CommitCertificate:
     if isinstance(cert, CommitCertificate):
         return cert
@@ -88,12 +62,15 @@ def verify_certificate(
     validators: tuple[PublicKey, ...],
     chain_id: str,
     height: int,
+    verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify,
 ) -> None:
     """Return if `cert` proves `block_id` final at `height`; else raise `InvalidCertificate`.
 
     `validators` is the voting set of that height, in the order its indexes refer to. Every
     signature is checked (not only the first quorum), so a certificate that verifies holds no
-    garbage a later reader could trip on.
+    garbage a later reader could trip on. A node passes its memo as `verify`
+    (`crypto.VerifiedMemo.verify`): the precommits its engine counted, and a certificate checked
+    when synced and again as the next block's last commit, are then checked once.
     """
     c = _decoded(cert)
     if c.chain_id != chain_id:
@@ -121,7 +98,7 @@ def verify_certificate(
         seen.add(index)
         pub = validators[index]
         digest = vote_digest(chain_id, VoteType.PRECOMMIT, height, c.round, c.block_id, pub)
-        if not _verify_precommit(pub, signature, digest):
+        if not verify(pub, signature, digest):
             raise InvalidCertificate(
                 "certificate_bad_signature", f"precommit of validator {index} does not verify"
             )

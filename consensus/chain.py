@@ -17,24 +17,20 @@ called by the node, not by these pure rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from consensus import crypto
 from consensus.certificate import verify_certificate
 from consensus.chainstate import ChainState, next_state, state_for_actions, state_for_block
 from consensus.codec import block_hash, hash_items, params_hash, validators_hash
+from consensus.crypto import Verifier
 from consensus.errors import ValidationError, WrongChain
 from consensus.ledger import SignatureCache, UtxoDiff, UtxoView, apply_block, assemble_block
 from consensus.types import BLOCK_VERSION, Block, BlockHash, BlockHeader, Hash32, PublicKey, Tx
-from consensus.votes import CommitCertificate
 
 __all__ = [
-    "CertificateVerifier", "ValidBlock", "check_not_future", "make_block", "next_state",
-    "proposal_time", "validate_block", "validate_header",
-]
-
-CertificateVerifier = Callable[
-    [CommitCertificate | bytes, bytes, tuple[PublicKey, ...], str, int], None
+    "ValidBlock", "check_not_future", "make_block", "next_state", "proposal_time",
+    "validate_block", "validate_header",
 ]
 
 
@@ -90,8 +86,7 @@ def validate_header(state: ChainState, header: BlockHeader,
         raise HeaderError("block_id_mismatch", "block id is not the header's hash")
 
 
-def _check_last_commit(state: ChainState, block: Block,
-                       verify: CertificateVerifier) -> None:
+def _check_last_commit(state: ChainState, block: Block, verify: Verifier) -> None:
     if state.height == 0:
         if block.last_commit:
             raise ValidationError("unexpected_last_commit", "block 1 carries no certificate")
@@ -99,7 +94,8 @@ def _check_last_commit(state: ChainState, block: Block,
     voters = state.validators_at(state.height)
     if voters is None:  # unreachable for states built by next_state
         raise ValidationError("unknown_voting_set", f"no voting set kept for {state.height}")
-    verify(block.last_commit, state.last_block_id, voters, state.chain_id, state.height)
+    verify_certificate(block.last_commit, state.last_block_id, voters, state.chain_id,
+                       state.height, verify)
 
 
 def _check_carried_commitments(block: Block) -> None:
@@ -122,7 +118,7 @@ def validate_block(
     utxo_view: UtxoView,
     *,
     sig_cache: SignatureCache | None = None,
-    certificate_verifier: CertificateVerifier = verify_certificate,
+    verify: Verifier = crypto.verify,
 ) -> ValidBlock:
     """Every rule for a block at state.height + 1; the UTXO diff and the next state if valid.
 
@@ -133,7 +129,7 @@ def validate_block(
     _check_carried_commitments(block)
     base = state_for_block(state, block)
     validate_header(base, block.header, block_id)
-    _check_last_commit(base, block, certificate_verifier)
+    _check_last_commit(base, block, verify)
     diff = apply_block(block, block_id, utxo_view, base.params,
                        treasury_lock=base.treasury_lock, sig_cache=sig_cache)
     return ValidBlock(diff, next_state(state, block, block_id))

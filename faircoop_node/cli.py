@@ -14,7 +14,7 @@ It follows the convention both CLIs share (`faircoop_common.clikit`, docs/CLI.md
 `main(argv, env)` returns an `ExitStatus`, errors print `faircoop-node: error: ...`, Ctrl-C
 exits 130, `--version`, `--print-completion bash|zsh`. Tests call `main` in-process with
 their own `Environment`. The work is done elsewhere: node directories in `nodedir`, genesis
-files in `genesis_file`, the devnet in `devnet`, the node in `node.service`.
+files in `genesis_file`, the devnet in `devnet`, the node process in `service`.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def cmd_genesis(args: argparse.Namespace, env: Environment) -> ExitStatus:
 def cmd_run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     """Run a node in the foreground; SIGTERM/SIGINT stop it cleanly (exit 0)."""
     from faircoop_node.config import load_config
-    from faircoop_node.node.service import run_node
+    from faircoop_node.service import run_node
 
     config = load_config(args.config, env=env.environ, overrides=args.set)
     run_node(config)
@@ -166,7 +166,7 @@ def cmd_status(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
 def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
     """Create (or reuse) a devnet directory, start its nodes, stop them on Ctrl-C/SIGTERM."""
-    from faircoop_node.devnet import Devnet, ensure_devnet
+    from faircoop_node.devnet import Devnet, ensure_devnet, governor_usage
 
     layout, created = ensure_devnet(Path(args.dir), args.validators, args.base_port,
                                     reset=args.reset)
@@ -180,6 +180,8 @@ def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
     env.out(f"  funded address {layout.demo_address}")
     env.out(f"  try: faircoop-wallet --wallet {layout.wallet_path} --password-file "
             f"{layout.password_path} --node {layout.nodes[0].api_url} balance")
+    for line in governor_usage(layout):
+        env.out(line)
     env.out(f"to start afresh: faircoop-node devnet --dir {args.dir} --reset")
     if args.init_only:
         return ExitStatus.OK

@@ -16,7 +16,7 @@ File layout (every key optional except where noted)::
     genesis_file = "genesis.json"
     validator = true
     [p2p]   host, port, peers = ["ws://127.0.0.1:7071/p2p", ...]
-    [api]   host, port
+    [api]   host, port, max_connections, max_streams (0: sized from the open-file limit)
     [log]   level = "INFO", format = "json" | "text"
     [limits] max_frame_bytes, rate_per_s, rate_burst, rate_bytes_per_s, rate_bytes_burst,
              reassembly_bytes, ban_seconds, max_peers, max_handshakes_per_host, send_queue,
@@ -91,6 +91,11 @@ class P2PConfig:
 class ApiConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_API_PORT
+    max_connections: int = 0  # open HTTP connections, streams included; 0: from the open-file limit
+    max_streams: int = 0  # open block streams; 0: half the connections
+
+
+MAX_API_CONNECTIONS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +302,14 @@ def validate(config: NodeConfig, source: str = "config") -> NodeConfig:
             raise bad(f"{section}.host", f"must be a host name or address, not {cfg.host!r}")
         if not 0 <= cfg.port <= 65535:
             raise bad(f"{section}.port", f"must be 0-65535, not {cfg.port}")
+    api = config.api
+    for key in ("max_connections", "max_streams"):
+        if not 0 <= getattr(api, key) <= MAX_API_CONNECTIONS:
+            raise bad(f"api.{key}", f"must be 0 (sized from the open-file limit) to "
+                                    f"{MAX_API_CONNECTIONS}, not {getattr(api, key)}")
+    if api.max_connections and api.max_streams > api.max_connections:
+        raise bad("api.max_streams", f"must be at most api.max_connections "
+                                     f"({api.max_connections}): a stream is a connection")
     if (config.p2p.port != 0 and config.p2p.port == config.api.port
             and config.p2p.host == config.api.host):
         raise bad("api.port", "must differ from p2p.port")

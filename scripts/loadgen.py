@@ -57,7 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __name__ == "__main__":  # run as a script; tests import it as `scripts.loadgen`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from consensus import codec  # noqa: E402
 from consensus.crypto import PrivateKey  # noqa: E402

@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __name__ == "__main__":  # run as a script; tests import it as `scripts.simulate`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from faircoop_node.simulation import SimConfig, parse_faults, run_simulation  # noqa: E402
 from faircoop_node.simulation.faults import FaultSpecError  # noqa: E402
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.validators < 1 or not 0 <= args.byzantine <= args.validators:
         print("simulate: need validators >= 1 and 0 <= byzantine <= validators", file=sys.stderr)
         return 2
-    runs = safety = liveness = heights = 0
+    runs = safety = liveness = heights = messages = 0
     failing: list[int] = []
     started = time.monotonic()
     for seed in args.seeds:
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_simulation(config)
         runs += 1
         heights += result.heights_finalized
+        messages += dict(result.stats).get("messages", 0)
         if result.safety_violations:
             safety += 1
         if result.liveness_failure:
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "safety_violations": safety,
         "liveness_failures": liveness,
         "heights_finalized": heights,
+        "messages_per_block": round(messages / max(1, heights), 1),
         "failing_seeds": failing,
         "validators": args.validators,
         "byzantine": args.byzantine,

@@ -4,24 +4,21 @@ An address is decoded for this node's network: a typo fails its checksum and ano
 address fails its prefix, each a 400 whose message says which. Lists are paged with `limit`
 (and, for history, `before_height`/`before_position`, the last entry of the previous page).
 A page is at most 10,000 entries, read and encoded in the API's read pool (`offload.py`).
+The mempool's effect on a balance comes from the pool's address index (`Mempool.lock_delta`,
+one dict read on the loop), not from a walk of the pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from aiohttp import web
 
 from consensus.address import decode_address, encode_address
-from consensus.codec import policy_lock
 from consensus.types import Lock
 from faircoop_node.api.errors import BadRequest
-from faircoop_node.api.lookup import spent_output
 from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_uint
 from faircoop_node.api.render import Json
-from faircoop_node.api.view import VIEW, NodeView
-from faircoop_node.mempool import PoolEntry
+from faircoop_node.api.view import VIEW
 from faircoop_node.storage.protocol import ChainReader, TxLocation
 
 DEFAULT_LIMIT = 1000
@@ -40,44 +37,26 @@ def _limit(request: web.Request) -> int:
                       hi=MAX_LIMIT)
 
 
-def mempool_delta(view: NodeView, entries: Sequence[PoolEntry], lock: Lock) -> int:
-    """What the pooled txs would add to (or take from) the lock's balance once committed.
-
-    A pooled tx passed the ledger rules, so each input's witness reveals the policy whose lock
-    the spent output carries: the spent output is only looked up when that lock is ours.
-    """
-    delta = 0
-    for entry in entries:
-        tx = entry.tx
-        delta += sum(o.amount for o in tx.outputs if o.lock == lock)
-        for txin, witness in zip(tx.inputs, tx.witnesses, strict=False):
-            if policy_lock(witness.policy) != lock:
-                continue
-            prev = spent_output(view, txin.prevout)
-            if prev is not None and prev.lock == lock:
-                delta -= prev.amount
-    return delta
-
-
-def _address(view: NodeView, entries: Sequence[PoolEntry], lock: Lock) -> Json:
-    summary = view.store.get_address_summary(lock)
+def _address(store: ChainReader, lock: Lock, mempool_delta: int) -> Json:
+    summary = store.get_address_summary(lock)
     return {
-        "address": encode_address(lock, view.store.genesis.network),
+        "address": encode_address(lock, store.genesis.network),
         "lock": lock.hex(),
         "balance": summary.balance,
         "utxo_count": summary.utxo_count,
         "tx_count": summary.tx_count,
-        "mempool_balance_delta": mempool_delta(view, entries, lock),
+        "mempool_balance_delta": mempool_delta,
     }
 
 
 @routes.get("/api/v1/address/{address}")
 async def address(request: web.Request) -> web.StreamResponse:
-    """The balance delta walks the whole mempool (up to 50,000 txs): the walk is in a thread,
-    over a copy of the entry list taken here (the loop alone changes the pool)."""
+    """The mempool's delta is read here, on the loop that alone changes the pool; the
+    summary's store reads run in the read pool."""
     view = request.app[VIEW]
     lock = _lock(request)
-    return await json_from_pool(request, _address, view, view.mempool.entries(), lock)
+    return await json_from_pool(request, _address, view.store, lock,
+                                view.mempool.lock_delta(lock))
 
 
 def _utxos(store: ChainReader, lock: Lock, limit: int) -> list[Json]:

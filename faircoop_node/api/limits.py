@@ -6,7 +6,8 @@ open streams once left none for peers or the store). `ApiLimits.for_descriptors`
 connection cap from the process's descriptor limit, after a reserve for the peers, the store
 and the process's own files; half the connections may be block streams, so plain requests
 still get through when the streams are all taken. Past a cap the answer is a 503 with
-`Retry-After`, never a hang or a crash.
+`Retry-After`, never a hang or a crash. An operator may set both caps (`[api] max_connections`,
+`max_streams`); the node then warns if the connections exceed what the limit leaves.
 """
 
 from __future__ import annotations
@@ -41,16 +42,27 @@ class ApiLimits:
             raise ValueError(f"every API limit must be positive: {self}")
 
     @classmethod
-    def for_descriptors(cls, nofile: int, reserved: int) -> ApiLimits:
-        """Limits that leave `reserved` descriptors (peers, store) and a base reserve free.
+    def for_descriptors(cls, nofile: int, reserved: int, *, max_connections: int = 0,
+                        max_streams: int = 0) -> ApiLimits:
+        """Limits that leave `reserved` descriptors (peers, store) and a base reserve free,
+        unless the operator set the caps (`max_connections`, `max_streams`; 0: not set).
 
-        At least MIN_CONNECTIONS, so a node whose limit is too low for its peers still
-        answers a few requests (the operator should raise the limit: OPERATIONS.md).
+        Sized, the connections are at least MIN_CONNECTIONS, so a node whose limit is too low
+        for its peers still answers a few requests (the operator should raise the limit:
+        OPERATIONS.md), and the streams half of them; streams never exceed connections.
         """
         default = cls()
-        spare = nofile - reserved - FD_BASE_RESERVE
-        connections = max(MIN_CONNECTIONS, min(default.max_connections, spare))
-        return replace(default, max_connections=connections, max_streams=connections // 2)
+        sized = max(MIN_CONNECTIONS, min(default.max_connections,
+                                         spare_descriptors(nofile, reserved)))
+        connections = max_connections or sized
+        streams = min(max_streams or max(1, connections // 2), connections)
+        return replace(default, max_connections=connections, max_streams=streams)
+
+
+def spare_descriptors(nofile: int, reserved: int) -> int:
+    """Descriptors left for API connections under a limit of `nofile`, after `reserved` ones
+    (peers, store) and the process's own base reserve."""
+    return nofile - reserved - FD_BASE_RESERVE
 
 
 def descriptor_limit() -> int:

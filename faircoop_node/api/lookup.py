@@ -2,17 +2,15 @@
 
 A committed tx comes with its fee and place from the store's tx index (`get_committed_tx`: a few
 key reads and one tx decoded, however large the blocks around it); a pooled tx's fee is in its
-mempool entry. `spent_output` finds the output an input spends, for the mempool's effect on a
-balance: in the UTXO set, the genesis, the mempool, or a committed tx.
+mempool entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.types import Block, BlockHash, OutPoint, TxId, TxOut
+from consensus.types import Block, BlockHash
 from faircoop_node.api.errors import NotFound
-from faircoop_node.api.view import NodeView
 from faircoop_node.storage.protocol import ChainReader, TxLocation
 
 
@@ -46,23 +44,3 @@ def place(store: ChainReader, location: TxLocation | None) -> Placed | None:
         return None
     block_hash = store.get_hash_at(location.height)
     return None if block_hash is None else Placed(location, block_hash)
-
-
-def spent_output(view: NodeView, outpoint: OutPoint) -> TxOut | None:
-    """The output `outpoint` names, spent or not, if a tx, pooled tx or the genesis made it."""
-    store = view.store
-    live = store.get_utxo(outpoint)
-    if live is not None:
-        return live
-    if bytes(outpoint.txid) == bytes(store.genesis_hash):
-        allocations = store.genesis.allocations
-        return allocations[outpoint.index] if outpoint.index < len(allocations) else None
-    pooled = view.mempool.get(TxId(outpoint.txid))
-    if pooled is not None:
-        parent = pooled.tx
-    else:
-        committed = store.get_committed_tx(outpoint.txid)
-        if committed is None:
-            return None
-        parent = committed.tx
-    return parent.outputs[outpoint.index] if outpoint.index < len(parent.outputs) else None

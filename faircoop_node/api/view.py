@@ -1,23 +1,20 @@
 """What the HTTP API needs from a node: the `NodeView` protocol, and the values it returns.
 
 The API only reads (the store, the mempool, the chain state) and submits txs; it never
-applies ledger rules itself. The node implements `NodeView` over what it already holds (its
-`ChainStore`, `Mempool`, decoded `ChainState`, and a `BlockFeed` it publishes commits to); tests
-implement it over a `MemoryStore`.
+applies ledger rules itself. The node process implements `NodeView` over a running node
+(`faircoop_node.service.NodeApi`: the node's store, mempool and chain state, and a `BlockFeed`
+its commits are published to); tests implement it over a `MemoryStore`. The API imports nothing
+of the node runtime, nor the runtime anything of the API.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
 
 from consensus.chainstate import ChainState
-from consensus.types import (
-    Tx,
-    TxId,
-)
+from consensus.types import Lock, Tx, TxId
 from faircoop_node.api.feed import BlockFeed
 from faircoop_node.mempool import PoolEntry
 from faircoop_node.storage.protocol import ChainReader
@@ -35,15 +32,34 @@ class MempoolReader(Protocol):
     def get(self, txid: TxId) -> PoolEntry | None: ...
     def entries(self) -> list[PoolEntry]: ...
 
+    def lock_delta(self, lock: Lock) -> int:
+        """What the pooled txs would add to (or take from) `lock`'s balance (the pool's
+        address index: no walk)."""
+        ...
 
-@dataclass(frozen=True, slots=True)
-class NodeStatus:
-    """Live facts about this node that are not in the store."""
 
-    node_id: str  # the node's public identity, hex (its key for a validator)
-    round: int  # the consensus round at the current height
-    peers: int  # connected P2P peers
-    validator: bool  # True when this node signs votes
+class NodeStatus(Protocol):
+    """Live facts about the node that are not in the store (the runtime's `NodeStatus`)."""
+
+    @property
+    def node_id(self) -> str:
+        """The node's public identity, hex (its key for a validator)."""
+        ...
+
+    @property
+    def round(self) -> int:
+        """The consensus round at the current height."""
+        ...
+
+    @property
+    def peers(self) -> int:
+        """Connected P2P peers."""
+        ...
+
+    @property
+    def validator(self) -> bool:
+        """True when this node signs votes."""
+        ...
 
 
 class NodeView(Protocol):

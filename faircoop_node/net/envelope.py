@@ -15,6 +15,7 @@ one peer in order.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -175,24 +176,51 @@ def decode_reject(data: bytes) -> str:
 # -- gossip and sync payloads -----------------------------------------------------------------
 
 
+MAX_NEIGHBOR_BYTES = 128  # a bitfield over a voting set of up to 1,024 validators
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
-    """A peer's tip, announced on every commit (and its current round, for diagnostics)."""
+    """A peer's tip, announced on every commit and when its connections change, with its round
+    (for diagnostics) and which validators it is directly connected to.
+
+    `neighbors` is a bitfield over the voting set of `height + 1`, in certificate index order
+    (bit i is bit i % 8 of byte i // 8): a validator's votes and proposals reach this peer
+    first-hand, so nobody relays them to it (see `node/peers.py`). A peer that lies about it
+    only goes without relays.
+    """
 
     height: int
     tip_hash: BlockHash
     round: int
+    neighbors: bytes = b""
 
 
 def status_from(obj: Obj, what: str = "status") -> Status:
-    height, tip, round_ = _payload_fields(obj, 3, what)
+    height, tip, round_, neighbors = _payload_fields(obj, 4, what)
     return Status(expect_uint(height, f"{what}.height", hi=U64),
                   BlockHash(expect_hash(tip, f"{what}.tip_hash")),
-                  expect_uint(round_, f"{what}.round", hi=U32))
+                  expect_uint(round_, f"{what}.round", hi=U32),
+                  expect_bytes(neighbors, f"{what}.neighbors", max_len=MAX_NEIGHBOR_BYTES))
 
 
 def encode_status(s: Status) -> bytes:
-    return pack((PAYLOAD_VERSION, s.height, s.tip_hash, s.round))
+    return pack((PAYLOAD_VERSION, s.height, s.tip_hash, s.round, s.neighbors))
+
+
+def neighbor_bits(voters: tuple[bytes, ...], connected: Collection[bytes]) -> bytes:
+    """The `Status.neighbors` bitfield: which of `voters` are in `connected`."""
+    bits = bytearray((len(voters) + 7) // 8)
+    for i, key in enumerate(voters):
+        if key in connected:
+            bits[i // 8] |= 1 << (i % 8)
+    return bytes(bits)
+
+
+def neighbors_from_bits(voters: tuple[bytes, ...], bits: bytes) -> frozenset[bytes]:
+    """The validators a `Status.neighbors` bitfield names, over `voters`."""
+    return frozenset(key for i, key in enumerate(voters)
+                     if i // 8 < len(bits) and bits[i // 8] >> (i % 8) & 1)
 
 
 def decode_status(data: bytes) -> Status:

@@ -39,8 +39,9 @@ import contextlib
 import random
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -135,6 +136,21 @@ class _Conn:
         self.drop_reason: tuple[str, bool] | None = None  # (reason, ban) asked by another task
 
 
+@dataclass
+class Traffic:
+    """Frames and bytes sent and received, by message type (PART frames under their own type):
+    what `/metrics` and the scaling benchmark read."""
+
+    frames_in: Counter[str] = field(default_factory=Counter)
+    frames_out: Counter[str] = field(default_factory=Counter)
+    bytes_in: Counter[str] = field(default_factory=Counter)
+    bytes_out: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, dict[str, int]]:
+        return {"frames_in": dict(self.frames_in), "frames_out": dict(self.frames_out),
+                "bytes_in": dict(self.bytes_in), "bytes_out": dict(self.bytes_out)}
+
+
 class WsTransport:
     """The production `Transport` (see `faircoop_node.net.transport`)."""
 
@@ -173,6 +189,7 @@ class WsTransport:
         self._handshaking: dict[str, int] = {}  # inbound handshakes under way, per host
         self._part_owner: dict[Reassembly, _Conn] = {}
         self._parts = PartBudget(self._limits.reassembly_bytes, self._evict_parts)
+        self.traffic = Traffic()
         self._on_message: MessageHandler | None = None
         self._on_peer: PeerHandler | None = None
         self._runner: web.AppRunner | None = None
@@ -260,7 +277,11 @@ class WsTransport:
         conn = self._conns.get(peer)
         if conn is None:
             return False
-        return self._enqueue(conn, wire_frames(self._frame(msg_type, payload)))
+        frames = wire_frames(self._frame(msg_type, payload))
+        if not self._enqueue(conn, frames):
+            return False
+        self._count_out(msg_type, frames, 1)
+        return True
 
     def broadcast(self, msg_type: MsgType, payload: bytes,
                   exclude: frozenset[PeerId] = frozenset()) -> int:
@@ -269,7 +290,13 @@ class WsTransport:
         for peer_id, conn in list(self._conns.items()):
             if peer_id not in exclude and self._enqueue(conn, frames):
                 sent += 1
+        self._count_out(msg_type, frames, sent)
         return sent
+
+    def _count_out(self, msg_type: MsgType, frames: tuple[bytes, ...], peers: int) -> None:
+        if peers:
+            self.traffic.frames_out[msg_type.name] += peers
+            self.traffic.bytes_out[msg_type.name] += peers * sum(len(f) for f in frames)
 
     def backlog(self, peer: PeerId) -> int:
         conn = self._conns.get(peer)
@@ -632,6 +659,8 @@ class WsTransport:
                 if not conn.byte_bucket.take(len(data)):
                     raise _Drop("over the byte rate budget", ban=True)
                 env = self._decode_frame(data)
+                self.traffic.frames_in[env.msg_type.name] += 1
+                self.traffic.bytes_in[env.msg_type.name] += len(data)
                 if env.msg_type == MsgType.PART:
                     whole = self._reassemble(conn, env.payload)
                     if whole is None:

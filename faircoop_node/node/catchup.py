@@ -129,7 +129,8 @@ class CatchUp:
         driver = self.driver
         signed = None if driver.record is None else driver.record.state.height
         outcome = await asyncio.to_thread(store_range, self._store, self._sig_cache,
-                                          driver.state, items, signed, recovery_ok)
+                                          driver.state, items, signed, recovery_ok,
+                                          driver.sigs.verify)
         for block, block_id, certificate, valid in outcome.done:
             driver.committed(Committed(block, block_id, certificate,
                                        decode_certificate(certificate).round, "sync"),

@@ -7,7 +7,7 @@ always synced) and fetched from a peer (`sync.store_range`, synced at the end of
 from __future__ import annotations
 
 from consensus.chain import ValidBlock
-from consensus.chainstate import ChainState, encode_chain_state
+from consensus.chainstate import ChainState, decode_chain_state, encode_chain_state
 from consensus.codec import pack, validators_hash, validators_obj
 from consensus.types import Block, BlockHash
 from faircoop_node.storage.base import BaseStore
@@ -30,3 +30,11 @@ def store_block(store: BaseStore, before: ChainState, block: Block, block_id: Bl
             if not any(v is s or v == s for s in stored)}
     store.commit_block(block, block_id, valid.diff, certificate, encode_chain_state(after),
                        validator_sets=sets, sync=sync)
+
+
+def stored_tip(store: BaseStore) -> tuple[ChainState, bytes]:
+    """The chain state a store is at and the certificate of its tip (empty at genesis): what a
+    restarted process builds its consensus driver from."""
+    height = store.tip().height
+    certificate = (store.get_certificate(height) or b"") if height else b""
+    return decode_chain_state(store.get_chain_state()), certificate

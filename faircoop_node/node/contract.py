@@ -101,3 +101,20 @@ def run_now(coro: Coroutine[Any, Any, T]) -> T:
         return done.value  # type: ignore[no-any-return]
     coro.close()
     raise RuntimeError("a port suspended: run_now needs ports that complete at once")
+
+
+class NoTxs:
+    """A `TxPool` that is always empty: for hosts whose chain carries no txs (the simulator,
+    the interaction scripts)."""
+
+    def __len__(self) -> int:
+        return 0
+
+    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
+        return []
+
+    def remove_committed(self, txs: Sequence[Tx]) -> int:
+        return 0
+
+    def revalidate(self, params: ChainParams) -> int:
+        return 0

@@ -200,7 +200,29 @@ class ConsensusDriver:
         await self._deliver(vote.height, VoteReceived(vote))
 
     async def deliver_proposal(self, received: ProposalReceived) -> None:
+        if received.proposal.height == self.state.height + 1:
+            for vote in self._carried_precommits(received.block):
+                await self.deliver_vote(vote)
         await self._deliver(received.proposal.height, received)
+
+    def _carried_precommits(self, block: Block) -> list[Vote]:
+        """The precommits for our tip that a proposed block carries (its last commit).
+
+        Votes go to peers that could not have them first-hand, so a validator that shows
+        different precommits to different peers is seen twice by nobody; the next block's
+        certificate shows everyone the precommit the proposer saw, and the engine convicts
+        the signer if it signed another one for us. These also complete our own certificate.
+        """
+        try:
+            cert = decode_certificate(block.last_commit) if block.last_commit else None
+        except DecodeError:
+            return []
+        if cert is None or cert.height != self.state.height or \
+                cert.chain_id != self.genesis.chain_id:
+            return []
+        voters = self.state.validators_at(cert.height) or ()
+        return [Vote(cert.chain_id, VoteType.PRECOMMIT, cert.height, cert.round, cert.block_id,
+                     voters[i], sig) for i, sig in cert.signatures if 0 <= i < len(voters)]
 
     async def timeout(self, event: TimeoutFired) -> None:
         await self._feed(event)
@@ -220,8 +242,7 @@ class ConsensusDriver:
             self._progress, self._progress_mono = progress, now
         elif now - self._progress_mono >= self.options.gossip_s:
             self._progress_mono = now
-            self.regossip()
-            return True
+            return self.regossip()
         return False
 
     async def _deliver(self, height: int, event: VoteReceived | ProposalReceived) -> None:
@@ -285,15 +306,16 @@ class ConsensusDriver:
         else:
             self.outbox.vote(msg)
 
-    def regossip(self) -> None:
-        """Stuck: re-send what we signed at this height (our share of reliable gossip)."""
+    def regossip(self) -> bool:
+        """Stuck deciding a height: re-send what we signed there (our share of reliable gossip).
+        False if there was nothing to re-send (waiting at the gate is not being stuck)."""
         engine = self.engine
-        if engine is None:
-            return
-        if engine.height == self.state.height + 1 and not engine.decided:
-            for b in engine.gossip():
-                self._broadcast(b, count=False)
-            self._send_carried()
+        if engine is None or engine.height != self.state.height + 1 or engine.decided:
+            return False
+        for b in engine.gossip():
+            self._broadcast(b, count=False)
+        self._send_carried()
+        return True
 
     # -- the production gate -----------------------------------------------------------------
 

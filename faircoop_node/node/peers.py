@@ -33,6 +33,8 @@ from faircoop_node.net.envelope import (
     decode_txs,
     encode_actions,
     encode_txs,
+    neighbor_bits,
+    neighbors_from_bits,
 )
 from faircoop_node.net.transport import PeerId, Transport
 from faircoop_node.node.admission import (
@@ -84,6 +86,10 @@ class PeerMessages:
         self.relay = TxRelay(self._send_txs)
         self.intake = TxIntake(self._admit_relayed)
         self._voting_peers: tuple[ChainState, frozenset[PeerId]] | None = None
+        # each peer's last announced direct neighbors: (its tip, bitfield over tip + 1's set),
+        # and the same decoded against our voting set, while its tip is ours
+        self._neighbors: dict[PeerId, tuple[int, bytes]] = {}
+        self._decoded: dict[PeerId, tuple[ChainState, frozenset[bytes]]] = {}
         self._counters = counters
         self.stopping = False
 
@@ -93,7 +99,10 @@ class PeerMessages:
         if msg_type == MsgType.TXS:
             self.intake.add(peer, decode_txs(payload))  # admitted a slice at a time
         elif msg_type == MsgType.STATUS:
-            self._saw_tip(peer, decode_status(payload).height)
+            status = decode_status(payload)
+            self._saw_tip(peer, status.height)
+            self._neighbors[peer] = (status.height, status.neighbors)
+            self._decoded.pop(peer, None)
         elif msg_type == MsgType.GET_BLOCKS:
             self._server.request(peer, payload)
         elif msg_type == MsgType.VOTE:
@@ -128,7 +137,7 @@ class PeerMessages:
         self._saw_tip(peer, vote.height - 1)  # a validator signed at that height
         transport = self._transport()
         if self.seen.add(vote.signature) and judgement.relay and transport is not None:
-            transport.broadcast(MsgType.VOTE, payload, frozenset({peer}))
+            transport.broadcast(MsgType.VOTE, payload, self._have_it(vote.validator, peer))
         return Work("vote", vote, peer, len(payload))
 
     async def _proposal(self, peer: PeerId, payload: bytes) -> Work | None:
@@ -151,8 +160,38 @@ class PeerMessages:
         self._saw_tip(peer, proposal.height - 1)
         transport = self._transport()
         if transport is not None:
-            transport.broadcast(MsgType.PROPOSAL, payload, frozenset({peer}))
+            transport.broadcast(MsgType.PROPOSAL, payload,
+                                self._have_it(proposal.proposer, peer))
         return Work("proposal", received, peer, len(payload))
+
+    def _have_it(self, signer: bytes, sender: PeerId) -> frozenset[PeerId]:
+        """The peers a message signed by `signer` is not relayed to, because they have it:
+        the peer it came from, the signer, and every peer that announced the signer among
+        its direct neighbors (the signer sent it to them first-hand). In a full mesh that is
+        every peer: each vote crosses each link once, from its signer."""
+        state = self.driver.state
+        skip = {sender, PeerId(signer)}
+        for peer, (height, bits) in self._neighbors.items():
+            if height != state.height:
+                continue  # its bits name another height's validators
+            decoded = self._decoded.get(peer)
+            if decoded is None or decoded[0] is not state:
+                decoded = (state, neighbors_from_bits(state.voting_set(), bits))
+                self._decoded[peer] = decoded
+            if signer in decoded[1]:
+                skip.add(peer)
+        return frozenset(skip)
+
+    def forget(self, peer: PeerId) -> None:
+        """`peer` disconnected."""
+        self._neighbors.pop(peer, None)
+        self._decoded.pop(peer, None)
+
+    def neighbors(self) -> bytes:
+        """Our own `Status.neighbors`: which validators of the next height we reach directly."""
+        transport = self._transport()
+        connected = {p.node_id for p in transport.peers()} if transport is not None else set()
+        return neighbor_bits(self.driver.state.voting_set(), connected)
 
     # -- governance actions ---------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from consensus.chain import ValidBlock, validate_block
 from consensus.chainstate import ChainState
+from consensus.crypto import VerifiedMemo
 from consensus.evidence import DuplicateVoteEvidence, encode_evidence
 from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
@@ -30,10 +31,11 @@ class StoreLedger:
     """`Ledger` over the node's store; `in_thread=False` keeps everything on the caller's
     thread (tests that want one thread)."""
 
-    def __init__(self, store: BaseStore, sig_cache: SignatureCache, in_thread: bool = True
-                 ) -> None:
+    def __init__(self, store: BaseStore, sig_cache: SignatureCache, sigs: VerifiedMemo,
+                 in_thread: bool = True) -> None:
         self._store = store
         self._sig_cache = sig_cache
+        self._sigs = sigs
         self._in_thread = in_thread
 
     async def _run(self, fn: Callable[..., object], *args: object, **kwargs: object) -> object:
@@ -43,7 +45,7 @@ class StoreLedger:
 
     async def validate(self, state: ChainState, block: Block, block_id: BlockHash) -> ValidBlock:
         valid = await self._run(validate_block, state, block, block_id, self._store,
-                                sig_cache=self._sig_cache)
+                                sig_cache=self._sig_cache, verify=self._sigs.verify)
         assert isinstance(valid, ValidBlock)
         return valid
 

@@ -13,6 +13,10 @@ queue (peers' votes, proposals and block ranges, fired timeouts, ticks) and disp
 kind. Peers' share of the queue is bounded (`inflow.py`); the ticker keeps one tick queued at a
 time, so a busy node still runs its periodic duties.
 
+Whoever watches the node (the process's HTTP API, see `faircoop_node/service.py`) reads its
+store, mempool, chain state and `status()`, and registers with `on_commit` for each committed
+block; the runtime imports nothing of the API.
+
 Left out: peer exchange (the transport dials the configured peers) and gossip of governance
 actions (each validator reads its own inbox, `inbox.py`).
 """
@@ -32,8 +36,6 @@ from consensus.engine import Engine, TimeoutFired
 from consensus.errors import DecodeError, FaircoopError
 from consensus.ledger import SignatureCache
 from consensus.types import Genesis, PublicKey, Tx, TxId
-from faircoop_node.api.feed import BlockFeed, NewBlock
-from faircoop_node.api.view import NodeStatus
 from faircoop_node.logs import EventLogger, LogContext, event_logger
 from faircoop_node.mempool import Mempool
 from faircoop_node.net.envelope import MsgType, Status, encode_status
@@ -57,6 +59,19 @@ class NodeError(FaircoopError):
 
 
 @dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """Live facts about the node that are not in its store."""
+
+    node_id: str  # the node's public identity, hex (its key for a validator)
+    round: int  # the consensus round at the current height
+    peers: int  # connected P2P peers
+    validator: bool  # True when this node signs votes
+
+
+CommitListener = Callable[[Committed], None]
+
+
+@dataclass(frozen=True, slots=True)
 class NodeOptions:
     """Timings of the node's own duties (consensus timings are chain parameters)."""
 
@@ -73,10 +88,10 @@ class NodeOptions:
 
 
 class Node:
-    """A validator or observer: its parts, a store, a mempool, a transport and a block feed.
+    """A validator or observer: its parts, a store, a mempool and a transport.
 
-    Implements the API's `NodeView` (store, mempool, feed, status(), chain_state(),
-    submit_tx()). Build it, `attach` a transport, `await start()`, and `await stop()`.
+    Build it, `attach` a transport, register `on_commit` listeners, `await start()`, and
+    `await stop()`. Readers (the API) use store, mempool, status(), chain_state(), submit_tx().
     """
 
     def __init__(
@@ -101,7 +116,7 @@ class Node:
         self.sig_cache = SignatureCache()
         self.sigs = VerifiedMemo()  # vote and proposal signatures checked once per node
         self._mempool = Mempool(genesis.chain_id, self.sig_cache)
-        self._feed = BlockFeed()
+        self._commit_listeners: list[CommitListener] = []
         self.seen = SeenCache()
         self.counters = NodeCounters()
         self.transport: Transport | None = None
@@ -110,7 +125,7 @@ class Node:
         last_cert = (store.get_certificate(tip.height) or b"") if tip.height else b""
         self.driver = ConsensusDriver(
             genesis, state, last_cert, key, validator=validator,
-            ledger=StoreLedger(store, self.sig_cache, opts.validate_in_thread),
+            ledger=StoreLedger(store, self.sig_cache, self.sigs, opts.validate_in_thread),
             outbox=TransportOutbox(lambda: self.transport, self.seen), schedule=self._schedule,
             clock=self.clock, pool=StorePool(self._mempool, store), on_commit=self._committed,
             on_action_included=self._action_included, log=self.log,
@@ -196,7 +211,7 @@ class Node:
     def current_round(self) -> int:
         return self.driver.current_round()
 
-    # -- NodeView ------------------------------------------------------------------------------
+    # -- what readers (the API) use ---------------------------------------------------------
 
     @property
     def store(self) -> BaseStore:
@@ -205,10 +220,6 @@ class Node:
     @property
     def mempool(self) -> Mempool:
         return self._mempool
-
-    @property
-    def feed(self) -> BlockFeed:
-        return self._feed
 
     def status(self) -> NodeStatus:
         peers = len(self.transport.peers()) if self.transport is not None else 0
@@ -224,6 +235,12 @@ class Node:
         """A governance action or recovery (its block encoding) from the API: "pooled" or
         "already_pooled"; DecodeError or ValidationError (with its rule) says why not."""
         return self.peers.submit_action(raw)
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call `listener` with each block this node commits, on the node's loop once the block
+        is on disk (by consensus or catch-up sync). It must not block; what it raises is logged.
+        Listeners are the process's wiring (a few), registered before `start`."""
+        self._commit_listeners.append(listener)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -281,7 +298,6 @@ class Node:
         self._tasks.clear()
         if self.transport is not None:
             await self.transport.stop()
-        self._feed.close_all()
         self.log.info("node_stopped", tip=self.state.height)
 
     # -- inputs: the transport's handlers, timers and the ticker --------------------------------
@@ -379,7 +395,9 @@ class Node:
             self._announce_status()
         else:
             self.sync.forget(peer)
+            self.peers.forget(peer)
             self.log.info("peer_down", peer=peer.hex()[:16], reason=event.reason)
+            self._announce_status()  # our neighbors changed: peers relay to us again
 
     async def _tick(self, work: Work) -> None:
         self._tick_queued = False
@@ -400,7 +418,12 @@ class Node:
 
     def _committed(self, c: Committed) -> None:
         h = c.block.header
-        self._feed.publish(NewBlock(h.height, c.block_id, len(c.block.txs), h.time_ms))
+        for listener in self._commit_listeners:
+            try:
+                listener(c)
+            except Exception as exc:  # a watcher's bug must not stop the commit's bookkeeping
+                self.log.error("commit_listener_failed", height=h.height,
+                               error=f"{type(exc).__name__}: {exc}")
         self.ctx.at(h.height, c.round)
         if c.source == "consensus":
             self.counters.committed_consensus += 1
@@ -418,7 +441,8 @@ class Node:
         if self.transport is None:
             return
         self._last_status_mono = self.clock.monotonic()
-        self.transport.broadcast(MsgType.STATUS, encode_status(
-            Status(self.state.height, self.state.last_block_id, self.current_round())))
+        self.transport.broadcast(MsgType.STATUS, encode_status(Status(
+            self.state.height, self.state.last_block_id, self.current_round(),
+            self.peers.neighbors())))
 
-__all__ = ["Node", "NodeError", "NodeOptions"]
+__all__ = ["CommitListener", "Node", "NodeError", "NodeOptions", "NodeStatus"]

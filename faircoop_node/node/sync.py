@@ -22,10 +22,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from consensus import crypto
 from consensus.certificate import InvalidCertificate, verify_certificate
 from consensus.chain import ValidBlock, validate_block
 from consensus.chainstate import ChainState, carried_recovery, state_for_block
 from consensus.codec import block_hash
+from consensus.crypto import Verifier
 from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.ledger import SignatureCache
 from consensus.types import Block, BlockHash
@@ -42,7 +44,8 @@ class SyncError(FaircoopError):
     """A block a peer offered that does not extend our chain with a valid certificate."""
 
 
-def check_certified(state: ChainState, block: Block, certificate: bytes) -> BlockHash:
+def check_certified(state: ChainState, block: Block, certificate: bytes,
+                    verify: Verifier = crypto.verify) -> BlockHash:
     """The block's id if it is the next block after `state` and `certificate` proves it final.
 
     Only the header linkage and the certificate are checked here; the caller runs
@@ -54,7 +57,7 @@ def check_certified(state: ChainState, block: Block, certificate: bytes) -> Bloc
         raise SyncError(f"block {header.height} does not extend our tip {state.height}")
     try:
         voters = state_for_block(state, block).voting_set()
-        verify_certificate(certificate, block_id, voters, state.chain_id, header.height)
+        verify_certificate(certificate, block_id, voters, state.chain_id, header.height, verify)
     except InvalidCertificate as exc:
         raise SyncError(f"block {header.height}: {exc}") from None
     except FaircoopError as exc:
@@ -211,7 +214,8 @@ class SyncOutcome:
 
 def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
                 items: list[tuple[Block, bytes]], signed_height: int | None,
-                recovery_ok: int | None = None) -> SyncOutcome:
+                recovery_ok: int | None = None, verify: Verifier = crypto.verify
+                ) -> SyncOutcome:
     """Check and store fetched blocks in order (one worker-thread hop); stop at a bad one, and
     before a block that carries a recovery, unless it is at `recovery_ok` (see RecoveryCheck).
 
@@ -229,11 +233,12 @@ def store_range(store: BaseStore, sig_cache: SignatureCache, state: ChainState,
     for n, (block, certificate) in enumerate(items):
         height = block.header.height
         try:
-            block_id = check_certified(state, block, certificate)
+            block_id = check_certified(state, block, certificate, verify)
             if height != recovery_ok and carried_recovery(block) is not None:
                 recovery = (block, certificate)
                 break
-            valid = validate_block(state, block, block_id, store, sig_cache=sig_cache)
+            valid = validate_block(state, block, block_id, store, sig_cache=sig_cache,
+                                   verify=verify)
         except SyncError as exc:
             problem = str(exc)
             break

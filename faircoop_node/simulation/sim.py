@@ -6,8 +6,10 @@ simulated clock and a simulated network. So what the simulator checks is the nod
 persists before it sends, builds, judges and commits blocks, pools evidence, and restarts from
 its store. Peers' messages go through the node's admission rules (`node/admission.py`) and block
 ranges through its sync checks (`node/sync.py`). What stays here is what a simulated network and
-disk need: latency, drops, duplicates, reordering, partitions, crashes, wipes, a vote relay with
-a random fan-out, a simplified catch-up, and the Byzantine behaviours.
+disk need: latency, drops, duplicates, reordering, partitions, crashes, wipes, a simplified
+catch-up, and the Byzantine behaviours. The simulated network is a full mesh, so by the node's
+relay rule (a vote goes only to peers that could not have it first-hand) nothing is relayed: a
+message lost is made up by the senders' re-gossip, as on the real network.
 
 Everything random comes from one `random.Random(seed)`, and the event queue breaks ties by
 insertion order, so a seed replays exactly; `trace_hash` fingerprints every processed event.
@@ -24,24 +26,23 @@ import hashlib
 import heapq
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import cast
 
 from consensus.chain import ValidBlock, make_block, validate_block
 from consensus.chainstate import (
     ChainState,
-    decode_chain_state,
     encode_chain_state,
     genesis_state,
 )
 from consensus.codec import block_hash, decode_block, encode_block, encode_genesis, genesis_hash
-from consensus.crypto import PrivateKey, sha256
+from consensus.crypto import PrivateKey, VerifiedMemo, sha256
 from consensus.engine import Engine, ProposalReceived, Step, TimeoutFired
 from consensus.errors import FaircoopError
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Tx, Validator
+from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Validator
 from consensus.votes import (
     NIL,
     Proposal,
@@ -53,7 +54,8 @@ from consensus.votes import (
     sign_vote,
 )
 from faircoop_node.node.admission import Verdict, judge_proposal, judge_vote
-from faircoop_node.node.commit import store_block
+from faircoop_node.node.commit import store_block, stored_tip
+from faircoop_node.node.contract import NoTxs
 from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions, run_now
 from faircoop_node.node.signing import decode_signed_record, rejoin_floor
 from faircoop_node.node.sync import store_range
@@ -111,7 +113,6 @@ class SimConfig:
     latency_ms: int = 5
     build_ms: int = 20  # kept for the command line; blocks are built when the gate opens
     gossip_ms: int = 400
-    relay_fanout: int = 2  # each honest node forwards each new vote to this many peers
     liveness_bound_ms: int = 30_000
     window_ms: tuple[int, int] = (500, 3_000)  # the heal time is drawn from this range
     behaviours: tuple[str, ...] = ()  # Byzantine behaviours, in node order; drawn if empty
@@ -139,6 +140,12 @@ class SimResult:
     @property
     def ok(self) -> bool:
         return not self.safety_violations and not self.liveness_failure
+
+    @property
+    def messages_per_block(self) -> float:
+        """Messages sent (all nodes) per height the honest nodes finalized."""
+        sent = dict(self.stats).get("messages", 0)
+        return sent / max(1, self.heights_finalized)
 
     def replay_command(self) -> str:
         c = self.config
@@ -203,12 +210,14 @@ def _summary(msg: Wire) -> str:
 class SimLedger:
     """The node's store is a `MemoryStore` here; every call completes at once."""
 
-    def __init__(self, store: MemoryStore, sig_cache: SignatureCache) -> None:
+    def __init__(self, store: MemoryStore, sig_cache: SignatureCache, sigs: VerifiedMemo) -> None:
         self.store = store
         self.sig_cache = sig_cache
+        self.sigs = sigs
 
     async def validate(self, state: ChainState, block: Block, block_id: BlockHash) -> ValidBlock:
-        return validate_block(state, block, block_id, self.store, sig_cache=self.sig_cache)
+        return validate_block(state, block, block_id, self.store, sig_cache=self.sig_cache,
+                              verify=self.sigs.verify)
 
     async def commit(self, state: ChainState, block: Block, block_id: BlockHash,
                      certificate: bytes, valid: ValidBlock) -> None:
@@ -227,22 +236,6 @@ class _SimClock:
 
     def monotonic(self) -> float:
         return self._sim.now / 1000
-
-
-class _NoTxs:
-    """The simulated chain carries no transactions."""
-
-    def __len__(self) -> int:
-        return 0
-
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
-        return []
-
-    def remove_committed(self, txs: Iterable[Tx]) -> int:
-        return 0
-
-    def revalidate(self, params: ChainParams) -> int:
-        return 0
 
 
 class _SimOutbox:
@@ -273,7 +266,6 @@ class SimNode:
     driver: ConsensusDriver | None = None  # None while crashed
     alive: bool = True
     epoch: int = 0  # bumped at each crash, so timers set before it are ignored
-    relayed: dict[bytes, int] = field(default_factory=dict)  # vote signature -> height
     last_sync_ms: int = -(10**9)
     joining: bool = False  # wiped: syncs before it may sign again
     wiped: bool = False
@@ -504,9 +496,7 @@ class Simulation:
     def _boot(self, node: SimNode, start: bool) -> None:
         """A driver on the node's store (as a restarted process builds one), started from its
         last-signed record unless it must first rejoin (`start` False)."""
-        state = decode_chain_state(node.store.get_chain_state())
-        height = node.store.tip().height
-        last_cert = (node.store.get_certificate(height) or b"") if height else b""
+        state, last_cert = stored_tip(node.store)
         epoch = node.epoch
 
         def schedule(ev: TimeoutFired, delay_ms: int) -> None:
@@ -515,11 +505,13 @@ class Simulation:
         def on_commit(c: Committed) -> None:
             self._committed(node, c)
 
+        sigs = VerifiedMemo(20_000)
         node.driver = ConsensusDriver(
             self.genesis, state, last_cert, node.key, validator=True,
-            ledger=SimLedger(node.store, SignatureCache(1_000)), outbox=_SimOutbox(self, node),
-            schedule=schedule, clock=self._clock, pool=_NoTxs(), on_commit=on_commit,
-            options=DriverOptions(gossip_s=self.config.gossip_ms / 1000))
+            ledger=SimLedger(node.store, SignatureCache(1_000), sigs),
+            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock, pool=NoTxs(),
+            on_commit=on_commit, options=DriverOptions(gossip_s=self.config.gossip_ms / 1000),
+            sigs=sigs)
         if start:
             raw = node.store.get_last_signed()
             run_now(node.driver.start(decode_signed_record(raw) if raw is not None else None))
@@ -559,6 +551,7 @@ class Simulation:
     # -- the network --
 
     def _send(self, frm: int, to: int, msg: Wire) -> None:
+        self._count("messages")
         if self.groups is not None and self.groups.get(frm) != self.groups.get(to):
             self._count("partitioned")
             return
@@ -630,19 +623,6 @@ class Simulation:
         signed = sign_proposal(node.key, p.chain_id, p.height, p.round, p.pol_round, twin_id)
         return WireProposal(signed, twin)
 
-    def _relay(self, node: SimNode, msg: WireVote, frm: int) -> None:
-        sig = msg.vote.signature
-        if sig in node.relayed:
-            return
-        node.relayed[sig] = msg.vote.height
-        if len(node.relayed) > 20_000:
-            floor = node.height
-            node.relayed = {s: h for s, h in node.relayed.items() if h > floor}
-        peers = [p for p in self._peers(node) if p != frm]
-        k = min(self.config.relay_fanout, len(peers))
-        for p in self.rng.sample(peers, k) if k else ():
-            self._send(node.index, p, msg)
-
     def _deliver(self, node: SimNode, frm: int, msg: Wire) -> None:
         driver = node.driver
         if not node.alive or driver is None:
@@ -653,8 +633,6 @@ class Simulation:
             judged = judge_vote(driver.frontier(), msg.vote, driver.sigs.verify)
             if judged.verdict != Verdict.ACCEPT:
                 return
-            if node.honest and judged.relay:
-                self._relay(node, msg, frm)
             run_now(driver.deliver_vote(msg.vote))
         elif isinstance(msg, WireProposal):
             self._maybe_sync(node, frm, msg.proposal.height)
@@ -708,7 +686,8 @@ class Simulation:
         if not items:
             return
         signed = None if driver.record is None else driver.record.state.height
-        outcome = store_range(node.store, SignatureCache(1_000), driver.state, items, signed)
+        outcome = store_range(node.store, SignatureCache(1_000), driver.state, items, signed,
+                              verify=driver.sigs.verify)
         for block, block_id, cert, valid in outcome.done:
             driver.committed(Committed(block, block_id, cert, decode_certificate(cert).round,
                                        "sync"), valid.state)
@@ -749,7 +728,6 @@ class Simulation:
             self._count("wipe")
             node.wiped = True
             node.store = _fresh_store(self.genesis, self.genesis_id)
-            node.relayed = {}
             node.joining = True
             self._boot(node, start=False)  # no record: catch up first, then rejoin
             for p in self._peers(node):

@@ -8,7 +8,7 @@ Left out: pruning, reorgs (blocks are final when committed, so the chain only gr
 interpretation of certificates or chain state (the consensus modules own those encodings).
 """
 
-from faircoop_node.storage.base import BaseStore, KeyValue
+from faircoop_node.storage.base import BaseStore
 from faircoop_node.storage.errors import (
     CorruptStore,
     IncompleteReindex,
@@ -22,6 +22,7 @@ from faircoop_node.storage.errors import (
     UnsupportedSchema,
     WrongGenesis,
 )
+from faircoop_node.storage.keyvalue import KeyValue
 from faircoop_node.storage.leveldb import LevelDBStore
 from faircoop_node.storage.memory import MemoryStore
 from faircoop_node.storage.protocol import (

@@ -11,7 +11,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol
 
 from consensus import codec
 from consensus.crypto import sha256
@@ -41,6 +40,7 @@ from faircoop_node.storage.errors import (
     WrongGenesis,
 )
 from faircoop_node.storage.indexes import Writes, index_block, tx_spans
+from faircoop_node.storage.keyvalue import KeyValue
 from faircoop_node.storage.protocol import (
     AddressSummary,
     AddressUtxo,
@@ -50,42 +50,12 @@ from faircoop_node.storage.protocol import (
     Tip,
     TxLocation,
 )
+from faircoop_node.storage.reindex import rebuild
 
 log = logging.getLogger(__name__)
 
 _MAX_UTXO_READS = 200_000  # bounds the read memo between two commits
 RECENT_UTXOS = 200_000  # UTXO records of recent commits kept for reads (~100 bytes each)
-
-
-class KeyValue(Protocol):
-    """The little a backend provides. `write` applies all changes or none."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def items(
-        self,
-        prefix: bytes,
-        *,
-        start: bytes | None = None,
-        stop: bytes | None = None,
-        reverse: bool = False,
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Keys starting with `prefix`, within [start, stop) when given, in byte order."""
-        ...
-
-    def write(self, writes: Mapping[bytes, bytes | None], *, sync: bool) -> None: ...
-
-    def is_empty(self) -> bool: ...
-
-    def close(self) -> None: ...
-
-
-def prefix_end(prefix: bytes) -> bytes | None:
-    """The first key after every key that starts with `prefix` (None: no such key)."""
-    trimmed = prefix.rstrip(b"\xff")
-    if not trimmed:
-        return None
-    return trimmed[:-1] + bytes([trimmed[-1] + 1])
 
 
 def _check_spans(encoded: bytes, txs: Sequence[Tx], spans: Sequence[tuple[int, int]]) -> None:
@@ -589,8 +559,6 @@ class BaseStore:
 
     def reindex(self) -> None:
         """Rebuild the UTXO set, tx index, address index and evidence index from the blocks."""
-        from faircoop_node.storage.reindex import rebuild
-
         with self._write_lock:
             self._utxo_reads = {}
             self._recent_utxos.clear()
@@ -609,4 +577,4 @@ class BaseStore:
         self.close()
 
 
-__all__ = ["BaseStore", "KeyValue", "Writes", "prefix_end"]
+__all__ = ["BaseStore", "KeyValue", "Writes"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import plyvel
 
 from consensus.types import Genesis
-from faircoop_node.storage.base import BaseStore, prefix_end
+from faircoop_node.storage.base import BaseStore
 from faircoop_node.storage.errors import (
     CorruptStore,
     StorageError,
@@ -22,6 +22,7 @@ from faircoop_node.storage.errors import (
     StoreLocked,
     StoreMissing,
 )
+from faircoop_node.storage.keyvalue import prefix_end
 
 WRITE_BUFFER = 16 * 1024 * 1024  # a 5,000-tx block's batch fits in one memtable
 BLOCK_CACHE = 32 * 1024 * 1024

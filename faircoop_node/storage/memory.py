@@ -11,8 +11,9 @@ from bisect import bisect_left, insort
 from collections.abc import Iterator, Mapping
 
 from consensus.types import Genesis
-from faircoop_node.storage.base import BaseStore, prefix_end
+from faircoop_node.storage.base import BaseStore
 from faircoop_node.storage.errors import StoreClosed
+from faircoop_node.storage.keyvalue import prefix_end
 
 
 class MemoryKV:

@@ -14,9 +14,9 @@ from consensus.errors import DecodeError
 from consensus.ledger import genesis_diff
 from consensus.types import BlockHash, Genesis
 from faircoop_node.storage import schema
-from faircoop_node.storage.base import KeyValue
 from faircoop_node.storage.errors import CorruptStore, InvalidCommit
 from faircoop_node.storage.indexes import index_block, replay_diff, tx_spans
+from faircoop_node.storage.keyvalue import KeyValue
 
 _DELETE_CHUNK = 20_000
 

@@ -33,8 +33,8 @@ from consensus.types import COIN, BlockHash, Genesis, Lock, OutPoint, SpendPolic
 from consensus.votes import VoteType, encode_certificate, sign_vote
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
-from faircoop_node.api.view import NodeStatus
 from faircoop_node.mempool import Mempool
+from faircoop_node.node.runner import NodeStatus
 from faircoop_node.storage import BaseStore, MemoryStore
 from tests.builders import CHAIN_ID, key, make_genesis, make_tx, single
 

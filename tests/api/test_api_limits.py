@@ -23,7 +23,7 @@ from api_chain import FakeNode, fresh_node, serve, standard_chain
 from consensus.types import BlockHash
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
-from faircoop_node.api.limits import FD_BASE_RESERVE, MIN_CONNECTIONS, ApiLimits
+from faircoop_node.api.limits import ApiLimits
 from faircoop_node.api.offload import CHUNK, POOL
 from faircoop_node.api.site import ConnectionCap, make_runner, serve_capped
 from faircoop_node.api.stream import SLOTS
@@ -233,23 +233,7 @@ async def test_answers_past_the_byte_budget_get_503() -> None:
         assert small.status == 200
 
 
-# -- sizing --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("nofile", "reserved", "connections"),
-    [
-        (1024, 372, 512),  # the common limit, 50 peers and a 256-file store: the defaults fit
-        (1024, 700, 1024 - 700 - FD_BASE_RESERVE),  # less room: what is left
-        (256, 236, MIN_CONNECTIONS),  # no room: a few, and the node warns
-        (1_048_576, 1000, 512),  # plenty: the default cap
-    ],
-)
-def test_limits_leave_the_reserve_and_give_streams_half(nofile: int, reserved: int,
-                                                        connections: int) -> None:
-    limits = ApiLimits.for_descriptors(nofile, reserved)
-    assert limits.max_connections == connections
-    assert limits.max_streams == connections // 2
+# -- values ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("field", ["max_connections", "max_streams", "read_threads",

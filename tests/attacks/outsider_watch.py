@@ -88,6 +88,13 @@ class Window:
                 self.probe.failures, "honest_bans": honest_bans(self.mark, self.net),
                 **self.figures}
 
+    def settle(self, blocks: int = 2, bound_s: float = 10.0) -> None:
+        """Keep watching until every node has `blocks` more final blocks than the highest has
+        now (at most `bound_s`: a chain that stalls shows as a gap), so the window takes in
+        what an attack that just ended left behind."""
+        target = max(height(n) for n in self.net.nodes) + blocks
+        within(lambda: all(height(n) >= target for n in self.net.nodes), bound_s)
+
     def assert_kept_going(self) -> None:
         assert self.gap_s <= MAX_GAP_S, \
             f"the chain stalled {self.gap_s:.1f}s (bound {MAX_GAP_S}s): {self.summary()}"

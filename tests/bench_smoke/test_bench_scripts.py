@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from scripts.bench import run_all
+from scripts.bench.spy import summarize
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
-sys.path.append(str(BENCH))
 
 
 def run_script(*args: str, timeout: float = 120) -> dict[str, Any]:
@@ -52,8 +54,6 @@ def test_wallet_bench_reports_build_time() -> None:
 
 
 def test_spy_summarizes_collapsed_stacks(tmp_path: Path) -> None:
-    from spy import summarize
-
     raw = tmp_path / "p.raw"
     raw.write_text("thread (1);main (a.py:1);work (a.py:5) 30\n"
                    "thread (1);main (a.py:1);idle (a.py:9) 10\n\n")
@@ -64,8 +64,6 @@ def test_spy_summarizes_collapsed_stacks(tmp_path: Path) -> None:
 
 
 def test_run_all_renders_every_section_and_keeps_hand_written_text(tmp_path: Path) -> None:
-    import run_all
-
     devnet_run = {"validators": 4, "offered_rate_tx_per_s": 1500.0, "committed_tx_per_s": 1200.0,
                   "finality_p50_s": 0.5, "finality_p95_s": 1.0, "finality_p99_s": 2.0,
                   "unfinalized": 0, "nodes_cpu_pct_total": 180.0, "loadgen_cpu_pct": 9.0,

@@ -10,31 +10,14 @@ they commit the same block at once.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
 from collections import deque
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_loadgen() -> ModuleType:
-    path = ROOT / "scripts" / "loadgen.py"
-    spec = importlib.util.spec_from_file_location("faircoop_loadgen", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-loadgen = _load_loadgen()
+from scripts import loadgen
 
 
 @pytest.mark.parametrize(

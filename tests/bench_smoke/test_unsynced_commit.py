@@ -7,23 +7,19 @@ blocks, certificates, tip and chain state as all-synced commits, seen after a cl
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
+from consensus import codec, ledger
 from faircoop_node.storage import LevelDBStore
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
-from storage_chain import (  # noqa: E402
+from tests.storage.storage_chain import (
     chain_state_for,
     fake_certificate,
     make_block,
     make_genesis,
     wallet,
 )
-
-from consensus import codec, ledger  # noqa: E402
 
 
 def _build(path: Path, synced: list[bool]) -> list[tuple[bytes, bytes]]:

@@ -69,10 +69,14 @@ def test_evidence_that_proves_nothing_is_refused() -> None:
 
 
 def test_nil_against_a_block_is_equivocation() -> None:
-    net = Net.of()
-    a = net.vote("A", 1, 0, NIL)
-    b = net.vote("A", 1, 0, fake_block_id("x"))
-    check_duplicate_vote(evidence_for(a, b, CHAIN_ID), CHAIN_ID)
+    """Checked on its own and by the chain: a block carrying it suspends the signer."""
+    net = Net.of("ABCD")
+    net.commit()
+    a = net.vote("B", 1, 0, NIL)
+    b = net.vote("B", 1, 0, fake_block_id("x"))
+    evidence = evidence_for(a, b, CHAIN_ID)  # raises InvalidEvidence if it proves nothing
+    net.commit(evidence=(encode_evidence(evidence),))
+    assert [v.name for v in net.state.suspended] == ["coop-B"]
 
 
 def test_offender_is_suspended_leaves_rotation_now_and_voting_set_at_h_plus_2() -> None:

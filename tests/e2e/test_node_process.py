@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from faircoop_node.devnet import (
     create_devnet,
     kill_leftovers,
     load_devnet,
+    ports_in_use,
 )
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.storage import LevelDBStore
@@ -92,8 +92,9 @@ def test_devnet_command_starts_every_node_and_stops_them_on_sigterm(tmp_path: Pa
         assert proc.returncode == 0, err
         assert "devnet reused" in out  # the second run kept the directory and its chain
         assert "stopped: coop-1=0, coop-2=0, observer=0" in out
-        time.sleep(0.2)
-        assert all(height(n) == -1 for n in layout.nodes)  # nothing answers any more
+        # every process is gone (the command reported their exit codes): nothing listens
+        assert ports_in_use(layout.nodes) == [] and not list(directory.glob("*/node.pid"))
+        assert all(height(n) == -1 for n in layout.nodes)
         assert codec.genesis_hash(load_genesis(layout.genesis_path)).hex() == \
             genesis["hash"]
     finally:

@@ -1,0 +1,1 @@
+"""The BFT engine driven by hand: upon-rules, quorum tallies, commit certificates."""

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from consensus.chain import ValidBlock, validate_block
-from consensus.chainstate import ChainState, decode_chain_state, encode_chain_state, genesis_state
+from consensus.chainstate import ChainState, encode_chain_state, genesis_state
 from consensus.codec import block_hash, encode_block, genesis_hash
 from consensus.crypto import PrivateKey
 from consensus.engine import ProposalReceived, Step, TimeoutFired
@@ -23,9 +23,10 @@ from consensus.errors import ValidationError
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Tx
+from consensus.types import Block, BlockHash
 from consensus.votes import Proposal, Vote, VoteType, decode_certificate, encode_proposal
-from faircoop_node.node.commit import store_block
+from faircoop_node.node.commit import store_block, stored_tip
+from faircoop_node.node.contract import NoTxs
 from faircoop_node.node.driver import Committed, ConsensusDriver, run_now
 from faircoop_node.node.signing import decode_signed_record
 from faircoop_node.node.sync import store_range
@@ -110,20 +111,6 @@ class _Clock:
         return 0.0
 
 
-class _NoTxs:
-    def __len__(self) -> int:
-        return 0
-
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
-        return []
-
-    def remove_committed(self, txs: Iterable[Tx]) -> int:
-        return 0
-
-    def revalidate(self, params: ChainParams) -> int:
-        return 0
-
-
 class Cluster:
     def __init__(self, n: int, params: ChainParams = PARAMS) -> None:
         self.genesis = sim_genesis(n, params)
@@ -142,9 +129,7 @@ class Cluster:
 
     def _boot(self, node: Node) -> None:
         """The node's driver on its store, as a (re)started process builds it."""
-        state = decode_chain_state(node.store.get_chain_state())
-        height = node.store.tip().height
-        cert = (node.store.get_certificate(height) or b"") if height else b""
+        state, cert = stored_tip(node.store)
 
         def schedule(ev: TimeoutFired, delay_ms: int) -> None:
             node.timeouts[(ev.height, ev.round, ev.step)] = delay_ms
@@ -160,7 +145,7 @@ class Cluster:
 
         node.driver = ConsensusDriver(
             self.genesis, state, cert, node.key, validator=True, ledger=_Ledger(self, node),
-            outbox=_Outbox(self, node), schedule=schedule, clock=_Clock(node), pool=_NoTxs(),
+            outbox=_Outbox(self, node), schedule=schedule, clock=_Clock(node), pool=NoTxs(),
             on_commit=committed)
 
     # -- naming --

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,6 +39,7 @@ from faircoop_node.net import envelope as env
 from faircoop_node.node.signing import decode_signed_record, encode_signed_record
 from faircoop_node.storage import schema
 from tests.fuzz.samples import samples
+from tests.fuzz.strategies import mutated, packb, trees
 from wallet.receipts import decode_validator_set, encode_validator_set
 
 SETTINGS = settings(max_examples=80, deadline=None,
@@ -99,44 +99,9 @@ STORE_DECODERS: tuple[tuple[str, Callable[[bytes], Any]], ...] = (
     ("hash", lambda v: schema.decode_hash(v, b"k", "hash")),
 )
 
-# msgpack trees: what a peer can send that at least parses
-_leaf = st.one_of(st.none(), st.booleans(), st.integers(-2**64, 2**64 - 1),
-                  st.binary(max_size=40), st.text(max_size=20), st.floats(allow_nan=False))
-_tree = st.recursive(_leaf, lambda inner: st.one_of(
-    st.lists(inner, max_size=6), st.dictionaries(st.one_of(st.text(max_size=5), st.integers()),
-                                                 inner, max_size=4)), max_leaves=25)
-
-
-def _packb(obj: Any) -> bytes:
-    try:
-        return bytes(msgpack.packb(obj, use_bin_type=True))
-    except (OverflowError, TypeError, ValueError):
-        return b"\xc0"
-
-
-@st.composite
-def _mutated(draw: st.DrawFn, valid: tuple[bytes, ...]) -> bytes:
-    raw = bytearray(draw(st.sampled_from(valid)))
-    for _ in range(draw(st.integers(1, 3))):
-        how = draw(st.sampled_from(("flip", "insert", "delete", "truncate", "set")))
-        at = draw(st.integers(0, max(0, len(raw) - 1)))
-        if how == "flip" and raw:
-            raw[at] ^= 1 << draw(st.integers(0, 7))
-        elif how == "insert":
-            raw[at:at] = draw(st.binary(min_size=1, max_size=4))
-        elif how == "delete" and raw:
-            del raw[at:at + draw(st.integers(1, 4))]
-        elif how == "truncate":
-            del raw[at:]
-        elif how == "set" and raw:
-            raw[at] = draw(st.sampled_from((0x00, 0x7F, 0x80, 0x90, 0xC0, 0xC1, 0xC4, 0xCC,
-                                            0xCF, 0xD0, 0xDC, 0xDD, 0xDE, 0xFF)))
-    return bytes(raw)
-
-
 def _inputs(kind: str) -> st.SearchStrategy[bytes]:
-    return st.one_of(st.binary(max_size=300), _tree.map(_packb), _mutated(samples()[kind]),
-                     _mutated(samples()[kind]))
+    return st.one_of(st.binary(max_size=300), trees.map(packb), mutated(samples()[kind]),
+                     mutated(samples()[kind]))
 
 
 def test_every_sample_decodes_and_reencodes_exactly() -> None:

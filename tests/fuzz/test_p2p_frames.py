@@ -13,18 +13,16 @@ grew during the run, and its log has no handler bug or traceback.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faircoop_node.devnet import DevnetNode
 from faircoop_node.net.envelope import MsgType, encode_envelope
-from tests.e2e.helpers import height, status
+from tests.e2e.helpers import height, status, wait_for
 from tests.fuzz.live import Prober
 from tests.fuzz.samples import samples
-from tests.fuzz.test_decoders import _mutated, _packb, _tree
+from tests.fuzz.strategies import mutated, packb, trees
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +42,14 @@ def _frame(draw: st.DrawFn) -> bytes | str:
     if how == "text":
         return draw(st.text(max_size=50))
     if how == "tree":
-        return _packb(draw(_tree))
+        return packb(draw(trees))
     if how == "any_type":
         code = draw(st.integers(0, 300))
         payload = draw(st.binary(max_size=100))
-        return _packb([draw(st.sampled_from((0, 1, 2))), code, payload])
+        return packb([draw(st.sampled_from((0, 1, 2))), code, payload])
     msg_type = draw(st.sampled_from(sorted(PAYLOAD_KINDS)))
     valid = samples()[PAYLOAD_KINDS[msg_type]]
-    payload = draw(_mutated(valid)) if how == "mutated" else draw(st.sampled_from(valid))
+    payload = draw(mutated(valid)) if how == "mutated" else draw(st.sampled_from(valid))
     return encode_envelope(msg_type, payload)
 
 
@@ -61,8 +59,14 @@ def _frame(draw: st.DrawFn) -> bytes | str:
 def test_junk_frames_never_stop_the_node(live_node: tuple[DevnetNode, Prober], handshake: bool,
                                          frames: list[bytes | str]) -> None:
     node, prober = live_node
+    before, probes = height(node), prober.cut + prober.kept
     prober.probe(handshake, frames)
-    assert status(node) is not None, "the node stopped answering its API"
+    assert prober.cut + prober.kept == probes + 1, "the probe saw neither a cut nor a kept link"
+    after = status(node)
+    assert after is not None, "the node stopped answering its API"
+    chain = prober.chain  # the same node on the same chain, and its chain did not go back
+    assert (after["chain_id"], after["genesis_hash"]) == (chain.chain_id, chain.genesis_hash.hex())
+    assert after["height"] >= before, after
 
 
 def test_node_kept_finalizing_through_the_junk(live_node: tuple[DevnetNode, Prober]) -> None:
@@ -70,8 +74,5 @@ def test_node_kept_finalizing_through_the_junk(live_node: tuple[DevnetNode, Prob
     (connection cut, connection kept for harmless frames) were seen."""
     node, prober = live_node
     before = height(node)
-    deadline = time.monotonic() + 10
-    while height(node) < before + 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert height(node) >= before + 2, "the node stopped finalizing"
+    wait_for(lambda: height(node) >= before + 2, 10, "two more blocks (else it stopped finalizing)")
     assert prober.cut > 0 and prober.kept + prober.cut >= 60

@@ -82,7 +82,8 @@ def test_envelope_rejects(data: bytes, why: str) -> None:
         (E.decode_hello, pack((1, "c", H, 0, H, KEY, 2, b"n" * 32)), "is_validator"),
         (E.decode_hello, pack((1, "c", H, 0, H, KEY, 0, b"n" * 31)), "nonce"),
         (E.decode_hello, pack((1, "Bad Chain", H, 0, H, KEY, 0, b"n" * 32)), "chain"),
-        (E.decode_status, pack((1, 1, b"short", 0)), "tip_hash"),
+        (E.decode_status, pack((1, 1, b"short", 0, b"")), "tip_hash"),
+        (E.decode_status, pack((1, 1, bytes(32), 0, bytes(129))), "neighbors"),
         (E.decode_auth, pack((1, b"s" * 63)), "64 bytes"),
     ],
 )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from net_helpers import CHAIN, TIP, Inbox
 
 from consensus.crypto import sha256
 from consensus.types import BlockHash
 from faircoop_node.net.envelope import MsgType, encode_txs
 from faircoop_node.net.memory import MemoryNetwork, MemoryTransport
 from faircoop_node.net.transport import ChainIdentity, NetError
+from tests.net.net_helpers import CHAIN, TIP, Inbox
 
 
 def _node(net: MemoryNetwork, n: int, chain: ChainIdentity = CHAIN

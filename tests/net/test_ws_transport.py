@@ -9,18 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from net_helpers import (
-    CHAIN,
-    FAST,
-    TIP,
-    Inbox,
-    RawPeer,
-    free_port,
-    make_transport,
-    running,
-    serving,
-    until,
-)
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.types import BlockHash
@@ -41,6 +29,18 @@ from faircoop_node.net.parts import wire_frames
 from faircoop_node.net.transport import ChainIdentity, NetError, PeerId
 from faircoop_node.net.ws import WsTransport
 from faircoop_node.nodedir import init_node_dir
+from tests.net.net_helpers import (
+    CHAIN,
+    FAST,
+    TIP,
+    Inbox,
+    RawPeer,
+    free_port,
+    make_transport,
+    running,
+    serving,
+    until,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -260,7 +260,8 @@ async def test_reconnects_after_the_remote_restarts() -> None:
         await until(lambda: len(a.peers()) == 1)
         await b.stop()
         await until(lambda: a.peers() == ())
-        await asyncio.sleep(0.3)  # a few failed dials while b is down
+        # a dial while b is down failed (attempts alone counts the ended connection too)
+        await until(lambda: a.dial_status()[0].last_error.startswith("cannot connect"))
         assert a.dial_status()[0].attempts >= 1
         b2, _ = make_transport(key=key, port=port)
         await b2.start()
@@ -312,23 +313,30 @@ async def test_self_connection_is_dropped_and_not_redialed() -> None:
     me, inbox = make_transport((f"ws://127.0.0.1:{port}/p2p",), port=port)
     async with running(me):
         await until(lambda: me.dial_status()[0].is_self)
-        await asyncio.sleep(0.2)
+        dialer = me._dialers[me.dial_status()[0].url]
+        await until(lambda: dialer.done())  # the URL is never dialed again
+        assert dialer.exception() is None
         assert me.peers() == () and inbox.events == []
+        assert me.dial_status()[0].last_error == "self connection"
 
 
 async def test_simultaneous_dials_settle_on_one_connection() -> None:
     pa, pb = free_port(), free_port()
     a, _ = make_transport((f"ws://127.0.0.1:{pb}",), port=pa)
-    b, _ = make_transport((f"ws://127.0.0.1:{pa}",), port=pb)
+    b, b_inbox = make_transport((f"ws://127.0.0.1:{pa}",), port=pb)
     await asyncio.gather(a.start(), b.start())
     try:
-        await until(lambda: len(a.peers()) == 1 and len(b.peers()) == 1)
-        await asyncio.sleep(0.4)  # let any duplicate resolve and any redial happen
-        (ia,), (ib,) = a.peers(), b.peers()
-        assert ia.outbound != ib.outbound  # the same socket, seen from both ends
+        def one_socket() -> bool:  # each end holds one connection: the same socket
+            at_a, at_b = a.peers(), b.peers()
+            return len(at_a) == len(at_b) == 1 and at_a[0].outbound != at_b[0].outbound
+
+        await until(one_socket)  # the duplicate resolved
+        (ia,) = a.peers()
         dialer = a.node_id if ia.outbound else b.node_id
         assert dialer == min(a.node_id, b.node_id)
         assert a.send(b.node_id, MsgType.VOTE, b"v1")
+        await until(lambda: b_inbox.messages != [])
+        assert b_inbox.messages == [(a.node_id, MsgType.VOTE, b"v1")]
     finally:
         await a.stop()
         await b.stop()
@@ -481,7 +489,8 @@ async def test_a_full_reassembly_budget_drops_the_oldest_unfinished_message() ->
         frames = wire_frames(BIG)  # 3 frames of a ~150 KB message
         await slow.ws.send_bytes(frames[0])  # and never the rest
         await slow.ws.send_bytes(frames[1])
-        await asyncio.sleep(0.1)
+        held = sum(len(part.piece) for part in _parts_of(BIG)[:2])
+        await until(lambda: server._parts.used == held)  # the server holds both pieces
         for frame in frames:
             await fast.ws.send_bytes(frame)
         await until(lambda: len(inbox.messages) == 1)

@@ -3,6 +3,7 @@ txs built by naming what they spend, and blocks validated by the ledger before t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from consensus.types import (
     COIN,
     Block,
     Genesis,
+    Lock,
     OutPoint,
     PublicKey,
     SpendPolicy,
@@ -32,6 +34,10 @@ POLICY = SpendPolicy.single(KEY.public_key)
 LOCK = codec.policy_lock(POLICY)
 PARAMS = ChainParams()
 COIN_VALUE = 10 * COIN  # every genesis coin
+# Locks txs may pay besides KEY's own ("S"): receivers, by letter (their outputs stay unspent)
+LOCKS: dict[str, Lock] = {"S": LOCK, **{
+    name: codec.policy_lock(SpendPolicy.single(PrivateKey(bytes([n]) * 32).public_key))
+    for n, name in enumerate("ABC", start=2)}}
 
 
 def new_chain(n_coins: int = 4) -> tuple[ledger.MemoryUtxoSet, TxId]:
@@ -45,10 +51,13 @@ def new_chain(n_coins: int = 4) -> tuple[ledger.MemoryUtxoSet, TxId]:
     return utxos, TxId(gid)
 
 
-def pay(prevouts: Sequence[OutPoint], amounts: Sequence[int], memo: bytes = b"") -> Tx:
-    """A tx signed by KEY spending `prevouts` into outputs of `amounts`, all locked to KEY."""
+def pay(prevouts: Sequence[OutPoint], amounts: Sequence[int], memo: bytes = b"",
+        to: str = "") -> Tx:
+    """A tx signed by KEY spending `prevouts` into outputs of `amounts`, output i locked to
+    `LOCKS[to[i]]` (KEY's own lock past the end of `to`)."""
+    locks = [LOCKS[to[i]] if i < len(to) else LOCK for i in range(len(amounts))]
     unsigned = Tx(1, CHAIN, tuple(TxIn(p) for p in prevouts),
-                  tuple(TxOut(a, LOCK) for a in amounts), memo, ())
+                  tuple(TxOut(a, lock) for a, lock in zip(amounts, locks, strict=True)), memo, ())
     sig = KEY.sign(ledger.tx_sighash(unsigned))
     wit = tuple(Witness(POLICY, ((0, sig),)) for _ in prevouts)
     return Tx(1, CHAIN, unsigned.inputs, unsigned.outputs, memo, wit)
@@ -84,12 +93,14 @@ def check_as_block(utxos: ledger.MemoryUtxoSet, txs: Sequence[Tx]) -> None:
 @dataclass(frozen=True, slots=True)
 class Spec:
     """A tx by name: `spends` names genesis coins ("g2") or outputs of earlier txs ("A.1");
-    it pays `fee` and splits the rest into `outputs` equal outputs."""
+    it pays `fee` and splits the rest into `outputs` equal outputs, locked as `to` says (see
+    `pay`: letters of `LOCKS`, KEY's own by default)."""
 
     name: str
     spends: tuple[str, ...]
     fee: int
     outputs: int = 1
+    to: str = ""
 
 
 def build(specs: Sequence[Spec], gid: TxId, known: Mapping[str, Tx] = {}) -> dict[str, Tx]:
@@ -108,5 +119,28 @@ def build(specs: Sequence[Spec], gid: TxId, known: Mapping[str, Tx] = {}) -> dic
             total += amount
         share, rest = divmod(total - spec.fee, spec.outputs)
         amounts = [share + rest, *[share] * (spec.outputs - 1)]
-        txs[spec.name] = pay(prevouts, amounts, memo=spec.name.encode())
+        txs[spec.name] = pay(prevouts, amounts, memo=spec.name.encode(), to=spec.to)
     return txs
+
+
+def lock_tallies(pool: Mempool, utxos: ledger.UtxoView) -> dict[Lock, tuple[int, int]]:
+    """Per lock, what the pooled txs add to (or take from) its balance and how many touch it,
+    found the slow way: a walk of the pool, each spent output looked up in it or on chain."""
+    entries = pool.entries()
+    pooled = {e.txid: e.tx for e in entries}
+    amounts: Counter[Lock] = Counter()
+    touching: Counter[Lock] = Counter()
+    for e in entries:
+        moved: set[Lock] = set()
+        for out in e.tx.outputs:
+            amounts[out.lock] += out.amount
+            moved.add(out.lock)
+        for txin in e.tx.inputs:
+            parent = pooled.get(txin.prevout.txid)
+            spent = (parent.outputs[txin.prevout.index] if parent is not None
+                     else utxos.get_utxo(txin.prevout))
+            assert spent is not None, "a pooled tx spends an unknown output"
+            amounts[spent.lock] -= spent.amount
+            moved.add(spent.lock)
+        touching.update(moved)
+    return {lock: (amounts[lock], n) for lock, n in touching.items()}

@@ -28,6 +28,7 @@ from tests.node.mempool_chain import (
     check_as_block,
     commit,
     fee_ladder,
+    lock_tallies,
     new_chain,
     new_pool,
     pay,
@@ -335,3 +336,4 @@ def test_no_sequence_orphans_a_pooled_tx_or_breaks_select(
             assert all(outpoint not in {i.prevout for i in e.tx.inputs} for e in pool.entries())
         assert_consistent(pool, utxos)
         assert_indexes_bounded(pool)
+        assert pool._by_lock == lock_tallies(pool, utxos)  # the address index

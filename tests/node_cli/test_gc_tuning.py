@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from faircoop_node.node.service import tune_gc
+from faircoop_node.service import tune_gc
 
 
 @pytest.fixture

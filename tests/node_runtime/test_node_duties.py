@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from consensus import codec
 from consensus.crypto import sha256
+from consensus.engine import Step
 from consensus.governance import (
     SetParam,
     encode_action,
@@ -17,8 +20,10 @@ from consensus.governance import (
 )
 from consensus.types import COIN, OutPoint
 from consensus.votes import NIL, VoteType, decode_certificate, encode_vote, sign_vote
+from faircoop_node.logs import record_fields
 from faircoop_node.net.envelope import MsgType
 from faircoop_node.net.transport import ChainIdentity, Tip
+from faircoop_node.node import Node
 from tests.builders import CHAIN_ID, key, make_tx, single
 from tests.node_runtime.harness import (
     FAST_OPTIONS,
@@ -197,8 +202,21 @@ async def test_relay_carries_consensus_along_a_line_of_peers() -> None:
         await cluster.stop_all()
 
 
+def _waits_for_votes(node: Node) -> bool:
+    """The node has voted at the height after its tip and waits for votes (no decision)."""
+    engine = node.driver.engine
+    return engine is not None and engine.height == node.state.height + 1 and \
+        engine.step >= Step.PREVOTE and not engine.decided
+
+
+def _nodes_that_refused(caplog: pytest.LogCaptureFixture, rule: str) -> set[str]:
+    return {f["node"] for f in map(record_fields, caplog.records)
+            if f["event"] == "recovery_refused" and f.get("rule") == rule}
+
+
 async def test_lost_quorum_is_recovered_by_a_governors_recovery_in_the_inbox(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
     inboxes = [tmp_path / f"inbox{i}" for i in range(2)]
     for d in inboxes:
         d.mkdir()
@@ -209,10 +227,10 @@ async def test_lost_quorum_is_recovered_by_a_governors_recovery_in_the_inbox(
         await wait_for(lambda: min(n.state.height for n in alive) >= 2, 15, "two blocks")
         for slot in cluster.slots[2:]:
             await cluster.stop(slot)  # half the validators gone: no quorum any more
-        await wait_for(lambda: alive[0].state.height == alive[1].state.height, 5, "the stall")
+        # the stall: both have voted at the next height and wait for votes that cannot come
+        await wait_for(lambda: alive[0].state.height == alive[1].state.height and
+                       all(_waits_for_votes(n) for n in alive), 5, "the stall")
         stalled = alive[0].state
-        await asyncio.sleep(0.5)
-        assert alive[0].state.height == stalled.height  # nothing can be finalized
         # the governors (here: validator 0 alone, threshold 1) name the two that remain
         keep = tuple(v for v in cluster.genesis.validators
                      if v.pubkey in {n.pubkey for n in alive})
@@ -221,12 +239,13 @@ async def test_lost_quorum_is_recovered_by_a_governors_recovery_in_the_inbox(
         for d in inboxes:
             (d / f"recovery-{stalled.height}.action").write_text(
                 encode_recovery(recovery).hex())
-        await asyncio.sleep(0.3)
-        assert alive[0].state.height == stalled.height  # too early: recovery_after_ms not over
+        await wait_for(lambda: len(_nodes_that_refused(caplog, "recovery_too_early")) == 2, 5,
+                       "both nodes reading the recovery and refusing it as too early")
+        assert alive[0].state.height == stalled.height  # recovery_after_ms is not over
         cluster.clock_offset_ms = stalled.params.recovery_after_ms + 1_000  # time passes
         await wait_for(lambda: min(n.state.height for n in alive) >= stalled.height + 3, 20,
                        "blocks from the recovered set")
-        first = alive[0].store.get_block_at(stalled.height + 1)
+        first = alive[0].store.get_block_at(stalled.height + 1)  # nothing was final between
         assert first is not None and first.actions[0] == encode_recovery(recovery)
         assert set(alive[1].state.voting_set()) == {n.pubkey for n in alive}
         assert alive[0].store.get_hash_at(stalled.height + 2) == \

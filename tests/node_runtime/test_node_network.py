@@ -46,6 +46,8 @@ async def test_four_validators_finalize_txs_and_agree_on_every_block() -> None:
     try:
         txs = payments(cluster.genesis, 30)
         a = cluster.nodes()[0]
+        published: list[int] = []  # the txs of each block `a` tells its commit listeners about
+        a.on_commit(lambda c: published.append(len(c.block.txs)))
         for tx in txs:  # chained: each spends the last one's change, so all go to one node
             await a.submit_tx(tx)
         # a conflicting double spend of the funder's genesis coin is refused with its rule
@@ -74,7 +76,7 @@ async def test_four_validators_finalize_txs_and_agree_on_every_block() -> None:
             assert isinstance(n.chain_state(), ChainState)
             assert n.status().validator
             assert n.status().peers == 3
-        assert cluster.nodes()[0].feed.txs_total == len(txs)
+        assert sum(published) == len(txs)
     finally:
         await cluster.stop_all()
 
@@ -221,5 +223,44 @@ async def test_a_quorum_that_precommitted_a_block_and_restarted_commits_that_blo
         await wait_for(lambda: min_tip(cluster) >= h, 15, "the locked height committed")
         assert {n.store.get_hash_at(h) for n in cluster.nodes()} == {x}
         await wait_for(lambda: min_tip(cluster) >= h + 1, 15, "the chain going on")
+    finally:
+        await cluster.stop_all()
+
+
+async def test_in_a_full_mesh_each_vote_crosses_each_link_once_from_its_signer() -> None:
+    """Peers announce their direct neighbors (STATUS), so nobody relays a validator's votes to
+    a peer that got them first-hand: in a full mesh every vote arrives once, from its signer."""
+    from collections import Counter
+
+    from consensus.votes import decode_vote
+    from faircoop_node.net.envelope import MsgType
+
+    cluster = await start_cluster(4)
+    copies: Counter[tuple[bytes, bytes]] = Counter()  # (receiver, vote signature) -> copies
+    relayed: list[tuple[bytes, bytes]] = []  # (receiver, vote) where the sender is not the signer
+    try:
+        for slot in cluster.slots:
+            node = slot.node
+            assert node is not None
+            inner = node._on_message
+
+            async def counting(peer, msg_type, payload, inner=inner, me=slot.key.public_key):
+                if msg_type == MsgType.VOTE:
+                    vote = decode_vote(payload)
+                    copies[(me, vote.signature)] += 1
+                    if vote.validator != peer:
+                        relayed.append((me, vote.signature))
+                await inner(peer, msg_type, payload)
+
+            slot.transport.set_handlers(counting, node._on_peer)
+        first = cluster.nodes()[0]
+        await wait_for(lambda: first.state.height >= 2, 15, "status exchanged")
+        copies.clear()
+        relayed.clear()
+        start = first.state.height
+        await wait_for(lambda: min(n.state.height for n in cluster.nodes()) >= start + 5, 20,
+                       "five more blocks")
+        assert copies and max(copies.values()) == 1, copies.most_common(3)
+        assert relayed == []
     finally:
         await cluster.stop_all()

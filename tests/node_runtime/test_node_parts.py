@@ -32,7 +32,7 @@ from faircoop_node.node.signing import (
 )
 from faircoop_node.node.sync import SyncError, SyncTracker, check_certified
 from tests.builders import CHAIN_ID
-from tests.node_runtime.harness import VALIDATOR_KEYS, fresh_store, runtime_genesis
+from tests.node_runtime.harness import VALIDATOR_KEYS, fresh_store, runtime_genesis, wait_for
 
 # -- the last-signed record ---------------------------------------------------------------------
 
@@ -249,7 +249,7 @@ async def test_inflow_holds_a_peer_at_its_share_and_lets_others_through() -> Non
     for _ in range(3):
         await inflow.admit(flood, 100)
     waiting = asyncio.create_task(inflow.admit(flood, 100))
-    await asyncio.sleep(0.01)
+    await wait_for(lambda: len(inflow._waiters) == 1, 1, "the flooder parked")
     assert not waiting.done() and inflow.queued(flood) == 3  # the flooder waits ...
     await asyncio.wait_for(inflow.admit(quiet, 100), 1)  # ... the others don't
     await inflow.admit(quiet, 100)
@@ -262,8 +262,8 @@ async def test_inflow_holds_a_peer_at_its_share_and_lets_others_through() -> Non
     await asyncio.wait_for(inflow.admit(other, 50_000), 1)
     # ... and one over its byte share waits until its first leaves
     later = asyncio.create_task(inflow.admit(other, 50_000))
-    await asyncio.sleep(0.01)
-    assert not later.done()
+    await wait_for(lambda: len(inflow._waiters) == 1, 1, "the big second message parked")
+    assert not later.done() and inflow.queued(other) == 1
     inflow.close()  # stopping: nobody is held any more
     await asyncio.wait_for(later, 1)
 

@@ -8,7 +8,8 @@ import asyncio
 from collections.abc import Sequence
 
 from faircoop_node.net.transport import PeerId
-from faircoop_node.node.gossip import TX_BATCH, TX_FLUSH_S, TxRelay
+from faircoop_node.node.gossip import TX_BATCH, TxRelay
+from tests.node_runtime.harness import wait_for
 
 P = PeerId(b"p" * 33)
 Q = PeerId(b"q" * 33)
@@ -26,7 +27,7 @@ async def test_txs_wait_briefly_and_share_a_frame_per_excluded_set() -> None:
     relay.add([b"d"], frozenset())
     relay.add([b"e"], frozenset({Q}))
     assert sent == []  # nothing leaves before the flush
-    await asyncio.sleep(TX_FLUSH_S * 4)
+    await wait_for(lambda: sent != [], 1, "the flush")
     assert sorted(sent) == [
         ((b"a", b"d"), frozenset()),
         ((b"b", b"c"), frozenset({P})),
@@ -40,7 +41,7 @@ async def test_a_full_batch_leaves_at_once_in_frames_of_at_most_tx_batch() -> No
     relay.add(raws[:TX_BATCH], frozenset({P}))
     assert [(len(txs), ex) for txs, ex in sent] == [(TX_BATCH, frozenset({P}))]
     relay.add(raws[TX_BATCH:], frozenset({P}))
-    await asyncio.sleep(TX_FLUSH_S * 4)
+    await wait_for(lambda: len(sent) == 2, 1, "the rest's flush")
     assert [txs for txs, _ in sent] == [tuple(raws[:TX_BATCH]), tuple(raws[TX_BATCH:])]
 
 
@@ -48,8 +49,9 @@ async def test_close_drops_what_is_queued() -> None:
     relay, sent = recorder()
     relay.add([b"a"], frozenset())
     relay.close()
-    await asyncio.sleep(TX_FLUSH_S * 4)
-    assert sent == []
+    relay.add([b"b"], frozenset())  # queued after the close: the next flush shows what is left
+    await wait_for(lambda: sent != [], 1, "the next flush")
+    assert sent == [((b"b",), frozenset())]  # a was dropped, not sent late
 
 
 async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None:
@@ -59,7 +61,7 @@ async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None
     from faircoop_node.net.envelope import MsgType, decode_txs, encode_txs
     from faircoop_node.net.transport import ChainIdentity, Tip
     from tests.builders import key
-    from tests.node_runtime.harness import payments, start_cluster, wait_for
+    from tests.node_runtime.harness import payments, start_cluster
 
     cluster = await start_cluster(3)
     try:
@@ -94,12 +96,23 @@ async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None
             queue(peer, raws)
 
         intake.add = counting  # type: ignore[method-assign]
+        relayed: list[tuple[tuple[bytes, ...], frozenset[PeerId]]] = []  # validator 1's frames
+        relay = nodes[1].peers.relay
+        send = relay._send
+
+        def recording(raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
+            relayed.append((raws, exclude))
+            send(raws, exclude)
+
+        relay._send = recording
         first, second = payments(cluster.genesis, 2)
         await nodes[0].submit_tx(first)  # validator 0 -> validators 1, 2 -> their taps
         raw_first = codec.encode_tx(first)
         await wait_for(lambda: all(raw_first in [r for _, r in heard[n]] for n in (0, 1)), 5,
                        "the tx at both taps")
-        await asyncio.sleep(TX_FLUSH_S * 4)  # validator 1 had time to pass it on, if it would
+        # tap 0 heard it from validator 1, whose one frame of it left out every validator;
+        # tap 1 heard it from validator 2, so validator 2 took it in (from validator 0 alone)
+        assert [exclude for raws, exclude in relayed if raw_first in raws] == [validators]
         assert [p for p, r in copies if r == raw_first] == [nodes[0].pubkey]
         # a tx from a non-validator peer is passed on to the validators
         taps[0].broadcast(MsgType.TXS, encode_txs((codec.encode_tx(second),)))
@@ -126,7 +139,7 @@ async def test_intake_admits_in_slices_letting_other_work_run_between_them() -> 
     intake.add(P, [b"a", b"b", b"c", b"d", b"e"])
     intake.add(Q, [b"f"])
     assert len(intake) == 6 and log == []  # nothing is admitted on receipt
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: len(log) == 5, 1, "every slice admitted")
     assert log == [(P, (b"a", b"b")), "vote", (P, (b"c", b"d")), (P, (b"e",)), (Q, (b"f",))]
     assert len(intake) == 0 and intake.shed == 0
 
@@ -145,9 +158,11 @@ async def test_intake_sheds_frames_past_its_backlog_and_stops_a_frame_on_junk() 
     intake.add(Q, [b"c", b"d"])  # 5 > 4 queued: dropped whole
     intake.add(Q, [b"e"])
     assert intake.shed == 2 and len(intake) == 4
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: b"e" in admitted, 1, "the last frame admitted")
     assert admitted == [b"a", b"junk", b"e"]
     intake.add(P, [b"f"])
     await intake.close()  # stopping: what is queued is dropped
-    await asyncio.sleep(0.02)
-    assert admitted == [b"a", b"junk", b"e"] and len(intake) == 0
+    assert len(intake) == 0
+    intake.add(Q, [b"g"])  # queued after the close: admitted on its own
+    await wait_for(lambda: b"g" in admitted, 1, "the frame queued after the close")
+    assert admitted == [b"a", b"junk", b"e", b"g"]  # f was dropped, never admitted

@@ -1,0 +1,1 @@
+"""The seeded whole-network simulator: named scenarios, the seed sweep, its CLI."""

@@ -1,6 +1,10 @@
 """A node as a process: load config, key and genesis, open the store, serve P2P and the API.
 
-`open_node(config)` builds the pieces (LevelDB store, WebSocket transport, `Node`);
+This is where the runtime (`faircoop_node.node`) and the HTTP API (`faircoop_node.api`) meet:
+neither imports the other. `NodeApi` is the API's `NodeView` over a `Node`, and turns the
+node's commits (`Node.on_commit`) into the API's block feed.
+
+`open_node(config)` builds the pieces (LevelDB store, WebSocket transport, `Node`, `NodeApi`);
 `serve(config)` runs them until SIGTERM or SIGINT, then shuts down in order: stop taking
 API requests and peer messages, let the item in hand finish (a commit in progress completes
 its synced write batch), close the transport, close the store. Nothing acknowledged is lost:
@@ -19,20 +23,56 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
-from consensus.chainstate import encode_chain_state, genesis_state
+from consensus.chainstate import ChainState, encode_chain_state, genesis_state
 from consensus.codec import genesis_hash
+from consensus.types import Tx, TxId
 from faircoop_node.api import create_app
-from faircoop_node.api.limits import MIN_CONNECTIONS, ApiLimits, descriptor_limit
+from faircoop_node.api.feed import BlockFeed, NewBlock
+from faircoop_node.api.limits import ApiLimits, descriptor_limit, spare_descriptors
 from faircoop_node.api.site import make_runner, serve_capped
 from faircoop_node.config import NodeConfig
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.keys import load_node_key
 from faircoop_node.logs import LogContext, event_logger, setup_logging
+from faircoop_node.mempool import Mempool
 from faircoop_node.net.transport import ChainIdentity
 from faircoop_node.net.ws import WsTransport
-from faircoop_node.node.runner import Node, NodeError, NodeOptions
+from faircoop_node.node.driver import Committed
+from faircoop_node.node.runner import Node, NodeError, NodeOptions, NodeStatus
 from faircoop_node.storage import LevelDBStore
 from faircoop_node.storage.leveldb import open_files_for
+from faircoop_node.storage.protocol import ChainReader
+
+
+class NodeApi:
+    """The API's `NodeView` over a `Node`: the node's own reads, and a `BlockFeed` that each
+    block the node commits is published to (block streams and /metrics read it)."""
+
+    def __init__(self, node: Node, feed: BlockFeed | None = None) -> None:
+        self._node = node
+        self.feed = feed or BlockFeed()
+        node.on_commit(self._publish)
+
+    def _publish(self, c: Committed) -> None:
+        h = c.block.header
+        self.feed.publish(NewBlock(h.height, c.block_id, len(c.block.txs), h.time_ms))
+
+    @property
+    def store(self) -> ChainReader:
+        return self._node.store
+
+    @property
+    def mempool(self) -> Mempool:
+        return self._node.mempool
+
+    def status(self) -> NodeStatus:
+        return self._node.status()
+
+    def chain_state(self) -> ChainState:
+        return self._node.chain_state()
+
+    async def submit_tx(self, tx: Tx) -> TxId:
+        return await self._node.submit_tx(tx)
 
 
 @dataclass
@@ -43,14 +83,15 @@ class NodeProcess:
     node: Node
     store: LevelDBStore
     transport: WsTransport
+    api: NodeApi
     api_runner: web.AppRunner | None = None
     api_server: asyncio.Server | None = None
     api_port: int = 0
 
     async def start(self) -> None:
         await self.node.start()
-        limits = api_limits(self.config, self.store)
-        app = create_app(self.node, limits=limits)
+        limits, spare = api_limits(self.config, self.store)
+        app = create_app(self.api, limits=limits)
         self.api_runner = make_runner(app, limits)
         await self.api_runner.setup()
         try:
@@ -63,20 +104,23 @@ class NodeProcess:
         self.node.log.info("api_listening", url=f"http://{self.config.api.host}:{self.api_port}"
                            "/api/v1/status", max_connections=limits.max_connections,
                            max_streams=limits.max_streams)
-        if limits.max_connections == MIN_CONNECTIONS:
+        if limits.max_connections > spare:
             self.node.log.warning("open_file_limit_low", nofile=descriptor_limit(),
-                                  api_connections=MIN_CONNECTIONS,
-                                  hint="raise the open-file limit (ulimit -n)")
+                                  api_connections=limits.max_connections, spare=max(spare, 0),
+                                  hint="raise the open-file limit (ulimit -n), or lower "
+                                       "[api] max_connections")
 
     async def stop(self) -> None:
         if self.api_server is not None:
             self.api_server.close()
             self.api_server = None
         if self.api_runner is not None:
-            self.node.feed.close_all()
+            self.api.feed.close_all()
             await self.api_runner.cleanup()
             self.api_runner = None
         await self.node.stop()
+        self.node.log.info("p2p_traffic", tip=self.node.state.height,
+                           traffic=self.transport.traffic.as_json())
         await asyncio.to_thread(self.store.close)
 
 
@@ -86,11 +130,14 @@ def peer_descriptors(config: NodeConfig) -> int:
     return 2 * config.limits.max_peers + len(config.p2p.peers)
 
 
-def api_limits(config: NodeConfig, store: LevelDBStore) -> ApiLimits:
-    """The API's caps, sized so that the API can't take the descriptors the peers and the
-    store need (issue 12, finding 11)."""
-    return ApiLimits.for_descriptors(descriptor_limit(),
-                                     peer_descriptors(config) + store.descriptors)
+def api_limits(config: NodeConfig, store: LevelDBStore) -> tuple[ApiLimits, int]:
+    """The API's caps (the config's, or sized so that the API can't take the descriptors the
+    peers and the store need: issue 12, finding 11), and the descriptors the limit leaves for
+    API connections."""
+    nofile, reserved = descriptor_limit(), peer_descriptors(config) + store.descriptors
+    limits = ApiLimits.for_descriptors(nofile, reserved, max_connections=config.api.max_connections,
+                                       max_streams=config.api.max_streams)
+    return limits, spare_descriptors(nofile, reserved)
 
 
 def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodeProcess:
@@ -112,7 +159,7 @@ def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodePro
         config, key, ChainIdentity(genesis.chain_id, gid), node.p2p_tip,
         log=event_logger("faircoop.net", ctx))
     node.attach(transport)
-    return NodeProcess(config, node, store, transport)
+    return NodeProcess(config, node, store, transport, NodeApi(node))
 
 
 async def serve(config: NodeConfig, ready: asyncio.Event | None = None) -> None:

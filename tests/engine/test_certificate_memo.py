@@ -1,4 +1,5 @@
-"""The verified-precommit memo in `verify_certificate` saves work and never changes an answer."""
+"""A node's verified-signature memo, passed to `verify_certificate`, saves work and never
+changes an answer."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from consensus import certificate, crypto
+from consensus import crypto
 from consensus.certificate import InvalidCertificate, verify_certificate
 from consensus.crypto import PrivateKey, sha256
 from consensus.types import BlockHash, PublicKey
@@ -40,25 +41,30 @@ def test_a_verified_certificate_is_not_verified_twice() -> None:
     counter = Counting(crypto.backend())
     old = crypto.use_backend(counter)  # type: ignore[arg-type]
     try:
+        memo = crypto.VerifiedMemo()
         c = cert(7)
-        verify_certificate(c, BLOCK, VOTERS, CHAIN, 7)
+        verify_certificate(c, BLOCK, VOTERS, CHAIN, 7, memo.verify)
         assert counter.calls == 3
-        verify_certificate(c, BLOCK, VOTERS, CHAIN, 7)
+        verify_certificate(c, BLOCK, VOTERS, CHAIN, 7, memo.verify)
         assert counter.calls == 3
         # one more signer: only the new signature is checked
-        verify_certificate(cert(7, range(4)), BLOCK, VOTERS, CHAIN, 7)
+        verify_certificate(cert(7, range(4)), BLOCK, VOTERS, CHAIN, 7, memo.verify)
         assert counter.calls == 4
+        # without a memo every signature is checked each time
+        verify_certificate(c, BLOCK, VOTERS, CHAIN, 7)
+        assert counter.calls == 7
     finally:
         crypto.use_backend(old)
 
 
 def test_bad_signatures_are_never_remembered_and_a_new_backend_starts_empty() -> None:
+    memo = crypto.VerifiedMemo()
     good = cert(8)
-    verify_certificate(good, BLOCK, VOTERS, CHAIN, 8)
+    verify_certificate(good, BLOCK, VOTERS, CHAIN, 8, memo.verify)
     forged = replace(good, signatures=((0, bytes(64)), *good.signatures[1:]))
     for _ in range(2):
         with pytest.raises(InvalidCertificate, match="validator 0"):
-            verify_certificate(forged, BLOCK, VOTERS, CHAIN, 8)
+            verify_certificate(forged, BLOCK, VOTERS, CHAIN, 8, memo.verify)
 
     class Refuses(Counting):
         def verify(self, pub: bytes, sig: bytes, digest: bytes) -> bool:
@@ -69,9 +75,8 @@ def test_bad_signatures_are_never_remembered_and_a_new_backend_starts_empty() ->
     old = crypto.use_backend(refuses)  # type: ignore[arg-type]
     try:
         with pytest.raises(InvalidCertificate, match="certificate_bad_signature|does not verify"):
-            verify_certificate(good, BLOCK, VOTERS, CHAIN, 8)
-        assert refuses.calls == 1
+            verify_certificate(good, BLOCK, VOTERS, CHAIN, 8, memo.verify)
+        assert refuses.calls == 1  # the memo answered nothing for the new backend
     finally:
         crypto.use_backend(old)
-    assert len(certificate._verified) == 0 or certificate._verified_backend[0] is refuses
-    verify_certificate(good, BLOCK, VOTERS, CHAIN, 8)  # the real backend again: still valid
+    verify_certificate(good, BLOCK, VOTERS, CHAIN, 8, memo.verify)  # the real backend again

@@ -16,7 +16,7 @@ from consensus import codec
 from consensus.errors import DecodeError
 from consensus.types import Block, OutPoint, Tx, TxId
 from tests.builders import key, lock, make_block, make_header, make_tx, single
-from tests.property.test_codec_properties import blocks, msgpack_trees, mutations, txs
+from tests.codec.strategies import blocks, msgpack_trees, mutations, txs
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -1,0 +1,1 @@
+"""Addresses (consensus/address.py): bech32m vectors, typos and network prefixes."""

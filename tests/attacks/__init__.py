@@ -1,0 +1,1 @@
+"""Attacks on real node processes: Byzantine validators, outsiders, hostile wallets (slow)."""

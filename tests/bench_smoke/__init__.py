@@ -1,0 +1,1 @@
+"""The benchmark scripts and the load generator, run at their smallest sizes."""

@@ -1,0 +1,1 @@
+"""The chain state: header-chain validation, evidence, quarantine, recovery."""

@@ -1,0 +1,1 @@
+"""The canonical codec (consensus/codec.py): rejection tables, hypothesis properties, fast paths."""

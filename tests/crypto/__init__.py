@@ -1,0 +1,1 @@
+"""Hashing, keys and signatures (consensus/crypto.py): both verify backends, Wycheproof vectors."""

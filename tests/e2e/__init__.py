@@ -1,0 +1,1 @@
+"""Devnets of real node processes driven through the HTTP API (slow)."""

@@ -1,0 +1,1 @@
+"""Faults under load on a devnet of real processes behind a controllable proxy (slow)."""

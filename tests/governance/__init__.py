@@ -1,0 +1,1 @@
+"""Governance actions and the voting-set changes they make."""

@@ -1,0 +1,1 @@
+"""Merkle roots and proofs (consensus/merkle.py), against RFC 6962."""

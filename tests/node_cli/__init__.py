@@ -1,0 +1,1 @@
+"""`faircoop-node`'s command line, configuration, keys, genesis file and logs."""

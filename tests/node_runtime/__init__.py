@@ -1,0 +1,1 @@
+"""The node runtime in process: real `Node`s over the in-memory transport."""

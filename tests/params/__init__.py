@@ -1,0 +1,1 @@
+"""Chain parameters (consensus/params.py): ranges, bounds and encoding order."""
