@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # the wallet is imported where it is used: the node runs with
 MANIFEST = "devnet.json"
 FORMAT = "faircoop-devnet/1"
 CHAIN_ID = "faircoop-devnet"
-P2P_OFFSET = 100
+P2P_OFFSET = 1000  # P2P ports sit this far above API ports: room for 100 validators
 DEMO_ALLOCATION = 10_000_000 * COIN
 DEVNET_PARAMS = {
     "block_interval_ms": 100,
@@ -72,7 +72,9 @@ DEVNET_PARAMS = {
     "timeout_delta_ms": 250,
 }
 STOP_GRACE_S = 10.0
-MAX_GOVERNORS = 5  # the demo governors: min(validators, 5)
+MAX_VALIDATORS = 100  # FairCoin 2's cap on validating cooperatives
+MAX_GOVERNORS = 16  # the treasury is their multisig, and a policy names at most 16 keys
+DEFAULT_GOVERNORS = 5  # K = min(N, 5): governors are a small set apart from the validators
 TREASURY_NAME = "devnet-treasury"
 
 
@@ -160,21 +162,36 @@ def ports_for(base_port: int, index: int) -> tuple[int, int]:
 
 
 def check_ports(validators: int, base_port: int) -> None:
-    if not 1 <= validators <= 50:
-        raise DevnetError(f"--validators must be 1 to 50, not {validators}")
+    if not 1 <= validators <= MAX_VALIDATORS:
+        raise DevnetError(f"--validators must be 1 to {MAX_VALIDATORS}, not {validators}")
     if not 1024 <= base_port <= 65535 - P2P_OFFSET - validators - 10:
         raise DevnetError(f"--base-port must be 1024 to {65535 - P2P_OFFSET - validators - 10}")
 
 
+def default_governors(validators: int) -> int:
+    """K = min(N, 5): every devnet has governors to try governance with, and a treasury that
+    is their multisig however many validators it has."""
+    return min(validators, DEFAULT_GOVERNORS)
+
+
+def check_governors(governors: int) -> None:
+    if not 1 <= governors <= MAX_GOVERNORS:
+        raise DevnetError(f"--governors must be 1 to {MAX_GOVERNORS} (the treasury is their "
+                          f"multisig, and a policy names at most 16 keys), not {governors}")
+
+
 def create_devnet(directory: Path, validators: int = 4, base_port: int = 7070,
-                  *, now_ms: int | None = None) -> DevnetLayout:
-    """Lay a new devnet out under `directory` (which must not hold one already)."""
+                  *, now_ms: int | None = None, governors: int | None = None) -> DevnetLayout:
+    """Lay a new devnet out under `directory` (which must not hold one already), with
+    `governors` demo governors (default `default_governors(validators)`)."""
     from wallet.keys import RECEIVE, HDAccount, generate_mnemonic, lock_for_pubkey
     from wallet.keystore import WalletSecrets
     from wallet.receipts import genesis_light_state
     from wallet.walletfile import create_wallet_files
 
     check_ports(validators, base_port)
+    governors = default_governors(validators) if governors is None else governors
+    check_governors(governors)
     directory = directory.resolve()
     if (directory / MANIFEST).exists():
         raise DevnetError(f"{directory} already holds a devnet")
@@ -199,24 +216,24 @@ def create_devnet(directory: Path, validators: int = 4, base_port: int = 7070,
     mnemonic = generate_mnemonic(24)
     account = HDAccount.from_mnemonic(mnemonic, "test")
     demo_lock = lock_for_pubkey(account.pubkey(RECEIVE, 0))
-    governors = DemoGovernors.new(min(validators, MAX_GOVERNORS))
+    demo = DemoGovernors.new(governors)
     genesis = build_genesis(
-        chain_id=CHAIN_ID, network="test", validators=members, governors=governors.keys,
-        threshold=governors.threshold, allocations=[TxOut(DEMO_ALLOCATION, demo_lock)],
+        chain_id=CHAIN_ID, network="test", validators=members, governors=demo.keys,
+        threshold=demo.threshold, allocations=[TxOut(DEMO_ALLOCATION, demo_lock)],
         time_ms=now_ms if now_ms is not None else int(time.time() * 1000),
-        params=DEVNET_PARAMS, treasury_lock=policy_lock(governors.treasury))
+        params=DEVNET_PARAMS, treasury_lock=policy_lock(demo.treasury))
     write_genesis(directory / "genesis.json", genesis)
     for node in nodes:
         write_genesis(node.directory / "genesis.json", genesis)
     password = secrets.token_urlsafe(18)
     layout = DevnetLayout(directory, validators, base_port, CHAIN_ID,
                           encode_address(demo_lock, "test"), tuple(nodes),
-                          len(governors.mnemonics))
+                          len(demo.mnemonics))
     light = genesis_light_state(genesis)
     create_wallet_files(layout.wallet_path, secrets_=WalletSecrets(mnemonic), password=password,
                         network="test", chain_id=CHAIN_ID, genesis_hash=genesis_hash(genesis),
                         light=light)
-    governors.write_wallets(layout, password, genesis_hash(genesis), light)
+    demo.write_wallets(layout, password, genesis_hash(genesis), light)
     write_atomic(layout.password_path, password + "\n", mode=PRIVATE_MODE)
     write_atomic(directory / MANIFEST, layout.to_json())  # last: its presence means "complete"
     return layout
@@ -325,7 +342,8 @@ def load_devnet(directory: Path) -> DevnetLayout:
 
 
 def ensure_devnet(directory: Path, validators: int | None, base_port: int | None,
-                  *, reset: bool = False) -> tuple[DevnetLayout, bool]:
+                  *, reset: bool = False, governors: int | None = None
+                  ) -> tuple[DevnetLayout, bool]:
     """Reuse the devnet in `directory`, or create one; (layout, created).
 
     A reused devnet must match the --validators/--base-port asked for (when given);
@@ -348,7 +366,7 @@ def ensure_devnet(directory: Path, validators: int | None, base_port: int | None
         raise DevnetError(f"{directory} exists and is not a devnet directory; choose another "
                           "--dir")
     return create_devnet(directory, 4 if validators is None else validators,
-                         7070 if base_port is None else base_port), True
+                         7070 if base_port is None else base_port, governors=governors), True
 
 
 def _binds(port: int, *, reuse_address: bool, host: str = "127.0.0.1") -> bool:
