@@ -118,9 +118,12 @@ class Drill:
         return out + err
 
     def port_slot(self, index: int) -> tuple[int, int]:
-        """(API port, P2P port) of slot `index`, the devnet's own scheme (slots 0..N are its
-        nodes; a drill adds nodes from N + 1)."""
-        return self.base_port + index, self.base_port + 100 + index
+        """(API port, P2P port) of slot `index` in the devnet's own scheme, read off its
+        manifest (slots 0..N are its nodes; a drill adds nodes from N + 1)."""
+        some = next(iter(self.nodes.values()))
+        api = int(some.api_url.rsplit(":", 1)[1])
+        p2p = int(some.p2p_url.rsplit(":", 1)[1].split("/")[0])
+        return self.base_port + index, self.base_port + (p2p - api) + index
 
     def start_node(self, node: Node) -> None:
         """`faircoop-node run --config DIR/config.toml`, logging to DIR/node.log."""
