@@ -52,6 +52,7 @@ from faircoop_node.node.serve import BlockServer
 from faircoop_node.storage.base import BaseStore
 
 INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
+GONE_KEPT = 256  # disconnected peers whose last STATUS is kept (a reconnect race; see forget)
 
 
 @dataclass(slots=True)
@@ -90,6 +91,8 @@ class PeerMessages:
         # and the same decoded, as keys (a set changes rarely: the keys stay good across heights)
         self._neighbors: dict[PeerId, tuple[int, bytes]] = {}
         self._decoded: dict[PeerId, frozenset[bytes]] = {}
+        self._holders: dict[bytes, frozenset[PeerId]] = {}  # signer -> peers that neighbor it
+        self._gone: dict[PeerId, None] = {}  # disconnected peers whose news we keep, oldest first
         self._counters = counters
         self.stopping = False
 
@@ -103,6 +106,8 @@ class PeerMessages:
             self._saw_tip(peer, status.height)
             self._neighbors[peer] = (status.height, status.neighbors)
             self._decoded.pop(peer, None)
+            self._holders.clear()
+            self._gone.pop(peer, None)
         elif msg_type == MsgType.GET_BLOCKS:
             self._server.request(peer, payload)
         elif msg_type == MsgType.VOTE:
@@ -169,11 +174,11 @@ class PeerMessages:
         the peer it came from, the signer, and every peer that announced the signer among
         its direct neighbors (the signer sent it to them first-hand). In a full mesh that is
         every peer: each vote crosses each link once, from its signer."""
-        skip = {sender, PeerId(signer)}
-        for peer in self._neighbors:
-            if signer in self._neighbor_keys(peer):
-                skip.add(peer)
-        return frozenset(skip)
+        holders = self._holders.get(signer)
+        if holders is None:
+            holders = self._holders[signer] = frozenset(
+                peer for peer in self._neighbors if signer in self._neighbor_keys(peer))
+        return holders | {sender, PeerId(signer)}
 
     def _neighbor_keys(self, peer: PeerId) -> frozenset[bytes]:
         """The validators `peer` last said it reaches directly, decoded against the voting set
@@ -187,9 +192,20 @@ class PeerMessages:
         return keys
 
     def forget(self, peer: PeerId) -> None:
-        """`peer` disconnected."""
-        self._neighbors.pop(peer, None)
-        self._decoded.pop(peer, None)
+        """`peer` disconnected. What it last said of its neighbors is kept (the newest
+        `GONE_KEPT` such peers): when two connections to one peer race, our side may see the
+        peer leave and come back while the peer saw nothing and won't say it again, and
+        forgetting would make us relay to it every vote its neighbors sent it first-hand.
+        A peer that really reconnects sends a fresh STATUS at once."""
+        if peer not in self._neighbors:
+            return
+        self._gone[peer] = None
+        while len(self._gone) > GONE_KEPT:
+            oldest = next(iter(self._gone))
+            del self._gone[oldest]
+            self._neighbors.pop(oldest, None)
+            self._decoded.pop(oldest, None)
+            self._holders.clear()
 
     def neighbors(self) -> bytes:
         """Our own `Status.neighbors`: which validators of the next height we reach directly."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -59,6 +60,37 @@ def height(url: str) -> int:
         return int(r.read())
 
 
+FRAMES = re.compile(r'^faircoop_p2p_frames_total\{direction="(in|out)",type="(\w+)"\} (\S+)$')
+
+
+def frames_now(url: str) -> Counter[tuple[str, str]] | None:
+    """(direction, type) -> frames so far, from the node's /metrics; None if it has none."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    found: Counter[tuple[str, str]] = Counter()
+    for line in text.splitlines():
+        m = FRAMES.match(line)
+        if m:
+            found[(m.group(1), m.group(2))] = int(float(m.group(3)))
+    return found or None
+
+
+def window_frames(before: list[Counter[tuple[str, str]] | None],
+                  after: list[Counter[tuple[str, str]] | None]) -> dict[str, Counter[str]] | None:
+    """Frames in and out by type over the window, summed over nodes; None without /metrics."""
+    if any(b is None for b in before) or any(a is None for a in after):
+        return None
+    out: dict[str, Counter[str]] = {"in": Counter(), "out": Counter()}
+    for b, a in zip(before, after, strict=True):
+        assert a is not None and b is not None
+        for (direction, kind), n in a.items():
+            out[direction][kind] += n - b.get((direction, kind), 0)
+    return out
+
+
 def traffic_of(log: Path) -> tuple[int, dict[str, dict[str, int]], int] | None:
     """(tip, traffic, regossips) from the node's `p2p_traffic` line, written at shutdown."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
@@ -76,12 +108,14 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
         nodes = [node for node in layout.nodes if node.validator]
         start_height = 0
         spied = False
+        windowed = None
         net.start_all(nodes)
         try:
             for node in nodes:
                 wait_height(node.api_url, 2, 120 + 3 * n)
             time.sleep(args.warmup)
             pids = {node.name: net.procs[node.name].pid for node in nodes}
+            f0 = [frames_now(node.api_url) for node in nodes]
             h0, c0, t0 = height(nodes[0].api_url), {k: cpu_s(p) for k, p in pids.items()}, \
                 time.monotonic()
             if args.spy:
@@ -92,6 +126,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
                 time.sleep(args.window)
             h1, c1, t1 = height(nodes[0].api_url), {k: cpu_s(p) for k, p in pids.items()}, \
                 time.monotonic()
+            windowed = window_frames(f0, [frames_now(node.api_url) for node in nodes])
             start_height = h0
         finally:
             codes = net.stop_all()
@@ -113,6 +148,9 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
         counted = max(1, len(tips))
         life_blocks = max(1, (sum(tips) / counted))  # traffic covers each node's whole life
         per = counted * life_blocks
+        if windowed is not None:  # the window only (/metrics at its edges): no start-up
+            frames_in, frames_out = windowed["in"], windowed["out"]
+            per = len(nodes) * blocks
         return {
             "validators": n,
             "window_s": round(t1 - t0, 1),
@@ -123,7 +161,8 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             "frames_out_per_block_per_validator": round(sum(frames_out.values()) / per, 1),
             "frames_in_per_block_per_validator": round(sum(frames_in.values()) / per, 1),
             "frames_out_by_type": {k: round(v / per, 1) for k, v in frames_out.most_common()},
-            "regossips_per_block_per_validator": round(regossips / per, 2),
+            "frames_counted": "window" if windowed is not None else "whole life",
+            "regossips_per_block_per_validator": round(regossips / (counted * life_blocks), 2),
             "start_height": start_height,
             "node_exit_codes": sorted(set(codes.values())),
             **({"spy_top": summarize(Path(args.spy) / f"idle-{n}.raw", 15)["self"]}

@@ -91,3 +91,60 @@ async def test_a_validator_deciding_blocks_sends_no_status_and_an_observer_does(
         assert expected - 2 <= sent[observer.key.public_key] <= expected + 1, (sent, elapsed)
     finally:
         await cluster.stop_all()
+
+
+async def test_a_peer_seen_to_leave_and_return_on_our_side_only_still_gets_no_relayed_votes(
+) -> None:
+    """Two connections to one peer race: our side sees the peer leave and come back, the
+    peer sees nothing and says nothing new. What it last said of its neighbors still holds,
+    so we relay it no vote it got first-hand (forgetting that meant relaying it every vote,
+    for good, since a deciding validator sends no periodic STATUS)."""
+    from consensus.votes import decode_vote
+
+    cluster = await start_cluster(4)
+    relayed: list[bytes] = []  # signatures of votes b got from a that a did not sign
+    a, b = cluster.slots[0], cluster.slots[1]
+    try:
+        assert b.node is not None
+        inner = b.node._on_message
+
+        async def counting(peer: PeerId, msg_type: MsgType, payload: bytes) -> None:
+            if msg_type == MsgType.VOTE and peer == a.key.public_key:
+                vote = decode_vote(payload)
+                if vote.validator != peer:
+                    relayed.append(vote.signature)
+            await inner(peer, msg_type, payload)
+
+        b.transport.set_handlers(counting, b.node._on_peer)
+        first = cluster.nodes()[0]
+        await wait_for(lambda: first.state.height >= 3, 15, "height 3")
+        await asyncio.sleep(2 * FAST_OPTIONS.status_s)  # everyone's neighbor news is told
+        await a.transport.peer_event(b.transport, False, "duplicate connection")
+        await a.transport.peer_event(b.transport, True, "")
+        relayed.clear()
+        start = first.state.height
+        await wait_for(lambda: min(n.state.height for n in cluster.nodes()) >= start + 5, 20,
+                       "five more blocks")
+        assert relayed == [], f"{len(relayed)} votes relayed to a peer that had them"
+    finally:
+        await cluster.stop_all()
+
+
+async def test_what_disconnected_peers_said_is_kept_for_the_newest_few_only() -> None:
+    from faircoop_node.net.envelope import Status, encode_status
+    from faircoop_node.node.peers import GONE_KEPT
+
+    cluster = await start_cluster(1)
+    try:
+        node = cluster.nodes()[0]
+        status = encode_status(Status(0, node.state.last_block_id, 0, b"\x01"))
+        ids = [PeerId(bytes([2]) + i.to_bytes(32, "big")) for i in range(GONE_KEPT + 40)]
+        for peer in ids:
+            await node.peers.admit(peer, MsgType.STATUS, status)
+            node.peers.forget(peer)
+        kept = set(node.peers._neighbors)
+        assert kept == set(ids[-GONE_KEPT:]), (len(kept), GONE_KEPT)
+        await node.peers.admit(ids[0], MsgType.STATUS, status)  # back, and says so
+        assert ids[0] in node.peers._neighbors and ids[0] not in node.peers._gone
+    finally:
+        await cluster.stop_all()
