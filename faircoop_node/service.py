@@ -31,6 +31,8 @@ from faircoop_node.api.feed import BlockFeed, NewBlock
 from faircoop_node.api.limits import ApiLimits, descriptor_limit, spare_descriptors
 from faircoop_node.api.site import make_runner, serve_capped
 from faircoop_node.config import NodeConfig
+from faircoop_node.explorer import CommitLog
+from faircoop_node.explorer import mount as mount_explorer
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.keys import load_node_key
 from faircoop_node.logs import LogContext, event_logger, setup_logging
@@ -92,6 +94,11 @@ class NodeProcess:
         await self.node.start()
         limits, spare = api_limits(self.config, self.store)
         app = create_app(self.api, limits=limits)
+        if self.config.explorer.enabled:  # the web explorer at `/`, on the API's port
+            commits = CommitLog()
+            self.node.on_commit(lambda c: commits.record(c.block.header.height,
+                                                         c.block.header.time_ms))
+            mount_explorer(app, commits)
         self.api_runner = make_runner(app, limits)
         await self.api_runner.setup()
         try:
