@@ -93,12 +93,7 @@ class NodeProcess:
     async def start(self) -> None:
         await self.node.start()
         limits, spare = api_limits(self.config, self.store)
-        app = create_app(self.api, limits=limits)
-        if self.config.explorer.enabled:  # the web explorer at `/`, on the API's port
-            commits = CommitLog()
-            self.node.on_commit(lambda c: commits.record(c.block.header.height,
-                                                         c.block.header.time_ms))
-            mount_explorer(app, commits)
+        app = api_app(self.config, self.node, self.api, limits)
         self.api_runner = make_runner(app, limits)
         await self.api_runner.setup()
         try:
@@ -129,6 +124,17 @@ class NodeProcess:
         self.node.log.info("p2p_traffic", tip=self.node.state.height,
                            traffic=self.transport.traffic.as_json())
         await asyncio.to_thread(self.store.close)
+
+
+def api_app(config: NodeConfig, node: Node, api: NodeApi, limits: ApiLimits) -> web.Application:
+    """The API over `api`, with the web explorer at `/` (same port) unless the config says
+    `[explorer] enabled = false`; the node's commits feed the explorer's finality latency."""
+    app = create_app(api, limits=limits)
+    if config.explorer.enabled:
+        commits = CommitLog()
+        node.on_commit(lambda c: commits.record(c.block.header.height, c.block.header.time_ms))
+        mount_explorer(app, commits)
+    return app
 
 
 def peer_descriptors(config: NodeConfig) -> int:

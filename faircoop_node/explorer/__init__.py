@@ -27,7 +27,7 @@ from aiohttp import web
 from faircoop_node.explorer import templating
 from faircoop_node.explorer.commits import CommitLog
 from faircoop_node.explorer.errors import explorer_errors
-from faircoop_node.explorer.routes import EXPLORER, STATIC_DIR, Explorer, routes
+from faircoop_node.explorer.routes import EXPLORER, Explorer, routes
 
 __all__ = ["CommitLog", "Explorer", "mount"]
 
@@ -39,5 +39,4 @@ def mount(app: web.Application, commits: CommitLog | None = None) -> Explorer:
     app[EXPLORER] = explorer
     app.middlewares.append(explorer_errors)
     app.router.add_routes(routes)
-    app.router.add_static("/static/", STATIC_DIR, name="explorer-static")
     return explorer

@@ -231,8 +231,11 @@ def _history_rows(r: Reader, lock: Lock, before: TxLocation | None, network: str
         row = block_row(store, r.cache, entry.height)
         received = spent = None
         kind = "tx"
-        if committed is None:  # a genesis allocation or a block's fees
-            kind = "genesis" if entry.height == 0 else "fees"
+        if entry.height == 0:
+            kind = "genesis"
+            received = sum(o.amount for o in store.genesis.allocations if o.lock == lock)
+        elif committed is None:  # a block's fee output (its amount: the block's fees)
+            kind = "fees"
         else:
             tx_ = committed.tx
             received = sum(o.amount for o in tx_.outputs if o.lock == lock)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from consensus.address import decode_address
 from consensus.types import TxId
+from faircoop_node.api.errors import NotFound
 from faircoop_node.api.offload import POOL
 from faircoop_node.api.parse import parse_hash
 from faircoop_node.api.view import VIEW
@@ -22,6 +23,9 @@ from faircoop_node.explorer.commits import CommitLog
 from faircoop_node.explorer.pages import Context, Reader, Snapshot
 
 STATIC_DIR = Path(__file__).with_name("static")
+# The shipped assets, by name: nothing else under /static/ is served (no directory walk).
+ASSETS = {"explorer.css": "text/css", "explorer.js": "text/javascript",
+          "favicon.svg": "image/svg+xml"}
 HTML = "text/html"
 # Scripts, styles and images from this node only; no inline script or style, no framing.
 SECURITY_HEADERS = {
@@ -88,6 +92,16 @@ def error_page(request: web.Request, status: int, message: str) -> web.Response:
     body = explorer.render("error.html", {**snap.common(), "status": status, "message": message,
                                           "nav": "", "live": status == 404})
     return html(body, status)
+
+
+@routes.get("/static/{name}")
+async def asset(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    kind = ASSETS.get(name)
+    if kind is None:
+        raise NotFound(f"no asset {name[:80]!r}")
+    return web.FileResponse(STATIC_DIR / name, headers={"Content-Type": kind,
+                                                        "Cache-Control": "max-age=300"})
 
 
 @routes.get("/")
