@@ -13,7 +13,7 @@ yes/no form; `build_certificate` turns the precommits an engine collected into a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from consensus import crypto
@@ -173,6 +173,7 @@ def with_late_precommit(
     vote: Vote,
     voters: tuple[PublicKey, ...],
     verify: Callable[[bytes, bytes, bytes], bool] = crypto.verify,
+    index: Mapping[PublicKey, int] | None = None,
 ) -> CommitCertificate | None:
     """`cert` with one more signer: a precommit for its block and round that arrived after the
     decision, or None if the vote adds nothing (another block or round, a stranger, already in,
@@ -180,16 +181,19 @@ def with_late_precommit(
 
     Why: the engine decides on the first quorum it sees; precommits that arrive afterwards
     still count for their signers' participation (and to leave quarantine) once carried on
-    chain, so the proposer of the next height carries every one it received.
+    chain, so the proposer of the next height carries every one it received. `index` (each
+    voter's position) saves rebuilding it when many votes are added to one certificate.
     """
     if vote.vote_type != VoteType.PRECOMMIT or (vote.block_id, vote.round, vote.height) != \
             (cert.block_id, cert.round, cert.height):
         return None
-    index = {pk: i for i, pk in enumerate(voters)}.get(vote.validator)
-    if index is None or any(i == index for i, _ in cert.signatures):
+    position = (index if index is not None else
+                {pk: i for i, pk in enumerate(voters)}).get(vote.validator)
+    if position is None or any(i == position for i, _ in cert.signatures):
         return None
     digest = vote_digest(vote.chain_id, vote.vote_type, vote.height, vote.round, vote.block_id,
                          vote.validator)
     if vote.chain_id != cert.chain_id or not verify(vote.validator, vote.signature, digest):
         return None
-    return replace(cert, signatures=tuple(sorted((*cert.signatures, (index, vote.signature)))))
+    return replace(cert, signatures=tuple(sorted((*cert.signatures,
+                                                  (position, vote.signature)))))

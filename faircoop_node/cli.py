@@ -140,10 +140,10 @@ def cmd_status(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
 def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
     """Create (or reuse) a devnet directory, start its nodes, stop them on Ctrl-C/SIGTERM."""
-    from faircoop_node.devnet import Devnet, ensure_devnet
+    from faircoop_node.devnet import Devnet, ensure_devnet, governor_usage
 
     layout, created = ensure_devnet(Path(args.dir), args.validators, args.base_port,
-                                    reset=args.reset)
+                                    reset=args.reset, governors=args.governors)
     env.out(f"devnet {'created' if created else 'reused'} in {layout.directory} "
             f"({layout.validators} validators + 1 observer, chain {layout.chain_id})")
     for node in layout.nodes:
@@ -154,6 +154,8 @@ def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
     env.out(f"  funded address {layout.demo_address}")
     env.out(f"  try: faircoop-wallet --wallet {layout.wallet_path} --password-file "
             f"{layout.password_path} --node {layout.nodes[0].api_url} balance")
+    for line in governor_usage(layout):
+        env.out(line)
     env.out(f"to start afresh: faircoop-node devnet --dir {args.dir} --reset")
     if args.init_only:
         return ExitStatus.OK
@@ -202,7 +204,10 @@ def build_parser(env: Environment) -> CliParser:
         description="Build and write a genesis file: the founding validators and governors "
                     "(public keys, or the node.json files `init` wrote), the governors' "
                     "threshold, the initial allocations and any chain parameter overrides. "
-                    "Every node of the chain needs the same file.",
+                    "Every node of the chain needs the same file. Validators (1 to 100) and "
+                    "governors are separate sets: a chain of many cooperatives keeps a few "
+                    "governors (the devnet takes min(N, 5)), and without --treasury the "
+                    "treasury is the governors' t-of-n multisig, which allows at most 16.",
         examples=("faircoop-node genesis --validators a/node.json b/node.json c/node.json "
                   "--governors a/node.json b/node.json c/node.json --threshold 2 "
                   "--alloc tfair1...:100000000000 --chain-id coop-net --out genesis.json",))
@@ -265,12 +270,15 @@ def build_parser(env: Environment) -> CliParser:
         examples=("faircoop-node devnet",
                   "faircoop-node devnet --validators 7 --dir /tmp/net --base-port 9000 --reset"))
     p.add_argument("--validators", type=int, default=None, metavar="N",
-                   help="validators (default 4)")
+                   help="validators, 1 to 100 (default 4)")
+    p.add_argument("--governors", type=int, default=None, metavar="K",
+                   help="demo governors, 1 to 16, each with a wallet (default min(N, 5)); the "
+                        "treasury is their multisig, and a majority of them governs")
     complete_path(p.add_argument("--dir", default=".devnet",
                                  help="the devnet directory (default %(default)s)"),
                   directory=True)
     p.add_argument("--base-port", type=int, default=None, metavar="PORT",
-                   help="the first node's API port (default 7070); P2P ports start at +100")
+                   help="the first node's API port (default 7070); P2P ports start at +1000")
     p.add_argument("--reset", action="store_true", help="delete an existing devnet in --dir")
     p.add_argument("--init-only", action="store_true",
                    help="create the directory and exit without starting nodes")

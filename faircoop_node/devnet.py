@@ -5,10 +5,17 @@
 - DIR/coop-1 .. DIR/coop-N: validator node directories (`init_node_dir`: node.key 0600,
   config.toml, node.json), each with its own copy of the genesis file;
 - DIR/observer: an observer that serves the API without voting;
-- DIR/genesis.json: validators coop-1..N, the governors are the validators' keys with a majority
-  threshold, and a large allocation to the demo wallet's first receive address;
+- DIR/genesis.json: validators coop-1..N, the governors, and a large allocation to the demo
+  wallet's first receive address;
 - DIR/demo.wallet (+ demo.wallet.keys, the encrypted key store) and DIR/demo.password (0600),
   for `faircoop-wallet --wallet DIR/demo.wallet --password-file DIR/demo.password ...`;
+- DIR/governor-1.wallet .. governor-K.wallet (K = min(N, 5), same password): the demo
+  governors. Their wallets' governor keys *are* the genesis governors, with a majority
+  threshold t = K // 2 + 1, so `faircoop-wallet gov ...` runs on a fresh devnet as it is
+  (docs/GOVERNANCE.md). The commons treasury is their t-of-K multisig, made of each wallet's
+  first treasury member key (m/.../2/0) and registered in each as `devnet-treasury`, so the
+  governors spend it with `faircoop-wallet multisig`. Each governor wallet names the others
+  (`gov name`).
 - DIR/devnet.json: the manifest, so running the devnet again reuses the same directory.
 
 Ports: node i (0-based; the observer is node N) serves its API on P + i and P2P on
@@ -34,22 +41,28 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from consensus.address import encode_address
-from consensus.codec import genesis_hash
+from consensus.codec import genesis_hash, policy_lock
+from consensus.crypto import PrivateKey
 from consensus.errors import FaircoopError
-from consensus.types import COIN, TxOut, Validator
+from consensus.types import COIN, PublicKey, SpendPolicy, TxOut, Validator
 from faircoop_common.fileio import PRIVATE_MODE, write_atomic
 from faircoop_node.config import P2P_PATH, LogConfig
 from faircoop_node.genesis_file import build_genesis, load_genesis, write_genesis
 from faircoop_node.nodedir import init_node_dir
 
+if TYPE_CHECKING:  # the wallet is imported where it is used: the node runs without it
+    from wallet.keys import HDAccount
+    from wallet.lightclient import LightState
+
 MANIFEST = "devnet.json"
 FORMAT = "faircoop-devnet/1"
 CHAIN_ID = "faircoop-devnet"
-P2P_OFFSET = 100
+P2P_OFFSET = 1000  # P2P ports sit this far above API ports: room for 100 validators
 DEMO_ALLOCATION = 10_000_000 * COIN
 DEVNET_PARAMS = {
     "block_interval_ms": 100,
@@ -59,6 +72,10 @@ DEVNET_PARAMS = {
     "timeout_delta_ms": 250,
 }
 STOP_GRACE_S = 10.0
+MAX_VALIDATORS = 100  # FairCoin 2's cap on validating cooperatives
+MAX_GOVERNORS = 16  # the treasury is their multisig, and a policy names at most 16 keys
+DEFAULT_GOVERNORS = 5  # K = min(N, 5): governors are a small set apart from the validators
+TREASURY_NAME = "devnet-treasury"
 
 
 class DevnetError(FaircoopError):
@@ -103,10 +120,23 @@ class DevnetLayout:
     chain_id: str
     demo_address: str
     nodes: tuple[DevnetNode, ...]
+    governors: int = 0  # demo governor wallets (0: a devnet from before issue 14)
 
     @property
     def wallet_path(self) -> Path:
         return self.directory / "demo.wallet"
+
+    def governor_wallet_path(self, number: int) -> Path:
+        """The wallet of demo governor `number` (1-based)."""
+        return self.directory / f"governor-{number}.wallet"
+
+    @property
+    def governor_wallets(self) -> tuple[Path, ...]:
+        return tuple(self.governor_wallet_path(i) for i in range(1, self.governors + 1))
+
+    @property
+    def governor_threshold(self) -> int:
+        return self.governors // 2 + 1
 
     @property
     def password_path(self) -> Path:
@@ -120,6 +150,7 @@ class DevnetLayout:
         return json.dumps({
             "format": FORMAT, "validators": self.validators, "base_port": self.base_port,
             "chain_id": self.chain_id, "demo_address": self.demo_address,
+            "governors": self.governors,
             "nodes": [{"name": n.name, "dir": n.directory.name, "validator": n.validator,
                        "api_port": n.api_port, "p2p_port": n.p2p_port} for n in self.nodes],
         }, indent=2) + "\n"
@@ -131,21 +162,36 @@ def ports_for(base_port: int, index: int) -> tuple[int, int]:
 
 
 def check_ports(validators: int, base_port: int) -> None:
-    if not 1 <= validators <= 50:
-        raise DevnetError(f"--validators must be 1 to 50, not {validators}")
+    if not 1 <= validators <= MAX_VALIDATORS:
+        raise DevnetError(f"--validators must be 1 to {MAX_VALIDATORS}, not {validators}")
     if not 1024 <= base_port <= 65535 - P2P_OFFSET - validators - 10:
         raise DevnetError(f"--base-port must be 1024 to {65535 - P2P_OFFSET - validators - 10}")
 
 
+def default_governors(validators: int) -> int:
+    """K = min(N, 5): every devnet has governors to try governance with, and a treasury that
+    is their multisig however many validators it has."""
+    return min(validators, DEFAULT_GOVERNORS)
+
+
+def check_governors(governors: int) -> None:
+    if not 1 <= governors <= MAX_GOVERNORS:
+        raise DevnetError(f"--governors must be 1 to {MAX_GOVERNORS} (the treasury is their "
+                          f"multisig, and a policy names at most 16 keys), not {governors}")
+
+
 def create_devnet(directory: Path, validators: int = 4, base_port: int = 7070,
-                  *, now_ms: int | None = None) -> DevnetLayout:
-    """Lay a new devnet out under `directory` (which must not hold one already)."""
+                  *, now_ms: int | None = None, governors: int | None = None) -> DevnetLayout:
+    """Lay a new devnet out under `directory` (which must not hold one already), with
+    `governors` demo governors (default `default_governors(validators)`)."""
     from wallet.keys import RECEIVE, HDAccount, generate_mnemonic, lock_for_pubkey
     from wallet.keystore import WalletSecrets
     from wallet.receipts import genesis_light_state
     from wallet.walletfile import create_wallet_files
 
     check_ports(validators, base_port)
+    governors = default_governors(validators) if governors is None else governors
+    check_governors(governors)
     directory = directory.resolve()
     if (directory / MANIFEST).exists():
         raise DevnetError(f"{directory} already holds a devnet")
@@ -170,24 +216,109 @@ def create_devnet(directory: Path, validators: int = 4, base_port: int = 7070,
     mnemonic = generate_mnemonic(24)
     account = HDAccount.from_mnemonic(mnemonic, "test")
     demo_lock = lock_for_pubkey(account.pubkey(RECEIVE, 0))
-    keys = sorted(v.pubkey for v in members)
+    demo = DemoGovernors.new(governors)
     genesis = build_genesis(
-        chain_id=CHAIN_ID, network="test", validators=members, governors=keys,
-        threshold=len(keys) // 2 + 1, allocations=[TxOut(DEMO_ALLOCATION, demo_lock)],
+        chain_id=CHAIN_ID, network="test", validators=members, governors=demo.keys,
+        threshold=demo.threshold, allocations=[TxOut(DEMO_ALLOCATION, demo_lock)],
         time_ms=now_ms if now_ms is not None else int(time.time() * 1000),
-        params=DEVNET_PARAMS)
+        params=DEVNET_PARAMS, treasury_lock=policy_lock(demo.treasury))
     write_genesis(directory / "genesis.json", genesis)
     for node in nodes:
         write_genesis(node.directory / "genesis.json", genesis)
     password = secrets.token_urlsafe(18)
     layout = DevnetLayout(directory, validators, base_port, CHAIN_ID,
-                          encode_address(demo_lock, "test"), tuple(nodes))
+                          encode_address(demo_lock, "test"), tuple(nodes),
+                          len(demo.mnemonics))
+    light = genesis_light_state(genesis)
     create_wallet_files(layout.wallet_path, secrets_=WalletSecrets(mnemonic), password=password,
                         network="test", chain_id=CHAIN_ID, genesis_hash=genesis_hash(genesis),
-                        light=genesis_light_state(genesis))
+                        light=light)
+    demo.write_wallets(layout, password, genesis_hash(genesis), light)
     write_atomic(layout.password_path, password + "\n", mode=PRIVATE_MODE)
     write_atomic(directory / MANIFEST, layout.to_json())  # last: its presence means "complete"
     return layout
+
+
+@dataclass(frozen=True, slots=True)
+class DemoGovernors:
+    """The demo governors: one mnemonic each, whose wallets' governor keys govern the devnet
+    and whose first treasury member keys make its treasury."""
+
+    mnemonics: tuple[str, ...]
+
+    @classmethod
+    def new(cls, count: int) -> DemoGovernors:
+        from wallet.keys import generate_mnemonic
+
+        return cls(tuple(generate_mnemonic(24) for _ in range(count)))
+
+    def _accounts(self) -> list[HDAccount]:
+        from wallet.keys import HDAccount
+
+        return [HDAccount.from_mnemonic(m, "test") for m in self.mnemonics]
+
+    @property
+    def keys(self) -> list[PublicKey]:
+        """The governor keys, in wallet order (governor-1 first)."""
+        return [PublicKey(a.governor_key().public_key) for a in self._accounts()]
+
+    @property
+    def threshold(self) -> int:
+        return len(self.mnemonics) // 2 + 1
+
+    @property
+    def treasury(self) -> SpendPolicy:
+        from wallet.keys import COSIGNER
+        from wallet.multisig import treasury_policy
+
+        return treasury_policy(self.threshold, [a.pubkey(COSIGNER, 0) for a in self._accounts()])
+
+    def write_wallets(self, layout: DevnetLayout, password: str, genesis_id: bytes,
+                      light: LightState) -> None:
+        """governor-i.wallet for each, its governor key shown, the others named, the treasury
+        registered (its member key handed out)."""
+        from wallet.keystore import WalletSecrets
+        from wallet.walletfile import Treasury, create_wallet_files, save_wallet
+
+        keys = self.keys
+        names = tuple(sorted((k, f"governor-{i}") for i, k in enumerate(keys, start=1)))
+        treasury = Treasury(TREASURY_NAME, self.treasury)
+        for i, (mnemonic, key) in enumerate(zip(self.mnemonics, keys, strict=True), start=1):
+            path = layout.governor_wallet_path(i)
+            data, _ = create_wallet_files(
+                path, secrets_=WalletSecrets(mnemonic), password=password, network="test",
+                chain_id=layout.chain_id, genesis_hash=genesis_id, light=light)
+            save_wallet(path, replace(data, governor_key=key, governor_names=names,
+                                      cosigner_index=1, treasuries=(treasury,)))
+
+
+def governor_usage(layout: DevnetLayout) -> list[str]:
+    """How to use the demo governors, for the `devnet` command to print."""
+    if not layout.governors:
+        return []
+    first = layout.governor_wallet_path(1)
+    return [
+        f"governors: {layout.governor_threshold} of {layout.governors} sign each action; "
+        f"wallets {first.name} .. governor-{layout.governors}.wallet in {layout.directory} "
+        f"(password in {layout.password_path})",
+        f"  try: faircoop-wallet --wallet {first} --password-file {layout.password_path} "
+        f"--node {layout.nodes[0].api_url} gov key",
+        "  propose, sign and submit an action: docs/GOVERNANCE.md, \"A worked session\"",
+    ]
+
+
+def governor_signing_keys(layout: DevnetLayout) -> list[tuple[PrivateKey, PrivateKey]]:
+    """(governor key, treasury member key) of each demo governor, from their wallets: for
+    tests and scripts that sign as the governors without the CLI."""
+    from wallet.keys import COSIGNER
+    from wallet.walletfile import load_wallet, unlock
+
+    password = layout.password_path.read_text(encoding="utf-8").splitlines()[0]
+    out = []
+    for path in layout.governor_wallets:
+        account = unlock(path, load_wallet(path), password)
+        out.append((account.governor_key(), account.private_key(COSIGNER, 0)))
+    return out
 
 
 def load_devnet(directory: Path) -> DevnetLayout:
@@ -200,7 +331,8 @@ def load_devnet(directory: Path) -> DevnetLayout:
         nodes = tuple(DevnetNode(str(n["name"]), directory / str(n["dir"]), bool(n["validator"]),
                                  int(n["api_port"]), int(n["p2p_port"])) for n in doc["nodes"])
         layout = DevnetLayout(directory, int(doc["validators"]), int(doc["base_port"]),
-                              str(doc["chain_id"]), str(doc["demo_address"]), nodes)
+                              str(doc["chain_id"]), str(doc["demo_address"]), nodes,
+                              int(doc.get("governors", 0)))
     except FileNotFoundError:
         raise DevnetError(f"{directory} holds no devnet (no {MANIFEST})") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -210,7 +342,8 @@ def load_devnet(directory: Path) -> DevnetLayout:
 
 
 def ensure_devnet(directory: Path, validators: int | None, base_port: int | None,
-                  *, reset: bool = False) -> tuple[DevnetLayout, bool]:
+                  *, reset: bool = False, governors: int | None = None
+                  ) -> tuple[DevnetLayout, bool]:
     """Reuse the devnet in `directory`, or create one; (layout, created).
 
     A reused devnet must match the --validators/--base-port asked for (when given);
@@ -233,7 +366,7 @@ def ensure_devnet(directory: Path, validators: int | None, base_port: int | None
         raise DevnetError(f"{directory} exists and is not a devnet directory; choose another "
                           "--dir")
     return create_devnet(directory, 4 if validators is None else validators,
-                         7070 if base_port is None else base_port), True
+                         7070 if base_port is None else base_port, governors=governors), True
 
 
 def _binds(port: int, *, reuse_address: bool, host: str = "127.0.0.1") -> bool:

@@ -79,6 +79,15 @@ class NodeApi:
     async def submit_tx(self, tx: Tx) -> TxId:
         return await self._node.submit_tx(tx)
 
+    async def submit_action(self, raw: bytes) -> str:
+        return await self._node.submit_action(raw)
+
+    def pooled_actions(self) -> tuple[bytes, ...]:
+        return self._node.pooled_actions()
+
+    def held_recoveries(self) -> tuple[bytes, ...]:
+        return self._node.held_recoveries()
+
 
 @dataclass
 class NodeProcess:

@@ -3,7 +3,8 @@
 `NodeClient` is async (aiohttp). Connection failures, timeouts and 5xx/429 answers are retried
 with exponential backoff (`base_delay x 2^attempt`, capped); when every attempt fails the
 caller gets `NodeUnreachable` naming the URL. A 4xx answer is not retried: it becomes
-`NotFound` (404), `TxRejected` (a refused POST tx, with the ledger rule) or `NodeError`.
+`NotFound` (404), `TxRejected` (a refused POST tx, with the ledger rule), `ActionRejected` (a
+refused POST actions, with the governance rule) or `NodeError`.
 
 `SyncNodeClient` runs the same calls on a private event loop for scripts and the CLI.
 
@@ -30,6 +31,7 @@ import aiohttp
 
 from consensus.params import PARAM_RANGES
 from wallet.errors import (
+    ActionRejected,
     AnswerTooLarge,
     BadNodeUrl,
     NodeError,
@@ -118,7 +120,7 @@ class NodeClient:
         return self._session
 
     async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                       data: str | None = None, want: str = "json",
+                       data: str | None = None, json_body: Json = None, want: str = "json",
                        limit: int | None = None) -> Json:
         url = f"{self.base_url}{API_PREFIX}/{path.lstrip('/')}"
         cap = self.max_answer_bytes if limit is None else limit
@@ -128,9 +130,9 @@ class NodeClient:
                 await asyncio.sleep(self.retry.delay(attempt - 1))
             try:
                 async with self._get_session().request(method, url, params=params,
-                                                       data=data) as resp:
+                                                       data=data, json=json_body) as resp:
                     if resp.status in RETRY_STATUSES:
-                        last = f"HTTP {resp.status}"
+                        last = f"HTTP {resp.status}{await _said(resp, path)}"
                         continue
                     if resp.status >= 400:
                         await self._raise_for(resp, method, path)
@@ -164,6 +166,8 @@ class NodeClient:
             raise NotFound(404, message, rule)
         if method == "POST" and path == "tx":
             raise TxRejected(resp.status, message, rule)
+        if method == "POST" and path == "actions":
+            raise ActionRejected(resp.status, message, rule)
         raise NodeError(resp.status, message, rule)
 
     # -- the API ------------------------------------------------------------------------------
@@ -220,6 +224,23 @@ class NodeClient:
             raise NodeError(200, "POST tx: answer without a txid")
         return str(body["txid"])
 
+    async def validators(self) -> Json:
+        """The voting set of the next height, with names and participation."""
+        return await self._request("GET", "validators")
+
+    async def governance(self) -> Json:
+        """Governors, threshold, treasury, pending actions (and `next_nonce` where served)."""
+        return await self._request("GET", "governance")
+
+    async def governance_history(self, limit: int) -> Json:
+        """The governance actions the chain included, newest first (at most `limit`)."""
+        return await self._request("GET", "governance/history", params={"limit": str(limit)})
+
+    async def submit_action(self, action_hex: str) -> Json:
+        """POST actions `{"action": hex}`: the node checks, pools and gossips the action.
+        Raises ActionRejected with the governance rule."""
+        return await self._request("POST", "actions", json_body={"action": action_hex})
+
 
 async def read_capped(resp: aiohttp.ClientResponse, limit: int, path: str) -> bytes:
     """The body, or AnswerTooLarge as soon as it is known to exceed `limit` bytes."""
@@ -233,6 +254,19 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int, path: str) -> by
             raise AnswerTooLarge(path, limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _said(resp: aiohttp.ClientResponse, path: str) -> str:
+    """What a busy or failing node said with its status (`: ERROR (rule RULE)`), if anything:
+    a full action pool (503 pool_full) is then told apart from a node that is down."""
+    try:
+        body = json.loads(await read_capped(resp, MAX_ERROR_BYTES, path))
+    except (AnswerTooLarge, ValueError, RecursionError, aiohttp.ClientError):
+        return ""
+    if not isinstance(body, dict) or not body.get("error"):
+        return ""
+    rule = f" (rule {str(body['rule'])[:100]})" if body.get("rule") else ""
+    return f": {str(body['error'])[:300]}{rule}"
 
 
 def _describe(exc: BaseException) -> str:
@@ -306,3 +340,15 @@ class SyncNodeClient:
 
     def broadcast(self, tx_hex: str) -> str:
         return self._run(lambda: self._async.broadcast(tx_hex))
+
+    def validators(self) -> Json:
+        return self._run(self._async.validators)
+
+    def governance(self) -> Json:
+        return self._run(self._async.governance)
+
+    def governance_history(self, limit: int) -> Json:
+        return self._run(lambda: self._async.governance_history(limit))
+
+    def submit_action(self, action_hex: str) -> Json:
+        return self._run(lambda: self._async.submit_action(action_hex))

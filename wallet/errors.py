@@ -179,6 +179,44 @@ class ClaimedInputMismatch(PartialTxError):
     (checked against its txid) contradicts, or spends an output no parent has."""
 
 
+class ActionRejected(NodeError):
+    """The node refused a governance action (`POST actions`); `rule` names the rule it broke
+    (`replayed_action`, `below_threshold`, `not_a_governor`, `wrong_chain`, ...)."""
+
+    def __init__(self, status: int, message: str, rule: str = "") -> None:
+        super().__init__(status, message, rule)
+        suffix = f" (rule {rule})" if rule else ""
+        self.args = (f"the node refused the action (HTTP {status}): {message}{suffix}",)
+
+
+class BadAction(WalletError):
+    """A governance action that can't be proposed as asked: an invalid key, an unknown
+    parameter or a value outside its range, a threshold the governors can't meet."""
+
+
+class BadReference(BadAction):
+    """An assembly reference outside the consensus bounds (URI and text: 1 to 200
+    characters each), or holding control characters."""
+
+
+class ProposalError(WalletError):
+    """A governance proposal file that is malformed, inconsistent, or not for this use."""
+
+
+class ProposalChanged(ProposalError):
+    """A signature in a proposal no longer matches its action: the action (or its reference)
+    was changed after that governor signed, or the signature is forged."""
+
+
+class NotAGovernor(ProposalError):
+    """A signature (or a would-be signer) whose key is not among the chain's current
+    governors: the node would refuse the action."""
+
+
+class ProposalIncomplete(ProposalError):
+    """A proposal with fewer governor signatures than the threshold asks for."""
+
+
 class NotFollowedYet(WalletError):
     """The wallet has not followed the chain to the height asked about: sync it first."""
 

@@ -7,17 +7,22 @@ is that call with the wallet's mode.
 
 `FileLock` is an exclusive advisory lock (flock) that read-modify-write users of one file take,
 so two processes neither lose each other's updates nor act on the same stale state.
-`hex_field` reads one hex field of the wallet's JSON formats, failing with the format's error.
+`hex_field` reads one hex field of the wallet's JSON formats, failing with the format's error;
+`bounded_text` and `load_bounded` read a file of one of them with a size cap.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from faircoop_common.fileio import PRIVATE_MODE, write_atomic
 from wallet.errors import WalletBusy, WalletError
+
+T = TypeVar("T")
 
 try:
     import fcntl
@@ -91,3 +96,27 @@ def hex_field(value: object, what: str, error: type[WalletError]) -> bytes:
         return bytes.fromhex(value)
     except ValueError:
         raise error(f"{what}: not hex") from None
+
+
+def bounded_text(raw: bytes, limit: int, error: type[WalletError], what: str) -> str:
+    """A file's bytes as text: `error` if over `limit` bytes or not UTF-8 (`what` names the
+    format: "a partial-transaction file")."""
+    if len(raw) > limit:
+        size = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
+        raise error(f"over {size}: not {what}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error(f"not UTF-8 text: not {what}") from None
+
+
+def load_bounded(path: str | os.PathLike[str], limit: int, parse: Callable[[bytes], T],
+                 error: type[WalletError]) -> T:
+    """`parse` of the file's first `limit` + 1 bytes (so an oversize file is seen as such and
+    never read whole); an `error` it raises names the file. OSError if unreadable."""
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    try:
+        return parse(raw)
+    except error as exc:
+        raise type(exc)(f"{os.fspath(path)}: {exc}") from None

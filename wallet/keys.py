@@ -10,6 +10,15 @@ Path: ``m / 44' / coin_type' / account' / chain / index`` (BIP44 layout).
   multisig treasuries (so treasury keys are never ordinary receive addresses).
 - Account 0 is used unless the caller picks another.
 
+**Governor keys** live on a path of their own, hardened at every step:
+``m / 17987' / coin_type' / account' / 0' / index'`` (purpose 17987', "FC", is faircoop's own
+scheme, not a BIP; ``0'`` is the governance role). Not below the BIP44 account on purpose: the
+account's xpub is public (it is in the wallet file), and with it one leaked payment key gives
+away every unhardened key of the account; a governor key can then neither be derived from
+public data, nor leak through a payment key, nor give a payment key away. A watch-only
+wallet cannot derive it. A governor uses index 0; a later index is a new key (after
+`SetGovernors` replaced the old one).
+
 Watch-only wallets hold only the account's extended public key (``xpub``/``tpub``): every
 path below the account is unhardened, so public derivation gives the same public keys.
 
@@ -31,6 +40,8 @@ from wallet.errors import KeyDerivationError
 
 HARDENED = 0x8000_0000
 PURPOSE = 44
+GOVERNOR_PURPOSE = 17987  # "FC": faircoop's own derivation scheme for keys that are not coins
+GOVERNOR_ROLE = 0  # the governance branch below the governor purpose
 COIN_TYPES = {"main": 17987, "test": 1}
 RECEIVE, CHANGE, COSIGNER = 0, 1, 2
 CHAINS = (RECEIVE, CHANGE, COSIGNER)
@@ -40,8 +51,9 @@ _WORDS = Mnemonic("english")
 
 __all__ = [
     "CHAINS", "CHANGE", "COIN_TYPES", "COSIGNER", "RECEIVE", "HDAccount", "KeyDerivationError",
-    "WatchAccount", "account_path", "extended_keys", "generate_mnemonic", "key_path",
-    "lock_for_pubkey", "mnemonic_from_entropy", "mnemonic_to_seed", "normalize_mnemonic",
+    "WatchAccount", "account_path", "extended_keys", "generate_mnemonic", "governor_path",
+    "key_path", "lock_for_pubkey", "mnemonic_from_entropy", "mnemonic_to_seed",
+    "normalize_mnemonic",
 ]
 
 
@@ -88,6 +100,16 @@ def account_path(network: str, account: int = 0) -> str:
     if not 0 <= account < HARDENED:
         raise KeyDerivationError("account index out of range")
     return f"m/{PURPOSE}'/{coin}'/{account}'"
+
+
+def governor_path(network: str, account: int = 0, index: int = 0) -> str:
+    """The governor key's path: hardened at every step, outside the BIP44 account."""
+    coin = COIN_TYPES.get(network)
+    if coin is None:
+        raise KeyDerivationError(f"unknown network {network!r}")
+    if not (0 <= account < HARDENED and 0 <= index < HARDENED):
+        raise KeyDerivationError("account or governor key index out of range")
+    return f"m/{GOVERNOR_PURPOSE}'/{coin}'/{account}'/{GOVERNOR_ROLE}'/{index}'"
 
 
 def key_path(network: str, account: int, chain: int, index: int) -> str:
@@ -140,7 +162,7 @@ class HDAccount:
     The repr shows only the account path and fingerprint-free public xpub prefix, never secrets.
     """
 
-    __slots__ = ("_node", "_network", "_account", "_xpub")
+    __slots__ = ("_node", "_governance", "_network", "_account", "_xpub")
 
     def __init__(self, seed: bytes, network: str, account: int = 0) -> None:
         if not isinstance(seed, bytes) or not 16 <= len(seed) <= 64:
@@ -148,6 +170,9 @@ class HDAccount:
         root = BIP32.from_seed(seed, network=network)
         xprv = root.get_xpriv_from_path(account_path(network, account))
         self._node = BIP32.from_xpriv(xprv)
+        # the governance branch (m/17987'/coin'/account'/0'), kept apart from the account
+        branch = governor_path(network, account).rsplit("/", 1)[0]
+        self._governance = BIP32.from_xpriv(root.get_xpriv_from_path(branch))
         self._network = network
         self._account = account
         self._xpub = str(self._node.get_xpub())
@@ -177,6 +202,12 @@ class HDAccount:
     def pubkey(self, chain: int, index: int) -> PublicKey:
         _check_child(chain, index)
         return PublicKey(bytes(self._node.get_pubkey_from_path([chain, index])))
+
+    def governor_key(self, index: int = 0) -> PrivateKey:
+        """The governor key at `governor_path(network, account, index)`."""
+        if not 0 <= index < HARDENED:
+            raise KeyDerivationError("governor key index out of range")
+        return PrivateKey(bytes(self._governance.get_privkey_from_path([HARDENED + index])))
 
     def __repr__(self) -> str:
         return f"HDAccount({account_path(self._network, self._account)}, xpub={self._xpub[:12]}...)"

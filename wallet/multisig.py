@@ -61,7 +61,7 @@ from wallet.errors import (
     PartialTxError,
     UnexpectedInput,
 )
-from wallet.fileio import hex_field, write_private
+from wallet.fileio import bounded_text, hex_field, load_bounded, write_private
 
 FORMAT = "faircoop-partial-tx"
 VERSION = 1
@@ -149,23 +149,13 @@ def _hex(value: object, what: str) -> bytes:
 
 def from_bytes(raw: bytes) -> PartialTx:
     """A partial-tx file's bytes (at most MAX_FILE_BYTES of UTF-8 JSON), checked as `from_json`."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise PartialTxError(f"over {MAX_FILE_BYTES >> 20} MiB: not a partial-transaction file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PartialTxError("not UTF-8 text: not a partial-transaction file") from None
-    return from_json(text)
+    return from_json(bounded_text(raw, MAX_FILE_BYTES, PartialTxError,
+                                  "a partial-transaction file"))
 
 
 def load_partial(path: str | os.PathLike[str]) -> PartialTx:
     """Read and check a partial-tx file; its errors name the file. OSError if unreadable."""
-    with open(path, "rb") as f:
-        raw = f.read(MAX_FILE_BYTES + 1)
-    try:
-        return from_bytes(raw)
-    except PartialTxError as exc:
-        raise type(exc)(f"{os.fspath(path)}: {exc}") from None
+    return load_bounded(path, MAX_FILE_BYTES, from_bytes, PartialTxError)
 
 
 def save_partial(path: str | os.PathLike[str], ptx: PartialTx) -> None:

@@ -24,28 +24,61 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import wallet.governors as governors
 import wallet.multisig as multisig
 import wallet.ops as ops
 import wallet.payments as payments
+import wallet.proposals as proposals
 from consensus.codec import encode_tx, txid
 from consensus.crypto import PrivateKey
-from consensus.types import PublicKey, Tx
+from consensus.governance import ActionBody, Reference
+from consensus.types import PublicKey, Tx, Validator
 from wallet.client import DEFAULT_NODE_URL, NodeClient, RetryPolicy
-from wallet.errors import NodeError, NotFollowedYet, WalletError, WalletLocked, WatchOnly
+from wallet.errors import (
+    NodeError,
+    NotAGovernor,
+    NotFollowedYet,
+    WalletError,
+    WalletFileError,
+    WalletLocked,
+    WatchOnly,
+)
 from wallet.fileio import FileLock
+from wallet.governors import ChainIdentity, Proposed, Submitted
 from wallet.keys import COSIGNER, RECEIVE, HDAccount
 from wallet.lightclient import LightState, sync_headers
 from wallet.multisig import OFFLINE, PartialReview, PartialTx, SignedPartial
 from wallet.ops import Balance, HistoryEntry
 from wallet.payments import Payee, PreparedPayment, SentPayment
+from wallet.proposals import GovernanceView, Proposal, ProposalDescription
 from wallet.receipts import Finality, Receipt, VerifiedReceipt, fetch_receipt, verify_receipt
 from wallet.walletfile import Treasury, WalletData, load_wallet, lock_path, save_wallet, unlock
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalReview:
+    """What signing a proposal would do, decided before the governor is asked: the
+    description to show, and whether the governors could be checked."""
+
+    proposal: Proposal
+    description: ProposalDescription
+    governor: PublicKey  # this wallet's governor key
+
+    @property
+    def governors_checked(self) -> bool:
+        return self.description.view is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedProposal:
+    proposal: Proposal
+    added: bool  # False: this wallet's governor had signed already
 Progress = Callable[[str], None]  # "header 12", "tx in mempool": for a progress line
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 
@@ -365,6 +398,111 @@ class Wallet:
         return await self._broadcast(multisig.finalize(ptx))
 
 
+    # -- governance ----------------------------------------------------------------------------
+
+    @property
+    def chain(self) -> ChainIdentity:
+        return ChainIdentity(self._data.network, self._data.chain_id, self._data.genesis_hash)
+
+    async def governor_key(self) -> PublicKey:
+        """This wallet's governor key (`keys.governor_path`). Derived from the seed, so the
+        first call needs the wallet unlocked; the public key is then kept in the wallet file
+        (and checked against the seed whenever the wallet is unlocked)."""
+        cached = self._data.governor_key
+        if cached is not None and self._account is None:
+            return cached
+        pub = PublicKey(self._governor_private_key().public_key)
+        if cached is not None and cached != pub:
+            raise WalletFileError("the wallet file's governor key is not this wallet's: the "
+                                  "file was edited")
+        if cached is None:
+            self._save(replace(await self._hold(), governor_key=pub))
+        return pub
+
+    def _governor_private_key(self) -> PrivateKey:
+        if self._data.watch_only:
+            raise WatchOnly("this is a watch-only wallet: it holds no governor key")
+        if self._account is None:
+            raise WalletLocked("the wallet was opened without its password: unlock it to "
+                               "derive its governor key")
+        return self._account.governor_key()
+
+    async def name_governor(self, pubkey: PublicKey, name: str) -> None:
+        """Remember `name` for the governor `pubkey` (shown beside their signatures)."""
+        proposals.check_governor_label(pubkey, name)
+        data = await self._hold()
+        names = tuple((k, n) for k, n in data.governor_names if k != pubkey)
+        self._save(replace(data, governor_names=tuple(sorted((*names, (pubkey, name))))))
+
+    async def governance_view(self, *, offline: bool = False) -> GovernanceView | None:
+        """Who governs now: the node's word, or (`offline`) what this wallet followed itself
+        at its last `sync` (None if it has followed nothing)."""
+        if offline:
+            light = self._data.light
+            return None if light is None else governors.light_view(light)
+        return (await governors.node_governance(await self._checked_node())).view
+
+    async def propose(self, body: ActionBody, reference: Reference, *,
+                      nonce: int | None = None) -> Proposed:
+        """An unsigned proposal of `body` for this wallet's chain, the nonce from the node
+        unless given (then no node is asked)."""
+        node = None if nonce is not None else await self._checked_node()
+        return await governors.propose(node, body, reference, chain=self.chain, nonce=nonce)
+
+    async def propose_recovery(self, members: Sequence[Validator | str], reference: Reference,
+                               *, height: int | None = None,
+                               last_block_id: bytes | None = None) -> Proposed:
+        """An unsigned recovery for this wallet's chain against the node's last final block
+        (or the given one: then no node is asked). A member given as text is `NAME=PUBKEY`,
+        or the name or key of a validator the node or this wallet's followed chain knows."""
+        given = height is not None and last_block_id is not None
+        node = None if given else await self._checked_node()
+        return await governors.propose_recovery(
+            node, members, reference, chain=self.chain, height=height,
+            last_block_id=last_block_id, known=governors.known_validators(self._data.light))
+
+    def describe_proposal(self, proposal: Proposal,
+                          view: GovernanceView | None = None) -> ProposalDescription:
+        """What a proposal does, who signed (with this wallet's names for them)."""
+        return proposals.describe(proposal, view, names=dict(self._data.governor_names),
+                                  own=self._data.governor_key)
+
+    async def review_proposal(self, proposal: Proposal, *,
+                              offline: bool = False) -> ProposalReview:
+        """Every refusal signing would make, made now: another chain (ChainMismatch), a
+        signature that no longer matches (ProposalChanged), and, unless `offline`, a wallet
+        whose governor key is not a current governor by the node's word (NotAGovernor)."""
+        proposals.check_chain(proposal, self._data.chain_id, self._data.network,
+                              self._data.genesis_hash)
+        proposals.check_signatures(proposal)
+        own = await self.governor_key()
+        view = await self.governance_view(offline=offline)
+        if not offline and view is not None and own not in view.governors:
+            raise NotAGovernor(f"this wallet's governor key {own.hex()} is not a current "
+                               f"governor ({view.source}): refusing to sign")
+        return ProposalReview(proposal, self.describe_proposal(proposal, view), own)
+
+    async def sign_proposal(self, target: Proposal | ProposalReview, *,
+                            offline: bool = False) -> SignedProposal:
+        """Add this wallet's governor signature (a Proposal is reviewed first)."""
+        review = (target if isinstance(target, ProposalReview)
+                  else await self.review_proposal(target, offline=offline))
+        key = self._governor_private_key()
+        if key.public_key != review.governor:
+            raise WalletError("internal: the review was made for another governor key")
+        signed, added = proposals.sign(review.proposal, key)
+        return SignedProposal(signed, added)
+
+    async def submit_proposal(self, proposal: Proposal) -> Submitted:
+        """Check it is complete by the node's governors, then POST it to the node."""
+        proposals.check_chain(proposal, self._data.chain_id, self._data.network,
+                              self._data.genesis_hash)
+        return await governors.submit_checked(await self._checked_node(), proposal)
+
+    async def governance_history(self, limit: int = 50) -> list[governors.HistoryEntry]:
+        return await governors.history(await self._checked_node(), self._data.network, limit)
+
+
 def _tagged(progress: Progress | None, tag: str) -> Callable[[object], None] | None:
     """`progress`, told `tag` first: "header 12", "tx in mempool"."""
     if progress is None:
@@ -496,3 +634,35 @@ class SyncWallet:
 
     def broadcast_partial(self, ptx: PartialTx) -> SentPayment:
         return self._run(self._wallet.broadcast_partial(ptx))
+
+    def governor_key(self) -> PublicKey:
+        return self._run(self._wallet.governor_key())
+
+    def name_governor(self, pubkey: PublicKey, name: str) -> None:
+        self._run(self._wallet.name_governor(pubkey, name))
+
+    def governance_view(self, *, offline: bool = False) -> GovernanceView | None:
+        return self._run(self._wallet.governance_view(offline=offline))
+
+    def propose(self, body: ActionBody, reference: Reference, *,
+                nonce: int | None = None) -> Proposed:
+        return self._run(self._wallet.propose(body, reference, nonce=nonce))
+
+    def propose_recovery(self, members: Sequence[Validator | str], reference: Reference, *,
+                         height: int | None = None,
+                         last_block_id: bytes | None = None) -> Proposed:
+        return self._run(self._wallet.propose_recovery(members, reference, height=height,
+                                                       last_block_id=last_block_id))
+
+    def review_proposal(self, proposal: Proposal, *, offline: bool = False) -> ProposalReview:
+        return self._run(self._wallet.review_proposal(proposal, offline=offline))
+
+    def sign_proposal(self, target: Proposal | ProposalReview, *,
+                      offline: bool = False) -> SignedProposal:
+        return self._run(self._wallet.sign_proposal(target, offline=offline))
+
+    def submit_proposal(self, proposal: Proposal) -> Submitted:
+        return self._run(self._wallet.submit_proposal(proposal))
+
+    def governance_history(self, limit: int = 50) -> list[governors.HistoryEntry]:
+        return self._run(self._wallet.governance_history(limit))

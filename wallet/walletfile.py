@@ -64,6 +64,8 @@ class WalletData:
     treasuries: tuple[Treasury, ...]
     light: LightState | None  # the followed chain, if a genesis was known
     pending: tuple[PendingSpend, ...] = ()  # broadcast, not yet seen final
+    governor_key: PublicKey | None = None  # this wallet's governor key, once shown (`gov key`)
+    governor_names: tuple[tuple[PublicKey, str], ...] = ()  # names this wallet gives governors
 
     def held_outpoints(self) -> frozenset[OutPoint]:
         """Coins spent by this wallet's pending txs: not to be chosen again."""
@@ -101,6 +103,9 @@ class WalletData:
         return {lock_for_pubkey(pub): (c, i, pub) for c, i, pub in self.known_keys()
                 if c != COSIGNER}
 
+    def governor_name(self, pubkey: bytes) -> str | None:
+        return next((name for key, name in self.governor_names if key == pubkey), None)
+
     def treasury(self, name_or_address: str) -> Treasury:
         for t in self.treasuries:
             if name_or_address in (t.name, encode_address(policy_lock(t.policy), self.network)):
@@ -127,6 +132,11 @@ class WalletData:
                          "spends": [[op.txid.hex(), op.index] for op in p.spends]}
                         for p in self.pending],
         }
+        if self.governor_key is not None:
+            doc["governor_key"] = self.governor_key.hex()
+        if self.governor_names:
+            doc["governor_names"] = [{"pubkey": k.hex(), "name": n}
+                                     for k, n in self.governor_names]
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -159,6 +169,11 @@ class WalletData:
                                  tuple(OutPoint(TxId(bytes.fromhex(t)), int(i))
                                        for t, i in p["spends"]))
                     for p in doc.get("pending", [])),
+                # absent in files written before governance (issue 14)
+                governor_key=(None if doc.get("governor_key") is None
+                              else PublicKey(bytes.fromhex(doc["governor_key"]))),
+                governor_names=tuple((PublicKey(bytes.fromhex(g["pubkey"])), str(g["name"]))
+                                     for g in doc.get("governor_names", [])),
             )
         except (KeyError, TypeError, ValueError, DecodeError) as exc:
             raise WalletFileError(f"wallet file is malformed ({type(exc).__name__})") from None

@@ -10,7 +10,8 @@ What clients can make the node spend is bounded by `ApiLimits` (`limits.py`): op
 bytes of answers being sent; past a bound the answer is 503 with `Retry-After`.
 
 Left out on purpose: authentication and per-client rate limiting (bind the API to loopback, or
-put it behind a proxy that does them), CORS, and writing anything but transactions.
+put it behind a proxy that does them), CORS, and writing anything but transactions and signed
+governance actions (`actions.py`: the node checks their signatures before it pools them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from consensus.params import PARAM_RANGES
-from faircoop_node.api import addresses, chain, governance, metrics, offload, openapi, stream, txs
+from faircoop_node.api import (
+    actions,
+    addresses,
+    chain,
+    governance,
+    metrics,
+    offload,
+    openapi,
+    stream,
+    txs,
+)
 from faircoop_node.api.errors import error_middleware
 from faircoop_node.api.limits import ApiLimits
 from faircoop_node.api.view import KEEPALIVE_S, MAX_BODY, VIEW, NodeView
@@ -46,7 +57,7 @@ def create_app(
     app[KEEPALIVE_S] = keepalive_s
     app[stream.SLOTS] = stream.StreamSlots(limits.max_streams)
     offload.install(app, limits)
-    for module in (chain, txs, addresses, governance, stream, metrics, openapi):
+    for module in (chain, txs, addresses, governance, actions, stream, metrics, openapi):
         app.router.add_routes(module.routes)
     app.on_shutdown.append(stream.close_streams)
     return app

@@ -5,7 +5,8 @@ Every error body is `{"error": "<message>"}`, plus `"rule"` when a ledger rule a
 wallet can tell a fee that is too low from a typo in an address.
 
 The middleware maps:
-- `ApiError` (raised by handlers: not found, bad parameter) to its own status;
+- `ApiError` (raised by handlers: not found, bad parameter, a replayed action, too large) to its
+  own status;
 - `ValidationError` and `DecodeError` to 400 with the rule;
 - `Unavailable` (a limit in `limits.py` is reached: too many streams or heavy reads at once)
   to 503 with `Retry-After`, closing the connection so its descriptor is freed;
@@ -58,13 +59,25 @@ class NotFound(ApiError):
     status = 404
 
 
+class Conflict(ApiError):
+    """Well-formed, but the chain has done it already (a governance nonce used)."""
+
+    status = 409
+
+
+class TooLarge(ApiError):
+    """A body (or what it carries) over its bound."""
+
+    status = 413
+
+
 class Unavailable(ApiError):
-    """The node is serving as many of these requests as it allows: try again later."""
+    """The node is serving (or holding) as many of these as it allows: try again later."""
 
     status = 503
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after_s: int, rule: str | None = None) -> None:
+        super().__init__(message, rule)
         self._retry_after_s = retry_after_s
 
     @property
@@ -102,7 +115,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except Unavailable as exc:
-        response = json_error(exc.status, str(exc))
+        response = json_error(exc.status, str(exc), exc.rule)
         response.headers["Retry-After"] = str(exc.retry_after_s)
         response.force_close()
         return response

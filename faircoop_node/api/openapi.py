@@ -48,6 +48,19 @@ HASH: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 PUBKEY: Schema = {"type": "string", "pattern": "^[0-9a-f]{66}$"}
 TEXT: Schema = {"type": "string"}
 BOOL: Schema = {"type": "boolean"}
+# every shape of a governance action (governance.action_json), plus where it stands
+ACTION: dict[str, Schema] = {
+    "id": {**HASH, "description": "SHA-256 of the action's bytes"},
+    "kind": {"type": "string", "enum": [
+        "add_validator", "remove_validator", "rekey_validator", "readmit_validator",
+        "set_param", "set_governors", "set_treasury", "recovery"]},
+    "summary": {"type": "string", "description": "what it does, in words"},
+    "nonce": _nullable({**INT, "description": "null for a recovery"}),
+    "signers": _array(PUBKEY, "the governors who signed, ascending"),
+    "reference": _nullable(_obj({"uri": TEXT, "text": TEXT},
+                                "the assembly decision (null for a version 1 action)")),
+    "hex": {**HEX, "description": "consensus.governance.encode_block_action"},
+}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": {
@@ -119,12 +132,29 @@ SCHEMAS: dict[str, Schema] = {
     }, "the dynamic parameters (hex is codec.encode_params, hash its SHA-256: the header's "
        "params_hash), and the range governance may set each within"),
     "Governance": _obj({
-        "governors": _array(PUBKEY), "threshold": INT, "treasury_lock": HASH,
-        "treasury_address": TEXT,
-        "pending": _array(_obj({
-            "kind": TEXT, "included_height": INT, "effective_height": INT, "summary": TEXT,
-            "hex": HEX,
-        })),
+        "chain_id": TEXT, "network": {"type": "string", "enum": ["main", "test"]},
+        "genesis_hash": HASH, "governors": _array(PUBKEY), "threshold": INT,
+        "treasury_lock": HASH, "treasury_address": TEXT,
+        "next_nonce": {**INT, "description": "the lowest nonce neither the chain nor a pooled "
+                                             "action has used: a new proposal's"},
+        "last_final": _obj({"height": INT, "hash": HASH, "time_ms": INT},
+                           "the last final block, which a recovery is made against"),
+        "pending": _array(_obj({**ACTION, "included_height": INT, "effective_height": INT}),
+                          "included in the last block, in force two heights later"),
+        "pooled": _array(_obj(ACTION), "actions this node holds for a block to carry"),
+        "recoveries": _array(_obj({**ACTION, "last_final_height": INT}),
+                             "recoveries this node holds until their wait is over"),
+    }, "governors, threshold and treasury in force at the next height; what is on its way"),
+    "GovernanceHistory": _obj({
+        "actions": _array(_obj({**ACTION, "height": INT, "position": INT,
+                                "effective_height": INT}),
+                          "newest first; position is among the block's actions"),
+        "next": _nullable({"type": "string", "pattern": "^[0-9]+[.][0-9]+$",
+                           "description": "pass as `after` for the next page; null: the last"}),
+    }),
+    "ActionSubmitted": _obj({
+        "status": {"type": "string", "enum": ["pooled", "already_pooled"]},
+        "id": {**HASH, "description": "SHA-256 of the action's bytes"},
     }),
     "Mempool": _obj({"count": INT, "bytes": INT, "txids": _array(HASH)}),
 }
@@ -269,8 +299,33 @@ def build_document() -> Schema:
         f"{v1}/validators": _get("Validators and the participation ledger",
                                  _json(_ref("Validators"))),
         f"{v1}/params": _get("Dynamic chain parameters and their ranges", _json(_ref("Params"))),
-        f"{v1}/governance": _get("Governors, threshold, treasury, pending actions",
-                                 _json(_ref("Governance"))),
+        f"{v1}/governance": _get(
+            "Governors, threshold, treasury, next nonce, last final block; the actions pending, "
+            "pooled and the recoveries held", _json(_ref("Governance"))),
+        f"{v1}/governance/history": _get(
+            "Every governance action the chain included, newest first",
+            _json(_ref("GovernanceHistory")),
+            params=(_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                           "at most this many (default 100); a page also ends after 1 MiB of "
+                           "action bytes"),
+                    _query("after", {"type": "string"}, "the `next` of the previous page")),
+            errors=("400",)),
+        f"{v1}/actions": {"post": {
+            "summary": "Submit a signed governance action or recovery: checked against the tip, "
+                       "pooled and gossiped",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _obj({
+                "action": {"type": "string", "description":
+                           "hex of consensus.governance.encode_block_action, at most 64 KiB"}})}}},
+            "responses": {
+                "200": _json(_ref("ActionSubmitted"), "pooled now, or held already"),
+                "400": _error("refused: rule is decode, or the governance rule broken"),
+                "409": _error("replayed_action: its nonce is used (the chain included it)"),
+                "413": _error("oversize: the body or the action over its bound"),
+                "503": {**UNAVAILABLE, "description": "pool_full: the node holds as many "
+                        "actions as it keeps (or one of its limits, as for any request); "
+                        "retry after the Retry-After seconds"},
+            },
+        }},
         f"{v1}/mempool": _get("Mempool summary", _json(_ref("Mempool"))),
         f"{v1}/blocks/stream": _get(
             "Server-Sent Events: one `block` event per committed block, data "
@@ -285,7 +340,7 @@ def build_document() -> Schema:
     }
     for ops in paths.values():  # the connection cap can refuse any request
         for op in ops.values():
-            op["responses"]["503"] = UNAVAILABLE
+            op["responses"].setdefault("503", UNAVAILABLE)
     return {
         "openapi": "3.0.3",
         "info": {

@@ -1,11 +1,14 @@
 """Parsing of path parameters and queries: every helper raises `BadRequest`, never a bare error.
 
 Hex is accepted in either case and always answered in lower case. Heights are plain decimal
-digits (no sign, no spaces, no '0x'), at most 20 of them.
+digits (no sign, no spaces, no '0x'), at most 20 of them. JSON bodies go through `parse_json`,
+which also refuses JSON nested deeper than Python's parser follows (it raises RecursionError,
+not ValueError: `[[[[...` of 50 KB was a 500).
 """
 
 from __future__ import annotations
 
+import json
 import string
 
 from faircoop_node.api.errors import BadRequest
@@ -43,3 +46,11 @@ def parse_uint(text: str | None, what: str, *, default: int | None = None,
     if not lo <= value <= hi:
         raise BadRequest(f"{what} must be between {lo} and {hi}, got {value}")
     return value
+
+
+def parse_json(body: bytes | str, what: str) -> object:
+    """The JSON value of a request body; BadRequest (rule `decode`) for anything else."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep
+        raise BadRequest(f"{what} is not valid JSON", rule="decode") from None

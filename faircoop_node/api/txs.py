@@ -11,8 +11,6 @@ decodes the whole block. Both run in the API's read pool (`offload.py`), off the
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from consensus.codec import decode_tx, encode_header
@@ -23,7 +21,7 @@ from consensus.types import TxId
 from faircoop_node.api.errors import BadRequest, NotFound, describe, error_body
 from faircoop_node.api.lookup import Placed, place
 from faircoop_node.api.offload import json_from_pool
-from faircoop_node.api.parse import parse_hash, parse_hex
+from faircoop_node.api.parse import parse_hash, parse_hex, parse_json
 from faircoop_node.api.render import Json, status_json, tx_json
 from faircoop_node.api.view import VIEW, NodeView
 
@@ -149,10 +147,7 @@ async def post_txs(request: web.Request) -> web.Response:
 
 
 def _batch_items(body: bytes) -> list[str]:
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        raise BadRequest("body must be a JSON array of tx hex strings", rule="decode") from None
+    obj = parse_json(body, "body (a JSON array of tx hex strings)")
     if not isinstance(obj, list) or not all(isinstance(item, str) for item in obj):
         raise BadRequest("body must be a JSON array of tx hex strings", rule="decode")
     if not obj:
@@ -170,10 +165,7 @@ async def _body_hex(request: web.Request) -> str:
     except UnicodeDecodeError:
         raise DecodeError("body is not hex text (send the hex of the encoded tx)") from None
     if request.content_type == "application/json" or text.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            raise BadRequest("body is not valid JSON", rule="decode") from None
+        obj = parse_json(text, "body")
         if not isinstance(obj, dict) or not isinstance(obj.get("hex"), str):
             raise BadRequest('JSON body must be {"hex": "<encoded tx hex>"}', rule="decode")
         return str(obj["hex"]).strip()

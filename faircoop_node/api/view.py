@@ -1,9 +1,10 @@
 """What the HTTP API needs from a node: the `NodeView` protocol, and the values it returns.
 
-The API only reads (the store, the mempool, the chain state) and submits txs; it never
-applies ledger rules itself. The node process implements `NodeView` over a running node
-(`faircoop_node.service.NodeApi`: the node's store, mempool and chain state, and a `BlockFeed`
-its commits are published to); tests implement it over a `MemoryStore`. The API imports nothing
+The API only reads (the store, the mempool, the chain state, the governance actions the node
+holds) and submits txs and governance actions; it never applies ledger rules itself. The node
+process implements `NodeView` over a running node (`faircoop_node.service.NodeApi`: the node's
+store, mempool, chain state and action pools, and a `BlockFeed` its commits are published to);
+tests implement it over a `MemoryStore`. The API imports nothing
 of the node runtime, nor the runtime anything of the API.
 """
 
@@ -84,6 +85,20 @@ class NodeView(Protocol):
 
     async def submit_tx(self, tx: Tx) -> TxId:
         """Admit a tx to the mempool and gossip it; raises the ValidationError refusing it."""
+        ...
+
+    async def submit_action(self, raw: bytes) -> str:
+        """Check a governance action or recovery (its block encoding) against the tip, pool it
+        and gossip it: "pooled", or "already_pooled" if held; DecodeError, or ValidationError
+        with its rule (`pool_full` among them), says why not."""
+        ...
+
+    def pooled_actions(self) -> tuple[bytes, ...]:
+        """The governance actions the node holds for proposers to carry, in pool order."""
+        ...
+
+    def held_recoveries(self) -> tuple[bytes, ...]:
+        """The recoveries the node holds until they are due (installed, then carried)."""
         ...
 
 

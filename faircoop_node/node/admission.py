@@ -223,7 +223,7 @@ def judge_action(state: ChainState, raw: bytes, held: Container[bytes]
             raise GovernanceError("does_not_apply", "the next block could not carry it")
     except ValidationError as exc:
         verdict = Verdict.PUNISH if exc.rule in _ACTION_SENDER_FAULTS else Verdict.DROP
-        return Judgement(verdict, str(exc), rule=exc.rule), action
+        return Judgement(verdict, exc.detail, rule=exc.rule), action
     return Judgement(Verdict.ACCEPT, relay=True), action
 
 

@@ -54,6 +54,7 @@ from consensus.evidence import DuplicateVoteEvidence, evidence_for
 from consensus.governance import BlockAction, RecoveryAction
 from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx
 from consensus.votes import (
+    CommitCertificate,
     Proposal,
     Vote,
     VoteType,
@@ -116,7 +117,8 @@ class ConsensusDriver:
     ) -> None:
         self.genesis = genesis
         self.state = state
-        self.last_cert = last_cert
+        self.last_cert = last_cert  # the tip's certificate the next block carries (grows)
+        self._cert: tuple[bytes, CommitCertificate | None, dict[PublicKey, int]] | None = None
         self.key = key
         self.pubkey = PublicKey(key.public_key)
         self.wants_to_validate = validator
@@ -427,13 +429,23 @@ class ConsensusDriver:
 
     def _augment_certificate(self, vote: Vote) -> None:
         """A late precommit for the tip joins the certificate the next block carries."""
-        if not self.last_cert:
+        if vote.vote_type != VoteType.PRECOMMIT or not self.last_cert:
             return
-        more = with_late_precommit(decode_certificate(self.last_cert), vote,
-                                   self.state.validators_at(self.state.height) or (),
-                                   self.sigs.verify)
+        cached = self._cert
+        if cached is None or cached[0] is not self.last_cert:
+            try:
+                cert: CommitCertificate | None = decode_certificate(self.last_cert)
+            except DecodeError:
+                cert = None
+            voters = self.state.validators_at(self.state.height) or ()
+            cached = self._cert = (self.last_cert, cert,
+                                   {pk: i for i, pk in enumerate(voters)})
+        if cached[1] is None:
+            return
+        more = with_late_precommit(cached[1], vote, (), self.sigs.verify, cached[2])
         if more is not None:
             self.last_cert = encode_certificate(more)
+            self._cert = (self.last_cert, more, cached[2])
 
     def _evidence_found(self, a: EvidenceFound) -> None:
         try:

@@ -87,9 +87,9 @@ class PeerMessages:
         self.intake = TxIntake(self._admit_relayed)
         self._voting_peers: tuple[ChainState, frozenset[PeerId]] | None = None
         # each peer's last announced direct neighbors: (its tip, bitfield over tip + 1's set),
-        # and the same decoded against our voting set, while its tip is ours
+        # and the same decoded, as keys (a set changes rarely: the keys stay good across heights)
         self._neighbors: dict[PeerId, tuple[int, bytes]] = {}
-        self._decoded: dict[PeerId, tuple[ChainState, frozenset[bytes]]] = {}
+        self._decoded: dict[PeerId, frozenset[bytes]] = {}
         self._counters = counters
         self.stopping = False
 
@@ -169,18 +169,22 @@ class PeerMessages:
         the peer it came from, the signer, and every peer that announced the signer among
         its direct neighbors (the signer sent it to them first-hand). In a full mesh that is
         every peer: each vote crosses each link once, from its signer."""
-        state = self.driver.state
         skip = {sender, PeerId(signer)}
-        for peer, (height, bits) in self._neighbors.items():
-            if height != state.height:
-                continue  # its bits name another height's validators
-            decoded = self._decoded.get(peer)
-            if decoded is None or decoded[0] is not state:
-                decoded = (state, neighbors_from_bits(state.voting_set(), bits))
-                self._decoded[peer] = decoded
-            if signer in decoded[1]:
+        for peer in self._neighbors:
+            if signer in self._neighbor_keys(peer):
                 skip.add(peer)
         return frozenset(skip)
+
+    def _neighbor_keys(self, peer: PeerId) -> frozenset[bytes]:
+        """The validators `peer` last said it reaches directly, decoded against the voting set
+        of the height its bits refer to (if our state still knows that set)."""
+        keys = self._decoded.get(peer)
+        if keys is None:
+            height, bits = self._neighbors[peer]
+            voters = self.driver.state.validators_at(height + 1) or ()
+            keys = self._decoded[peer] = neighbors_from_bits(voters, bits) if voters \
+                else frozenset()
+        return keys
 
     def forget(self, peer: PeerId) -> None:
         """`peer` disconnected."""

@@ -17,8 +17,7 @@ Whoever watches the node (the process's HTTP API, see `faircoop_node/service.py`
 store, mempool, chain state and `status()`, and registers with `on_commit` for each committed
 block; the runtime imports nothing of the API.
 
-Left out: peer exchange (the transport dials the configured peers) and gossip of governance
-actions (each validator reads its own inbox, `inbox.py`).
+Left out: peer exchange (the transport dials the configured peers).
 """
 
 from __future__ import annotations
@@ -236,6 +235,14 @@ class Node:
         "already_pooled"; DecodeError or ValidationError (with its rule) says why not."""
         return self.peers.submit_action(raw)
 
+    def pooled_actions(self) -> tuple[bytes, ...]:
+        """The governance actions held for proposers to carry, in pool order (a copy)."""
+        return tuple(self.driver.actions)
+
+    def held_recoveries(self) -> tuple[bytes, ...]:
+        """The recoveries held until they are due (a copy)."""
+        return tuple(self.driver.recoveries)
+
     def on_commit(self, listener: CommitListener) -> None:
         """Call `listener` with each block this node commits, on the node's loop once the block
         is on disk (by consensus or catch-up sync). It must not block; what it raises is logged.
@@ -426,8 +433,9 @@ class Node:
                                error=f"{type(exc).__name__}: {exc}")
         self.ctx.at(h.height, c.round)
         if c.source == "consensus":
+            # no STATUS here: peers deciding with us learn our height from our votes, and the
+            # periodic STATUS (`status_s`) tells the rest (n - 1 frames a block saved)
             self.counters.committed_consensus += 1
-            self._announce_status()
         # a synced range logs one `blocks_synced` line; per block only at DEBUG
         emit = self.log.debug if c.source == "sync" else self.log.info
         emit("block_committed", hash=c.block_id.hex(), txs=len(c.block.txs),

@@ -26,20 +26,22 @@ from faircoop_node.storage.keyvalue import KeyValue
 from faircoop_node.storage.leveldb import LevelDBStore
 from faircoop_node.storage.memory import MemoryStore
 from faircoop_node.storage.protocol import (
+    ActionLocation,
     AddressSummary,
     AddressUtxo,
     ChainStore,
     CommittedTx,
     EvidenceRecord,
+    GovernanceEntry,
     HistoryEntry,
     Tip,
     TxLocation,
 )
 
 __all__ = [
-    "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CommittedTx", "CorruptStore",
-    "EvidenceRecord", "HistoryEntry", "IncompleteReindex", "InvalidCommit", "KeyValue",
-    "LevelDBStore", "MemoryStore", "OutOfOrderBlock", "RecordMismatch", "StorageError",
-    "StoreClosed",
-    "StoreLocked", "StoreMissing", "Tip", "TxLocation", "UnsupportedSchema", "WrongGenesis",
+    "ActionLocation", "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CommittedTx",
+    "CorruptStore", "EvidenceRecord", "GovernanceEntry", "HistoryEntry", "IncompleteReindex",
+    "InvalidCommit", "KeyValue", "LevelDBStore", "MemoryStore", "OutOfOrderBlock",
+    "RecordMismatch", "StorageError", "StoreClosed", "StoreLocked", "StoreMissing", "Tip",
+    "TxLocation", "UnsupportedSchema", "WrongGenesis",
 ]

@@ -42,10 +42,12 @@ from faircoop_node.storage.errors import (
 from faircoop_node.storage.indexes import Writes, index_block, tx_spans
 from faircoop_node.storage.keyvalue import KeyValue
 from faircoop_node.storage.protocol import (
+    ActionLocation,
     AddressSummary,
     AddressUtxo,
     CommittedTx,
     EvidenceRecord,
+    GovernanceEntry,
     HistoryEntry,
     Tip,
     TxLocation,
@@ -406,6 +408,7 @@ class BaseStore:
             index_block(
                 self._get_for_commit, writes, height=header.height, block_id=block_hash,
                 txs=block.txs, txids=txids, diff=diff, spans=spans, evidence=block.evidence,
+                actions=block.actions,
             )
             if diff.fees:  # apply_block appends the treasury output last
                 fee_op = treasury_outpoint(block_hash)
@@ -555,10 +558,30 @@ class BaseStore:
                                       height, position))
         return tuple(found)
 
+    def get_governance_history(
+        self, limit: int | None = None, before: ActionLocation | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[GovernanceEntry, ...]:
+        """The actions and recoveries blocks carried, newest first (by height, then position);
+        `before` pages on from an earlier answer. One key range read backwards: no block is
+        read. The answer stops at `limit` entries, or after the entry that brings the action
+        bytes to `max_bytes` (so a page always has one entry, if any is left)."""
+        stop = None if before is None else schema.governance_key(*before)
+        found: list[GovernanceEntry] = []
+        size = 0
+        for key, raw in self._kv.items(schema.GOVERNANCE, stop=stop, reverse=True):
+            if (limit is not None and len(found) >= limit) or \
+                    (max_bytes is not None and size >= max_bytes):
+                break
+            action = schema.decode_governance(raw, key)
+            found.append(GovernanceEntry(*schema.governance_from_key(key), action))
+            size += len(action)
+        return tuple(found)
+
     # -- maintenance -----------------------------------------------------------------------------
 
     def reindex(self) -> None:
-        """Rebuild the UTXO set, tx index, address index and evidence index from the blocks."""
+        """Rebuild the UTXO set, tx, address, evidence and governance indexes from the blocks."""
         with self._write_lock:
             self._utxo_reads = {}
             self._recent_utxos.clear()

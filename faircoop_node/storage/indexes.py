@@ -1,4 +1,5 @@
-"""What one block does to the derived keyspaces: UTXO set, tx index, address index, evidence.
+"""What one block does to the derived keyspaces: UTXO set, tx index, address index, evidence and
+the governance index.
 
 The tx index holds what a tx lookup needs beyond the tx itself (its fee, and where its bytes
 lie in the block), so the API answers from one record and one tx's bytes, never by decoding
@@ -56,6 +57,7 @@ def index_block(
     diff: UtxoDiff,
     spans: Sequence[tuple[int, int]] = (),
     evidence: Sequence[bytes] = (),
+    actions: Sequence[bytes] = (),
 ) -> None:
     """Add to `writes` every derived-key change the block makes; raise before adding on bad input.
 
@@ -138,6 +140,8 @@ def index_block(
         writes[key] = schema.encode_summary(balance, utxos, txcount)
     for item in evidence:
         writes[schema.evidence_key(sha256(item))] = schema.encode_evidence(height, item)
+    for position, action in enumerate(actions):
+        writes[schema.governance_key(height, position)] = schema.encode_governance(action)
 
 
 def replay_diff(

@@ -78,6 +78,26 @@ class HistoryEntry:
     position: int
 
 
+class ActionLocation(NamedTuple):
+    """Where a block carried a governance action: its height and position among its actions."""
+
+    height: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceEntry:
+    """A governance action or recovery a committed block carried, as the block encodes it.
+
+    The store does not interpret the bytes (`consensus.governance.decode_block_action` does);
+    a recovery, when a block carries one, is at position 0.
+    """
+
+    height: int
+    position: int  # among the block's actions
+    action: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceRecord:
     """Evidence bytes (e.g. an encoded DuplicateVoteEvidence) and the height that committed it."""
@@ -123,6 +143,10 @@ class ChainReader(Protocol):
     def get_address_history(
         self, lock: bytes, limit: int | None = None, before: TxLocation | None = None
     ) -> tuple[HistoryEntry, ...]: ...
+    def get_governance_history(
+        self, limit: int | None = None, before: ActionLocation | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[GovernanceEntry, ...]: ...
 
 
 class ChainStore(ChainReader, Protocol):

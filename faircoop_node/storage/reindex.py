@@ -1,4 +1,5 @@
-"""Rebuild the derived keyspaces (UTXO set, tx index, address index, evidence) from the blocks.
+"""Rebuild the derived keyspaces (UTXO set, tx index, address index, evidence, governance) from
+the blocks.
 
 The blocks, height index, certificates and fee records are the source of truth; everything in
 `schema.DERIVED_PREFIXES` follows from them. A reindex marks the store first (synced), so an
@@ -66,7 +67,7 @@ def rebuild(kv: KeyValue, genesis: Genesis, genesis_id: BlockHash, tip_height: i
         try:
             index_block(kv.get, writes, height=height, block_id=block_id, txs=block.txs,
                         txids=txids, diff=diff, spans=tx_spans(block.header, block.txs),
-                        evidence=block.evidence)
+                        evidence=block.evidence, actions=block.actions)
         except InvalidCommit as exc:
             raise CorruptStore(f"replaying height {height}: {exc}", bkey) from None
         kv.write(writes, sync=False)

@@ -19,6 +19,7 @@ answers an address query without touching anything else.
 | address history | `x` + lock + height + position        | txid                               |
 | validator set   | `v` + validators hash                 | pack(validators_obj(set))          |
 | evidence        | `e` + sha256(evidence bytes)          | height + evidence bytes            |
+| governance      | `g` + height + position               | checksum (8) + the action's bytes  |
 
 Hashes, txids and locks are 32 bytes; heights and amounts 8; indexes and positions 4.
 
@@ -27,15 +28,19 @@ inside the block's (offset and size, so a lookup slices one tx out of the block 
 of decoding the block), and the fee it paid (inputs minus outputs, known at commit, when every
 spent output is at hand; afterwards the spent outputs are gone from the UTXO set).
 
-Schema 2 added the span and fee to the tx index record; a schema-1 store is upgraded on open by
-rebuilding the derived keyspaces (see `UPGRADABLE_FROM`).
+Schema 2 added the span and fee to the tx index record; schema 3 the governance index (every
+action and recovery a block carried, at its height and position among the block's actions, so the
+API lists the chain's governance history from one key range, newest first, without reading
+blocks). An older store is upgraded on open by rebuilding the derived keyspaces (see
+`UPGRADABLE_FROM`).
 
 History positions: a block's txs are at 0..n-1; outputs that no tx of the block made (the
 genesis allocations, a block's treasury fee output) are filed as a pseudo-tx at position n whose
 "txid" is the block hash (the genesis hash at height 0).
 
 The block checksum (the first 8 bytes of SHA-256 of the encoding) catches garbled witness bytes,
-which neither the header hash nor the tx root covers (txids exclude witnesses).
+which neither the header hash nor the tx root covers (txids exclude witnesses); a governance
+record carries the same checksum over its action's bytes.
 Other values are fixed-width `struct` records, so a truncated or padded value is caught by its
 length. Any decoding failure raises `CorruptStore` naming the key.
 """
@@ -49,10 +54,10 @@ from typing import Any, Final
 from consensus.types import BlockHash, Hash32, Lock, OutPoint, TxId, TxOut
 from faircoop_node.storage.errors import CorruptStore
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 # Older versions whose blocks, headers, heights, certificates and fee records are laid out as
 # today, so rebuilding the derived keyspaces (`reindex`) brings the store up to date.
-UPGRADABLE_FROM: Final = frozenset({1})
+UPGRADABLE_FROM: Final = frozenset({1, 2})
 
 # -- keyspace prefixes ------------------------------------------------------------------------
 META: Final = b"m"
@@ -68,9 +73,10 @@ ADDR_SUMMARY: Final = b"s"
 ADDR_HISTORY: Final = b"x"
 VALIDATOR_SET: Final = b"v"
 EVIDENCE: Final = b"e"
+GOVERNANCE: Final = b"g"
 
 # Keyspaces derived from the blocks: `reindex` deletes and rebuilds exactly these.
-DERIVED_PREFIXES: Final = (UTXO, TX, ADDR_UTXO, ADDR_SUMMARY, ADDR_HISTORY, EVIDENCE)
+DERIVED_PREFIXES: Final = (UTXO, TX, ADDR_UTXO, ADDR_SUMMARY, ADDR_HISTORY, EVIDENCE, GOVERNANCE)
 
 # -- meta records ------------------------------------------------------------------------------
 META_SCHEMA: Final = META + b"schema"  # SCHEMA_VERSION as 4 bytes
@@ -155,6 +161,10 @@ def evidence_key(evidence_hash: bytes) -> bytes:
     return EVIDENCE + evidence_hash
 
 
+def governance_key(height: int, position: int) -> bytes:
+    return GOVERNANCE + _U64.pack(height) + _U32.pack(position)
+
+
 def printable(key: bytes) -> str:
     """A key as an operator reads it: the prefix letter, then hex."""
     if not key:
@@ -192,6 +202,12 @@ def history_from_key(key: bytes) -> tuple[int, int]:
     return _U64.unpack_from(key, 33)[0], _U32.unpack_from(key, 41)[0]
 
 
+def governance_from_key(key: bytes) -> tuple[int, int]:
+    """(height, position) of a governance index key."""
+    _check_len(key, 13)
+    return _U64.unpack_from(key, 1)[0], _U32.unpack_from(key, 9)[0]
+
+
 def height_from_key(key: bytes) -> int:
     _check_len(key, 9)
     return int(_U64.unpack_from(key, 1)[0])
@@ -216,7 +232,16 @@ def encode_block_record(encoded: bytes) -> bytes:
 
 def decode_block_record(value: bytes, key: bytes) -> bytes:
     """The block's canonical encoding, once its checksum matches."""
-    _check_block_record(value, key)
+    _check_checksum(value, key)
+    return value[8:]
+
+
+encode_governance = encode_block_record  # the same checksum, over the action's bytes
+
+
+def decode_governance(value: bytes, key: bytes) -> bytes:
+    """The action's bytes, once the record's checksum matches."""
+    _check_checksum(value, key, "governance record")
     return value[8:]
 
 
@@ -225,16 +250,17 @@ def slice_block_record(value: bytes, key: bytes, offset: int, size: int) -> byte
 
     Checked over a memoryview: the block's bytes are hashed (in C) but not copied.
     """
-    _check_block_record(value, key)
+    _check_checksum(value, key)
     if offset + size > len(value) - 8:
         raise CorruptStore(
             f"a tx index record points past the end of block {printable(key)}", key)
     return value[8 + offset:8 + offset + size]
 
 
-def _check_block_record(value: bytes, key: bytes) -> None:
+def _check_checksum(value: bytes, key: bytes, what: str = "block") -> None:
     if len(value) < 8 or hashlib.sha256(memoryview(value)[8:]).digest()[:8] != value[:8]:
-        raise CorruptStore(f"block {printable(key)} fails its checksum (garbled or truncated)", key)
+        raise CorruptStore(f"{what} {printable(key)} fails its checksum (garbled or truncated)",
+                           key)
 
 
 def encode_schema() -> bytes:

@@ -10,6 +10,10 @@ does. `standard_chain()` builds the fixed scene most tests read:
 - height 3: the treasury spends block 1's fee output to carol (`treasury_spend`), with a
   governance action setting min_fee_rate = 2 (pending: in force at height 5);
 - the mempool holds `pending`: alice spends her change from height 1.
+
+`FakeNode.submit_action` judges an action as the node does (`admission.judge_action`, against
+the fake's chain state) and holds it in pools bounded like the node's; a commit drops what the
+block carried. The in-process cluster test (`test_api_actions_node.py`) runs the real node.
 """
 
 from __future__ import annotations
@@ -27,13 +31,16 @@ from consensus.certificate import build_certificate
 from consensus.chain import make_block, validate_block
 from consensus.chainstate import ChainState, encode_chain_state, genesis_state
 from consensus.crypto import PrivateKey
-from consensus.governance import SetParam, encode_action, make_action
+from consensus.errors import ValidationError
+from consensus.governance import RecoveryAction, SetParam, encode_action, make_action
 from consensus.ledger import SignatureCache, treasury_outpoint
 from consensus.types import COIN, BlockHash, Genesis, Lock, OutPoint, SpendPolicy, Tx, TxId
 from consensus.votes import VoteType, encode_certificate, sign_vote
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
 from faircoop_node.mempool import Mempool
+from faircoop_node.node.admission import Verdict, judge_action
+from faircoop_node.node.driver import MAX_ACTIONS, MAX_RECOVERIES
 from faircoop_node.node.runner import NodeStatus
 from faircoop_node.storage import BaseStore, MemoryStore
 from tests.builders import CHAIN_ID, key, make_genesis, make_tx, single
@@ -80,6 +87,9 @@ class FakeNode:
     live: NodeStatus = field(default_factory=lambda: NodeStatus("ab" * 33, 2, 3, True))
     last_commit: bytes = b""
     submitted: list[TxId] = field(default_factory=list)
+    actions: dict[bytes, None] = field(default_factory=dict)
+    recoveries: dict[bytes, None] = field(default_factory=dict)
+    max_actions: int = MAX_ACTIONS
 
     def status(self) -> NodeStatus:
         return self.live
@@ -92,13 +102,33 @@ class FakeNode:
         self.submitted.append(entry.txid)
         return entry.txid
 
+    async def submit_action(self, raw: bytes) -> str:
+        judgement, action = judge_action(self.state, raw, {**self.actions, **self.recoveries})
+        if judgement.reason == "action already pooled":
+            return "already_pooled"
+        if judgement.verdict != Verdict.ACCEPT or action is None:
+            raise ValidationError(judgement.rule or "refused", judgement.reason)
+        recovery = isinstance(action, RecoveryAction)
+        pool = self.recoveries if recovery else self.actions
+        if len(pool) >= (MAX_RECOVERIES if recovery else self.max_actions):
+            raise ValidationError("pool_full", "the node holds as many actions as it keeps")
+        pool[raw] = None
+        return "pooled"
+
+    def pooled_actions(self) -> tuple[bytes, ...]:
+        return tuple(self.actions)
+
+    def held_recoveries(self) -> tuple[bytes, ...]:
+        return tuple(self.recoveries)
+
     def commit(self, txs: tuple[Tx, ...] = (), actions: tuple[bytes, ...] = (),
-               round_: int = 0) -> BlockHash:
-        """Build, check, certify and store the next block, then announce it."""
+               round_: int = 0, after_ms: int = 1000) -> BlockHash:
+        """Build, check, certify and store the next block, `after_ms` after the last one, then
+        announce it."""
         state = self.state
         height = state.height + 1
-        block = make_block(state, state.proposer(height, round_), state.last_block_time_ms + 1000,
-                           txs, self.last_commit, (), actions)
+        block = make_block(state, state.proposer(height, round_),
+                           state.last_block_time_ms + after_ms, txs, self.last_commit, (), actions)
         block_id = codec.block_hash(block.header)
         valid = validate_block(state, block, block_id, self.store)
         precommits = [sign_vote(k, CHAIN_ID, VoteType.PRECOMMIT, height, round_, block_id)
@@ -112,6 +142,8 @@ class FakeNode:
         self.state = valid.state
         self.last_commit = cert_bytes
         self.mempool.remove_committed(block.txs)
+        for raw in block.actions:
+            self.actions.pop(raw, None)
         self.feed.publish(NewBlock(height, block_id, len(block.txs), block.header.time_ms))
         return block_id
 

@@ -27,6 +27,7 @@ from consensus import codec
 from faircoop_node.api import create_app
 
 STREAM = "/api/v1/blocks/stream"
+POSTS = ("/api/v1/tx", "/api/v1/txs", "/api/v1/actions")
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -105,7 +106,8 @@ def test_junk_path_parameters_never_get_a_500(
 
 def test_junk_queries_never_get_a_500(api: tuple[asyncio.Runner, Client, list[str]]) -> None:
     runner, client, templates = api
-    names = st.sampled_from(["from", "count", "limit", "before_height", "before_position", "x"])
+    names = st.sampled_from(["from", "count", "limit", "before_height", "before_position",
+                             "after", "x"])
 
     @SETTINGS
     @given(template=st.sampled_from(templates),
@@ -113,7 +115,7 @@ def test_junk_queries_never_get_a_500(api: tuple[asyncio.Runner, Client, list[st
            values=st.lists(st.binary(min_size=32, max_size=32).map(bytes.hex), min_size=3,
                            max_size=3))
     def hammer(template: str, query: dict[str, str], values: list[str]) -> None:
-        method = "POST" if template == "/api/v1/tx" else "GET"
+        method = "POST" if template in POSTS else "GET"
         url = _fill(template, values) + ("?" + urlencode(query) if query else "")
         statuses.append(check(runner, client, method, url, data=b"" if method == "POST" else None))
 
@@ -155,6 +157,35 @@ def test_junk_tx_bodies_never_get_a_500(api: tuple[asyncio.Runner, Client, list[
         headers = {"Content-Type": content_type} if content_type else {}
         status = check(runner, client, "POST", "/api/v1/tx", data=body, headers=headers)
         assert status in (400, 413)
+        statuses.append(status)
+
+    statuses: list[int] = []
+    hammer()
+    assert len(statuses) >= 100 and {400, 413} <= set(statuses)
+
+
+def test_junk_action_bodies_never_get_a_500(
+        api: tuple[asyncio.Runner, Client, list[str]]) -> None:
+    runner, client, _ = api
+    real = standard_chain().action
+    bodies = st.one_of(
+        st.binary(max_size=400),
+        json_junk.map(lambda v: json.dumps(v).encode()),
+        json_junk.map(lambda v: json.dumps({"action": v}).encode()),
+        st.binary(max_size=300).map(lambda b: json.dumps({"action": b.hex()}).encode()),
+        # a real action with a few bytes flipped: near-valid msgpack, bad signatures
+        st.lists(st.integers(0, len(real) - 1), min_size=1, max_size=4).map(
+            lambda idx: json.dumps({"action": bytes(
+                b ^ 0xFF if i in idx else b for i, b in enumerate(real)).hex()}).encode()),
+        st.just(json.dumps({"action": "00" * 70_000}).encode()),  # over the action's bound
+    )
+
+    @SETTINGS
+    @given(body=bodies)
+    def hammer(body: bytes) -> None:
+        status = check(runner, client, "POST", "/api/v1/actions", data=body,
+                       headers={"Content-Type": "application/json"})
+        assert status in (400, 409, 413)
         statuses.append(status)
 
     statuses: list[int] = []

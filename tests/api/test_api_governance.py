@@ -6,7 +6,9 @@ from api_chain import TREASURY, VALIDATOR_KEYS, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
+from consensus.crypto import sha256
 from consensus.params import PARAM_RANGES, ChainParams
+from tests.builders import CHAIN_ID
 
 
 async def test_validators_carry_the_participation_ledger_of_the_chain_state() -> None:
@@ -44,16 +46,25 @@ async def test_params_give_every_value_and_its_range() -> None:
 
 async def test_governance_lists_governors_treasury_and_the_pending_action() -> None:
     scene = standard_chain()
+    state = scene.node.state
     async with serve(scene.node) as client:
         body = await (await client.get("/api/v1/governance")).json()
+    assert body["chain_id"] == CHAIN_ID and body["network"] == "test"
+    assert body["genesis_hash"] == scene.gid.hex()
     assert body["governors"] == sorted(k.public_key.hex() for k in VALIDATOR_KEYS)
     assert body["threshold"] == 1
     assert body["treasury_lock"] == TREASURY.lock.hex()
     assert body["treasury_address"] == encode_address(TREASURY.lock, "test")
+    assert body["next_nonce"] == 1  # the action at height 3 used nonce 0
+    assert body["last_final"] == {"height": 3, "hash": scene.blocks[2].hex(),
+                                  "time_ms": state.last_block_time_ms}
     assert body["pending"] == [{
-        "kind": "set_param", "included_height": 3, "effective_height": 5,
-        "summary": "set min_fee_rate = 2", "hex": scene.action.hex(),
+        "id": sha256(scene.action).hex(), "kind": "set_param",
+        "summary": "set min_fee_rate = 2", "nonce": 0,
+        "signers": [VALIDATOR_KEYS[0].public_key.hex()], "reference": None,
+        "hex": scene.action.hex(), "included_height": 3, "effective_height": 5,
     }]
+    assert body["pooled"] == [] and body["recoveries"] == []
 
 
 async def test_pending_action_takes_effect_two_blocks_later() -> None:

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from api_chain import ALICE, serve, standard_chain
+from api_chain import ALICE, VALIDATOR_KEYS, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
+from consensus.governance import Reference, encode_block_action, make_recovery
 from faircoop_node.api import create_app
 from faircoop_node.api.openapi import DOCUMENT
+from tests.builders import CHAIN_ID
 
 Schema = dict[str, Any]
 
@@ -147,6 +149,9 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         ("/api/v1/address/{address}/txs", "", {"address": alice}),
         ("/api/v1/validators", "", {}), ("/api/v1/params", "", {}),
         ("/api/v1/governance", "", {}), ("/api/v1/mempool", "", {}),
+        ("/api/v1/governance/history", "", {}), ("/api/v1/governance/history", "?limit=1", {}),
+        ("/api/v1/governance/history", "?after=3.0", {}),
+        ("/api/v1/governance/history", "?after=x", {}),
         ("/api/v1/openapi.json", "", {}),
     ]
     seen: set[str] = set()
@@ -161,6 +166,17 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
             resp = await client.post("/api/v1/tx", data=body)
             assert resp.status == status
             conforms(await resp.json(), _response_schema("/api/v1/tx", "post", status))
+        recovery = encode_block_action(make_recovery(
+            CHAIN_ID, 3, scene.blocks[2], scene.node.state.validators, (VALIDATOR_KEYS[0],),
+            Reference("https://coop.example/a#1", "item 1")))
+        for raw, status in ((recovery, 200), (recovery, 200), (scene.action, 409),
+                            (b"\x93\x01", 400), (b"\x00" * 70_000, 413)):
+            resp = await client.post("/api/v1/actions", json={"action": raw.hex()})
+            assert resp.status == status
+            conforms(await resp.json(), _response_schema("/api/v1/actions", "post", status))
+        body = await (await client.get("/api/v1/governance")).json()
+        assert body["recoveries"]  # the held recovery's shape, checked too
+        conforms(body, _response_schema("/api/v1/governance", "get", 200))
     json_gets = {p for p, ops in DOCUMENT["paths"].items() if "get" in ops and "application/json"
                  in ops["get"]["responses"]["200"]["content"]}
     assert json_gets <= seen, f"JSON endpoints not exercised: {json_gets - seen}"

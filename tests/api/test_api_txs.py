@@ -174,6 +174,15 @@ async def test_binary_junk_under_any_content_type_is_a_decode_400(content_type: 
         assert resp.status == 400 and (await resp.json())["rule"] == "decode"
 
 
+async def test_json_nested_too_deep_is_a_decode_400() -> None:
+    """json.loads raises RecursionError (not ValueError) past its depth: a 500 before."""
+    scene = standard_chain()
+    async with serve(scene.node) as client:
+        resp = await client.post("/api/v1/tx", data='{"hex": ' + "[" * 50_000,
+                                 headers={"Content-Type": "application/json"})
+        assert resp.status == 400 and (await resp.json())["rule"] == "decode"
+
+
 async def test_body_over_the_limit_is_413_json() -> None:
     scene = standard_chain()
     async with serve(scene.node, max_body=1024) as client:

@@ -54,6 +54,7 @@ async def test_each_refused_tx_gets_its_own_error_and_the_rest_are_admitted() ->
 @pytest.mark.parametrize("body", [
     "", "not json", "{}", '{"hex": "00"}', "[1, 2]", '["00", null]', "[]", "5",
     json.dumps(["00"] * (MAX_BATCH_TXS + 1)),
+    "[" * 50_000,  # deeper than json.loads follows: RecursionError, a 500 before
 ])
 async def test_a_body_that_is_not_an_array_of_1_to_1000_strings_is_a_decode_400(
         body: str) -> None:

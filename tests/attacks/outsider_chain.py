@@ -21,12 +21,12 @@ from consensus.address import encode_address
 from consensus.crypto import PrivateKey
 from consensus.ledger import treasury_outpoint
 from consensus.types import BlockHash, OutPoint, SpendPolicy, Tx, TxId
-from faircoop_node.devnet import DevnetNode
+from faircoop_node.devnet import DevnetNode, governor_signing_keys
 from faircoop_node.genesis_file import load_genesis
-from faircoop_node.keys import load_node_key
 from tests.attacks.outsider_net import AttackNet
 from tests.builders import key, make_tx, single
 from tests.e2e.helpers import demo_key_and_policy, final_on, get, wait_for
+from wallet.multisig import treasury_policy
 
 OWNER = key(424_242)  # holds every coin made here
 OWNER_POLICY = single(OWNER)
@@ -120,12 +120,14 @@ def payments(outpoints: Sequence[OutPoint], chain_id: str) -> list[Tx]:
 
 
 def governors(net: AttackNet) -> tuple[SpendPolicy, list[PrivateKey]]:
-    """The treasury's policy (the governors' multisig) and enough governor keys to sign."""
+    """The treasury's policy (the demo governors' multisig, of their wallets' treasury member
+    keys) and enough of those keys to sign."""
     genesis = load_genesis(net.layout.genesis_path)
-    policy = SpendPolicy.multisig(genesis.governor_threshold, genesis.governors)
+    members = [member for _, member in governor_signing_keys(net.layout)]
+    policy = treasury_policy(genesis.governor_threshold, [k.public_key for k in members])
     assert codec.policy_lock(policy) == genesis.treasury_lock
-    keys = [load_node_key(n.directory / "node.key") for n in net.validators]
-    return policy, keys[:genesis.governor_threshold]
+    by_key = {k.public_key: k for k in members}
+    return policy, [by_key[pub] for pub in policy.pubkeys][:genesis.governor_threshold]
 
 
 def treasury_spend(net: AttackNet, block_hash: str, amount: int) -> Tx:

@@ -24,7 +24,7 @@ from wallet.walletfile import load_wallet, unlock
 
 
 def free_base_port() -> int:
-    """A base port whose API (P..P+9) and P2P (P+100..P+109) ranges are free right now."""
+    """A base port whose API (P..P+9) and P2P (P+1000..P+1009) ranges are free right now."""
     return devnet_free_base_port(29_000, nodes=10)
 
 

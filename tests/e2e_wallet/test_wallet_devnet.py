@@ -15,8 +15,10 @@ object and exit code:
 5. each error path gives its documented exit code, `kind` and a clear message;
 6. while the chain is stalled (two of four validators paused), a second payment does not reuse
    the coin a pending one spends, and both are final once the chain moves again;
-7. the governors add a validator: the wallet follows the set change and proves a later
-   payment final under the new set; a verifier still trusting the old set is refused.
+7. the devnet's demo governors add a validator with `faircoop-wallet gov` (propose with the
+   assembly's reference, three governor wallets sign, the action goes into a validator's
+   inbox): the wallet follows the set change and proves a later payment final under the new
+   set; a verifier still trusting the old set is refused.
 
 Every node process is stopped in the fixture's `finally`, even on failure.
 """
@@ -43,7 +45,7 @@ from consensus import codec
 from consensus.address import decode_address, encode_address
 from consensus.certificate import build_certificate
 from consensus.crypto import PrivateKey
-from consensus.governance import AddValidator, encode_action, make_action, sorted_validators
+from consensus.governance import sorted_validators
 from consensus.merkle import merkle_root
 from consensus.types import COIN, PublicKey, TxOut, Validator
 from consensus.votes import VoteType, encode_certificate, sign_vote
@@ -58,7 +60,6 @@ from faircoop_node.devnet import (
     ports_in_use,
 )
 from faircoop_node.genesis_file import load_genesis
-from faircoop_node.keys import load_node_key
 from tests.e2e.helpers import final_on, get, height, status, wait_for
 from wallet.cli import ExitStatus
 from wallet.receipts import decode_validator_set, encode_validator_set
@@ -647,14 +648,28 @@ def test_the_wallet_follows_a_validator_set_change_and_proves_finality_under_the
     before = world.run(*world.wallet("dave"), "sync").ok()
     assert before["validator_set_changes"] == 0
 
-    # the governors (on a devnet, the validators' keys; 3 of 4 sign) add a fifth validator
+    # the devnet's demo governors (3 of its 4 governor wallets sign) add a fifth validator
+    # with `faircoop-wallet gov`, the assembly's reference in the action; the action goes into
+    # a validator's inbox (POST /api/v1/actions is tested by the node's own e2e)
     validators = [n for n in world.layout.nodes if n.validator]
-    governors = tuple(load_node_key(n.directory / "node.key") for n in validators[:3])
     newcomer = PublicKey(PrivateKey((4_000).to_bytes(32, "big")).public_key)
-    action = make_action(world.layout.chain_id, 0, AddValidator("coop-5", newcomer), governors)
+
+    def governor(number: int) -> list[str]:
+        return ["--wallet", str(world.layout.governor_wallet_path(number)), "--password-file",
+                str(world.layout.password_path)]
+
+    proposal = str(world.tmp / "add-coop-5.json")
+    made = world.run(*governor(1), "gov", "propose", "add-validator", "--name", "coop-5",
+                     "--pubkey", newcomer.hex(), "--ref", "https://assembly.example/e2e#5",
+                     "--note", "e2e: admit coop-5", "--out", proposal).ok()
+    assert (made["nonce"], made["threshold"], made["governors_checked"]) == (0, 3, True)
+    for number in (1, 2, 3):
+        signed = world.run(*governor(number), "gov", "sign", proposal, "--yes").ok()
+        assert signed["added"] and signed["signatures_remaining"] == 3 - number
     inbox = validators[0].directory / "data" / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
-    (inbox / "add-coop-5.action").write_text(encode_action(action).hex())
+    sent = world.run(*governor(1), "gov", "submit", proposal, "--inbox", str(inbox)).ok()
+    assert sent["complete"] and Path(sent["inbox_file"]).parent == inbox
     wait_for(lambda: get(world.node, "validators")["count"] == 5, 60,
              "the fifth validator in the voting set")
 

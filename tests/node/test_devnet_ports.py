@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from faircoop_node.devnet import DevnetNode, free_base_port, port_taken, ports_in_use
+from faircoop_node.devnet import DevnetNode, free_base_port, port_taken, ports_for, ports_in_use
 
 
 def _free_port() -> int:
@@ -81,5 +81,5 @@ def test_free_base_port_skips_a_range_with_a_listener_or_a_lingering_connection(
     """Stricter than the start check: a range a devnet just left (TIME_WAIT) is skipped, so
     tests that bind a range's ports with bare sockets get them."""
     base = free_base_port(43_000, nodes=2, step=50)
-    with scene(base + 101):  # the second node's P2P port
+    with scene(ports_for(base, 1)[1]):  # the second node's P2P port
         assert (free_base_port(base, nodes=2, step=50) > base) is skipped

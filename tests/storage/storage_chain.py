@@ -77,12 +77,13 @@ def pay(chain_id: str, spends: list[tuple[OutPoint, Wallet]], outputs: list[TxOu
 
 
 def make_block(genesis: Genesis, parent: BlockHash, height: int, txs: tuple[Tx, ...],
-               last_commit: bytes = b"", evidence: tuple[bytes, ...] = ()) -> Block:
+               last_commit: bytes = b"", evidence: tuple[bytes, ...] = (),
+               actions: tuple[bytes, ...] = ()) -> Block:
     vhash = codec.validators_hash(genesis.validators)
     fields = BlockHeader(1, genesis.chain_id, height, parent, genesis.time_ms + height * 1000,
                          ZERO, vhash, vhash, codec.params_hash(genesis.params), ZERO, ZERO, ZERO,
                          PublicKey(genesis.validators[0].pubkey))
-    return ledger.assemble_block(fields, txs, last_commit, evidence)
+    return ledger.assemble_block(fields, txs, last_commit, evidence, actions)
 
 
 def fake_certificate(block_id: bytes) -> bytes:
@@ -109,7 +110,8 @@ def commit(store: BaseStore, block: Block, sig_cache: ledger.SignatureCache | No
 def next_block(store: BaseStore, wallets: list[Wallet], seed: str, max_txs: int = 8) -> Block:
     """The block the seed says comes next: payments between `wallets`, from the address index.
 
-    Some txs spend an output made earlier in the same block; some blocks carry evidence bytes.
+    Some txs spend an output made earlier in the same block; some blocks carry evidence bytes,
+    and some governance action bytes (the store keeps both without reading them).
     """
     tip = store.tip()
     height = tip.height + 1
@@ -139,8 +141,11 @@ def next_block(store: BaseStore, wallets: list[Wallet], seed: str, max_txs: int 
         txs.append(pay(store.genesis.chain_id, [(op, w) for op, _, w in spends], outs,
                        memo=f"{height}".encode()))
     evidence = (sha256(f"{seed}/evidence/{height}".encode()),) if rng.random() < 0.1 else ()
+    actions = tuple(codec.pack((f"{seed}/action/{height}/{i}", rng.randbytes(rng.randint(0, 90))))
+                    for i in range(rng.choice((0, 0, 0, 0, 1, 2))))
     last_commit = (store.get_certificate(tip.height) or b"") if tip.height else b""
-    return make_block(store.genesis, tip.block_hash, height, tuple(txs), last_commit, evidence)
+    return make_block(store.genesis, tip.block_hash, height, tuple(txs), last_commit, evidence,
+                      actions)
 
 
 def extend_chain(store: BaseStore, wallets: list[Wallet], seed: str, blocks: int) -> BaseStore:
@@ -167,6 +172,7 @@ class Replay:
         self.committed: dict[bytes, CommittedTx] = {}  # what get_committed_tx must answer
         self.history: dict[Lock, dict[tuple[int, int], bytes]] = defaultdict(dict)
         self.evidence: dict[bytes, tuple[int, bytes]] = {}
+        self.actions: dict[tuple[int, int], bytes] = {}  # (height, index) -> action bytes
         self.sig_cache = ledger.SignatureCache()
         self._apply(0, gid, (), ledger.genesis_diff(genesis, gid))
 
@@ -212,6 +218,8 @@ class Replay:
             self._apply(h, block_id, block.txs, diff)
             for item in block.evidence:
                 self.evidence[sha256(item)] = (h, item)
+            for i, action in enumerate(block.actions):
+                self.actions[(h, i)] = action
             self.hashes.append(block_id)
         return tip.height + 1 - start
 
@@ -261,3 +269,6 @@ class Replay:
         assert history == want_history, "address history differs from the blocks"
         evidence = {k[1:]: schema.decode_evidence(v, k) for k, v in kv.items(schema.EVIDENCE)}
         assert evidence == self.evidence
+        actions = {schema.governance_from_key(k): schema.decode_governance(v, k)
+                   for k, v in kv.items(schema.GOVERNANCE)}
+        assert actions == self.actions, "governance index differs from the blocks"

@@ -87,3 +87,63 @@ async def test_build_sign_and_broadcast_through_the_real_api() -> None:
             assert (await client.address(address))["address"] == address
     finally:
         await server.close()
+
+
+async def test_governance_as_the_real_api_serves_it() -> None:
+    """The wallet reads the node's governors, threshold, voting set, parameters and next
+    nonce, proposes under that nonce, and judges completeness as the node would."""
+    from consensus.governance import AddValidator, Reference
+    from wallet import governors, proposals
+
+    scene, server = await _server()
+    keys = api_chain.VALIDATOR_KEYS  # the standard chain's governors (1 of 4 must sign)
+    try:
+        async with NodeClient(str(server.make_url("")), retry=FAST) as client:
+            found = await governors.node_governance(client)
+            state = scene.node.state
+            assert found.view.governors == tuple(sorted(state.governors))
+            assert found.view.threshold == state.governor_threshold
+            assert found.view.validators == state.validators
+            assert found.view.params == state.params
+            assert (found.tip.height, found.tip.tip_hash) == (3, scene.blocks[-1])
+            assert found.next_nonce == 1  # nonce 0 is the pending SetParam of height 3
+            newcomer = api_chain.CAROL.key.public_key
+            made = await governors.propose(client, AddValidator("Coop Carol", newcomer),
+                                           Reference("https://assembly.example/1", "item 1"))
+            assert made.proposal.nonce == 1
+            with pytest.raises(proposals.ProposalIncomplete):
+                proposals.check_complete(made.proposal, found.view.governors, 1)
+            signed, _ = proposals.sign(made.proposal, keys[0])
+            proposals.check_complete(signed, found.view.governors, found.view.threshold)
+    finally:
+        await server.close()
+
+
+async def test_a_proposal_submitted_to_the_real_api_is_pooled_included_and_in_history() -> None:
+    """`POST /api/v1/actions` and `GET /api/v1/governance/history` as the node serves them
+    (runs once the node has them)."""
+    pytest.importorskip("faircoop_node.api.actions", reason="the node takes no actions yet")
+    from consensus.governance import Reference, SetParam
+    from wallet import governors, proposals
+    from wallet.errors import ActionRejected
+
+    scene, server = await _server()
+    try:
+        async with NodeClient(str(server.make_url("")), retry=FAST) as client:
+            made = await governors.propose(client, SetParam("dust_limit", 2_000),
+                                           Reference("https://assembly.example/2", "item 2"))
+            signed, _ = proposals.sign(made.proposal, api_chain.VALIDATOR_KEYS[0])
+            sent = await governors.submit_checked(client, signed)
+            assert sent.status == "pooled" and sent.id
+            again = await governors.submit_checked(client, signed)
+            assert again.status == "already_pooled"
+            scene.node.commit(actions=scene.node.pooled_actions())
+            history = await governors.history(client, "test", limit=10)
+            assert history[0].kind == "set_param" and history[0].nonce == 1
+            assert history[0].reference == Reference("https://assembly.example/2", "item 2")
+            assert history[0].effective_height == history[0].height + 2
+            with pytest.raises(ActionRejected) as refused:
+                await governors.submit(client, signed)
+            assert refused.value.rule == "replayed_action"
+    finally:
+        await server.close()

@@ -26,10 +26,15 @@ from consensus.governance import (
     AddValidator,
     RecoveryAction,
     RemoveValidator,
+    SignedAction,
+    apply_action,
+    check_action,
+    decode_block_action,
     encode_action,
     encode_block_action,
     make_action,
     make_recovery,
+    use_nonce,
 )
 from consensus.merkle import merkle_proof
 from consensus.params import ChainParams
@@ -81,6 +86,7 @@ class FakeChain:
     n_validators: int = 4
     n_governors: int = 1
     governor_threshold: int = 1
+    governors: tuple[bytes, ...] = ()  # the genesis governors' keys (default: n_governors of ours)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -88,8 +94,9 @@ class FakeChain:
         self.key_of: dict[bytes, PrivateKey] = {k.public_key: k for k in keys}
         self.governor_keys = [governor_key(i) for i in range(self.n_governors)]
         treasury = Lock(bytes(32))
+        governors = self.governors or tuple(k.public_key for k in self.governor_keys)
         self.genesis = Genesis(1, CHAIN_ID, self.network, 1_000, self.allocations, validators,
-                               tuple(PublicKey(k.public_key) for k in self.governor_keys),
+                               tuple(sorted(PublicKey(bytes(k)) for k in governors)),
                                self.governor_threshold, self.params, treasury)
         self.genesis_id = codec.genesis_hash(self.genesis)
         self.state: ChainState = genesis_state(self.genesis, self.genesis_id)
@@ -153,6 +160,43 @@ class FakeChain:
                                       + st.params.recovery_after_ms)
         self._remember_sets(self.state)
         return action
+
+    def submit_action(self, raw: bytes) -> str:
+        """Check a governance action (or recovery) as a node's `POST actions` does and pool it
+        for the next block (mined at once with `auto_mine`); its id. Raises DecodeError or
+        ValidationError (with the rule). A recovery is installed with the fake clock past its
+        wait, as a node whose chain stalled would."""
+        with self.lock:
+            action = decode_block_action(raw)
+            st = self.state
+            if isinstance(action, RecoveryAction):
+                self.state = install_recovery(st, action, st.last_block_time_ms
+                                              + st.params.recovery_after_ms)
+                self._remember_sets(self.state)
+            elif raw not in self.next_actions:
+                upcoming, suspended = st.upcoming, st.suspended
+                floor, used = st.nonce_floor, st.used_nonces
+                for prior in map(decode_block_action, self.next_actions):
+                    assert isinstance(prior, SignedAction)
+                    upcoming, suspended = apply_action(upcoming, suspended, prior.body)
+                    floor, used = use_nonce(prior.nonce, floor, used)
+                check_action(action, CHAIN_ID, st.current, floor, used)
+                apply_action(upcoming, suspended, action.body)
+                self.next_actions.append(raw)
+            if self.auto_mine:
+                self.mine()
+            return sha256(raw).hex()
+
+    def next_free_nonce(self) -> int:
+        """The lowest nonce neither used by the chain nor by a pooled action."""
+        with self.lock:
+            taken = set(self.state.used_nonces) | {
+                a.nonce for a in map(decode_block_action, self.next_actions)
+                if isinstance(a, SignedAction)}
+            nonce = self.state.nonce_floor
+            while nonce in taken:
+                nonce += 1
+            return nonce
 
     def _certify(self, block: Block, block_id: BlockHash, voters: tuple[PublicKey, ...],
                  signers: list[PrivateKey]) -> bytes:

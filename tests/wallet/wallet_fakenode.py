@@ -16,9 +16,11 @@ from dataclasses import replace
 from aiohttp import web
 
 from consensus import codec
-from consensus.address import decode_address
+from consensus.address import decode_address, encode_address
 from consensus.errors import AddressError, DecodeError, ValidationError
+from consensus.governance import RecoveryAction, decode_block_action
 from consensus.types import TxOut
+from faircoop_node.api.governance import describe_action
 from tests.wallet.wallet_fakechain import FakeChain
 
 
@@ -40,6 +42,10 @@ class FakeNode:
         self.unknown_fee = False  # answer "fee": null, as the node does for an untraceable input
         self.raw_blocks_served = 0
         self.understate = 0  # a lying node: every output amount it reports is this much lower
+        self.reports_next_nonce = True  # False: GET governance as before issue 14 (no next_nonce)
+        self.takes_actions = True  # False: no POST actions (a node from before issue 14)
+        self.actions_posted: list[object] = []  # the JSON bodies POST actions received
+        self.action_pool_full = False  # answer POST actions 503 pool_full, as a full node does
 
     def app(self) -> web.Application:
         @web.middleware
@@ -67,6 +73,11 @@ class FakeNode:
         r.add_get(f"{p}/address/{{addr}}/utxo", self.address_utxo)
         r.add_get(f"{p}/address/{{addr}}/txs", self.address_txs)
         r.add_post(f"{p}/tx", self.post_tx)
+        r.add_get(f"{p}/validators", self.validators)
+        r.add_get(f"{p}/governance", self.governance)
+        r.add_get(f"{p}/governance/history", self.governance_history)
+        if self.takes_actions:
+            r.add_post(f"{p}/actions", self.post_action)
         return app
 
     async def status(self, _: web.Request) -> web.Response:
@@ -227,6 +238,72 @@ class FakeNode:
         except ValidationError as exc:
             return _err(400, str(exc), exc.rule)
         return web.json_response({"txid": tid.hex()})
+
+
+    async def validators(self, _: web.Request) -> web.Response:
+        st = self.chain.state
+        return web.json_response({
+            "height": st.height + 1, "count": len(st.validators), "quorum": st.quorum(),
+            "validators_hash": codec.validators_hash(st.validators).hex(),
+            "validators": [{"index": i, "name": v.name, "pubkey": v.pubkey.hex()}
+                           for i, v in enumerate(st.validators)]})
+
+    async def governance(self, _: web.Request) -> web.Response:
+        st = self.chain.state
+        doc = {
+            "governors": [g.hex() for g in st.governors], "threshold": st.governor_threshold,
+            "treasury_lock": st.treasury_lock.hex(),
+            "treasury_address": encode_address(st.treasury_lock, st.network),
+            "pending": [{"kind": describe_action(decode_block_action(raw), st.network)[0],
+                         "included_height": st.height, "effective_height": st.height + 2,
+                         "hex": raw.hex()} for raw in st.pending_actions],
+        }
+        if self.reports_next_nonce:
+            doc["next_nonce"] = self.chain.next_free_nonce()
+        return web.json_response(doc)
+
+    async def governance_history(self, request: web.Request) -> web.Response:
+        limit = int(request.query.get("limit", "100"))
+        entries = []
+        with self.chain.lock:
+            for rec in reversed(self.chain.blocks):
+                for raw in rec.block.actions:
+                    action = decode_block_action(raw)
+                    kind, summary = describe_action(action, self.chain.network)
+                    ref = action.reference
+                    entries.append({
+                        "height": rec.header.height, "effective_height": rec.header.height + 2,
+                        "kind": kind, "summary": summary,
+                        "nonce": None if isinstance(action, RecoveryAction) else action.nonce,
+                        "signers": [k.hex() for k, _ in action.signatures],
+                        "reference": None if ref is None else {"uri": ref.uri, "text": ref.text},
+                        "hex": raw.hex()})
+        return web.json_response({"actions": entries[:limit]})
+
+    async def post_action(self, request: web.Request) -> web.Response:
+        """The node's contract: `{"action": hex}`; 200 `{"status": "pooled" |
+        "already_pooled", "id"}`, or `{"error", "rule"}`: 400 (the rule), 409
+        replayed_action, 503 pool_full."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return _err(400, "the body is not JSON", "decode")
+        self.actions_posted.append(body)
+        hexed = body.get("action") if isinstance(body, dict) else None
+        if not isinstance(hexed, str):
+            return _err(400, "expected {\"action\": hex}", "decode")
+        if self.action_pool_full:
+            return _err(503, "the node holds as many actions as it keeps", "pool_full")
+        try:
+            raw = bytes.fromhex(hexed)
+            known = raw in self.chain.next_actions
+            action_id = self.chain.submit_action(raw)
+        except (ValueError, DecodeError) as exc:
+            return _err(400, f"malformed action: {exc}", "decode")
+        except ValidationError as exc:
+            return _err(409 if exc.rule == "replayed_action" else 400, str(exc), exc.rule)
+        return web.json_response({"status": "already_pooled" if known else "pooled",
+                                  "id": action_id})
 
 
 @contextmanager

@@ -4,7 +4,6 @@ help (the convention of both CLIs: `faircoop_common.clikit`, docs/CLI.md)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
 from consensus.types import NETWORKS
@@ -16,6 +15,8 @@ from faircoop_common.clikit import (
     add_node_option,
     complete_path,
 )
+from wallet.cli.argtypes import positive_int, txid_arg
+from wallet.cli.gov_args import Adder, gov_commands
 
 PROGRAM = Program(
     name="faircoop-wallet",
@@ -64,6 +65,16 @@ def build_parser(env: Environment) -> CliParser:
                     "offline) until m have signed, then anyone broadcasts it.",
         examples=(f"{W} multisig key", f"{W} multisig spend coop tfair1... 2.5 --out p.json",
                   f"{W} multisig sign p.json")).add_commands("multisig_command"), add)
+    gov_commands(add(
+        commands, "gov", summary="governance: governor keys, proposals, signing, submission",
+        description="A governor's key lives in their wallet. An action is proposed as a file, "
+                    "each governor reads what it does in words and signs a copy (offline if "
+                    "they like), copies combine, and anyone submits it to a node once enough "
+                    "governors have signed. Every action names the assembly decision behind "
+                    "it. docs/GOVERNANCE.md walks through a session.",
+        examples=(f"{W} gov key", f"{W} gov propose add-validator --name 'Coop Five' "
+                  "--pubkey 02ab... --ref URI --out p.json", f"{W} gov sign p.json",
+                  f"{W} gov submit p.json")).add_commands("gov_command"), add)
     _receipt_commands(add(
         commands, "receipt", summary="finality receipts: export one, verify one offline",
         description="A receipt proves a payment final: the tx, its block header, the Merkle "
@@ -72,9 +83,6 @@ def build_parser(env: Environment) -> CliParser:
         examples=(f"{W} receipt export TXID --out rent.receipt",
                   f"{W} receipt verify rent.receipt")).add_commands("receipt_command"), add)
     return root
-
-
-Adder = Callable[..., CliParser]  # add(group, name, **kwargs), with the common options
 
 
 def _chain_flags(p: CliParser) -> None:
@@ -171,13 +179,13 @@ def _payment_commands(commands: Commands, add: Adder) -> None:
             description="The wallet's transactions, newest first, with what each moved in or "
                         "out; its own not-yet-final payments first.",
             examples=(f"{W} history", f"{W} history --limit 10"))
-    p.add_argument("--limit", type=_positive_int, default=50, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=50, metavar="N",
                    help="show at most N (default %(default)s)")
     p = add(commands, "tx", summary="show one transaction",
             description="What a transaction pays, its fee and size, and whether the node "
                         "reports it final.",
             examples=(f"{W} tx 3f5a...",))
-    p.add_argument("txid", type=_txid_arg, help="the transaction id (64 hex digits)")
+    p.add_argument("txid", type=txid_arg, help="the transaction id (64 hex digits)")
 
 
 def _multisig_commands(group: Commands, add: Adder) -> None:
@@ -244,7 +252,7 @@ def _receipt_commands(group: Commands, add: Adder) -> None:
             description="Fetch the proof that a tx is final, follow headers up to its block, "
                         "verify it all, and save the receipt.",
             examples=(f"{W} receipt export 3f5a... --out rent.receipt",))
-    p.add_argument("txid", type=_txid_arg, help="the transaction id (64 hex digits)")
+    p.add_argument("txid", type=txid_arg, help="the transaction id (64 hex digits)")
     complete_path(p.add_argument("--out", metavar="FILE", required=True,
                                  help="the receipt file to write"))
     p = add(group, "verify", summary="verify a receipt offline",
@@ -264,21 +272,3 @@ def _receipt_commands(group: Commands, add: Adder) -> None:
     p.add_argument("--genesis-hash", metavar="HEX", help="the verifier's genesis hash")
     p.add_argument("--network", choices=NETWORKS,
                    help="the verifier's network (default: the wallet's; required without one)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not positive")
-    return value
-
-
-def _txid_arg(text: str) -> str:
-    """A txid on the command line: 64 hex digits (checked here, not by the node)."""
-    t = text.strip().lower()
-    if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a txid (64 hex digits)")
-    return t

@@ -11,11 +11,15 @@ from collections.abc import Sequence
 from consensus.errors import AddressError
 from faircoop_common.clikit import ExitStatus
 from wallet.cli.args import PROGRAM, build_parser
-from wallet.cli.commands import HANDLERS
+from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
+from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
 from wallet.errors import (
+    ActionRejected,
     AmountError,
+    BadAction,
     BadNodeUrl,
+    BadReference,
     ChainMismatch,
     ClaimedInputMismatch,
     DustOutput,
@@ -25,10 +29,14 @@ from wallet.errors import (
     MemoError,
     NodeError,
     NodeUnreachable,
+    NotAGovernor,
     NotFollowedYet,
     NotFound,
     PartialTxChanged,
     PartialTxError,
+    ProposalChanged,
+    ProposalError,
+    ProposalIncomplete,
     ReceiptInvalid,
     TamperedKeystore,
     TxRejected,
@@ -51,11 +59,14 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (DustOutput, ExitStatus.USAGE, "dust"),
     (FeeRateError, ExitStatus.USAGE, "bad_fee_rate"),
     (KeyDerivationError, ExitStatus.USAGE, "bad_key"),
+    (BadReference, ExitStatus.USAGE, "bad_reference"),
+    (BadAction, ExitStatus.USAGE, "bad_action"),
     (BadNodeUrl, ExitStatus.USAGE, "usage"),
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
     (TxRejected, ExitStatus.TX_REJECTED, "tx_rejected"),
+    (ActionRejected, ExitStatus.TX_REJECTED, "action_rejected"),
     (AddressError, ExitStatus.BAD_ADDRESS, "bad_address"),
     (TamperedKeystore, ExitStatus.KEYSTORE_TAMPERED, "keystore_tampered"),
     (KeystoreFormatError, ExitStatus.KEYSTORE_TAMPERED, "keystore_invalid"),
@@ -65,6 +76,10 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (UnexpectedInput, ExitStatus.PARTIAL_TX, "partial_tx_inputs"),
     (ClaimedInputMismatch, ExitStatus.PARTIAL_TX, "partial_tx_claims"),
     (PartialTxError, ExitStatus.PARTIAL_TX, "partial_tx"),
+    (ProposalChanged, ExitStatus.PARTIAL_TX, "proposal_changed"),
+    (NotAGovernor, ExitStatus.PARTIAL_TX, "not_a_governor"),
+    (ProposalIncomplete, ExitStatus.PARTIAL_TX, "proposal_incomplete"),
+    (ProposalError, ExitStatus.PARTIAL_TX, "proposal"),
     (ChainMismatch, ExitStatus.CHAIN_MISMATCH, "chain_mismatch"),
     (NotFound, ExitStatus.ERROR, "not_found"),
     (WatchOnly, ExitStatus.ERROR, "watch_only"),
@@ -73,6 +88,9 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (NodeError, ExitStatus.ERROR, "node_error"),
     (KeyboardInterrupt, ExitStatus.INTERRUPTED, "interrupted"),
 )
+
+
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS}
 
 
 def kind_of(exc: BaseException) -> str:
@@ -107,4 +125,6 @@ def _command_name(args: argparse.Namespace) -> str:
         name = f"multisig_{args.multisig_command}"
     elif name == "receipt":
         name = f"receipt_{args.receipt_command}"
+    elif name == "gov":
+        name = f"gov_{args.gov_command}"
     return name.replace("-", "_")

@@ -1,0 +1,30 @@
+"""Argument types the command line checks itself, before any command runs."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = nonnegative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value
+
+
+def txid_arg(text: str) -> str:
+    """A txid on the command line: 64 hex digits (checked here, not by the node)."""
+    t = text.strip().lower()
+    if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a txid (64 hex digits)")
+    return t
