@@ -5,7 +5,8 @@ A page is built in two steps. On the event loop (which alone changes them) the h
 anything else of the mempool the page needs. Then, in the API's read pool (`api/offload.py`),
 a builder here reads the store and returns the template's context; the page is rendered in the
 same thread. Builders reuse the API's own functions (`api/lookup.py`, `api/txs.py`,
-`api/governance.py`) so a page and its JSON twin can't disagree.
+`api/governance.py`: the governance page shows what GET governance and governance/history
+answer) so a page and its JSON twin can't disagree.
 
 Every list is bounded (a page of a block's txs, of an address's history, of recent blocks), so
 no page costs more than a few hundred reads however large the chain.
@@ -22,11 +23,16 @@ from typing import Any
 from consensus.address import encode_address
 from consensus.chainstate import ChainState
 from consensus.codec import txid as compute_txid
-from consensus.governance import RecoveryAction, SignedAction, decode_block_action
+from consensus.governance import decode_block_action
 from consensus.params import PARAM_RANGES
 from consensus.types import Lock, OutPoint, TxId
 from faircoop_node.api.errors import BadRequest
-from faircoop_node.api.governance import describe_action, validator_records
+from faircoop_node.api.governance import (
+    _governance,
+    _history,
+    describe_action,
+    validator_records,
+)
 from faircoop_node.api.lookup import block_by_hash, hash_at
 from faircoop_node.api.parse import MAX_HEIGHT, parse_hash, parse_uint
 from faircoop_node.api.txs import _tx_answer
@@ -42,7 +48,7 @@ from faircoop_node.explorer.chainread import (
     spent_output,
 )
 from faircoop_node.explorer.commits import CommitLog
-from faircoop_node.storage.protocol import ChainReader, TxLocation
+from faircoop_node.storage.protocol import ActionLocation, ChainReader, TxLocation
 
 Context = dict[str, Any]
 
@@ -265,28 +271,29 @@ def _key_names(state: ChainState) -> dict[bytes, str]:
     return {v.pubkey: v.name for v in (*state.validators, *state.suspended)}
 
 
-def action_rows(raws: tuple[bytes, ...], state: ChainState) -> list[Context]:
-    names = _key_names(state)
-    rows: list[Context] = []
-    for raw in raws:
-        action = decode_block_action(raw)
-        kind, summary = describe_action(action, state.network)
-        rows.append({"kind": kind, "summary": summary,
-                     "nonce": action.nonce if isinstance(action, SignedAction) else None,
-                     "recovery": isinstance(action, RecoveryAction),
-                     "signers": [names.get(k, k.hex()[:16] + "…") for k, _ in action.signatures],
-                     "reference": action.reference})
-    return rows
+HISTORY_ACTIONS = 25  # governance history entries a page shows
 
 
-def governance(r: Reader, snap: Snapshot) -> Context:
+def _named(actions: object, names: Mapping[bytes, str]) -> list[Context]:
+    """The API's action shapes, with each signer's key shown by coop name where it has one."""
+    assert isinstance(actions, list)
+    return [{**a, "signers": [names.get(bytes.fromhex(k), k[:16] + "…") for k in a["signers"]]}
+            for a in actions]
+
+
+def governance(r: Reader, snap: Snapshot, pooled: tuple[bytes, ...],
+               recoveries: tuple[bytes, ...], after: ActionLocation | None) -> Context:
+    """What GET /api/v1/governance and GET /api/v1/governance/history answer, shown."""
     state = snap.state
     names = _key_names(state)
+    now = _governance(state, r.store.genesis_hash, pooled, recoveries)
+    history = _history(r.store, HISTORY_ACTIONS, after)
     return {"governors": [(g, names.get(g)) for g in state.governors],
-            "threshold": state.governor_threshold,
-            "treasury": encode_address(state.treasury_lock, snap.network),
-            "pending": action_rows(state.pending_actions, state),
-            "pending_effective": state.height + 2,
+            "threshold": state.governor_threshold, "treasury": now["treasury_address"],
+            "next_nonce": now["next_nonce"], "pending": _named(now["pending"], names),
+            "pending_effective": state.height + 2, "pooled": _named(now["pooled"], names),
+            "recoveries": _named(now["recoveries"], names),
+            "history": _named(history["actions"], names), "history_next": history["next"],
             "params": [(name, value, PARAM_RANGES[name]) for name, value
                        in zip(PARAM_RANGES, state.params.as_tuple(), strict=True)]}
 

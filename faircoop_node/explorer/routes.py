@@ -13,6 +13,7 @@ from aiohttp import web
 from consensus.address import decode_address
 from consensus.types import TxId
 from faircoop_node.api.errors import NotFound
+from faircoop_node.api.governance import _parse_cursor
 from faircoop_node.api.offload import POOL
 from faircoop_node.api.parse import parse_hash
 from faircoop_node.api.view import VIEW
@@ -153,7 +154,12 @@ async def validators(request: web.Request) -> web.Response:
 
 @routes.get("/governance")
 async def governance(request: web.Request) -> web.Response:
-    return await page(request, "governance.html", pages.governance, nav="governance")
+    view = request.app[VIEW]
+    after = _parse_cursor(request.query.get("after"))
+    pooled, recoveries = view.pooled_actions(), view.held_recoveries()  # the loop's copies
+    return await page(request, "governance.html",
+                      lambda r, s: pages.governance(r, s, pooled, recoveries, after),
+                      nav="governance")
 
 
 @routes.get("/treasury")

@@ -14,10 +14,20 @@ import pytest
 
 from consensus import codec
 from consensus.address import encode_address
+from consensus.governance import Reference, SetParam, encode_action, make_action
 from faircoop_node.api.view import VIEW
 from faircoop_node.explorer import CommitLog
 from faircoop_node.explorer.routes import ASSETS, EXPLORER, SECURITY_HEADERS, STATIC_DIR
-from tests.api.api_chain import ALICE, BOB, CAROL, TREASURY, Scene, standard_chain
+from tests.api.api_chain import (
+    ALICE,
+    BOB,
+    CAROL,
+    CHAIN_ID,
+    TREASURY,
+    VALIDATOR_KEYS,
+    Scene,
+    standard_chain,
+)
 from tests.explorer.explorer_chain import explore, text_of
 
 
@@ -52,7 +62,10 @@ def pages(scene: Scene) -> list[tuple[str, list[str]]]:
                          "No validator is suspended"]),
         ("/validators?blocks=10", ["Blocks shown"]),
         ("/governance", ["Threshold: 1 of 4", "set min_fee_rate = 2", "in force from block 5",
-                         "Parameters", "min_fee_rate"]),
+                         "Parameters", "min_fee_rate", "None on this node",
+                         "The next proposal takes nonce 1",
+                         # the history: included in 3, in force from 5, signed by coop-0
+                         "3 5 set min_fee_rate = 2 no reference coop-0 0"]),
         ("/treasury", ["Commons treasury", addr(TREASURY.lock), "fees of block",
                        "Not on this chain yet", "issue 16"]),
         ("/campaigns", ["Crowdfunding campaigns", "Not on this chain yet", "issue 16"]),
@@ -142,6 +155,7 @@ async def test_search_finds_each_kind_of_object_and_says_why_it_found_nothing() 
     ("/validators?blocks=abc", 400, "blocks must be a non-negative integer"),
     ("/blocks?before=0", 400, "before must be between 1"),
     ("/treasury?before_height=3", 400, "give both before_height and before_position"),
+    ("/governance?after=3", 400, "after must be the `next` of a page"),
     ("/nowhere", 404, "no such page"),
     ("/static/../pages.py", 404, "no such page"),
     ("/static/nothing.css", 404, "no asset 'nothing.css'"),
@@ -155,6 +169,22 @@ async def test_bad_input_gets_an_html_page_with_the_reason(path: str, status: in
         assert resp.status == status
         assert resp.content_type == "text/html"
         assert says in text_of(await resp.text())
+
+
+async def test_governance_links_each_action_to_its_assembly_decision() -> None:
+    scene = standard_chain()
+    reference = Reference("https://coop.example/assembly/2026-11#7", "Assembly of 20 Nov, item 7")
+    action = make_action(CHAIN_ID, 1, SetParam("min_fee_rate", 3), (VALIDATOR_KEYS[0],),
+                         reference=reference)
+    scene.node.commit(actions=(encode_action(action),))
+    async with explore(scene.node) as client:
+        html = await (await client.get("/governance")).text()
+        older = await (await client.get("/governance?after=4.0")).text()
+    assert ('<a href="https://coop.example/assembly/2026-11#7" rel="noopener noreferrer '
+            'nofollow">Assembly of 20 Nov, item 7</a>') in html
+    assert "4 6 set min_fee_rate = 3 Assembly of 20 Nov, item 7" in text_of(html)
+    assert "set min_fee_rate = 3" not in text_of(older).split("History")[1]
+    assert "3 5 set min_fee_rate = 2" in text_of(older)
 
 
 async def test_the_api_keeps_its_json_errors_beside_the_explorer() -> None:
