@@ -5,15 +5,19 @@ nothing of the node runtime."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from faircoop_common.clikit import Environment, ExitStatus
 from faircoop_node.api import ApiLimits
+from faircoop_node.cli import main as node_main
 from faircoop_node.config import ExplorerConfig, NodeConfig, config_from_dict
 from faircoop_node.explorer.routes import EXPLORER
 from faircoop_node.service import NodeApi, api_app
+from tests.e2e.helpers import free_base_port
 from tests.explorer.explorer_chain import text_of
 from tests.node.test_import_graph import import_graph, reachable
 from tests.node_runtime.harness import VALIDATOR_KEYS, Cluster, runtime_genesis, wait_for
@@ -62,3 +66,14 @@ def test_the_explorer_imports_nothing_of_the_node_runtime() -> None:
     for module in [m for m in graph if m.startswith("faircoop_node.explorer")]:
         via.update(reachable(graph, module, skip=set()))
     assert not [m for m in via if m.startswith("faircoop_node.node")]
+
+
+def test_the_devnet_prints_the_explorers_address_first(tmp_path: Path) -> None:
+    out = io.StringIO()
+    env = Environment(stdout=out, stderr=io.StringIO(), environ={})
+    base = free_base_port()
+    code = node_main(["devnet", "--dir", str(tmp_path / "net"), "--base-port", str(base),
+                      "--init-only"], env)
+    assert code == ExitStatus.OK
+    assert out.getvalue().splitlines()[0] == (f"explorer: http://127.0.0.1:{base}/  "
+                                              "(open it in a browser)")
