@@ -26,7 +26,6 @@ from consensus.codec import txid as compute_txid
 from consensus.governance import decode_block_action
 from consensus.params import PARAM_RANGES
 from consensus.types import Lock, OutPoint, TxId
-from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.governance import (
     _governance,
     _history,
@@ -308,17 +307,6 @@ def treasury(r: Reader, snap: Snapshot, pending_delta: int, before: TxLocation |
 
 
 # -- query parameters ------------------------------------------------------------------------
-
-
-def before_location(query: Mapping[str, str]) -> TxLocation | None:
-    """An address history page's cursor: both `before_height` and `before_position`, or none."""
-    height, position = query.get("before_height"), query.get("before_position")
-    if height is None and position is None:
-        return None
-    if height is None or position is None:
-        raise BadRequest("give both before_height and before_position, or neither")
-    return TxLocation(parse_uint(height, "before_height"),
-                      parse_uint(position, "before_position", hi=2**32 - 1))
 
 
 def optional_uint(query: Mapping[str, str], name: str, *, lo: int = 0, hi: int = MAX_HEIGHT

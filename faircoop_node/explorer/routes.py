@@ -12,6 +12,7 @@ from aiohttp import web
 
 from consensus.address import decode_address
 from consensus.types import TxId
+from faircoop_node.api.addresses import _before
 from faircoop_node.api.errors import NotFound
 from faircoop_node.api.governance import _parse_cursor
 from faircoop_node.api.offload import POOL
@@ -138,7 +139,7 @@ async def tx(request: web.Request) -> web.Response:
 async def address(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     lock = decode_address(request.match_info["address"], view.store.genesis.network)
-    before = pages.before_location(request.query)
+    before = _before(request)
     delta = view.mempool.lock_delta(lock)
     return await page(request, "address.html",
                       lambda r, s: pages.address(r, s, lock, delta, before))
@@ -165,7 +166,7 @@ async def governance(request: web.Request) -> web.Response:
 @routes.get("/treasury")
 async def treasury(request: web.Request) -> web.Response:
     view = request.app[VIEW]
-    before = pages.before_location(request.query)
+    before = _before(request)
     delta = view.mempool.lock_delta(view.chain_state().treasury_lock)
     return await page(request, "treasury.html",
                       lambda r, s: pages.treasury(r, s, delta, before), nav="treasury")

@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,8 +17,11 @@ from consensus import codec
 from consensus.crypto import PrivateKey
 from consensus.governance import AddValidator, Reference, encode_action, make_action
 from consensus.types import COIN, PublicKey, Validator
-from faircoop_node.api import create_app
+from faircoop_node.api import ApiLimits, create_app
+from faircoop_node.config import NodeConfig
 from faircoop_node.explorer import CommitLog, mount
+from faircoop_node.node.runner import Node
+from faircoop_node.service import NodeApi, api_app
 from tests.api.api_chain import (
     ALICE,
     BOB,
@@ -30,6 +33,7 @@ from tests.api.api_chain import (
     make_chain_genesis,
 )
 from tests.builders import key, make_tx
+from tests.node_runtime.harness import Cluster, runtime_genesis, wait_for
 
 Client = TestClient[Request, Application]
 
@@ -37,6 +41,33 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 INJECTIONS = (SCRIPT, IMG, '"><svg onload=alert(1)>', "javascript:alert(1)",
               "'><iframe src=//evil>", "{{7*7}}", "${7*7}")
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    node: Node
+    app: Application
+    client: Client
+
+
+@asynccontextmanager
+async def node_process_app(config: NodeConfig, height: int) -> AsyncIterator[Served]:
+    """Four in-process validators running until `height`; the first one's API app as the node
+    process builds it (`service.api_app`: the explorer, the runtime's counters), served."""
+    cluster = Cluster(runtime_genesis(VALIDATOR_KEYS))
+    for k in VALIDATOR_KEYS:
+        cluster.add(k, validator=True)
+    node = cluster.slots[0].node
+    assert node is not None
+    app = api_app(config, node, NodeApi(node), ApiLimits())
+    try:
+        for slot in cluster.slots:
+            await cluster.start(slot)
+        await wait_for(lambda: node.state.height >= height, 20, f"height {height}")
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            yield Served(node, app, client)
+    finally:
+        await cluster.stop_all()
 
 
 @asynccontextmanager

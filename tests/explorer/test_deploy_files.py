@@ -15,13 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from faircoop_node.api import ApiLimits
 from faircoop_node.config import NodeConfig
-from faircoop_node.service import NodeApi, api_app
+from tests.explorer.explorer_chain import node_process_app
 from tests.explorer.tools import ROOT, need_promtool
-from tests.node_runtime.harness import VALIDATOR_KEYS, Cluster, runtime_genesis, wait_for
 
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "systemd" / "faircoop-node.service"
@@ -128,22 +125,11 @@ async def test_every_metric_the_rules_and_the_dashboard_name_is_exported(
     named = (set(METRIC.findall(RULES.read_text()))
              | set(METRIC.findall(" ".join(dashboard_queries())))) - NOT_OURS
     assert len(named) >= 15
-    cluster = Cluster(runtime_genesis(VALIDATOR_KEYS))
-    for k in VALIDATOR_KEYS:
-        cluster.add(k, validator=True)
-    node = cluster.slots[0].node
-    assert node is not None
     config = NodeConfig.for_dir(tmp_path)
     config.data_dir.mkdir(parents=True)
-    app = api_app(config, node, NodeApi(node), ApiLimits())
-    try:
-        for slot in cluster.slots:
-            await cluster.start(slot)
-        await wait_for(lambda: node.state.height >= 2, 20, "height 2")
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            text = await (await client.get("/metrics")).text()
-    finally:
-        await cluster.stop_all()
+    async with node_process_app(config, 2) as served:
+        text = await (await served.client.get("/metrics")).text()
+        node = served.node
     exported = set(re.findall(r"^# TYPE (\w+) ", text, re.M))
     assert named - exported == set(), "named but not exported"
     assert f'faircoop_node_info{{pubkey="{node.pubkey.hex()}",role="validator"}} 1' in text
