@@ -134,7 +134,8 @@ class NodeProcess:
             self.api_runner = None
         await self.node.stop()
         self.node.log.info("p2p_traffic", tip=self.node.state.height,
-                           traffic=self.transport.traffic.as_json())
+                           traffic=self.transport.traffic.as_json(),
+                           regossips=self.node.counters.regossips)
         await asyncio.to_thread(self.store.close)
 
 

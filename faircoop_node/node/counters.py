@@ -15,4 +15,5 @@ class NodeCounters:
     sync_requests: int = 0
     punished_total: int = 0
     dropped: int = 0  # peers' messages quietly ignored (early, late, seen, out of window)
+    regossips: int = 0  # times a stalled height re-sent what we signed there
     punished: deque[str] = field(default_factory=lambda: deque(maxlen=PUNISHED_KEPT))

@@ -6,6 +6,10 @@ for a window; the benchmark reads each node's CPU time (/proc) at the window's e
 chain's height, then stops the nodes and reads the P2P traffic each one logged at shutdown.
 
     .venv/bin/python scripts/bench/idle.py [--validators 4,16,32,50] [--window 30] [--warmup 5]
+        [--spy DIR]
+
+With `--spy DIR`, one validator is recorded with py-spy through the window (DIR/idle-N.raw)
+and the run reports where its busy time went (scripts/bench/spy.py).
 
 Per count it reports blocks per second, CPU per block per validator (ms, the mean over nodes),
 and frames sent and received per block per validator (by message type and in all). The last
@@ -34,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "scripts" / "bench"))
 
 from devnet import wait_height  # noqa: E402  (scripts/bench/devnet.py)
+from spy import record, summarize  # noqa: E402  (scripts/bench/spy.py)
 
 from faircoop_node.devnet import Devnet, create_devnet, free_base_port  # noqa: E402
 
@@ -54,12 +59,12 @@ def height(url: str) -> int:
         return int(r.read())
 
 
-def traffic_of(log: Path) -> tuple[int, dict[str, dict[str, int]]] | None:
-    """(tip, traffic) from the node's `p2p_traffic` line, written at shutdown."""
+def traffic_of(log: Path) -> tuple[int, dict[str, dict[str, int]], int] | None:
+    """(tip, traffic, regossips) from the node's `p2p_traffic` line, written at shutdown."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if '"p2p_traffic"' in line:
             doc = json.loads(line)
-            return int(doc["tip"]), doc["traffic"]
+            return int(doc["tip"]), doc["traffic"], int(doc.get("regossips", 0))
     return None
 
 
@@ -70,6 +75,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
         net = Devnet(layout)
         nodes = [node for node in layout.nodes if node.validator]
         start_height = 0
+        spied = False
         net.start_all(nodes)
         try:
             for node in nodes:
@@ -78,7 +84,12 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             pids = {node.name: net.procs[node.name].pid for node in nodes}
             h0, c0, t0 = height(nodes[0].api_url), {k: cpu_s(p) for k, p in pids.items()}, \
                 time.monotonic()
-            time.sleep(args.window)
+            if args.spy:
+                raw = Path(args.spy) / f"idle-{n}.raw"
+                raw.parent.mkdir(parents=True, exist_ok=True)
+                spied = record(pids[nodes[1 % n].name], args.window, raw)
+            else:
+                time.sleep(args.window)
             h1, c1, t1 = height(nodes[0].api_url), {k: cpu_s(p) for k, p in pids.items()}, \
                 time.monotonic()
             start_height = h0
@@ -89,12 +100,14 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
         frames_in: Counter[str] = Counter()
         frames_out: Counter[str] = Counter()
         tips = []
+        regossips = 0
         for node in nodes:
             found = traffic_of(node.log_path)
             if found is None:
                 continue
-            tip, traffic = found
+            tip, traffic, stalls = found
             tips.append(tip)
+            regossips += stalls
             frames_in.update(traffic["frames_in"])
             frames_out.update(traffic["frames_out"])
         counted = max(1, len(tips))
@@ -110,8 +123,11 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             "frames_out_per_block_per_validator": round(sum(frames_out.values()) / per, 1),
             "frames_in_per_block_per_validator": round(sum(frames_in.values()) / per, 1),
             "frames_out_by_type": {k: round(v / per, 1) for k, v in frames_out.most_common()},
+            "regossips_per_block_per_validator": round(regossips / per, 2),
             "start_height": start_height,
             "node_exit_codes": sorted(set(codes.values())),
+            **({"spy_top": summarize(Path(args.spy) / f"idle-{n}.raw", 15)["self"]}
+               if spied else {}),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -123,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=30.0, help="seconds measured")
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds after height 2")
     ap.add_argument("--base-port", type=int, default=18_600)
+    ap.add_argument("--spy", help="directory for a py-spy recording of one validator")
     args = ap.parse_args(argv)
     runs = []
     for n in (int(x) for x in args.validators.split(",")):
