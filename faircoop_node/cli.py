@@ -170,6 +170,7 @@ def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
     layout, created = ensure_devnet(Path(args.dir), args.validators, args.base_port,
                                     reset=args.reset, governors=args.governors)
+    env.out(f"explorer: {layout.nodes[0].api_url}/  (open it in a browser)")
     env.out(f"devnet {'created' if created else 'reused'} in {layout.directory} "
             f"({layout.validators} validators + 1 observer, chain {layout.chain_id})")
     for node in layout.nodes:
