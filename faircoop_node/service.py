@@ -169,6 +169,8 @@ def node_counters(node: Node, transport: WsTransport | None, data_dir: Path) -> 
         blocks_by_consensus=node.counters.committed_consensus,
         blocks_by_sync=node.counters.committed_sync,
         sync_requests=node.counters.sync_requests,
+        relayed_consensus=node.counters.relayed_consensus,
+        regossips=node.counters.regossips,
         traffic=transport.traffic.as_json() if transport is not None else {},
         disk_free_bytes=free, disk_total_bytes=total)
 

@@ -79,6 +79,8 @@ class NodeCounters:
     blocks_by_consensus: int = 0
     blocks_by_sync: int = 0
     sync_requests: int = 0
+    relayed_consensus: int = 0  # copies of peers' votes and proposals passed on to peers
+    regossips: int = 0  # times a stalled height re-sent what this node signed there
     # P2P traffic by message type: {"frames_in"|"frames_out"|"bytes_in"|"bytes_out": {type: n}}
     traffic: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     disk_free_bytes: int | None = None  # on the data directory's file system
@@ -104,6 +106,11 @@ _COUNTERS = (
     ("faircoop_blocks_committed_by_sync_total", "blocks_by_sync",
      "Blocks this node committed from peers' certified ranges (catching up)."),
     ("faircoop_sync_requests_total", "sync_requests", "Block ranges asked of peers."),
+    ("faircoop_consensus_relayed_total", "relayed_consensus",
+     "Copies of other validators' votes and proposals passed on to peers that lacked them "
+     "(about 0 in a full mesh)."),
+    ("faircoop_regossips_total", "regossips",
+     "Times a stalled height re-sent what this node signed there."),
 )
 _TRAFFIC = (("faircoop_p2p_frames_total", "frames", "P2P frames, by direction and message type."),
             ("faircoop_p2p_bytes_total", "bytes", "P2P bytes, by direction and message type."))

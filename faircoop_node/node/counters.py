@@ -16,4 +16,5 @@ class NodeCounters:
     punished_total: int = 0
     dropped: int = 0  # peers' messages quietly ignored (early, late, seen, out of window)
     regossips: int = 0  # times a stalled height re-sent what we signed there
+    relayed_consensus: int = 0  # copies of peers' votes and proposals we passed on
     punished: deque[str] = field(default_factory=lambda: deque(maxlen=PUNISHED_KEPT))

@@ -142,7 +142,8 @@ class PeerMessages:
         self._saw_tip(peer, vote.height - 1)  # a validator signed at that height
         transport = self._transport()
         if self.seen.add(vote.signature) and judgement.relay and transport is not None:
-            transport.broadcast(MsgType.VOTE, payload, self._have_it(vote.validator, peer))
+            self._counters.relayed_consensus += transport.broadcast(
+                MsgType.VOTE, payload, self._have_it(vote.validator, peer))
         return Work("vote", vote, peer, len(payload))
 
     async def _proposal(self, peer: PeerId, payload: bytes) -> Work | None:
@@ -165,8 +166,8 @@ class PeerMessages:
         self._saw_tip(peer, proposal.height - 1)
         transport = self._transport()
         if transport is not None:
-            transport.broadcast(MsgType.PROPOSAL, payload,
-                                self._have_it(proposal.proposer, peer))
+            self._counters.relayed_consensus += transport.broadcast(
+                MsgType.PROPOSAL, payload, self._have_it(proposal.proposer, peer))
         return Work("proposal", received, peer, len(payload))
 
     def _have_it(self, signer: bytes, sender: PeerId) -> frozenset[PeerId]:

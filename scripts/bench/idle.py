@@ -61,6 +61,7 @@ def height(url: str) -> int:
 
 
 FRAMES = re.compile(r'^faircoop_p2p_frames_total\{direction="(in|out)",type="(\w+)"\} (\S+)$')
+TOTALS = re.compile(r'^faircoop_(consensus_relayed|regossips)_total (\S+)$')
 
 
 def frames_now(url: str) -> Counter[tuple[str, str]] | None:
@@ -75,6 +76,9 @@ def frames_now(url: str) -> Counter[tuple[str, str]] | None:
         m = FRAMES.match(line)
         if m:
             found[(m.group(1), m.group(2))] = int(float(m.group(3)))
+        t = TOTALS.match(line)
+        if t:  # counted as if a direction of their own
+            found[(t.group(1), "all")] = int(float(t.group(2)))
     return found or None
 
 
@@ -83,7 +87,8 @@ def window_frames(before: list[Counter[tuple[str, str]] | None],
     """Frames in and out by type over the window, summed over nodes; None without /metrics."""
     if any(b is None for b in before) or any(a is None for a in after):
         return None
-    out: dict[str, Counter[str]] = {"in": Counter(), "out": Counter()}
+    out: dict[str, Counter[str]] = {"in": Counter(), "out": Counter(),
+                                    "consensus_relayed": Counter(), "regossips": Counter()}
     for b, a in zip(before, after, strict=True):
         assert a is not None and b is not None
         for (direction, kind), n in a.items():
@@ -162,6 +167,10 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             "frames_in_per_block_per_validator": round(sum(frames_in.values()) / per, 1),
             "frames_out_by_type": {k: round(v / per, 1) for k, v in frames_out.most_common()},
             "frames_counted": "window" if windowed is not None else "whole life",
+            **({"relayed_per_block_per_validator":
+                round(windowed["consensus_relayed"]["all"] / per, 2),
+                "window_regossips_per_block_per_validator":
+                round(windowed["regossips"]["all"] / per, 3)} if windowed is not None else {}),
             "regossips_per_block_per_validator": round(regossips / (counted * life_blocks), 2),
             "start_height": start_height,
             "node_exit_codes": sorted(set(codes.values())),
