@@ -177,19 +177,31 @@ class PeerMessages:
         every peer: each vote crosses each link once, from its signer."""
         holders = self._holders.get(signer)
         if holders is None:
-            holders = self._holders[signer] = frozenset(
-                peer for peer in self._neighbors if signer in self._neighbor_keys(peer))
+            found, complete = set(), True
+            for peer in self._neighbors:
+                keys = self._neighbor_keys(peer)
+                if keys is None:
+                    complete = False
+                elif signer in keys:
+                    found.add(peer)
+            holders = frozenset(found)
+            if complete:  # else asked again on the next message (see _neighbor_keys)
+                self._holders[signer] = holders
         return holders | {sender, PeerId(signer)}
 
-    def _neighbor_keys(self, peer: PeerId) -> frozenset[bytes]:
+    def _neighbor_keys(self, peer: PeerId) -> frozenset[bytes] | None:
         """The validators `peer` last said it reaches directly, decoded against the voting set
-        of the height its bits refer to (if our state still knows that set)."""
+        of the height its bits refer to; None while that set is unknown to us (a peer ahead
+        of us): it is then taken to reach no one (we relay to it), and asked again on the
+        next message. (Keeping an empty decode left it empty until the peer's next STATUS,
+        which a deciding validator may never send: every vote was relayed to it.)"""
         keys = self._decoded.get(peer)
         if keys is None:
             height, bits = self._neighbors[peer]
-            voters = self.driver.state.validators_at(height + 1) or ()
-            keys = self._decoded[peer] = neighbors_from_bits(voters, bits) if voters \
-                else frozenset()
+            voters = self.driver.state.validators_at(height + 1)
+            if voters is None:
+                return None
+            keys = self._decoded[peer] = neighbors_from_bits(voters, bits)
         return keys
 
     def forget(self, peer: PeerId) -> None:

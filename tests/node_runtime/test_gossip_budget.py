@@ -148,3 +148,42 @@ async def test_what_disconnected_peers_said_is_kept_for_the_newest_few_only() ->
         assert ids[0] in node.peers._neighbors and ids[0] not in node.peers._gone
     finally:
         await cluster.stop_all()
+
+
+async def test_a_status_from_ahead_of_us_is_read_once_we_get_there() -> None:
+    """A peer's STATUS may name its neighbors over a height we have not reached (it is ahead,
+    as at start-up). Once we get there its bits are read; until then we relay to it. (The
+    old decode kept 'no neighbors' for good: every vote relayed to that peer.)"""
+    from consensus.votes import decode_vote
+    from faircoop_node.net.envelope import Status, encode_status, neighbor_bits
+
+    cluster = await start_cluster(4)
+    a, b = cluster.slots[0], cluster.slots[1]
+    relayed: list[bytes] = []
+    try:
+        assert a.node is not None and b.node is not None
+        inner = b.node._on_message
+
+        async def counting(peer: PeerId, msg_type: MsgType, payload: bytes) -> None:
+            if msg_type == MsgType.VOTE and peer == a.key.public_key and \
+                    decode_vote(payload).validator != peer:
+                relayed.append(payload)
+            await inner(peer, msg_type, payload)
+
+        b.transport.set_handlers(counting, b.node._on_peer)
+        node_a = a.node
+        await wait_for(lambda: node_a.state.height >= 2, 15, "height 2")
+        await asyncio.sleep(2 * FAST_OPTIONS.status_s)
+        ahead = node_a.state.height + 3
+        others = [s.key.public_key for s in cluster.slots if s is not b]
+        bits = neighbor_bits(node_a.state.voting_set(), others)
+        await node_a.peers.admit(PeerId(b.key.public_key), MsgType.STATUS, encode_status(
+            Status(ahead, node_a.state.last_block_id, 0, bits)))
+        await wait_for(lambda: node_a.state.height >= ahead + 1, 15, "past the peer's height")
+        relayed.clear()
+        start = node_a.state.height
+        await wait_for(lambda: min(n.state.height for n in cluster.nodes()) >= start + 5, 20,
+                       "five more blocks")
+        assert relayed == [], f"{len(relayed)} votes relayed to a peer that had them"
+    finally:
+        await cluster.stop_all()
