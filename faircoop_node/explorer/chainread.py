@@ -18,7 +18,7 @@ from consensus.codec import decode_canonical, hash_items
 from consensus.errors import DecodeError
 from consensus.types import BlockHash, BlockHeader, OutPoint, PublicKey, TxOut, Validator
 from consensus.votes import CommitCertificate, decode_certificate
-from faircoop_node.api.chain import _validators_from
+from faircoop_node.api.chain import validator_set_from
 from faircoop_node.storage.protocol import ChainReader
 
 EMPTY_LIST_HASH = hash_items(())  # a header's evidence or actions hash when it carries none
@@ -99,7 +99,7 @@ class ChainCache:
         encoded = store.get_validator_set(vhash)
         if encoded is None:
             return ()
-        members = decode_canonical(encoded, "validator set", _validators_from)
+        members = decode_canonical(encoded, "validator set", validator_set_from)
         self._sets.put(vhash, members)
         return members
 

@@ -27,14 +27,14 @@ from consensus.governance import decode_block_action
 from consensus.params import PARAM_RANGES
 from consensus.types import Lock, OutPoint, TxId
 from faircoop_node.api.governance import (
-    _governance,
-    _history,
+    action_history_page,
     describe_action,
+    governance_answer,
     validator_records,
 )
 from faircoop_node.api.lookup import block_by_hash, hash_at
 from faircoop_node.api.parse import MAX_HEIGHT, parse_hash, parse_uint
-from faircoop_node.api.txs import _tx_answer
+from faircoop_node.api.txs import tx_answer
 from faircoop_node.api.view import NodeView
 from faircoop_node.explorer.chainread import (
     BlockRow,
@@ -197,7 +197,7 @@ def _outpoint(item: Mapping[str, object]) -> OutPoint:
 
 def tx(r: Reader, snap: Snapshot, tid: TxId) -> Context:
     store = r.store
-    answer = _tx_answer(r.view, tid)
+    answer = tx_answer(r.view, tid)
     status = answer["status"]
     assert isinstance(status, dict)
     inputs: list[Context] = []
@@ -285,8 +285,8 @@ def governance(r: Reader, snap: Snapshot, pooled: tuple[bytes, ...],
     """What GET /api/v1/governance and GET /api/v1/governance/history answer, shown."""
     state = snap.state
     names = _key_names(state)
-    now = _governance(state, r.store.genesis_hash, pooled, recoveries)
-    history = _history(r.store, HISTORY_ACTIONS, after)
+    now = governance_answer(state, r.store.genesis_hash, pooled, recoveries)
+    history = action_history_page(r.store, HISTORY_ACTIONS, after)
     return {"governors": [(g, names.get(g)) for g in state.governors],
             "threshold": state.governor_threshold, "treasury": now["treasury_address"],
             "next_nonce": now["next_nonce"], "pending": _named(now["pending"], names),

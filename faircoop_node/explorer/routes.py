@@ -12,9 +12,9 @@ from aiohttp import web
 
 from consensus.address import decode_address
 from consensus.types import TxId
-from faircoop_node.api.addresses import _before
+from faircoop_node.api.addresses import parse_before
 from faircoop_node.api.errors import NotFound
-from faircoop_node.api.governance import _parse_cursor
+from faircoop_node.api.governance import parse_cursor
 from faircoop_node.api.offload import POOL
 from faircoop_node.api.parse import parse_hash
 from faircoop_node.api.view import VIEW
@@ -139,7 +139,7 @@ async def tx(request: web.Request) -> web.Response:
 async def address(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     lock = decode_address(request.match_info["address"], view.store.genesis.network)
-    before = _before(request)
+    before = parse_before(request)
     delta = view.mempool.lock_delta(lock)
     return await page(request, "address.html",
                       lambda r, s: pages.address(r, s, lock, delta, before))
@@ -156,7 +156,7 @@ async def validators(request: web.Request) -> web.Response:
 @routes.get("/governance")
 async def governance(request: web.Request) -> web.Response:
     view = request.app[VIEW]
-    after = _parse_cursor(request.query.get("after"))
+    after = parse_cursor(request.query.get("after"))
     pooled, recoveries = view.pooled_actions(), view.held_recoveries()  # the loop's copies
     return await page(request, "governance.html",
                       lambda r, s: pages.governance(r, s, pooled, recoveries, after),
@@ -166,7 +166,7 @@ async def governance(request: web.Request) -> web.Response:
 @routes.get("/treasury")
 async def treasury(request: web.Request) -> web.Response:
     view = request.app[VIEW]
-    before = _before(request)
+    before = parse_before(request)
     delta = view.mempool.lock_delta(view.chain_state().treasury_lock)
     return await page(request, "treasury.html",
                       lambda r, s: pages.treasury(r, s, delta, before), nav="treasury")
