@@ -69,7 +69,14 @@ from wallet.proposals import GovernanceView, Proposal, ProposalDescription
 from wallet.receipts import Finality, Receipt, VerifiedReceipt, fetch_receipt, verify_receipt
 from wallet.requests import PaymentRequest, Quote, RequestPayment, RequestStatus
 from wallet.uri import PaymentUri, format_uri
-from wallet.walletfile import Treasury, WalletData, load_wallet, lock_path, save_wallet, unlock
+from wallet.walletfile import (
+    Treasury,
+    WalletData,
+    load_wallet,
+    lock_path,
+    save_wallet,
+    unlock_keystore,
+)
 
 T = TypeVar("T")
 
@@ -174,7 +181,7 @@ class Wallet:
 
     def unlock(self, password: str) -> None:
         """Open the key store: WrongPassword, TamperedKeystore, or WatchOnly (no keys)."""
-        self._account, self._keystore = unlock(self._path, self._data, password)
+        self._account, self._keystore = unlock_keystore(self._path, self._data, password)
 
     # -- the wallet file, the lock and the node ------------------------------------------------
 

@@ -246,10 +246,15 @@ def create_watch_only(path: str | os.PathLike[str], *, xpub: str, network: str, 
     return data
 
 
-def unlock(path: str | os.PathLike[str], data: WalletData,
-           password: str) -> tuple[HDAccount, OpenedKeystore]:
-    """The account's private keys, from the key store beside the wallet file, and the opened
-    key store (its address book, and what saves a changed one)."""
+def unlock(path: str | os.PathLike[str], data: WalletData, password: str) -> HDAccount:
+    """The account's private keys, from the key store beside the wallet file."""
+    return unlock_keystore(path, data, password)[0]
+
+
+def unlock_keystore(path: str | os.PathLike[str], data: WalletData,
+                    password: str) -> tuple[HDAccount, OpenedKeystore]:
+    """The account's private keys, and the opened key store (its address book, and what
+    saves a changed one)."""
     if data.watch_only:
         raise WatchOnly("this is a watch-only wallet: it holds no private keys")
     opened = open_keystore(keystore_path(path), password)
