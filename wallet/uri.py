@@ -61,14 +61,14 @@ class PaymentUri:
     @property
     def address_network(self) -> str:
         """The network the address is written for (its prefix)."""
-        return _network_of(self.address)
+        return network_of(self.address)
 
     def expired(self, now_s: float | None = None) -> bool:
         return self.expires is not None and (time.time() if now_s is None else now_s) >= \
             self.expires
 
 
-def _network_of(address: str) -> str:
+def network_of(address: str) -> str:
     lower = address.lower()
     for prefix, network in _PREFIXES.items():
         if lower.startswith(prefix):
@@ -130,16 +130,16 @@ def parse_uri(text: str) -> PaymentUri:
     address, question, query = rest.partition("?")
     if address.startswith("//"):
         raise BadUri(f"write {SCHEME}:ADDRESS, without '//'")
-    lock = decode_address(address, _network_of(address))  # AddressError: a typo
-    uri_address = encode_address(lock, _network_of(address))
+    lock = decode_address(address, network_of(address))  # AddressError: a typo
+    uri_address = encode_address(lock, network_of(address))
     fields = _params(query) if question else {}
     network = fields.get("network")
     if network is not None:
         if network not in NETWORKS:
             raise BadUri(f"network={network!r}: main or test")
-        if network != _network_of(address):
+        if network != network_of(address):
             raise BadUri(f"network={network} but the address is for the "
-                         f"{_network_of(address)} network")
+                         f"{network_of(address)} network")
     chain_id = fields.get("chain")
     if chain_id is not None and not _CHAIN.match(chain_id):
         raise BadUri(f"chain={chain_id[:70]!r} is not a chain id")
