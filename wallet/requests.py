@@ -259,6 +259,7 @@ async def wait_for_payment(check: Check, open_stream: OpenStream, *,
         stream: EventStream | None = None
         try:
             stream = await open_stream()
+            say("watching the address stream")
         except (NodeError, NodeUnreachable) as exc:
             say(f"no address stream ({exc}): checking every {poll_s:.0f} s")
         try:
@@ -284,6 +285,8 @@ async def wait_for_payment(check: Check, open_stream: OpenStream, *,
                     say(f"seen in the mempool: {event.amount} base units (tx {event.txid[:16]}),"
                         " not final yet")
                     continue
+                say(f"final at height {event.height}: {event.amount} base units (tx "
+                    f"{event.txid[:16]}); verifying its receipt")
                 status = await check()
                 if status.settled:
                     return status

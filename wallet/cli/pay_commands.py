@@ -61,9 +61,15 @@ async def cmd_request_show(cli: Cli) -> None:
 
 
 async def cmd_request_wait(cli: Cli) -> None:
+    notes: list[str] = []
+
+    def heard(text: str) -> None:
+        notes.append(text)
+        cli.progress(text)
+
     async with cli.open_wallet() as wallet:
         status = await wallet.wait_paid(cli.args.id, timeout_s=cli.args.timeout,
-                                        progress=cli.progress)
+                                        progress=heard)
     cli.progress_done()
     for line in render.status_lines(status):
         cli.out(line)
@@ -76,7 +82,7 @@ async def cmd_request_wait(cli: Cli) -> None:
     if not status.paid:
         raise ReceiptInvalid(f"request {cli.args.id} not paid after {cli.args.timeout:.0f} s "
                              f"({status.state})")
-    cli.emit({"command": "request wait", **render.status_doc(status)})
+    cli.emit({"command": "request wait", **render.status_doc(status), "notes": notes})
 
 
 async def cmd_request_cancel(cli: Cli) -> None:
