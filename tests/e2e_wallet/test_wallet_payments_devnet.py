@@ -35,34 +35,34 @@ pytestmark = pytest.mark.slow
 EUR_PER_COIN = "1.25"
 
 
-def governor(world: WalletWorld, number: int) -> list[str]:
-    return ["--wallet", str(world.layout.governor_wallet_path(number)), "--password-file",
-            str(world.layout.password_path)]
+def governor(w: WalletWorld, number: int) -> list[str]:
+    return ["--wallet", str(w.layout.governor_wallet_path(number)), "--password-file",
+            str(w.layout.password_path)]
 
 
-def set_eur_rate(world: WalletWorld) -> int:
+def set_eur_rate(w: WalletWorld) -> int:
     """The governors set EUR; the height it is in force from."""
-    proposal = str(world.tmp / "eur-rate.json")
-    made = world.run(*governor(world, 1), "gov", "propose", "set-rate", "EUR", EUR_PER_COIN,
+    proposal = str(w.tmp / "eur-rate.json")
+    made = w.run(*governor(w, 1), "gov", "propose", "set-rate", "EUR", EUR_PER_COIN,
                      "--ref", "https://assembly.example/2026-12#price",
                      "--note", "e2e: 1 coin = 1.25 EUR", "--out", proposal).ok()
     assert made["kind"] == "set_reference_rate" and made["threshold"] == 3
     for number in (1, 2, 3):
-        world.run(*governor(world, number), "gov", "sign", proposal, "--yes").ok()
-    sent = world.run(*governor(world, 1), "gov", "submit", proposal).ok()
+        w.run(*governor(w, number), "gov", "sign", proposal, "--yes").ok()
+    sent = w.run(*governor(w, 1), "gov", "submit", proposal).ok()
     assert sent["status"] == "pooled"
 
     def in_force() -> bool:
-        return any(r["currency"] == "EUR" for r in get(world.node, "rates")["rates"])
+        return any(r["currency"] == "EUR" for r in get(w.node, "rates")["rates"])
 
     wait_for(in_force, 60, "the EUR rate in force")
-    (rate,) = get(world.node, "rates")["rates"]
+    (rate,) = get(w.node, "rates")["rates"]
     assert rate["units_per_coin"] == 125_000_000 and rate["reference"]["uri"].endswith("#price")
     return int(rate["since"])
 
 
 def test_a_watch_only_shop_is_paid_final_through_the_stream_and_prices_in_euros(
-        world: WalletWorld) -> None:
+        world: WalletWorld) -> None:  # noqa: F811 (the module's devnet fixture)
     since = set_eur_rate(world)
     nodes = [n for n in world.layout.nodes if n.validator]
     shop_node, member_node = nodes[1].api_url, nodes[2].api_url
