@@ -136,3 +136,17 @@ def test_percent_encoding_round_trips_any_text(text: str) -> None:
 def test_any_text_parses_or_is_refused_cleanly(text: str) -> None:
     with contextlib.suppress(BadUri, AddressError):
         parse_uri("faircoop:" + text)
+
+
+def test_the_documented_grammar_names_what_the_parser_knows() -> None:
+    """docs/WALLET.md's "The payment URI" gives the ABNF and the keys this module reads."""
+    from pathlib import Path
+
+    from wallet.uri import KNOWN
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "WALLET.md").read_text()
+    section = doc.split("### The payment URI", 1)[1].split("\n### ", 1)[0]
+    assert "faircoop-uri = scheme \":\" address" in section
+    for key in KNOWN:
+        assert f"`{key}`" in section, key
+    assert "`req-`" in section and "1*8DIGIT" in section
