@@ -366,6 +366,17 @@ async def wait_final(client: NodeClient, txid_hex: str, timeout_s: float = 60.0,
         await asyncio.sleep(poll_s)
 
 
+async def keeps_rates(client: NodeClient) -> bool:
+    """Whether the node says its chain keeps any reference rate (`GET rates`): a hint of
+    whether following the chain would find any (the rates themselves come from the blocks).
+    A node without the endpoint keeps none."""
+    try:
+        doc = await client.rates()
+    except (NotFound, NodeError):
+        return False
+    return isinstance(doc, dict) and bool(doc.get("currencies") or doc.get("rates"))
+
+
 async def scan_used(client: NodeClient, data: WalletData, gap: int = 20) -> WalletData:
     """After a restore: advance the address counters past every address with history."""
     from wallet.keys import CHANGE, RECEIVE

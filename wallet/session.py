@@ -235,14 +235,17 @@ class Wallet:
         """The wallet's txs, newest first; its own pending ones first, with no height. Each
         names the payment request it paid and, once unlocked, its label (the tx's, else an
         address's it pays). `valued`: also what each was worth at the assembly's rates in
-        force at its height (following the chain that far first: a `sync`)."""
-        entries = await ops.history(await self._checked_node(), self._data, limit)
+        force at its height, as this wallet followed them (it follows the chain further first
+        only when the node keeps any rate: reading stays read-only on a chain without)."""
+        node = await self._checked_node()
+        entries = await ops.history(node, self._data, limit)
         by_address = {r.address: r.id for r in self._data.requests}
         book = self._keystore.secrets.book if self._keystore is not None else None
+        light = self._data.light
         if valued:
             top = max((e.height for e in entries if e.height is not None), default=0)
-            light = self._data.light
-            if light is None or light.height + 2 < top:
+            behind = light is None or light.height + 2 < top
+            if behind and await ops.keeps_rates(node):
                 light = await self.sync()
         out = []
         for e in entries:
@@ -252,7 +255,8 @@ class Wallet:
                 label = book.label(e.txid) or next(
                     (t for a in e.own_addresses if (t := book.label(a)) is not None), None)
             values: tuple[pricing.Converted, ...] = ()
-            if valued and e.height is not None and light is not None:
+            if valued and e.height is not None and light is not None \
+                    and e.height <= light.height + 2:
                 values = pricing.values_at(e.amount, light.rates, e.height)
             out.append(replace(e, request=request, label=label, values=values))
         return out

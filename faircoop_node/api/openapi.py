@@ -80,6 +80,7 @@ SCHEMAS: dict[str, Schema] = {
                                         "the assembly decision behind it")),
         })),
         "unknown": _array(TEXT, "currencies whose kept history starts after this height"),
+        "currencies": _array(TEXT, "every currency the chain keeps rates of, withdrawn too"),
     }, "the assembly's reference prices (informational: no ledger rule reads them)"),
     "RateHistory": _obj({
         "currency": TEXT,

@@ -64,13 +64,15 @@ def _rates(store: ChainReader, state: ChainState, height: int) -> Json:
                    "reference": reference_of(store, change)}
                   for currency, change in book.in_force(height)],
         "unknown": [c.currency for c in book.currencies if not c.known(height)],
+        "currencies": [c.currency for c in book.currencies],
     }
 
 
 @routes.get("/api/v1/rates")
 async def rates(request: web.Request) -> web.StreamResponse:
     """The rates in force at `height` (default: the next block's, tip + 1), each since when
-    and on whose decision; `unknown` names the currencies whose kept history starts later."""
+    and on whose decision; `unknown` names the currencies whose kept history starts later,
+    `currencies` every currency the chain keeps a history of (withdrawn ones too)."""
     view = request.app[VIEW]
     state = view.chain_state()
     height = parse_uint(request.query.get("height"), "height", default=state.height + 1,

@@ -50,7 +50,7 @@ async def test_rates_in_force_at_a_height_with_since_and_reference(
         body = await resp.json()
     conforms(body, _response_schema("/api/v1/rates", "get", 200))
     assert body == {"height": height, "tip": 3, "scale": 10**8, "rates": expected,
-                    "unknown": []}
+                    "unknown": [], "currencies": ["CHF", "EUR"]}
 
 
 @pytest.mark.parametrize(("path", "status"), [

@@ -202,3 +202,16 @@ def test_gov_propose_set_rate_refuses_a_bad_rate(env, args: tuple[str, str]) -> 
     r = h.run("--json", "gov", "propose", "set-rate", *args, "--ref", "x", "--out",
               str(h.tmp / "bad.json"))
     assert (r.code, r.doc["error"]["kind"]) == (ExitStatus.USAGE, "bad_action"), r.out
+
+
+def test_history_stays_read_only_on_a_chain_that_keeps_no_rate(env) -> None:  # type: ignore[no-untyped-def]
+    """Valuing payments follows the chain only where there is a rate to find: elsewhere
+    `history` writes nothing (so `receipt verify` still says when the wallet has not synced)."""
+    h, _ = env
+    for _ in range(3):  # past what the followed state (the genesis) answers for
+        assert h.run("send", PAYEE, "1", "--yes").code == 0
+    wallet_file = h.tmp / "w0.json"
+    before = wallet_file.read_text()
+    listed = h.run("--json", "history").doc["transactions"]
+    assert listed and all(t["values"] == [] for t in listed)
+    assert wallet_file.read_text() == before

@@ -224,9 +224,9 @@ def _payment_commands(commands: Commands, add: Adder) -> None:
     p = add(commands, "history", summary="list the wallet's transactions",
             description="The wallet's transactions, newest first, with what each moved in or "
                         "out and what it was worth at the assembly's reference rates in force "
-                        "at its height (the chain is followed that far first); its own "
-                        "not-yet-final payments first. --labels also shows the labels (they "
-                        "are encrypted: it asks the password).",
+                        "at its height (the wallet follows the chain that far first when the "
+                        "node keeps any rate); its own not-yet-final payments first. --labels "
+                        "also shows the labels (they are encrypted: it asks the password).",
             examples=(f"{W} history", f"{W} history --limit 10 --labels"))
     p.add_argument("--limit", type=positive_int, default=50, metavar="N",
                    help="show at most N (default %(default)s)")
