@@ -151,7 +151,7 @@ def next_nonce(state: ChainState, pooled: Iterable[BlockAction]) -> int:
     return nonce
 
 
-def _governance(state: ChainState, genesis_hash: bytes, pooled: tuple[bytes, ...],
+def governance_answer(state: ChainState, genesis_hash: bytes, pooled: tuple[bytes, ...],
                 recoveries: tuple[bytes, ...]) -> Json:
     """The whole answer, from an immutable state and copies of the pools (a thread)."""
     network, h = state.network, state.height
@@ -182,7 +182,7 @@ async def governance(request: web.Request) -> web.StreamResponse:
     """The state and copies of the pools are taken on the loop (which alone changes them);
     the decoding runs in the read pool (up to 256 pooled actions of up to 64 KiB)."""
     view = request.app[VIEW]
-    return await json_from_pool(request, _governance, view.chain_state(),
+    return await json_from_pool(request, governance_answer, view.chain_state(),
                                 view.store.genesis_hash, view.pooled_actions(),
                                 view.held_recoveries())
 
@@ -198,7 +198,7 @@ def history_cursor(entry: GovernanceEntry) -> str:
     return f"{entry.height}.{entry.position}"
 
 
-def _parse_cursor(text: str | None) -> ActionLocation | None:
+def parse_cursor(text: str | None) -> ActionLocation | None:
     if text is None:
         return None
     height, dot, position = text.partition(".")
@@ -223,7 +223,7 @@ def history_entry(entry: GovernanceEntry, network: str) -> Json:
             "effective_height": entry.height if recovery else entry.height + 2}
 
 
-def _history(store: ChainReader, limit: int, after: ActionLocation | None) -> Json:
+def action_history_page(store: ChainReader, limit: int, after: ActionLocation | None) -> Json:
     found = store.get_governance_history(limit=limit + 1, before=after,
                                          max_bytes=MAX_HISTORY_BYTES)
     page = found[:limit]
@@ -242,5 +242,5 @@ async def governance_history(request: web.Request) -> web.StreamResponse:
     (the `next` of the previous page)."""
     limit = parse_uint(request.query.get("limit"), "limit", default=DEFAULT_HISTORY, lo=1,
                        hi=MAX_HISTORY)
-    after = _parse_cursor(request.query.get("after"))
-    return await json_from_pool(request, _history, request.app[VIEW].store, limit, after)
+    after = parse_cursor(request.query.get("after"))
+    return await json_from_pool(request, action_history_page, request.app[VIEW].store, limit, after)

@@ -9,14 +9,14 @@ import json
 
 import aiohttp
 import pytest
-from api_chain import ALICE, BOB, CAROL, FEE, fresh_node, genesis_op, serve
-from test_api_stream import _read_event
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.types import COIN, BlockHash, TxId
 from faircoop_node.api.limits import ApiLimits
 from faircoop_node.api.watch import AddressEvent, AddressWatch
+from tests.api.api_chain import ALICE, BOB, CAROL, FEE, fresh_node, genesis_op, serve
+from tests.api.test_api_stream import _read_event
 from tests.builders import make_tx
 
 BOB_ADDRESS = encode_address(BOB.lock, "test")

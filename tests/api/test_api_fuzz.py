@@ -21,12 +21,12 @@ from urllib.parse import quote, urlencode
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from api_chain import standard_chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consensus import codec
 from faircoop_node.api import create_app
+from tests.api.api_chain import standard_chain
 
 STREAM = "/api/v1/blocks/stream"
 POSTS = ("/api/v1/tx", "/api/v1/txs", "/api/v1/actions")

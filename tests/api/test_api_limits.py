@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from api_chain import FakeNode, fresh_node, serve, standard_chain
 
 from consensus.types import BlockHash
 from faircoop_node.api import create_app
@@ -27,6 +26,7 @@ from faircoop_node.api.limits import ApiLimits
 from faircoop_node.api.offload import CHUNK, POOL
 from faircoop_node.api.site import ConnectionCap, make_runner, serve_capped
 from faircoop_node.api.stream import SLOTS
+from tests.api.api_chain import FakeNode, fresh_node, serve, standard_chain
 
 STREAM = "/api/v1/blocks/stream"
 

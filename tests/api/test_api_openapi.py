@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from api_chain import ALICE, VALIDATOR_KEYS, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.governance import Reference, encode_block_action, make_recovery
 from faircoop_node.api import create_app
 from faircoop_node.api.openapi import DOCUMENT
+from tests.api.api_chain import ALICE, VALIDATOR_KEYS, serve, standard_chain
 from tests.builders import CHAIN_ID
 
 Schema = dict[str, Any]

@@ -5,10 +5,10 @@ decision, at any height the chain can answer for."""
 from __future__ import annotations
 
 import pytest
-from api_chain import VALIDATOR_KEYS, FakeNode, fresh_node, serve
-from test_api_openapi import _response_schema, conforms
 
 from consensus.governance import Reference, SetReferenceRate, encode_action, make_action
+from tests.api.api_chain import VALIDATOR_KEYS, FakeNode, fresh_node, serve
+from tests.api.test_api_openapi import _response_schema, conforms
 from tests.builders import CHAIN_ID
 
 R = [Reference(f"https://coop.example/assembly/{i}", f"item {i}") for i in range(3)]
