@@ -163,6 +163,22 @@ def with_payment(request: PaymentRequest, payment: RequestPayment) -> PaymentReq
     return replace(request, payments=(*request.payments, payment))
 
 
+def committed_txids(listed: object) -> list[str]:
+    """The txids of committed txs in a node's `address/{addr}/txs` answer, newest first;
+    NodeError if it is malformed (a hostile node's junk is refused, not half-read)."""
+    if not isinstance(listed, list):
+        raise NodeError(200, "address txs: malformed answer")
+    out = []
+    for e in listed:
+        txid = e.get("txid") if isinstance(e, dict) else None
+        if not isinstance(txid, str) or len(txid) != 64 or \
+                any(c not in "0123456789abcdef" for c in txid):
+            raise NodeError(200, "address txs: a malformed entry")
+        if e.get("height") is not None:
+            out.append(txid)
+    return out
+
+
 def cancelled(request: PaymentRequest, now_s: float) -> PaymentRequest:
     if status_of(request, now_s).paid:
         raise WalletError(f"request {request.id} is paid: it can't be cancelled")

@@ -504,10 +504,8 @@ class Wallet:
                                   request if isinstance(request, int) else request.id)
         node = await self._checked_node()
         listed = await node.address_txs(found.address, request_list.MAX_REQUEST_PAYMENTS + 1)
-        known = found.paid_txids()
-        fresh = [e["txid"] for e in (listed if isinstance(listed, list) else [])
-                 if isinstance(e, dict) and isinstance(e.get("txid"), str)
-                 and e.get("height") is not None and bytes.fromhex(e["txid"]) not in known]
+        known = {t.hex() for t in found.paid_txids()}
+        fresh = [t for t in request_list.committed_txids(listed) if t not in known]
         lock = decode_address(found.address, self.network)
         for tid in reversed(fresh):  # oldest first
             final = await self.fetch_receipt(tid)

@@ -343,3 +343,22 @@ def test_a_request_payment_is_for_a_txid_once() -> None:
     r = with_payment(_request(), _paid(5, 0))
     assert with_payment(r, _paid(7, 0)) is r
     assert TxId(bytes(32)) in r.paid_txids()
+
+
+@pytest.mark.parametrize("listed", [
+    None, {"txid": "ab" * 32}, [{"txid": "zz" * 32, "height": 1}], [{"txid": "ab", "height": 1}],
+    [{"height": 1}], ["ab" * 32], [{"txid": "AB" * 32, "height": 1}],
+])
+def test_a_hostile_address_listing_is_refused_not_half_read(listed: object) -> None:
+    from wallet.errors import NodeError
+    from wallet.requests import committed_txids
+
+    with pytest.raises(NodeError):
+        committed_txids(listed)
+
+
+def test_only_committed_txs_are_checked_for_receipts() -> None:
+    from wallet.requests import committed_txids
+
+    assert committed_txids([{"txid": "ab" * 32, "height": 3}, {"txid": "cd" * 32,
+                                                                "height": None}]) == ["ab" * 32]

@@ -215,3 +215,10 @@ def test_history_stays_read_only_on_a_chain_that_keeps_no_rate(env) -> None:  # 
     listed = h.run("--json", "history").doc["transactions"]
     assert listed and all(t["values"] == [] for t in listed)
     assert wallet_file.read_text() == before
+
+
+def test_verifying_a_message_for_something_that_is_no_address_is_a_bad_address(env) -> None:  # type: ignore[no-untyped-def]
+    h, _ = env
+    r = h.run("--json", "message", "verify", "bc1qxyz", "00" * 97, "hi", wallet="nobody",
+              password=None)
+    assert (r.code, r.doc["error"]["kind"]) == (ExitStatus.BAD_ADDRESS, "bad_address")

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import time
 
+from consensus.errors import AddressError
 from wallet.amounts import format_coins
 from wallet.cli import pay_render as render
 from wallet.cli.env import Cli
-from wallet.errors import ReceiptInvalid, RequestExpired, WalletError
+from wallet.errors import BadUri, ReceiptInvalid, RequestExpired, WalletError
 from wallet.message import verify_message
 from wallet.pricing import parse_amount
 from wallet.proposals import printable
 from wallet.requests import status_of
 from wallet.uri import network_of
+
+
+def address_network(address: str) -> str:
+    """The network an address is written for, by its prefix (AddressError if it has none)."""
+    try:
+        return network_of(address.strip())
+    except BadUri:
+        raise AddressError(f"{address.strip()[:20]!r} is not a faircoop address (fair1... or "
+                           "tfair1...)") from None
 
 # -- payment requests -------------------------------------------------------------------------
 
@@ -182,7 +192,7 @@ async def cmd_message_sign(cli: Cli) -> None:
 async def cmd_message_verify(cli: Cli) -> None:
     a = cli.args
     data = cli.wallet_data()
-    network = a.network or (data.network if data is not None else network_of(a.address))
+    network = a.network or (data.network if data is not None else address_network(a.address))
     pub = verify_message(a.address, a.message, a.signature, network)
     cli.out(f"valid: signed by the key of {a.address.strip()} ({bytes(pub).hex()})")
     cli.emit({"command": "message verify", "valid": True, "address": a.address.strip(),
