@@ -93,7 +93,7 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_API_PORT
     max_connections: int = 0  # open HTTP connections, streams included; 0: from the open-file limit
-    max_streams: int = 0  # open block streams; 0: half the connections
+    max_streams: int = 0  # open block and address streams; 0: half the connections
 
 
 MAX_API_CONNECTIONS = 1_000_000

@@ -33,13 +33,14 @@ from faircoop_node.api.feed import BlockFeed, NewBlock
 from faircoop_node.api.limits import ApiLimits, descriptor_limit, spare_descriptors
 from faircoop_node.api.metrics import NODE_COUNTERS, NodeCounters
 from faircoop_node.api.site import make_runner, serve_capped
+from faircoop_node.api.watch import AddressWatch
 from faircoop_node.config import NodeConfig
 from faircoop_node.explorer import CommitLog
 from faircoop_node.explorer import mount as mount_explorer
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.keys import load_node_key
 from faircoop_node.logs import LogContext, event_logger, setup_logging
-from faircoop_node.mempool import Mempool
+from faircoop_node.mempool import Mempool, PoolEntry
 from faircoop_node.net.transport import ChainIdentity
 from faircoop_node.net.ws import WsTransport
 from faircoop_node.node.driver import Committed
@@ -50,17 +51,29 @@ from faircoop_node.storage.protocol import ChainReader
 
 
 class NodeApi:
-    """The API's `NodeView` over a `Node`: the node's own reads, and a `BlockFeed` that each
-    block the node commits is published to (block streams and /metrics read it)."""
+    """The API's `NodeView` over a `Node`: the node's own reads, a `BlockFeed` that each
+    block the node commits is published to (block streams and /metrics read it), and an
+    `AddressWatch` told of each tx the mempool admits and each committed block (address
+    streams)."""
 
     def __init__(self, node: Node, feed: BlockFeed | None = None) -> None:
         self._node = node
         self.feed = feed or BlockFeed()
+        self.watch = AddressWatch()
         node.on_commit(self._publish)
+        node.mempool.on_admit(self._pooled)
 
     def _publish(self, c: Committed) -> None:
         h = c.block.header
         self.feed.publish(NewBlock(h.height, c.block_id, len(c.block.txs), h.time_ms))
+        self.watch.committed(c.block, c.block_id)
+
+    def _pooled(self, entry: PoolEntry) -> None:
+        try:
+            self.watch.pooled(entry.tx, entry.txid)
+        except Exception as exc:  # a watcher's bug must not refuse a tx the pool holds
+            self._node.log.error("address_watch_failed", txid=entry.txid.hex(),
+                                 error=f"{type(exc).__name__}: {exc}")
 
     @property
     def store(self) -> ChainReader:
@@ -130,6 +143,7 @@ class NodeProcess:
             self.api_server = None
         if self.api_runner is not None:
             self.api.feed.close_all()
+            self.api.watch.close_all()
             await self.api_runner.cleanup()
             self.api_runner = None
         await self.node.stop()

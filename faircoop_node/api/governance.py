@@ -32,6 +32,7 @@ from consensus.governance import (
     RemoveValidator,
     SetGovernors,
     SetParam,
+    SetReferenceRate,
     SetTreasury,
     SignedAction,
     decode_block_action,
@@ -40,6 +41,7 @@ from consensus.params import PARAM_RANGES
 from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_uint
+from faircoop_node.api.rates import price_text
 from faircoop_node.api.render import Json
 from faircoop_node.api.view import VIEW
 from faircoop_node.storage.errors import CorruptStore
@@ -114,6 +116,11 @@ def describe_action(action: BlockAction, network: str) -> tuple[str, str]:
             return "set_governors", f"set governors: {threshold} of {len(governors)}"
         case SetTreasury(lock):
             return "set_treasury", f"set treasury to {encode_address(lock, network)}"
+        case SetReferenceRate(currency, units):
+            if not units:
+                return "set_reference_rate", f"withdraw the reference rate in {currency}"
+            return ("set_reference_rate",
+                    f"set the reference rate: 1 coin = {price_text(units)} {currency}")
     return "unknown", "unknown action"
 
 

@@ -56,7 +56,7 @@ async def test_stream_past_the_cap_is_503_with_retry_after_and_other_calls_still
             assert resp.status == 200 and (await _first_line(resp)).startswith(b": connected")
         refused = await client.get(STREAM)
         _assert_retry_later(refused.status, refused.headers, await refused.json())
-        assert "3 block streams" in (await refused.json())["error"]
+        assert "3 streams are open" in (await refused.json())["error"]
         assert (await client.get("/api/v1/status")).status == 200
         streams[0].close()
         for _ in range(200):  # the server notices the close and frees the slot

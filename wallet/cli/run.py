@@ -14,12 +14,16 @@ from wallet.cli.args import PROGRAM, build_parser
 from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
 from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
+from wallet.cli.pay_commands import HANDLERS as SHOP_HANDLERS
 from wallet.errors import (
     ActionRejected,
     AmountError,
     BadAction,
+    BadMessageSignature,
     BadNodeUrl,
     BadReference,
+    BadUri,
+    BookError,
     ChainMismatch,
     ClaimedInputMismatch,
     DustOutput,
@@ -27,8 +31,10 @@ from wallet.errors import (
     InsufficientFunds,
     KeystoreFormatError,
     MemoError,
+    MessageError,
     NodeError,
     NodeUnreachable,
+    NoRate,
     NotAGovernor,
     NotFollowedYet,
     NotFound,
@@ -38,6 +44,7 @@ from wallet.errors import (
     ProposalError,
     ProposalIncomplete,
     ReceiptInvalid,
+    RequestExpired,
     TamperedKeystore,
     TxRejected,
     UnexpectedInput,
@@ -62,6 +69,12 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (BadReference, ExitStatus.USAGE, "bad_reference"),
     (BadAction, ExitStatus.USAGE, "bad_action"),
     (BadNodeUrl, ExitStatus.USAGE, "usage"),
+    (BadUri, ExitStatus.USAGE, "bad_uri"),
+    (RequestExpired, ExitStatus.USAGE, "request_expired"),
+    (NoRate, ExitStatus.USAGE, "no_rate"),
+    (BookError, ExitStatus.USAGE, "book"),
+    (MessageError, ExitStatus.USAGE, "usage"),
+    (BadMessageSignature, ExitStatus.ERROR, "bad_signature"),
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
@@ -90,7 +103,8 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
 )
 
 
-HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS}
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **SHOP_HANDLERS}
+GROUPS = ("multisig", "receipt", "gov", "request", "contacts", "label", "message")
 
 
 def kind_of(exc: BaseException) -> str:
@@ -121,10 +135,6 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> E
 
 def _command_name(args: argparse.Namespace) -> str:
     name = str(args.command)
-    if name == "multisig":
-        name = f"multisig_{args.multisig_command}"
-    elif name == "receipt":
-        name = f"receipt_{args.receipt_command}"
-    elif name == "gov":
-        name = f"gov_{args.gov_command}"
+    if name in GROUPS:
+        name = f"{name}_{getattr(args, f'{name}_command')}"
     return name.replace("-", "_")
