@@ -2,8 +2,8 @@
 of honest load while an outside attacker (`scripts/outsider_node.py`, a separate process that
 holds no validator key) runs every attack of `faircoop_node/byzantine/campaign.py` at once, each
 repeated against random nodes, for `SOAK_S` seconds (60 in the default suite, 180 in a soak
-run, FAIRCOOP_SOAK=1; FAIRCOOP_OUTSIDER_SOAK_S sets it, and FAIRCOOP_OUTSIDER_SOAK_ATTACKS=none runs the load
-alone, as a control).
+run, FAIRCOOP_SOAK=1; FAIRCOOP_OUTSIDER_SOAK_S sets it, and
+FAIRCOOP_OUTSIDER_SOAK_ATTACKS=none runs the load alone, as a control).
 
 Checked at the end, all of them, then reported together:
 
