@@ -178,6 +178,17 @@ class ConsensusDriver:
         if self.carried:
             await self._carry_votes()
 
+    def reset(self, state: ChainState, last_cert: bytes) -> None:
+        """Forget the engine and what it decided, and stand at `state` (the store's tip, read
+        again after it refused a write: see outage.py); `start` or `rejoin` begins again."""
+        self.engine = None
+        self.state, self.last_cert, self._cert = state, last_cert, None
+        self._valid.clear()
+        self.proposals.committed(state.height)
+        self.carried = CarriedVotes()
+        self.gated = False
+        self.last_block_mono = self.clock.monotonic()
+
     async def rejoin(self, floor: SignedState) -> None:
         """Start silent up to `floor` (see signing.rejoin_floor): recorded before the engine."""
         record = SignedRecord(floor)
