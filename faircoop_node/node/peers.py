@@ -132,6 +132,12 @@ class PeerMessages:
     def _vote(self, peer: PeerId, payload: bytes) -> Work | None:
         vote = decode_vote(payload)
         judgement = judge_vote(self.driver.frontier(), vote, self.driver.sigs.verify)
+        if judgement.verdict == Verdict.DROP and vote.height > self.driver.state.height + 2:
+            # signed past our window: the peer holds the blocks below it, and we fell behind
+            # with our links up (deciding validators send no STATUS, so without this a node
+            # that missed a few heights never learned it had to sync). An unchecked claim, as
+            # a STATUS is: a peer that does not deliver it is distrusted (sync.py).
+            self._saw_tip(peer, vote.height - 1)
         if not self._judged(peer, judgement):
             return None
         self._saw_tip(peer, vote.height - 1)  # a validator signed at that height
