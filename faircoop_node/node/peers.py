@@ -47,11 +47,13 @@ from faircoop_node.node.admission import (
 )
 from faircoop_node.node.counters import NodeCounters
 from faircoop_node.node.driver import ConsensusDriver
-from faircoop_node.node.gossip import SeenCache, TxIntake, TxRelay
+from faircoop_node.node.gossip import TX_BATCH, SeenCache, TxIntake, TxRelay
 from faircoop_node.node.serve import BlockServer
 from faircoop_node.storage.base import BaseStore
 
 INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
+POOL_OFFER_TXS = 5_000  # txs a newly connected peer is offered from our pool, at most ...
+POOL_OFFER_BYTES = 4 * 1024 * 1024  # ... and bytes (its intake takes 10,000 / 32 MiB)
 
 
 @dataclass(slots=True)
@@ -284,6 +286,19 @@ class PeerMessages:
             voting = (state, frozenset(PeerId(pk) for pk in state.voting_set()))
             self._voting_peers = voting
         return voting[1] if peer in voting[1] else frozenset({peer})
+
+    def offer_pool(self, peer: PeerId) -> int:
+        """Send a peer that just connected the txs our pool holds, oldest first (at most
+        POOL_OFFER_TXS or POOL_OFFER_BYTES); how many. Txs are relayed once, when admitted, so
+        one we took while no proposer could hear it (every validator down, or we had no peer)
+        would otherwise wait in our pool for ever."""
+        transport = self._transport()
+        if transport is None or self.stopping:
+            return 0
+        raws = [encode_tx(tx) for tx in self._mempool.select(POOL_OFFER_TXS, POOL_OFFER_BYTES)]
+        for i in range(0, len(raws), TX_BATCH):
+            transport.send(peer, MsgType.TXS, encode_txs(tuple(raws[i:i + TX_BATCH])))
+        return len(raws)
 
     def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
         transport = self._transport()

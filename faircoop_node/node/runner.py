@@ -418,6 +418,7 @@ class Node:
             self._status_to(peer)
             self._neighbors_told = False
             self.driver.regossip(to=peer)
+            self.peers.offer_pool(peer)
         else:
             self.sync.forget(peer)
             self.peers.forget(peer)
