@@ -153,7 +153,8 @@ def api_limits(config: NodeConfig, store: LevelDBStore) -> tuple[ApiLimits, int]
 
 
 # Fault tests run a validator whose wall clock is off by this many ms (issue 20). A thin adapter
-# over the node's injectable clock: libfaketime, the other way, hangs Python 3.11's time.sleep.
+# over the node's injectable clock, needing no preloaded library (with libfaketime faking the
+# monotonic clock too, Python 3.11's time.sleep hung here).
 CLOCK_OFFSET_ENV = "FAIRCOOP_TEST_CLOCK_OFFSET_MS"
 
 

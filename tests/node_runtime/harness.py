@@ -139,6 +139,17 @@ async def start_cluster(n: int = 4, options: dict[int, NodeOptions] | None = Non
     return cluster
 
 
+async def lose_quorum(cluster: Cluster) -> list[Node]:
+    """Let two blocks pass, then stop validators 2 and 3 of the four: the two left (returned)
+    can't finalize anything, and are at the same height once this returns."""
+    alive = cluster.nodes()[:2]
+    await wait_for(lambda: min(n.state.height for n in alive) >= 2, 15, "two blocks")
+    for slot in cluster.slots[2:]:
+        await cluster.stop(slot)  # no quorum any more
+    await wait_for(lambda: alive[0].state.height == alive[1].state.height, 5, "the stall")
+    return alive
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
