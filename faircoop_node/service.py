@@ -20,6 +20,8 @@ import gc
 import os
 import shutil
 import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,7 +36,7 @@ from faircoop_node.api.limits import ApiLimits, descriptor_limit, spare_descript
 from faircoop_node.api.metrics import NODE_COUNTERS, NodeCounters
 from faircoop_node.api.site import make_runner, serve_capped
 from faircoop_node.api.watch import AddressWatch
-from faircoop_node.config import NodeConfig
+from faircoop_node.config import ConfigError, NodeConfig
 from faircoop_node.explorer import CommitLog
 from faircoop_node.explorer import mount as mount_explorer
 from faircoop_node.genesis_file import load_genesis
@@ -205,8 +207,30 @@ def api_limits(config: NodeConfig, store: LevelDBStore) -> tuple[ApiLimits, int]
     return limits, spare_descriptors(nofile, reserved)
 
 
+# Fault tests run a validator whose wall clock is off by this many ms (issue 20). A thin adapter
+# over the node's injectable clock, needing no preloaded library (with libfaketime faking the
+# monotonic clock too, Python 3.11's time.sleep hung here).
+CLOCK_OFFSET_ENV = "FAIRCOOP_TEST_CLOCK_OFFSET_MS"
+
+
+def clock_offset_ms(value: str | None) -> int:
+    """The injected clock offset (0 when the variable is unset, as in production)."""
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise ConfigError(f"{CLOCK_OFFSET_ENV} must be an integer (ms), not {value!r}") from None
+
+
+def skewed_clock(skew_ms: int) -> Callable[[], int] | None:
+    """The wall clock `skew_ms` off; None (the node's own system clock) when it is 0."""
+    if not skew_ms:
+        return None
+    return lambda: int(time.time() * 1000) + skew_ms
+
+
 def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodeProcess:
     """Load key and genesis, open (or create) the store, and wire node and transport."""
+    skew_ms = clock_offset_ms(os.environ.get(CLOCK_OFFSET_ENV))
     key = load_node_key(config.key_file)
     genesis = load_genesis(config.genesis_file)
     gid = genesis_hash(genesis)
@@ -219,7 +243,10 @@ def open_node(config: NodeConfig, options: NodeOptions | None = None) -> NodePro
                          max_open_files=open_files_for(descriptor_limit()))
     ctx = LogContext.for_node(key.public_key)
     node = Node(genesis, store, key, validator=config.validator, options=options,
-                log_context=ctx)
+                clock_ms=skewed_clock(skew_ms), log_context=ctx)
+    if skew_ms:
+        node.log.warning("clock_offset_injected", offset_ms=skew_ms,
+                         reason=f"{CLOCK_OFFSET_ENV} is set: a fault test's skewed clock")
     transport = WsTransport.from_config(
         config, key, ChainIdentity(genesis.chain_id, gid), node.p2p_tip,
         log=event_logger("faircoop.net", ctx))

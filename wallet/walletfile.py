@@ -214,6 +214,8 @@ def load_wallet(path: str | os.PathLike[str]) -> WalletData:
                               "--wallet FILE)") from None
     except OSError as exc:
         raise WalletFileError(f"cannot read wallet {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise WalletFileError(f"{path} is not UTF-8 text: not a wallet file") from None
     return WalletData.from_json(text)
 
 

@@ -28,6 +28,7 @@ from faircoop_node.node.driver import Committed, ConsensusDriver
 from faircoop_node.node.signing import rejoin_floor
 from faircoop_node.node.sync import RecoveryCheck, SyncTracker, get_blocks_for, store_range
 from faircoop_node.storage.base import BaseStore
+from faircoop_node.storage.errors import StoreWriteFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,8 @@ class CatchUp:
                           peer=peer.hex()[:16])
         if outcome.problem is not None:
             self._punish(peer, outcome.problem)
+        if isinstance(outcome.bug, StoreWriteFailed):
+            raise outcome.bug  # the disk refused: an outage (outage.py), not a bug
         if outcome.bug is not None:
             self.log.error("node_bug", kind="sync", exc_info=outcome.bug)
         if outcome.recovery is not None:

@@ -52,7 +52,7 @@ from consensus.engine import (
 from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.evidence import DuplicateVoteEvidence, evidence_for
 from consensus.governance import BlockAction, RecoveryAction
-from consensus.types import Block, BlockHash, Genesis, PublicKey, Tx
+from consensus.types import Block, BlockHash, BlockHeader, Genesis, PublicKey, Tx
 from consensus.votes import (
     CommitCertificate,
     Proposal,
@@ -64,6 +64,7 @@ from consensus.votes import (
 )
 from faircoop_node.node.admission import Frontier, Judgement, Verdict, judge_evidence
 from faircoop_node.node.carried import CarriedVotes
+from faircoop_node.node.clockwatch import ClockWatch, skew_advice
 from faircoop_node.node.contract import (
     Clock,
     Committed,
@@ -144,6 +145,7 @@ class ConsensusDriver:
         self._progress: tuple[int, int, int] = (-1, -1, -1)
         self._progress_mono = clock.monotonic()
         self._stall_waits = 1  # gossip_s times this before the next re-send at this point
+        self.clock_watch = ClockWatch()  # says once a minute that our clock is off
 
     # -- views -------------------------------------------------------------------------------
 
@@ -177,6 +179,17 @@ class ConsensusDriver:
         await self.start_height()
         if self.carried:
             await self._carry_votes()
+
+    def reset(self, state: ChainState, last_cert: bytes) -> None:
+        """Forget the engine and what it decided, and stand at `state` (the store's tip, read
+        again after it refused a write: see outage.py); `start` or `rejoin` begins again."""
+        self.engine = None
+        self.state, self.last_cert, self._cert = state, last_cert, None
+        self._valid.clear()
+        self.proposals.committed(state.height)
+        self.carried = CarriedVotes()
+        self.gated = False
+        self.last_block_mono = self.clock.monotonic()
 
     async def rejoin(self, floor: SignedState) -> None:
         """Start silent up to `floor` (see signing.rejoin_floor): recorded before the engine."""
@@ -372,15 +385,26 @@ class ConsensusDriver:
             return False
         if block_id in self._valid:
             return True
+        now_ms = self.clock.now_ms()
         try:
-            check_not_future(block.header, self.state.params.max_clock_drift_ms,
-                             self.clock.now_ms())
+            check_not_future(block.header, self.state.params.max_clock_drift_ms, now_ms)
             self._valid[block_id] = await self.ledger.validate(self.state, block, block_id)
         except (ValidationError, DecodeError) as exc:
             self._log("warning", "block_invalid", block=block_id.hex()[:16],
                       rule=getattr(exc, "rule", "decode"), error=str(exc))
+            if getattr(exc, "rule", None) == "time_in_future":
+                self._clock_skew(block.header, self.clock_watch.refused_future(
+                    block.header, self.state.params.max_clock_drift_ms, now_ms,
+                    self.clock.monotonic()))
             return False
         return True
+
+    def _clock_skew(self, header: BlockHeader, skew_ms: int | None) -> None:
+        if skew_ms is not None:
+            self._log("warning", "clock_skew", skew_ms=skew_ms, height=header.height,
+                      block_time_ms=header.time_ms, proposer=header.proposer.hex()[:16],
+                      max_clock_drift_ms=self.state.params.max_clock_drift_ms,
+                      advice=skew_advice(skew_ms))
 
     # -- committing --------------------------------------------------------------------------
 
@@ -395,6 +419,11 @@ class ConsensusDriver:
                 self._log("error", "certified_block_invalid", block=a.block_id.hex(),
                           error=str(exc))
                 return
+        if a.block.header.proposer != self.pubkey:
+            self._clock_skew(a.block.header, self.clock_watch.final_block(
+                a.block.header, self.state.last_block_time_ms,
+                self.state.params.max_clock_drift_ms, self.clock.now_ms(),
+                self.clock.monotonic()))
         certificate = encode_certificate(a.certificate)
         await self.ledger.commit(self.state, a.block, a.block_id, certificate, valid)
         self.committed(Committed(a.block, a.block_id, certificate, a.certificate.round,

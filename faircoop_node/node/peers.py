@@ -47,12 +47,14 @@ from faircoop_node.node.admission import (
 )
 from faircoop_node.node.counters import NodeCounters
 from faircoop_node.node.driver import ConsensusDriver
-from faircoop_node.node.gossip import SeenCache, TxIntake, TxRelay
+from faircoop_node.node.gossip import TX_BATCH, SeenCache, TxIntake, TxRelay
 from faircoop_node.node.serve import BlockServer
 from faircoop_node.storage.base import BaseStore
 
 INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
 GONE_KEPT = 256  # disconnected peers whose last STATUS is kept (a reconnect race; see forget)
+POOL_OFFER_TXS = 5_000  # txs a newly connected peer is offered from our pool, at most ...
+POOL_OFFER_BYTES = 4 * 1024 * 1024  # ... and bytes (its intake takes 10,000 / 32 MiB)
 
 
 @dataclass(slots=True)
@@ -137,6 +139,12 @@ class PeerMessages:
     def _vote(self, peer: PeerId, payload: bytes) -> Work | None:
         vote = decode_vote(payload)
         judgement = judge_vote(self.driver.frontier(), vote, self.driver.sigs.verify)
+        if judgement.verdict == Verdict.DROP and vote.height > self.driver.state.height + 2:
+            # signed past our window: the peer holds the blocks below it, and we fell behind
+            # with our links up (deciding validators send no STATUS, so without this a node
+            # that missed a few heights never learned it had to sync). An unchecked claim, as
+            # a STATUS is: a peer that does not deliver it is distrusted (sync.py).
+            self._saw_tip(peer, vote.height - 1)
         if not self._judged(peer, judgement):
             return None
         self._saw_tip(peer, vote.height - 1)  # a validator signed at that height
@@ -301,12 +309,32 @@ class PeerMessages:
         (n - 2 per validator per tx, n^2 in all); non-validator peers still get it. A validator
         cut off from the first one gets the tx in a block instead (proposals carry whole txs).
         """
+        voting = self._voting()
+        return voting if peer in voting else frozenset({peer})
+
+    def _voting(self) -> frozenset[PeerId]:
+        """The peer ids of the voting set, cached per chain state."""
         state = self.driver.state
         voting = self._voting_peers
         if voting is None or voting[0] is not state:
             voting = (state, frozenset(PeerId(pk) for pk in state.voting_set()))
             self._voting_peers = voting
-        return voting[1] if peer in voting[1] else frozenset({peer})
+        return voting[1]
+
+    def offer_pool(self, peer: PeerId) -> int:
+        """Send a peer that just connected the txs our pool holds, oldest first (at most
+        POOL_OFFER_TXS or POOL_OFFER_BYTES); how many. Txs are relayed once, when admitted, so
+        one we took while no proposer could hear it (every validator down, or we had no peer)
+        would otherwise wait in our pool for ever. Only validators are offered it (they are
+        the ones who put txs in blocks): a pool's worth of bytes to anyone who connects would
+        make every handshake an outsider's cheap amplifier."""
+        transport = self._transport()
+        if transport is None or self.stopping or peer not in self._voting():
+            return 0
+        raws = [encode_tx(tx) for tx in self._mempool.select(POOL_OFFER_TXS, POOL_OFFER_BYTES)]
+        for i in range(0, len(raws), TX_BATCH):
+            transport.send(peer, MsgType.TXS, encode_txs(tuple(raws[i:i + TX_BATCH])))
+        return len(raws)
 
     def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
         transport = self._transport()

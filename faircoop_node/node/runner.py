@@ -45,12 +45,17 @@ from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions
 from faircoop_node.node.gossip import SeenCache
 from faircoop_node.node.inbox import Inbox, InboxDuty
 from faircoop_node.node.inflow import PeerInflow
+from faircoop_node.node.outage import OutageDuty
 from faircoop_node.node.peers import PeerMessages, Work
 from faircoop_node.node.ports import StoreLedger, StorePool, SystemClock, TransportOutbox
 from faircoop_node.node.serve import BlockServer
 from faircoop_node.node.signing import SignedRecord, decode_signed_record
 from faircoop_node.node.sync import SyncTracker
 from faircoop_node.storage.base import BaseStore
+from faircoop_node.storage.errors import StoreWriteFailed
+
+# Work that feeds the consensus driver, dropped while the store refuses writes (outage.py)
+DRIVER_WORK = frozenset({"vote", "proposal", "blocks", "timeout", "start"})
 
 
 class NodeError(FaircoopError):
@@ -84,6 +89,7 @@ class NodeOptions:
     validate_in_thread: bool = True
     inbox: Path | None = None  # a directory of governance actions to carry (see `inbox.py`)
     inbox_s: float = 2.0  # how often the inbox is read
+    store_retry_s: float = 2.0  # after the store refused a write, how often it is tried again
 
 
 class Node:
@@ -137,6 +143,7 @@ class Node:
             self.driver, store, self.sig_cache, self.sync, lambda: self.transport, self._punish,
             self._announce_status, self.counters, self.log,
             CatchUpOptions(opts.sync_timeout_s, opts.sync_delay_s, opts.join_wait_s))
+        self.outage = OutageDuty(store, self.driver, self.catchup, self.log, opts.store_retry_s)
         self.peers = PeerMessages(self.driver, store, self._mempool, lambda: self.transport,
                                   self._punish, self.sync.saw, self.catchup.expects,
                                   self._server, self.seen, self.counters)
@@ -369,8 +376,12 @@ class Node:
                 self._inflow.done(work.peer, work.size)
             if work.kind == "stop" or self._stopping:
                 return
+            if self.outage.active and work.kind in DRIVER_WORK:
+                continue
             try:
                 await self._handlers[work.kind](work)
+            except StoreWriteFailed as exc:
+                self.outage.failed(exc, self.clock.monotonic())
             except FaircoopError as exc:
                 self.log.error("node_error", kind=work.kind, error=str(exc))
             except Exception as exc:  # a bug: log it with its traceback, keep the node alive
@@ -407,6 +418,7 @@ class Node:
             self._status_to(peer)
             self._neighbors_told = False
             self.driver.regossip(to=peer)
+            self.peers.offer_pool(peer)
         else:
             self.sync.forget(peer)
             self.peers.forget(peer)
@@ -416,6 +428,9 @@ class Node:
     async def _tick(self, work: Work) -> None:
         self._tick_queued = False
         now = self.clock.monotonic()
+        if self.outage.active:
+            await self.outage.tick(now)
+            return
         if self.catchup.joining_since is not None:
             await self.catchup.maybe_finish_join(now)
         elif await self.driver.tick():

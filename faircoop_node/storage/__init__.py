@@ -19,6 +19,7 @@ from faircoop_node.storage.errors import (
     StoreClosed,
     StoreLocked,
     StoreMissing,
+    StoreWriteFailed,
     UnsupportedSchema,
     WrongGenesis,
 )
@@ -42,6 +43,6 @@ __all__ = [
     "ActionLocation", "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CommittedTx",
     "CorruptStore", "EvidenceRecord", "GovernanceEntry", "HistoryEntry", "IncompleteReindex",
     "InvalidCommit", "KeyValue", "LevelDBStore", "MemoryStore", "OutOfOrderBlock",
-    "RecordMismatch", "StorageError", "StoreClosed", "StoreLocked", "StoreMissing", "Tip",
-    "TxLocation", "UnsupportedSchema", "WrongGenesis",
+    "RecordMismatch", "StorageError", "StoreClosed", "StoreLocked", "StoreMissing",
+    "StoreWriteFailed", "Tip", "TxLocation", "UnsupportedSchema", "WrongGenesis",
 ]

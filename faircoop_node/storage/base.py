@@ -593,6 +593,18 @@ class BaseStore:
     def close(self) -> None:
         self._kv.close()
 
+    def reopen(self) -> Tip:
+        """Open the store again on what is on disk, after a write failed (StoreWriteFailed):
+        the failed write may have landed or not, so the tip is read again and checked as on
+        any open. The tip; StorageError if the store can't be reopened yet (the disk is
+        still full, say), in which case the old handle keeps serving reads."""
+        with self._write_lock:
+            self._kv.reopen()
+            self._utxo_reads = {}
+            self._recent_utxos.clear()
+            self._tip = self._check_tip()
+            return self._tip
+
     def __enter__(self) -> BaseStore:
         return self
 

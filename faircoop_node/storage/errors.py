@@ -68,6 +68,16 @@ class StoreClosed(StorageError):
     """A method was called on a store after close()."""
 
 
+class StoreWriteFailed(StorageError):
+    """The disk refused a write: full, an I/O error, or a failed fsync.
+
+    What the write held may or may not be on disk, and LevelDB may have left part of a record
+    at the end of its log. Nothing more is written through this handle (a record appended
+    after a partial one corrupts the log for the next open); `BaseStore.reopen()` reopens the
+    store on what is really on disk, once the disk takes writes again.
+    """
+
+
 class InvalidCommit(StorageError):
     """commit_block was given something the store refuses to write (nothing was written)."""
 

@@ -9,7 +9,8 @@ from typing import Protocol
 
 
 class KeyValue(Protocol):
-    """The little a backend provides. `write` applies all changes or none."""
+    """The little a backend provides. `write` applies all changes or none; when it fails
+    with StoreWriteFailed, every later write fails too until `reopen`."""
 
     def get(self, key: bytes) -> bytes | None: ...
 
@@ -29,6 +30,11 @@ class KeyValue(Protocol):
     def is_empty(self) -> bool: ...
 
     def close(self) -> None: ...
+
+    def reopen(self) -> None:
+        """Close and open again on what is on disk: after a write failed (StoreWriteFailed),
+        the only way to write again."""
+        ...
 
 
 def prefix_end(prefix: bytes) -> bytes | None:

@@ -8,7 +8,10 @@ LevelDB-level corruption (checksums are verified: `paranoid_checks`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+import shutil
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import plyvel
@@ -21,6 +24,7 @@ from faircoop_node.storage.errors import (
     StoreClosed,
     StoreLocked,
     StoreMissing,
+    StoreWriteFailed,
 )
 from faircoop_node.storage.keyvalue import prefix_end
 
@@ -37,21 +41,73 @@ def open_files_for(nofile: int) -> int:
     return max(64, min(MAX_OPEN_FILES, nofile // 4))
 
 
-class PlyvelKV:
-    """The `KeyValue` backend over an open plyvel.DB."""
+class _ReadGate:
+    """Reads in flight, counted so that a reopen closes the LevelDB handle only when none is
+    (a read racing LevelDB's close would touch freed memory), and new reads wait while it
+    reopens. Reads do not wait for each other."""
 
-    def __init__(self, db: plyvel.DB, where: str) -> None:
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._reading = 0
+        self._reopening = False
+
+    def enter(self) -> None:
+        with self._cond:
+            while self._reopening:
+                self._cond.wait()
+            self._reading += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._reading -= 1
+            if not self._reading:
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self, timeout_s: float) -> Iterator[None]:
+        """No read in flight for the block (StorageError if reads don't drain in time)."""
+        with self._cond:
+            self._reopening = True
+            try:
+                if not self._cond.wait_for(lambda: not self._reading, timeout_s):
+                    raise StorageError(f"{self._reading} reads still running after "
+                                       f"{timeout_s}s; the store was not reopened")
+                yield
+            finally:
+                self._reopening = False
+                self._cond.notify_all()
+
+
+class PlyvelKV:
+    """The `KeyValue` backend over an open plyvel.DB; `opener` opens it again.
+
+    A write LevelDB refuses (disk full, I/O error, failed fsync) poisons the handle: LevelDB
+    may have appended part of the record to its log, and a record appended after a partial
+    one fails its checksum on the next open, which `paranoid_checks` turns into a store that
+    won't open (found by issue 20's disk-full test: the node wrote on once space was freed,
+    then could not restart). So every later write raises StoreWriteFailed until `reopen`, which
+    opens the database again: LevelDB's recovery drops the partial record at the log's end.
+    """
+
+    def __init__(self, db: plyvel.DB, path: Path, opener: Callable[[], plyvel.DB]) -> None:
         self._db = db
-        self._where = where
+        self._path = path
+        self._where = str(path)
+        self._opener = opener
+        self._failed: str | None = None  # why the last write failed, until a reopen
+        self._gate = _ReadGate()
 
     def _closed(self) -> StoreClosed:
         return StoreClosed(f"the chain store at {self._where} is closed")
 
     def get(self, key: bytes) -> bytes | None:
+        self._gate.enter()
         try:
             return self._db.get(key)  # type: ignore[no-any-return]
         except RuntimeError:
             raise self._closed() from None
+        finally:
+            self._gate.leave()
 
     def items(
         self,
@@ -64,12 +120,27 @@ class PlyvelKV:
         lo = max(start, prefix) if start is not None else prefix
         end = prefix_end(prefix)
         hi = end if stop is None else (stop if end is None else min(stop, end))
+        self._gate.enter()
         try:
-            return self._db.iterator(start=lo, stop=hi, reverse=reverse)  # type: ignore[no-any-return]
+            it = self._db.iterator(start=lo, stop=hi, reverse=reverse)
+        except RuntimeError:
+            self._gate.leave()
+            raise self._closed() from None
+        return self._gated(it)
+
+    def _gated(self, it: Iterator[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
+        """The iterator's items, counted as one read until it ends (or is dropped)."""
+        try:
+            yield from it
         except RuntimeError:
             raise self._closed() from None
+        finally:
+            self._gate.leave()
 
     def write(self, writes: Mapping[bytes, bytes | None], *, sync: bool) -> None:
+        if self._failed is not None:
+            raise StoreWriteFailed(f"the chain store at {self._where} refused a write "
+                                   f"({self._failed}); it takes no more until it is reopened")
         try:
             with self._db.write_batch(transaction=True, sync=sync) as batch:
                 put, delete = batch.put, batch.delete
@@ -81,7 +152,8 @@ class PlyvelKV:
         except RuntimeError:
             raise self._closed() from None
         except plyvel.Error as exc:
-            raise StorageError(f"writing to {self._where} failed: {exc}") from None
+            self._failed = _message(exc)
+            raise StoreWriteFailed(f"writing to {self._where} failed: {self._failed}") from None
 
     def is_empty(self) -> bool:
         with self._db.iterator(include_value=False) as it:
@@ -89,6 +161,39 @@ class PlyvelKV:
 
     def close(self) -> None:
         self._db.close()
+
+    def reopen(self, drain_s: float = 5.0) -> None:
+        """Close the handle and open the database again. LevelDB's recovery writes the log out
+        as a table, so without room for that (StoreWriteFailed) the handle stays open for
+        reads and nothing is tried; if the open fails anyway, reads fail until one works."""
+        short = _room_short(self._path)
+        if short:
+            raise StoreWriteFailed(f"the chain store at {self._where} can't be reopened yet: "
+                                   f"{short}")
+        with self._gate.exclusive(drain_s):
+            self._db.close()
+            self._db = self._opener()
+            self._failed = None
+
+
+REOPEN_MARGIN = 4 * 1024 * 1024  # free space kept beyond the log's size for a reopen
+
+
+def _room_short(path: Path) -> str:
+    """Why `path`'s disk lacks the room to reopen the LevelDB there ("" if it has it)."""
+    try:
+        log = sum(f.stat().st_size for f in path.glob("*.log"))
+        free = shutil.disk_usage(path).free
+    except OSError as exc:
+        return f"its directory can't be read ({exc.strerror})"
+    if free < log + REOPEN_MARGIN:
+        return f"{free} bytes free, {log + REOPEN_MARGIN} needed"
+    return ""
+
+
+def _message(exc: BaseException) -> str:
+    text = exc.args[0] if exc.args else exc
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
 def _open_db(path: Path, create: bool, max_open_files: int) -> plyvel.DB:
@@ -138,9 +243,10 @@ class LevelDBStore(BaseStore):
         self.path = Path(path)
         self.descriptors = max_open_files + OWN_FILES
         db = _open_db(self.path, create and genesis is not None, max_open_files)
+        kv = PlyvelKV(db, self.path, lambda: _open_db(self.path, False, max_open_files))
         try:
-            super().__init__(PlyvelKV(db, str(self.path)), genesis, create=create,
+            super().__init__(kv, genesis, create=create,
                              where=str(self.path), genesis_chain_state=genesis_chain_state)
         except BaseException:
-            db.close()
+            kv.close()
             raise

@@ -75,6 +75,10 @@ class MemoryKV:
     def close(self) -> None:
         self._closed = True
 
+    def reopen(self) -> None:
+        """Nothing to do: a memory write never fails half way."""
+        self._check()
+
 
 class MemoryStore(BaseStore):
     """A chain store that lives in memory; `MemoryStore(genesis)` starts at height 0."""

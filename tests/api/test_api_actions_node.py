@@ -32,7 +32,7 @@ from faircoop_node.api import create_app
 from faircoop_node.node import Node
 from faircoop_node.service import NodeApi
 from tests.builders import CHAIN_ID, key
-from tests.node_runtime.harness import VALIDATOR_KEYS, start_cluster, wait_for
+from tests.node_runtime.harness import VALIDATOR_KEYS, lose_quorum, start_cluster, wait_for
 
 GOVERNOR = VALIDATOR_KEYS[0]  # the runtime genesis: governors = validators, threshold 1
 REF = Reference("https://coop.example/assembly/2027-02#5", "Assembly of 2027-02-02, item 5")
@@ -117,11 +117,7 @@ async def test_a_flood_over_the_api_pools_one_action_once_and_the_chain_goes_on(
 async def test_a_recovery_posted_to_one_survivor_is_carried_and_in_the_history() -> None:
     cluster = await start_cluster(4)
     try:
-        alive = cluster.nodes()[:2]
-        await wait_for(lambda: min(n.state.height for n in alive) >= 2, 15, "two blocks")
-        for slot in cluster.slots[2:]:
-            await cluster.stop(slot)  # no quorum any more
-        await wait_for(lambda: alive[0].state.height == alive[1].state.height, 5, "the stall")
+        alive = await lose_quorum(cluster)
         async with api_of(alive[0]) as client:
             gov = await (await client.get("/api/v1/governance")).json()
             last = gov["last_final"]  # what a governor makes the recovery against

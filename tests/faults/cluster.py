@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,8 +84,13 @@ class Cluster:
         return {name: p.poll() is None for name, p in self.net.procs.items()}
 
 
-def start_cluster(directory: Path, validators: int = 4) -> Cluster:
+def start_cluster(directory: Path, validators: int = 4,
+                  prepare: Callable[[DevnetLayout], None] | None = None) -> Cluster:
+    """Create a proxied devnet under `directory`, `prepare` it (mount a disk, say), start every
+    node and wait for height 1 everywhere."""
     layout = create_devnet(directory, validators=validators, base_port=free_base_port())
+    if prepare is not None:
+        prepare(layout)
     hub = ProxyHub()
     net = ProxiedDevnet(layout, hub)
     try:
@@ -294,3 +299,51 @@ def assert_clean_logs(nodes: Sequence[DevnetNode]) -> None:
         text = node.log_path.read_text(errors="replace")
         for bad in BAD_EVENTS:
             assert bad not in text, f"{node.name} logged {bad}"
+
+
+# -- node logs and restarts -------------------------------------------------------------------
+
+
+def log_offset(node: DevnetNode) -> int:
+    """Where the node's log ends now (read events after it with `events`)."""
+    try:
+        return node.log_path.stat().st_size
+    except OSError:
+        return 0
+
+
+def events(node: DevnetNode, name: str, since: int = 0) -> list[dict[str, object]]:
+    """The node's logged events called `name`, after byte `since` of its log."""
+    with open(node.log_path, "rb") as f:
+        f.seek(since)
+        lines = f.read().decode(errors="replace").splitlines()
+    tag = f'"event":"{name}"'
+    out = []
+    for line in lines:
+        if tag in line:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def wait_logged(node: DevnetNode, name: str, since: int, timeout: float) -> dict[str, object]:
+    """The first `name` event the node logs after byte `since`, waiting up to `timeout`."""
+    found: list[dict[str, object]] = []
+
+    def seen() -> bool:
+        found[:] = events(node, name, since)
+        return bool(found)
+
+    wait_for(seen, timeout, f"{node.name} to log {name}")
+    return found[0]
+
+
+def restart(cluster: Cluster, node: DevnetNode, grace_s: float = 15.0) -> None:
+    """Stop one node as an operator does (SIGTERM, which it must obey at once) and start it."""
+    proc = cluster.net.procs[node.name]
+    proc.send_signal(15)
+    code = proc.wait(timeout=grace_s)
+    assert code == 0, f"{node.name} exited {code} on SIGTERM"
+    cluster.net.start(node)

@@ -34,10 +34,11 @@ FUNDER_LOCK: Lock = codec.policy_lock(FUNDER_POLICY)
 VALIDATOR_KEYS = tuple(sorted((key(i) for i in range(1, 5)), key=lambda k: k.public_key))
 
 
-def runtime_genesis(validators: tuple[PrivateKey, ...] = VALIDATOR_KEYS) -> Genesis:
+def runtime_genesis(validators: tuple[PrivateKey, ...] = VALIDATOR_KEYS,
+                    params: ChainParams = FAST_PARAMS) -> Genesis:
     """A genesis from a second ago, so block times (parent + 1 .. + drift) track the clock."""
     g = make_genesis([(FUNDER_LOCK, 1_000_000 * COIN)], validators=validators,
-                     params=FAST_PARAMS)
+                     params=params)
     return replace(g, time_ms=int(time.time() * 1000) - 1000)
 
 
@@ -55,6 +56,7 @@ class Slot:
     node: Node | None = None
     store: BaseStore | None = None
     options: NodeOptions = FAST_OPTIONS
+    skew_ms: int = 0  # this node's clock runs this far ahead of the cluster's (clock tests)
 
 
 @dataclass
@@ -91,7 +93,8 @@ class Cluster:
     def _make_node(self, slot: Slot, store: BaseStore | None) -> None:
         slot.store = store if store is not None else fresh_store(self.genesis)
         slot.node = Node(self.genesis, slot.store, slot.key, validator=slot.validator,
-                         options=slot.options, clock_ms=self.clock_ms)
+                         options=slot.options,
+                         clock_ms=lambda: self.clock_ms() + slot.skew_ms)
         slot.node.attach(slot.transport)
 
     async def start(self, slot: Slot, connect: bool = True) -> None:
@@ -122,9 +125,10 @@ class Cluster:
 
 
 async def start_cluster(n: int = 4, options: dict[int, NodeOptions] | None = None,
-                        links: list[tuple[int, int]] | None = None) -> Cluster:
+                        links: list[tuple[int, int]] | None = None,
+                        params: ChainParams = FAST_PARAMS) -> Cluster:
     """`n` validators, all connected (or only along `links`); `options` replaces some nodes'."""
-    cluster = Cluster(runtime_genesis(VALIDATOR_KEYS[:n]))
+    cluster = Cluster(runtime_genesis(VALIDATOR_KEYS[:n], params))
     for i, k in enumerate(VALIDATOR_KEYS[:n]):
         cluster.add(k, validator=True, options=(options or {}).get(i, FAST_OPTIONS))
     for slot in cluster.slots:
@@ -133,6 +137,17 @@ async def start_cluster(n: int = 4, options: dict[int, NodeOptions] | None = Non
         await cluster.network.connect(cluster.slots[a].key.public_key,
                                       cluster.slots[b].key.public_key)
     return cluster
+
+
+async def lose_quorum(cluster: Cluster) -> list[Node]:
+    """Let two blocks pass, then stop validators 2 and 3 of the four: the two left (returned)
+    can't finalize anything, and are at the same height once this returns."""
+    alive = cluster.nodes()[:2]
+    await wait_for(lambda: min(n.state.height for n in alive) >= 2, 15, "two blocks")
+    for slot in cluster.slots[2:]:
+        await cluster.stop(slot)  # no quorum any more
+    await wait_for(lambda: alive[0].state.height == alive[1].state.height, 5, "the stall")
+    return alive
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

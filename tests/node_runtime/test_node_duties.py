@@ -29,6 +29,7 @@ from tests.node_runtime.harness import (
     FAST_OPTIONS,
     FAST_PARAMS,
     VALIDATOR_KEYS,
+    lose_quorum,
     payments,
     start_cluster,
     wait_for,
@@ -223,10 +224,7 @@ async def test_lost_quorum_is_recovered_by_a_governors_recovery_in_the_inbox(
     fast_inbox = {i: replace(FAST_OPTIONS, inbox=d, inbox_s=0.05) for i, d in enumerate(inboxes)}
     cluster = await start_cluster(4, fast_inbox)
     try:
-        alive = cluster.nodes()[:2]
-        await wait_for(lambda: min(n.state.height for n in alive) >= 2, 15, "two blocks")
-        for slot in cluster.slots[2:]:
-            await cluster.stop(slot)  # half the validators gone: no quorum any more
+        alive = await lose_quorum(cluster)  # half the validators gone
         # the stall: both have voted at the next height and wait for votes that cannot come
         await wait_for(lambda: alive[0].state.height == alive[1].state.height and
                        all(_waits_for_votes(n) for n in alive), 5, "the stall")

@@ -264,3 +264,38 @@ async def test_in_a_full_mesh_each_vote_crosses_each_link_once_from_its_signer()
         assert relayed == []
     finally:
         await cluster.stop_all()
+
+
+async def test_a_validator_that_fell_behind_with_its_links_up_catches_up() -> None:
+    """A validator that hears nothing for a while (a paused process, a stalled disk) while its
+    links stay up, among validators only, long enough to be quarantined: deciding validators
+    send no STATUS, so it learns the network's tip from their votes, signed past its window,
+    and syncs. Regression (issue
+    20): it stayed behind for good, since such votes were dropped before they told it."""
+    cluster = await start_cluster(4)
+    try:
+        await wait_for(lambda: min_tip(cluster) >= 2, 15, "two blocks")
+        victim = cluster.slots[1]
+        node = victim.node
+        assert node is not None
+        hear = node._on_message
+
+        async def deaf(peer: object, msg_type: object, payload: bytes) -> None:
+            return None
+
+        victim.transport.set_handlers(deaf, node._on_peer)  # type: ignore[arg-type]
+        healthy = cluster.slots[0].node
+        assert healthy is not None
+        # until it leaves the proposer rotation (quarantine): the others then never stall on
+        # it, so no stalled node's STATUS tells it either
+        await wait_for(lambda: victim.key.public_key not in healthy.state.proposer_rotation(),
+                       20, "the deaf validator quarantined")
+        out = healthy.state.height
+        await wait_for(lambda: healthy.state.height >= out + 4, 15, "four more heights")
+        victim.transport.set_handlers(hear, node._on_peer)
+        top = max(n.state.height for n in cluster.nodes())
+        await wait_for(lambda: node.state.height >= top, 15, "the deaf validator to catch up")
+        assert node.counters.committed_sync >= 1
+        assert same_chain(cluster, min_tip(cluster))
+    finally:
+        await cluster.stop_all()

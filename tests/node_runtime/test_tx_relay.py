@@ -106,6 +106,8 @@ async def test_validators_do_not_pass_each_others_txs_on_to_validators() -> None
 
         relay._send = recording
         first, second = payments(cluster.genesis, 2)
+        # a node offers its pool to a peer that connects (offer_pool): let the start settle
+        await wait_for(lambda: all(n.state.height >= 1 for n in nodes), 10, "height 1")
         await nodes[0].submit_tx(first)  # validator 0 -> validators 1, 2 -> their taps
         raw_first = codec.encode_tx(first)
         await wait_for(lambda: all(raw_first in [r for _, r in heard[n]] for n in (0, 1)), 5,
