@@ -25,7 +25,7 @@ from consensus.chainstate import ChainState, next_state, state_for_actions, stat
 from consensus.codec import block_hash, hash_items, params_hash, validators_hash
 from consensus.crypto import Verifier
 from consensus.errors import ValidationError, WrongChain
-from consensus.ledger import SignatureCache, UtxoDiff, UtxoView, apply_block, assemble_block
+from consensus.ledger import LedgerView, SignatureCache, UtxoDiff, apply_block, assemble_block
 from consensus.types import BLOCK_VERSION, Block, BlockHash, BlockHeader, Hash32, PublicKey, Tx
 
 __all__ = [
@@ -115,7 +115,7 @@ def validate_block(
     state: ChainState,
     block: Block,
     block_id: BlockHash,
-    utxo_view: UtxoView,
+    utxo_view: LedgerView,
     *,
     sig_cache: SignatureCache | None = None,
     verify: Verifier = crypto.verify,

@@ -24,8 +24,11 @@ from consensus.errors import CryptoError, DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import (
     BLOCK_VERSION,
+    CAMPAIGN_TX_VERSION,
     GENESIS_VERSION,
     MAX_AMOUNT,
+    MAX_CAMPAIGN_TITLE,
+    MAX_CAMPAIGN_URI,
     MAX_MEMO,
     NETWORKS,
     POLICY_VERSION,
@@ -33,6 +36,8 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    CampaignMode,
+    CampaignTerms,
     Genesis,
     Hash32,
     Lock,
@@ -270,10 +275,18 @@ def _outpoint_from(obj: Obj, what: str) -> OutPoint:
                     expect_uint(index, f"{what}.index", hi=U32))
 
 
-def _txout_from(obj: Obj, what: str) -> TxOut:
+def _coin_from(obj: Obj, what: str) -> TxOut:
     amount, lock = expect_array(obj, 2, what)
     return TxOut(expect_uint(amount, f"{what}.amount", hi=MAX_AMOUNT, lo=1),
                  Lock(expect_bytes(lock, f"{what}.lock", size=32)))
+
+
+def _txout_from(obj: Obj, what: str) -> TxOut:
+    """A coin `[amount, lock]`, or a pledge `[amount, campaign id, refund lock]`."""
+    if not (isinstance(obj, tuple) and len(obj) == 3):
+        return _coin_from(obj, what)
+    coin = _coin_from(obj[:2], what)
+    return TxOut(coin.amount, coin.lock, Lock(expect_bytes(obj[2], f"{what}.refund", size=32)))
 
 
 def expect_indexed_signatures(
@@ -301,18 +314,48 @@ def _witness_from(obj: Obj, what: str) -> Witness:
                                                 len(p.pubkeys) - 1, 255))
 
 
+def _plain_text(text: str, what: str) -> str:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
+        raise DecodeError(f"{what}: control characters are not allowed")
+    return text
+
+
+def terms_obj(t: CampaignTerms) -> Obj:
+    return (t.beneficiary, t.goal, t.deadline, int(t.mode), t.title, t.uri)
+
+
+def terms_from(obj: Obj, what: str = "campaign") -> CampaignTerms:
+    """A campaign's terms `[beneficiary, goal, deadline, mode, title, uri]` (see
+    consensus.campaign): title and URI are text without control characters."""
+    beneficiary, goal, deadline, mode, title, uri = expect_array(obj, 6, what)
+    return CampaignTerms(
+        beneficiary=Lock(expect_bytes(beneficiary, f"{what}.beneficiary", size=32)),
+        goal=expect_uint(goal, f"{what}.goal", hi=MAX_AMOUNT, lo=1),
+        deadline=expect_uint(deadline, f"{what}.deadline", hi=U64, lo=1),
+        mode=CampaignMode(expect_uint(mode, f"{what}.mode", hi=2, lo=1)),
+        title=_plain_text(expect_str(title, f"{what}.title", MAX_CAMPAIGN_TITLE),
+                          f"{what}.title"),
+        uri=_plain_text(expect_str(uri, f"{what}.uri", MAX_CAMPAIGN_URI), f"{what}.uri"),
+    )
+
+
 def txout_obj(o: TxOut) -> Obj:
-    return (o.amount, o.lock)
+    return (o.amount, o.lock) if o.refund is None else (o.amount, o.lock, o.refund)
 
 
 def _tx_core_obj(tx: Tx) -> tuple[Obj, ...]:
-    return (
+    """Every field but the witnesses (what the txid hashes): a version 2 tx adds its terms."""
+    core = (
         tx.version,
         tx.chain_id,
         tuple((i.prevout.txid, i.prevout.index) for i in tx.inputs),
-        tuple((o.amount, o.lock) for o in tx.outputs),
+        tuple((o.amount, o.lock) if o.refund is None else (o.amount, o.lock, o.refund)
+              for o in tx.outputs),
         tx.memo,
     )
+    if tx.campaign is None:
+        return core
+    return (*core, terms_obj(tx.campaign))
 
 
 def tx_obj(tx: Tx) -> Obj:
@@ -410,10 +453,21 @@ def tx_from(obj: Obj, what: str = "tx") -> Tx:
 
 
 def _tx_from_strict(obj: Obj, what: str) -> Tx:
-    version, chain_id, ins, outs, memo, wits = expect_array(obj, 6, what)
-    expect_version(version, TX_VERSION, what)
+    """Version 1 `[1, chain_id, inputs, outputs, memo, witnesses]`, or version 2 (it creates a
+    campaign) `[2, chain_id, inputs, outputs, memo, terms, witnesses]`."""
+    items = expect_list(obj, what)
+    version = expect_uint(items[0], f"{what}.version") if items else TX_VERSION
+    if version not in (TX_VERSION, CAMPAIGN_TX_VERSION):
+        raise DecodeError(f"{what}: unsupported version {version} (this node reads 1 and 2)")
+    terms = None
+    if version == CAMPAIGN_TX_VERSION:
+        _, chain_id, ins, outs, memo, raw_terms, wits = expect_array(obj, 7, what)
+        terms = terms_from(raw_terms, f"{what}.campaign")
+    else:
+        _, chain_id, ins, outs, memo, wits = expect_array(obj, 6, what)
     return Tx(
-        version=TX_VERSION,
+        version=version,
+        campaign=terms,
         chain_id=expect_chain_id(chain_id, f"{what}.chain_id"),
         inputs=tuple(
             TxIn(_outpoint_from(x, f"{what}.inputs[{i}]"))
@@ -750,7 +804,7 @@ def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
     expect_version(f[0], GENESIS_VERSION, what)
     network = expect_network(f[2], f"{what}.network")
     governors = expect_items(f[6], f"{what}.governors", expect_pubkey, 255)
-    allocations = expect_items(f[4], f"{what}.allocations", _txout_from)
+    allocations = expect_items(f[4], f"{what}.allocations", _coin_from)
     if sum(o.amount for o in allocations) > MAX_AMOUNT:
         # The supply never grows, so this bounds every sum the ledger makes (fees included).
         raise DecodeError(f"{what}.allocations: total supply is over {MAX_AMOUNT}")

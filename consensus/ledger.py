@@ -5,17 +5,28 @@ caller (the node's storage, or the simulator's in-memory map) applies the return
 Each rule has a stable name, raised as `ValidationError.rule` and listed in docs/PROTOCOL.md.
 
 Simplifications, said plainly: no scripts (a lock is a policy hash), no time locks, and a tx may
-spend an output created earlier in the same block.
+spend an output created earlier in the same block. Crowdfunding campaigns are the one exception
+to "a lock is a policy hash": a pledge's lock is its campaign's id, and who may spend it is
+decided by `consensus.campaign` (the rules there run only for txs that touch a campaign).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from consensus import crypto
+from consensus.campaign import (
+    Campaign,
+    CampaignView,
+    campaign_effect,
+    check_campaign_rules,
+    check_campaign_shape,
+    check_pledge_witnesses,
+    touches_campaigns,
+)
 from consensus.codec import encode_block, encode_tx, hash_items, policy_lock, tx_size, txid
 from consensus.crypto import sha256, tagged_hash
 from consensus.errors import (
@@ -51,6 +62,11 @@ class UtxoView(Protocol):
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None: ...
 
 
+class LedgerView(UtxoView, CampaignView, Protocol):
+    """What the ledger rules read: unspent outputs, and the campaigns with the height of the
+    block being checked (a node's store answers both; so does `MemoryUtxoSet`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ValidTx:
     """What validation learned about a tx that passed."""
@@ -67,6 +83,7 @@ class UtxoDiff:
     spent: tuple[OutPoint, ...]  # pre-existing outputs the block consumes
     created: tuple[tuple[OutPoint, TxOut], ...]  # outputs left unspent after the block
     fees: int  # paid to the commons treasury as OutPoint(block hash, 0)
+    campaigns: tuple[Campaign, ...] = ()  # records the block created or pledged to, as after it
 
 
 def tx_sighash(tx: Tx) -> bytes:
@@ -127,6 +144,8 @@ def check_tx_shape(tx: Tx, params: ChainParams, chain_id: str) -> int:
         raise ValidationError("no_outputs", "a tx pays at least one output")
     if len(tx.memo) > MAX_MEMO:
         raise ValidationError("memo_too_long", f"memo is {len(tx.memo)} bytes, max {MAX_MEMO}")
+    if tx.version != 1 or tx.campaign is not None:
+        check_campaign_shape(tx)
     size = tx_size(tx)
     if size > params.max_tx_size:
         raise ValidationError("oversize_tx", f"{size} bytes > max_tx_size {params.max_tx_size}")
@@ -150,7 +169,7 @@ def check_tx_shape(tx: Tx, params: ChainParams, chain_id: str) -> int:
     return size
 
 
-def check_witnesses(tx: Tx, spent: list[TxOut]) -> None:
+def check_witnesses(tx: Tx, spent: Sequence[TxOut]) -> None:
     """Each witness reveals the policy behind its input's lock and exactly m valid signatures."""
     digest = tx_sighash(tx)
     for n, (witness, prev) in enumerate(zip(tx.witnesses, spent, strict=True)):
@@ -177,7 +196,7 @@ def check_witnesses(tx: Tx, spent: list[TxOut]) -> None:
 
 def validate_tx(
     tx: Tx,
-    utxo_view: UtxoView,
+    utxo_view: LedgerView,
     params: ChainParams,
     *,
     chain_id: str,
@@ -194,6 +213,9 @@ def validate_tx(
                 f"input {n} ({txin.prevout.txid.hex()}:{txin.prevout.index}) is unknown or spent",
             )
         spent.append(prev)
+    witnessed = spent  # the lock each input's witness must reveal
+    if touches_campaigns(tx, spent):
+        witnessed = check_campaign_rules(tx, spent, utxo_view)
     value_in = sum(p.amount for p in spent)
     value_out = sum(o.amount for o in tx.outputs)
     if value_out > value_in:
@@ -205,9 +227,11 @@ def validate_tx(
         raise InsufficientFee(
             "fee_too_low", f"fee {fee} < {size} bytes x min_fee_rate {params.min_fee_rate}"
         )
+    if witnessed is not spent:
+        check_pledge_witnesses(tx, spent, witnessed)
     key = SignatureCache.key(tx) if sig_cache is not None else b""
     if sig_cache is None or key not in sig_cache:
-        check_witnesses(tx, spent)
+        check_witnesses(tx, witnessed)
         if sig_cache is not None:
             sig_cache.add(key)
     return ValidTx(txid(tx), fee, size)
@@ -217,18 +241,28 @@ def validate_tx(
 
 
 class _BlockView:
-    """A UTXO view layered over the chain's, seeing the block's own earlier outputs."""
+    """A ledger view layered over the chain's, seeing the block's own earlier outputs and
+    campaign records, at the block's height."""
 
-    def __init__(self, base: UtxoView) -> None:
+    def __init__(self, base: LedgerView, height: int) -> None:
         self.base = base
+        self.height = height
         self.created: dict[OutPoint, TxOut] = {}
         self.spent: dict[OutPoint, None] = {}  # a dict keeps the diff's order deterministic
+        self.campaigns: dict[bytes, Campaign] = {}
 
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None:
         if outpoint in self.spent:
             return None
         made = self.created.get(outpoint)
         return made if made is not None else self.base.get_utxo(outpoint)
+
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None:
+        found = self.campaigns.get(campaign_id)
+        return found if found is not None else self.base.get_campaign(campaign_id)
+
+    def campaign_height(self) -> int:
+        return self.height
 
 
 def check_block_body(block: Block, params: ChainParams) -> None:
@@ -256,7 +290,7 @@ def check_block_body(block: Block, params: ChainParams) -> None:
 def apply_block(
     block: Block,
     block_id: BlockHash,
-    utxo_view: UtxoView,
+    utxo_view: LedgerView,
     params: ChainParams,
     *,
     treasury_lock: Lock,
@@ -268,7 +302,7 @@ def apply_block(
     """
     check_block_body(block, params)
     chain_id = block.header.chain_id
-    view = _BlockView(utxo_view)
+    view = _BlockView(utxo_view, block.header.height)
     fees = 0
     for position, tx in enumerate(block.txs):
         for txin in tx.inputs:
@@ -285,12 +319,15 @@ def apply_block(
             view.spent[txin.prevout] = None
         for index, out in enumerate(tx.outputs):
             view.created[OutPoint(valid.txid, index)] = out
+        for record in campaign_effect(tx, valid.txid, view.height, view):
+            view.campaigns[record.id] = record
         fees += valid.fee
     created = [(op, out) for op, out in view.created.items() if op not in view.spent]
     if fees:
         created.append((treasury_outpoint(block_id), TxOut(fees, treasury_lock)))
     spent = tuple(op for op in view.spent if op not in view.created)
-    return UtxoDiff(spent=spent, created=tuple(created), fees=fees)
+    return UtxoDiff(spent=spent, created=tuple(created), fees=fees,
+                    campaigns=tuple(view.campaigns.values()))
 
 
 def assemble_block(
@@ -332,16 +369,31 @@ def total_supply(utxos: Iterable[TxOut]) -> int:
 
 
 class MemoryUtxoSet:
-    """A dict-backed UTXO set for tests, the simulator and light tools."""
+    """A dict-backed ledger view for tests, the simulator and light tools.
 
-    def __init__(self, utxos: Mapping[OutPoint, TxOut] | None = None) -> None:
+    `height` is the height of the block a tx checked against it goes in (the campaign rules
+    need it); the caller moves it on.
+    """
+
+    def __init__(self, utxos: Mapping[OutPoint, TxOut] | None = None,
+                 campaigns: Iterable[Campaign] = (), height: int = 1) -> None:
         self.utxos: dict[OutPoint, TxOut] = dict(utxos or {})
+        self.campaigns: dict[bytes, Campaign] = {c.id: c for c in campaigns}
+        self.height = height
 
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None:
         return self.utxos.get(outpoint)
+
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    def campaign_height(self) -> int:
+        return self.height
 
     def apply(self, diff: UtxoDiff) -> None:
         for op in diff.spent:
             del self.utxos[op]
         for op, out in diff.created:
             self.utxos[op] = out
+        for record in diff.campaigns:
+            self.campaigns[record.id] = record

@@ -14,6 +14,7 @@ their strict decoders. The ledger layer hashes them into the header but does not
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import NewType
 
@@ -90,7 +91,8 @@ class TxIn:
 @dataclass(frozen=True, slots=True)
 class TxOut:
     amount: int  # base units, 1..MAX_AMOUNT
-    lock: Lock  # SHA-256 of the encoded SpendPolicy that may spend it
+    lock: Lock  # SHA-256 of the encoded SpendPolicy that may spend it; a pledge's campaign id
+    refund: Lock | None = None  # a pledge's refund lock (consensus.campaign); None: a coin
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,34 @@ class Witness:
     signatures: tuple[tuple[int, bytes], ...]
 
 
+class CampaignMode(enum.IntEnum):
+    """What the chain decides at a campaign's deadline (the wire value is the integer)."""
+
+    ALL_OR_NOTHING = 1  # succeeded only if the pledges reach the goal
+    KEEP_WHAT_YOU_RAISE = 2  # succeeded if anything was pledged
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+MAX_CAMPAIGN_TITLE = 80  # characters (code points)
+MAX_CAMPAIGN_URI = 200  # characters, as a governance reference's URI
+CAMPAIGN_TX_VERSION = 2  # a tx that carries campaign terms (consensus.campaign)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignTerms:
+    """What a crowdfunding campaign promises; a version 2 tx carries them (consensus.campaign)."""
+
+    beneficiary: Lock  # who spends the pledges after a success
+    goal: int  # base units, 1..MAX_AMOUNT
+    deadline: int  # the first height at which the campaign is decided (pledges go below it)
+    mode: CampaignMode
+    title: str  # 1..MAX_CAMPAIGN_TITLE characters, no control characters
+    uri: str  # 1..MAX_CAMPAIGN_URI characters, no control characters: where it is described
+
+
 @dataclass(frozen=True, slots=True)
 class Tx:
     version: int
@@ -113,6 +143,7 @@ class Tx:
     outputs: tuple[TxOut, ...]
     memo: bytes  # at most MAX_MEMO bytes, free text for the payer and payee
     witnesses: tuple[Witness, ...]  # one per input, same order; empty in an unsigned tx
+    campaign: CampaignTerms | None = None  # a version 2 tx creates this campaign
 
 
 @dataclass(frozen=True, slots=True)
