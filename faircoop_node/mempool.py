@@ -45,9 +45,10 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from consensus.campaign import Campaign
 from consensus.codec import txid as compute_txid
 from consensus.errors import ValidationError
-from consensus.ledger import SignatureCache, UtxoView, validate_tx
+from consensus.ledger import LedgerView, SignatureCache, validate_tx
 from consensus.params import ChainParams
 from consensus.types import Lock, OutPoint, Tx, TxId, TxOut
 
@@ -69,12 +70,13 @@ class PoolEntry:
 
 
 class _PoolView:
-    """Chain UTXOs, plus outputs of pooled txs, minus outputs pooled txs already spend.
+    """Chain UTXOs, plus outputs of pooled txs, minus outputs pooled txs already spend; the
+    chain's campaigns at the next height (a pooled tx's new campaign counts only once final).
 
     Keeps what it found, in order (`found`), so the pool learns the outputs a tx spends from
     the lookups its validation made."""
 
-    def __init__(self, pool: Mempool, chain: UtxoView) -> None:
+    def __init__(self, pool: Mempool, chain: LedgerView) -> None:
         self._pool = pool
         self._chain = chain
         self.found: list[tuple[OutPoint, TxOut]] = []
@@ -91,6 +93,12 @@ class _PoolView:
         if out is not None:
             self.found.append((outpoint, out))
         return out
+
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None:
+        return self._chain.get_campaign(campaign_id)
+
+    def campaign_height(self) -> int:
+        return self._chain.campaign_height()
 
 
 def _moves(tx: Tx, view: _PoolView) -> tuple[tuple[Lock, int], ...]:
@@ -163,7 +171,7 @@ class Mempool:
         tally = self._by_lock.get(lock)
         return 0 if tally is None else tally[0]
 
-    def add(self, tx: Tx, chain: UtxoView, params: ChainParams) -> PoolEntry:
+    def add(self, tx: Tx, chain: LedgerView, params: ChainParams) -> PoolEntry:
         """Admit a tx or raise the ValidationError (or MempoolError) that refuses it.
 
         A refused tx leaves the pool as it was."""
@@ -304,7 +312,7 @@ class Mempool:
             used += entry.size
         return chosen
 
-    def readmit_all(self, chain: UtxoView, params: ChainParams) -> int:
+    def readmit_all(self, chain: LedgerView, params: ChainParams) -> int:
         """Admit every pooled tx again, in admission order, against `chain` and `params` (after
         a block failed on one: a higher fee rate came into force, say); how many were dropped.
         The pool object stays the same, so whoever holds it keeps reading the current one."""

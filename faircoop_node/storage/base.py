@@ -39,6 +39,7 @@ from faircoop_node.storage.errors import (
     UnsupportedSchema,
     WrongGenesis,
 )
+from faircoop_node.storage.funding import FundingReads
 from faircoop_node.storage.indexes import Writes, index_block, tx_spans
 from faircoop_node.storage.keyvalue import KeyValue
 from faircoop_node.storage.protocol import (
@@ -80,7 +81,7 @@ def _decode_validator_set(encoded: bytes) -> object:
     )
 
 
-class BaseStore:
+class BaseStore(FundingReads):
     """A `ChainStore` over any `KeyValue` backend.
 
     Opening checks the store before anything trusts it: schema version, genesis (another
@@ -408,7 +409,7 @@ class BaseStore:
             index_block(
                 self._get_for_commit, writes, height=header.height, block_id=block_hash,
                 txs=block.txs, txids=txids, diff=diff, spans=spans, evidence=block.evidence,
-                actions=block.actions,
+                actions=block.actions, time_ms=header.time_ms,
             )
             if diff.fees:  # apply_block appends the treasury output last
                 fee_op = treasury_outpoint(block_hash)

@@ -22,6 +22,7 @@ from consensus.ledger import UtxoDiff, treasury_outpoint
 from consensus.types import BlockHeader, Lock, OutPoint, Tx, TxId, TxOut
 from faircoop_node.storage import schema
 from faircoop_node.storage.errors import CorruptStore, InvalidCommit
+from faircoop_node.storage.funding import index_funding
 
 Writes = MutableMapping[bytes, bytes | None]  # key -> value, or None to delete
 Getter = Callable[[bytes], bytes | None]
@@ -58,12 +59,14 @@ def index_block(
     spans: Sequence[tuple[int, int]] = (),
     evidence: Sequence[bytes] = (),
     actions: Sequence[bytes] = (),
+    time_ms: int = 0,
 ) -> None:
     """Add to `writes` every derived-key change the block makes; raise before adding on bad input.
 
     `get` reads the store as it was before the block. Spent outputs are read once: their locks
     feed the address index, and their amounts the per-lock balance and each tx's fee. `spans`
-    are `tx_spans` of the block (none for the genesis, which has no txs).
+    are `tx_spans` of the block (none for the genesis, which has no txs). `time_ms` is the
+    block's time (the treasury's fees are counted per day).
     """
     if not len(txids) == len(txs) == len(spans):
         raise InvalidCommit(f"{len(txids)} txids and {len(spans)} spans for {len(txs)} txs")
@@ -138,6 +141,7 @@ def index_block(
                 key,
             )
         writes[key] = schema.encode_summary(balance, utxos, txcount)
+    index_funding(get, writes, height=height, time_ms=time_ms, diff=diff, spent=spent_keys)
     for item in evidence:
         writes[schema.evidence_key(sha256(item))] = schema.encode_evidence(height, item)
     for position, action in enumerate(actions):

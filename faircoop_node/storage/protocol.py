@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from consensus.campaign import Campaign
 from consensus.ledger import UtxoDiff
 from consensus.types import (
     Block,
@@ -106,6 +107,32 @@ class EvidenceRecord:
     evidence: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """An unspent pledge, as a refund lock's index lists it."""
+
+    outpoint: OutPoint
+    campaign: bytes
+    amount: int
+    height: int  # the block that made it
+
+
+@dataclass(frozen=True, slots=True)
+class Pledger:
+    """What one refund lock pledged to one campaign, over all its pledges."""
+
+    refund: Lock
+    amount: int
+    pledges: int
+
+
+@dataclass(frozen=True, slots=True)
+class TreasuryDay:
+    day: int  # UTC days since the Unix epoch (block time // 86,400,000)
+    fees: int  # what the blocks of that day paid the treasury
+    blocks: int  # how many blocks paid any fee
+
+
 class ChainReader(Protocol):
     """The reads the HTTP API makes: a subset of `ChainStore`, so a test can serve the API from
     a small fake without writing the commit path.
@@ -147,6 +174,18 @@ class ChainReader(Protocol):
         self, limit: int | None = None, before: ActionLocation | None = None,
         max_bytes: int | None = None,
     ) -> tuple[GovernanceEntry, ...]: ...
+
+    # campaigns, pledges and the treasury (storage/funding.py)
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None: ...
+    def campaign_height(self) -> int: ...
+    def get_campaigns(
+        self, limit: int, before: tuple[int, bytes] | None = None
+    ) -> tuple[Campaign, ...]: ...
+    def get_campaigns_of(self, beneficiary: bytes, limit: int) -> tuple[Campaign, ...]: ...
+    def get_pledges(self, refund: bytes, limit: int) -> tuple[Pledge, ...]: ...
+    def get_pledgers(self, campaign_id: bytes, limit: int) -> tuple[Pledger, ...]: ...
+    def count_pledgers(self, campaign_id: bytes) -> int: ...
+    def get_treasury_days(self, limit: int) -> tuple[TreasuryDay, ...]: ...
 
 
 class ChainStore(ChainReader, Protocol):

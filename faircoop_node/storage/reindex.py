@@ -1,5 +1,5 @@
-"""Rebuild the derived keyspaces (UTXO set, tx index, address index, evidence, governance) from
-the blocks.
+"""Rebuild the derived keyspaces (UTXO set, tx index, address index, evidence, governance,
+campaigns and the treasury's days) from the blocks.
 
 The blocks, height index, certificates and fee records are the source of truth; everything in
 `schema.DERIVED_PREFIXES` follows from them. A reindex marks the store first (synced), so an
@@ -10,12 +10,15 @@ checked as they are read.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from consensus import codec
 from consensus.errors import DecodeError
 from consensus.ledger import genesis_diff
 from consensus.types import BlockHash, Genesis
 from faircoop_node.storage import schema
 from faircoop_node.storage.errors import CorruptStore, InvalidCommit
+from faircoop_node.storage.funding import replay_campaigns
 from faircoop_node.storage.indexes import index_block, replay_diff, tx_spans
 from faircoop_node.storage.keyvalue import KeyValue
 
@@ -62,12 +65,14 @@ def rebuild(kv: KeyValue, genesis: Genesis, genesis_id: BlockHash, tip_height: i
         raw_fee = kv.get(fkey)
         fee = None if raw_fee is None else schema.decode_fee(raw_fee, fkey)
         txids = [codec.txid(t) for t in block.txs]
-        diff = replay_diff(block.txs, txids, block_id, fee)
+        diff = replace(replay_diff(block.txs, txids, block_id, fee),
+                       campaigns=replay_campaigns(kv.get, block.txs, txids, height))
         writes = {}
         try:
             index_block(kv.get, writes, height=height, block_id=block_id, txs=block.txs,
                         txids=txids, diff=diff, spans=tx_spans(block.header, block.txs),
-                        evidence=block.evidence, actions=block.actions)
+                        evidence=block.evidence, actions=block.actions,
+                        time_ms=block.header.time_ms)
         except InvalidCommit as exc:
             raise CorruptStore(f"replaying height {height}: {exc}", bkey) from None
         kv.write(writes, sync=False)
