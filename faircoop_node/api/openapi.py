@@ -62,6 +62,16 @@ ACTION: dict[str, Schema] = {
     "hex": {**HEX, "description": "consensus.governance.encode_block_action"},
 }
 
+STATUS: Schema = {"type": "string", "enum": ["open", "succeeded", "failed"]}
+# a campaign's terms (render.terms_json)
+TERMS: dict[str, Schema] = {
+    "beneficiary": {**TEXT, "description": "the address that claims the pledges on success"},
+    "goal": AMOUNT,
+    "deadline": {**INT, "description": "the first height at which the campaign is decided"},
+    "mode": {"type": "string", "enum": ["all-or-nothing", "keep-what-you-raise"]},
+    "title": TEXT, "uri": TEXT,
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
@@ -99,9 +109,73 @@ SCHEMAS: dict[str, Schema] = {
     "Tx": _obj({
         "txid": HASH, "hex": HEX,
         "inputs": _array(_obj({"txid": HASH, "index": INT})),
-        "outputs": _array(_obj({"amount": AMOUNT, "address": TEXT, "lock": HASH})),
+        "outputs": _array(_ref("Output")),
         "memo_hex": HEX, "fee": _nullable(AMOUNT), "size": INT, "status": _ref("TxStatus"),
+        "campaign": _nullable(_obj({"id": HASH, **TERMS},
+                                   "the campaign a version 2 tx creates; null for others")),
     }),
+    "Output": _obj({
+        "amount": AMOUNT, "address": TEXT, "lock": HASH,
+        "campaign": _nullable({**HASH, "description": "a pledge's campaign id (also its lock); "
+                                                      "null for a coin"}),
+        "refund_address": _nullable({**TEXT, "description": "who gets a pledge back if its "
+                                                            "campaign fails; null for a coin"}),
+    }, "a coin, or a pledge (docs/PROTOCOL.md 8.3)"),
+    "Campaign": _obj({
+        "id": HASH, "txid": {**HASH, "description": "the tx that created it"},
+        "created_height": INT, **TERMS,
+        "pledged": AMOUNT, "pledges": {**INT, "description": "pledge outputs ever made"},
+        "pledgers": {**INT, "description": "distinct refund addresses that ever pledged"},
+        "percent": {**INT, "description": "pledged * 100 // goal (may exceed 100)"},
+        "status": STATUS,
+        "blocks_left": {**INT, "description": "blocks that may still take pledges (0 once "
+                                              "decided)"},
+        "time_left_ms": {**INT, "description": "blocks_left x block_interval_ms: an estimate"},
+        "block_interval_ms": {**INT, "description": "observed over the last 100 blocks"},
+    }, "status is what the next block applies: open (pledges accepted, nothing spendable), "
+       "succeeded (the beneficiary claims), failed (each pledger refunds)"),
+    "Campaigns": _obj({
+        "tip": INT, "campaigns": _array(_ref("Campaign"), "newest first"),
+        "next": _nullable({"type": "string", "pattern": "^[0-9]+[.][0-9a-f]{64}$",
+                           "description": "pass as `after` for the next page; null: the last"}),
+    }),
+    "CampaignPledges": _obj({
+        "campaign": HASH,
+        "pledges": _array(_obj({"txid": HASH, "index": INT, "amount": AMOUNT, "height": INT,
+                                "refund_address": TEXT}), "unspent, by outpoint"),
+    }),
+    "CampaignPledgers": _obj({
+        "campaign": HASH,
+        "pledgers": _array(_obj({"address": TEXT, "amount": AMOUNT, "pledges": INT}),
+                           "by refund address: everything it ever pledged to the campaign"),
+    }),
+    "Pledges": _obj({
+        "address": TEXT, "tip": INT,
+        "pledges": _array(_obj({"txid": HASH, "index": INT, "campaign": HASH, "amount": AMOUNT,
+                                "height": INT, "status": {**STATUS, "enum": [
+                                    *STATUS["enum"], "unknown"]}}),
+                          "unspent pledges refunded to the address if their campaign fails"),
+    }),
+    "Treasury": _obj({
+        "lock": HASH, "address": TEXT, "governors": _array(PUBKEY), "threshold": INT,
+        "balance": AMOUNT, "utxo_count": INT,
+        "fees_per_day": _array(_obj({"day": {"type": "string", "pattern":
+                                             "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+                                     "fees": AMOUNT, "blocks": INT}),
+                               "newest first, UTC days of the block times; days without fees "
+                               "are absent"),
+        "spends": _array(_obj({
+            "txid": HASH, "height": INT, "position": INT,
+            "memo": _nullable({**TEXT, "description": "the memo as UTF-8 text (null if it is "
+                                                      "not); a grant names its assembly "
+                                                      "reference here"}),
+            "memo_hex": HEX, "paid": {**AMOUNT, "description": "outputs not back to the "
+                                                               "treasury"},
+            "fee": AMOUNT, "outputs": _array(_ref("Output")),
+        }), "newest first"),
+        "next": _nullable({"type": "string", "pattern": "^[0-9]+[.][0-9]+$",
+                           "description": "pass as `after` for the next page; null: the last"}),
+    }, "the treasury in force (the governors' multisig), its fees, and what it spent"),
     "TxProof": _obj({
         "txid": HASH, "height": INT, "block_hash": HASH, "header_hex": HEX, "position": INT,
         "tx_count": INT, "merkle_proof": _array(HASH, "consensus.merkle.merkle_proof"),
@@ -186,6 +260,9 @@ HASH_PARAM = _path_param("hash", {"type": "string"}, "block hash, 64 hex charact
 TXID_PARAM = _path_param("txid", {"type": "string"}, "txid, 64 hex characters")
 ADDRESS_PARAM = _path_param("address", {"type": "string"},
                             "bech32m address of this node's network (fair... / tfair...)")
+CAMPAIGN_PARAM = _path_param("id", {"type": "string"}, "campaign id, 64 hex characters")
+PLEDGE_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000},
+                      "at most this many (default 100)")
 LIMIT_PARAM = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000},
                      "at most this many entries (default 1000)")
 BAD = _error("malformed parameter or body")
@@ -326,6 +403,37 @@ def build_document() -> Schema:
                         "retry after the Retry-After seconds"},
             },
         }},
+        f"{v1}/campaigns": _get(
+            "Crowdfunding campaigns, newest first", _json(_ref("Campaigns")),
+            params=(_query("status", STATUS, "only campaigns with this status"),
+                    _query("beneficiary", {"type": "string"}, "only this beneficiary's"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                           "at most this many (default 100); a page also ends after 5,000 "
+                           "campaigns read"),
+                    _query("after", {"type": "string"}, "the `next` of the previous page")),
+            errors=("400",)),
+        f"{v1}/campaign/{{id}}": _get(
+            "A campaign: terms, pledged, pledgers, status and time left", _json(_ref("Campaign")),
+            params=(CAMPAIGN_PARAM,), errors=("400", "404")),
+        f"{v1}/campaign/{{id}}/pledges": _get(
+            "A campaign's unspent pledges (what a claim spends)", _json(_ref("CampaignPledges")),
+            params=(CAMPAIGN_PARAM, PLEDGE_LIMIT), errors=("400", "404")),
+        f"{v1}/campaign/{{id}}/pledgers": _get(
+            "Who pledged to a campaign, and how much in all", _json(_ref("CampaignPledgers")),
+            params=(CAMPAIGN_PARAM, PLEDGE_LIMIT), errors=("400", "404")),
+        f"{v1}/pledges/{{address}}": _get(
+            "Unspent pledges refunded to an address if their campaigns fail",
+            _json(_ref("Pledges")), params=(ADDRESS_PARAM, PLEDGE_LIMIT), errors=("400",)),
+        f"{v1}/treasury": _get(
+            "The commons treasury: balance, fees per day, spends with their memos",
+            _json(_ref("Treasury")),
+            params=(_query("days", {"type": "integer", "minimum": 1, "maximum": 366},
+                           "at most this many days of fees (default 30)"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200},
+                           "at most this many spends (default 20); a page also ends after "
+                           "2,000 history entries read"),
+                    _query("after", {"type": "string"}, "the `next` of the previous page")),
+            errors=("400",)),
         f"{v1}/mempool": _get("Mempool summary", _json(_ref("Mempool"))),
         f"{v1}/blocks/stream": _get(
             "Server-Sent Events: one `block` event per committed block, data "

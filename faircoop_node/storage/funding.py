@@ -146,10 +146,14 @@ class FundingReads:
             found.append(self._listed(key, schema.campaign_list_from_key(key)[1]))
         return tuple(found)
 
-    def get_campaigns_of(self, beneficiary: bytes, limit: int) -> tuple[Campaign, ...]:
-        """The campaigns whose pledges `beneficiary` claims on success, newest first."""
+    def get_campaigns_of(self, beneficiary: bytes, limit: int,
+                         before: tuple[int, bytes] | None = None) -> tuple[Campaign, ...]:
+        """The campaigns whose pledges `beneficiary` claims on success, newest first, after
+        the `before` one (its created height and id)."""
+        stop = None if before is None else schema.beneficiary_key(beneficiary, *before)
         found: list[Campaign] = []
-        for key, _ in self._kv.items(schema.beneficiary_prefix(beneficiary), reverse=True):
+        for key, _ in self._kv.items(schema.beneficiary_prefix(beneficiary), stop=stop,
+                                     reverse=True):
             if len(found) >= limit:
                 break
             found.append(self._listed(key, schema.campaign_id_from_beneficiary_key(key)))

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from api_chain import ALICE, VALIDATOR_KEYS, serve, standard_chain
+from api_campaign_scene import campaign_chain
+from api_chain import ALICE, CAROL, VALIDATOR_KEYS, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
@@ -177,9 +178,40 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         body = await (await client.get("/api/v1/governance")).json()
         assert body["recoveries"]  # the held recovery's shape, checked too
         conforms(body, _response_schema("/api/v1/governance", "get", 200))
+    seen |= await _campaign_answers_conform()
     json_gets = {p for p, ops in DOCUMENT["paths"].items() if "get" in ops and "application/json"
                  in ops["get"]["responses"]["200"]["content"]}
     assert json_gets <= seen, f"JSON endpoints not exercised: {json_gets - seen}"
+
+
+async def _campaign_answers_conform() -> set[str]:
+    """The campaign and treasury endpoints, on the campaign scene (api_campaign_scene.py)."""
+    scene = campaign_chain()
+    won, kept = scene.won.hex(), scene.kept.hex()
+    made = scene.node.store.get_campaign(scene.won)
+    assert made is not None
+    carol = encode_address(CAROL.lock, "test")
+    requests: list[tuple[str, str, dict[str, str]]] = [
+        ("/api/v1/campaigns", "", {}), ("/api/v1/campaigns", "?status=open&limit=1", {}),
+        ("/api/v1/campaigns", "?status=nope", {}),
+        ("/api/v1/campaign/{id}", "", {"id": won}), ("/api/v1/campaign/{id}", "", {"id": kept}),
+        ("/api/v1/campaign/{id}", "", {"id": "00" * 32}),
+        ("/api/v1/campaign/{id}/pledges", "", {"id": kept}),
+        ("/api/v1/campaign/{id}/pledgers", "", {"id": won}),
+        ("/api/v1/pledges/{address}", "", {"address": carol}),
+        ("/api/v1/treasury", "", {}), ("/api/v1/treasury", "?days=0", {}),
+        ("/api/v1/tx/{txid}", "", {"txid": made.txid.hex()}),
+        ("/api/v1/tx/{txid}", "", {"txid": codec.txid(scene.grant).hex()}),
+    ]
+    seen = set()
+    async with serve(scene.node) as client:
+        for template, query, params in requests:
+            url = template.format(**params) + query
+            resp = await client.get(url)
+            assert resp.status < 500
+            conforms(await resp.json(), _response_schema(template, "get", resp.status), url)
+            seen.add(template)
+    return seen
 
 
 @pytest.mark.parametrize(
