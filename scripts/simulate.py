@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", default="auto", choices=("auto", "chainstate"),
                     help="the chain rules: the node's own chain-state rules (the only ones since "
                          "the simulator runs the node's consensus driver)")
+    ap.add_argument("--campaigns", action="store_true",
+                    help="give the chain members with coins and crowdfunding campaign txs, and "
+                         "check every node decides each campaign alike, at its deadline")
     ap.add_argument("--verbose", action="store_true", help="print every run, not only failures")
     args = ap.parse_args(argv)
     try:
@@ -59,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for seed in args.seeds:
         config = SimConfig(validators=args.validators, byzantine=args.byzantine, faults=faults,
-                           seed=seed, heights=args.heights, rules=args.rules)
+                           seed=seed, heights=args.heights, rules=args.rules,
+                           campaigns=args.campaigns)
         result = run_simulation(config)
         runs += 1
         heights += result.heights_finalized

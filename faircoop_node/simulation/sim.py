@@ -17,7 +17,9 @@ insertion order, so a seed replays exactly; `trace_hash` fingerprints every proc
 Checks:
 - *safety*: no two honest nodes ever hold different blocks at one height;
 - *liveness*: after the last fault heals, every honest node reaches the goal height within
-  `liveness_bound_ms` of simulated time.
+  `liveness_bound_ms` of simulated time;
+- *campaigns* (with `campaigns=True`, `campaigns.py`): every honest node holds the same campaign
+  records at every height, decides each at its deadline, and commits no tx the rules refuse.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from consensus.errors import FaircoopError
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Validator
+from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, TxOut, Validator
 from consensus.votes import (
     NIL,
     Proposal,
@@ -59,6 +61,8 @@ from faircoop_node.node.contract import NoTxs
 from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions, run_now
 from faircoop_node.node.signing import decode_signed_record, rejoin_floor
 from faircoop_node.node.sync import store_range
+from faircoop_node.simulation.campaigns import GOAL_HEIGHT, CampaignLoad
+from faircoop_node.simulation.campaigns import allocations as campaign_allocations
 from faircoop_node.simulation.faults import (
     CrashPlan,
     FaultPlan,
@@ -86,14 +90,15 @@ def sim_keys(n: int) -> list[PrivateKey]:
     return sorted((sim_key(i) for i in range(n)), key=lambda k: k.public_key)
 
 
-def sim_genesis(n: int, params: ChainParams, chain_id: str = "faircoop-sim") -> Genesis:
+def sim_genesis(n: int, params: ChainParams, chain_id: str = "faircoop-sim",
+                allocations: tuple[TxOut, ...] = ()) -> Genesis:
     keys = [sim_key(i).public_key for i in range(n)]
     validators = tuple(
         Validator(f"coop-{keys.index(k)}", PublicKey(k)) for k in sorted(keys)
     )
     governors = tuple(sorted(PublicKey(k) for k in keys))
     return Genesis(
-        version=1, chain_id=chain_id, network="test", time_ms=0, allocations=(),
+        version=1, chain_id=chain_id, network="test", time_ms=0, allocations=allocations,
         validators=validators, governors=governors, governor_threshold=max(1, len(keys) // 2 + 1),
         params=params, treasury_lock=Lock(bytes(32)),
     )
@@ -118,6 +123,7 @@ class SimConfig:
     behaviours: tuple[str, ...] = ()  # Byzantine behaviours, in node order; drawn if empty
     rules: str = "auto"  # "chainstate" (or "auto"): the node's own chain-state rules
     max_events: int = 3_000_000
+    campaigns: bool = False  # members with coins, and campaign txs in every node's pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +142,7 @@ class SimResult:
     events: int
     trace_hash: str
     stats: tuple[tuple[str, int], ...] = ()  # fault name -> times it struck
+    campaigns: tuple[tuple[str, str, int], ...] = ()  # (name, status, pledged) on node 0
 
     @property
     def ok(self) -> bool:
@@ -153,7 +160,7 @@ class SimResult:
         return (
             f"python scripts/simulate.py --validators {c.validators} --byzantine {c.byzantine}"
             f" --seeds {c.seed}:{c.seed + 1} --faults {faults} --heights {c.heights}"
-            f" --rules {c.rules}"
+            f" --rules {c.rules}" + (" --campaigns" if c.campaigns else "")
         )
 
 
@@ -328,8 +335,11 @@ class Simulation:
         self.config = config
         self.rng = random.Random(config.seed)
         n = config.validators
-        self.genesis = sim_genesis(n, config.params)
+        self.genesis = sim_genesis(n, config.params, allocations=campaign_allocations()
+                                   if config.campaigns else ())
         self.genesis_id = genesis_hash(self.genesis)
+        self.load = (CampaignLoad.build(self.genesis_id, self.genesis.chain_id, config.params)
+                     if config.campaigns else None)
         self.plan = plan or draw_plan(
             self.rng, n, config.byzantine, config.faults, config.window_ms, config.behaviours
         )
@@ -459,7 +469,8 @@ class Simulation:
         self.run_until(self.heal_ms)
         honest = self.honest_nodes()
         at_heal = max((n.height for n in honest), default=0)
-        goal = max(self.config.heights, at_heal + 1)
+        goal = max(self.config.heights, at_heal + 1,
+                   GOAL_HEIGHT if self.load is not None else 0)
         deadline = self.heal_ms + self.config.liveness_bound_ms
         recovered: int | None = None
         while self._queue and self._queue[0][0] <= deadline:
@@ -489,6 +500,7 @@ class Simulation:
             events=self.events,
             trace_hash=self.trace_hash,
             stats=tuple(sorted(self.stats.items())),
+            campaigns=() if self.load is None else self.load.outcomes(self.nodes[0].store),
         )
 
     # -- a node's driver --
@@ -509,7 +521,8 @@ class Simulation:
         node.driver = ConsensusDriver(
             self.genesis, state, last_cert, node.key, validator=True,
             ledger=SimLedger(node.store, SignatureCache(1_000), sigs),
-            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock, pool=NoTxs(),
+            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock,
+            pool=NoTxs() if self.load is None else self.load.pool(node.store),
             on_commit=on_commit, options=DriverOptions(gossip_s=self.config.gossip_ms / 1000),
             sigs=sigs)
         if start:
@@ -527,6 +540,8 @@ class Simulation:
                    (node.epoch, None))
         if not node.honest:
             return
+        if self.load is not None:
+            self.violations += self.load.observe(node.index, height, node.store)
         first = self.commits.get(height)
         if first is None:
             self.commits[height] = (c.block_id, node.index)
