@@ -62,6 +62,7 @@ from wallet.errors import (
     UnexpectedInput,
 )
 from wallet.fileio import bounded_text, hex_field, load_bounded, write_private
+from wallet.memos import parse_grant
 
 FORMAT = "faircoop-partial-tx"
 VERSION = 1
@@ -486,10 +487,11 @@ def finalize(ptx: PartialTx) -> Tx:
 
 @dataclass(frozen=True, slots=True)
 class OutputLine:
-    address: str
+    address: str  # for a pledge: who gets it back if the campaign fails
     amount: int
     change: bool  # pays back to the spender (computed, never taken from the file)
     mine: bool = False  # pays one of the viewing wallet's own addresses
+    campaign: str | None = None  # a pledge's campaign id (hex); None: a coin
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,15 +525,22 @@ class Description:
     def remaining(self) -> int:
         return sum(i.remaining for i in self.inputs)
 
+    @property
+    def grant_reference(self) -> str | None:
+        """The assembly decision a grant's memo names (docs/FUNDING.md), if it is one."""
+        return parse_grant(self.memo)
+
     def as_json(self) -> dict[str, object]:
         return {
             "txid": self.txid,
             "chain_id": self.chain_id,
             "network": self.network,
             "outputs": [
-                {"address": o.address, "amount": o.amount, "change": o.change, "mine": o.mine}
+                {"address": o.address, "amount": o.amount, "change": o.change, "mine": o.mine,
+                 "campaign": o.campaign}
                 for o in self.outputs
             ],
+            "grant_reference": self.grant_reference,
             "memo": self.memo.decode("utf-8", "replace"),
             "value_in": self.value_in,
             "paid": self.paid,
@@ -562,6 +571,9 @@ def describe(ptx: PartialTx, spender_locks: frozenset[Lock] | None = None,
     outputs = tuple(
         OutputLine(encode_address(o.lock, ptx.network), o.amount, o.lock in spenders,
                    o.lock in own_locks)
+        if o.refund is None else
+        OutputLine(encode_address(o.refund, ptx.network), o.amount, False, o.refund in own_locks,
+                   o.lock.hex())
         for o in ptx.tx.outputs
     )
     warnings = tuple(

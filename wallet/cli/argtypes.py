@@ -28,3 +28,11 @@ def txid_arg(text: str) -> str:
     if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
         raise argparse.ArgumentTypeError(f"{text!r} is not a txid (64 hex digits)")
     return t
+
+
+def campaign_arg(text: str) -> str:
+    """A campaign id on the command line: 64 hex digits (its creating tx's tagged hash)."""
+    t = text.strip().lower()
+    if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a campaign id (64 hex digits)")
+    return t

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import wallet.cli.payouts as payouts
 import wallet.cli.render as render
 from consensus.address import decode_address
 from consensus.codec import validators_hash
@@ -23,6 +24,7 @@ from wallet.multisig import PartialTx
 from wallet.payments import Payee, SentPayment
 from wallet.receipts import Receipt, load_receipt, save_receipt, verify_receipt
 from wallet.session import Wallet
+from wallet.shares import Split
 from wallet.walletfile import WalletData, create_wallet_files, create_watch_only, save_wallet
 
 Handler = Callable[[Cli], Coroutine[Any, Any, None]]
@@ -205,24 +207,28 @@ def _payee(cli: Cli, network: str) -> Payee:
     return Payee(address, parse_coins(cli.args.amount))
 
 
-async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee]) -> None:
+async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee], shares: Split | None = None
+               ) -> None:
     prepared = await wallet.prepare_payment(payees, fee_rate=cli.args.fee_rate,
                                             memo=cli.args.memo)
+    preface = "" if shares is None else payouts.split_lines(shares) + "\n"
+    extra = {} if shares is None else payouts.split_json(shares)
     if cli.args.unsigned:
         await wallet.save_unsigned(prepared, cli.args.unsigned)
-        cli.out(render.payment_summary(prepared) +
+        cli.out(preface + render.payment_summary(prepared) +
                 f"\nunsigned transaction written to {cli.args.unsigned}")
         cli.emit({"command": cli.args.command, "unsigned": cli.args.unsigned,
-                  **render.payment_json(prepared)})
+                  **render.payment_json(prepared), **extra})
         return
-    cli.confirm(render.payment_summary(prepared))
+    cli.confirm(preface + render.payment_summary(prepared))
     cli.unlock(wallet)
     sent = await wallet.send(prepared)
-    await _sent(cli, wallet, sent, {"command": cli.args.command,
-                                    **render.payment_json(prepared)})
+    await report_sent(cli, wallet, sent, {"command": cli.args.command,
+                                          **render.payment_json(prepared), **extra})
 
 
-async def _sent(cli: Cli, wallet: Wallet, sent: SentPayment, result: dict[str, Any]) -> None:
+async def report_sent(cli: Cli, wallet: Wallet, sent: SentPayment,
+                      result: dict[str, Any]) -> None:
     """Say it was sent; with --wait, wait for finality and prove it."""
     cli.out(f"sent: txid {sent.txid}")
     result["txid"] = sent.txid
@@ -240,8 +246,16 @@ async def cmd_send(cli: Cli) -> None:
 
 
 async def cmd_pay_many(cli: Cli) -> None:
+    a = cli.args
+    if bool(a.csv_file) == bool(a.shares):
+        raise UsageError("give FILE.csv (address,amount rows), or --shares FILE --total AMOUNT")
     async with cli.open_wallet() as wallet:
-        await _pay(cli, wallet, _read_payees(cli, cli.args.csv_file, wallet.network))
+        if a.csv_file:
+            await _pay(cli, wallet, _read_payees(cli, a.csv_file, wallet.network))
+            return
+        params = await ops.chain_params(wallet.node)
+        payees, shares = payouts.share_payees(cli, wallet.network, params.dust_limit)
+        await _pay(cli, wallet, payees, shares)
 
 
 # -- multisig ---------------------------------------------------------------------------------
@@ -279,14 +293,18 @@ async def cmd_multisig_create(cli: Cli) -> None:
 
 
 async def cmd_multisig_spend(cli: Cli) -> None:
+    memo = payouts.grant_memo_arg(cli)
     async with cli.open_wallet() as wallet:
-        payee = _payee(cli, wallet.network)
-        ptx = await wallet.spend_treasury(cli.args.treasury, [payee],
-                                          fee_rate=cli.args.fee_rate, memo=cli.args.memo)
+        params = await ops.chain_params(wallet.node)
+        payees, shares = payouts.spend_payees(cli, wallet, params.dust_limit)
+        ptx = await wallet.spend_treasury(cli.args.treasury, payees,
+                                          fee_rate=cli.args.fee_rate, memo=memo)
         multisig.save_partial(cli.args.out, ptx)
         d = wallet.describe_partial(ptx)
-    cli.out(render.partial_summary(d) + f"\nproposal written to {cli.args.out}")
-    cli.emit({"command": "multisig spend", "file": cli.args.out, **d.as_json()})
+    preface = "" if shares is None else payouts.split_lines(shares) + "\n"
+    cli.out(preface + render.partial_summary(d) + f"\nproposal written to {cli.args.out}")
+    cli.emit({"command": "multisig spend", "file": cli.args.out, **d.as_json(),
+              **({} if shares is None else payouts.split_json(shares))})
 
 
 def _partial(cli: Cli, path: str, data: WalletData | None) -> PartialTx:
@@ -348,7 +366,7 @@ async def cmd_multisig_broadcast(cli: Cli) -> None:
     async with cli.open_wallet() as wallet:
         ptx = _partial(cli, cli.args.file, wallet.data)
         sent = await wallet.broadcast_partial(ptx)
-        await _sent(cli, wallet, sent, {"command": "multisig broadcast"})
+        await report_sent(cli, wallet, sent, {"command": "multisig broadcast"})
 
 
 # -- receipts ---------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from consensus.address import encode_address
+from consensus.campaign import campaign_id
+from consensus.codec import txid
 from wallet.amounts import format_coins
 from wallet.multisig import Description
 from wallet.ops import HistoryEntry
@@ -20,7 +22,13 @@ from wallet.receipts import Receipt, VerifiedReceipt
 def payment_summary(p: PreparedPayment) -> str:
     """What the payer agrees to: every payee, the fee and size, the change, the memo."""
     lines = ["About to send:"]
+    if p.unsigned.tx.campaign is not None:
+        lines.append(f"  create  campaign {txid_campaign(p)}")
     for payee in p.payees:
+        if payee.campaign is not None:
+            lines.append(f"  pledge  {format_coins(payee.amount):>20}  to campaign "
+                         f"{payee.campaign}, back to {payee.address} if it fails")
+            continue
         lines.append(f"  pay     {format_coins(payee.amount):>20}  to {payee.address}")
     lines.append(f"  fee     {format_coins(p.fee):>20}  ({p.size} bytes)")
     change = p.change
@@ -31,10 +39,18 @@ def payment_summary(p: PreparedPayment) -> str:
     return "\n".join(lines)
 
 
+def txid_campaign(p: PreparedPayment) -> str:
+    """The id of the campaign a prepared creation makes (known before it is sent)."""
+    return campaign_id(txid(p.unsigned.tx)).hex()
+
+
 def payment_json(p: PreparedPayment) -> dict[str, Any]:
+    """`outputs[i].address` is, for a pledge, who gets it back (its `campaign` is not null)."""
     tx = p.unsigned.tx
-    outs = [{"address": encode_address(o.lock, p.network), "amount": o.amount,
-             "change": i == p.unsigned.change_index} for i, o in enumerate(tx.outputs)]
+    outs = [{"address": encode_address(o.lock if o.refund is None else o.refund, p.network),
+             "amount": o.amount, "change": i == p.unsigned.change_index,
+             "campaign": None if o.refund is None else o.lock.hex()}
+            for i, o in enumerate(tx.outputs)]
     change = p.change
     return {"outputs": outs, "fee": p.fee, "size": p.size,
             "change": 0 if change is None else change.amount, "inputs": p.inputs,
@@ -78,12 +94,18 @@ def partial_summary(d: Description, own_keys: Sequence[bytes] = (), spending: st
     for o in d.outputs:
         tag = "change " if o.change else "pay    "
         mine = "  (this wallet)" if o.mine else ""
+        if o.campaign is not None:
+            lines.append(f"  pledge  {format_coins(o.amount):>20}  to campaign {o.campaign}, "
+                         f"back to {o.address}{mine} if it fails")
+            continue
         lines.append(f"  {tag} {format_coins(o.amount):>20}  to {o.address}{mine}")
     rate = d.fee / d.size if d.size else 0.0
     lines.append(f"  fee     {format_coins(d.fee):>20}  ({d.size} bytes signed, "
                  f"{rate:.1f} base units/byte)")
     if d.memo:
         lines.append(f"  memo    {d.memo.decode('utf-8', 'replace')!r}")
+    if d.grant_reference is not None:
+        lines.append(f"  grant   by the assembly decision {d.grant_reference}")
     lines.append(f"  inputs total {format_coins(d.value_in)} (amounts as claimed by the file)")
     own = set(own_keys)
     for n, i in enumerate(d.inputs):

@@ -13,13 +13,16 @@ from faircoop_common.clikit import ExitStatus
 from wallet.cli.args import PROGRAM, build_parser
 from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
+from wallet.cli.funding_commands import HANDLERS as FUNDING_HANDLERS
 from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
 from wallet.errors import (
     ActionRejected,
     AmountError,
     BadAction,
+    BadCampaign,
     BadNodeUrl,
     BadReference,
+    CampaignError,
     ChainMismatch,
     ClaimedInputMismatch,
     DustOutput,
@@ -38,6 +41,7 @@ from wallet.errors import (
     ProposalError,
     ProposalIncomplete,
     ReceiptInvalid,
+    SharesError,
     TamperedKeystore,
     TxRejected,
     UnexpectedInput,
@@ -62,6 +66,8 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (BadReference, ExitStatus.USAGE, "bad_reference"),
     (BadAction, ExitStatus.USAGE, "bad_action"),
     (BadNodeUrl, ExitStatus.USAGE, "usage"),
+    (BadCampaign, ExitStatus.USAGE, "bad_campaign"),
+    (SharesError, ExitStatus.USAGE, "bad_shares"),
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
@@ -82,6 +88,7 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (ProposalError, ExitStatus.PARTIAL_TX, "proposal"),
     (ChainMismatch, ExitStatus.CHAIN_MISMATCH, "chain_mismatch"),
     (NotFound, ExitStatus.ERROR, "not_found"),
+    (CampaignError, ExitStatus.ERROR, "campaign"),
     (WatchOnly, ExitStatus.ERROR, "watch_only"),
     (WalletFileError, ExitStatus.USAGE, "wallet_file"),
     (WalletBusy, ExitStatus.ERROR, "wallet_busy"),
@@ -90,7 +97,7 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
 )
 
 
-HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS}
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **FUNDING_HANDLERS}
 
 
 def kind_of(exc: BaseException) -> str:
@@ -127,4 +134,6 @@ def _command_name(args: argparse.Namespace) -> str:
         name = f"receipt_{args.receipt_command}"
     elif name == "gov":
         name = f"gov_{args.gov_command}"
+    elif name in ("campaign", "contributions"):
+        name = f"{name}_{getattr(args, name + '_command')}"
     return name.replace("-", "_")
