@@ -5,7 +5,8 @@ real `MemoryStore` and `Mempool`), served by `faircoop_node.api.create_app` on 1
 thread of its own (the CLI runs `asyncio.run` itself). Its genesis pays three coins of 100 to
 the first receive address of each of the harness's three mnemonics, and 500 coins to the
 commons treasury: a 2-of-3 of the three wallets' first treasury member keys. `mine()` commits
-what the mempool holds, on the server's loop (the only thread that touches the pool).
+what the mempool holds, on the server's loop (the only thread that touches the pool); within
+`with world.mining():` a task on that loop commits whatever gets pooled (for `--wait`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,22 @@ class World:
     url: str
     loop: asyncio.AbstractEventLoop
     cli: Harness
+    auto: bool = False
+
+    @contextmanager
+    def mining(self) -> Iterator[None]:
+        """Commit whatever is pooled, as it is pooled, until the block ends."""
+        self.auto = True
+        try:
+            yield
+        finally:
+            self.auto = False
+
+    async def _miner(self) -> None:
+        while True:
+            await asyncio.sleep(0.02)
+            if self.auto and len(self.node.mempool):
+                self.node.commit(tuple(e.tx for e in self.node.mempool.entries()))
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's loop thread and return its result."""
@@ -102,6 +119,7 @@ def funding_world(tmp: Path) -> Iterator[World]:
     thread.start()
     assert ready.wait(10), "the API did not start"
     world = World(node, str(holder["url"]), loop, Harness(str(holder["url"]), tmp))
+    miner = asyncio.run_coroutine_threadsafe(world._miner(), loop)
     try:
         keys = [a.pubkey(COSIGNER, 0).hex() for a in ACCOUNTS]
         for n in range(3):
@@ -112,6 +130,7 @@ def funding_world(tmp: Path) -> Iterator[World]:
             assert made.code == 0, made.err
         yield world
     finally:
+        miner.cancel()
         runner = holder["runner"]
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)  # type: ignore[attr-defined]
         loop.call_soon_threadsafe(loop.stop)

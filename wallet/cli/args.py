@@ -233,9 +233,9 @@ def _multisig_commands(group: Commands, add: Adder) -> None:
             description="Build a treasury payment and write it as a partial-tx file for the "
                         "members to sign. Nothing is signed or sent. A grant names the "
                         "assembly decision (--ref); it may pay a coop, pledge to a campaign "
-                        "(--campaign ID AMOUNT), or split a total by shares.",
+                        "(AMOUNT --campaign ID), or split a total by shares.",
             examples=(f"{W} multisig spend coop tfair1... 2.5 --memo roof --out p.json",
-                      f"{W} multisig spend coop --campaign 5d2a... 40 --ref "
+                      f"{W} multisig spend coop 40 --campaign 5d2a... --ref "
                       "https://coop.example/a/2026-11#4 --out grant.json",
                       f"{W} multisig spend coop --shares coops.csv --total 900 --ref "
                       "assembly-2026-11-item-6 --out p.json"))

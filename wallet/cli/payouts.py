@@ -59,14 +59,15 @@ def spend_payees(cli: Cli, wallet: Wallet, dust_limit: int
             raise UsageError("--shares takes no ADDRESS, AMOUNT or --campaign")
         return share_payees(cli, wallet.network, dust_limit)
     if a.campaign:
-        amount = a.amount or a.address  # `spend coop --campaign ID 40`
+        amount = a.amount or a.address  # `spend coop 40 --campaign ID`
         if amount is None or (a.amount and a.address):
-            raise UsageError("--campaign ID takes one AMOUNT (the treasury gets any refund)")
+            raise UsageError("with --campaign ID give one AMOUNT, no ADDRESS (the treasury gets "
+                             "any refund)")
         treasury = multisig.treasury_address(wallet.data.treasury(a.treasury).policy,
                                              wallet.network)
         return [Payee(treasury, parse_coins(amount), a.campaign)], None
     if not (a.address and a.amount):
-        raise UsageError("give ADDRESS AMOUNT, or --campaign ID AMOUNT, or --shares FILE "
+        raise UsageError("give ADDRESS AMOUNT, or AMOUNT --campaign ID, or --shares FILE "
                          "--total AMOUNT")
     decode_address(a.address, wallet.network)
     return [Payee(a.address.strip(), parse_coins(a.amount))], None
