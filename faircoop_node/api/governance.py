@@ -37,9 +37,8 @@ from consensus.governance import (
     decode_block_action,
 )
 from consensus.params import PARAM_RANGES
-from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.offload import json_from_pool
-from faircoop_node.api.parse import parse_uint
+from faircoop_node.api.parse import parse_after, parse_uint
 from faircoop_node.api.render import Json
 from faircoop_node.api.view import VIEW
 from faircoop_node.storage.errors import CorruptStore
@@ -183,7 +182,6 @@ async def governance(request: web.Request) -> web.StreamResponse:
 DEFAULT_HISTORY = 100
 MAX_HISTORY = 1000
 MAX_HISTORY_BYTES = 1024 * 1024  # action bytes in one page (an action is at most 64 KiB)
-MAX_POSITION = 2**32 - 1
 
 
 def history_cursor(entry: GovernanceEntry) -> str:
@@ -192,14 +190,8 @@ def history_cursor(entry: GovernanceEntry) -> str:
 
 
 def _parse_cursor(text: str | None) -> ActionLocation | None:
-    if text is None:
-        return None
-    height, dot, position = text.partition(".")
-    if not dot:
-        raise BadRequest(f"after must be the `next` of a page (HEIGHT.POSITION), got "
-                         f"{text[:40]!r}")
-    return ActionLocation(parse_uint(height, "after's height"),
-                          parse_uint(position, "after's position", hi=MAX_POSITION))
+    found = parse_after(text)
+    return None if found is None else ActionLocation(*found)
 
 
 def history_entry(entry: GovernanceEntry, network: str) -> Json:

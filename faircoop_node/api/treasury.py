@@ -21,9 +21,8 @@ from aiohttp import web
 from consensus.address import encode_address
 from consensus.chainstate import ChainState
 from consensus.codec import policy_lock
-from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.offload import json_from_pool
-from faircoop_node.api.parse import parse_uint
+from faircoop_node.api.parse import parse_after, parse_uint
 from faircoop_node.api.render import Json, output_json
 from faircoop_node.api.view import VIEW
 from faircoop_node.storage.protocol import ChainReader, HistoryEntry, TxLocation
@@ -98,17 +97,6 @@ def _treasury(store: ChainReader, state: ChainState, days: int, limit: int,
 EPOCH = datetime.date(1970, 1, 1).toordinal()
 
 
-def _after(text: str | None) -> TxLocation | None:
-    if text is None:
-        return None
-    height, dot, position = text.partition(".")
-    if not dot:
-        raise BadRequest(f"after must be the `next` of a page (HEIGHT.POSITION), got "
-                         f"{text[:40]!r}")
-    return TxLocation(parse_uint(height, "after's height"),
-                      parse_uint(position, "after's position", hi=2**32 - 1))
-
-
 @routes.get("/api/v1/treasury")
 async def treasury(request: web.Request) -> web.StreamResponse:
     """The treasury's balance, its fees per day (the last `days` days that had any) and its
@@ -118,5 +106,6 @@ async def treasury(request: web.Request) -> web.StreamResponse:
                       hi=MAX_DAYS)
     limit = parse_uint(request.query.get("limit"), "limit", default=DEFAULT_SPENDS, lo=1,
                        hi=MAX_SPENDS)
+    after = parse_after(request.query.get("after"))
     return await json_from_pool(request, _treasury, view.store, view.chain_state(), days, limit,
-                                _after(request.query.get("after")))
+                                None if after is None else TxLocation(*after))

@@ -155,14 +155,8 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         ("/api/v1/governance/history", "?after=x", {}),
         ("/api/v1/openapi.json", "", {}),
     ]
-    seen: set[str] = set()
     async with serve(scene.node) as client:
-        for template, query, params in requests:
-            url = template.format(**params) + query
-            resp = await client.get(url)
-            assert resp.status < 500
-            conforms(await resp.json(), _response_schema(template, "get", resp.status), url)
-            seen.add(template)
+        seen = await _conform_all(client, requests)
         for body, status in ((codec.encode_tx(scene.pay_bob).hex(), 400), ("zz", 400)):
             resp = await client.post("/api/v1/tx", data=body)
             assert resp.status == status
@@ -203,14 +197,21 @@ async def _campaign_answers_conform() -> set[str]:
         ("/api/v1/tx/{txid}", "", {"txid": made.txid.hex()}),
         ("/api/v1/tx/{txid}", "", {"txid": codec.txid(scene.grant).hex()}),
     ]
-    seen = set()
     async with serve(scene.node) as client:
-        for template, query, params in requests:
-            url = template.format(**params) + query
-            resp = await client.get(url)
-            assert resp.status < 500
-            conforms(await resp.json(), _response_schema(template, "get", resp.status), url)
-            seen.add(template)
+        return await _conform_all(client, requests)
+
+
+async def _conform_all(client: Any, requests: list[tuple[str, str, dict[str, str]]]
+                       ) -> set[str]:
+    """GET each (path template, query, path parameters); every answer matches its schema.
+    The templates asked."""
+    seen = set()
+    for template, query, params in requests:
+        url = template.format(**params) + query
+        resp = await client.get(url)
+        assert resp.status < 500
+        conforms(await resp.json(), _response_schema(template, "get", resp.status), url)
+        seen.add(template)
     return seen
 
 

@@ -1,7 +1,7 @@
 """End to end, CLI only: crowdfunding, a contribution and a treasury grant on a real devnet.
 
 A devnet of four validator processes; every step is a `faircoop-wallet` process asserting on
-its `--json` object and exit code (the helpers of `test_wallet_devnet.py`):
+its `--json` object and exit code (the world of `devnet_world.py`):
 
 1. the demo wallet funds two campaign creators, three pledgers, a stranger and a member
    (`pay-many`);
@@ -23,24 +23,15 @@ Every node process is stopped in the fixture's `finally`, even on failure.
 from __future__ import annotations
 
 import datetime
-import random
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from consensus.types import COIN
-from faircoop_node.devnet import (
-    Devnet,
-    DevnetNode,
-    create_devnet,
-    kill_leftovers,
-    ports_for,
-    ports_in_use,
-)
 from tests.e2e.helpers import get, height, wait_for
-from tests.e2e_wallet.test_wallet_devnet import WalletWorld, _start, closed_url
+from tests.e2e_wallet.devnet_world import WalletWorld, closed_url, devnet_world
 from wallet.cli import ExitStatus
 
 pytestmark = pytest.mark.slow
@@ -48,42 +39,9 @@ pytestmark = pytest.mark.slow
 GOAL_REF = "https://assembly.example/2026-11#4"
 
 
-def _free_base_port() -> int:
-    """A random free base port below the kernel's ephemeral range (32768 and up), whose ports
-    outgoing connections of other devnets may hold at any moment; `world` retries a start that
-    still loses a race."""
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(21_000, 31_500, 250)
-        probes = [DevnetNode("probe", Path("."), True, *ports_for(base, i)) for i in range(10)]
-        if not ports_in_use(probes):
-            return base
-    raise AssertionError("no free port range")
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletWorld]:
-    root = tmp_path_factory.mktemp("funding-e2e")
-    failures: list[str] = []
-    for attempt in range(3):
-        layout = create_devnet(root / f"devnet-{attempt}", validators=4,
-                               base_port=_free_base_port())
-        net = Devnet(layout)
-        try:
-            failure = _start(layout, net)
-            if failure is None:
-                work = root / "wallets"
-                work.mkdir()
-                yield WalletWorld(layout, net, layout.nodes[0].api_url, work)
-            else:
-                failures.append(failure)
-        finally:
-            codes = net.stop_all()
-            kill_leftovers(layout)
-        if failure is None:
-            assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
-            return
-    raise AssertionError("could not start a devnet in 3 attempts:\n" + "\n".join(failures))
+    yield from devnet_world(tmp_path_factory.mktemp("funding-e2e"))
 
 
 def test_campaigns_a_contribution_and_a_treasury_grant_cli_only(world: WalletWorld) -> None:
@@ -91,7 +49,7 @@ def test_campaigns_a_contribution_and_a_treasury_grant_cli_only(world: WalletWor
     names = ("alice", "carol", "p1", "p2", "p3", "mallory", "member")
     address = {name: w.create(name) for name in names}
 
-    def run(name: str, *argv: str) -> dict[str, object]:
+    def run(name: str, *argv: str) -> dict[str, Any]:
         return w.run(*w.wallet(name), *argv).ok()
 
     def refused(name: str, status: ExitStatus, kind: str, *argv: str) -> str:
