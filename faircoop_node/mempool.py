@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from consensus.campaign import Campaign
@@ -121,6 +121,8 @@ def _moves(tx: Tx, view: _PoolView) -> tuple[tuple[Lock, int], ...]:
     return tuple(moves.items())
 
 
+AdmitListener = Callable[[PoolEntry], None]
+
 # Items of removed txs the fee-rate heap may hold beyond the pooled ones before a rebuild.
 HEAP_SLACK = 64
 
@@ -149,6 +151,13 @@ class Mempool:
         self._by_lock: dict[Lock, tuple[int, int]] = {}  # lock -> (net amount, txs touching)
         self._admitted = 0
         self._bytes = 0
+        self._listeners: list[AdmitListener] = []
+
+    def on_admit(self, listener: AdmitListener) -> None:
+        """Call `listener` with each tx the pool admits, once it is pooled (the API's address
+        streams). It must not block or raise; a tx readmitted after a failed block is not
+        announced again."""
+        self._listeners.append(listener)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -203,6 +212,8 @@ class Mempool:
             self._by_lock[lock] = (total + amount, count + 1)
         self._admitted += 1
         heapq.heappush(self._by_rate, (entry.fee_rate, -self._admitted, tid))
+        for listener in self._listeners:
+            listener(entry)
         return entry
 
     def _victims(self, entry: PoolEntry) -> dict[TxId, None]:
@@ -316,11 +327,12 @@ class Mempool:
         """Admit every pooled tx again, in admission order, against `chain` and `params` (after
         a block failed on one: a higher fee rate came into force, say); how many were dropped.
         The pool object stays the same, so whoever holds it keeps reading the current one."""
-        entries = self.entries()
+        entries, listeners = self.entries(), self._listeners
         Mempool.__init__(self, self.chain_id, self.sig_cache, self.max_txs, self.max_bytes)
         for entry in entries:
             with contextlib.suppress(ValidationError):
                 self.add(entry.tx, chain, params)
+        self._listeners = listeners
         return len(entries) - len(self)
 
     def remove_committed(self, txs: Iterable[Tx]) -> int:

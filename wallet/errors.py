@@ -243,3 +243,27 @@ class CampaignError(WalletError):
 class SharesError(WalletError):
     """A shares file that can't be split: malformed rows, an address twice, no shares, or a
     total too small to pay anyone above the dust limit."""
+class BadUri(WalletError):
+    """A `faircoop:` payment URI that does not follow the grammar (docs/WALLET.md)."""
+
+
+class RequestExpired(WalletError):
+    """A payment request (or its URI) whose expiry has passed: paying it now is refused."""
+
+
+class NoRate(WalletError):
+    """An amount in a currency the assembly has set no rate for (or withdrew), or at a height
+    the followed chain no longer keeps."""
+
+
+class BookError(WalletError):
+    """A contact or label the wallet refuses: a bad name or text, an unknown name, a full
+    book, or an address that is not the wallet's own."""
+
+
+class BadMessageSignature(WalletError):
+    """A signed message that does not verify for the address it names."""
+
+
+class MessageError(WalletError):
+    """A message the wallet won't sign: too long, or for an address it holds no key of."""

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from consensus import crypto
 from consensus.address import encode_address
@@ -56,11 +58,13 @@ from consensus.governance import (
     RemoveValidator,
     SetGovernors,
     SetParam,
+    SetReferenceRate,
     SetTreasury,
     apply_action,
     body_from,
     body_obj,
     check_governor_signatures,
+    check_reference_rate,
     decode_block_action,
     encode_block_action,
     make_action,
@@ -69,7 +73,9 @@ from consensus.governance import (
     sign_recovery,
 )
 from consensus.params import PARAM_RANGES, ChainParams, check_param
+from consensus.rates import RATE_SCALE
 from consensus.types import NETWORKS, BlockHash, Lock, PublicKey, Validator
+from wallet.amounts import format_coins
 from wallet.errors import (
     BadAction,
     BadReference,
@@ -90,6 +96,7 @@ KINDS = {
     AddValidator: "add_validator", RemoveValidator: "remove_validator",
     RekeyValidator: "rekey_validator", ReadmitValidator: "readmit_validator",
     SetParam: "set_param", SetGovernors: "set_governors", SetTreasury: "set_treasury",
+    SetReferenceRate: "set_reference_rate",
 }
 RECOVERY = "recovery"
 
@@ -206,6 +213,11 @@ def check_body(body: ActionBody) -> ActionBody:
                 check_param(name, value)
             except ParamsError as exc:
                 raise BadAction(f"{exc} (parameters: {', '.join(PARAM_RANGES)})") from None
+        case SetReferenceRate():
+            try:
+                check_reference_rate(body)
+            except GovernanceError as exc:
+                raise BadAction(str(exc)) from None
         case SetGovernors(governors, threshold):
             if not 1 <= len(governors) <= MAX_GOVERNORS:
                 raise BadAction(f"1 to {MAX_GOVERNORS} governors, not {len(governors)}")
@@ -219,6 +231,15 @@ def check_body(body: ActionBody) -> ActionBody:
     except (DecodeError, GovernanceError) as exc:
         raise BadAction(str(exc)) from None
     return body
+
+
+def rate_units(price: str) -> int:
+    """'1.20' (currency per coin, up to 8 decimals; '0' withdraws) -> units_per_coin."""
+    text = price.strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]{1,8})?", text):
+        raise BadAction(f"PRICE {price!r}: what one coin is worth, digits with up to 8 "
+                        "decimals (0 withdraws the rate)")
+    return int(Decimal(text) * RATE_SCALE)
 
 
 def _check_key(key: bytes, what: str) -> None:
@@ -534,6 +555,9 @@ def action_json(p: Proposal) -> dict[str, object]:
             return {"governors": [k.hex() for k in governors], "threshold": threshold}
         case SetTreasury(lock):
             return {"lock": lock.hex(), "address": encode_address(lock, p.network)}
+        case SetReferenceRate(currency, units):
+            return {"currency": currency, "units_per_coin": units,
+                    "price": format_coins(units)}
     raise ProposalError("unknown action")  # pragma: no cover - body_from decodes no other
 
 
@@ -602,6 +626,12 @@ def _describe_body(body: ActionBody, network: str, coop: Mapping[PublicKey, str]
         case SetTreasury(lock):
             return (f"makes {encode_address(lock, network)} the commons treasury (where block "
                     "fees go)")
+        case SetReferenceRate(currency, units):
+            if not units:
+                return (f"withdraws the assembly's reference price in {printable(currency)} "
+                        "(informational: no ledger rule reads it)")
+            return (f"sets the assembly's reference price: 1 coin = {format_coins(units)} "
+                    f"{printable(currency)} (informational: no ledger rule reads it)")
     raise ProposalError("unknown action")  # pragma: no cover - body_from decodes no other
 
 

@@ -28,6 +28,7 @@ from faircoop_node.api import (
     metrics,
     offload,
     openapi,
+    rates,
     stream,
     treasury,
     txs,
@@ -59,7 +60,7 @@ def create_app(
     app[KEEPALIVE_S] = keepalive_s
     app[stream.SLOTS] = stream.StreamSlots(limits.max_streams)
     offload.install(app, limits)
-    for module in (chain, txs, addresses, governance, actions, stream, metrics, openapi,
+    for module in (chain, txs, addresses, governance, actions, rates, stream, metrics, openapi,
                    campaigns, treasury):
         app.router.add_routes(module.routes)
     app.on_shutdown.append(stream.close_streams)

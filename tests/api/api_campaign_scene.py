@@ -15,19 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from api_chain import (
-    ALICE,
-    BOB,
-    CAROL,
-    FEE,
-    TREASURY,
-    FakeNode,
-    Member,
-    fresh_node,
-    genesis_op,
-    make_chain_genesis,
-)
-
 from consensus import codec
 from consensus.campaign import campaign_id, pledge_output
 from consensus.ledger import treasury_outpoint
@@ -40,6 +27,18 @@ from consensus.types import (
     Tx,
     TxIn,
     TxOut,
+)
+from tests.api.api_chain import (
+    ALICE,
+    BOB,
+    CAROL,
+    FEE,
+    TREASURY,
+    FakeNode,
+    Member,
+    fresh_node,
+    genesis_op,
+    make_chain_genesis,
 )
 from tests.builders import CHAIN_ID, sign
 

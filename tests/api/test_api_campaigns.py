@@ -5,14 +5,14 @@ pages hold together, and bad input is a 4xx naming what is wrong."""
 from __future__ import annotations
 
 import pytest
-from api_campaign_scene import GRANT_MEMO, CampaignScene, campaign_chain
-from api_chain import ALICE, CAROL, FEE, TREASURY, serve
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.types import COIN
 from faircoop_node.api import campaigns as campaigns_api
 from faircoop_node.api import treasury as treasury_api
+from tests.api.api_campaign_scene import GRANT_MEMO, CampaignScene, campaign_chain
+from tests.api.api_chain import ALICE, CAROL, FEE, TREASURY, serve
 
 
 def addr(lock: bytes) -> str:

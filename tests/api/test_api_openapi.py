@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from api_campaign_scene import campaign_chain
-from api_chain import ALICE, CAROL, VALIDATOR_KEYS, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.governance import Reference, encode_block_action, make_recovery
 from faircoop_node.api import create_app
 from faircoop_node.api.openapi import DOCUMENT
+from tests.api.api_campaign_scene import campaign_chain
+from tests.api.api_chain import ALICE, CAROL, VALIDATOR_KEYS, serve, standard_chain
 from tests.builders import CHAIN_ID
 
 Schema = dict[str, Any]
@@ -154,6 +154,9 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         ("/api/v1/governance/history", "?after=3.0", {}),
         ("/api/v1/governance/history", "?after=x", {}),
         ("/api/v1/openapi.json", "", {}),
+        ("/api/v1/rates", "", {}), ("/api/v1/rates", "?height=99", {}),
+        ("/api/v1/rates/{currency}", "", {"currency": "EUR"}),
+        ("/api/v1/rates/{currency}", "", {"currency": "eur"}),
     ]
     async with serve(scene.node) as client:
         seen = await _conform_all(client, requests)

@@ -13,7 +13,7 @@ W = "faircoop-wallet"
 Adder = Callable[..., CliParser]  # add(group, name, **kwargs), with the common options
 
 PROPOSE_KINDS = ("add-validator", "remove-validator", "rekey-validator", "readmit-validator",
-                 "set-param", "set-governors", "set-treasury", "recovery")
+                 "set-param", "set-governors", "set-treasury", "set-rate", "recovery")
 
 
 def gov_commands(group: Commands, add: Adder) -> None:
@@ -165,6 +165,13 @@ def _propose_commands(group: Commands, add: Adder) -> None:
              "multisig treasury) from two blocks after inclusion.",
              f"tfair1... {tail}")
     p.add_argument("address", help="the treasury's new address")
+    p = kind("set-rate", "set the assembly's reference price in a currency",
+             "Propose SetReferenceRate: one coin is worth PRICE of CURRENCY from two blocks "
+             "after inclusion (informational: no ledger rule reads it; wallets convert "
+             "amounts like 12.50EUR with it). PRICE 0 withdraws the rate.",
+             f"EUR 1.20 {tail}")
+    p.add_argument("currency", help="the currency code (3 to 8 upper-case letters and digits)")
+    p.add_argument("price", help="what one coin is worth in it, up to 8 decimals (0: withdraw)")
     p = kind("recovery", "install a new voting set on a chain that lost its quorum",
              "Propose a recovery: after the chain has made no block for recovery_after_ms, "
              "t governors install a new voting set against the last final block (its height "

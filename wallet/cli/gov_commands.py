@@ -19,6 +19,7 @@ from consensus.governance import (
     RemoveValidator,
     SetGovernors,
     SetParam,
+    SetReferenceRate,
     SetTreasury,
 )
 from consensus.types import PublicKey
@@ -97,6 +98,8 @@ def _body(cli: Cli, network: str) -> ActionBody:
             return SetGovernors(tuple(sorted(keys)), a.threshold)
         case "set-treasury":
             return SetTreasury(decode_address(a.address.strip(), network))
+        case "set-rate":
+            return SetReferenceRate(a.currency.strip(), proposals.rate_units(a.price))
     raise UsageError(f"unknown proposal kind {a.proposal_kind!r}")  # pragma: no cover
 
 

@@ -15,13 +15,17 @@ from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
 from wallet.cli.funding_commands import HANDLERS as FUNDING_HANDLERS
 from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
+from wallet.cli.pay_commands import HANDLERS as SHOP_HANDLERS
 from wallet.errors import (
     ActionRejected,
     AmountError,
     BadAction,
     BadCampaign,
+    BadMessageSignature,
     BadNodeUrl,
     BadReference,
+    BadUri,
+    BookError,
     CampaignError,
     ChainMismatch,
     ClaimedInputMismatch,
@@ -30,8 +34,10 @@ from wallet.errors import (
     InsufficientFunds,
     KeystoreFormatError,
     MemoError,
+    MessageError,
     NodeError,
     NodeUnreachable,
+    NoRate,
     NotAGovernor,
     NotFollowedYet,
     NotFound,
@@ -41,6 +47,7 @@ from wallet.errors import (
     ProposalError,
     ProposalIncomplete,
     ReceiptInvalid,
+    RequestExpired,
     SharesError,
     TamperedKeystore,
     TxRejected,
@@ -68,6 +75,12 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (BadNodeUrl, ExitStatus.USAGE, "usage"),
     (BadCampaign, ExitStatus.USAGE, "bad_campaign"),
     (SharesError, ExitStatus.USAGE, "bad_shares"),
+    (BadUri, ExitStatus.USAGE, "bad_uri"),
+    (RequestExpired, ExitStatus.USAGE, "request_expired"),
+    (NoRate, ExitStatus.USAGE, "no_rate"),
+    (BookError, ExitStatus.USAGE, "book"),
+    (MessageError, ExitStatus.USAGE, "usage"),
+    (BadMessageSignature, ExitStatus.ERROR, "bad_signature"),
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
@@ -97,7 +110,9 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
 )
 
 
-HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **FUNDING_HANDLERS}
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **SHOP_HANDLERS, **FUNDING_HANDLERS}
+GROUPS = ("multisig", "receipt", "gov", "request", "contacts", "label", "message", "campaign",
+          "contributions")
 
 
 def kind_of(exc: BaseException) -> str:
@@ -128,12 +143,6 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> E
 
 def _command_name(args: argparse.Namespace) -> str:
     name = str(args.command)
-    if name == "multisig":
-        name = f"multisig_{args.multisig_command}"
-    elif name == "receipt":
-        name = f"receipt_{args.receipt_command}"
-    elif name == "gov":
-        name = f"gov_{args.gov_command}"
-    elif name in ("campaign", "contributions"):
-        name = f"{name}_{getattr(args, name + '_command')}"
+    if name in GROUPS:
+        name = f"{name}_{getattr(args, f'{name}_command')}"
     return name.replace("-", "_")
