@@ -10,6 +10,7 @@ proven by its receipt, and a share payout split exactly.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from pathlib import Path
@@ -18,8 +19,9 @@ import pytest
 
 from consensus.address import encode_address
 from consensus.types import COIN
+from tests.wallet.doc_example import campaign_example
 from tests.wallet.funding_world import ADDRESSES, TREASURY_ADDRESS, World, funding_world
-from tests.wallet.wallet_cli_harness import ACCOUNTS
+from tests.wallet.wallet_cli_harness import ACCOUNTS, PASSWORD
 
 
 @pytest.fixture
@@ -89,6 +91,24 @@ def test_a_campaign_reaches_its_goal_and_the_beneficiary_claims_every_pledge_in_
     assert claimed["receipts"][0]["height"] == 12
     assert balance(w, "w0") == before + claimed["amount"]
     assert refused(w, 1, "campaign", "claim", "--yes")["kind"] == "campaign"  # nothing left
+
+
+def test_the_docs_campaign_example_pledges_and_proves_it(world: World, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    w = world
+    cid = create(w, "10", 40)
+    back_campaign = campaign_example()
+    receive = ok(w, "address", wallet="w1")["address"]  # the refund address by default
+    capsys.readouterr()
+    with w.mining():
+        asyncio.run(back_campaign(str(tmp_path / "w1.json"), PASSWORD, w.url, cid))
+    about, pledged = capsys.readouterr().out.splitlines()
+    assert about.startswith("Bakery oven: ") and about.endswith("left, 0% of goal")
+    assert pledged.startswith("pledged at height ") and pledged.endswith(
+        f"refunded to {receive} if it fails")
+    shown = ok(w, "campaign", "show", cid)
+    assert (shown["pledged"], shown["pledgers"]) == (250_000_000, 1)
 
 
 def test_a_failed_campaign_gives_each_pledger_theirs_back_and_the_beneficiary_nothing(
