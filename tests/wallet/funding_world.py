@@ -12,14 +12,11 @@ what the mempool holds, on the server's loop (the only thread that touches the p
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-
-from aiohttp import web
 
 from consensus.address import encode_address
 from consensus.codec import policy_lock
@@ -28,6 +25,7 @@ from faircoop_node.api import create_app
 from tests.api.api_chain import VALIDATOR_KEYS, FakeNode, fresh_node
 from tests.builders import make_genesis
 from tests.wallet.wallet_cli_harness import ACCOUNTS, Harness
+from tests.wallet.wallet_fakenode import serve_app
 
 T = TypeVar("T")
 
@@ -97,41 +95,18 @@ class World:
 def funding_world(tmp: Path) -> Iterator[World]:
     """The world, with wallets w0, w1, w2 restored in `tmp` (each knows the treasury)."""
     node = fresh_node(genesis=funded_genesis())
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: dict[str, object] = {}
-
-    async def start() -> None:
-        runner = web.AppRunner(create_app(node), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        holder["runner"] = runner
-        holder["url"] = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        ready.set()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10), "the API did not start"
-    world = World(node, str(holder["url"]), loop, Harness(str(holder["url"]), tmp))
-    miner = asyncio.run_coroutine_threadsafe(world._miner(), loop)
-    try:
-        keys = [a.pubkey(COSIGNER, 0).hex() for a in ACCOUNTS]
-        for n in range(3):
-            assert world.cli.restore(n).code == 0
-            assert world.cli.run("multisig", "key", wallet=f"w{n}").code == 0
-            made = world.cli.run("multisig", "create", "-m", "2", *(f"--key={k}" for k in keys),
-                                 "--name", "coop", wallet=f"w{n}")
-            assert made.code == 0, made.err
-        yield world
-    finally:
-        miner.cancel()
-        runner = holder["runner"]
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)  # type: ignore[attr-defined]
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+    with serve_app(lambda: create_app(node)) as (url, loop):
+        world = World(node, url, loop, Harness(url, tmp))
+        miner = asyncio.run_coroutine_threadsafe(world._miner(), loop)
+        try:
+            keys = [a.pubkey(COSIGNER, 0).hex() for a in ACCOUNTS]
+            for n in range(3):
+                assert world.cli.restore(n).code == 0
+                assert world.cli.run("multisig", "key", wallet=f"w{n}").code == 0
+                made = world.cli.run("multisig", "create", "-m", "2",
+                                     *(f"--key={k}" for k in keys), "--name", "coop",
+                                     wallet=f"w{n}")
+                assert made.code == 0, made.err
+            yield world
+        finally:
+            miner.cancel()

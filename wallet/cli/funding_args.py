@@ -4,7 +4,13 @@ and the share and grant options of `pay-many` and `multisig spend` (docs/FUNDING
 from __future__ import annotations
 
 from faircoop_common.clikit import CliParser, Commands, complete_path
-from wallet.cli.argtypes import campaign_arg, nonnegative_int, positive_int
+from wallet.cli.argtypes import (
+    campaign_arg,
+    fee_rate_flag,
+    nonnegative_int,
+    positive_int,
+    wait_flags,
+)
 from wallet.cli.gov_args import Adder
 
 W = "faircoop-wallet"
@@ -13,13 +19,9 @@ MODES = ("all-or-nothing", "keep-what-you-raise")
 
 
 def _send_flags(p: CliParser) -> None:
-    p.add_argument("--fee-rate", type=int, metavar="R",
-                   help="base units per byte (default: the chain's minimum)")
+    fee_rate_flag(p)
     p.add_argument("--yes", action="store_true", help="send without asking for confirmation")
-    p.add_argument("--wait", action="store_true",
-                   help="wait until it is final and verify it with a receipt")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                   help="with --wait: seconds to wait (default %(default)s)")
+    wait_flags(p)
 
 
 def campaign_commands(group: Commands, add: Adder) -> None:
