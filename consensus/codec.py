@@ -24,8 +24,11 @@ from consensus.errors import CryptoError, DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import (
     BLOCK_VERSION,
+    CREDIT_VERSION,
     GENESIS_VERSION,
     MAX_AMOUNT,
+    MAX_CREDIT,
+    MAX_CREDIT_PAYMENTS,
     MAX_MEMO,
     NETWORKS,
     POLICY_VERSION,
@@ -33,6 +36,9 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    BlockTx,
+    CreditPayment,
+    CreditTransfer,
     Genesis,
     Hash32,
     Lock,
@@ -426,10 +432,10 @@ def _tx_from_strict(obj: Obj, what: str) -> Tx:
 
 
 _TX_MEMO_SIZE = 32_768
-_tx_memo: dict[int, tuple[Tx, TxId, bytes]] = {}
+_tx_memo: dict[int, tuple[BlockTx, TxId, bytes]] = {}
 
 
-def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
+def _tx_memo_entry(tx: BlockTx) -> tuple[BlockTx, TxId, bytes]:
     """(tx, txid, full encoding), computed once per Tx object while it stays in the memo.
 
     Why: on its way from mempool to block a tx is hashed and encoded several times (size,
@@ -451,8 +457,12 @@ def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
     """
     entry = _tx_memo.get(id(tx))
     if entry is None or entry[0] is not tx:
-        core = _tx_core_obj(tx)
-        witnesses = tuple((policy_obj(w.policy), w.signatures) for w in tx.witnesses)
+        if type(tx) is CreditTransfer:
+            core, witnesses = credit_core_obj(tx), _credit_witness_obj(tx)
+        else:
+            assert type(tx) is Tx
+            core = _tx_core_obj(tx)
+            witnesses = tuple((policy_obj(w.policy), w.signatures) for w in tx.witnesses)
         entry = (tx, TxId(sha256(pack(core))), pack((*core, witnesses)))
         if len(_tx_memo) >= _TX_MEMO_SIZE:
             _tx_memo.clear()
@@ -460,7 +470,8 @@ def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
     return entry
 
 
-def encode_tx(tx: Tx) -> bytes:
+def encode_tx(tx: BlockTx) -> bytes:
+    """The canonical encoding of a coin tx or a credit transfer (witnesses included)."""
     return _tx_memo_entry(tx)[2]
 
 
@@ -486,7 +497,7 @@ def decode_tx(data: bytes) -> Tx:
     return tx
 
 
-def _remember_encoding(tx: Tx, data: bytes) -> None:
+def _remember_encoding(tx: BlockTx, data: bytes) -> None:
     """Fill `_tx_memo` for a tx just decoded from `data`, its canonical encoding, by slicing.
 
     Why: every tx a node decodes is then hashed (txid) and its encoding needed again; packing
@@ -495,31 +506,117 @@ def _remember_encoding(tx: Tx, data: bytes) -> None:
     first five items are the core, so the txid's preimage is a 5-array header followed by
     those items' bytes, and the full encoding is `data` itself.
     """
-    if data[:1] != _TX_ARRAY_HEADER:
+    core_len = 6 if type(tx) is CreditTransfer else 5  # the fields the id covers
+    if data[:1] != _ARRAY_HEADERS[core_len + 1]:
         return
     unpacker = msgpack.Unpacker(max_buffer_size=len(data))
     unpacker.feed(data)
     unpacker.read_array_header()
-    for _ in range(5):
+    for _ in range(core_len):
         unpacker.skip()
-    entry = (tx, TxId(sha256(_CORE_ARRAY_HEADER + data[1:unpacker.tell()])), data)
+    entry = (tx, TxId(sha256(_ARRAY_HEADERS[core_len] + data[1:unpacker.tell()])), data)
     if len(_tx_memo) >= _TX_MEMO_SIZE:
         _tx_memo.clear()
     _tx_memo[id(tx)] = entry
 
 
-_TX_ARRAY_HEADER = msgpack.Packer().pack_array_header(6)
-_CORE_ARRAY_HEADER = msgpack.Packer().pack_array_header(5)
+_ARRAY_HEADERS = {n: msgpack.Packer().pack_array_header(n) for n in (5, 6, 7)}
 
 
-def txid(tx: Tx) -> TxId:
-    """SHA-256 of the tx without its witnesses: signatures can't change it."""
+def txid(tx: BlockTx) -> TxId:
+    """SHA-256 of the tx (or credit transfer) without its witnesses: signatures can't change
+    it."""
     return _tx_memo_entry(tx)[1]
 
 
-def tx_size(tx: Tx) -> int:
+def tx_size(tx: BlockTx) -> int:
     """Bytes of the full encoding, witnesses included: what the fee pays for."""
     return len(encode_tx(tx))
+
+
+# -- credit transfers (docs/CREDIT.md, PROTOCOL.md 4) ----------------------------------------
+#
+# A credit transfer is an item of Block.txs like a coin tx; its array opens with CREDIT_VERSION
+# (16) where a coin tx's opens with its version (1), and it has 7 fields where a coin tx has 6,
+# so neither can be read as the other. Its id hashes the first six (a 6-array), a coin txid the
+# first five (a 5-array) and a block hash a 13-array: no two kinds share a preimage.
+
+
+def credit_core_obj(t: CreditTransfer) -> tuple[Obj, ...]:
+    """The fields its id (and so every signature) covers: all but the witness."""
+    return (CREDIT_VERSION, t.chain_id, t.sender, t.sequence,
+            tuple((p.amount, p.lock) for p in t.payments), t.memo)
+
+
+def _credit_witness_obj(t: CreditTransfer) -> Obj:
+    w = t.witness
+    return () if w is None else ((policy_obj(w.policy), w.signatures),)
+
+
+def credit_transfer_obj(t: CreditTransfer) -> Obj:
+    return (*credit_core_obj(t), _credit_witness_obj(t))
+
+
+def _payment_from(obj: Obj, what: str) -> CreditPayment:
+    amount, lock = expect_array(obj, 2, what)
+    return CreditPayment(expect_uint(amount, f"{what}.amount", hi=MAX_CREDIT, lo=1),
+                         Lock(expect_bytes(lock, f"{what}.lock", size=32)))
+
+
+def credit_transfer_from(obj: Obj, what: str = "credit_transfer") -> CreditTransfer:
+    version, chain_id, sender, sequence, payments, memo, wits = expect_array(obj, 7, what)
+    expect_version(version, CREDIT_VERSION, what)
+    witnesses = expect_items(wits, f"{what}.witness", _witness_from, 1)
+    return CreditTransfer(
+        chain_id=expect_chain_id(chain_id, f"{what}.chain_id"),
+        sender=Lock(expect_bytes(sender, f"{what}.sender", size=32)),
+        sequence=expect_uint(sequence, f"{what}.sequence"),
+        payments=expect_items(payments, f"{what}.payments", _payment_from, MAX_CREDIT_PAYMENTS),
+        memo=expect_bytes(memo, f"{what}.memo", max_len=MAX_MEMO),
+        witness=witnesses[0] if witnesses else None,
+    )
+
+
+def encode_credit_transfer(t: CreditTransfer) -> bytes:
+    return encode_tx(t)
+
+
+_decoded_credit: dict[bytes, CreditTransfer] = {}  # like `_decoded_txs`, for credit transfers
+
+
+def decode_credit_transfer(data: bytes) -> CreditTransfer:
+    if not isinstance(data, bytes):
+        return decode_canonical(data, "credit_transfer", credit_transfer_from)
+    found = _decoded_credit.get(data)
+    if found is None:
+        found = decode_canonical(data, "credit_transfer", credit_transfer_from)
+        _remember_encoding(found, data)
+        if len(_decoded_credit) >= _DECODED_TX_SIZE:
+            _decoded_credit.clear()
+        _decoded_credit[data] = found
+    return found
+
+
+def block_tx_obj(t: BlockTx) -> Obj:
+    return credit_transfer_obj(t) if isinstance(t, CreditTransfer) else tx_obj(t)
+
+
+def block_tx_from(obj: Obj, what: str = "tx") -> BlockTx:
+    """An item of Block.txs: a credit transfer if it opens with CREDIT_VERSION, else a coin tx."""
+    if isinstance(obj, tuple) and obj and type(obj[0]) is int and obj[0] == CREDIT_VERSION:
+        return credit_transfer_from(obj, what)
+    return tx_from(obj, what)
+
+
+def decode_block_tx(data: bytes) -> BlockTx:
+    """A coin tx or a credit transfer, told apart by the format number that opens it (the byte
+    after a canonical array header: 01 for a coin tx, 10 for a credit transfer)."""
+    if isinstance(data, bytes):
+        if data[1:2] == b"\x10":
+            return decode_credit_transfer(data)
+        if data[1:2] == b"\x01":
+            return decode_tx(data)
+    return decode_canonical(data, "tx", block_tx_from)
 
 
 # -- blocks -----------------------------------------------------------------------------------
@@ -566,7 +663,7 @@ def block_hash(h: BlockHeader) -> BlockHash:
 
 
 def block_obj(b: Block) -> Obj:
-    return (header_obj(b.header), tuple(tx_obj(t) for t in b.txs), b.last_commit,
+    return (header_obj(b.header), tuple(block_tx_obj(t) for t in b.txs), b.last_commit,
             b.evidence, b.actions)
 
 
@@ -574,7 +671,7 @@ def block_from(obj: Obj, what: str = "block") -> Block:
     header, txs, last_commit, evidence, actions = expect_array(obj, 5, what)
     return Block(
         header=header_from(header, f"{what}.header"),
-        txs=expect_items(txs, f"{what}.txs", tx_from),
+        txs=expect_items(txs, f"{what}.txs", block_tx_from),
         last_commit=expect_bytes(last_commit, f"{what}.last_commit"),
         evidence=expect_items(evidence, f"{what}.evidence", expect_bytes),
         actions=expect_items(actions, f"{what}.actions", expect_bytes),
@@ -638,7 +735,8 @@ def _decode_block_spliced(data: bytes) -> Block | None:
     """The block, decoded piece by piece so each tx goes through `decode_tx` (and its memo).
 
     The inverse of `encode_block`'s splice: a canonical block is a 5-array header, the header's
-    encoding, a tx-array header, each tx's canonical encoding, then three canonical values. Each
+    encoding, a tx-array header, each item's canonical encoding (a coin tx or a credit
+    transfer, `decode_block_tx`), then three canonical values. Each
     piece is decoded by its own strict decoder, and the array headers must be the shortest, so
     what this accepts is exactly what `decode_canonical(data, "block", block_from)` accepts, with
     the same result. On anything else it returns None and the strict path decides (and says why).
@@ -665,7 +763,7 @@ def _decode_block_spliced(data: bytes) -> Block | None:
         count = unpacker.read_array_header()
         if data[at:unpacker.tell()] != msgpack.Packer().pack_array_header(count):
             return None
-        txs = tuple(decode_tx(piece()) for _ in range(count))
+        txs = tuple(decode_block_tx(piece()) for _ in range(count))
         tail = [piece() for _ in range(3)]
         if unpacker.tell() != len(data):
             return None

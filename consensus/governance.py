@@ -54,10 +54,11 @@ from consensus.codec import (
     validator_from,
     validators_obj,
 )
-from consensus.crypto import PrivateKey, tagged_hash
+from consensus.credit import LimitChange
+from consensus.crypto import PrivateKey, sha256, tagged_hash
 from consensus.errors import DecodeError, InvalidSignature, ParamsError, ValidationError, WrongChain
 from consensus.params import ChainParams, check_param
-from consensus.types import BlockHash, Lock, PublicKey, Validator
+from consensus.types import MAX_CREDIT, BlockHash, Lock, PublicKey, Validator
 from consensus.votes import MAX_VALIDATORS
 
 ACTION_VERSION = 1  # an action without a reference
@@ -180,13 +181,23 @@ class SetTreasury:
     lock: Lock
 
 
+@dataclass(frozen=True, slots=True)
+class SetCreditLimit:
+    """The credit line the assembly grants an account (consensus.credit); 0 withdraws it. A
+    limit below the account's debt is allowed: the account then can't send until repaid."""
+
+    lock: Lock
+    limit: int  # 0..MAX_CREDIT base units
+
+
 ActionBody = (
     AddValidator | RemoveValidator | RekeyValidator | ReadmitValidator | SetParam | SetGovernors
-    | SetTreasury
+    | SetTreasury | SetCreditLimit
 )
 
 _KIND_ADD, _KIND_REMOVE, _KIND_REKEY, _KIND_READMIT = 1, 2, 3, 4
 _KIND_PARAM, _KIND_GOVERNORS, _KIND_TREASURY = 5, 6, 7
+_KIND_CREDIT_LIMIT = 8
 _KIND_RECOVERY = 16
 
 
@@ -206,6 +217,8 @@ def body_obj(body: ActionBody) -> Obj:
             return (_KIND_GOVERNORS, governors, threshold)
         case SetTreasury(lock):
             return (_KIND_TREASURY, lock)
+        case SetCreditLimit(lock, limit):
+            return (_KIND_CREDIT_LIMIT, lock, limit)
     raise GovernanceError("unknown_action", f"not a governance action body: {body!r}")
 
 
@@ -237,6 +250,10 @@ def body_from(obj: Obj, what: str = "action.body") -> ActionBody:
     if kind == _KIND_TREASURY:
         _, lock = expect_array(obj, 2, what)
         return SetTreasury(Lock(expect_bytes(lock, f"{what}.lock", size=32)))
+    if kind == _KIND_CREDIT_LIMIT:
+        _, lock, limit = expect_array(obj, 3, what)
+        return SetCreditLimit(Lock(expect_bytes(lock, f"{what}.lock", size=32)),
+                              expect_uint(limit, f"{what}.limit", hi=MAX_CREDIT))
     raise DecodeError(f"{what}: unknown action kind {kind}")
 
 
@@ -445,6 +462,20 @@ def decode_block_action(data: bytes) -> BlockAction:
     return decode_canonical(data, "action", block_action_from)
 
 
+def credit_limit_changes(actions: tuple[bytes, ...]) -> tuple[LimitChange, ...]:
+    """The SetCreditLimit actions among a block's (already applied) actions, in order.
+
+    The block after theirs applies them (`consensus.credit.apply_credit`), so an action
+    included at h governs the transfers of h + 2 on, like every other action.
+    """
+    changes: list[LimitChange] = []
+    for raw in actions:
+        action = decode_block_action(raw)
+        if isinstance(action, SignedAction) and isinstance(action.body, SetCreditLimit):
+            changes.append(LimitChange(action.body.lock, action.body.limit, sha256(raw)))
+    return tuple(changes)
+
+
 # -- the rules --------------------------------------------------------------------------------
 
 
@@ -568,6 +599,11 @@ def apply_action(
             return replace(config, governors=governors, governor_threshold=threshold), suspended
         case SetTreasury(lock):
             return replace(config, treasury_lock=lock), suspended
+        case SetCreditLimit(_, limit):
+            if not 0 <= limit <= MAX_CREDIT:
+                raise GovernanceError("credit_limit_out_of_range",
+                                      f"a credit limit is 0 to {MAX_CREDIT} base units")
+            return config, suspended  # credit accounts are not config: see credit_limit_changes
     raise GovernanceError("unknown_action", type(body).__name__)
 
 
