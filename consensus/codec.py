@@ -786,17 +786,38 @@ def _decode_block_spliced(data: bytes) -> Block | None:
 
 # -- parameters, validators and genesis -------------------------------------------------------
 
-PARAMS_VERSION = 1
+PARAMS_VERSION = 1  # the 13 parameters the chain started with
+PARAMS_VERSION_CREDIT = 2  # and the three mutual-credit parameters after them (issue 15)
+_V1_COUNT = 13
+# What a version 1 encoding means for the parameters it lacks. Part of the encoding: these
+# values never change, whatever ChainParams' defaults become.
+_V1_IMPLIED = (1, 16, 64)  # credit_sender_min_balance, credit_block_cap, credit_pool_cap
 
 
 def params_obj(p: ChainParams) -> Obj:
-    return (PARAMS_VERSION, *p.as_tuple())
+    """Version 1 while the credit parameters are the values it implies, so every chain made
+    before them (its genesis, headers and states) keeps its bytes and hashes; else version 2."""
+    values = p.as_tuple()
+    if values[_V1_COUNT:] == _V1_IMPLIED:
+        return (PARAMS_VERSION, *values[:_V1_COUNT])
+    return (PARAMS_VERSION_CREDIT, *values)
 
 
 def params_from(obj: Obj, what: str = "params") -> ChainParams:
-    items = expect_array(obj, 1 + len(PARAM_NAMES), what)
-    expect_version(items[0], PARAMS_VERSION, what)
-    values = {n: expect_uint(v, f"{what}.{n}") for n, v in zip(PARAM_NAMES, items[1:], strict=True)}
+    if not isinstance(obj, tuple):
+        raise DecodeError(f"{what}: expected an array, got {_kind(obj)}")
+    version = expect_uint(obj[0] if obj else None, f"{what}.version")
+    if version == PARAMS_VERSION:
+        items = expect_array(obj, 1 + _V1_COUNT, what)[1:] + _V1_IMPLIED
+    elif version == PARAMS_VERSION_CREDIT:
+        items = expect_array(obj, 1 + len(PARAM_NAMES), what)[1:]
+        if items[_V1_COUNT:] == _V1_IMPLIED:
+            raise DecodeError(f"{what}: not the canonical encoding (version 2 with the credit "
+                              "parameters version 1 implies)")
+    else:
+        raise DecodeError(f"{what}: unsupported version {version} (this node reads "
+                          f"{PARAMS_VERSION} and {PARAMS_VERSION_CREDIT})")
+    values = {n: expect_uint(v, f"{what}.{n}") for n, v in zip(PARAM_NAMES, items, strict=True)}
     try:
         return ChainParams(**values)
     except ParamsError as exc:

@@ -153,12 +153,13 @@ def test_every_type_rejects_generic_malformations(name: str, kind: str) -> None:
     _rejects(decode, build(_tree(value), data), name, *words)
 
 
-@pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis"])
+@pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis",
+                                  "credit_transfer"])
 def test_every_versioned_type_rejects_another_version(name: str) -> None:
     decode, _, value = TYPES[name]
     tree = _tree(value)
-    tree[0] = 2
-    _rejects(decode, _pack(tree), "unsupported version 2")
+    tree[0] = 3 if name == "params" else 2  # params have versions 1 and 2
+    _rejects(decode, _pack(tree), f"unsupported version {tree[0]}")
 
 
 @pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis"])
@@ -305,10 +306,14 @@ OTHER_ROWS: list[tuple[str, str, tuple[int, ...], object, tuple[str, ...]]] = [
     ("genesis_allocation_zero", "genesis", (4, 0, 0), 0, ("genesis.allocations[0].amount",)),
     ("genesis_supply_over_max", "genesis", (4,), [[10**17, bytes(32)], [1, bytes(32)]],
      ("genesis.allocations", "total supply is over")),
-    ("genesis_params_extra", "genesis", (8,), [1, *PARAMS.as_tuple(), 5],
+    ("genesis_params_extra", "genesis", (8,), [1, *PARAMS.as_tuple()[:13], 5],
      ("genesis.params", "extra fields")),
-    ("genesis_params_missing", "genesis", (8,), [1, *PARAMS.as_tuple()[:-1]],
+    ("genesis_params_missing", "genesis", (8,), [1, *PARAMS.as_tuple()[:12]],
      ("genesis.params", "missing fields")),
+    ("genesis_params_v2_missing", "genesis", (8,), [2, *PARAMS.as_tuple()[:13]],
+     ("genesis.params", "missing fields")),
+    ("genesis_params_v2_implied_credit", "genesis", (8,), [2, *PARAMS.as_tuple()],
+     ("genesis.params", "not the canonical encoding")),
     ("genesis_treasury_str", "genesis", (9,), "t" * 32, ("genesis.treasury_lock", "got text")),
     ("genesis_governor_short", "genesis", (6, 0), b"\x02" * 32, ("genesis.governors[0]",)),
     ("policy_threshold_256", "policy", (1,), 256, ("policy.threshold", "outside")),
@@ -329,7 +334,22 @@ def test_other_types_rejection_table(
 def test_params_field_order_is_the_declared_order() -> None:
     tree = _tree(PARAMS)
     assert tree[0] == codec.PARAMS_VERSION
-    assert tree[1:] == [getattr(PARAMS, n) for n in PARAM_NAMES]
+    assert tree[1:] == [getattr(PARAMS, n) for n in PARAM_NAMES[:13]]
+    credit = replace(PARAMS, credit_block_cap=17)
+    tree = _tree(credit)
+    assert tree[0] == codec.PARAMS_VERSION_CREDIT
+    assert tree[1:] == [getattr(credit, n) for n in PARAM_NAMES]
+    assert codec.decode_params(codec.encode_params(credit)) == credit
+
+
+def test_version_1_params_mean_the_credit_parameters_they_always_meant() -> None:
+    """A chain made before the credit parameters keeps its params bytes, so its genesis hash,
+    headers and stored states: version 1 implies 1, 16 and 64, whatever the defaults become."""
+    old = codec.decode_params(bytes.fromhex(
+        "9e0101cd03e8ce000186a0cd2710ce007a1200ccc8cd1388cd03e8cd01f4ccfa03ce0036ee80cd2710"))
+    assert (old.credit_sender_min_balance, old.credit_block_cap, old.credit_pool_cap) == \
+        (1, 16, 64)
+    assert codec.encode_params(old)[:1] == b"\x9e"  # 14 elements: version 1
 
 
 # -- txids, hashes and what they cover ---------------------------------------------------------
