@@ -35,7 +35,7 @@ from typing import Protocol
 
 from consensus.codec import tx_size, txid
 from consensus.crypto import PrivateKey, tagged_hash
-from consensus.errors import ValidationError, WrongChain
+from consensus.errors import InvalidSignature, ValidationError, WrongChain
 from consensus.ledger import SignatureCache, UtxoView, check_witness
 from consensus.params import ChainParams
 from consensus.types import (
@@ -182,7 +182,7 @@ def check_transfer_shape(t: CreditTransfer, params: ChainParams, chain_id: str) 
     if total > MAX_CREDIT:
         raise ValidationError("amount_overflow", "payments sum beyond the maximum amount")
     if t.witness is None:
-        raise ValidationError("missing_witness", "a credit transfer carries its sender's witness")
+        raise InvalidSignature("missing_witness", "a credit transfer carries its sender's witness")
     return total
 
 
@@ -230,7 +230,7 @@ def check_transfer_witness(t: CreditTransfer, sig_cache: SignatureCache | None =
     if sig_cache is not None and key in sig_cache:
         return
     if t.witness is None:
-        raise ValidationError("missing_witness", "a credit transfer carries its sender's witness")
+        raise InvalidSignature("missing_witness", "a credit transfer carries its sender's witness")
     check_witness(t.witness, t.sender, credit_sighash(t), "sender")
     if sig_cache is not None:
         sig_cache.add(key)

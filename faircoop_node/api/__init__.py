@@ -23,6 +23,7 @@ from faircoop_node.api import (
     actions,
     addresses,
     chain,
+    credit,
     governance,
     metrics,
     offload,
@@ -57,7 +58,8 @@ def create_app(
     app[KEEPALIVE_S] = keepalive_s
     app[stream.SLOTS] = stream.StreamSlots(limits.max_streams)
     offload.install(app, limits)
-    for module in (chain, txs, addresses, governance, actions, stream, metrics, openapi):
+    for module in (chain, txs, addresses, credit, governance, actions, stream, metrics,
+                   openapi):
         app.router.add_routes(module.routes)
     app.on_shutdown.append(stream.close_streams)
     return app

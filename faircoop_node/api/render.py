@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from consensus.address import encode_address
 from consensus.codec import encode_header, encode_tx, tx_size
-from consensus.types import Block, BlockHash, Tx, TxId
+from consensus.types import Block, BlockHash, BlockTx, CreditTransfer, Tx, TxId
 
 Json = dict[str, object]
 
@@ -57,6 +57,33 @@ def status_json(
         "block_hash": hex_or_none(block_hash),
         "position": position,
         "certificate_hex": hex_or_none(certificate),
+    }
+
+
+def block_tx_json(tx: BlockTx, tid: TxId, network: str, fee: int | None, status: Json
+                  ) -> Json:
+    """A coin tx (`tx_json`) or a credit transfer (`credit_transfer_json`)."""
+    if isinstance(tx, CreditTransfer):
+        return credit_transfer_json(tx, tid, network, status)
+    return tx_json(tx, tid, network, fee, status)
+
+
+def credit_transfer_json(t: CreditTransfer, tid: TxId, network: str, status: Json) -> Json:
+    return {
+        "kind": "credit_transfer",
+        "txid": tid.hex(),
+        "hex": encode_tx(t).hex(),
+        "sender": encode_address(t.sender, network),
+        "sender_lock": t.sender.hex(),
+        "sequence": t.sequence,
+        "payments": [
+            {"amount": p.amount, "address": encode_address(p.lock, network), "lock": p.lock.hex()}
+            for p in t.payments
+        ],
+        "total": sum(p.amount for p in t.payments),
+        "memo_hex": t.memo.hex(),
+        "size": tx_size(t),
+        "status": status,
     }
 
 

@@ -232,6 +232,8 @@ def judge_action(state: ChainState, raw: bytes, held: Container[bytes]
 _SENDER_FAULTS = frozenset({
     "no_inputs", "no_outputs", "memo_too_long", "amount_range", "amount_overflow",
     "duplicate_input", "policy_mismatch", "outputs_exceed_inputs",
+    "credit_no_payments", "credit_too_many_payments", "credit_self_payment",
+    "credit_duplicate_recipient",
 })
 
 

@@ -153,6 +153,9 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         ("/api/v1/governance/history", "?after=3.0", {}),
         ("/api/v1/governance/history", "?after=x", {}),
         ("/api/v1/openapi.json", "", {}),
+        ("/api/v1/credit", "", {}), ("/api/v1/credit/{address}", "", {"address": alice}),
+        ("/api/v1/credit/{address}", "", {"address": "typo"}),
+        ("/api/v1/credit/{address}/history", "", {"address": alice}),
     ]
     seen: set[str] = set()
     async with serve(scene.node) as client:

@@ -145,7 +145,8 @@ CASES: dict[str, Case] = {
                                 "credit_duplicate_recipient"),
     "payments_overflow": Case(lambda: transfer(payments=((LN, MAX_CREDIT), (LR, 1))),
                               "amount_overflow"),
-    "missing_witness": Case(lambda: replace(transfer(), witness=None), "missing_witness"),
+    "missing_witness": Case(lambda: replace(transfer(), witness=None), "missing_witness",
+                            InvalidSignature),
     # -- the sender's account ------------------------------------------------------------------
     "never_touched_account": Case(lambda: transfer(PN, (N_KEY,), ((LA, 1),)),
                                   "credit_not_admitted"),
