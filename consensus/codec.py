@@ -609,14 +609,13 @@ def block_tx_from(obj: Obj, what: str = "tx") -> BlockTx:
 
 
 def decode_block_tx(data: bytes) -> BlockTx:
-    """A coin tx or a credit transfer, told apart by the format number that opens it (the byte
-    after a canonical array header: 01 for a coin tx, 10 for a credit transfer)."""
-    if isinstance(data, bytes):
-        if data[1:2] == b"\x10":
-            return decode_credit_transfer(data)
-        if data[1:2] == b"\x01":
-            return decode_tx(data)
-    return decode_canonical(data, "tx", block_tx_from)
+    """A coin tx or a credit transfer, told apart by the number that opens it (the byte after
+    a canonical array header: 10 for a credit transfer, a coin tx's version otherwise)."""
+    if not isinstance(data, bytes):
+        return decode_canonical(data, "tx", block_tx_from)
+    if data[1:2] == b"\x10":
+        return decode_credit_transfer(data)
+    return decode_tx(data)
 
 
 # -- blocks -----------------------------------------------------------------------------------

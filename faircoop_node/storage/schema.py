@@ -22,7 +22,7 @@ answers an address query without touching anything else.
 | governance      | `g` + height + position               | checksum (8) + the action's bytes  |
 | credit account  | `k` + lock                            | balance, limit, sequence, lines    |
 | credit history  | `y` + lock + height + position        | kind, amount, balance, ref, memo   |
-| credit totals   | `n`                                   | accounts, lines, sums              |
+| credit totals   | `z`                                   | accounts, lines, sums              |
 
 Hashes, txids and locks are 32 bytes; heights and amounts 8; indexes and positions 4.
 
@@ -81,7 +81,7 @@ EVIDENCE: Final = b"e"
 GOVERNANCE: Final = b"g"
 CREDIT_ACCOUNT: Final = b"k"
 CREDIT_HISTORY: Final = b"y"
-CREDIT_TOTALS: Final = b"n"  # one key: the prefix itself
+CREDIT_TOTALS: Final = b"z"  # one key: the prefix itself
 
 # Keyspaces derived from the blocks: `reindex` deletes and rebuilds exactly these.
 DERIVED_PREFIXES: Final = (UTXO, TX, ADDR_UTXO, ADDR_SUMMARY, ADDR_HISTORY, EVIDENCE, GOVERNANCE,
