@@ -241,6 +241,18 @@ class NodeClient:
         Raises ActionRejected with the governance rule."""
         return await self._request("POST", "actions", json_body={"action": action_hex})
 
+    async def credit(self, address: str) -> Json:
+        """A credit account: balance, limit, available, sequence, what the mempool holds."""
+        return await self._request("GET", f"credit/{address}")
+
+    async def credit_history(self, address: str, limit: int = MAX_PAGE) -> Json:
+        """A credit account's transfers and limit changes, newest first."""
+        return await self._request("GET", f"credit/{address}/history",
+                                   params={"limit": str(limit)})
+
+    async def credit_totals(self) -> Json:
+        return await self._request("GET", "credit")
+
 
 async def read_capped(resp: aiohttp.ClientResponse, limit: int, path: str) -> bytes:
     """The body, or AnswerTooLarge as soon as it is known to exceed `limit` bytes."""
@@ -352,3 +364,12 @@ class SyncNodeClient:
 
     def submit_action(self, action_hex: str) -> Json:
         return self._run(lambda: self._async.submit_action(action_hex))
+
+    def credit(self, address: str) -> Json:
+        return self._run(lambda: self._async.credit(address))
+
+    def credit_history(self, address: str, limit: int = MAX_PAGE) -> Json:
+        return self._run(lambda: self._async.credit_history(address, limit))
+
+    def credit_totals(self) -> Json:
+        return self._run(self._async.credit_totals)

@@ -227,3 +227,11 @@ class ReceiptInvalid(WalletError):
 
 class ChainMismatch(WalletError):
     """The node serves another chain (chain id or genesis) than the wallet's."""
+
+
+class CreditLimitExceeded(WalletError):
+    """A credit transfer over what its sender may send: its balance plus its limit, less what
+    its transfers waiting in the node's mempool take (refused by the wallet before anything is
+    signed, or by the node: rule `credit_limit_exceeded`)."""
+
+    rule = "credit_limit_exceeded"

@@ -16,6 +16,7 @@ from faircoop_common.clikit import (
     complete_path,
 )
 from wallet.cli.argtypes import positive_int, txid_arg
+from wallet.cli.credit_args import credit_commands
 from wallet.cli.gov_args import Adder, gov_commands
 
 PROGRAM = Program(
@@ -75,6 +76,14 @@ def build_parser(env: Environment) -> CliParser:
         examples=(f"{W} gov key", f"{W} gov propose add-validator --name 'Coop Five' "
                   "--pubkey 02ab... --ref URI --out p.json", f"{W} gov sign p.json",
                   f"{W} gov submit p.json")).add_commands("gov_command"), add)
+    credit_commands(add(
+        commands, "credit", summary="mutual credit: an account, paying in credit, its history",
+        description="Mutual credit: accounts keyed by address, with a limit the assembly "
+                    "grants through governance; a debt below 0 is allowed down to -limit, and "
+                    "all balances sum to 0. Paying in credit needs no coins and no fee. "
+                    "docs/CREDIT.md explains how a coop's assembly runs it.",
+        examples=(f"{W} credit status", f"{W} credit send tfair1... 25 --wait",
+                  f"{W} credit history")).add_commands("credit_command"), add)
     _receipt_commands(add(
         commands, "receipt", summary="finality receipts: export one, verify one offline",
         description="A receipt proves a payment final: the tx, its block header, the Merkle "

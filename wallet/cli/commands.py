@@ -399,12 +399,15 @@ async def cmd_receipt_verify(cli: Cli) -> None:
                               genesis_hash=_genesis_hash_arg(gh_hex),
                               trusted_validators_hash=trusted)
     paid = render.receipt_outputs(receipt)
+    sender = render.receipt_credit_sender(receipt)
     cli.out(f"valid: tx {verified.txid.hex()} is " + render.verified_line(verified))
+    if sender is not None:
+        cli.out(f"  credit transfer from {sender}")
     for addr, amount in paid:
         cli.out(f"  {format_coins(amount):>20}  to {addr}")
     cli.emit({"command": "receipt verify", "valid": True, "txid": verified.txid.hex(),
               **render.verified_json(verified), "network": receipt.network,
-              "network_checked": True,
+              "network_checked": True, "credit_sender": sender,
               "outputs": [{"address": a, "amount": m} for a, m in paid]})
 
 

@@ -13,7 +13,7 @@ W = "faircoop-wallet"
 Adder = Callable[..., CliParser]  # add(group, name, **kwargs), with the common options
 
 PROPOSE_KINDS = ("add-validator", "remove-validator", "rekey-validator", "readmit-validator",
-                 "set-param", "set-governors", "set-treasury", "recovery")
+                 "set-param", "set-governors", "set-treasury", "set-credit-limit", "recovery")
 
 
 def gov_commands(group: Commands, add: Adder) -> None:
@@ -165,6 +165,14 @@ def _propose_commands(group: Commands, add: Adder) -> None:
              "multisig treasury) from two blocks after inclusion.",
              f"tfair1... {tail}")
     p.add_argument("address", help="the treasury's new address")
+    p = kind("set-credit-limit", "grant (or change) a credit account's limit",
+             "Propose SetCreditLimit: the mutual-credit account ADDRESS (a member's credit "
+             "address, or a coop treasury's) may owe up to LIMIT units from two blocks after "
+             "inclusion; 0 withdraws the line. A limit below the account's debt is allowed: "
+             "it then can't send until it is back within it. docs/CREDIT.md.",
+             f"tfair1... 100 {tail}")
+    p.add_argument("address", help="the credit account's address")
+    p.add_argument("limit", help="units of credit, as a decimal string such as 100 (0: none)")
     p = kind("recovery", "install a new voting set on a chain that lost its quorum",
              "Propose a recovery: after the chain has made no block for recovery_after_ms, "
              "t governors install a new voting set against the last final block (its height "

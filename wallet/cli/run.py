@@ -12,6 +12,7 @@ from consensus.errors import AddressError
 from faircoop_common.clikit import ExitStatus
 from wallet.cli.args import PROGRAM, build_parser
 from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
+from wallet.cli.credit_commands import HANDLERS as CREDIT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
 from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
 from wallet.errors import (
@@ -22,6 +23,7 @@ from wallet.errors import (
     BadReference,
     ChainMismatch,
     ClaimedInputMismatch,
+    CreditLimitExceeded,
     DustOutput,
     FeeRateError,
     InsufficientFunds,
@@ -65,6 +67,7 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
+    (CreditLimitExceeded, ExitStatus.CREDIT_LIMIT_EXCEEDED, "credit_limit_exceeded"),
     (TxRejected, ExitStatus.TX_REJECTED, "tx_rejected"),
     (ActionRejected, ExitStatus.TX_REJECTED, "action_rejected"),
     (AddressError, ExitStatus.BAD_ADDRESS, "bad_address"),
@@ -90,7 +93,7 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
 )
 
 
-HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS}
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **CREDIT_HANDLERS}
 
 
 def kind_of(exc: BaseException) -> str:
@@ -127,4 +130,6 @@ def _command_name(args: argparse.Namespace) -> str:
         name = f"receipt_{args.receipt_command}"
     elif name == "gov":
         name = f"gov_{args.gov_command}"
+    elif name == "credit":
+        name = f"credit_{args.credit_command}"
     return name.replace("-", "_")
