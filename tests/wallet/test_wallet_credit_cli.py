@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from consensus import codec
-from consensus.types import COIN, CreditTransfer
+from consensus.credit import new_transfer, sign_credit_transfer
+from consensus.types import COIN, CreditTransfer, SpendPolicy
+from tests.builders import CHAIN_ID
 from tests.wallet.credit_world import (
     CREDIT_LOCKS,
     TREASURY,
@@ -20,8 +22,13 @@ from tests.wallet.credit_world import (
     credit_world,
     treasury_lock,
 )
+from tests.wallet.wallet_cli_harness import ACCOUNTS
+from wallet import credit
 from wallet.cli import ExitStatus
+from wallet.client import NodeClient
 from wallet.credit_partial import load_partial
+from wallet.errors import CreditLimitExceeded
+from wallet.keys import RECEIVE
 
 UNIT = COIN
 
@@ -171,3 +178,15 @@ def test_a_credit_receipt_verifies_offline(world: CreditWorld) -> None:
     Path(w.path("forged.receipt")).write_text(text)
     forged = w.h.run("receipt", "verify", w.path("forged.receipt"), password=None)
     assert forged.code == ExitStatus.NOT_FINAL
+
+
+async def test_the_nodes_refusal_for_the_limit_is_the_same_error(world: CreditWorld) -> None:
+    """A transfer the wallet did not check (another tool, a stale view) is refused by the
+    node; the library names it CreditLimitExceeded too, so the CLI's exit code is 13."""
+    key = ACCOUNTS[0].private_key(RECEIVE, 0)
+    policy = SpendPolicy.single(key.public_key)
+    t = sign_credit_transfer(new_transfer(CHAIN_ID, CREDIT_LOCKS[0], 0,
+                                          [(CREDIT_LOCKS[1], 100 * UNIT + 1)]), policy, [key])
+    async with NodeClient(world.h.url) as client:
+        with pytest.raises(CreditLimitExceeded, match="refused"):
+            await credit.send(client, t)
