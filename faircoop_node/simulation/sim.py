@@ -17,7 +17,9 @@ insertion order, so a seed replays exactly; `trace_hash` fingerprints every proc
 Checks:
 - *safety*: no two honest nodes ever hold different blocks at one height;
 - *liveness*: after the last fault heals, every honest node reaches the goal height within
-  `liveness_bound_ms` of simulated time.
+  `liveness_bound_ms` of simulated time;
+- *credit* (with `credit=True`, `credit.py`): every honest node holds the same credit accounts
+  at every height, their balances sum to zero, and no account sends below minus its limit.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ from faircoop_node.node.contract import NoTxs
 from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions, run_now
 from faircoop_node.node.signing import decode_signed_record, rejoin_floor
 from faircoop_node.node.sync import store_range
+from faircoop_node.simulation.credit import GOAL_HEIGHT as CREDIT_GOAL
+from faircoop_node.simulation.credit import CreditLoad
 from faircoop_node.simulation.faults import (
     CrashPlan,
     FaultPlan,
@@ -118,6 +122,7 @@ class SimConfig:
     behaviours: tuple[str, ...] = ()  # Byzantine behaviours, in node order; drawn if empty
     rules: str = "auto"  # "chainstate" (or "auto"): the node's own chain-state rules
     max_events: int = 3_000_000
+    credit: bool = False  # credit lines granted, and credit transfers in every node's pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,7 @@ class SimResult:
     events: int
     trace_hash: str
     stats: tuple[tuple[str, int], ...] = ()  # fault name -> times it struck
+    credit_transfers: int = 0  # credit transfers the honest nodes committed
 
     @property
     def ok(self) -> bool:
@@ -153,7 +159,7 @@ class SimResult:
         return (
             f"python scripts/simulate.py --validators {c.validators} --byzantine {c.byzantine}"
             f" --seeds {c.seed}:{c.seed + 1} --faults {faults} --heights {c.heights}"
-            f" --rules {c.rules}"
+            f" --rules {c.rules}" + (" --credit" if c.credit else "")
         )
 
 
@@ -330,6 +336,10 @@ class Simulation:
         n = config.validators
         self.genesis = sim_genesis(n, config.params)
         self.genesis_id = genesis_hash(self.genesis)
+        self.credit = (CreditLoad.build(random.Random(f"credit-{config.seed}"),
+                                        self.genesis.chain_id, config.params, sim_keys(n),
+                                        self.genesis.governor_threshold)
+                       if config.credit else None)
         self.plan = plan or draw_plan(
             self.rng, n, config.byzantine, config.faults, config.window_ms, config.behaviours
         )
@@ -459,7 +469,8 @@ class Simulation:
         self.run_until(self.heal_ms)
         honest = self.honest_nodes()
         at_heal = max((n.height for n in honest), default=0)
-        goal = max(self.config.heights, at_heal + 1)
+        goal = max(self.config.heights, at_heal + 1,
+                   CREDIT_GOAL if self.credit is not None else 0)
         deadline = self.heal_ms + self.config.liveness_bound_ms
         recovered: int | None = None
         while self._queue and self._queue[0][0] <= deadline:
@@ -489,6 +500,7 @@ class Simulation:
             events=self.events,
             trace_hash=self.trace_hash,
             stats=tuple(sorted(self.stats.items())),
+            credit_transfers=0 if self.credit is None else self.credit.committed,
         )
 
     # -- a node's driver --
@@ -509,9 +521,13 @@ class Simulation:
         node.driver = ConsensusDriver(
             self.genesis, state, last_cert, node.key, validator=True,
             ledger=SimLedger(node.store, SignatureCache(1_000), sigs),
-            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock, pool=NoTxs(),
+            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock,
+            pool=NoTxs() if self.credit is None else self.credit.pool(node.store),
             on_commit=on_commit, options=DriverOptions(gossip_s=self.config.gossip_ms / 1000),
             sigs=sigs)
+        if self.credit is not None:  # governance as gossip would bring it
+            for action in self.credit.actions_due(node.height):
+                node.driver.add_action(action)
         if start:
             raw = node.store.get_last_signed()
             run_now(node.driver.start(decode_signed_record(raw) if raw is not None else None))
@@ -527,6 +543,8 @@ class Simulation:
                    (node.epoch, None))
         if not node.honest:
             return
+        if self.credit is not None:
+            self._credit_committed(node, height, c.block)
         first = self.commits.get(height)
         if first is None:
             self.commits[height] = (c.block_id, node.index)
@@ -536,6 +554,15 @@ class Simulation:
                 f"height {height}: node {node.index} committed {c.block_id[:6].hex()},"
                 f" node {first[1]} committed {first[0][:6].hex()}"
             )
+
+    def _credit_committed(self, node: SimNode, height: int, block: Block) -> None:
+        assert self.credit is not None
+        lowered = self.credit.lowered
+        self.violations += self.credit.observe(node.index, height, node.store, block.txs)
+        if self.credit.lowered and not lowered:  # the assembly cuts member 0's line: gossip it
+            for other in self.nodes:
+                if other.alive and other.driver is not None:
+                    other.driver.add_action(self.credit.lower)
 
     def _evidence_pooled(self, node: SimNode, ev: DuplicateVoteEvidence,
                          exclude: bytes | None) -> None:
