@@ -485,16 +485,25 @@ _decoded_txs: dict[bytes, Tx] = {}
 
 
 def decode_tx(data: bytes) -> Tx:
+    return _decode_memoized(data, _decoded_txs, "tx", tx_from)
+
+
+TxKind = TypeVar("TxKind", Tx, CreditTransfer)
+
+
+def _decode_memoized(data: bytes, memo: dict[bytes, TxKind], what: str,
+                     build: Callable[[Obj], TxKind]) -> TxKind:
+    """`decode_canonical`, through `memo` (bytes that decoded once decode to the same value)."""
     if not isinstance(data, bytes):  # bytearray, memoryview or junk: no memo
-        return decode_canonical(data, "tx", tx_from)
-    tx = _decoded_txs.get(data)
-    if tx is None:
-        tx = decode_canonical(data, "tx", tx_from)
-        _remember_encoding(tx, data)
-        if len(_decoded_txs) >= _DECODED_TX_SIZE:
-            _decoded_txs.clear()
-        _decoded_txs[data] = tx
-    return tx
+        return decode_canonical(data, what, build)
+    found = memo.get(data)
+    if found is None:
+        found = decode_canonical(data, what, build)
+        _remember_encoding(found, data)
+        if len(memo) >= _DECODED_TX_SIZE:
+            memo.clear()
+        memo[data] = found
+    return found
 
 
 def _remember_encoding(tx: BlockTx, data: bytes) -> None:
@@ -585,16 +594,7 @@ _decoded_credit: dict[bytes, CreditTransfer] = {}  # like `_decoded_txs`, for cr
 
 
 def decode_credit_transfer(data: bytes) -> CreditTransfer:
-    if not isinstance(data, bytes):
-        return decode_canonical(data, "credit_transfer", credit_transfer_from)
-    found = _decoded_credit.get(data)
-    if found is None:
-        found = decode_canonical(data, "credit_transfer", credit_transfer_from)
-        _remember_encoding(found, data)
-        if len(_decoded_credit) >= _DECODED_TX_SIZE:
-            _decoded_credit.clear()
-        _decoded_credit[data] = found
-    return found
+    return _decode_memoized(data, _decoded_credit, "credit_transfer", credit_transfer_from)
 
 
 def block_tx_obj(t: BlockTx) -> Obj:

@@ -24,14 +24,8 @@ from typing import Any
 
 import pytest
 
-from faircoop_node.devnet import Devnet, create_devnet, kill_leftovers
 from tests.e2e.helpers import wait_for
-from tests.e2e_wallet.test_wallet_devnet import (
-    WalletWorld,
-    _free_base_port,
-    _start,
-    closed_url,
-)
+from tests.e2e_wallet.test_wallet_devnet import WalletWorld, closed_url, devnet_world
 from wallet.cli import ExitStatus
 
 pytestmark = pytest.mark.slow
@@ -42,27 +36,8 @@ REF = "https://assembly.example/2026-12-05#credit"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletWorld]:
-    root = tmp_path_factory.mktemp("credit-e2e")
-    failures: list[str] = []
-    for attempt in range(3):
-        layout = create_devnet(root / f"devnet-{attempt}", validators=4,
-                               base_port=_free_base_port())
-        net = Devnet(layout)
-        try:
-            failure = _start(layout, net)
-            if failure is None:
-                work = root / "wallets"
-                work.mkdir()
-                yield WalletWorld(layout, net, layout.nodes[0].api_url, work)
-            else:
-                failures.append(failure)
-        finally:
-            codes = net.stop_all()
-            kill_leftovers(layout)
-        if failure is None:
-            assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
-            return
-    raise AssertionError("could not start a devnet in 3 attempts:\n" + "\n".join(failures))
+    with devnet_world(tmp_path_factory.mktemp("credit-e2e")) as started:
+        yield started
 
 
 def governor(world: WalletWorld, number: int) -> list[str]:

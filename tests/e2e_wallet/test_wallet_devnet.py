@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,14 @@ def _start(layout: DevnetLayout, net: Devnet) -> str | None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletWorld]:
-    root = tmp_path_factory.mktemp("wallet-e2e")
+    with devnet_world(tmp_path_factory.mktemp("wallet-e2e")) as started:
+        yield started
+
+
+@contextmanager
+def devnet_world(root: Path) -> Iterator[WalletWorld]:
+    """A started 4-validator devnet under `root` and its wallet world; every node stopped on
+    the way out, even on failure."""
     # A free range is only looked at; another test run may take it before our nodes bind it,
     # so a start that fails (or finds another chain on our ports) retries on a new range.
     failures: list[str] = []

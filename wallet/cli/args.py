@@ -15,7 +15,7 @@ from faircoop_common.clikit import (
     add_node_option,
     complete_path,
 )
-from wallet.cli.argtypes import positive_int, txid_arg
+from wallet.cli.argtypes import positive_int, txid_arg, wait_flags
 from wallet.cli.credit_args import credit_commands
 from wallet.cli.gov_args import Adder, gov_commands
 
@@ -156,14 +156,7 @@ def _pay_flags(p: CliParser) -> None:
     complete_path(p.add_argument(
         "--unsigned", metavar="FILE",
         help="write the unsigned tx as a partial-tx file to sign offline; nothing is sent"))
-    _wait_flags(p)
-
-
-def _wait_flags(p: CliParser) -> None:
-    p.add_argument("--wait", action="store_true",
-                   help="wait until the payment is final and verify it with a receipt")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                   help="with --wait: seconds to wait (default %(default)s)")
+    wait_flags(p)
 
 
 def _payment_commands(commands: Commands, add: Adder) -> None:
@@ -253,7 +246,7 @@ def _multisig_commands(group: Commands, add: Adder) -> None:
                         "broadcast it; --wait waits for finality and verifies it.",
             examples=(f"{W} multisig broadcast both.json --wait",))
     complete_path(p.add_argument("file", help="the partial-tx file"))
-    _wait_flags(p)
+    wait_flags(p)
 
 
 def _receipt_commands(group: Commands, add: Adder) -> None:

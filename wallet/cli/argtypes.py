@@ -28,3 +28,11 @@ def txid_arg(text: str) -> str:
     if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
         raise argparse.ArgumentTypeError(f"{text!r} is not a txid (64 hex digits)")
     return t
+
+
+def wait_flags(p: argparse.ArgumentParser, what: str = "payment") -> None:
+    """--wait and --timeout, as every command that sends something takes them."""
+    p.add_argument("--wait", action="store_true",
+                   help=f"wait until the {what} is final and verify it with a receipt")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="with --wait: seconds to wait (default %(default)s)")

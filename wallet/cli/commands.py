@@ -15,6 +15,7 @@ from consensus.errors import AddressError, FaircoopError
 from wallet import multisig, ops
 from wallet.amounts import format_coins, parse_coins
 from wallet.cli.env import Cli, UsageError
+from wallet.credit import SentCredit
 from wallet.errors import AmountError, ChainMismatch, NodeUnreachable, WalletFileError
 from wallet.keys import RECEIVE, generate_mnemonic, normalize_mnemonic
 from wallet.keystore import WalletSecrets
@@ -218,12 +219,14 @@ async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee]) -> None:
     cli.confirm(render.payment_summary(prepared))
     cli.unlock(wallet)
     sent = await wallet.send(prepared)
-    await _sent(cli, wallet, sent, {"command": cli.args.command,
+    await report_sent(cli, wallet, sent, {"command": cli.args.command,
                                     **render.payment_json(prepared)})
 
 
-async def _sent(cli: Cli, wallet: Wallet, sent: SentPayment, result: dict[str, Any]) -> None:
-    """Say it was sent; with --wait, wait for finality and prove it."""
+async def report_sent(cli: Cli, wallet: Wallet, sent: SentPayment | SentCredit,
+                      result: dict[str, Any]) -> None:
+    """Say it was sent (a payment or a credit transfer); with --wait, wait for finality and
+    prove it."""
     cli.out(f"sent: txid {sent.txid}")
     result["txid"] = sent.txid
     if cli.args.wait:
@@ -348,7 +351,7 @@ async def cmd_multisig_broadcast(cli: Cli) -> None:
     async with cli.open_wallet() as wallet:
         ptx = _partial(cli, cli.args.file, wallet.data)
         sent = await wallet.broadcast_partial(ptx)
-        await _sent(cli, wallet, sent, {"command": "multisig broadcast"})
+        await report_sent(cli, wallet, sent, {"command": "multisig broadcast"})
 
 
 # -- receipts ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ and a treasury's credit transfer as a partial file (docs/CREDIT.md)."""
 from __future__ import annotations
 
 from faircoop_common.clikit import CliParser, Commands, complete_path
-from wallet.cli.argtypes import positive_int
+from wallet.cli.argtypes import positive_int, wait_flags
 from wallet.cli.gov_args import Adder
 
 W = "faircoop-wallet"
@@ -14,13 +14,6 @@ def _treasury_flag(p: CliParser, what: str) -> None:
     p.add_argument("--treasury", metavar="NAME",
                    help=f"{what} a treasury registered in this wallet (name or address) "
                         "instead of this wallet's own account")
-
-
-def _wait_flags(p: CliParser) -> None:
-    p.add_argument("--wait", action="store_true",
-                   help="wait until the transfer is final and verify it with a receipt")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                   help="with --wait: seconds to wait (default %(default)s)")
 
 
 def credit_commands(group: Commands, add: Adder) -> None:
@@ -49,7 +42,7 @@ def credit_commands(group: Commands, add: Adder) -> None:
     _treasury_flag(p, "pay from")
     complete_path(p.add_argument("--out", metavar="FILE",
                                  help="with --treasury: the partial credit file to write"))
-    _wait_flags(p)
+    wait_flags(p, "transfer")
     p = add(group, "history", summary="a credit account's transfers and limit changes",
             description="Transfers sent and received and the limits governance set, newest "
                         "first, each with the balance after it.",
@@ -85,4 +78,4 @@ def credit_commands(group: Commands, add: Adder) -> None:
                         "broadcast it; --wait waits for finality and verifies it.",
             examples=(f"{W} credit broadcast both.json --wait",))
     complete_path(p.add_argument("file", help="the partial credit file"))
-    _wait_flags(p)
+    wait_flags(p, "transfer")

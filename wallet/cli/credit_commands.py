@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import wallet.cli.render as render
 from consensus.address import decode_address
 from wallet import credit_partial
 from wallet.amounts import format_coins, parse_units
+from wallet.cli.commands import report_sent
 from wallet.cli.env import Cli, UsageError
-from wallet.credit import CreditLine, CreditStatus, PreparedCredit, SentCredit
+from wallet.credit import CreditLine, CreditStatus, PreparedCredit
 from wallet.credit_partial import PartialCredit
 from wallet.errors import ChainMismatch
 from wallet.payments import Payee
-from wallet.session import Wallet
 from wallet.walletfile import WalletData
 
 
@@ -71,17 +70,6 @@ def _prepared_json(p: PreparedCredit) -> dict[str, Any]:
             "memo": p.transfer.memo.decode("utf-8", "replace")}
 
 
-async def _sent(cli: Cli, wallet: Wallet, sent: SentCredit, result: dict[str, Any]) -> None:
-    cli.out(f"sent: txid {sent.txid}")
-    result["txid"] = sent.txid
-    if cli.args.wait:
-        final = await wallet.wait_final(sent.txid, cli.args.timeout, progress=cli.progress)
-        cli.progress_done()
-        cli.out(render.verified_line(final.verified) + ", verified by this wallet")
-        result["receipt"] = {"final": True, **render.verified_json(final.verified)}
-    cli.emit(result)
-
-
 async def cmd_credit_send(cli: Cli) -> None:
     a = cli.args
     if a.out and not a.treasury:
@@ -104,7 +92,7 @@ async def cmd_credit_send(cli: Cli) -> None:
         cli.confirm(_summary(prepared))
         cli.unlock(wallet)
         sent = await wallet.send_credit(prepared)
-        await _sent(cli, wallet, sent, {"command": "credit send", **_prepared_json(prepared)})
+        await report_sent(cli, wallet, sent, {"command": "credit send", **_prepared_json(prepared)})
 
 
 def _line(x: CreditLine) -> str:
@@ -203,7 +191,7 @@ async def cmd_credit_broadcast(cli: Cli) -> None:
     async with cli.open_wallet() as wallet:
         pc = _partial(cli, cli.args.file, wallet.data)
         sent = await wallet.broadcast_credit_partial(pc)
-        await _sent(cli, wallet, sent, {"command": "credit broadcast"})
+        await report_sent(cli, wallet, sent, {"command": "credit broadcast"})
 
 
 HANDLERS = {
