@@ -530,6 +530,10 @@ def check_action(
     """Chain, nonce and signatures, against the governors in force at the inclusion height."""
     if action.chain_id != chain_id:
         raise WrongChain("wrong_chain", f"action is for {action.chain_id!r}")
+    if action.reference is None and isinstance(action.body, SetCreditLimit):
+        # a kind made after references existed: it is never carried out without one
+        raise GovernanceError("reference_required",
+                              "a credit limit is set only with the assembly's reference")
     check_nonce(action.nonce, nonce_floor, used_nonces)
     check_governor_signatures(action.digest(), action.signatures, current.governors,
                               current.governor_threshold)
