@@ -79,6 +79,7 @@ from consensus.governance import (
 )
 from consensus.params import ChainParams
 from consensus.quorum import quorum_size
+from consensus.rates import EMPTY_BOOK, RateBook, rates_from, rates_obj, record_action
 from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Validator
 from consensus.votes import CommitCertificate, decode_certificate
 
@@ -114,6 +115,7 @@ class ChainState:
     used_nonces: tuple[int, ...]  # used nonces at or above the floor, ascending
     pending_actions: tuple[bytes, ...]  # actions included at `height`, in force at height + 2
     recovery: bytes  # an installed RecoveryAction for height + 1 (b"" if none)
+    rates: RateBook = EMPTY_BOOK  # the assembly's reference prices (`consensus.rates`)
 
     # -- what the engine needs for height + 1 --
 
@@ -310,7 +312,7 @@ def next_state(
             upcoming, suspended, punished = _apply_evidence(base, ev, upcoming, suspended, punished)
         except ValidationError as exc:
             raise type(exc)(exc.rule, f"evidence {i}: {exc.detail}") from None
-    floor, used = base.nonce_floor, base.used_nonces
+    floor, used, rates = base.nonce_floor, base.used_nonces, base.rates
     pending: list[bytes] = []
     for i, raw in enumerate(block.actions):
         action = decode_block_action(raw)
@@ -321,6 +323,7 @@ def next_state(
         try:
             upcoming, suspended, floor, used = _apply_signed(
                 base, action, upcoming, suspended, floor, used)
+            rates = record_action(rates, action, h.height + 2)
         except ValidationError as exc:
             raise type(exc)(exc.rule, f"action {i}: {exc.detail}") from None
         pending.append(raw)
@@ -334,6 +337,7 @@ def next_state(
         set_history=_extend_history(base.set_history, new_height + 1, current.validator_keys()),
         punished=tuple(sorted(k for k in punished if k[1] >= _oldest_evidence(new_height))),
         nonce_floor=floor, used_nonces=used, pending_actions=tuple(pending), recovery=b"",
+        rates=rates,
     )
 
 
@@ -416,7 +420,7 @@ def select_carried(
         except FaircoopError:
             continue
         evidence.append(raw)
-    floor, used = state.nonce_floor, state.used_nonces
+    floor, used, rates = state.nonce_floor, state.used_nonces, state.rates
     actions: list[bytes] = []
     for raw in action_pool:
         try:
@@ -425,6 +429,7 @@ def select_carried(
                 continue
             upcoming, suspended, floor, used = _apply_signed(
                 state, action, upcoming, suspended, floor, used)
+            rates = record_action(rates, action, state.height + 3)
         except FaircoopError:
             continue
         actions.append(raw)
@@ -490,7 +495,9 @@ def _apply_signed(
 
 
 def chain_state_obj(s: ChainState) -> Obj:
-    return (
+    """18 fields; a 19th, the rate book, only once the assembly has set a rate (so a state
+    without rates keeps the encoding it had before rates existed, and each state one)."""
+    fields = (
         STATE_VERSION, s.chain_id, s.network, s.genesis_hash, s.height, s.last_block_id,
         s.last_block_time_ms, config_obj(s.current), config_obj(s.upcoming),
         validators_obj(s.suspended),
@@ -499,9 +506,17 @@ def chain_state_obj(s: ChainState) -> Obj:
         s.last_rotation, s.set_history, s.punished, s.nonce_floor, s.used_nonces,
         s.pending_actions, s.recovery,
     )
+    return (*fields, rates_obj(s.rates)) if s.rates else fields
 
 
 def chain_state_from(obj: Obj, what: str = "chain_state") -> ChainState:
+    if isinstance(obj, tuple) and len(obj) == 19:
+        rates = rates_from(obj[18], f"{what}.rates")
+        if not rates:
+            raise DecodeError(f"{what}.rates: an empty book is not encoded")
+        obj = obj[:18]
+    else:
+        rates = EMPTY_BOOK
     f = expect_array(obj, 18, what)
     expect_version(f[0], STATE_VERSION, what)
     network = expect_network(f[2], f"{what}.network")
@@ -555,6 +570,7 @@ def chain_state_from(obj: Obj, what: str = "chain_state") -> ChainState:
         used_nonces=used,
         pending_actions=pending,
         recovery=expect_bytes(f[17], f"{what}.recovery"),
+        rates=rates,
     )
 
 

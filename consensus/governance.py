@@ -32,6 +32,7 @@ action will change, the one in force two heights later.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from consensus import crypto
@@ -58,7 +59,7 @@ from consensus.credit import LimitChange
 from consensus.crypto import PrivateKey, sha256, tagged_hash
 from consensus.errors import DecodeError, InvalidSignature, ParamsError, ValidationError, WrongChain
 from consensus.params import ChainParams, check_param
-from consensus.types import MAX_CREDIT, BlockHash, Lock, PublicKey, Validator
+from consensus.types import MAX_AMOUNT, MAX_CREDIT, BlockHash, Lock, PublicKey, Validator
 from consensus.votes import MAX_VALIDATORS
 
 ACTION_VERSION = 1  # an action without a reference
@@ -190,15 +191,28 @@ class SetCreditLimit:
     limit: int  # 0..MAX_CREDIT base units
 
 
+@dataclass(frozen=True, slots=True)
+class SetReferenceRate:
+    """The assembly's reference price: one coin is worth `units_per_coin` / 10^8 of `currency`
+    (a code such as "EUR"); 0 withdraws it. Informational: no ledger rule reads it. The
+    chain keeps it with its history in `consensus.rates`."""
+
+    currency: str  # RATE_CURRENCY_RE: 3 to 8 upper-case letters and digits, a letter first
+    units_per_coin: int  # 0..MAX_AMOUNT
+
+
 ActionBody = (
     AddValidator | RemoveValidator | RekeyValidator | ReadmitValidator | SetParam | SetGovernors
-    | SetTreasury | SetCreditLimit
+    | SetTreasury | SetCreditLimit | SetReferenceRate
 )
 
 _KIND_ADD, _KIND_REMOVE, _KIND_REKEY, _KIND_READMIT = 1, 2, 3, 4
 _KIND_PARAM, _KIND_GOVERNORS, _KIND_TREASURY = 5, 6, 7
 _KIND_CREDIT_LIMIT = 8
 _KIND_RECOVERY = 16
+_KIND_RATE = 20  # 8-15 belong to credit and funding, 16 to recovery
+MAX_CURRENCY = 8  # characters of a currency code
+RATE_CURRENCY_RE = re.compile(r"[A-Z][A-Z0-9]{2,7}\Z")
 
 
 def body_obj(body: ActionBody) -> Obj:
@@ -219,6 +233,8 @@ def body_obj(body: ActionBody) -> Obj:
             return (_KIND_TREASURY, lock)
         case SetCreditLimit(lock, limit):
             return (_KIND_CREDIT_LIMIT, lock, limit)
+        case SetReferenceRate(currency, units):
+            return (_KIND_RATE, currency, units)
     raise GovernanceError("unknown_action", f"not a governance action body: {body!r}")
 
 
@@ -254,6 +270,10 @@ def body_from(obj: Obj, what: str = "action.body") -> ActionBody:
         _, lock, limit = expect_array(obj, 3, what)
         return SetCreditLimit(Lock(expect_bytes(lock, f"{what}.lock", size=32)),
                               expect_uint(limit, f"{what}.limit", hi=MAX_CREDIT))
+    if kind == _KIND_RATE:
+        _, currency, units = expect_array(obj, 3, what)
+        return SetReferenceRate(expect_str(currency, f"{what}.currency", MAX_CURRENCY),
+                                expect_uint(units, f"{what}.units_per_coin", hi=MAX_AMOUNT))
     raise DecodeError(f"{what}: unknown action kind {kind}")
 
 
@@ -608,7 +628,19 @@ def apply_action(
                 raise GovernanceError("credit_limit_out_of_range",
                                       f"a credit limit is 0 to {MAX_CREDIT} base units")
             return config, suspended  # credit accounts are not config: see credit_limit_changes
+        case SetReferenceRate():
+            check_reference_rate(body)
+            return config, suspended  # informational: chainstate records it (consensus.rates)
     raise GovernanceError("unknown_action", type(body).__name__)
+
+
+def check_reference_rate(body: SetReferenceRate) -> None:
+    """GovernanceError (`bad_currency`, `rate_out_of_range`) unless the rate could be set."""
+    if not RATE_CURRENCY_RE.match(body.currency):
+        raise GovernanceError("bad_currency", f"{body.currency!r} is not a currency code (3 to "
+                                              "8 upper-case letters and digits, a letter first)")
+    if not 0 <= body.units_per_coin <= MAX_AMOUNT:
+        raise GovernanceError("rate_out_of_range", f"units_per_coin is 0 to {MAX_AMOUNT}")
 
 
 def check_recovery(

@@ -1,13 +1,13 @@
 """`faircoop-node`: the node operator's command line (parsing, rendering; nothing else).
 
     faircoop-node init --dir DIR [--validator] [--name COOP] [--p2p-port P] [--api-port P]
-                       [--peer URL ...]
+                       [--peer URL ...] [--json]
     faircoop-node genesis --validators NAME:PUBKEY|FILE ... --governors PUBKEY|FILE ...
                           --threshold T [--alloc ADDRESS_OR_LOCK:AMOUNT ...] --chain-id ID
                           [--network test|main] [--treasury ADDRESS] [--param NAME=VALUE ...]
                           [--time-ms MS] --out FILE
     faircoop-node run --config FILE [--set SECTION.KEY=VALUE ...]
-    faircoop-node status [--node URL | --config FILE]
+    faircoop-node status [--node URL | --config FILE] [--json]
     faircoop-node devnet [--validators N] [--dir DIR] [--base-port P] [--reset] [--init-only]
 
 It follows the convention both CLIs share (`faircoop_common.clikit`, docs/CLI.md):
@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from consensus.types import NETWORKS
 from faircoop_common.clikit import (
@@ -45,7 +47,8 @@ from faircoop_node.genesis_file import (
     write_genesis,
 )
 from faircoop_node.keys import KeyFileError
-from faircoop_node.nodedir import init_node_dir, parse_governors, parse_validators
+from faircoop_node.membership import MembershipError, read_status
+from faircoop_node.nodedir import governors_line, init_node_dir, parse_governors, parse_validators
 
 PROGRAM = Program(
     name="faircoop-node",
@@ -60,7 +63,15 @@ ERRORS = (
     (ConfigError, ExitStatus.CONFIG),
     (KeyFileError, ExitStatus.KEY),
     (GenesisFileError, ExitStatus.GENESIS),
+    (MembershipError, ExitStatus.ERROR),
 )
+KINDS = ((ConfigError, "config"), (KeyFileError, "key"), (GenesisFileError, "genesis"),
+         (MembershipError, "node"))
+
+
+def _emit(env: Environment, command: str, doc: dict[str, Any]) -> None:
+    """--json: the command's one object on stdout (the wallet's shape, docs/CLI.md)."""
+    env.out(json.dumps({"ok": True, "command": command, **doc}, sort_keys=True))
 
 
 # -- the commands -----------------------------------------------------------------------------
@@ -70,10 +81,21 @@ def cmd_init(args: argparse.Namespace, env: Environment) -> ExitStatus:
     made = init_node_dir(Path(args.dir), validator=args.validator, name=args.name,
                          host=args.host, p2p_port=args.p2p_port, api_port=args.api_port,
                          peers=args.peer)
+    line = governors_line(made) if args.validator else None
+    if args.json:
+        _emit(env, "init", {
+            "node_id": made.node_id.hex(), "key_file": str(made.config.key_file),
+            "config": str(made.config_path), "identity": str(made.identity_path),
+            "validator": args.validator, "name": made.config.name, "governors_line": line})
+        return ExitStatus.OK
     env.out(f"node id:  {made.node_id.hex()}")
     env.out(f"key:      {made.config.key_file} (mode 0600; back it up, never share it)")
     env.out(f"config:   {made.config_path}")
     env.out(f"identity: {made.identity_path} (public: give it to the genesis builder)")
+    if line is not None:
+        env.out("to join a running chain, send this line to the governors with the assembly's "
+                "decision (for `faircoop-wallet gov propose add-validator`):")
+        env.out(line)
     return ExitStatus.OK
 
 
@@ -115,26 +137,30 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
 
 def cmd_status(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    """GET /api/v1/status of a running node and print it as JSON."""
-    import urllib.error
-    import urllib.request
-
+    """The node's status and where its key stands in the voting set, from its API."""
     from faircoop_node.config import load_config
 
+    wants_to_validate: bool | None = None
     if args.config:
-        api = load_config(args.config, env=env.environ).api
-        host = "127.0.0.1" if api.host in ("0.0.0.0", "::") else api.host
-        base = f"http://{host}:{api.port}"
+        config = load_config(args.config, env=env.environ)
+        host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
+        base = f"http://{host}:{config.api.port}"
+        wants_to_validate = config.validator
     else:
         base = PROGRAM.node_url(env, args.node)
-    url = base.rstrip("/") + "/api/v1/status"
-    try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as resp:  # noqa: S310
-            doc = json.loads(resp.read().decode("utf-8"))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        PROGRAM.error(env, f"no node answering at {url}: {exc}")
-        return ExitStatus.ERROR
-    env.out(json.dumps(doc, indent=2, sort_keys=True))
+    report = read_status(base, timeout=args.timeout)
+    if args.json:
+        _emit(env, "status", {**report.status, "membership": report.membership.to_json()})
+        return ExitStatus.OK
+    doc, member = report.status, report.membership
+    env.out(f"node:       {member.pubkey}")
+    env.out(f"chain:      {doc.get('chain_id')} at height {doc.get('height')} "
+            f"(tip {str(doc.get('tip_hash'))[:16]}…, round {doc.get('round')})")
+    env.out(f"peers:      {doc.get('peers')}, mempool {doc.get('mempool_size')} txs")
+    first, *rest = member.lines(wants_to_validate=wants_to_validate)
+    env.out(f"validator:  {first}")
+    for line in rest:
+        env.out(f"            {line}")
     return ExitStatus.OK
 
 
@@ -144,6 +170,7 @@ def cmd_devnet(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
     layout, created = ensure_devnet(Path(args.dir), args.validators, args.base_port,
                                     reset=args.reset, governors=args.governors)
+    env.out(f"explorer: {layout.nodes[0].api_url}/  (open it in a browser)")
     env.out(f"devnet {'created' if created else 'reused'} in {layout.directory} "
             f"({layout.validators} validators + 1 observer, chain {layout.chain_id})")
     for node in layout.nodes:
@@ -179,8 +206,10 @@ def build_parser(env: Environment) -> CliParser:
         summary="create a node directory: key (0600), config.toml, node.json",
         description="Create a node directory: a new node key (node.key, mode 0600), its "
                     "config.toml, and node.json, the node's public identity to give to whoever "
-                    "builds the genesis. Refuses a directory that already holds a node, and "
-                    "never overwrites a key.",
+                    "builds the genesis. With --validator it also prints the line to send to "
+                    "the governors for joining a running chain (--name ... --pubkey ..., "
+                    "what `faircoop-wallet gov propose add-validator` takes). Refuses a "
+                    "directory that already holds a node, and never overwrites a key.",
         examples=("faircoop-node init --dir /srv/faircoop --validator --name 'Coop Bread' "
                   "--peer ws://peer-a.example:7071/p2p",
                   "faircoop-node init --dir ./observer"))
@@ -197,6 +226,8 @@ def build_parser(env: Environment) -> CliParser:
                    help="the HTTP API port (default %(default)s)")
     p.add_argument("--peer", action="append", default=[], metavar="URL",
                    help="a peer to dial, ws://host:port/p2p (repeatable)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout, success or error (docs/CLI.md)")
 
     p = commands.add(
         "genesis", func=cmd_genesis,
@@ -248,18 +279,23 @@ def build_parser(env: Environment) -> CliParser:
 
     p = commands.add(
         "status", func=cmd_status,
-        summary="print a running node's status (JSON, from its API)",
-        description="Ask a running node for its status (GET /api/v1/status) and print it as "
-                    "JSON. The node is --node, else the API address in --config, else "
-                    "$FAIRCOOP_NODE, else " + DEFAULT_NODE_URL + ".",
+        summary="a running node's tip, and whether its key votes, and since when",
+        description="Ask a running node (its API) for its tip and peers, and where its key "
+                    "stands: in the voting set (since which height), quarantined, suspended, "
+                    "or outside it, with its participation and any change included on chain "
+                    "but not in force yet. The node is --node, else the API address in "
+                    "--config, else $FAIRCOOP_NODE, else " + DEFAULT_NODE_URL + ".",
         examples=("faircoop-node status --config /srv/faircoop/config.toml",
-                  "FAIRCOOP_NODE=http://127.0.0.1:7071 faircoop-node status"))
+                  "FAIRCOOP_NODE=http://127.0.0.1:7071 faircoop-node status --json"))
     where = p.add_mutually_exclusive_group()
     add_node_option(where, "--node", "--api")
     complete_path(where.add_argument("--config", metavar="FILE",
                                      help="read the API address from this config.toml"))
     p.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                   help="seconds to wait for an answer (default %(default)s)")
+                   help="seconds to wait for each answer (default %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout: the node's GET /api/v1/status "
+                        "fields and `membership`, or the error (docs/CLI.md)")
 
     p = commands.add(
         "devnet", func=cmd_devnet,
@@ -288,10 +324,19 @@ def build_parser(env: Environment) -> CliParser:
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> ExitStatus:
     """Parse and run one command; `argv` None reads sys.argv."""
     env = env if env is not None else Environment()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    want_json = "--json" in args_list
 
     def body() -> ExitStatus:
-        args = build_parser(env).parse_args(None if argv is None else list(argv))
+        args = build_parser(env).parse_args(args_list)
         status: ExitStatus = args.func(args, env)
         return status
 
-    return PROGRAM.run(env, body, ERRORS)
+    def as_json(exc: BaseException, status: ExitStatus, message: str) -> None:
+        if want_json:
+            kind = next((k for cls, k in KINDS if isinstance(exc, cls)),
+                        "usage" if status == ExitStatus.USAGE else "error")
+            env.out(json.dumps({"ok": False, "error": {
+                "code": int(status), "kind": kind, "message": message}}, sort_keys=True))
+
+    return PROGRAM.run(env, body, ERRORS, on_error=as_json)

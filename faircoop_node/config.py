@@ -18,6 +18,7 @@ File layout (every key optional except where noted)::
     [p2p]   host, port, peers = ["ws://127.0.0.1:7071/p2p", ...]
     [api]   host, port, max_connections, max_streams (0: sized from the open-file limit)
     [log]   level = "INFO", format = "json" | "text"
+    [explorer] enabled = true   (the web explorer at `/`, on the API's port)
     [limits] max_frame_bytes, rate_per_s, rate_burst, rate_bytes_per_s, rate_bytes_burst,
              reassembly_bytes, ban_seconds, max_peers, max_handshakes_per_host, send_queue,
              send_queue_bytes, handshake_timeout_s, heartbeat_s, reconnect_min_s,
@@ -92,10 +93,15 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_API_PORT
     max_connections: int = 0  # open HTTP connections, streams included; 0: from the open-file limit
-    max_streams: int = 0  # open block streams; 0: half the connections
+    max_streams: int = 0  # open block and address streams; 0: half the connections
 
 
 MAX_API_CONNECTIONS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExplorerConfig:
+    enabled: bool = True  # serve the read-only web explorer at `/` on the API's port
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,7 @@ class NodeConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     log: LogConfig = field(default_factory=LogConfig)
     limits: Limits = field(default_factory=Limits)
+    explorer: ExplorerConfig = field(default_factory=ExplorerConfig)
 
     @classmethod
     def for_dir(cls, directory: Path, **values: Any) -> NodeConfig:
@@ -125,7 +132,7 @@ class NodeConfig:
 
 
 _SECTIONS: dict[str, type] = {"p2p": P2PConfig, "api": ApiConfig, "log": LogConfig,
-                              "limits": Limits}
+                              "limits": Limits, "explorer": ExplorerConfig}
 _PATH_KEYS = ("data_dir", "key_file", "genesis_file")
 
 

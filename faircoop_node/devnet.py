@@ -51,7 +51,7 @@ from consensus.crypto import PrivateKey
 from consensus.errors import FaircoopError
 from consensus.types import COIN, PublicKey, SpendPolicy, TxOut, Validator
 from faircoop_common.fileio import PRIVATE_MODE, write_atomic
-from faircoop_node.config import P2P_PATH, LogConfig
+from faircoop_node.config import P2P_PATH, Limits, LogConfig
 from faircoop_node.genesis_file import build_genesis, load_genesis, write_genesis
 from faircoop_node.nodedir import init_node_dir
 
@@ -208,7 +208,7 @@ def create_devnet(directory: Path, validators: int = 4, base_port: int = 7070,
             directory / name, validator=is_validator, name=name if is_validator else "",
             p2p_port=p2p_port, api_port=api_port,
             peers=[u for j, u in enumerate(p2p_urls) if j != i],
-            log=LogConfig(level="INFO", format="json"))
+            log=LogConfig(level="INFO", format="json"), limits=mesh_limits(validators))
         if is_validator:
             members.append(Validator(name, made.node_id))
         nodes.append(DevnetNode(name, directory / name, is_validator, api_port, p2p_port))
@@ -428,12 +428,20 @@ def kill_leftovers(layout: DevnetLayout) -> list[int]:
     return killed
 
 
+def mesh_limits(validators: int) -> Limits:
+    """Room for a full mesh: every validator and a few observers, each possibly twice while
+    both ends dial at once (the default `max_peers` of 50 would cut a 50-validator mesh)."""
+    default = Limits()
+    return replace(default, max_peers=max(default.max_peers, 2 * (validators + 4)))
+
+
 def add_observer(layout: DevnetLayout, name: str, index: int) -> DevnetNode:
     """A new observer directory (empty data dir) at port slot `index`, dialing every validator."""
     api_port, p2p_port = ports_for(layout.base_port, index)
     peers = [n.p2p_url for n in layout.nodes if n.validator]
     init_node_dir(layout.directory / name, validator=False, p2p_port=p2p_port, api_port=api_port,
-         peers=peers, log=LogConfig(level="INFO", format="json"))
+         peers=peers, log=LogConfig(level="INFO", format="json"),
+         limits=mesh_limits(len(peers)))
     write_genesis(layout.directory / name / "genesis.json", load_genesis(layout.genesis_path))
     return DevnetNode(name, layout.directory / name, False, api_port, p2p_port)
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from consensus.codec import txid as compute_txid
@@ -119,6 +119,8 @@ def _moves(tx: Tx, view: _PoolView) -> tuple[tuple[Lock, int], ...]:
     return tuple(moves.items())
 
 
+AdmitListener = Callable[[PoolEntry], None]
+
 # Items of removed txs the fee-rate heap may hold beyond the pooled ones before a rebuild.
 HEAP_SLACK = 64
 
@@ -148,6 +150,13 @@ class Mempool:
         self._admitted = 0
         self._bytes = 0
         self.credit = CreditPool(chain_id, sig_cache)
+        self._listeners: list[AdmitListener] = []
+
+    def on_admit(self, listener: AdmitListener) -> None:
+        """Call `listener` with each coin tx the pool admits, once it is pooled (the API's
+        address streams; a credit transfer pays no coins, so it is not announced). It must not
+        block or raise; a tx readmitted after a failed block is not announced again."""
+        self._listeners.append(listener)
 
     def __len__(self) -> int:
         return len(self._entries) + len(self.credit)
@@ -212,6 +221,8 @@ class Mempool:
             self._by_lock[lock] = (total + amount, count + 1)
         self._admitted += 1
         heapq.heappush(self._by_rate, (entry.fee_rate, -self._admitted, tid))
+        for listener in self._listeners:
+            listener(entry)
         return entry
 
     def _victims(self, entry: PoolEntry) -> dict[TxId, None]:
@@ -336,8 +347,7 @@ class Mempool:
         a block failed on one: a higher fee rate came into force, a credit limit was lowered,
         say); how many were dropped. The pool object stays the same, so whoever holds it keeps
         reading the current one."""
-        entries = list(self._entries.values())
-        credit = self.credit
+        entries, credit, listeners = list(self._entries.values()), self.credit, self._listeners
         before = len(self)
         Mempool.__init__(self, self.chain_id, self.sig_cache, self.max_txs, self.max_bytes)
         self.credit = credit
@@ -345,6 +355,7 @@ class Mempool:
             with contextlib.suppress(ValidationError):
                 self._add_coin(entry.tx, chain, params)
         credit.readmit_all(chain, params)
+        self._listeners = listeners
         return before - len(self)
 
     def remove_committed(self, txs: Iterable[BlockTx]) -> int:

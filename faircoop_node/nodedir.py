@@ -4,6 +4,7 @@
 (`{"name", "pubkey", "validator"}`), so a genesis can be built from the node.json files of
 the founding coops: `faircoop-node genesis --validators a/node.json b/node.json ...`.
 `parse_validators` and `parse_governors` read those files back (or inline keys).
+`governors_line` is what a coop joining a running chain sends the governors instead.
 
 Both the CLI's `init` and the devnet build their nodes here; neither imports the other.
 
@@ -13,6 +14,7 @@ Left out: the genesis itself (genesis_file.py) and running the node (node/).
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +87,12 @@ def init_node_dir(
     except OSError as exc:
         raise ConfigError(f"cannot write {identity_path}: {exc.strerror}") from None
     return NodeDir(config_path, config, PublicKey(key.public_key), identity_path)
+
+
+def governors_line(made: NodeDir) -> str:
+    """What a joining coop sends the governors: the arguments of `faircoop-wallet gov propose
+    add-validator` that name it, `--name NAME --pubkey HEX` (the name quoted for a shell)."""
+    return f"--name {shlex.quote(made.config.name)} --pubkey {made.node_id.hex()}"
 
 
 def _read_identity_file(path: Path, what: str) -> list[dict[str, Any]]:

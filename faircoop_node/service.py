@@ -18,8 +18,10 @@ import asyncio
 import contextlib
 import gc
 import os
+import shutil
 import signal
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from aiohttp import web
 
@@ -29,12 +31,16 @@ from consensus.types import BlockTx, TxId
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
 from faircoop_node.api.limits import ApiLimits, descriptor_limit, spare_descriptors
+from faircoop_node.api.metrics import NODE_COUNTERS, NodeCounters
 from faircoop_node.api.site import make_runner, serve_capped
+from faircoop_node.api.watch import AddressWatch
 from faircoop_node.config import NodeConfig
+from faircoop_node.explorer import CommitLog
+from faircoop_node.explorer import mount as mount_explorer
 from faircoop_node.genesis_file import load_genesis
 from faircoop_node.keys import load_node_key
 from faircoop_node.logs import LogContext, event_logger, setup_logging
-from faircoop_node.mempool import Mempool
+from faircoop_node.mempool import Mempool, PoolEntry
 from faircoop_node.net.transport import ChainIdentity
 from faircoop_node.net.ws import WsTransport
 from faircoop_node.node.driver import Committed
@@ -45,17 +51,29 @@ from faircoop_node.storage.protocol import ChainReader
 
 
 class NodeApi:
-    """The API's `NodeView` over a `Node`: the node's own reads, and a `BlockFeed` that each
-    block the node commits is published to (block streams and /metrics read it)."""
+    """The API's `NodeView` over a `Node`: the node's own reads, a `BlockFeed` that each
+    block the node commits is published to (block streams and /metrics read it), and an
+    `AddressWatch` told of each tx the mempool admits and each committed block (address
+    streams)."""
 
     def __init__(self, node: Node, feed: BlockFeed | None = None) -> None:
         self._node = node
         self.feed = feed or BlockFeed()
+        self.watch = AddressWatch()
         node.on_commit(self._publish)
+        node.mempool.on_admit(self._pooled)
 
     def _publish(self, c: Committed) -> None:
         h = c.block.header
         self.feed.publish(NewBlock(h.height, c.block_id, len(c.block.txs), h.time_ms))
+        self.watch.committed(c.block, c.block_id)
+
+    def _pooled(self, entry: PoolEntry) -> None:
+        try:
+            self.watch.pooled(entry.tx, entry.txid)
+        except Exception as exc:  # a watcher's bug must not refuse a tx the pool holds
+            self._node.log.error("address_watch_failed", txid=entry.txid.hex(),
+                                 error=f"{type(exc).__name__}: {exc}")
 
     @property
     def store(self) -> ChainReader:
@@ -100,7 +118,7 @@ class NodeProcess:
     async def start(self) -> None:
         await self.node.start()
         limits, spare = api_limits(self.config, self.store)
-        app = create_app(self.api, limits=limits)
+        app = api_app(self.config, self.node, self.api, limits, self.transport)
         self.api_runner = make_runner(app, limits)
         await self.api_runner.setup()
         try:
@@ -125,12 +143,50 @@ class NodeProcess:
             self.api_server = None
         if self.api_runner is not None:
             self.api.feed.close_all()
+            self.api.watch.close_all()
             await self.api_runner.cleanup()
             self.api_runner = None
         await self.node.stop()
         self.node.log.info("p2p_traffic", tip=self.node.state.height,
-                           traffic=self.transport.traffic.as_json())
+                           traffic=self.transport.traffic.as_json(),
+                           regossips=self.node.counters.regossips)
         await asyncio.to_thread(self.store.close)
+
+
+def api_app(config: NodeConfig, node: Node, api: NodeApi, limits: ApiLimits,
+            transport: WsTransport | None = None) -> web.Application:
+    """The API over `api`, with the runtime's counters in /metrics, and the web explorer at `/`
+    (same port) unless the config says `[explorer] enabled = false`; the node's commits feed
+    the explorer's finality latency."""
+    app = create_app(api, limits=limits)
+    app[NODE_COUNTERS] = lambda: node_counters(node, transport, config.data_dir)
+    if config.explorer.enabled:
+        commits = CommitLog()
+        node.on_commit(lambda c: commits.record(c.block.header.height, c.block.header.time_ms))
+        mount_explorer(app, commits)
+    return app
+
+
+def node_counters(node: Node, transport: WsTransport | None, data_dir: Path) -> NodeCounters:
+    """What /metrics exports of the runtime's own counters (read on the event loop)."""
+    free: int | None = None
+    total: int | None = None
+    with contextlib.suppress(OSError):  # no data dir yet, or gone: no disk figures
+        disk = shutil.disk_usage(data_dir)
+        free, total = int(disk.free), int(disk.total)
+    return NodeCounters(
+        peers_punished=node.counters.punished_total,
+        peer_messages_dropped=node.counters.dropped,
+        relayed_txs_shed=node.peers.intake.shed,
+        signature_cache_hits=node.sig_cache.hits,
+        signature_cache_misses=node.sig_cache.misses,
+        blocks_by_consensus=node.counters.committed_consensus,
+        blocks_by_sync=node.counters.committed_sync,
+        sync_requests=node.counters.sync_requests,
+        relayed_consensus=node.counters.relayed_consensus,
+        regossips=node.counters.regossips,
+        traffic=transport.traffic.as_json() if transport is not None else {},
+        disk_free_bytes=free, disk_total_bytes=total)
 
 
 def peer_descriptors(config: NodeConfig) -> int:

@@ -39,6 +39,7 @@ from wallet.errors import (
     NotFound,
     TxRejected,
 )
+from wallet.requests import StreamEvent
 
 API_PREFIX = "/api/v1"
 DEFAULT_NODE_URL = "http://127.0.0.1:7070"  # the node's default [api] port
@@ -252,6 +253,108 @@ class NodeClient:
 
     async def credit_totals(self) -> Json:
         return await self._request("GET", "credit")
+
+    async def rates(self, height: int | None = None) -> Json:
+        """The assembly's reference prices in force (at `height`, default the next block's),
+        as the node says (the wallet converts at the rates its light client followed)."""
+        params = None if height is None else {"height": str(height)}
+        return await self._request("GET", "rates", params=params)
+
+    async def watch_address(self, address: str) -> AddressStream:
+        """Open `GET address/{address}/stream` (Server-Sent Events), once the node says it is
+        watching. No retry: NodeError for a 4xx (404: a node without address streams), or a
+        503 (no stream slot free), NodeUnreachable if it can't be reached."""
+        url = f"{self.base_url}{API_PREFIX}/address/{address}/stream"
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=DEFAULT_TIMEOUT_S)
+        try:
+            resp = await self._get_session().get(url, timeout=timeout)
+        except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+            raise NodeUnreachable(self.base_url, _describe(exc), 1) from None
+        try:
+            if resp.status >= 400:
+                path = f"address/{address}/stream"
+                if resp.status in RETRY_STATUSES:
+                    raise NodeError(resp.status, f"{path}: HTTP {resp.status}"
+                                                 f"{await _said(resp, path)}")
+                await self._raise_for(resp, "GET", path)
+            stream = AddressStream(resp)
+            opening = await asyncio.wait_for(stream.read_block(), DEFAULT_TIMEOUT_S)
+            if not opening or not opening[0].startswith(": watching"):
+                raise NodeError(resp.status, "address stream: the node did not say it watches")
+        except BaseException:
+            resp.close()
+            raise
+        return stream
+
+
+MAX_EVENT_LINE = 4096  # an address event is ~250 bytes
+MAX_EVENT_LINES = 8
+
+
+class AddressStream:
+    """An open address stream: `next_event` reads the node's `mempool` and `final` events
+    (comments, keep-alives among them, are skipped). Lines and events are bounded, so a
+    hostile node can't make the wallet hold an unbounded event."""
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self._resp = resp
+
+    async def read_block(self) -> list[str]:
+        """The lines up to the next blank line (an event or a comment); [] at the end."""
+        lines: list[str] = []
+        while True:
+            try:
+                raw = await self._resp.content.readuntil(b"\n")
+            except ValueError:  # a line past aiohttp's own buffer limit
+                raise NodeError(200, "address stream: a line is too long") from None
+            except aiohttp.ClientPayloadError:
+                return []
+            except asyncio.IncompleteReadError:
+                return []
+            if len(raw) > MAX_EVENT_LINE:
+                raise NodeError(200, "address stream: a line is too long")
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                if lines:
+                    return lines
+                continue
+            lines.append(line)
+            if len(lines) > MAX_EVENT_LINES:
+                raise NodeError(200, "address stream: an event is too long")
+
+    async def next_event(self, timeout: float) -> StreamEvent | None:
+        """The next payment event; None once the stream ended; TimeoutError if nothing (not
+        even a keep-alive) arrives within `timeout`."""
+        while True:
+            lines = await asyncio.wait_for(self.read_block(), timeout)
+            if not lines:
+                return None
+            event = _event(lines)
+            if event is not None:
+                return event
+
+    async def close(self) -> None:
+        self._resp.close()
+
+
+def _event(lines: list[str]) -> StreamEvent | None:
+    kind, data = "", ""
+    for line in lines:
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if field == "event":
+            kind = value.strip()
+        elif field == "data":
+            data = value.strip()
+    if kind not in ("mempool", "final"):
+        return None
+    try:
+        doc = json.loads(data)
+        return StreamEvent(kind == "final", str(doc["txid"]), int(doc["amount"]),
+                           None if doc.get("height") is None else int(doc["height"]))
+    except (ValueError, KeyError, TypeError):
+        raise NodeError(200, "address stream: a malformed event") from None
 
 
 async def read_capped(resp: aiohttp.ClientResponse, limit: int, path: str) -> bytes:

@@ -235,3 +235,29 @@ class CreditLimitExceeded(WalletError):
     signed, or by the node: rule `credit_limit_exceeded`)."""
 
     rule = "credit_limit_exceeded"
+
+
+class BadUri(WalletError):
+    """A `faircoop:` payment URI that does not follow the grammar (docs/WALLET.md)."""
+
+
+class RequestExpired(WalletError):
+    """A payment request (or its URI) whose expiry has passed: paying it now is refused."""
+
+
+class NoRate(WalletError):
+    """An amount in a currency the assembly has set no rate for (or withdrew), or at a height
+    the followed chain no longer keeps."""
+
+
+class BookError(WalletError):
+    """A contact or label the wallet refuses: a bad name or text, an unknown name, a full
+    book, or an address that is not the wallet's own."""
+
+
+class BadMessageSignature(WalletError):
+    """A signed message that does not verify for the address it names."""
+
+
+class MessageError(WalletError):
+    """A message the wallet won't sign: too long, or for an address it holds no key of."""

@@ -6,6 +6,11 @@ Layout (all integers big-endian)::
     header  = msgpack [kdf "scrypt", n, r, p, salt (16), aead name, nonce (12), kcv (32)]
     file    = prefix | ciphertext (AEAD, associated data = prefix) | checksum (32)
     checksum = SHA-256(prefix | ciphertext)
+    contents = msgpack [1, mnemonic, passphrase]                 (no address book)
+             | msgpack [2, mnemonic, passphrase, [contacts, labels]]   (`wallet.book`)
+
+Version 1 contents are read as an empty book, and written while the book is empty, so a
+wallet that never keeps contacts stays readable by wallets older than the book.
 
 The KDF (scrypt, N = 2^15, r = 8, p = 1 by default, 32 MiB) turns the password and salt into 64
 bytes: the first 32 are the AEAD key, the last 32 the check key. `kcv` = HMAC-SHA256(check key,
@@ -26,8 +31,11 @@ nothing but a denial of service, and is reported as a wrong password. The KCV le
 test a password guess exactly as the AEAD tag already does, at the full KDF cost, so it leaks
 nothing new.
 
-Every write uses a fresh salt and nonce and goes through `fileio.write_private` (the shared
-atomic writer, mode 0600).
+Every write with the password uses a fresh salt and nonce and goes through
+`fileio.write_private` (the shared atomic writer, mode 0600). An open wallet that saves its
+address book (`OpenedKeystore.rewrite`) holds the key derived from the password, not the
+password: it keeps the salt and KDF parameters (so the key and the KCV stay valid) and takes a
+fresh random nonce, which is what the AEAD needs.
 """
 
 from __future__ import annotations
@@ -45,13 +53,15 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from wallet.errors import KeystoreFormatError, TamperedKeystore, WrongPassword
+from wallet.book import AddressBook, book_from, book_obj
+from wallet.errors import BookError, KeystoreFormatError, TamperedKeystore, WrongPassword
 from wallet.fileio import write_private
 
 MAGIC = b"FCKSTORE"
 VERSION = 1
 KCV_TAG = b"faircoop/keystore/kcv/v1"
-SECRETS_VERSION = 1
+SECRETS_VERSION = 1  # the mnemonic and passphrase
+BOOK_VERSION = 2  # and the address book
 DEFAULT_N = 2**15
 MIN_N = 2**15  # what `ScryptParams()` may be built with outside tests
 TEST_MIN_N = 2**4  # the floor a file may name; see ScryptParams.for_tests
@@ -97,6 +107,7 @@ class WalletSecrets:
 
     mnemonic: str
     passphrase: str = ""  # the optional BIP39 passphrase ("25th word")
+    book: AddressBook = AddressBook()  # contacts and labels (private, so kept here)
 
     def __repr__(self) -> str:
         return f"WalletSecrets(<{len(self.mnemonic.split())} words hidden>)"
@@ -140,17 +151,38 @@ def encrypt_secrets(
         raise KeystoreFormatError(f"cipher must be one of {AEADS}")
     params = params or ScryptParams()
     salt = secrets.token_bytes(SALT_SIZE)
-    nonce = secrets.token_bytes(NONCE_SIZE)
     key, check_key = _derive(password, salt, params)
+    return _seal(secrets_, _Sealer(params, salt, aead, key, _kcv(check_key)))
+
+
+class _Sealer:
+    """The key store's key and header fields, held instead of the password (never shown)."""
+
+    __slots__ = ("aead", "kcv", "key", "params", "salt")
+
+    def __init__(self, params: ScryptParams, salt: bytes, aead: str, key: bytes,
+                 kcv: bytes) -> None:
+        self.params, self.salt, self.aead, self.key, self.kcv = params, salt, aead, key, kcv
+
+    def __repr__(self) -> str:
+        return "_Sealer(<key hidden>)"
+
+
+def _seal(secrets_: WalletSecrets, sealer: _Sealer) -> bytes:
+    """The file bytes: a fresh nonce, the contents encrypted under the sealer's key."""
+    nonce = secrets.token_bytes(NONCE_SIZE)
+    p = sealer.params
     header: bytes = msgpack.packb(
-        ["scrypt", params.n, params.r, params.p, salt, aead, nonce, _kcv(check_key)],
+        ["scrypt", p.n, p.r, p.p, sealer.salt, sealer.aead, nonce, sealer.kcv],
         use_bin_type=True,
     )
     prefix = MAGIC + bytes([VERSION]) + len(header).to_bytes(2, "big") + header
-    plaintext: bytes = msgpack.packb(
-        [SECRETS_VERSION, secrets_.mnemonic, secrets_.passphrase], use_bin_type=True
-    )
-    ciphertext = _aead(aead, key).encrypt(nonce, plaintext, prefix)
+    contents: list[object] = [SECRETS_VERSION, secrets_.mnemonic, secrets_.passphrase]
+    if secrets_.book:
+        contents = [BOOK_VERSION, secrets_.mnemonic, secrets_.passphrase,
+                    book_obj(secrets_.book)]
+    plaintext: bytes = msgpack.packb(contents, use_bin_type=True)
+    ciphertext = _aead(sealer.aead, sealer.key).encrypt(nonce, plaintext, prefix)
     body = prefix + ciphertext
     return body + hashlib.sha256(body).digest()
 
@@ -201,6 +233,10 @@ def _parse(data: bytes) -> tuple[bytes, _Header, bytes]:
 
 def decrypt_secrets(data: bytes, password: str, path: str = "") -> WalletSecrets:
     """Open a key-store file; `WrongPassword` or `TamperedKeystore` say which failed."""
+    return _open(data, password, path)[0]
+
+
+def _open(data: bytes, password: str, path: str) -> tuple[WalletSecrets, _Sealer]:
     prefix, header, ciphertext = _parse(data)
     key, check_key = _derive(password, header.salt, header.params)
     if not hmac.compare_digest(_kcv(check_key), header.kcv):
@@ -212,15 +248,30 @@ def decrypt_secrets(data: bytes, password: str, path: str = "") -> WalletSecrets
             "key store authentication fails although the password is right: "
             "the file was modified"
         ) from None
+    sealer = _Sealer(header.params, header.salt, header.aead, key, header.kcv)
+    return _contents(plaintext), sealer
+
+
+def _contents(plaintext: bytes) -> WalletSecrets:
     try:
-        version, mnemonic, passphrase = msgpack.unpackb(plaintext, raw=False, use_list=False)
+        fields = msgpack.unpackb(plaintext, raw=False, use_list=False)
     except Exception:
         raise KeystoreFormatError("key store contents are malformed") from None
-    if version != SECRETS_VERSION or not isinstance(mnemonic, str) or not isinstance(
-        passphrase, str
-    ):
+    if not isinstance(fields, tuple) or not fields:
+        raise KeystoreFormatError("key store contents are malformed")
+    version = fields[0]
+    if (version, len(fields)) not in ((SECRETS_VERSION, 3), (BOOK_VERSION, 4)):
         raise KeystoreFormatError("key store contents have an unknown version")
-    return WalletSecrets(mnemonic, passphrase)
+    mnemonic, passphrase = fields[1], fields[2]
+    if not isinstance(mnemonic, str) or not isinstance(passphrase, str):
+        raise KeystoreFormatError("key store contents are malformed")
+    book = AddressBook()
+    if version == BOOK_VERSION:
+        try:
+            book = book_from(fields[3])
+        except (BookError, KeyError, TypeError, ValueError) as exc:
+            raise KeystoreFormatError(f"key store address book is malformed: {exc}") from None
+    return WalletSecrets(mnemonic, passphrase, book)
 
 
 def kdf_params_of(data: bytes) -> ScryptParams:
@@ -238,8 +289,31 @@ def save_keystore(
 
 
 def load_keystore(path: str | os.PathLike[str], password: str) -> WalletSecrets:
+    return open_keystore(path, password).secrets
+
+
+class OpenedKeystore:
+    """A key store opened with its password: its secrets, and what rewrites it without the
+    password (the derived key, not the password, is held; see the module notes)."""
+
+    __slots__ = ("_sealer", "path", "secrets")
+
+    def __init__(self, path: Path, secrets_: WalletSecrets, sealer: _Sealer) -> None:
+        self.path, self.secrets, self._sealer = path, secrets_, sealer
+
+    def __repr__(self) -> str:
+        return f"OpenedKeystore({self.path})"
+
+    def rewrite(self, secrets_: WalletSecrets) -> None:
+        """Save `secrets_` (a changed book) under the same key, with a fresh nonce."""
+        write_private(self.path, _seal(secrets_, self._sealer), parents=True)
+        self.secrets = secrets_
+
+
+def open_keystore(path: str | os.PathLike[str], password: str) -> OpenedKeystore:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise KeystoreFormatError(f"cannot read key store {path}: {exc.strerror}") from None
-    return decrypt_secrets(data, password, str(path))
+    secrets_, sealer = _open(data, password, str(path))
+    return OpenedKeystore(Path(path), secrets_, sealer)

@@ -13,7 +13,9 @@ To know the governors in force, the light client follows governance the node's w
 whose header commits to actions (`actions_hash`) is fetched whole (`GET block/{hash}/raw`,
 checked against the header's hash), its `SetGovernors`/`SetParam` actions are checked against
 the governors in force (`check_governor_signatures`) and applied (`apply_action`) to the
-configuration of two heights later, as `consensus.chainstate.next_state` does. Validator
+configuration of two heights later, as `consensus.chainstate.next_state` does; its
+`SetReferenceRate` actions go into the followed rate book (`consensus.rates`), so the wallet
+converts at the assembly's rate as the chain holds it, not as one node says. Validator
 changes need no such tracking: the headers commit to every voting set. A validator set fetched
 from a node is accepted only if it hashes to a commitment already followed.
 
@@ -46,6 +48,7 @@ from consensus.governance import (
     RecoveryAction,
     SetGovernors,
     SetParam,
+    SetReferenceRate,
     SignedAction,
     apply_action,
     check_governor_signatures,
@@ -55,6 +58,7 @@ from consensus.governance import (
     sorted_validators_from,
 )
 from consensus.params import ChainParams
+from consensus.rates import EMPTY_BOOK, RateBook, rates_from, rates_obj, record_action
 from consensus.types import BlockHash, BlockHeader, Genesis, Lock, PublicKey, Validator
 from wallet.errors import AnswerTooLarge, ChainMismatch, ReceiptInvalid
 from wallet.fileio import hex_field as _hex_field
@@ -136,6 +140,7 @@ class LightState:
     governance: Governance  # in force at height + 1
     governance_next: Governance  # in force at height + 2 (actions of `height` applied)
     recoveries: tuple[int, ...] = ()  # heights whose block carried a recovery, followed
+    rates: RateBook = EMPTY_BOOK  # the assembly's reference prices, as the chain keeps them
 
     def set_hash_at(self, height: int) -> bytes | None:
         """The validators hash that certifies `height`, if followed that far."""
@@ -167,13 +172,15 @@ class LightState:
             "governance": {"current": self.governance.to_json(),
                            "next": self.governance_next.to_json()},
             "recoveries": list(self.recoveries),
+            "rates_hex": codec.pack(rates_obj(self.rates)).hex(),
         }
 
     @staticmethod
     def is_legacy(doc: object) -> bool:
-        """A followed state written before the light client followed governance: it can't
-        check a recovery, so the wallet drops it and follows again from the genesis."""
-        return isinstance(doc, dict) and "governance" not in doc
+        """A followed state written before the light client followed governance (it can't
+        check a recovery) or the reference rates (it skipped their actions): the wallet drops
+        it and follows again from the genesis."""
+        return isinstance(doc, dict) and ("governance" not in doc or "rates_hex" not in doc)
 
     @classmethod
     def from_json(cls, doc: object) -> LightState:
@@ -197,6 +204,8 @@ class LightState:
                 governance=Governance.from_json(doc["governance"]["current"]),
                 governance_next=Governance.from_json(doc["governance"]["next"]),
                 recoveries=tuple(int(h) for h in doc.get("recoveries", [])),
+                rates=codec.decode_canonical(bytes.fromhex(doc["rates_hex"]), "rates",
+                                             rates_from),
             )
         except (AttributeError, KeyError, TypeError, ValueError, DecodeError):
             raise ReceiptInvalid("the wallet's followed-chain state is malformed") from None
@@ -258,13 +267,15 @@ def _recovered_set(state: LightState, h: int, header: BlockHeader,
     return recovery.validators
 
 
-def _govern(state: LightState, h: int, actions: tuple[SignedAction, ...]) -> Governance:
+def _govern(state: LightState, h: int,
+            actions: tuple[SignedAction, ...]) -> tuple[Governance, RateBook]:
     """The governance in force at h + 2: `governance_next` with block h's governor and
-    parameter changes applied (each checked against the governors in force at h)."""
+    parameter changes applied (each checked against the governors in force at h); and the
+    rate book with block h's reference rates recorded from h + 2."""
     current, upcoming = state.governance, state.governance_next
-    config = upcoming.config(())
+    config, rates = upcoming.config(()), state.rates
     for n, action in enumerate(actions):
-        if not isinstance(action.body, (SetGovernors, SetParam)):
+        if not isinstance(action.body, (SetGovernors, SetParam, SetReferenceRate)):
             continue  # validator changes reach the light client through header commitments
         try:
             if action.chain_id != state.chain_id:
@@ -272,9 +283,10 @@ def _govern(state: LightState, h: int, actions: tuple[SignedAction, ...]) -> Gov
             check_governor_signatures(action.digest(), action.signatures, current.governors,
                                       current.threshold)
             config, _ = apply_action(config, (), action.body)
+            rates = record_action(rates, action, h + 2)
         except ValidationError as exc:
             raise ReceiptInvalid(f"header {h}: action {n} fails ({exc})") from None
-    return Governance(config.governors, config.governor_threshold, config.params)
+    return Governance(config.governors, config.governor_threshold, config.params), rates
 
 
 def follow_header(state: LightState, header: BlockHeader, certificate: bytes,
@@ -315,7 +327,7 @@ def follow_header(state: LightState, header: BlockHeader, certificate: bytes,
                              "followed chain has in force")
     bid = block_hash(header)
     verify_block_certificate(certificate, bid, validators, state.chain_id, h)
-    governance_next = _govern(state, h, governed)
+    governance_next, rates = _govern(state, h, governed)
     nxt = header.next_validators_hash
     if not any(vh == nxt for vh, _ in sets):
         if next_set is None or validators_hash(next_set) != nxt:
@@ -326,7 +338,7 @@ def follow_header(state: LightState, header: BlockHeader, certificate: bytes,
     return replace(state, height=h, header_hash=bid, header_time_ms=header.time_ms,
                    next_validators_hash=nxt, epochs=epochs, sets=sets,
                    governance=state.governance_next, governance_next=governance_next,
-                   recoveries=recoveries)
+                   recoveries=recoveries, rates=rates)
 
 
 # -- following a node -------------------------------------------------------------------------

@@ -23,10 +23,11 @@ from consensus.codec import (
 )
 from consensus.errors import DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
-from consensus.types import Genesis, OutPoint, SpendPolicy, TxId, TxOut
+from consensus.types import Genesis, Lock, OutPoint, SpendPolicy, TxId, TxOut
 from wallet.builder import Coin
 from wallet.client import MAX_PAGE, NodeClient
 from wallet.errors import ChainMismatch, ClaimedInputMismatch, NodeError, NotFound, ReceiptInvalid
+from wallet.pricing import Converted
 from wallet.receipts import LightState, genesis_light_state
 from wallet.walletfile import PendingSpend, WalletData
 
@@ -222,6 +223,15 @@ class HistoryEntry:
     sent: int  # paid by the tx to addresses outside the wallet (0 unless it spends ours)
     fee: int | None  # the fee if the wallet paid it (else 0); None: the node can't tell
     outgoing: bool  # the tx spends the wallet's coins
+    own_addresses: tuple[str, ...] = ()  # the wallet's addresses the tx pays
+    values: tuple[Converted, ...] = ()  # its value at the rates in force at its height
+    label: str | None = None  # the tx's label, else a label of an address it pays
+    request: int | None = None  # the payment request whose address it pays
+
+    @property
+    def amount(self) -> int:
+        """What moved: received for an incoming tx, paid out (fee excluded) for an outgoing."""
+        return self.sent if self.outgoing else self.received
 
     @property
     def net(self) -> int | None:
@@ -316,8 +326,10 @@ async def history(client: NodeClient, data: WalletData, limit: int = 50) -> list
         received = sum(amount for amount, lock in outputs if lock in ours)
         external = sum(amount for amount, lock in outputs if lock not in ours)
         spends_ours = _spends_ours(doc, ours)
+        own = tuple(dict.fromkeys(encode_address(Lock(bytes.fromhex(lock)), data.network)
+                                  for _, lock in outputs if lock in ours))
         out.append(HistoryEntry(t, height, position, received, external if spends_ours else 0,
-                                fee if spends_ours else 0, spends_ours))
+                                fee if spends_ours else 0, spends_ours, own))
     return out
 
 
@@ -352,6 +364,17 @@ async def wait_final(client: NodeClient, txid_hex: str, timeout_s: float = 60.0,
         if time.monotonic() >= deadline:
             raise ReceiptInvalid(f"tx {txid_hex[:16]} not final after {timeout_s:.0f} s")
         await asyncio.sleep(poll_s)
+
+
+async def keeps_rates(client: NodeClient) -> bool:
+    """Whether the node says its chain keeps any reference rate (`GET rates`): a hint of
+    whether following the chain would find any (the rates themselves come from the blocks).
+    A node without the endpoint keeps none."""
+    try:
+        doc = await client.rates()
+    except (NotFound, NodeError):
+        return False
+    return isinstance(doc, dict) and bool(doc.get("currencies") or doc.get("rates"))
 
 
 async def scan_used(client: NodeClient, data: WalletData, gap: int = 20) -> WalletData:

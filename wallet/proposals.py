@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from consensus import crypto
 from consensus.address import encode_address
@@ -57,11 +59,13 @@ from consensus.governance import (
     SetCreditLimit,
     SetGovernors,
     SetParam,
+    SetReferenceRate,
     SetTreasury,
     apply_action,
     body_from,
     body_obj,
     check_governor_signatures,
+    check_reference_rate,
     decode_block_action,
     encode_block_action,
     make_action,
@@ -70,6 +74,7 @@ from consensus.governance import (
     sign_recovery,
 )
 from consensus.params import PARAM_RANGES, ChainParams, check_param
+from consensus.rates import RATE_SCALE
 from consensus.types import NETWORKS, BlockHash, Lock, PublicKey, Validator
 from wallet.amounts import format_coins
 from wallet.errors import (
@@ -93,6 +98,7 @@ KINDS = {
     RekeyValidator: "rekey_validator", ReadmitValidator: "readmit_validator",
     SetParam: "set_param", SetGovernors: "set_governors", SetTreasury: "set_treasury",
     SetCreditLimit: "set_credit_limit",
+    SetReferenceRate: "set_reference_rate",
 }
 RECOVERY = "recovery"
 
@@ -209,6 +215,11 @@ def check_body(body: ActionBody) -> ActionBody:
                 check_param(name, value)
             except ParamsError as exc:
                 raise BadAction(f"{exc} (parameters: {', '.join(PARAM_RANGES)})") from None
+        case SetReferenceRate():
+            try:
+                check_reference_rate(body)
+            except GovernanceError as exc:
+                raise BadAction(str(exc)) from None
         case SetGovernors(governors, threshold):
             if not 1 <= len(governors) <= MAX_GOVERNORS:
                 raise BadAction(f"1 to {MAX_GOVERNORS} governors, not {len(governors)}")
@@ -222,6 +233,15 @@ def check_body(body: ActionBody) -> ActionBody:
     except (DecodeError, GovernanceError) as exc:
         raise BadAction(str(exc)) from None
     return body
+
+
+def rate_units(price: str) -> int:
+    """'1.20' (currency per coin, up to 8 decimals; '0' withdraws) -> units_per_coin."""
+    text = price.strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]{1,8})?", text):
+        raise BadAction(f"PRICE {price!r}: what one coin is worth, digits with up to 8 "
+                        "decimals (0 withdraws the rate)")
+    return int(Decimal(text) * RATE_SCALE)
 
 
 def _check_key(key: bytes, what: str) -> None:
@@ -540,6 +560,9 @@ def action_json(p: Proposal) -> dict[str, object]:
         case SetCreditLimit(lock, limit):
             return {"lock": lock.hex(), "address": encode_address(lock, p.network),
                     "limit": limit}
+        case SetReferenceRate(currency, units):
+            return {"currency": currency, "units_per_coin": units,
+                    "price": format_coins(units)}
     raise ProposalError("unknown action")  # pragma: no cover - body_from decodes no other
 
 
@@ -615,6 +638,12 @@ def _describe_body(body: ActionBody, network: str, coop: Mapping[PublicKey, str]
             return (f"grants {encode_address(lock, network)} a credit limit of "
                     f"{format_coins(limit)} units (its balance may go down to "
                     f"-{format_coins(limit)}; a debt above it stops its sending, never moves it)")
+        case SetReferenceRate(currency, units):
+            if not units:
+                return (f"withdraws the assembly's reference price in {printable(currency)} "
+                        "(informational: no ledger rule reads it)")
+            return (f"sets the assembly's reference price: 1 coin = {format_coins(units)} "
+                    f"{printable(currency)} (informational: no ledger rule reads it)")
     raise ProposalError("unknown action")  # pragma: no cover - body_from decodes no other
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,13 +35,21 @@ import wallet.governors as governors
 import wallet.multisig as multisig
 import wallet.ops as ops
 import wallet.payments as payments
+import wallet.pricing as pricing
 import wallet.proposals as proposals
+import wallet.requests as request_list
+from consensus.address import decode_address, encode_address
 from consensus.codec import encode_tx, policy_lock, txid
 from consensus.crypto import PrivateKey
 from consensus.governance import ActionBody, Reference
-from consensus.types import PublicKey, SpendPolicy, Tx, Validator
+from consensus.rates import EMPTY_BOOK, RateBook
+from consensus.types import MAX_AMOUNT, PublicKey, SpendPolicy, Tx, Validator
+from wallet.book import AddressBook, Contact
 from wallet.client import DEFAULT_NODE_URL, NodeClient, RetryPolicy
 from wallet.errors import (
+    AmountError,
+    BookError,
+    MessageError,
     NodeError,
     NotAGovernor,
     NotFollowedYet,
@@ -51,14 +60,25 @@ from wallet.errors import (
 )
 from wallet.fileio import FileLock
 from wallet.governors import ChainIdentity, Proposed, Submitted
-from wallet.keys import COSIGNER, RECEIVE, HDAccount
+from wallet.keys import COSIGNER, RECEIVE, HDAccount, lock_for_pubkey
+from wallet.keystore import OpenedKeystore
 from wallet.lightclient import LightState, sync_headers
+from wallet.message import SignedMessage, sign_message
 from wallet.multisig import OFFLINE, PartialReview, PartialTx, SignedPartial
 from wallet.ops import Balance, HistoryEntry
 from wallet.payments import Payee, PreparedPayment, SentPayment
 from wallet.proposals import GovernanceView, Proposal, ProposalDescription
 from wallet.receipts import Finality, Receipt, VerifiedReceipt, fetch_receipt, verify_receipt
-from wallet.walletfile import Treasury, WalletData, load_wallet, lock_path, save_wallet, unlock
+from wallet.requests import PaymentRequest, Quote, RequestPayment, RequestStatus
+from wallet.uri import PaymentUri, format_uri
+from wallet.walletfile import (
+    Treasury,
+    WalletData,
+    load_wallet,
+    lock_path,
+    save_wallet,
+    unlock_keystore,
+)
 
 T = TypeVar("T")
 
@@ -96,6 +116,7 @@ class Wallet:
         self._owns_node = owns_node
         self._lock = FileLock(lock_path(path), timeout_s=lock_timeout_s)
         self._account: HDAccount | None = None
+        self._keystore: OpenedKeystore | None = None
         self._chain_checked = False
 
     @classmethod
@@ -126,6 +147,7 @@ class Wallet:
     async def close(self) -> None:
         """Forget the private keys, let go of the wallet's lock, close the node client."""
         self._account = None
+        self._keystore = None
         self._lock.release()
         if self._owns_node:
             await self._node.close()
@@ -161,7 +183,7 @@ class Wallet:
 
     def unlock(self, password: str) -> None:
         """Open the key store: WrongPassword, TamperedKeystore, or WatchOnly (no keys)."""
-        self._account = unlock(self._path, self._data, password)
+        self._account, self._keystore = unlock_keystore(self._path, self._data, password)
 
     # -- the wallet file, the lock and the node ------------------------------------------------
 
@@ -211,9 +233,35 @@ class Wallet:
     async def balance(self) -> Balance:
         return await ops.balance(await self._checked_node(), self._data)
 
-    async def history(self, limit: int = 50) -> list[HistoryEntry]:
-        """The wallet's txs, newest first; its own pending ones first, with no height."""
-        return await ops.history(await self._checked_node(), self._data, limit)
+    async def history(self, limit: int = 50, *, valued: bool = False) -> list[HistoryEntry]:
+        """The wallet's txs, newest first; its own pending ones first, with no height. Each
+        names the payment request it paid and, once unlocked, its label (the tx's, else an
+        address's it pays). `valued`: also what each was worth at the assembly's rates in
+        force at its height, as this wallet followed them (it follows the chain further first
+        only when the node keeps any rate: reading stays read-only on a chain without)."""
+        node = await self._checked_node()
+        entries = await ops.history(node, self._data, limit)
+        by_address = {r.address: r.id for r in self._data.requests}
+        book = self._keystore.secrets.book if self._keystore is not None else None
+        light = self._data.light
+        if valued:
+            top = max((e.height for e in entries if e.height is not None), default=0)
+            behind = light is None or light.height + 2 < top
+            if behind and await ops.keeps_rates(node):
+                light = await self.sync()
+        out = []
+        for e in entries:
+            request = next((by_address[a] for a in e.own_addresses if a in by_address), None)
+            label = None
+            if book is not None:
+                label = book.label(e.txid) or next(
+                    (t for a in e.own_addresses if (t := book.label(a)) is not None), None)
+            values: tuple[pricing.Converted, ...] = ()
+            if valued and e.height is not None and light is not None \
+                    and e.height <= light.height + 2:
+                values = pricing.values_at(e.amount, light.rates, e.height)
+            out.append(replace(e, request=request, label=label, values=values))
+        return out
 
     async def sync(self, progress: Progress | None = None) -> LightState:
         """Follow and verify the node's headers up to its tip; saved in the wallet file."""
@@ -399,6 +447,198 @@ class Wallet:
         self.check_partial_chain(ptx)
         return await self._broadcast(multisig.finalize(ptx))
 
+
+    # -- the assembly's reference price --------------------------------------------------------
+
+    async def rates(self, *, sync: bool = True) -> tuple[RateBook, int]:
+        """The rate book as this wallet followed the chain, and the next height (the one a
+        payment made now falls in); `sync` follows the chain to the node's tip first."""
+        light = await self.sync() if sync else self._data.light
+        if light is None:
+            return EMPTY_BOOK, 1
+        return light.rates, light.height + 1
+
+    async def quote(self, amount: int | pricing.Asked) -> pricing.Converted | None:
+        """An amount in a currency converted at the rate in force now (following the chain to
+        its tip first); None for an amount in coins. NoRate when no rate is in force."""
+        if isinstance(amount, int) or not amount.in_currency:
+            return None
+        book, height = await self.rates()
+        return pricing.convert(amount, book, height)
+
+    # -- payment requests ----------------------------------------------------------------------
+
+    @property
+    def requests(self) -> tuple[PaymentRequest, ...]:
+        return self._data.requests
+
+    async def request(self, amount: int | pricing.Asked, *, memo: str = "",
+                      expires_in_s: float | None = None) -> PaymentRequest:
+        """A payment request: the next receive address, and a `faircoop:` URI asking for
+        `amount` (base units, or a currency amount converted at the rate in force now, the
+        quote kept with the request). A watch-only wallet can make them: nothing is signed."""
+        quote = await self.quote(amount)
+        if quote is not None:
+            base = quote.base_units
+        else:
+            base = amount if isinstance(amount, int) else amount.base_units or 0
+        if not 1 <= base <= MAX_AMOUNT:
+            raise AmountError(f"a request asks for 1 to {MAX_AMOUNT} base units")
+        payments.encode_memo(memo)
+        data = await self._hold()
+        index = data.receive_index + 1
+        address = data.address(RECEIVE, index)
+        now = int(time.time())
+        expires = None if expires_in_s is None else now + max(1, int(expires_in_s))
+        uri = format_uri(PaymentUri(address, base, memo, expires, data.network, data.chain_id))
+        made = PaymentRequest(max((r.id for r in data.requests), default=0) + 1, index, address,
+                              base, memo, now, expires, uri,
+                              None if quote is None else Quote.of(quote))
+        self._save(replace(data, receive_index=index,
+                           requests=request_list.add(data.requests, made)))
+        return made
+
+    async def check_request(self, request: PaymentRequest | int) -> RequestStatus:
+        """Where a request stands: each final payment to its address (new ones fetched and
+        verified with a receipt, then recorded), and what the node's mempool holds for it
+        (shown, never counted)."""
+        found = request_list.find(self._data.requests,
+                                  request if isinstance(request, int) else request.id)
+        node = await self._checked_node()
+        listed = await node.address_txs(found.address, request_list.MAX_REQUEST_PAYMENTS + 1)
+        known = {t.hex() for t in found.paid_txids()}
+        fresh = [t for t in request_list.committed_txids(listed) if t not in known]
+        lock = decode_address(found.address, self.network)
+        for tid in reversed(fresh):  # oldest first
+            final = await self.fetch_receipt(tid)
+            tx = final.receipt.tx
+            paid = sum(o.amount for o in tx.outputs if o.lock == lock) if isinstance(tx, Tx) else 0
+            if not paid:
+                continue  # a spend from the address, not a payment to it
+            v = final.verified
+            payment = RequestPayment(v.txid, paid, v.height, v.block_hash,
+                                     final.receipt.header.time_ms, v.signers, v.set_size)
+            current = request_list.find(self._data.requests, found.id)
+            self._save(replace(self._data, requests=request_list.updated(
+                self._data.requests, request_list.with_payment(current, payment))))
+        summary = await node.address(found.address)
+        unconfirmed = summary.get("mempool_balance_delta", 0) if isinstance(summary, dict) \
+            else 0
+        return request_list.status_of(request_list.find(self._data.requests, found.id),
+                                      time.time(), unconfirmed if isinstance(unconfirmed, int)
+                                      else 0)
+
+    async def wait_paid(self, request: PaymentRequest | int, *, timeout_s: float | None = None,
+                        progress: Progress | None = None) -> RequestStatus:
+        """Wait until the request is paid (its payments final and verified), expired or
+        cancelled, or `timeout_s` passes; the status as it then stands. It listens to the
+        node's address stream, and polls where the node has none."""
+        found = request_list.find(self._data.requests,
+                                  request if isinstance(request, int) else request.id)
+        node = await self._checked_node()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        if found.expires is not None:
+            until_expiry = time.monotonic() + max(0.0, found.expires - time.time())
+            deadline = until_expiry if deadline is None else min(deadline, until_expiry)
+        held = self._lock.held
+        if held:  # others may use the wallet while it waits (each check takes the lock)
+            self._lock.release()
+
+        async def check() -> RequestStatus:
+            try:
+                return await self.check_request(found.id)
+            finally:
+                self._lock.release()
+
+        try:
+            return await request_list.wait_for_payment(
+                check, lambda: node.watch_address(found.address), deadline=deadline,
+                progress=progress)
+        finally:
+            if held:
+                await self._hold()
+
+    async def cancel_request(self, request: PaymentRequest | int) -> PaymentRequest:
+        """Mark a request cancelled (refused once it is paid); its address stays watched."""
+        data = await self._hold()
+        found = request_list.find(data.requests,
+                                  request if isinstance(request, int) else request.id)
+        done = request_list.cancelled(found, time.time())
+        self._save(replace(data, requests=request_list.updated(data.requests, done)))
+        return done
+
+    # -- contacts, labels, messages ------------------------------------------------------------
+
+    def _opened_book(self) -> OpenedKeystore:
+        if self._data.watch_only:
+            raise WatchOnly("a watch-only wallet has no encrypted key store, so no address "
+                            "book or labels")
+        if self._keystore is None:
+            raise WalletLocked("the address book is encrypted: unlock the wallet to read it")
+        return self._keystore
+
+    @property
+    def book(self) -> AddressBook:
+        """Contacts and labels (unlock first: they live in the encrypted key store)."""
+        return self._opened_book().secrets.book
+
+    async def _save_book(self, book: AddressBook) -> AddressBook:
+        opened = self._opened_book()
+        await self._hold()  # one writer at a time, for the key store too
+        opened.rewrite(replace(opened.secrets, book=book))
+        return book
+
+    async def add_contact(self, name: str, address: str) -> Contact:
+        """Remember `address` (of this wallet's network) as `name`: `send NAME` pays it."""
+        canonical = encode_address(decode_address(address.strip(), self.network), self.network)
+        book = await self._save_book(self.book.with_contact(name, canonical))
+        found = book.contact(name)
+        assert found is not None
+        return found
+
+    async def remove_contact(self, name: str) -> None:
+        await self._save_book(self.book.without_contact(name))
+
+    def resolve_payee(self, text: str) -> str:
+        """An address as given, or the address of the contact named `text`."""
+        if text.strip().lower().startswith(("fair1", "tfair1")):
+            return text.strip()
+        found = self.book.contact(text)
+        if found is None:
+            raise BookError(f"{text!r} is neither an address nor a contact (`contacts list`)")
+        return found.address
+
+    def _label_target(self, target: str) -> str:
+        text = target.strip()
+        if len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower()):
+            return text.lower()
+        lock = decode_address(text, self.network)
+        own = set(self._data.known_locks()) | {policy_lock(t.policy)
+                                               for t in self._data.treasuries}
+        if lock not in own:
+            raise BookError(f"{text} is not one of this wallet's addresses: label your own "
+                            "addresses and txs (name others with `contacts add`)")
+        return encode_address(lock, self.network)
+
+    async def set_label(self, target: str, text: str) -> str:
+        """Label one of this wallet's addresses, or a txid; `history` shows it."""
+        key = self._label_target(target)
+        await self._save_book(self.book.with_label(key, text))
+        return key
+
+    async def remove_label(self, target: str) -> None:
+        await self._save_book(self.book.without_label(self._label_target(target)))
+
+    def sign_message(self, address: str, message: str) -> SignedMessage:
+        """Sign `message` with the key of `address`, one of this wallet's receive or change
+        addresses (docs/WALLET.md: the digest and the format)."""
+        lock = decode_address(address.strip(), self.network)
+        for chain, _, pub in self._data.keys_ahead():
+            if chain != COSIGNER and lock_for_pubkey(pub) == lock:
+                key = self._keys([bytes(pub)])[bytes(pub)]
+                return sign_message(key, self.network, message)
+        raise MessageError(f"{address.strip()} is not one of this wallet's receive or change "
+                           "addresses: it holds no key to sign for it")
 
     # -- governance ----------------------------------------------------------------------------
 
@@ -739,3 +979,23 @@ class SyncWallet:
 
     def governance_history(self, limit: int = 50) -> list[governors.HistoryEntry]:
         return self._run(self._wallet.governance_history(limit))
+
+    def request(self, amount: int | pricing.Asked, *, memo: str = "",
+                expires_in_s: float | None = None) -> PaymentRequest:
+        return self._run(self._wallet.request(amount, memo=memo, expires_in_s=expires_in_s))
+
+    def check_request(self, request: PaymentRequest | int) -> RequestStatus:
+        return self._run(self._wallet.check_request(request))
+
+    def wait_paid(self, request: PaymentRequest | int, *,
+                  timeout_s: float | None = None) -> RequestStatus:
+        return self._run(self._wallet.wait_paid(request, timeout_s=timeout_s))
+
+    def cancel_request(self, request: PaymentRequest | int) -> PaymentRequest:
+        return self._run(self._wallet.cancel_request(request))
+
+    def quote(self, amount: int | pricing.Asked) -> pricing.Converted | None:
+        return self._run(self._wallet.quote(amount))
+
+    def sign_message(self, address: str, message: str) -> SignedMessage:
+        return self._wallet.sign_message(address, message)

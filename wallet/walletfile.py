@@ -21,9 +21,16 @@ from consensus.types import Lock, OutPoint, PublicKey, SpendPolicy, TxId
 from wallet.errors import WalletError, WalletFileError, WatchOnly
 from wallet.fileio import write_private
 from wallet.keys import CHANGE, COSIGNER, RECEIVE, HDAccount, WatchAccount, lock_for_pubkey
-from wallet.keystore import ScryptParams, WalletSecrets, load_keystore, save_keystore
+from wallet.keystore import (
+    OpenedKeystore,
+    ScryptParams,
+    WalletSecrets,
+    open_keystore,
+    save_keystore,
+)
 from wallet.lightclient import LightState
 from wallet.multisig import OwnKeys
+from wallet.requests import PaymentRequest, request_from, request_json
 
 FORMAT = "faircoop-wallet"
 VERSION = 1
@@ -66,6 +73,7 @@ class WalletData:
     pending: tuple[PendingSpend, ...] = ()  # broadcast, not yet seen final
     governor_key: PublicKey | None = None  # this wallet's governor key, once shown (`gov key`)
     governor_names: tuple[tuple[PublicKey, str], ...] = ()  # names this wallet gives governors
+    requests: tuple[PaymentRequest, ...] = ()  # payment requests this wallet made (`request`)
 
     def held_outpoints(self) -> frozenset[OutPoint]:
         """Coins spent by this wallet's pending txs: not to be chosen again."""
@@ -137,6 +145,8 @@ class WalletData:
         if self.governor_names:
             doc["governor_names"] = [{"pubkey": k.hex(), "name": n}
                                      for k, n in self.governor_names]
+        if self.requests:
+            doc["requests"] = [request_json(r) for r in self.requests]
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -174,8 +184,10 @@ class WalletData:
                               else PublicKey(bytes.fromhex(doc["governor_key"]))),
                 governor_names=tuple((PublicKey(bytes.fromhex(g["pubkey"])), str(g["name"]))
                                      for g in doc.get("governor_names", [])),
+                # absent in files written before payment requests (issue 19)
+                requests=tuple(request_from(r) for r in doc.get("requests", [])),
             )
-        except (KeyError, TypeError, ValueError, DecodeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, DecodeError) as exc:
             raise WalletFileError(f"wallet file is malformed ({type(exc).__name__})") from None
         if data.network not in ("main", "test"):
             raise WalletFileError("wallet network must be main or test")
@@ -236,14 +248,22 @@ def create_watch_only(path: str | os.PathLike[str], *, xpub: str, network: str, 
 
 def unlock(path: str | os.PathLike[str], data: WalletData, password: str) -> HDAccount:
     """The account's private keys, from the key store beside the wallet file."""
+    return unlock_keystore(path, data, password)[0]
+
+
+def unlock_keystore(path: str | os.PathLike[str], data: WalletData,
+                    password: str) -> tuple[HDAccount, OpenedKeystore]:
+    """The account's private keys, and the opened key store (its address book, and what
+    saves a changed one)."""
     if data.watch_only:
         raise WatchOnly("this is a watch-only wallet: it holds no private keys")
-    secrets_ = load_keystore(keystore_path(path), password)
+    opened = open_keystore(keystore_path(path), password)
+    secrets_ = opened.secrets
     hd = HDAccount.from_mnemonic(secrets_.mnemonic, data.network, secrets_.passphrase,
                                  data.account)
     if hd.xpub != data.xpub:
         raise WalletFileError("the key store does not belong to this wallet file")
-    return hd
+    return hd, opened
 
 
 def with_light(data: WalletData, light: LightState) -> WalletData:

@@ -71,7 +71,7 @@ async def address_utxo(request: web.Request) -> web.StreamResponse:
     return await json_from_pool(request, _utxos, request.app[VIEW].store, lock, limit)
 
 
-def _history(store: ChainReader, lock: Lock, limit: int, before: TxLocation | None
+def history_page(store: ChainReader, lock: Lock, limit: int, before: TxLocation | None
              ) -> list[Json]:
     return [{"txid": h.txid.hex(), "height": h.height, "position": h.position}
             for h in store.get_address_history(lock, limit=limit, before=before)]
@@ -81,12 +81,12 @@ def _history(store: ChainReader, lock: Lock, limit: int, before: TxLocation | No
 async def address_txs(request: web.Request) -> web.StreamResponse:
     lock = lock_param(request)
     limit = limit_param(request)
-    before = before_param(request)
-    return await json_from_pool(request, _history, request.app[VIEW].store, lock, limit,
+    before = parse_before(request)
+    return await json_from_pool(request, history_page, request.app[VIEW].store, lock, limit,
                                 before)
 
 
-def before_param(request: web.Request) -> TxLocation | None:
+def parse_before(request: web.Request) -> TxLocation | None:
     height = request.query.get("before_height")
     position = request.query.get("before_position")
     if height is None and position is None:

@@ -156,7 +156,7 @@ async def validator_set(request: web.Request) -> web.Response:
     encoded = store.get_validator_set(vhash)
     if encoded is None:
         raise NotFound(f"no validator set {vhash.hex()}")
-    members = decode_canonical(encoded, "validator set", _validators_from)
+    members = decode_canonical(encoded, "validator set", validator_set_from)
     return web.json_response({
         "hash": vhash.hex(),
         "hex": encoded.hex(),
@@ -164,6 +164,6 @@ async def validator_set(request: web.Request) -> web.Response:
     })
 
 
-def _validators_from(obj: Obj) -> tuple[Validator, ...]:
+def validator_set_from(obj: Obj) -> tuple[Validator, ...]:
     """The inverse of codec.validators_obj (the encoding `validator-set` serves as hex)."""
     return expect_items(obj, "validators", validator_from)

@@ -16,7 +16,7 @@ from consensus.chainstate import ChainState
 from consensus.credit import LIMIT, RECEIVED, SENT
 from consensus.governance import credit_limit_changes
 from consensus.types import Lock
-from faircoop_node.api.addresses import before_param, limit_param, lock_param
+from faircoop_node.api.addresses import limit_param, lock_param, parse_before
 from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.render import Json
 from faircoop_node.api.view import VIEW
@@ -86,7 +86,7 @@ def _history(store: ChainReader, lock: Lock, limit: int, before: TxLocation | No
 async def credit_history(request: web.Request) -> web.StreamResponse:
     lock = lock_param(request)
     limit = limit_param(request)
-    before = before_param(request)
+    before = parse_before(request)
     return await json_from_pool(request, _history, request.app[VIEW].store, lock, limit,
                                 before)
 

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from consensus.types import BlockHash
 
@@ -40,16 +41,21 @@ class NewBlock:
                 "time_ms": self.time_ms}
 
 
-class Subscription:
-    """One consumer's queue of new blocks; iterate it, and close it when done."""
+E = TypeVar("E")
 
-    def __init__(self, feed: BlockFeed, max_backlog: int) -> None:
-        self._feed = feed
-        self._queue: asyncio.Queue[NewBlock | None] = asyncio.Queue(max_backlog + 1)
+
+class Subscription(Generic[E]):
+    """One consumer's queue of events (new blocks, or an address's payments: `watch.py`);
+    iterate it, and close it when done. Past `max_backlog` waiting events it closes itself."""
+
+    def __init__(self, on_close: Callable[[Subscription[E]], None], max_backlog: int) -> None:
+        self._on_close = on_close
+        self._queue: asyncio.Queue[E | None] = asyncio.Queue(max_backlog + 1)
         self._max_backlog = max_backlog
         self.closed = False
 
-    def _offer(self, event: NewBlock) -> None:
+    def offer(self, event: E) -> None:
+        """Queue `event` (never blocks); a subscriber that far behind is closed instead."""
         if self.closed:
             return
         if self._queue.qsize() >= self._max_backlog:
@@ -62,10 +68,10 @@ class Subscription:
         if self.closed:
             return
         self.closed = True
-        self._feed._forget(self)
+        self._on_close(self)
         self._queue.put_nowait(None)
 
-    async def next_event(self, timeout: float | None = None) -> NewBlock | None:
+    async def next_event(self, timeout: float | None = None) -> E | None:
         """The next block; None once closed. TimeoutError if none arrives within `timeout`."""
         if self.closed and self._queue.empty():
             return None
@@ -74,7 +80,7 @@ class Subscription:
             self._queue.put_nowait(None)  # keep later calls returning None
         return event
 
-    async def __aiter__(self) -> AsyncIterator[NewBlock]:
+    async def __aiter__(self) -> AsyncIterator[E]:
         while (event := await self.next_event()) is not None:
             yield event
 
@@ -89,7 +95,7 @@ class BlockFeed:
         self._window_s = window_s
         self._clock = clock
         self._max_backlog = max_backlog
-        self._subscribers: set[Subscription] = set()
+        self._subscribers: set[Subscription[NewBlock]] = set()
         self._recent: deque[tuple[float, int]] = deque()  # (clock, tx_count) per commit
         self._started = clock()
         self.blocks_total = 0
@@ -103,10 +109,10 @@ class BlockFeed:
         self._recent.append((now, event.tx_count))
         self._trim(now)
         for sub in tuple(self._subscribers):
-            sub._offer(event)
+            sub.offer(event)
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(self, self._max_backlog)
+    def subscribe(self) -> Subscription[NewBlock]:
+        sub = Subscription(self._forget, self._max_backlog)
         self._subscribers.add(sub)
         return sub
 
@@ -132,5 +138,5 @@ class BlockFeed:
         while self._recent and self._recent[0][0] <= now - self._window_s:
             self._recent.popleft()
 
-    def _forget(self, sub: Subscription) -> None:
+    def _forget(self, sub: Subscription[NewBlock]) -> None:
         self._subscribers.discard(sub)

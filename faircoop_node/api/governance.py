@@ -33,6 +33,7 @@ from consensus.governance import (
     SetCreditLimit,
     SetGovernors,
     SetParam,
+    SetReferenceRate,
     SetTreasury,
     SignedAction,
     decode_block_action,
@@ -41,6 +42,7 @@ from consensus.params import PARAM_RANGES
 from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_uint
+from faircoop_node.api.rates import price_text
 from faircoop_node.api.render import Json
 from faircoop_node.api.view import VIEW
 from faircoop_node.storage.errors import CorruptStore
@@ -118,6 +120,11 @@ def describe_action(action: BlockAction, network: str) -> tuple[str, str]:
         case SetCreditLimit(lock, limit):
             return "set_credit_limit", f"set credit limit of {encode_address(lock, network)} " \
                                        f"to {limit}"
+        case SetReferenceRate(currency, units):
+            if not units:
+                return "set_reference_rate", f"withdraw the reference rate in {currency}"
+            return ("set_reference_rate",
+                    f"set the reference rate: 1 coin = {price_text(units)} {currency}")
     return "unknown", "unknown action"
 
 
@@ -148,7 +155,7 @@ def next_nonce(state: ChainState, pooled: Iterable[BlockAction]) -> int:
     return nonce
 
 
-def _governance(state: ChainState, genesis_hash: bytes, pooled: tuple[bytes, ...],
+def governance_answer(state: ChainState, genesis_hash: bytes, pooled: tuple[bytes, ...],
                 recoveries: tuple[bytes, ...]) -> Json:
     """The whole answer, from an immutable state and copies of the pools (a thread)."""
     network, h = state.network, state.height
@@ -179,7 +186,7 @@ async def governance(request: web.Request) -> web.StreamResponse:
     """The state and copies of the pools are taken on the loop (which alone changes them);
     the decoding runs in the read pool (up to 256 pooled actions of up to 64 KiB)."""
     view = request.app[VIEW]
-    return await json_from_pool(request, _governance, view.chain_state(),
+    return await json_from_pool(request, governance_answer, view.chain_state(),
                                 view.store.genesis_hash, view.pooled_actions(),
                                 view.held_recoveries())
 
@@ -195,7 +202,7 @@ def history_cursor(entry: GovernanceEntry) -> str:
     return f"{entry.height}.{entry.position}"
 
 
-def _parse_cursor(text: str | None) -> ActionLocation | None:
+def parse_cursor(text: str | None) -> ActionLocation | None:
     if text is None:
         return None
     height, dot, position = text.partition(".")
@@ -220,7 +227,7 @@ def history_entry(entry: GovernanceEntry, network: str) -> Json:
             "effective_height": entry.height if recovery else entry.height + 2}
 
 
-def _history(store: ChainReader, limit: int, after: ActionLocation | None) -> Json:
+def action_history_page(store: ChainReader, limit: int, after: ActionLocation | None) -> Json:
     found = store.get_governance_history(limit=limit + 1, before=after,
                                          max_bytes=MAX_HISTORY_BYTES)
     page = found[:limit]
@@ -239,5 +246,5 @@ async def governance_history(request: web.Request) -> web.StreamResponse:
     (the `next` of the previous page)."""
     limit = parse_uint(request.query.get("limit"), "limit", default=DEFAULT_HISTORY, lo=1,
                        hi=MAX_HISTORY)
-    after = _parse_cursor(request.query.get("after"))
-    return await json_from_pool(request, _history, request.app[VIEW].store, limit, after)
+    after = parse_cursor(request.query.get("after"))
+    return await json_from_pool(request, action_history_page, request.app[VIEW].store, limit, after)

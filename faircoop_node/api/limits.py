@@ -27,7 +27,7 @@ class ApiLimits:
     """Bounds on what API clients can make the node hold, all at once."""
 
     max_connections: int = 512  # open HTTP connections, streams included (see site.py)
-    max_streams: int = 256  # open `blocks/stream` connections
+    max_streams: int = 256  # open streams: `blocks/stream` and `address/{addr}/stream`
     read_threads: int = 2  # threads for reads that touch many keys or whole blocks
     max_reads: int = 64  # such reads queued or running; past it, 503
     max_response_bytes: int = 256 * MIB  # bodies of such reads being sent at once; past it, 503

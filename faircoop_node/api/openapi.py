@@ -53,7 +53,8 @@ ACTION: dict[str, Schema] = {
     "id": {**HASH, "description": "SHA-256 of the action's bytes"},
     "kind": {"type": "string", "enum": [
         "add_validator", "remove_validator", "rekey_validator", "readmit_validator",
-        "set_param", "set_governors", "set_treasury", "set_credit_limit", "recovery"]},
+        "set_param", "set_governors", "set_treasury", "set_credit_limit", "set_reference_rate",
+        "recovery"]},
     "summary": {"type": "string", "description": "what it does, in words"},
     "nonce": _nullable({**INT, "description": "null for a recovery"}),
     "signers": _array(PUBKEY, "the governors who signed, ascending"),
@@ -62,7 +63,31 @@ ACTION: dict[str, Schema] = {
     "hex": {**HEX, "description": "consensus.governance.encode_block_action"},
 }
 
+RATE: dict[str, Schema] = {
+    "since": {**INT, "description": "the first height it is in force (inclusion + 2)"},
+    "units_per_coin": {**INT, "description": "10^-8 of the currency per coin (0: withdrawn)"},
+    "price": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{8}$",
+              "description": "the currency per coin, 8 places"},
+    "nonce": {**INT, "description": "the nonce of the action that set it"},
+}
+
 SCHEMAS: dict[str, Schema] = {
+    "Rates": _obj({
+        "height": {**INT, "description": "the height the rates are in force at"},
+        "tip": INT, "scale": {**INT, "description": "10^8: units_per_coin per currency unit"},
+        "rates": _array(_obj({
+            "currency": TEXT, **RATE,
+            "reference": _nullable(_obj({"uri": TEXT, "text": TEXT},
+                                        "the assembly decision behind it")),
+        })),
+        "unknown": _array(TEXT, "currencies whose kept history starts after this height"),
+        "currencies": _array(TEXT, "every currency the chain keeps rates of, withdrawn too"),
+    }, "the assembly's reference prices (informational: no ledger rule reads them)"),
+    "RateHistory": _obj({
+        "currency": TEXT,
+        "known_from": {**INT, "description": "heights below this are no longer known (0: all)"},
+        "changes": _array(_obj(RATE), "oldest first"),
+    }),
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -377,6 +402,28 @@ def build_document() -> Schema:
             },
         }},
         f"{v1}/mempool": _get("Mempool summary", _json(_ref("Mempool"))),
+        f"{v1}/rates": _get(
+            "The assembly's reference prices in force at a height, each since when and on "
+            "whose decision", _json(_ref("Rates")),
+            params=(_query("height", INT, "default: the next block's (tip + 1); at most "
+                                          "tip + 2"),),
+            errors=("400",)),
+        f"{v1}/rates/{{currency}}": _get(
+            "One currency's kept rate changes", _json(_ref("RateHistory")),
+            params=(_path_param("currency", {"type": "string"},
+                                "a currency code such as EUR"),),
+            errors=("400", "404")),
+        f"{v1}/address/{{address}}/stream": _get(
+            "Server-Sent Events for payments to one address: `event: mempool` with data "
+            '{"address","txid","amount"} when a tx paying it enters this node\'s mempool, '
+            '`event: final` with {"address","txid","amount","height","block_hash","position"} '
+            "when a block holding one is committed (fetch tx/{txid}/proof to verify it). The "
+            'stream opens with ": watching ADDRESS at height N"; ": keep-alive" comments '
+            "between. Counts against the same stream cap as blocks/stream: 503 with "
+            "Retry-After past it", {"description": "event stream",
+                                    "content": {"text/event-stream": {"schema": {
+                                        "type": "string"}}}},
+            params=(ADDRESS_PARAM,), errors=("400",)),
         f"{v1}/blocks/stream": _get(
             "Server-Sent Events: one `block` event per committed block, data "
             '{"height","hash","tx_count","time_ms"}; ": keep-alive" comments between. '

@@ -44,7 +44,7 @@ def _status(view: NodeView, tid: TxId, placed: Placed | None) -> Json:
     )
 
 
-def _tx_answer(view: NodeView, tid: TxId) -> Json:
+def tx_answer(view: NodeView, tid: TxId) -> Json:
     """The tx from its index record and its block's bytes, or from the mempool (a thread)."""
     store = view.store
     committed = store.get_committed_tx(tid)
@@ -60,7 +60,7 @@ def _tx_answer(view: NodeView, tid: TxId) -> Json:
 
 @routes.get("/api/v1/tx/{txid}")
 async def get_tx(request: web.Request) -> web.StreamResponse:
-    return await json_from_pool(request, _tx_answer, request.app[VIEW], _txid_param(request))
+    return await json_from_pool(request, tx_answer, request.app[VIEW], _txid_param(request))
 
 
 @routes.get("/api/v1/tx/{txid}/status")

@@ -17,6 +17,7 @@ from aiohttp import web
 from consensus.chainstate import ChainState
 from consensus.types import BlockTx, Lock, TxId
 from faircoop_node.api.feed import BlockFeed
+from faircoop_node.api.watch import AddressWatch
 from faircoop_node.creditpool import CreditEntry
 from faircoop_node.mempool import PoolEntry
 from faircoop_node.storage.protocol import ChainReader
@@ -80,6 +81,12 @@ class NodeView(Protocol):
     @property
     def feed(self) -> BlockFeed:
         """The node publishes each committed block here (streams and metrics read it)."""
+        ...
+
+    @property
+    def watch(self) -> AddressWatch:
+        """The node tells it each tx its mempool admits and each block it commits (the
+        address streams read it)."""
         ...
 
     def status(self) -> NodeStatus: ...

@@ -26,6 +26,7 @@ import aiohttp
 from consensus.crypto import PrivateKey
 from consensus.errors import FaircoopError
 from consensus.types import BlockHash, PublicKey
+from consensus.votes import decode_vote
 from faircoop_node.byzantine.rawpeer import HandshakeFailed, Link, connect
 from faircoop_node.net.envelope import MsgType, decode_envelope, decode_reject, decode_status
 from faircoop_node.net.transport import ChainIdentity
@@ -74,8 +75,10 @@ class Peer:
     """One authenticated connection under a fresh identity.
 
     Unless `read` is False, a reader task drains what the node sends: it follows the node's tip
-    (HELLO, then every STATUS), counts frames by type, passes each to `watch` if given, and
-    records why the node ended the connection (`ended`: its REJECT reason, or "closed").
+    (HELLO, then every STATUS, and the heights of the votes it sends: a deciding validator
+    sends no STATUS, but a vote for height h says h - 1 is final), counts frames by type,
+    passes each to `watch` if given, and records why the node ended the connection (`ended`:
+    its REJECT reason, or "closed").
     With `read` False nothing is read, so the node's answers pile up on its side.
     """
 
@@ -130,6 +133,8 @@ class Peer:
                     env = decode_envelope(msg.data)
                     if env.msg_type == MsgType.STATUS:
                         self.tip = max(self.tip, decode_status(env.payload).height)
+                    elif env.msg_type == MsgType.VOTE:
+                        self.tip = max(self.tip, decode_vote(env.payload).height - 1)
                     elif env.msg_type == MsgType.REJECT:
                         self.ended = decode_reject(env.payload)
                 except FaircoopError:

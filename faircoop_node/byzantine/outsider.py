@@ -41,10 +41,10 @@ from collections.abc import Callable, Sequence
 import aiohttp
 
 from consensus.address import encode_address
-from consensus.codec import decode_genesis
+from consensus.codec import decode_genesis, decode_tx, policy_lock
 from consensus.crypto import PrivateKey
 from consensus.evidence import encode_evidence
-from consensus.types import BlockHash, OutPoint, PublicKey, SpendPolicy, TxId
+from consensus.types import BlockHash, Lock, OutPoint, PublicKey, SpendPolicy, TxId
 from consensus.votes import encode_vote
 from faircoop_node.byzantine import forge, rawsock
 from faircoop_node.byzantine.outpeer import (
@@ -413,16 +413,18 @@ async def sse_streams(api_url: str, *, streams: int = 1_100, hold_s: float = 10.
 async def treasury_coin(session: aiohttp.ClientSession, api_url: str
                         ) -> tuple[OutPoint, int, SpendPolicy, dict[str, int]] | None:
     """A live treasury coin (a block's fee output) and the policy that spends it, all public:
-    the genesis names the governors, and the treasury is their multisig. Also the params the
-    junk tx must meet. None if the treasury is not the default or holds nothing."""
+    the treasury is the governors' multisig, or else its policy was revealed by the first
+    spend from it. Also the params the junk tx must meet. None if the policy is unknown or the
+    treasury holds nothing."""
     genesis = decode_genesis(bytes.fromhex(
         (await get_json(session, f"{api_url}/api/v1/genesis"))["hex"]))
     params = (await get_json(session, f"{api_url}/api/v1/params"))["params"]
-    policy = forge.treasury_policy(genesis.governors, genesis.governor_threshold,
-                                   genesis.treasury_lock)
+    address = encode_address(genesis.treasury_lock, genesis.network)
+    policy = (forge.treasury_policy(genesis.governors, genesis.governor_threshold,
+                                    genesis.treasury_lock)
+              or await revealed_policy(session, api_url, address, genesis.treasury_lock))
     if policy is None:
         return None
-    address = encode_address(genesis.treasury_lock, genesis.network)
     coins = await get_json(session, f"{api_url}/api/v1/address/{address}/utxo?limit=1000")
     if not coins:
         return None
@@ -430,6 +432,21 @@ async def treasury_coin(session: aiohttp.ClientSession, api_url: str
     return (OutPoint(TxId(bytes.fromhex(best["txid"])), int(best["index"])), int(best["amount"]),
             policy, {"min_fee_rate": int(params["min_fee_rate"]),
                      "dust_limit": int(params["dust_limit"])})
+
+
+async def revealed_policy(session: aiohttp.ClientSession, api_url: str, address: str,
+                          lock: Lock) -> SpendPolicy | None:
+    """The policy behind `lock`, from the witness of a tx in the address's history that spent
+    one of its coins (a spend shows the policy to everyone)."""
+    for entry in await get_json(session, f"{api_url}/api/v1/address/{address}/txs?limit=100"):
+        try:
+            doc = await get_json(session, f"{api_url}/api/v1/tx/{entry['txid']}")
+        except aiohttp.ClientResponseError:
+            continue  # a block's fee output: its id is the block's hash, not a tx's
+        for witness in decode_tx(bytes.fromhex(doc["hex"])).witnesses:
+            if policy_lock(witness.policy) == lock:
+                return witness.policy
+    return None
 
 
 async def junk_txs(session: aiohttp.ClientSession, target: Target, *, frames: int = 20,

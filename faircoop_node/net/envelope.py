@@ -67,12 +67,17 @@ class MsgType(IntEnum):
 
     @property
     def is_handshake(self) -> bool:
-        return self in (MsgType.HELLO, MsgType.AUTH, MsgType.REJECT)
+        return self in _HANDSHAKE_TYPES
 
     @property
     def is_transport(self) -> bool:
         """Sent and consumed by the transport itself, never handed to the node."""
-        return self.is_handshake or self == MsgType.PART
+        return self in _TRANSPORT_TYPES
+
+
+# looked up on every frame in and out: sets, not comparisons one by one
+_HANDSHAKE_TYPES = frozenset({MsgType.HELLO, MsgType.AUTH, MsgType.REJECT})
+_TRANSPORT_TYPES = _HANDSHAKE_TYPES | {MsgType.PART}
 
 
 # -- the envelope -----------------------------------------------------------------------------

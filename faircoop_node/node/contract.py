@@ -48,12 +48,13 @@ class Ledger(Protocol):
 
 
 class Outbox(Protocol):
-    """The network as the driver uses it: every peer gets what it sends."""
+    """The network as the driver uses it: every peer gets what it sends, or only peer `to`
+    (a re-send to a peer that just connected)."""
 
     def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
-                 raw_block: bytes) -> None: ...
+                 raw_block: bytes, to: bytes | None = None) -> None: ...
 
-    def vote(self, vote: Vote) -> None: ...
+    def vote(self, vote: Vote, to: bytes | None = None) -> None: ...
 
     def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
         """Pass evidence on; `exclude` is the peer it came from (None: found here)."""
@@ -88,6 +89,9 @@ class Committed:
 @dataclass(frozen=True, slots=True)
 class DriverOptions:
     gossip_s: float = 1.0  # a driver stuck this long re-sends what it signed
+    gossip_backoff_max: int = 8  # ... and each later re-send at one progress point waits
+    # twice as long, up to this many times gossip_s (a lost message is found by a peer's
+    # reconnect; a slow round must not be made slower by everyone re-sending everything)
 
 
 T = TypeVar("T")

@@ -143,6 +143,7 @@ class ConsensusDriver:
         self.carried = CarriedVotes()  # what we signed before our engine started over
         self._progress: tuple[int, int, int] = (-1, -1, -1)
         self._progress_mono = clock.monotonic()
+        self._stall_waits = 1  # gossip_s times this before the next re-send at this point
 
     # -- views -------------------------------------------------------------------------------
 
@@ -241,9 +242,10 @@ class ConsensusDriver:
             return False
         progress = (engine.height, engine.round, int(engine.step))
         if progress != self._progress:
-            self._progress, self._progress_mono = progress, now
-        elif now - self._progress_mono >= self.options.gossip_s:
+            self._progress, self._progress_mono, self._stall_waits = progress, now, 1
+        elif now - self._progress_mono >= self.options.gossip_s * self._stall_waits:
             self._progress_mono = now
+            self._stall_waits = min(2 * self._stall_waits, self.options.gossip_backoff_max)
             return self.regossip()
         return False
 
@@ -295,7 +297,7 @@ class ConsensusDriver:
         self.record = record_after(self.record, state, vote, locked)
         await self.ledger.write_signed(encode_signed_record(self.record))
 
-    def _broadcast(self, b: Broadcast, count: bool = True) -> None:
+    def _broadcast(self, b: Broadcast, count: bool = True, to: bytes | None = None) -> None:
         msg = b.message
         if isinstance(msg, Proposal):
             if b.block is None:
@@ -304,19 +306,20 @@ class ConsensusDriver:
             if count:
                 self.proposals.own(ProposalReceived(msg, b.block))
             self.proposals.remember(msg, raw, block)
-            self.outbox.proposal(msg, b.block, raw, block)
+            self.outbox.proposal(msg, b.block, raw, block, to)
         else:
-            self.outbox.vote(msg)
+            self.outbox.vote(msg, to)
 
-    def regossip(self) -> bool:
-        """Stuck deciding a height: re-send what we signed there (our share of reliable gossip).
-        False if there was nothing to re-send (waiting at the gate is not being stuck)."""
+    def regossip(self, to: bytes | None = None) -> bool:
+        """Stuck deciding a height: re-send what we signed there (our share of reliable gossip),
+        to every peer, or to peer `to` only (it just connected: what we sent before is lost to
+        it). False if there was nothing to re-send (waiting at the gate is not being stuck)."""
         engine = self.engine
         if engine is None or engine.height != self.state.height + 1 or engine.decided:
             return False
         for b in engine.gossip():
-            self._broadcast(b, count=False)
-        self._send_carried()
+            self._broadcast(b, count=False, to=to)
+        self._send_carried(to)
         return True
 
     # -- the production gate -----------------------------------------------------------------
@@ -545,16 +548,16 @@ class ConsensusDriver:
             await self._feed(event)
         self._send_carried()
 
-    def _send_carried(self) -> None:
+    def _send_carried(self, to: bytes | None = None) -> None:
         engine = self.engine
         if engine is None or not self.carried.due(engine.height, self.state.height + 1,
                                                   engine.decided):
             return
         lock, locked = self.carried.lock, self.carried.locked_proposal()
         if lock is not None and locked is not None:
-            self.outbox.proposal(locked.proposal, locked.block, lock.proposal, lock.block)
+            self.outbox.proposal(locked.proposal, locked.block, lock.proposal, lock.block, to)
         for vote in self.carried.votes:
-            self.outbox.vote(vote)
+            self.outbox.vote(vote, to)
 
     # -- proposals taken from peers ------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from faircoop_node.node.serve import BlockServer
 from faircoop_node.storage.base import BaseStore
 
 INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
+GONE_KEPT = 256  # disconnected peers whose last STATUS is kept (a reconnect race; see forget)
 
 
 @dataclass(slots=True)
@@ -90,6 +91,8 @@ class PeerMessages:
         # and the same decoded, as keys (a set changes rarely: the keys stay good across heights)
         self._neighbors: dict[PeerId, tuple[int, bytes]] = {}
         self._decoded: dict[PeerId, frozenset[bytes]] = {}
+        self._holders: dict[bytes, frozenset[PeerId]] = {}  # signer -> peers that neighbor it
+        self._gone: dict[PeerId, None] = {}  # disconnected peers whose news we keep, oldest first
         self._counters = counters
         self.stopping = False
 
@@ -103,6 +106,8 @@ class PeerMessages:
             self._saw_tip(peer, status.height)
             self._neighbors[peer] = (status.height, status.neighbors)
             self._decoded.pop(peer, None)
+            self._holders.clear()
+            self._gone.pop(peer, None)
         elif msg_type == MsgType.GET_BLOCKS:
             self._server.request(peer, payload)
         elif msg_type == MsgType.VOTE:
@@ -137,7 +142,8 @@ class PeerMessages:
         self._saw_tip(peer, vote.height - 1)  # a validator signed at that height
         transport = self._transport()
         if self.seen.add(vote.signature) and judgement.relay and transport is not None:
-            transport.broadcast(MsgType.VOTE, payload, self._have_it(vote.validator, peer))
+            self._counters.relayed_consensus += transport.broadcast(
+                MsgType.VOTE, payload, self._have_it(vote.validator, peer))
         return Work("vote", vote, peer, len(payload))
 
     async def _proposal(self, peer: PeerId, payload: bytes) -> Work | None:
@@ -160,8 +166,8 @@ class PeerMessages:
         self._saw_tip(peer, proposal.height - 1)
         transport = self._transport()
         if transport is not None:
-            transport.broadcast(MsgType.PROPOSAL, payload,
-                                self._have_it(proposal.proposer, peer))
+            self._counters.relayed_consensus += transport.broadcast(
+                MsgType.PROPOSAL, payload, self._have_it(proposal.proposer, peer))
         return Work("proposal", received, peer, len(payload))
 
     def _have_it(self, signer: bytes, sender: PeerId) -> frozenset[PeerId]:
@@ -169,27 +175,50 @@ class PeerMessages:
         the peer it came from, the signer, and every peer that announced the signer among
         its direct neighbors (the signer sent it to them first-hand). In a full mesh that is
         every peer: each vote crosses each link once, from its signer."""
-        skip = {sender, PeerId(signer)}
-        for peer in self._neighbors:
-            if signer in self._neighbor_keys(peer):
-                skip.add(peer)
-        return frozenset(skip)
+        holders = self._holders.get(signer)
+        if holders is None:
+            found, complete = set(), True
+            for peer in self._neighbors:
+                keys = self._neighbor_keys(peer)
+                if keys is None:
+                    complete = False
+                elif signer in keys:
+                    found.add(peer)
+            holders = frozenset(found)
+            if complete:  # else asked again on the next message (see _neighbor_keys)
+                self._holders[signer] = holders
+        return holders | {sender, PeerId(signer)}
 
-    def _neighbor_keys(self, peer: PeerId) -> frozenset[bytes]:
+    def _neighbor_keys(self, peer: PeerId) -> frozenset[bytes] | None:
         """The validators `peer` last said it reaches directly, decoded against the voting set
-        of the height its bits refer to (if our state still knows that set)."""
+        of the height its bits refer to; None while that set is unknown to us (a peer ahead
+        of us): it is then taken to reach no one (we relay to it), and asked again on the
+        next message. (Keeping an empty decode left it empty until the peer's next STATUS,
+        which a deciding validator may never send: every vote was relayed to it.)"""
         keys = self._decoded.get(peer)
         if keys is None:
             height, bits = self._neighbors[peer]
-            voters = self.driver.state.validators_at(height + 1) or ()
-            keys = self._decoded[peer] = neighbors_from_bits(voters, bits) if voters \
-                else frozenset()
+            voters = self.driver.state.validators_at(height + 1)
+            if voters is None:
+                return None
+            keys = self._decoded[peer] = neighbors_from_bits(voters, bits)
         return keys
 
     def forget(self, peer: PeerId) -> None:
-        """`peer` disconnected."""
-        self._neighbors.pop(peer, None)
-        self._decoded.pop(peer, None)
+        """`peer` disconnected. What it last said of its neighbors is kept (the newest
+        `GONE_KEPT` such peers): when two connections to one peer race, our side may see the
+        peer leave and come back while the peer saw nothing and won't say it again, and
+        forgetting would make us relay to it every vote its neighbors sent it first-hand.
+        A peer that really reconnects sends a fresh STATUS at once."""
+        if peer not in self._neighbors:
+            return
+        self._gone[peer] = None
+        while len(self._gone) > GONE_KEPT:
+            oldest = next(iter(self._gone))
+            del self._gone[oldest]
+            self._neighbors.pop(oldest, None)
+            self._decoded.pop(oldest, None)
+            self._holders.clear()
 
     def neighbors(self) -> bytes:
         """Our own `Status.neighbors`: which validators of the next height we reach directly."""

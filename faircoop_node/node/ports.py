@@ -58,25 +58,36 @@ class StoreLedger:
 
 
 class TransportOutbox:
-    """`Outbox` over the transport; what we send is marked seen, so its echo is not relayed."""
+    """`Outbox` over the transport; what we send is marked seen, so its echo is not relayed.
+    `last_sent_mono` is when we last broadcast something we signed: it told every peer our
+    height, so a STATUS is not due before `NodeOptions.status_s` has passed since then."""
 
-    def __init__(self, transport: Callable[[], Transport | None], seen: SeenCache) -> None:
+    def __init__(self, transport: Callable[[], Transport | None], seen: SeenCache,
+                 monotonic: Callable[[], float]) -> None:
         self._transport = transport
         self._seen = seen
+        self._monotonic = monotonic
+        self.last_sent_mono = 0.0
 
     def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
-                 raw_block: bytes) -> None:
-        t = self._transport()
-        if t is not None:
-            self._seen.add(proposal.signature)
-            t.broadcast(MsgType.PROPOSAL, encode_proposal_message(
-                ProposalMessage(raw_proposal, raw_block)))
+                 raw_block: bytes, to: bytes | None = None) -> None:
+        self._send(MsgType.PROPOSAL, proposal.signature,
+                   encode_proposal_message(ProposalMessage(raw_proposal, raw_block)), to)
 
-    def vote(self, vote: Vote) -> None:
+    def vote(self, vote: Vote, to: bytes | None = None) -> None:
+        self._send(MsgType.VOTE, vote.signature, encode_vote(vote), to)
+
+    def _send(self, msg_type: MsgType, signature: bytes, payload: bytes,
+              to: bytes | None) -> None:
         t = self._transport()
-        if t is not None:
-            self._seen.add(vote.signature)
-            t.broadcast(MsgType.VOTE, encode_vote(vote))
+        if t is None:
+            return
+        self._seen.add(signature)
+        if to is None:
+            t.broadcast(msg_type, payload)
+            self.last_sent_mono = self._monotonic()
+        else:
+            t.send(PeerId(to), msg_type, payload)
 
     def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
         t = self._transport()

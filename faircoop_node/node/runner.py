@@ -76,7 +76,7 @@ class NodeOptions:
 
     tick_s: float = 0.02  # how often the block-production gate and sync are looked at
     gossip_s: float = 1.0  # a node stuck this long re-sends what it signed, and asks for blocks
-    status_s: float = 2.0  # STATUS (our tip) to every peer at least this often
+    status_s: float = 2.0  # STATUS (our tip) to every peer when they have not heard from us
     sync_batch: int = 250
     sync_timeout_s: float = 5.0
     sync_delay_s: float = 0.3  # a peer one block ahead for this long means we missed a commit
@@ -122,10 +122,11 @@ class Node:
         state = self._load_state()
         tip = store.tip()
         last_cert = (store.get_certificate(tip.height) or b"") if tip.height else b""
+        self._outbox = TransportOutbox(lambda: self.transport, self.seen, self.clock.monotonic)
         self.driver = ConsensusDriver(
             genesis, state, last_cert, key, validator=validator,
             ledger=StoreLedger(store, self.sig_cache, self.sigs, opts.validate_in_thread),
-            outbox=TransportOutbox(lambda: self.transport, self.seen), schedule=self._schedule,
+            outbox=self._outbox, schedule=self._schedule,
             clock=self.clock, pool=StorePool(self._mempool, store), on_commit=self._committed,
             on_action_included=self._action_included, log=self.log,
             options=DriverOptions(gossip_s=opts.gossip_s), sigs=self.sigs)
@@ -149,6 +150,7 @@ class Node:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_status_mono = 0.0
+        self._neighbors_told = True  # our last STATUS named every peer we reach directly
         self._tick_queued = False
         self._inbox = None if opts.inbox is None else InboxDuty(
             Inbox(opts.inbox), self.driver, genesis.chain_id, self.log,
@@ -399,7 +401,12 @@ class Node:
         if event.connected:
             self.sync.saw(peer, event.info.tip_height)
             self.log.info("peer_up", peer=peer.hex()[:16], tip=event.info.tip_height)
-            self._announce_status()
+            # the newcomer hears our tip and what we signed at this height (lost to it if it
+            # reconnected); the rest learn of the new neighbor within status_s: a burst of
+            # connections (a restart among n peers) costs one broadcast, not n
+            self._status_to(peer)
+            self._neighbors_told = False
+            self.driver.regossip(to=peer)
         else:
             self.sync.forget(peer)
             self.peers.forget(peer)
@@ -412,14 +419,18 @@ class Node:
         if self.catchup.joining_since is not None:
             await self.catchup.maybe_finish_join(now)
         elif await self.driver.tick():
+            self.counters.regossips += 1
             self._announce_status()  # stuck: tell peers where we are
         await self.catchup.settle_recovery(now)
         self.catchup.maybe_sync(now)
         if self._inbox is not None and now - self._inbox_mono >= self.options.inbox_s:
             self._inbox_mono = now
             await self._inbox.scan()
-        if now - self._last_status_mono >= self.options.status_s:
-            self._announce_status()
+        since_status = now - self._last_status_mono
+        if since_status >= self.options.status_s and (
+                not self._neighbors_told or
+                now - self._outbox.last_sent_mono >= self.options.status_s):
+            self._announce_status()  # news of neighbors, or peers have not heard from us
 
     # -- after a commit ------------------------------------------------------------------------
 
@@ -433,8 +444,8 @@ class Node:
                                error=f"{type(exc).__name__}: {exc}")
         self.ctx.at(h.height, c.round)
         if c.source == "consensus":
-            # no STATUS here: peers deciding with us learn our height from our votes, and the
-            # periodic STATUS (`status_s`) tells the rest (n - 1 frames a block saved)
+            # no STATUS here: peers deciding with us learn our height from our votes, and a
+            # STATUS follows when we have been quiet for `status_s` (n - 1 frames a block saved)
             self.counters.committed_consensus += 1
         # a synced range logs one `blocks_synced` line; per block only at DEBUG
         emit = self.log.debug if c.source == "sync" else self.log.info
@@ -449,8 +460,15 @@ class Node:
         if self.transport is None:
             return
         self._last_status_mono = self.clock.monotonic()
-        self.transport.broadcast(MsgType.STATUS, encode_status(Status(
-            self.state.height, self.state.last_block_id, self.current_round(),
-            self.peers.neighbors())))
+        self._neighbors_told = True
+        self.transport.broadcast(MsgType.STATUS, self._status())
+
+    def _status_to(self, peer: PeerId) -> None:
+        if self.transport is not None:
+            self.transport.send(peer, MsgType.STATUS, self._status())
+
+    def _status(self) -> bytes:
+        return encode_status(Status(self.state.height, self.state.last_block_id,
+                                    self.current_round(), self.peers.neighbors()))
 
 __all__ = ["CommitListener", "Node", "NodeError", "NodeOptions", "NodeStatus"]

@@ -250,11 +250,11 @@ class _SimOutbox:
         self._node = node
 
     def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
-                 raw_block: bytes) -> None:
-        self._sim._broadcast(self._node, WireProposal(proposal, block))
+                 raw_block: bytes, to: bytes | None = None) -> None:
+        self._sim._broadcast(self._node, WireProposal(proposal, block), to)
 
-    def vote(self, vote: Vote) -> None:
-        self._sim._broadcast(self._node, WireVote(vote))
+    def vote(self, vote: Vote, to: bytes | None = None) -> None:
+        self._sim._broadcast(self._node, WireVote(vote), to)
 
     def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
         self._sim._evidence_pooled(self._node, evidence, exclude)
@@ -602,11 +602,13 @@ class Simulation:
     def _peers(self, node: SimNode) -> list[int]:
         return [p.index for p in self.nodes if p.index != node.index]
 
-    def _broadcast(self, node: SimNode, msg: WireProposal | WireVote) -> None:
+    def _broadcast(self, node: SimNode, msg: WireProposal | WireVote,
+                   to: bytes | None = None) -> None:
         if node.behaviour == "silence":
             self._count("silence")
             return
-        peers = self._peers(node)
+        peers = self._peers(node) if to is None else \
+            [i for i in (self.index_of.get(PublicKey(to)),) if i is not None and i != node.index]
         if node.behaviour == "equivocate_votes" and isinstance(msg, WireVote):
             other = self._conflicting_vote(node, msg.vote)
             self._count("equivocate_votes")

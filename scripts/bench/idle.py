@@ -6,6 +6,10 @@ for a window; the benchmark reads each node's CPU time (/proc) at the window's e
 chain's height, then stops the nodes and reads the P2P traffic each one logged at shutdown.
 
     .venv/bin/python scripts/bench/idle.py [--validators 4,16,32,50] [--window 30] [--warmup 5]
+        [--spy DIR]
+
+With `--spy DIR`, one validator is recorded with py-spy through the window (DIR/idle-N.raw)
+and the run reports where its busy time went (scripts/bench/spy.py).
 
 Per count it reports blocks per second, CPU per block per validator (ms, the mean over nodes),
 and frames sent and received per block per validator (by message type and in all). The last
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -34,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "scripts" / "bench"))
 
 from devnet import wait_height  # noqa: E402  (scripts/bench/devnet.py)
+from spy import record, summarize  # noqa: E402  (scripts/bench/spy.py)
 
 from faircoop_node.devnet import Devnet, create_devnet, free_base_port  # noqa: E402
 
@@ -54,12 +60,48 @@ def height(url: str) -> int:
         return int(r.read())
 
 
-def traffic_of(log: Path) -> tuple[int, dict[str, dict[str, int]]] | None:
-    """(tip, traffic) from the node's `p2p_traffic` line, written at shutdown."""
+FRAMES = re.compile(r'^faircoop_p2p_frames_total\{direction="(in|out)",type="(\w+)"\} (\S+)$')
+TOTALS = re.compile(r'^faircoop_(consensus_relayed|regossips)_total (\S+)$')
+
+
+def frames_now(url: str) -> Counter[tuple[str, str]] | None:
+    """(direction, type) -> frames so far, from the node's /metrics; None if it has none."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    found: Counter[tuple[str, str]] = Counter()
+    for line in text.splitlines():
+        m = FRAMES.match(line)
+        if m:
+            found[(m.group(1), m.group(2))] = int(float(m.group(3)))
+        t = TOTALS.match(line)
+        if t:  # counted as if a direction of their own
+            found[(t.group(1), "all")] = int(float(t.group(2)))
+    return found or None
+
+
+def window_frames(before: list[Counter[tuple[str, str]] | None],
+                  after: list[Counter[tuple[str, str]] | None]) -> dict[str, Counter[str]] | None:
+    """Frames in and out by type over the window, summed over nodes; None without /metrics."""
+    if any(b is None for b in before) or any(a is None for a in after):
+        return None
+    out: dict[str, Counter[str]] = {"in": Counter(), "out": Counter(),
+                                    "consensus_relayed": Counter(), "regossips": Counter()}
+    for b, a in zip(before, after, strict=True):
+        assert a is not None and b is not None
+        for (direction, kind), n in a.items():
+            out[direction][kind] += n - b.get((direction, kind), 0)
+    return out
+
+
+def traffic_of(log: Path) -> tuple[int, dict[str, dict[str, int]], int] | None:
+    """(tip, traffic, regossips) from the node's `p2p_traffic` line, written at shutdown."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if '"p2p_traffic"' in line:
             doc = json.loads(line)
-            return int(doc["tip"]), doc["traffic"]
+            return int(doc["tip"]), doc["traffic"], int(doc.get("regossips", 0))
     return None
 
 
@@ -70,17 +112,26 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
         net = Devnet(layout)
         nodes = [node for node in layout.nodes if node.validator]
         start_height = 0
+        spied = False
+        windowed = None
         net.start_all(nodes)
         try:
             for node in nodes:
                 wait_height(node.api_url, 2, 120 + 3 * n)
             time.sleep(args.warmup)
             pids = {node.name: net.procs[node.name].pid for node in nodes}
+            f0 = [frames_now(node.api_url) for node in nodes]
             h0, c0, t0 = height(nodes[0].api_url), {k: cpu_s(p) for k, p in pids.items()}, \
                 time.monotonic()
-            time.sleep(args.window)
+            if args.spy:
+                raw = Path(args.spy) / f"idle-{n}.raw"
+                raw.parent.mkdir(parents=True, exist_ok=True)
+                spied = record(pids[nodes[1 % n].name], args.window, raw)
+            else:
+                time.sleep(args.window)
             h1, c1, t1 = height(nodes[0].api_url), {k: cpu_s(p) for k, p in pids.items()}, \
                 time.monotonic()
+            windowed = window_frames(f0, [frames_now(node.api_url) for node in nodes])
             start_height = h0
         finally:
             codes = net.stop_all()
@@ -89,17 +140,22 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
         frames_in: Counter[str] = Counter()
         frames_out: Counter[str] = Counter()
         tips = []
+        regossips = 0
         for node in nodes:
             found = traffic_of(node.log_path)
             if found is None:
                 continue
-            tip, traffic = found
+            tip, traffic, stalls = found
             tips.append(tip)
+            regossips += stalls
             frames_in.update(traffic["frames_in"])
             frames_out.update(traffic["frames_out"])
         counted = max(1, len(tips))
         life_blocks = max(1, (sum(tips) / counted))  # traffic covers each node's whole life
         per = counted * life_blocks
+        if windowed is not None:  # the window only (/metrics at its edges): no start-up
+            frames_in, frames_out = windowed["in"], windowed["out"]
+            per = len(nodes) * blocks
         return {
             "validators": n,
             "window_s": round(t1 - t0, 1),
@@ -110,8 +166,16 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             "frames_out_per_block_per_validator": round(sum(frames_out.values()) / per, 1),
             "frames_in_per_block_per_validator": round(sum(frames_in.values()) / per, 1),
             "frames_out_by_type": {k: round(v / per, 1) for k, v in frames_out.most_common()},
+            "frames_counted": "window" if windowed is not None else "whole life",
+            **({"relayed_per_block_per_validator":
+                round(windowed["consensus_relayed"]["all"] / per, 2),
+                "window_regossips_per_block_per_validator":
+                round(windowed["regossips"]["all"] / per, 3)} if windowed is not None else {}),
+            "regossips_per_block_per_validator": round(regossips / (counted * life_blocks), 2),
             "start_height": start_height,
             "node_exit_codes": sorted(set(codes.values())),
+            **({"spy_top": summarize(Path(args.spy) / f"idle-{n}.raw", 15)["self"]}
+               if spied else {}),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -123,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=30.0, help="seconds measured")
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds after height 2")
     ap.add_argument("--base-port", type=int, default=18_600)
+    ap.add_argument("--spy", help="directory for a py-spy recording of one validator")
     args = ap.parse_args(argv)
     runs = []
     for n in (int(x) for x in args.validators.split(",")):

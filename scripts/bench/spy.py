@@ -7,7 +7,8 @@
 `record` runs `py-spy record --nonblocking --format raw` (py-spy: `.venv/bin/pip install
 py-spy`); `summarize` reads py-spy's collapsed stacks and prints, for the top functions, the
 share of samples spent in the function itself (self) and under it (inclusive). Samples from
-idle waits (the event loop's `select`) are included, so the shares are of wall time.
+idle waits (the event loop's `select`, a worker thread waiting for work) are counted apart
+as `idle`, so the shares are of the time the process was busy.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ def record(pid: int, seconds: float, out: Path, rate: int = 100) -> bool:
     return proc.returncode == 0 and out.exists()
 
 
+# leaves that are waits: the event loop's poll, a worker thread's wait for work
+IDLE_LEAVES = ("select (selectors.py:", "_worker (concurrent/futures/thread.py:81)",
+               "wait (threading.py:")
+
+
 def summarize(raw: Path, top: int = 20) -> dict[str, object]:
-    total = 0
+    total = idle = 0
     self_: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
     for line in raw.read_text().splitlines():
@@ -41,11 +47,12 @@ def summarize(raw: Path, top: int = 20) -> dict[str, object]:
         if not stack or not count.isdigit():
             continue
         n = int(count)
-        total += n
         frames = [f for f in stack.split(";") if not f.startswith("thread (") and
                   not f.startswith("process ")]
-        if not frames:
+        if not frames or any(leaf in frames[-1] for leaf in IDLE_LEAVES):
+            idle += n  # no Python frame: the thread waits in native code
             continue
+        total += n
         self_[frames[-1]] += n
         for f in set(frames):
             incl[f] += n
@@ -55,6 +62,7 @@ def summarize(raw: Path, top: int = 20) -> dict[str, object]:
 
     return {
         "samples": total,
+        "idle_samples": idle,
         "self": [[pct(n), f] for f, n in self_.most_common(top)],
         "inclusive": [[pct(n), f] for f, n in incl.most_common(top * 3)],
     }

@@ -48,6 +48,7 @@ from consensus.types import (
 from consensus.votes import VoteType, encode_certificate, sign_vote
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
+from faircoop_node.api.watch import AddressWatch
 from faircoop_node.mempool import Mempool
 from faircoop_node.node.admission import Verdict, judge_action
 from faircoop_node.node.driver import MAX_ACTIONS, MAX_RECOVERIES
@@ -100,6 +101,10 @@ class FakeNode:
     actions: dict[bytes, None] = field(default_factory=dict)
     recoveries: dict[bytes, None] = field(default_factory=dict)
     max_actions: int = MAX_ACTIONS
+    watch: AddressWatch = field(default_factory=AddressWatch)
+
+    def __post_init__(self) -> None:
+        self.mempool.on_admit(lambda e: self.watch.pooled(e.tx, e.txid))
 
     def status(self) -> NodeStatus:
         return self.live
@@ -156,6 +161,7 @@ class FakeNode:
         for raw in block.actions:
             self.actions.pop(raw, None)
         self.feed.publish(NewBlock(height, block_id, len(block.txs), block.header.time_ms))
+        self.watch.committed(block, block_id)
         return block_id
 
 

@@ -12,7 +12,6 @@ import json
 from dataclasses import replace
 
 import pytest
-from api_chain import CAROL, VALIDATOR_KEYS, serve, standard_chain
 
 from consensus.crypto import sha256
 from consensus.governance import (
@@ -28,6 +27,7 @@ from consensus.governance import (
 from consensus.types import BlockHash, PublicKey
 from faircoop_node.api.actions import MAX_ACTION_BYTES, MAX_BODY
 from faircoop_node.node import admission
+from tests.api.api_chain import CAROL, VALIDATOR_KEYS, serve, standard_chain
 from tests.builders import CHAIN_ID, key
 
 GOVERNOR = VALIDATOR_KEYS[0]  # the standard chain: governors = validators, threshold 1

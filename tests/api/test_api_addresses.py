@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from api_chain import ALICE, BOB, CAROL, FEE, TREASURY, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.ledger import treasury_outpoint
 from consensus.types import COIN, OutPoint, TxId
+from tests.api.api_chain import ALICE, BOB, CAROL, FEE, TREASURY, serve, standard_chain
 
 
 def _addr(lock: bytes, network: str = "test") -> str:

@@ -7,11 +7,11 @@ are verified the way a wallet would: against the validator set the header names.
 from __future__ import annotations
 
 import pytest
-from api_chain import CHAIN_ID, serve, standard_chain
 
 from consensus import codec
 from consensus.certificate import verify_certificate
 from consensus.crypto import sha256
+from tests.api.api_chain import CHAIN_ID, serve, standard_chain
 
 
 async def test_status_reports_chain_tip_and_live_node_facts() -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from api_chain import TREASURY, VALIDATOR_KEYS, serve, standard_chain
-
 from consensus import codec
 from consensus.address import encode_address
 from consensus.crypto import sha256
 from consensus.params import PARAM_RANGES, ChainParams
+from tests.api.api_chain import TREASURY, VALIDATOR_KEYS, serve, standard_chain
 from tests.builders import CHAIN_ID
 
 

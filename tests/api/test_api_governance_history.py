@@ -6,7 +6,6 @@ from the store's governance index (never by reading blocks).
 from __future__ import annotations
 
 import pytest
-from api_chain import CAROL, VALIDATOR_KEYS, Scene, serve, standard_chain
 
 from consensus.address import encode_address
 from consensus.crypto import sha256
@@ -20,6 +19,7 @@ from consensus.governance import (
 )
 from faircoop_node.api import governance
 from faircoop_node.api.governance import MAX_HISTORY
+from tests.api.api_chain import CAROL, VALIDATOR_KEYS, Scene, serve, standard_chain
 from tests.builders import CHAIN_ID
 
 GOVERNOR = VALIDATOR_KEYS[0]

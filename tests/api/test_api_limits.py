@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from api_chain import FakeNode, fresh_node, serve, standard_chain
 
 from consensus.types import BlockHash
 from faircoop_node.api import create_app
@@ -27,6 +26,7 @@ from faircoop_node.api.limits import ApiLimits
 from faircoop_node.api.offload import CHUNK, POOL
 from faircoop_node.api.site import ConnectionCap, make_runner, serve_capped
 from faircoop_node.api.stream import SLOTS
+from tests.api.api_chain import FakeNode, fresh_node, serve, standard_chain
 
 STREAM = "/api/v1/blocks/stream"
 
@@ -56,7 +56,7 @@ async def test_stream_past_the_cap_is_503_with_retry_after_and_other_calls_still
             assert resp.status == 200 and (await _first_line(resp)).startswith(b": connected")
         refused = await client.get(STREAM)
         _assert_retry_later(refused.status, refused.headers, await refused.json())
-        assert "3 block streams" in (await refused.json())["error"]
+        assert "3 streams are open" in (await refused.json())["error"]
         assert (await client.get("/api/v1/status")).status == 200
         streams[0].close()
         for _ in range(200):  # the server notices the close and frees the slot

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from api_chain import serve, standard_chain
 
 from faircoop_node.api.metrics import Metric, render
+from tests.api.api_chain import serve, standard_chain
 
 # name, optional {labels}, value: the sample line grammar of the text format.
 SAMPLE = re.compile(

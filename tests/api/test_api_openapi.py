@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from api_chain import ALICE, VALIDATOR_KEYS, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
 from consensus.governance import Reference, encode_block_action, make_recovery
 from faircoop_node.api import create_app
 from faircoop_node.api.openapi import DOCUMENT
+from tests.api.api_chain import ALICE, VALIDATOR_KEYS, serve, standard_chain
 from tests.builders import CHAIN_ID
 
 Schema = dict[str, Any]
@@ -156,6 +156,9 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         ("/api/v1/credit", "", {}), ("/api/v1/credit/{address}", "", {"address": alice}),
         ("/api/v1/credit/{address}", "", {"address": "typo"}),
         ("/api/v1/credit/{address}/history", "", {"address": alice}),
+        ("/api/v1/rates", "", {}), ("/api/v1/rates", "?height=99", {}),
+        ("/api/v1/rates/{currency}", "", {"currency": "EUR"}),
+        ("/api/v1/rates/{currency}", "", {"currency": "eur"}),
     ]
     seen: set[str] = set()
     async with serve(scene.node) as client:

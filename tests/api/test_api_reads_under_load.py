@@ -42,7 +42,6 @@ from consensus.crypto import PrivateKey
 from consensus.types import COIN, Lock, OutPoint, SpendPolicy, Tx, TxId
 from faircoop_node.devnet import Devnet, DevnetLayout, DevnetNode, create_devnet, kill_leftovers
 from faircoop_node.genesis_file import load_genesis
-from faircoop_node.keys import load_node_key
 from tests.builders import key, make_tx, single
 from tests.e2e.helpers import (
     demo_key_and_policy,
@@ -51,6 +50,7 @@ from tests.e2e.helpers import (
     get,
     height,
     post_tx,
+    treasury_signers,
     wait_for,
 )
 
@@ -137,15 +137,15 @@ def post_batches(node: DevnetNode, txs: list[Tx]) -> list[TxId]:
 
 
 def spend_fees(node: DevnetNode, layout: DevnetLayout, block_hash: str) -> Tx:
-    """The governors' (the validators') treasury spends the fee output of `block_hash`."""
+    """The treasury (the governors' multisig) spends the fee output of `block_hash`."""
     genesis = load_genesis(layout.genesis_path)
-    treasury = SpendPolicy.multisig(genesis.governor_threshold, list(genesis.governors))
+    treasury, members = treasury_signers(layout)
     assert codec.policy_lock(treasury) == genesis.treasury_lock
     address = encode_address(genesis.treasury_lock, genesis.network)
     fees = {u["txid"]: u["amount"] for u in get(node, f"address/{address}/utxo?limit=10000")}
-    signers = [load_node_key(n.directory / "node.key") for n in layout.nodes if n.validator]
+    signers = [k for k in members if k.public_key in treasury.pubkeys]
     return make_tx([(OutPoint(TxId(bytes.fromhex(block_hash)), 0), treasury,
-                     signers[:genesis.governor_threshold])],
+                     signers[:treasury.threshold])],
                    [(SHOP, fees[block_hash] - 10 * FEE)], chain_id=genesis.chain_id)
 
 

@@ -8,11 +8,11 @@ import time
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from api_chain import fresh_node, serve
 
 from consensus.types import BlockHash
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
+from tests.api.api_chain import fresh_node, serve
 
 
 def _event(height: int, txs: int = 0) -> NewBlock:

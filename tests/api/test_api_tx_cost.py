@@ -12,12 +12,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import pytest
-from api_chain import FEE, FeeScene, fee_chain, fee_chain_genesis, serve
 
 from consensus import codec
 from consensus.types import Block, Tx
 from faircoop_node.storage import BaseStore
 from faircoop_node.storage.memory import MemoryKV
+from tests.api.api_chain import FEE, FeeScene, fee_chain, fee_chain_genesis, serve
 
 
 class CountingKV:

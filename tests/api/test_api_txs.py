@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_chain import ALICE, BOB, CAROL, CHAIN_ID, FEE, genesis_op, serve, standard_chain
 
 from consensus import codec
 from consensus.address import encode_address
@@ -13,6 +12,7 @@ from consensus.certificate import verify_certificate
 from consensus.crypto import sha256
 from consensus.merkle import verify_merkle_proof
 from consensus.types import COIN, OutPoint, Tx, Witness
+from tests.api.api_chain import ALICE, BOB, CAROL, CHAIN_ID, FEE, genesis_op, serve, standard_chain
 from tests.builders import make_tx
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_chain import ALICE, CAROL, genesis_op, serve, standard_chain
 
 from consensus import codec
 from consensus.types import COIN, OutPoint
 from faircoop_node.api.txs import MAX_BATCH_TXS
+from tests.api.api_chain import ALICE, CAROL, genesis_op, serve, standard_chain
 from tests.builders import make_tx
 
 

@@ -74,6 +74,21 @@ def demo_key_and_policy(layout: DevnetLayout) -> tuple[Any, Any]:
     return k, single(k)
 
 
+def treasury_signers(layout: DevnetLayout) -> tuple[Any, list[Any]]:
+    """The devnet treasury's policy and the private keys of its members, from the governors'
+    wallets (each governor's first co-signer key is its member key)."""
+    from wallet.keys import COSIGNER
+
+    password = layout.password_path.read_text().strip()
+    policy, keys = None, []
+    for i in range(1, layout.governors + 1):
+        path = layout.governor_wallet_path(i)
+        data = load_wallet(path)
+        policy = data.treasuries[0].policy
+        keys.append(unlock(path, data, password).private_key(COSIGNER, 0))
+    return policy, keys
+
+
 def fan_out(layout: DevnetLayout, count: int) -> tuple[Tx, list[Tx]]:
     """One tx splitting the demo allocation into `count` coins, and `count` payments of them."""
     genesis = load_genesis(layout.genesis_path)

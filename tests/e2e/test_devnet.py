@@ -56,7 +56,7 @@ def test_devnet_end_to_end(tmp_path: Path) -> None:
         # `faircoop-node status` reads a live node
         out = io.StringIO()
         env = Environment(stdout=out, stderr=io.StringIO(), environ={})
-        assert node_main(["status", "--api", nodes[0].api_url], env) == ExitStatus.OK
+        assert node_main(["status", "--json", "--api", nodes[0].api_url], env) == ExitStatus.OK
         assert json.loads(out.getvalue())["chain_id"] == layout.chain_id
 
         # 200 txs through the API, spread over every node (the observer relays too)

@@ -82,13 +82,13 @@ class _Outbox:
         self._node = node
 
     def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
-                 raw_block: bytes) -> None:
+                 raw_block: bytes, to: bytes | None = None) -> None:
         self._cluster.aliases.setdefault(proposal.block_id,
                                          f"h{proposal.height}r{proposal.round}")
-        self._cluster.send(self._node, proposal, block)
+        self._cluster.send(self._node, proposal, block, to)
 
-    def vote(self, vote: Vote) -> None:
-        self._cluster.send(self._node, vote, None)
+    def vote(self, vote: Vote, to: bytes | None = None) -> None:
+        self._cluster.send(self._node, vote, None, to)
 
     def evidence(self, evidence: DuplicateVoteEvidence, exclude: bytes | None) -> None:
         c = self._cluster
@@ -168,10 +168,14 @@ class Cluster:
         for node in self.nodes:
             run_now(node.d.start(None))
 
-    def send(self, node: Node, msg: Proposal | Vote, block: Block | None) -> None:
-        self.log.append(f"v{node.index} -> {self.describe(msg)}")
+    def send(self, node: Node, msg: Proposal | Vote, block: Block | None,
+             to: bytes | None = None) -> None:
+        """To every connected peer, or only to the node whose key is `to`."""
+        target = "" if to is None else f" (to {self.names[to]})"
+        self.log.append(f"v{node.index} -> {self.describe(msg)}{target}")
         for peer in self.nodes:
-            if peer.index != node.index and self.connected(node.index, peer.index):
+            if peer.index != node.index and self.connected(node.index, peer.index) and \
+                    (to is None or peer.key.public_key == to):
                 peer.inbox.append((node.index, msg, block))
 
     def propose(self) -> None:

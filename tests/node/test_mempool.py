@@ -65,3 +65,22 @@ def test_committed_txs_and_their_conflicts_leave_thenew_pool() -> None:
     winner = pay([OutPoint(gid, 0)], [10 * COIN - 30_000], memo=b"won")  # a rival got mined
     removed = pool.remove_committed([winner, other])
     assert removed == 2 and len(pool) == 0 and pool.size_bytes == 0
+
+
+def test_admit_listeners_hear_each_admitted_tx_once_and_survive_a_readmission() -> None:
+    """The API's address streams hear of a tx when the pool admits it: a refused tx is never
+    announced, and readmitting the pool after a failed block announces nothing again."""
+    utxos, gid = new_chain(3)
+    pool = new_pool()
+    heard: list[bytes] = []
+    pool.on_admit(lambda e: heard.append(e.txid))
+    first = pay([OutPoint(gid, 0)], [COIN, 9 * COIN - 10_000], to="A")
+    pool.add(first, utxos, PARAMS)
+    with pytest.raises(ValidationError):
+        pool.add(first, utxos, PARAMS)  # already pooled
+    assert heard == [codec.txid(first)]
+    pool.readmit_all(utxos, PARAMS)
+    assert heard == [codec.txid(first)] and codec.txid(first) in pool
+    second = pay([OutPoint(gid, 1)], [COIN, 9 * COIN - 10_000], to="B")
+    pool.add(second, utxos, PARAMS)
+    assert heard == [codec.txid(first), codec.txid(second)]

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from consensus import codec
+from consensus.types import COIN
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import NewBlock
+from faircoop_node.api.watch import AddressEvent
 from faircoop_node.node.driver import Committed
 from faircoop_node.service import NodeApi
 from tests.node_runtime.harness import (
@@ -62,4 +65,35 @@ async def test_every_commit_reaches_the_listeners_and_the_api_feed_in_order() ->
         assert status["height"] >= HEIGHT
     finally:
         stream.close()
+        await cluster.stop_all()
+
+
+async def test_the_node_tells_the_address_watch_of_pooled_and_committed_payments() -> None:
+    """A running node's mempool and commits feed `NodeApi.watch`: a payment to a watched
+    address is announced when pooled (from the API, or relayed by a peer) and when final."""
+    cluster = Cluster(runtime_genesis(VALIDATOR_KEYS))
+    for k in VALIDATOR_KEYS:
+        cluster.add(k, validator=True)
+    entry, relay = cluster.slots[0].node, cluster.slots[1].node
+    assert entry is not None and relay is not None
+    api, relayed = NodeApi(entry), NodeApi(relay)
+    txs = payments(cluster.genesis, 2)
+    payee = txs[1].outputs[0].lock
+    watches = [api.watch.subscribe(payee), relayed.watch.subscribe(payee)]
+    try:
+        for slot in cluster.slots:
+            await cluster.start(slot)
+        for tx in txs:
+            await api.submit_tx(tx)
+        tid = codec.txid(txs[1])
+        for watch in watches:  # the entry node's pool, and its peer's (relayed)
+            seen = await watch.next_event(timeout=20)
+            assert seen == AddressEvent(False, tid, 10 * COIN)
+            final = await watch.next_event(timeout=20)
+            assert final is not None and (final.final, final.txid, final.amount) == (
+                True, tid, 10 * COIN)
+            assert final.block_hash == entry.store.get_hash_at(final.height or 0)
+    finally:
+        for watch in watches:
+            watch.close()
         await cluster.stop_all()

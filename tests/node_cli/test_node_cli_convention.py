@@ -9,7 +9,6 @@ In-process through `main(argv, env)`, and through the installed `faircoop-node` 
 from __future__ import annotations
 
 import argparse
-import http.server
 import io
 import json
 import os
@@ -18,9 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +33,7 @@ from faircoop_common.clikit import (
 )
 from faircoop_node import cli
 from faircoop_node.config import DEFAULT_API_PORT
+from tests.node_cli.fake_api import node_documents, serve
 
 
 def _env(environ: dict[str, str] | None = None) -> Environment:
@@ -197,32 +197,16 @@ def test_zsh_completion_script_is_generated() -> None:
 # -- the node URL -------------------------------------------------------------------------------
 
 
-class _StatusHandler(http.server.BaseHTTPRequestHandler):
-    """Answers GET <prefix>/api/v1/status with {"via": <prefix>}: which URL was used."""
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        body = json.dumps({"via": self.path.removesuffix("/api/v1/status")}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture
 def node_base() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StatusHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    """A node at every URL under it: its status names the prefix the CLI asked through."""
+
+    def answer(path: str) -> Any:
+        prefix, _, rest = path.partition("/api/v1/")
+        return node_documents("02" + "11" * 32, via=prefix)("/api/v1/" + rest)
+
+    with serve(answer) as base:
+        yield base
 
 
 @pytest.mark.parametrize(("argv", "environ", "via", "warning"), [
@@ -241,9 +225,10 @@ def test_status_finds_the_node_from_flag_then_faircoop_node_then_the_old_variabl
         return node_base + value if value.startswith("/") else value
 
     argv = [at(a) for a in argv]
-    status, out, err = _run("status", *argv, environ={k: at(v) for k, v in environ.items()})
+    status, out, err = _run("status", "--json", *argv,
+                            environ={k: at(v) for k, v in environ.items()})
     assert status == ExitStatus.OK, err
-    assert json.loads(out) == {"via": via}
+    assert json.loads(out)["via"] == via
     if warning is None:
         assert err == ""
     else:

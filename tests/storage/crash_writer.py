@@ -1,6 +1,7 @@
 """The crash test's writer: commit valid blocks to a LevelDBStore until killed.
 
-Usage: crash_writer.py PATH SEED [MAX_HEIGHT]. Prints "ready <height>" once the store is open,
+Usage (from the repository root): python -m tests.storage.crash_writer PATH SEED [MAX_HEIGHT].
+Prints "ready <height>" once the store is open,
 then commits blocks built by `storage_chain.next_block` (deterministic from the seed and the
 chain so far), and now and then a last-signed record, until SIGKILL or MAX_HEIGHT.
 """
@@ -9,10 +10,9 @@ from __future__ import annotations
 
 import sys
 
-from storage_chain import commit, make_genesis, next_block, wallet
-
 from consensus.types import COIN
 from faircoop_node.storage import LevelDBStore
+from tests.storage.storage_chain import commit, make_genesis, next_block, wallet
 
 WALLETS = [wallet(i, "crash") for i in range(5)]
 

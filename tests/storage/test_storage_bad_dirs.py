@@ -9,7 +9,6 @@ from pathlib import Path
 
 import plyvel
 import pytest
-from storage_chain import extend_chain, make_genesis, wallet
 
 from consensus import codec
 from faircoop_node.storage import (
@@ -23,6 +22,7 @@ from faircoop_node.storage import (
     WrongGenesis,
     schema,
 )
+from tests.storage.storage_chain import extend_chain, make_genesis, wallet
 
 W = [wallet(i, "bad-dirs") for i in range(3)]
 GENESIS = make_genesis(W)

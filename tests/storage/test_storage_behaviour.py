@@ -5,19 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from storage_chain import (
-    CHAIN_ID,
-    FEE,
-    Replay,
-    chain_state_for,
-    commit,
-    fake_certificate,
-    make_block,
-    make_genesis,
-    next_block,
-    pay,
-    wallet,
-)
 
 from consensus import codec, ledger
 from consensus.crypto import sha256
@@ -31,6 +18,19 @@ from faircoop_node.storage import (
     StoreClosed,
     Tip,
     TxLocation,
+)
+from tests.storage.storage_chain import (
+    CHAIN_ID,
+    FEE,
+    Replay,
+    chain_state_for,
+    commit,
+    fake_certificate,
+    make_block,
+    make_genesis,
+    next_block,
+    pay,
+    wallet,
 )
 
 W = [wallet(i) for i in range(4)]

@@ -21,20 +21,20 @@ import time
 from pathlib import Path
 
 import pytest
-from crash_writer import crash_genesis
-from storage_chain import Replay
 
 from faircoop_node.storage import LevelDBStore
+from tests.storage.crash_writer import crash_genesis
+from tests.storage.storage_chain import Replay
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).resolve().parents[2]  # the writer runs as tests.storage.crash_writer
 SEEDS = [int(s) for s in os.environ.get("FAIRCOOP_CRASH_SEEDS", "20261126").split(",") if s]
 KILLS = int(os.environ.get("FAIRCOOP_CRASH_KILLS", "50"))
 
 
 def _start_writer(path: Path, seed: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "crash_writer.py"), str(path), str(seed)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=HERE,
+        [sys.executable, "-m", "tests.storage.crash_writer", str(path), str(seed)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import plyvel
 import pytest
-from storage_chain import Replay, commit, make_block, make_genesis, wallet
 
 from faircoop_node.storage import (
     ActionLocation,
@@ -20,6 +19,7 @@ from faircoop_node.storage import (
     LevelDBStore,
     schema,
 )
+from tests.storage.storage_chain import Replay, commit, make_block, make_genesis, wallet
 
 W = [wallet(i, "gov-index") for i in range(3)]
 GENESIS = make_genesis(W)

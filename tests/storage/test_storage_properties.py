@@ -7,12 +7,12 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from storage_chain import commit, make_genesis, next_block, wallet
 
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.types import COIN
 from faircoop_node.storage import BaseStore, LevelDBStore, MemoryStore, TxLocation
+from tests.storage.storage_chain import commit, make_genesis, next_block, wallet
 
 W = [wallet(i, "prop") for i in range(4)]
 GENESIS = make_genesis(W, [20 * COIN] * 8)

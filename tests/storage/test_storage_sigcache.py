@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from storage_chain import CHAIN_ID, FEE, make_block, make_genesis, pay, wallet
 
 from consensus import codec, crypto, ledger
 from consensus.errors import InvalidSignature
 from consensus.types import COIN, OutPoint, TxId, TxOut
 from faircoop_node.storage import MemoryStore
+from tests.storage.storage_chain import CHAIN_ID, FEE, make_block, make_genesis, pay, wallet
 
 W = [wallet(i, "sigcache") for i in range(3)]
 

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import plyvel
 import pytest
-from storage_chain import (
+
+from consensus import codec
+from faircoop_node.storage import BaseStore, CorruptStore, LevelDBStore, schema
+from tests.storage.storage_chain import (
     Replay,
     commit,
     extend_chain,
@@ -20,9 +23,6 @@ from storage_chain import (
     next_block,
     wallet,
 )
-
-from consensus import codec
-from faircoop_node.storage import BaseStore, CorruptStore, LevelDBStore, schema
 
 W = [wallet(i, "tx-index") for i in range(4)]
 GENESIS = make_genesis(W)

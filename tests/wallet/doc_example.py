@@ -33,3 +33,17 @@ def pay_rent() -> PayRent:
     exec(compile(source, f"{WALLET_DOC}:example", "exec"), namespace)  # noqa: S102
     function: PayRent = namespace["pay_rent"]
     return function
+
+
+Sell = Callable[[str, str], Coroutine[Any, Any, None]]
+
+
+def shop_example() -> Sell:
+    """`sell(shop_file, node_url)` as docs/WALLET.md's shop example defines it."""
+    text = WALLET_DOC.read_text(encoding="utf-8")
+    found = re.search(r"```python\n((?:(?!```).)*?async def sell\(.*?)```", text, re.S)
+    assert found is not None, "docs/WALLET.md has no shop example (async def sell)"
+    namespace: dict[str, Any] = {"__name__": "wallet_doc_shop_example"}
+    exec(compile(found.group(1), f"{WALLET_DOC}:shop", "exec"), namespace)  # noqa: S102
+    function: Sell = namespace["sell"]
+    return function

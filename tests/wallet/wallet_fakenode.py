@@ -76,6 +76,7 @@ class FakeNode:
         r.add_get(f"{p}/validators", self.validators)
         r.add_get(f"{p}/governance", self.governance)
         r.add_get(f"{p}/governance/history", self.governance_history)
+        r.add_get(f"{p}/rates", self.rates)
         if self.takes_actions:
             r.add_post(f"{p}/actions", self.post_action)
         return app
@@ -261,6 +262,15 @@ class FakeNode:
         if self.reports_next_nonce:
             doc["next_nonce"] = self.chain.next_free_nonce()
         return web.json_response(doc)
+
+    async def rates(self, _: web.Request) -> web.Response:
+        """As the node: the rates in force at the next height, and every currency kept."""
+        book, height = self.chain.state.rates, self.chain.height + 1
+        return web.json_response({
+            "height": height, "tip": self.chain.height, "scale": 10**8, "unknown": [],
+            "currencies": [c.currency for c in book.currencies],
+            "rates": [{"currency": c, "units_per_coin": ch.units_per_coin, "since": ch.since,
+                       "nonce": ch.nonce} for c, ch in book.in_force(height)]})
 
     async def governance_history(self, request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "100"))

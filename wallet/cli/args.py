@@ -18,6 +18,12 @@ from faircoop_common.clikit import (
 from wallet.cli.argtypes import positive_int, txid_arg, wait_flags
 from wallet.cli.credit_args import credit_commands
 from wallet.cli.gov_args import Adder, gov_commands
+from wallet.cli.pay_args import (
+    contact_commands,
+    label_commands,
+    message_commands,
+    request_commands,
+)
 
 PROGRAM = Program(
     name="faircoop-wallet",
@@ -84,6 +90,40 @@ def build_parser(env: Environment) -> CliParser:
                     "docs/CREDIT.md explains how a coop's assembly runs it.",
         examples=(f"{W} credit status", f"{W} credit send tfair1... 25 --wait",
                   f"{W} credit history")).add_commands("credit_command"), add)
+    request_commands(add(
+        commands, "request", summary="payment requests: ask to be paid, see when it is final",
+        description="A request takes a fresh receive address and gives a faircoop: URI (and "
+                    "a QR code) for the payer. It is paid only once payments to its address "
+                    "are final and this wallet verified each with a receipt. A watch-only "
+                    "wallet (a shop's server) can make and watch requests.",
+        examples=(f"{W} request create 2.5 --memo 'order 1042' --expires 1h",
+                  f"{W} request wait 1", f"{W} request list")).add_commands("request_command"),
+        add)
+    contact_commands(add(
+        commands, "contacts", summary="the address book: names for payees",
+        description="Contacts are kept in the encrypted key store (the password is asked); "
+                    "`send NAME AMOUNT` pays one.",
+        examples=(f"{W} contacts add Bob tfair1...", f"{W} send Bob 2")).add_commands(
+        "contacts_command"), add)
+    label_commands(add(
+        commands, "label", summary="labels on the wallet's addresses and txs",
+        description="Labels are kept in the encrypted key store; `history --labels` shows "
+                    "them.",
+        examples=(f"{W} label add tfair1... savings", f"{W} history --labels")).add_commands(
+        "label_command"), add)
+    message_commands(add(
+        commands, "message", summary="sign and verify messages with address keys",
+        description="A signed message proves who holds an address's key (a coop proving its "
+                    "treasury address, say). Its digest can't be taken for a tx, a vote or a "
+                    "governance action.",
+        examples=(f"{W} message sign tfair1... 'hello'",
+                  f"{W} message verify tfair1... SIG 'hello'")).add_commands("message_command"),
+        add)
+    add(commands, "rates", summary="the assembly's reference prices in force",
+        description="Follow the chain to the node's tip, then list the rates in force (one "
+                    "coin in each currency) and since which height, as this wallet verified "
+                    "them.",
+        examples=(f"{W} rates", f"{W} --json rates"))
     _receipt_commands(add(
         commands, "receipt", summary="finality receipts: export one, verify one offline",
         description="A receipt proves a payment final: the tx, its block header, the Merkle "
@@ -160,15 +200,21 @@ def _pay_flags(p: CliParser) -> None:
 
 
 def _payment_commands(commands: Commands, add: Adder) -> None:
-    p = add(commands, "send", summary="pay an address",
-            description="Pay AMOUNT coins to ADDRESS. The recipients, amounts, fee and change "
-                        "are shown and confirmed before anything is signed (--yes skips the "
-                        "question); the signed tx is checked with the ledger's rules before "
-                        "it leaves.",
+    p = add(commands, "send", summary="pay an address, a contact or a payment URI",
+            description="Pay AMOUNT to ADDRESS, to a contact by name, or what a faircoop: "
+                        "payment URI asks (refused once expired, or for another network or "
+                        "chain). AMOUNT is coins (1.5) or a currency amount (12.50EUR, "
+                        "converted at the assembly's rate in force; both are shown). The "
+                        "recipients, amounts, fee and change are shown and confirmed before "
+                        "anything is signed (--yes skips the question); the signed tx is "
+                        "checked with the ledger's rules before it leaves.",
             examples=(f"{W} send tfair1... 1.5", f"{W} send tfair1... 0.25 --memo rent --yes "
-                      "--wait", f"{W} send tfair1... 3 --unsigned pay.json"))
-    p.add_argument("address", help="the payee's address (tfair1... on a test network)")
-    p.add_argument("amount", help="coins, as a decimal string such as 1.5")
+                      "--wait", f"{W} send 'faircoop:tfair1...?amount=2.5&memo=order%201'",
+                      f"{W} send Bob 12.50EUR", f"{W} send tfair1... 3 --unsigned pay.json"))
+    p.add_argument("address", help="the payee: an address (tfair1... on a test network), a "
+                                   "contact's name, or a faircoop: URI")
+    p.add_argument("amount", nargs="?",
+                   help="coins (1.5) or a currency amount (12.50EUR); a URI's own by default")
     _pay_flags(p)
     p = add(commands, "pay-many", summary="pay every row of a CSV file in one transaction",
             description="Pay every `address,amount` row of FILE.csv (amounts in coins; a "
@@ -179,10 +225,17 @@ def _payment_commands(commands: Commands, add: Adder) -> None:
     _pay_flags(p)
     p = add(commands, "history", summary="list the wallet's transactions",
             description="The wallet's transactions, newest first, with what each moved in or "
-                        "out; its own not-yet-final payments first.",
-            examples=(f"{W} history", f"{W} history --limit 10"))
+                        "out and what it was worth at the assembly's reference rates in force "
+                        "at its height (the wallet follows the chain that far first when the "
+                        "node keeps any rate); its own not-yet-final payments first. --labels "
+                        "also shows the labels (they are encrypted: it asks the password).",
+            examples=(f"{W} history", f"{W} history --limit 10 --labels"))
     p.add_argument("--limit", type=positive_int, default=50, metavar="N",
                    help="show at most N (default %(default)s)")
+    p.add_argument("--labels", action="store_true",
+                   help="show the labels of txs and addresses (asks the password)")
+    p.add_argument("--no-values", action="store_true",
+                   help="do not follow the chain to value payments at the reference rates")
     p = add(commands, "tx", summary="show one transaction",
             description="What a transaction pays, its fee and size, and whether the node "
                         "reports it final.",

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import wallet.cli.render as render
@@ -15,6 +16,7 @@ from consensus.errors import AddressError, FaircoopError
 from wallet import multisig, ops
 from wallet.amounts import format_coins, parse_coins
 from wallet.cli.env import Cli, UsageError
+from wallet.cli.pay_render import converted_line, when
 from wallet.credit import SentCredit
 from wallet.errors import AmountError, ChainMismatch, NodeUnreachable, WalletFileError
 from wallet.keys import RECEIVE, generate_mnemonic, normalize_mnemonic
@@ -22,8 +24,10 @@ from wallet.keystore import WalletSecrets
 from wallet.lightclient import LightState, decode_validator_set
 from wallet.multisig import PartialTx
 from wallet.payments import Payee, SentPayment
+from wallet.pricing import Asked, Converted, parse_amount
 from wallet.receipts import Receipt, load_receipt, save_receipt, verify_receipt
 from wallet.session import Wallet
+from wallet.uri import PaymentUri, check_payable, format_uri, is_uri, parse_uri
 from wallet.walletfile import WalletData, create_wallet_files, create_watch_only, save_wallet
 
 Handler = Callable[[Cli], Coroutine[Any, Any, None]]
@@ -153,7 +157,9 @@ async def cmd_sync(cli: Cli) -> None:
 
 async def cmd_history(cli: Cli) -> None:
     async with cli.open_wallet() as wallet:
-        entries = await wallet.history(cli.args.limit)
+        if cli.args.labels:
+            cli.unlock(wallet)
+        entries = await wallet.history(cli.args.limit, valued=not cli.args.no_values)
     for e in entries:
         cli.out(render.history_line(e))
     if not entries:
@@ -206,21 +212,68 @@ def _payee(cli: Cli, network: str) -> Payee:
     return Payee(address, parse_coins(cli.args.amount))
 
 
-async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee]) -> None:
+@dataclass(frozen=True, slots=True)
+class SendTarget:
+    """What `send` pays, from its arguments: an address, a contact or a payment URI."""
+
+    payee: Payee
+    memo: str
+    quote: Converted | None  # an amount in a currency, converted
+    uri: PaymentUri | None
+
+
+async def _send_target(cli: Cli, wallet: Wallet) -> SendTarget:
+    a = cli.args
+    text, amount_text, memo = a.address.strip(), a.amount, a.memo
+    uri = None
+    if is_uri(text):
+        uri = parse_uri(text)
+        check_payable(uri, network=wallet.network, chain_id=wallet.data.chain_id)
+        if uri.amount is not None and amount_text is not None and \
+                parse_amount(amount_text) != Asked(base_units=uri.amount):
+            raise UsageError("the payment URI names its amount: leave AMOUNT out")
+        if uri.memo and memo and memo != uri.memo:
+            raise UsageError("the payment URI names its memo: leave --memo out")
+        address, memo = uri.address, uri.memo or memo
+        if uri.amount is not None and amount_text is None:
+            amount_text = format_coins(uri.amount)
+    elif text.lower().startswith(("fair1", "tfair1")):
+        address = text
+        decode_address(address, wallet.network)
+    else:
+        cli.unlock(wallet)  # contacts are in the encrypted key store
+        address = wallet.resolve_payee(text)
+    if amount_text is None:
+        raise UsageError("give AMOUNT (coins, or a currency amount such as 12.50EUR)")
+    asked = parse_amount(amount_text)
+    quote = await wallet.quote(asked)
+    base = quote.base_units if quote is not None else asked.base_units
+    assert base is not None
+    return SendTarget(Payee(address, base), memo, quote, uri)
+
+
+async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee], *, memo: str | None = None,
+               quote: Converted | None = None, uri: PaymentUri | None = None) -> None:
     prepared = await wallet.prepare_payment(payees, fee_rate=cli.args.fee_rate,
-                                            memo=cli.args.memo)
+                                            memo=cli.args.memo if memo is None else memo)
+    summary = render.payment_summary(prepared)
+    if quote is not None:
+        summary += "\n" + converted_line(quote)
+    if uri is not None and uri.expires is not None:
+        summary += f"\n  request expires {when(uri.expires)}"
+    extra: dict[str, Any] = {"quote": None if quote is None else quote.as_json(),
+                             "uri": None if uri is None else format_uri(uri)}
     if cli.args.unsigned:
         await wallet.save_unsigned(prepared, cli.args.unsigned)
-        cli.out(render.payment_summary(prepared) +
-                f"\nunsigned transaction written to {cli.args.unsigned}")
+        cli.out(summary + f"\nunsigned transaction written to {cli.args.unsigned}")
         cli.emit({"command": cli.args.command, "unsigned": cli.args.unsigned,
-                  **render.payment_json(prepared)})
+                  **render.payment_json(prepared), **extra})
         return
-    cli.confirm(render.payment_summary(prepared))
+    cli.confirm(summary)
     cli.unlock(wallet)
     sent = await wallet.send(prepared)
     await report_sent(cli, wallet, sent, {"command": cli.args.command,
-                                    **render.payment_json(prepared)})
+                                          **render.payment_json(prepared), **extra})
 
 
 async def report_sent(cli: Cli, wallet: Wallet, sent: SentPayment | SentCredit,
@@ -239,7 +292,9 @@ async def report_sent(cli: Cli, wallet: Wallet, sent: SentPayment | SentCredit,
 
 async def cmd_send(cli: Cli) -> None:
     async with cli.open_wallet() as wallet:
-        await _pay(cli, wallet, [_payee(cli, wallet.network)])
+        target = await _send_target(cli, wallet)
+        await _pay(cli, wallet, [target.payee], memo=target.memo, quote=target.quote,
+                   uri=target.uri)
 
 
 async def cmd_pay_many(cli: Cli) -> None:

@@ -109,9 +109,11 @@ class Cli:
         return pw
 
     def unlock(self, wallet: Wallet) -> None:
+        """Ask the password once (a wallet already unlocked is not asked again)."""
         if wallet.data.watch_only:
             raise WatchOnly("this is a watch-only wallet: it holds no private keys")
-        wallet.unlock(self.password())
+        if not wallet.unlocked:
+            wallet.unlock(self.password())
 
     def confirm(self, summary: str) -> None:
         if getattr(self.args, "yes", False):

@@ -13,7 +13,8 @@ W = "faircoop-wallet"
 Adder = Callable[..., CliParser]  # add(group, name, **kwargs), with the common options
 
 PROPOSE_KINDS = ("add-validator", "remove-validator", "rekey-validator", "readmit-validator",
-                 "set-param", "set-governors", "set-treasury", "set-credit-limit", "recovery")
+                 "set-param", "set-governors", "set-treasury", "set-credit-limit", "set-rate",
+                 "recovery")
 
 
 def gov_commands(group: Commands, add: Adder) -> None:
@@ -173,6 +174,13 @@ def _propose_commands(group: Commands, add: Adder) -> None:
              f"tfair1... 100 {tail}")
     p.add_argument("address", help="the credit account's address")
     p.add_argument("limit", help="units of credit, as a decimal string such as 100 (0: none)")
+    p = kind("set-rate", "set the assembly's reference price in a currency",
+             "Propose SetReferenceRate: one coin is worth PRICE of CURRENCY from two blocks "
+             "after inclusion (informational: no ledger rule reads it; wallets convert "
+             "amounts like 12.50EUR with it). PRICE 0 withdraws the rate.",
+             f"EUR 1.20 {tail}")
+    p.add_argument("currency", help="the currency code (3 to 8 upper-case letters and digits)")
+    p.add_argument("price", help="what one coin is worth in it, up to 8 decimals (0: withdraw)")
     p = kind("recovery", "install a new voting set on a chain that lost its quorum",
              "Propose a recovery: after the chain has made no block for recovery_after_ms, "
              "t governors install a new voting set against the last final block (its height "

@@ -20,6 +20,7 @@ from consensus.governance import (
     SetCreditLimit,
     SetGovernors,
     SetParam,
+    SetReferenceRate,
     SetTreasury,
 )
 from consensus.types import PublicKey
@@ -102,6 +103,8 @@ def _body(cli: Cli, network: str) -> ActionBody:
         case "set-credit-limit":
             return SetCreditLimit(decode_address(a.address.strip(), network),
                                   parse_units(a.limit, zero=True))
+        case "set-rate":
+            return SetReferenceRate(a.currency.strip(), proposals.rate_units(a.price))
     raise UsageError(f"unknown proposal kind {a.proposal_kind!r}")  # pragma: no cover
 
 

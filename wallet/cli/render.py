@@ -15,6 +15,8 @@ from wallet.amounts import format_coins
 from wallet.multisig import Description
 from wallet.ops import HistoryEntry
 from wallet.payments import PreparedPayment
+from wallet.pricing import format_currency
+from wallet.proposals import printable
 from wallet.receipts import Receipt, VerifiedReceipt
 
 
@@ -70,12 +72,22 @@ def history_line(e: HistoryEntry) -> str:
     where = f"height {e.height}" if e.height is not None else "mempool"
     net = ("sent " + format_coins(e.sent) + " + unknown fee" if e.net is None
            else f"{'+' if e.net >= 0 else ''}{format_coins(e.net)}")
-    return f"{e.txid}  {where:>14}  {net}"
+    line = f"{e.txid}  {where:>14}  {net}"
+    if e.values:
+        line += "  (" + ", ".join(format_currency(v.currency_units, v.currency)
+                                  for v in e.values) + ")"
+    if e.request is not None:
+        line += f"  [request {e.request}]"
+    if e.label is not None:
+        line += f"  {printable(e.label)!r}"
+    return line
 
 
 def history_json(entries: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
     return [{"txid": e.txid, "height": e.height, "position": e.position, "received": e.received,
-             "sent": e.sent, "fee": e.fee, "outgoing": e.outgoing, "net": e.net}
+             "sent": e.sent, "fee": e.fee, "outgoing": e.outgoing, "net": e.net,
+             "values": [v.as_json() for v in e.values], "label": e.label,
+             "request": e.request, "addresses": list(e.own_addresses)}
             for e in entries]
 
 

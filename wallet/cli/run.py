@@ -15,12 +15,16 @@ from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
 from wallet.cli.credit_commands import HANDLERS as CREDIT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
 from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
+from wallet.cli.pay_commands import HANDLERS as SHOP_HANDLERS
 from wallet.errors import (
     ActionRejected,
     AmountError,
     BadAction,
+    BadMessageSignature,
     BadNodeUrl,
     BadReference,
+    BadUri,
+    BookError,
     ChainMismatch,
     ClaimedInputMismatch,
     CreditLimitExceeded,
@@ -29,8 +33,10 @@ from wallet.errors import (
     InsufficientFunds,
     KeystoreFormatError,
     MemoError,
+    MessageError,
     NodeError,
     NodeUnreachable,
+    NoRate,
     NotAGovernor,
     NotFollowedYet,
     NotFound,
@@ -40,6 +46,7 @@ from wallet.errors import (
     ProposalError,
     ProposalIncomplete,
     ReceiptInvalid,
+    RequestExpired,
     TamperedKeystore,
     TxRejected,
     UnexpectedInput,
@@ -64,6 +71,12 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (BadReference, ExitStatus.USAGE, "bad_reference"),
     (BadAction, ExitStatus.USAGE, "bad_action"),
     (BadNodeUrl, ExitStatus.USAGE, "usage"),
+    (BadUri, ExitStatus.USAGE, "bad_uri"),
+    (RequestExpired, ExitStatus.USAGE, "request_expired"),
+    (NoRate, ExitStatus.USAGE, "no_rate"),
+    (BookError, ExitStatus.USAGE, "book"),
+    (MessageError, ExitStatus.USAGE, "usage"),
+    (BadMessageSignature, ExitStatus.ERROR, "bad_signature"),
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
@@ -93,7 +106,8 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
 )
 
 
-HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **CREDIT_HANDLERS}
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **SHOP_HANDLERS, **CREDIT_HANDLERS}
+GROUPS = ("multisig", "receipt", "gov", "request", "contacts", "label", "message", "credit")
 
 
 def kind_of(exc: BaseException) -> str:
@@ -124,12 +138,6 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> E
 
 def _command_name(args: argparse.Namespace) -> str:
     name = str(args.command)
-    if name == "multisig":
-        name = f"multisig_{args.multisig_command}"
-    elif name == "receipt":
-        name = f"receipt_{args.receipt_command}"
-    elif name == "gov":
-        name = f"gov_{args.gov_command}"
-    elif name == "credit":
-        name = f"credit_{args.credit_command}"
+    if name in GROUPS:
+        name = f"{name}_{getattr(args, f'{name}_command')}"
     return name.replace("-", "_")
