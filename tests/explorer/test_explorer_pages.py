@@ -28,6 +28,9 @@ from tests.api.api_chain import (
     Scene,
     standard_chain,
 )
+from tests.credit.credit_chain import A as CREDIT_A
+from tests.credit.credit_chain import B as CREDIT_B
+from tests.credit.credit_chain import credit_chain
 from tests.explorer.explorer_chain import explore, text_of
 
 
@@ -229,3 +232,22 @@ async def test_the_explorer_reads_the_same_view_as_the_api() -> None:
         api = await (await client.get("/api/v1/status")).json()
         shown = text_of(await (await client.get("/")).text())
     assert f"Tip height {api['height']}" in shown
+
+
+async def test_a_credit_transfer_has_a_tx_page_and_a_row_in_its_block() -> None:
+    """A credit transfer in Block.txs has no inputs, outputs or fee: its pages show its sender
+    and payments (they once read its absent inputs: a 500)."""
+    scene = credit_chain()
+    tid = codec.txid(scene.a_to_b).hex()
+    phrases = {f"/tx/{tid}": ["Credit transfer", "Final in block 3", addr(CREDIT_A),
+                              "sequence 0", "pay no fee", "Payments in credit", addr(CREDIT_B),
+                              "30.00 coins", "bread, November"],
+               "/block/3": [tid[:16], "30.00 coins in credit", "bread, November"]}
+    async with explore(scene.node) as client:
+        for path, wanted in phrases.items():
+            resp = await client.get(path)
+            shown = text_of(await resp.text())
+            assert resp.status == 200, (path, shown[:500])
+            assert not [p for p in wanted if p not in shown], (path, shown[:3000])
+        tx_page = text_of(await (await client.get(f"/tx/{tid}")).text())
+        assert "Inputs" not in tx_page and "Outputs" not in tx_page
