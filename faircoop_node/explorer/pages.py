@@ -268,7 +268,13 @@ def address(r: Reader, snap: Snapshot, lock: Lock, pending_delta: int,
     rows, older = _history_rows(r, lock, before, snap.network)
     return {"address": encode_address(lock, snap.network), "lock": lock, "summary": summary,
             "pending_delta": pending_delta, "history": rows, "older": older,
-            "is_treasury": lock == snap.state.treasury_lock}
+            "is_treasury": lock == snap.state.treasury_lock,
+            "credit": r.store.get_credit_summary(lock)}
+
+
+def credit(r: Reader, snap: Snapshot) -> Context:
+    """What GET /api/v1/credit answers: the credit system's totals and its spam bounds."""
+    return {"totals": r.store.get_credit_totals(), "params": snap.state.params}
 
 
 # -- the cooperative: governance and treasury --------------------------------------------------

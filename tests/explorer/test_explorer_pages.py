@@ -58,7 +58,7 @@ def pages(scene: Scene) -> list[tuple[str, list[str]]]:
         (f"/tx/{codec.txid(scene.treasury_spend).hex()}", ["fees of block"]),
         (f"/address/{addr(BOB.lock)}", ["Balance 0.00 coins", "Transactions 3",
                                         "genesis allocation", "Credit account",
-                                        "Not on this chain yet", "issue 15"]),
+                                        "No mutual credit has touched this address"]),
         (f"/address/{addr(ALICE.lock)}", ["-1.0001 coins in the mempool", "Received Spent 1",
                                           "57.00 coins"]),
         ("/validators", ["4 coops vote", "Certificates signed over blocks 1 to 3", "100%",
@@ -72,7 +72,8 @@ def pages(scene: Scene) -> list[tuple[str, list[str]]]:
         ("/treasury", ["Commons treasury", addr(TREASURY.lock), "fees of block",
                        "Not on this chain yet", "issue 16"]),
         ("/campaigns", ["Crowdfunding campaigns", "Not on this chain yet", "issue 16"]),
-        ("/credit", ["Mutual credit", "Not on this chain yet", "issue 15"]),
+        ("/credit", ["Mutual credit", "Accounts 0", "Sum of balances 0.00 coins",
+                     "Per account per block"]),
     ]
 
 
@@ -234,15 +235,21 @@ async def test_the_explorer_reads_the_same_view_as_the_api() -> None:
     assert f"Tip height {api['height']}" in shown
 
 
-async def test_a_credit_transfer_has_a_tx_page_and_a_row_in_its_block() -> None:
+async def test_credit_transfers_accounts_and_totals_have_their_pages() -> None:
     """A credit transfer in Block.txs has no inputs, outputs or fee: its pages show its sender
-    and payments (they once read its absent inputs: a 500)."""
+    and payments (they once read its absent inputs: a 500); /credit shows GET credit's totals
+    and an address its credit account (A owes 30, its line cut to 20)."""
     scene = credit_chain()
     tid = codec.txid(scene.a_to_b).hex()
     phrases = {f"/tx/{tid}": ["Credit transfer", "Final in block 3", addr(CREDIT_A),
                               "sequence 0", "pay no fee", "Payments in credit", addr(CREDIT_B),
                               "30.00 coins", "bread, November"],
-               "/block/3": [tid[:16], "30.00 coins in credit", "bread, November"]}
+               "/block/3": [tid[:16], "30.00 coins in credit", "bread, November"],
+               "/credit": ["Accounts 3", "Credit lines 2", "Outstanding 30.00 coins owed",
+                           "Held 30.00 coins", "Sum of balances 0.00 coins"],
+               f"/address/{addr(CREDIT_A)}": ["Credit account", "Balance -30.00 coins",
+                                              "Limit 20.00 coins (available to send: 0.00",
+                                              "Transfers sent 1"]}
     async with explore(scene.node) as client:
         for path, wanted in phrases.items():
             resp = await client.get(path)
