@@ -23,7 +23,6 @@ against the transfer in the file (`PartialTxChanged` if it was changed after som
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -42,8 +41,17 @@ from consensus.credit import credit_sighash
 from consensus.crypto import PrivateKey
 from consensus.errors import DecodeError
 from consensus.types import CreditTransfer, PublicKey, SpendPolicy, Witness
-from wallet.errors import ChainMismatch, PartialTxChanged, PartialTxError
-from wallet.fileio import bounded_text, hex_field, load_bounded, write_private
+from wallet.errors import PartialTxChanged, PartialTxError
+from wallet.fileio import (
+    bounded_text,
+    check_file_chain,
+    dump_file,
+    file_chain,
+    hex_field,
+    load_bounded,
+    read_head,
+    write_private,
+)
 
 FORMAT = "faircoop-partial-credit"
 VERSION = 1
@@ -86,9 +94,7 @@ def to_json(pc: PartialCredit) -> str:
         "transfer": encode_tx(pc.transfer).hex(), "policy": encode_policy(pc.policy).hex(),
         "signatures": {str(i): s.hex() for i, s in pc.signatures},
     }
-    if pc.genesis_hash is not None:
-        doc["genesis_hash"] = pc.genesis_hash.hex()
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    return dump_file(doc, pc.genesis_hash)
 
 
 def _hex(value: object, what: str) -> bytes:
@@ -97,15 +103,8 @@ def _hex(value: object, what: str) -> bytes:
 
 def from_json(text: str) -> PartialCredit:
     """Parse and check a partial credit file; every inconsistency is a `PartialTxError`."""
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):
-        raise PartialTxError("not a partial credit file (invalid JSON)") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise PartialTxError("not a faircoop partial credit file")
-    if doc.get("version") != VERSION:
-        raise PartialTxError(f"partial credit version {doc.get('version')!r}; this wallet "
-                             "reads 1")
+    doc = read_head(text, FORMAT, VERSION, PartialTxError, "partial credit file",
+                    "partial credit")
     try:
         transfer = decode_credit_transfer(_hex(doc.get("transfer"), "transfer"))
         policy = decode_policy(_hex(doc.get("policy"), "policy"))
@@ -117,13 +116,7 @@ def from_json(text: str) -> PartialCredit:
         raise PartialTxError("chain_id or txid does not match the transfer")
     if policy_lock(policy) != transfer.sender:
         raise PartialTxError("the policy is not the transfer's sender")
-    network = doc.get("network")
-    if network not in ("main", "test"):
-        raise PartialTxError("network must be main or test")
-    genesis = doc.get("genesis_hash")
-    genesis_hash = None if genesis is None else _hex(genesis, "genesis_hash")
-    if genesis_hash is not None and len(genesis_hash) != 32:
-        raise PartialTxError("genesis_hash: 32 bytes of hex")
+    network, genesis_hash = file_chain(doc, PartialTxError)
     sigs = doc.get("signatures")
     if not isinstance(sigs, dict):
         raise PartialTxError("signatures: expected an object")
@@ -153,11 +146,8 @@ def save_partial(path: str | os.PathLike[str], pc: PartialCredit) -> None:
 
 
 def check_chain(pc: PartialCredit, chain_id: str, network: str, genesis_hash: bytes) -> None:
-    if pc.transfer.chain_id != chain_id or pc.network != network:
-        raise ChainMismatch(f"the file is for chain {pc.transfer.chain_id!r} ({pc.network}), "
-                            f"the wallet is for {chain_id!r} ({network})")
-    if pc.genesis_hash is not None and pc.genesis_hash != genesis_hash:
-        raise ChainMismatch("the file names another genesis than the wallet's")
+    check_file_chain(pc.transfer.chain_id, pc.network, pc.genesis_hash, chain_id, network,
+                     genesis_hash)
 
 
 def check_signatures(pc: PartialCredit) -> None:

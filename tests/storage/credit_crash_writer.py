@@ -1,10 +1,11 @@
 """The credit crash test's writer: a node's commit path (validate_block, then store_block's one
 batch) over a LevelDBStore, every block carrying credit transfers, until killed.
 
-Usage: credit_crash_writer.py PATH SEED. Prints "ready <height>" once the store is open. Height
-1 grants the members their lines; from height 3 each block carries transfers whose payees and
-amounts follow from the seed and the height, and whose sequence numbers from the store, so a
-writer restarted on the store a killed one left carries on the same chain.
+Usage (from the repository root): python -m tests.storage.credit_crash_writer PATH SEED.
+Prints "ready <height>" once the store is open. Height 1 grants the members their lines; from
+height 3 each block carries transfers whose payees and amounts follow from the seed and the
+height, and whose sequence numbers from the store, so a writer restarted on the store a killed
+one left carries on the same chain.
 """
 
 from __future__ import annotations

@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,25 +26,11 @@ from consensus.chainstate import encode_chain_state, genesis_state
 from faircoop_node.node.commit import store_block, stored_tip
 from faircoop_node.storage import BaseStore, MemoryStore, schema
 from tests.storage.credit_crash_writer import crash_genesis, open_store
+from tests.storage.storage_chain import start_writer
 
-HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
 SEEDS = [int(s) for s in os.environ.get("FAIRCOOP_CRASH_SEEDS", "20261205").split(",") if s]
 KILLS = int(os.environ.get("FAIRCOOP_CRASH_KILLS", "25"))
 COMPARED = (schema.CREDIT_ACCOUNT, schema.CREDIT_HISTORY, schema.CREDIT_TOTALS, schema.TX)
-
-
-def _start_writer(path: Path, seed: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(HERE / "credit_crash_writer.py"), str(path),
-                             str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("ready"):
-        proc.kill()
-        raise AssertionError(f"writer did not start: {line!r} {proc.stderr.read()}")
-    return proc
 
 
 def _snapshot(store: BaseStore) -> dict[bytes, bytes]:
@@ -75,7 +59,7 @@ def test_credit_survives_sigkill_mid_block(tmp_path: Path, seed: int) -> None:
         genesis_state(genesis, codec.genesis_hash(genesis))))
     tips = []
     for kill in range(KILLS):
-        proc = _start_writer(path, seed)
+        proc = start_writer("credit_crash_writer", path, seed)
         time.sleep(rng.uniform(0.05, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
