@@ -44,6 +44,8 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    BlockTx,
+    CreditTransfer,
     Genesis,
     Hash32,
     Lock,
@@ -51,6 +53,7 @@ from consensus.types import (
     Tx,
     TxId,
     TxOut,
+    Witness,
 )
 
 TX_SIG_TAG = "faircoop/tx/v1"
@@ -109,7 +112,7 @@ class SignatureCache:
         self.misses = 0
 
     @staticmethod
-    def key(tx: Tx) -> bytes:
+    def key(tx: BlockTx) -> bytes:
         return sha256(encode_tx(tx))
 
     def __contains__(self, key: bytes) -> bool:
@@ -173,25 +176,33 @@ def check_witnesses(tx: Tx, spent: Sequence[TxOut]) -> None:
     """Each witness reveals the policy behind its input's lock and exactly m valid signatures."""
     digest = tx_sighash(tx)
     for n, (witness, prev) in enumerate(zip(tx.witnesses, spent, strict=True)):
-        policy = witness.policy
-        if policy_lock(policy) != prev.lock:
-            raise ValidationError("policy_mismatch", f"input {n}: policy does not match its lock")
-        sigs = witness.signatures
-        if len(sigs) != policy.threshold:
-            few = len(sigs) < policy.threshold
+        check_witness(witness, prev.lock, digest, f"input {n}")
+
+
+def check_witness(witness: Witness, lock: Lock, digest: bytes, where: str) -> None:
+    """`witness` reveals the policy behind `lock` and exactly m valid signatures of `digest`.
+
+    One rule for every spend policy check: a coin input's, and a credit transfer's sender.
+    """
+    policy = witness.policy
+    if policy_lock(policy) != lock:
+        raise ValidationError("policy_mismatch", f"{where}: policy does not match its lock")
+    sigs = witness.signatures
+    if len(sigs) != policy.threshold:
+        few = len(sigs) < policy.threshold
+        raise InvalidSignature(
+            "insufficient_signatures" if few else "too_many_signatures",
+            f"{where}: {len(sigs)} signatures, policy needs exactly {policy.threshold}",
+        )
+    last = -1
+    for key_index, sig in sigs:
+        if not last < key_index < len(policy.pubkeys):
             raise InvalidSignature(
-                "insufficient_signatures" if few else "too_many_signatures",
-                f"input {n}: {len(sigs)} signatures, policy needs exactly {policy.threshold}",
+                "duplicate_signature", f"{where}: key indexes must ascend and exist"
             )
-        last = -1
-        for key_index, sig in sigs:
-            if not last < key_index < len(policy.pubkeys):
-                raise InvalidSignature(
-                    "duplicate_signature", f"input {n}: key indexes must ascend and exist"
-                )
-            last = key_index
-            if not crypto.verify(policy.pubkeys[key_index], sig, digest):
-                raise InvalidSignature("bad_signature", f"input {n}: signature {key_index} fails")
+        last = key_index
+        if not crypto.verify(policy.pubkeys[key_index], sig, digest):
+            raise InvalidSignature("bad_signature", f"{where}: signature {key_index} fails")
 
 
 def validate_tx(
@@ -296,15 +307,19 @@ def apply_block(
     treasury_lock: Lock,
     sig_cache: SignatureCache | None = None,
 ) -> UtxoDiff:
-    """Validate every tx of a block in order and return its effect; nothing is written.
+    """Validate every coin tx of a block in order and return its effect; nothing is written.
 
     A block whose txs spend one output twice is rejected whole (`duplicate_input_in_block`).
+    Credit transfers among the txs are judged by `consensus.credit.apply_credit`
+    (`consensus.chain.validate_block` runs both).
     """
     check_block_body(block, params)
     chain_id = block.header.chain_id
     view = _BlockView(utxo_view, block.header.height)
     fees = 0
     for position, tx in enumerate(block.txs):
+        if isinstance(tx, CreditTransfer):
+            continue
         for txin in tx.inputs:
             if txin.prevout in view.spent:
                 raise DoubleSpend(
@@ -332,7 +347,7 @@ def apply_block(
 
 def assemble_block(
     header_fields: BlockHeader,
-    txs: tuple[Tx, ...],
+    txs: tuple[BlockTx, ...],
     last_commit: bytes = b"",
     evidence: tuple[bytes, ...] = (),
     actions: tuple[bytes, ...] = (),

@@ -36,6 +36,9 @@ BLOCK_VERSION = 1
 POLICY_VERSION = 1
 GENESIS_VERSION = 1
 NETWORKS = ("main", "test")
+CREDIT_VERSION = 16  # the format number that opens a credit transfer (coin txs: 1..15)
+MAX_CREDIT = MAX_AMOUNT  # the greatest credit limit, payment and |balance|, in base units
+MAX_CREDIT_PAYMENTS = 64  # recipients of one credit transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,34 @@ class Tx:
 
 
 @dataclass(frozen=True, slots=True)
+class CreditPayment:
+    """One recipient of a credit transfer: `amount` base units of credit to the account `lock`."""
+
+    amount: int  # 1..MAX_CREDIT
+    lock: Lock  # the recipient's credit account: any lock, a coop's multisig included
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTransfer:
+    """Mutual credit moved from one account (`sender`, a lock) to others (docs/CREDIT.md).
+
+    It travels in `Block.txs` beside coin txs (its encoding opens with CREDIT_VERSION), shares
+    their Merkle root, size limits and tx index, and pays no fee. The witness reveals the
+    sender's policy and exactly m signatures, under the same rules as a coin input's.
+    """
+
+    chain_id: str  # part of the id, so of every signature
+    sender: Lock  # the account debited: its witness's policy must hash to it
+    sequence: int  # the sender's next sequence number: no replay, no reordering
+    payments: tuple[CreditPayment, ...]  # 1..MAX_CREDIT_PAYMENTS, distinct recipients
+    memo: bytes  # at most MAX_MEMO bytes
+    witness: Witness | None  # None while unsigned
+
+
+BlockTx = Tx | CreditTransfer  # an item of Block.txs
+
+
+@dataclass(frozen=True, slots=True)
 class Validator:
     """An approved cooperative: one coop, one vote."""
 
@@ -174,7 +205,7 @@ class BlockHeader:
 @dataclass(frozen=True, slots=True)
 class Block:
     header: BlockHeader
-    txs: tuple[Tx, ...]
+    txs: tuple[BlockTx, ...]  # coin txs and credit transfers, in block order
     last_commit: bytes  # the previous block's encoded CommitCertificate (empty at height 1)
     evidence: tuple[bytes, ...]  # encoded duplicate-vote evidence
     actions: tuple[bytes, ...]  # encoded governance actions

@@ -44,10 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", default="auto", choices=("auto", "chainstate"),
                     help="the chain rules: the node's own chain-state rules (the only ones since "
                          "the simulator runs the node's consensus driver)")
-    ap.add_argument("--campaigns", action="store_true",
-                    help="give the chain members with coins and crowdfunding campaign txs, and "
-                         "check every node decides each campaign alike, at its deadline")
     ap.add_argument("--verbose", action="store_true", help="print every run, not only failures")
+    load = ap.add_mutually_exclusive_group()
+    load.add_argument("--campaigns", action="store_true",
+                      help="give the chain members with coins and crowdfunding campaign txs, "
+                           "and check every node decides each campaign alike, at its deadline")
+    load.add_argument("--credit", action="store_true",
+                      help="grant credit lines and mix credit transfers into the load (checked: "
+                           "the same credit accounts on every node at every height, zero-sum)")
     args = ap.parse_args(argv)
     try:
         faults = parse_faults(args.faults)
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         config = SimConfig(validators=args.validators, byzantine=args.byzantine, faults=faults,
                            seed=seed, heights=args.heights, rules=args.rules,
-                           campaigns=args.campaigns)
+                           campaigns=args.campaigns, credit=args.credit)
         result = run_simulation(config)
         runs += 1
         heights += result.heights_finalized

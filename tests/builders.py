@@ -21,6 +21,7 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    CreditTransfer,
     Genesis,
     Hash32,
     Lock,
@@ -164,7 +165,7 @@ def make_header(
 
 
 def make_block(
-    txs: Sequence[Tx],
+    txs: Sequence[Tx | CreditTransfer],
     *,
     chain_id: str = CHAIN_ID,
     height: int = 1,

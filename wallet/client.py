@@ -274,6 +274,18 @@ class NodeClient:
         if after is not None:
             params["after"] = after
         return await self._request("GET", "treasury", params=params)
+    async def credit(self, address: str) -> Json:
+        """A credit account: balance, limit, available, sequence, what the mempool holds."""
+        return await self._request("GET", f"credit/{address}")
+
+    async def credit_history(self, address: str, limit: int = MAX_PAGE) -> Json:
+        """A credit account's transfers and limit changes, newest first."""
+        return await self._request("GET", f"credit/{address}/history",
+                                   params={"limit": str(limit)})
+
+    async def credit_totals(self) -> Json:
+        return await self._request("GET", "credit")
+
     async def rates(self, height: int | None = None) -> Json:
         """The assembly's reference prices in force (at `height`, default the next block's),
         as the node says (the wallet converts at the rates its light client followed)."""
@@ -505,3 +517,12 @@ class SyncNodeClient:
 
     def treasury(self, *, days: int = 30, limit: int = 20, after: str | None = None) -> Json:
         return self._run(lambda: self._async.treasury(days=days, limit=limit, after=after))
+
+    def credit(self, address: str) -> Json:
+        return self._run(lambda: self._async.credit(address))
+
+    def credit_history(self, address: str, limit: int = MAX_PAGE) -> Json:
+        return self._run(lambda: self._async.credit_history(address, limit))
+
+    def credit_totals(self) -> Json:
+        return self._run(self._async.credit_totals)

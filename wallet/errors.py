@@ -243,6 +243,16 @@ class CampaignError(WalletError):
 class SharesError(WalletError):
     """A shares file that can't be split: malformed rows, an address twice, no shares, or a
     total too small to pay anyone above the dust limit."""
+
+
+class CreditLimitExceeded(WalletError):
+    """A credit transfer over what its sender may send: its balance plus its limit, less what
+    its transfers waiting in the node's mempool take (refused by the wallet before anything is
+    signed, or by the node: rule `credit_limit_exceeded`)."""
+
+    rule = "credit_limit_exceeded"
+
+
 class BadUri(WalletError):
     """A `faircoop:` payment URI that does not follow the grammar (docs/WALLET.md)."""
 

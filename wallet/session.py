@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 
 import wallet.campaigns as campaigns
 import wallet.contributions as contributions
+import wallet.credit as credit
+import wallet.credit_partial as credit_partial
 import wallet.governors as governors
 import wallet.multisig as multisig
 import wallet.ops as ops
@@ -44,7 +46,7 @@ from consensus.codec import encode_tx, policy_lock, txid
 from consensus.crypto import PrivateKey
 from consensus.governance import ActionBody, Reference
 from consensus.rates import EMPTY_BOOK, RateBook
-from consensus.types import MAX_AMOUNT, CampaignTerms, PublicKey, Tx, Validator
+from consensus.types import MAX_AMOUNT, CampaignTerms, PublicKey, SpendPolicy, Tx, Validator
 from wallet.book import AddressBook, Contact
 from wallet.campaigns import CampaignInfo, PreparedSweeps
 from wallet.client import DEFAULT_NODE_URL, NodeClient, RetryPolicy
@@ -598,7 +600,8 @@ class Wallet:
         lock = decode_address(found.address, self.network)
         for tid in reversed(fresh):  # oldest first
             final = await self.fetch_receipt(tid)
-            paid = sum(o.amount for o in final.receipt.tx.outputs if o.lock == lock)
+            tx = final.receipt.tx
+            paid = sum(o.amount for o in tx.outputs if o.lock == lock) if isinstance(tx, Tx) else 0
             if not paid:
                 continue  # a spend from the address, not a payment to it
             v = final.verified
@@ -830,6 +833,63 @@ class Wallet:
     async def governance_history(self, limit: int = 50) -> list[governors.HistoryEntry]:
         return await governors.history(await self._checked_node(), self._data.network, limit)
 
+    # -- mutual credit (wallet.credit) ---------------------------------------------------------
+
+    def credit_policy(self, treasury: str | None = None) -> SpendPolicy:
+        """Whose credit account: this wallet's (its first receive address), or a registered
+        treasury's (by name or address)."""
+        if treasury is not None:
+            return self._data.treasury(treasury).policy
+        return SpendPolicy.single(self._data.watch().pubkey(RECEIVE, 0))
+
+    async def credit_status(self, treasury: str | None = None) -> credit.CreditStatus:
+        return await credit.status(await self._checked_node(),
+                                   policy_lock(self.credit_policy(treasury)), self.network)
+
+    async def credit_history(self, treasury: str | None = None,
+                             limit: int = 50) -> list[credit.CreditLine]:
+        return await credit.history(await self._checked_node(),
+                                    policy_lock(self.credit_policy(treasury)), self.network,
+                                    limit)
+
+    async def credit_totals(self) -> credit.CreditTotals:
+        return await credit.totals(await self._checked_node())
+
+    async def prepare_credit(self, payees: Sequence[Payee], *, memo: str | bytes = b"",
+                             treasury: str | None = None) -> credit.PreparedCredit:
+        """The unsigned credit transfer paying `payees` from this wallet's account (or a
+        treasury's), once it fits what the account may send (CreditLimitExceeded if not)."""
+        return await credit.prepare(await self._checked_node(), chain_id=self._data.chain_id,
+                                    network=self.network, policy=self.credit_policy(treasury),
+                                    payees=payees, memo=memo)
+
+    async def send_credit(self, prepared: credit.PreparedCredit) -> credit.SentCredit:
+        """Sign with this wallet's key, check with the ledger's rules, broadcast."""
+        signed = credit.sign(prepared, self._keys(prepared.policy.pubkeys))
+        return await credit.send(await self._checked_node(), signed)
+
+    def save_credit_partial(self, prepared: credit.PreparedCredit,
+                            path: str | os.PathLike[str]) -> credit_partial.PartialCredit:
+        """Write a treasury's transfer as a partial credit file for its members to sign."""
+        pc = credit_partial.new_partial(prepared.transfer, prepared.policy, self.network,
+                                        self._data.genesis_hash)
+        credit_partial.save_partial(path, pc)
+        return pc
+
+    def sign_credit_partial(self, pc: credit_partial.PartialCredit
+                            ) -> tuple[credit_partial.PartialCredit, int]:
+        """Add this wallet's treasury member signatures (the file checked first)."""
+        credit_partial.check_chain(pc, self._data.chain_id, self.network,
+                                   self._data.genesis_hash)
+        allowed = credit_partial.signing_keys(pc, self._data.signer_keys().cosigner)
+        return credit_partial.sign(pc, self._keys(allowed), allowed)
+
+    async def broadcast_credit_partial(self, pc: credit_partial.PartialCredit
+                                       ) -> credit.SentCredit:
+        credit_partial.check_chain(pc, self._data.chain_id, self.network,
+                                   self._data.genesis_hash)
+        return await credit.send(await self._checked_node(), credit_partial.finalize(pc))
+
 
 def _tagged(progress: Progress | None, tag: str) -> Callable[[object], None] | None:
     """`progress`, told `tag` first: "header 12", "tx in mempool"."""
@@ -1000,6 +1060,20 @@ class SyncWallet:
 
     def governor_key(self) -> PublicKey:
         return self._run(self._wallet.governor_key())
+
+    def credit_status(self, treasury: str | None = None) -> credit.CreditStatus:
+        return self._run(self._wallet.credit_status(treasury))
+
+    def credit_history(self, treasury: str | None = None,
+                       limit: int = 50) -> list[credit.CreditLine]:
+        return self._run(self._wallet.credit_history(treasury, limit))
+
+    def prepare_credit(self, payees: Sequence[Payee], *, memo: str | bytes = b"",
+                       treasury: str | None = None) -> credit.PreparedCredit:
+        return self._run(self._wallet.prepare_credit(payees, memo=memo, treasury=treasury))
+
+    def send_credit(self, prepared: credit.PreparedCredit) -> credit.SentCredit:
+        return self._run(self._wallet.send_credit(prepared))
 
     def name_governor(self, pubkey: PublicKey, name: str) -> None:
         self._run(self._wallet.name_governor(pubkey, name))

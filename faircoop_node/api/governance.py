@@ -30,6 +30,7 @@ from consensus.governance import (
     RecoveryAction,
     RekeyValidator,
     RemoveValidator,
+    SetCreditLimit,
     SetGovernors,
     SetParam,
     SetReferenceRate,
@@ -115,6 +116,9 @@ def describe_action(action: BlockAction, network: str) -> tuple[str, str]:
             return "set_governors", f"set governors: {threshold} of {len(governors)}"
         case SetTreasury(lock):
             return "set_treasury", f"set treasury to {encode_address(lock, network)}"
+        case SetCreditLimit(lock, limit):
+            return "set_credit_limit", f"set credit limit of {encode_address(lock, network)} " \
+                                       f"to {limit}"
         case SetReferenceRate(currency, units):
             if not units:
                 return "set_reference_rate", f"withdraw the reference rate in {currency}"

@@ -53,7 +53,8 @@ ACTION: dict[str, Schema] = {
     "id": {**HASH, "description": "SHA-256 of the action's bytes"},
     "kind": {"type": "string", "enum": [
         "add_validator", "remove_validator", "rekey_validator", "readmit_validator",
-        "set_param", "set_governors", "set_treasury", "set_reference_rate", "recovery"]},
+        "set_param", "set_governors", "set_treasury", "set_credit_limit", "set_reference_rate",
+        "recovery"]},
     "summary": {"type": "string", "description": "what it does, in words"},
     "nonce": _nullable({**INT, "description": "null for a recovery"}),
     "signers": _array(PUBKEY, "the governors who signed, ascending"),
@@ -255,6 +256,45 @@ SCHEMAS: dict[str, Schema] = {
         "id": {**HASH, "description": "SHA-256 of the action's bytes"},
     }),
     "Mempool": _obj({"count": INT, "bytes": INT, "txids": _array(HASH)}),
+    # -- mutual credit (docs/CREDIT.md) --
+    "CreditTransfer": _obj({
+        "kind": {"type": "string", "enum": ["credit_transfer"]}, "txid": HASH, "hex": HEX,
+        "sender": TEXT, "sender_lock": HASH, "sequence": INT,
+        "payments": _array(_obj({"amount": AMOUNT, "address": TEXT, "lock": HASH})),
+        "total": AMOUNT, "memo_hex": HEX, "size": INT, "status": _ref("TxStatus"),
+    }, "a credit transfer (PROTOCOL.md 4): units of credit from the sender's account to each "
+       "payment's; no fee"),
+    "CreditAccount": _obj({
+        "address": TEXT, "lock": HASH,
+        "balance": {"type": "integer", "description": "signed base units; all sum to 0"},
+        "limit": {**AMOUNT, "description": "how far below 0 the balance may go"},
+        "available": {**AMOUNT, "description": "balance + limit, never below 0"},
+        "sequence": {**INT, "description": "what the account's next final transfer names"},
+        "history_count": INT,
+        "mempool_pending": {**INT, "description": "its transfers this node's mempool holds"},
+        "mempool_debit": {**AMOUNT, "description": "what they take from the balance"},
+        "next_sequence": {**INT, "description": "what a new transfer must name: sequence + "
+                                                "mempool_pending"},
+        "pending_limits": _array(_obj({"limit": AMOUNT, "effective_height": INT}),
+                                 "limits the last block's governance set, not yet in force"),
+    }, "an account nobody has touched is balance 0, limit 0, sequence 0"),
+    "CreditLine": _obj({
+        "height": INT, "position": INT,
+        "kind": {"type": "string", "enum": ["sent", "received", "limit"]},
+        "amount": {**AMOUNT, "description": "sent, received, or the new limit"},
+        "balance": {"type": "integer", "description": "the balance after it"},
+        "txid": _nullable(HASH), "action_id": _nullable(HASH),
+        "counterparty": _nullable({**TEXT, "description": "the payer, or the first payee"}),
+        "memo_hex": HEX,
+    }, "one transfer sent or received, or a limit set by governance (action_id)"),
+    "CreditTotals": _obj({
+        "accounts": INT, "credit_lines": {**INT, "description": "accounts with a limit > 0"},
+        "outstanding": {**AMOUNT, "description": "the sum of negative balances"},
+        "granted": {**AMOUNT, "description": "the sum of all limits"},
+        "positive": {**AMOUNT, "description": "the sum of positive balances"},
+        "balance_sum": {"type": "integer", "description": "positive - outstanding: always 0"},
+        "sender_min_balance": INT, "block_cap": INT, "pool_cap": INT,
+    }, "the whole credit system, and the spam bounds in force"),
 }
 
 
@@ -350,7 +390,8 @@ def build_document() -> Schema:
             "A validator set by the hash a header commits to", _json(_ref("ValidatorSet")),
             params=(_path_param("hash", {"type": "string"}, "validators hash, 64 hex"),),
             errors=("400", "404")),
-        f"{v1}/tx/{{txid}}": _get("A committed or pooled tx", _json(_ref("Tx")),
+        f"{v1}/tx/{{txid}}": _get("A committed or pooled tx, or credit transfer",
+                                  _json({"oneOf": [_ref("Tx"), _ref("CreditTransfer")]}),
                                   params=(TXID_PARAM,), errors=("400", "404")),
         f"{v1}/tx/{{txid}}/status": _get("Whether a tx is final, with its certificate",
                                          _json(_ref("TxStatus")), params=(TXID_PARAM,),
@@ -359,7 +400,7 @@ def build_document() -> Schema:
                                         _json(_ref("TxProof")), params=(TXID_PARAM,),
                                         errors=("400", "404")),
         f"{v1}/tx": {"post": {
-            "summary": "Submit a tx",
+            "summary": "Submit a tx or a credit transfer",
             "requestBody": {"required": True, "content": {
                 "text/plain": {"schema": {"type": "string",
                                           "description": "hex of codec.encode_tx"}},
@@ -397,6 +438,16 @@ def build_document() -> Schema:
                     _query("before_height", INT, "page after this entry (with before_position)"),
                     _query("before_position", INT, "page after this entry (with before_height)")),
             errors=("400",)),
+        f"{v1}/credit/{{address}}": _get("A credit account", _json(_ref("CreditAccount")),
+                                         params=(ADDRESS_PARAM,), errors=("400",)),
+        f"{v1}/credit/{{address}}/history": _get(
+            "A credit account's transfers and limit changes, newest first",
+            _json(_array(_ref("CreditLine"))),
+            params=(ADDRESS_PARAM, LIMIT_PARAM,
+                    _query("before_height", INT, "page after this entry (with before_position)"),
+                    _query("before_position", INT, "page after this entry (with before_height)")),
+            errors=("400",)),
+        f"{v1}/credit": _get("The credit system's totals", _json(_ref("CreditTotals"))),
         f"{v1}/validators": _get("Validators and the participation ledger",
                                  _json(_ref("Validators"))),
         f"{v1}/params": _get("Dynamic chain parameters and their ranges", _json(_ref("Params"))),

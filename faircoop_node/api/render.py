@@ -9,7 +9,16 @@ from __future__ import annotations
 from consensus.address import encode_address
 from consensus.campaign import campaign_id
 from consensus.codec import encode_header, encode_tx, tx_size
-from consensus.types import Block, BlockHash, CampaignTerms, Tx, TxId, TxOut
+from consensus.types import (
+    Block,
+    BlockHash,
+    BlockTx,
+    CampaignTerms,
+    CreditTransfer,
+    Tx,
+    TxId,
+    TxOut,
+)
 
 Json = dict[str, object]
 
@@ -81,6 +90,33 @@ def terms_json(terms: CampaignTerms, network: str) -> Json:
         "mode": terms.mode.label,
         "title": terms.title,
         "uri": terms.uri,
+    }
+
+
+def block_tx_json(tx: BlockTx, tid: TxId, network: str, fee: int | None, status: Json
+                  ) -> Json:
+    """A coin tx (`tx_json`) or a credit transfer (`credit_transfer_json`)."""
+    if isinstance(tx, CreditTransfer):
+        return credit_transfer_json(tx, tid, network, status)
+    return tx_json(tx, tid, network, fee, status)
+
+
+def credit_transfer_json(t: CreditTransfer, tid: TxId, network: str, status: Json) -> Json:
+    return {
+        "kind": "credit_transfer",
+        "txid": tid.hex(),
+        "hex": encode_tx(t).hex(),
+        "sender": encode_address(t.sender, network),
+        "sender_lock": t.sender.hex(),
+        "sequence": t.sequence,
+        "payments": [
+            {"amount": p.amount, "address": encode_address(p.lock, network), "lock": p.lock.hex()}
+            for p in t.payments
+        ],
+        "total": sum(p.amount for p in t.payments),
+        "memo_hex": t.memo.hex(),
+        "size": tx_size(t),
+        "status": status,
     }
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 from consensus.address import encode_address
 from consensus.chainstate import ChainState
 from consensus.codec import policy_lock
+from consensus.types import CreditTransfer
 from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_after, parse_uint
 from faircoop_node.api.render import Json, output_json
@@ -60,6 +61,8 @@ def _spends(store: ChainReader, state: ChainState, limit: int, after: TxLocation
         if committed is None:  # a block's fee output (its "txid" is the block hash)
             continue
         tx = committed.tx
+        if isinstance(tx, CreditTransfer):  # credit is not filed here; a coin spend only
+            continue
         if not any(policy_lock(w.policy) == lock for w in tx.witnesses):
             continue  # a payment to the treasury
         outputs = [output_json(o, network) for o in tx.outputs]

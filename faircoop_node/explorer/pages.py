@@ -25,7 +25,7 @@ from consensus.chainstate import ChainState
 from consensus.codec import txid as compute_txid
 from consensus.governance import decode_block_action
 from consensus.params import PARAM_RANGES
-from consensus.types import Lock, OutPoint, TxId
+from consensus.types import BlockTx, CreditTransfer, Lock, OutPoint, Tx, TxId
 from faircoop_node.api.governance import (
     action_history_page,
     describe_action,
@@ -178,9 +178,7 @@ def block(r: Reader, snap: Snapshot, ident: bytes, start: int) -> Context:
     found = block_by_hash(store, ident)
     height = found.header.height
     row = block_row(store, r.cache, height)
-    txs = [{"txid": compute_txid(tx), "inputs": len(tx.inputs), "outputs": len(tx.outputs),
-            "paid": sum(o.amount for o in tx.outputs), "memo": tx.memo}
-           for tx in found.txs[start:start + TXS_PAGE]]
+    txs = [_block_tx_row(tx) for tx in found.txs[start:start + TXS_PAGE]]
     actions = [describe_action(decode_block_action(raw), snap.network)[1]
                for raw in found.actions]
     commit = r.commits.get(height)
@@ -195,13 +193,23 @@ def _outpoint(item: Mapping[str, object]) -> OutPoint:
     return OutPoint(TxId(bytes.fromhex(str(item["txid"]))), int(str(item["index"])))
 
 
+def _block_tx_row(tx: BlockTx) -> Context:
+    """A row of a block's tx table; a credit transfer spends no inputs and pays in credit."""
+    if isinstance(tx, CreditTransfer):
+        return {"txid": compute_txid(tx), "inputs": 0, "outputs": len(tx.payments),
+                "paid": sum(p.amount for p in tx.payments), "memo": tx.memo, "credit": True}
+    return {"txid": compute_txid(tx), "inputs": len(tx.inputs), "outputs": len(tx.outputs),
+            "paid": sum(o.amount for o in tx.outputs), "memo": tx.memo, "credit": False}
+
+
 def tx(r: Reader, snap: Snapshot, tid: TxId) -> Context:
     store = r.store
     answer = tx_answer(r.view, tid)
     status = answer["status"]
     assert isinstance(status, dict)
     inputs: list[Context] = []
-    raw_inputs = answer["inputs"]
+    credit = answer.get("kind") == "credit_transfer"
+    raw_inputs = [] if credit else answer["inputs"]
     assert isinstance(raw_inputs, list)
     for n, item in enumerate(raw_inputs):
         point = _outpoint(item)
@@ -221,7 +229,7 @@ def tx(r: Reader, snap: Snapshot, tid: TxId) -> Context:
         signers = signers_of(members, store.get_certificate(height))
         commit = r.commits.get(height)
         latency = commit.latency_ms if commit else None
-    return {"tx": answer, "txid": tid, "inputs": inputs,
+    return {"tx": answer, "txid": tid, "inputs": inputs, "credit": credit,
             "memo": bytes.fromhex(str(answer["memo_hex"])), "signers": signers,
             "latency_ms": latency}
 
@@ -241,7 +249,7 @@ def _history_rows(r: Reader, lock: Lock, before: TxLocation | None, network: str
             received = sum(o.amount for o in store.genesis.allocations if o.lock == lock)
         elif committed is None:  # a block's fee output (its amount: the block's fees)
             kind = "fees"
-        else:
+        elif isinstance(committed.tx, Tx):  # credit transfers are not in address history
             tx_ = committed.tx
             received = sum(o.amount for o in tx_.outputs if o.lock == lock)
             outs = [spent_output(store, i.prevout) for i in tx_.inputs[:MAX_INPUTS_RESOLVED]]
@@ -260,7 +268,13 @@ def address(r: Reader, snap: Snapshot, lock: Lock, pending_delta: int,
     rows, older = _history_rows(r, lock, before, snap.network)
     return {"address": encode_address(lock, snap.network), "lock": lock, "summary": summary,
             "pending_delta": pending_delta, "history": rows, "older": older,
-            "is_treasury": lock == snap.state.treasury_lock}
+            "is_treasury": lock == snap.state.treasury_lock,
+            "credit": r.store.get_credit_summary(lock)}
+
+
+def credit(r: Reader, snap: Snapshot) -> Context:
+    """What GET /api/v1/credit answers: the credit system's totals and its spam bounds."""
+    return {"totals": r.store.get_credit_totals(), "params": snap.state.params}
 
 
 # -- the cooperative: governance and treasury --------------------------------------------------

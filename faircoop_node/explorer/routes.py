@@ -186,7 +186,7 @@ async def campaigns(request: web.Request) -> web.Response:
 
 @routes.get("/credit")
 async def credit(request: web.Request) -> web.Response:
-    return await page(request, "credit.html", _placeholder("credit", 15), nav="credit")
+    return await page(request, "credit.html", pages.credit, nav="credit")
 
 
 @routes.get("/search")

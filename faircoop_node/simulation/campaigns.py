@@ -34,6 +34,7 @@ from consensus.params import ChainParams
 from consensus.types import (
     CAMPAIGN_TX_VERSION,
     COIN,
+    BlockTx,
     CampaignMode,
     CampaignTerms,
     OutPoint,
@@ -162,11 +163,11 @@ class ScriptedPool:
             with contextlib.suppress(ValidationError):  # not yet, no longer, or never valid
                 self.mempool.add(entry.tx, self._store, self._params)
 
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
+    def select(self, max_txs: int, max_bytes: int) -> list[BlockTx]:
         self._offer()
         return self.mempool.select(max_txs, max_bytes)
 
-    def remove_committed(self, txs: Sequence[Tx]) -> int:
+    def remove_committed(self, txs: Sequence[BlockTx]) -> int:
         return self.mempool.remove_committed(txs)
 
     def revalidate(self, params: ChainParams) -> int:

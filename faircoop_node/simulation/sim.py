@@ -19,7 +19,10 @@ Checks:
 - *liveness*: after the last fault heals, every honest node reaches the goal height within
   `liveness_bound_ms` of simulated time;
 - *campaigns* (with `campaigns=True`, `campaigns.py`): every honest node holds the same campaign
-  records at every height, decides each at its deadline, and commits no tx the rules refuse.
+  records at every height, decides each at its deadline, and commits no tx the rules refuse;
+- *credit* (with `credit=True`, `credit.py`): every honest node holds the same credit accounts
+  at every height, their balances sum to zero, and no account sends below minus its limit.
+  A run carries one load at a time (campaigns or credit).
 """
 
 from __future__ import annotations
@@ -57,12 +60,14 @@ from consensus.votes import (
 )
 from faircoop_node.node.admission import Verdict, judge_proposal, judge_vote
 from faircoop_node.node.commit import store_block, stored_tip
-from faircoop_node.node.contract import NoTxs
+from faircoop_node.node.contract import NoTxs, TxPool
 from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions, run_now
 from faircoop_node.node.signing import decode_signed_record, rejoin_floor
 from faircoop_node.node.sync import store_range
 from faircoop_node.simulation.campaigns import GOAL_HEIGHT, CampaignLoad
 from faircoop_node.simulation.campaigns import allocations as campaign_allocations
+from faircoop_node.simulation.credit import GOAL_HEIGHT as CREDIT_GOAL
+from faircoop_node.simulation.credit import CreditLoad
 from faircoop_node.simulation.faults import (
     CrashPlan,
     FaultPlan,
@@ -124,6 +129,7 @@ class SimConfig:
     rules: str = "auto"  # "chainstate" (or "auto"): the node's own chain-state rules
     max_events: int = 3_000_000
     campaigns: bool = False  # members with coins, and campaign txs in every node's pool
+    credit: bool = False  # credit lines granted, and credit transfers in every node's pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,7 @@ class SimResult:
     trace_hash: str
     stats: tuple[tuple[str, int], ...] = ()  # fault name -> times it struck
     campaigns: tuple[tuple[str, str, int], ...] = ()  # (name, status, pledged) on node 0
+    credit_transfers: int = 0  # credit transfers the honest nodes committed
 
     @property
     def ok(self) -> bool:
@@ -161,6 +168,7 @@ class SimResult:
             f"python scripts/simulate.py --validators {c.validators} --byzantine {c.byzantine}"
             f" --seeds {c.seed}:{c.seed + 1} --faults {faults} --heights {c.heights}"
             f" --rules {c.rules}" + (" --campaigns" if c.campaigns else "")
+            + (" --credit" if c.credit else "")
         )
 
 
@@ -332,6 +340,8 @@ class Simulation:
             raise SimulationError(
                 f"rules {config.rules!r}: the simulator runs the node's own chain-state rules "
                 "through its consensus driver ('auto' or 'chainstate')")
+        if config.campaigns and config.credit:
+            raise SimulationError("campaigns and credit: a run carries one load at a time")
         self.config = config
         self.rng = random.Random(config.seed)
         n = config.validators
@@ -340,6 +350,10 @@ class Simulation:
         self.genesis_id = genesis_hash(self.genesis)
         self.load = (CampaignLoad.build(self.genesis_id, self.genesis.chain_id, config.params)
                      if config.campaigns else None)
+        self.credit = (CreditLoad.build(random.Random(f"credit-{config.seed}"),
+                                        self.genesis.chain_id, config.params, sim_keys(n),
+                                        self.genesis.governor_threshold)
+                       if config.credit else None)
         self.plan = plan or draw_plan(
             self.rng, n, config.byzantine, config.faults, config.window_ms, config.behaviours
         )
@@ -470,7 +484,8 @@ class Simulation:
         honest = self.honest_nodes()
         at_heal = max((n.height for n in honest), default=0)
         goal = max(self.config.heights, at_heal + 1,
-                   GOAL_HEIGHT if self.load is not None else 0)
+                   GOAL_HEIGHT if self.load is not None else 0,
+                   CREDIT_GOAL if self.credit is not None else 0)
         deadline = self.heal_ms + self.config.liveness_bound_ms
         recovered: int | None = None
         while self._queue and self._queue[0][0] <= deadline:
@@ -501,6 +516,7 @@ class Simulation:
             trace_hash=self.trace_hash,
             stats=tuple(sorted(self.stats.items())),
             campaigns=() if self.load is None else self.load.outcomes(self.nodes[0].store),
+            credit_transfers=0 if self.credit is None else self.credit.committed,
         )
 
     # -- a node's driver --
@@ -522,9 +538,12 @@ class Simulation:
             self.genesis, state, last_cert, node.key, validator=True,
             ledger=SimLedger(node.store, SignatureCache(1_000), sigs),
             outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock,
-            pool=NoTxs() if self.load is None else self.load.pool(node.store),
+            pool=self._pool(node.store),
             on_commit=on_commit, options=DriverOptions(gossip_s=self.config.gossip_ms / 1000),
             sigs=sigs)
+        if self.credit is not None:  # governance as gossip would bring it
+            for action in self.credit.actions_due(node.height):
+                node.driver.add_action(action)
         if start:
             raw = node.store.get_last_signed()
             run_now(node.driver.start(decode_signed_record(raw) if raw is not None else None))
@@ -542,6 +561,8 @@ class Simulation:
             return
         if self.load is not None:
             self.violations += self.load.observe(node.index, height, node.store)
+        if self.credit is not None:
+            self._credit_committed(node, height, c.block)
         first = self.commits.get(height)
         if first is None:
             self.commits[height] = (c.block_id, node.index)
@@ -551,6 +572,23 @@ class Simulation:
                 f"height {height}: node {node.index} committed {c.block_id[:6].hex()},"
                 f" node {first[1]} committed {first[0][:6].hex()}"
             )
+
+    def _pool(self, store: MemoryStore) -> TxPool:
+        """The txs a node's driver proposes: the run's load, if it has one."""
+        if self.load is not None:
+            return self.load.pool(store)
+        if self.credit is not None:
+            return self.credit.pool(store)
+        return NoTxs()
+
+    def _credit_committed(self, node: SimNode, height: int, block: Block) -> None:
+        assert self.credit is not None
+        lowered = self.credit.lowered
+        self.violations += self.credit.observe(node.index, height, node.store, block.txs)
+        if self.credit.lowered and not lowered:  # the assembly cuts member 0's line: gossip it
+            for other in self.nodes:
+                if other.alive and other.driver is not None:
+                    other.driver.add_action(self.credit.lower)
 
     def _evidence_pooled(self, node: SimNode, ev: DuplicateVoteEvidence,
                          exclude: bytes | None) -> None:

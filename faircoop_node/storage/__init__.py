@@ -31,6 +31,9 @@ from faircoop_node.storage.protocol import (
     AddressUtxo,
     ChainStore,
     CommittedTx,
+    CreditLine,
+    CreditSummary,
+    CreditTotals,
     EvidenceRecord,
     GovernanceEntry,
     HistoryEntry,
@@ -40,8 +43,9 @@ from faircoop_node.storage.protocol import (
 
 __all__ = [
     "ActionLocation", "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CommittedTx",
-    "CorruptStore", "EvidenceRecord", "GovernanceEntry", "HistoryEntry", "IncompleteReindex",
-    "InvalidCommit", "KeyValue", "LevelDBStore", "MemoryStore", "OutOfOrderBlock",
-    "RecordMismatch", "StorageError", "StoreClosed", "StoreLocked", "StoreMissing", "Tip",
-    "TxLocation", "UnsupportedSchema", "WrongGenesis",
+    "CorruptStore", "CreditLine", "CreditSummary", "CreditTotals", "EvidenceRecord",
+    "GovernanceEntry", "HistoryEntry", "IncompleteReindex", "InvalidCommit", "KeyValue",
+    "LevelDBStore", "MemoryStore", "OutOfOrderBlock", "RecordMismatch", "StorageError",
+    "StoreClosed", "StoreLocked", "StoreMissing", "Tip", "TxLocation", "UnsupportedSchema",
+    "WrongGenesis",
 ]

@@ -21,7 +21,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from consensus.campaign import Campaign, campaign_effect, decode_campaign, encode_campaign
 from consensus.errors import DecodeError
 from consensus.ledger import UtxoDiff
-from consensus.types import Tx, TxId, TxOut
+from consensus.types import BlockTx, CreditTransfer, TxId, TxOut
 from faircoop_node.storage import schema
 from faircoop_node.storage.errors import CorruptStore
 from faircoop_node.storage.keyvalue import KeyValue
@@ -104,12 +104,15 @@ class _ReplayView:
         return self._height
 
 
-def replay_campaigns(get: Getter, txs: Sequence[Tx], txids: Sequence[TxId],
+def replay_campaigns(get: Getter, txs: Sequence[BlockTx], txids: Sequence[TxId],
                      height: int) -> tuple[Campaign, ...]:
     """The campaign records a committed block changed (what `apply_block` put in its diff),
-    recomputed without checking the rules again: for a reindex."""
+    recomputed without checking the rules again: for a reindex. Credit transfers touch no
+    campaign."""
     view = _ReplayView(get, height)
     for tx, tid in zip(txs, txids, strict=True):
+        if isinstance(tx, CreditTransfer):
+            continue
         for record in campaign_effect(tx, tid, height, view):
             view.changed[record.id] = record
     return tuple(view.changed.values())

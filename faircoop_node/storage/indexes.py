@@ -19,7 +19,7 @@ import msgpack
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.ledger import UtxoDiff, treasury_outpoint
-from consensus.types import BlockHeader, Lock, OutPoint, Tx, TxId, TxOut
+from consensus.types import BlockHeader, BlockTx, CreditTransfer, Lock, OutPoint, TxId, TxOut
 from faircoop_node.storage import schema
 from faircoop_node.storage.errors import CorruptStore, InvalidCommit
 from faircoop_node.storage.funding import index_funding
@@ -28,7 +28,7 @@ Writes = MutableMapping[bytes, bytes | None]  # key -> value, or None to delete
 Getter = Callable[[bytes], bytes | None]
 
 
-def tx_spans(header: BlockHeader, txs: Sequence[Tx]) -> list[tuple[int, int]]:
+def tx_spans(header: BlockHeader, txs: Sequence[BlockTx]) -> list[tuple[int, int]]:
     """(offset, size) of each tx's encoding inside `codec.encode_block` of its block.
 
     `encode_block` splices the block from a 5-array header, the header's encoding, the tx
@@ -53,7 +53,7 @@ def index_block(
     *,
     height: int,
     block_id: bytes,
-    txs: Sequence[Tx],
+    txs: Sequence[BlockTx],
     txids: Sequence[TxId],
     diff: UtxoDiff,
     spans: Sequence[tuple[int, int]] = (),
@@ -88,6 +88,9 @@ def index_block(
     made: dict[tuple[bytes, int], TxOut] = {}
     tx_record = schema.encode_tx_record
     for position, (tx, tid, (offset, size)) in enumerate(zip(txs, txids, spans, strict=True)):
+        if isinstance(tx, CreditTransfer):  # in the tx index too; its effect: credit_index.py
+            writes[schema.tx_key(tid)] = tx_record(height, position, offset, size, 0)
+            continue
         fee = 0
         for txin in tx.inputs:
             ref = (txin.prevout.txid, txin.prevout.index)
@@ -149,7 +152,7 @@ def index_block(
 
 
 def replay_diff(
-    txs: Sequence[Tx], txids: Sequence[TxId], block_id: bytes, fee_output: TxOut | None
+    txs: Sequence[BlockTx], txids: Sequence[TxId], block_id: bytes, fee_output: TxOut | None
 ) -> UtxoDiff:
     """The UTXO effect of an already-validated block, recomputed without checking signatures.
 
@@ -159,6 +162,8 @@ def replay_diff(
     created: dict[OutPoint, TxOut] = {}
     spent: list[OutPoint] = []
     for tx, tid in zip(txs, txids, strict=True):
+        if isinstance(tx, CreditTransfer):
+            continue
         for txin in tx.inputs:
             if txin.prevout in created:
                 del created[txin.prevout]

@@ -22,12 +22,14 @@ from consensus.types import (
     COIN,
     CampaignMode,
     CampaignTerms,
+    Genesis,
     Lock,
     OutPoint,
     Tx,
     TxIn,
     TxOut,
 )
+from faircoop_node.storage import BaseStore
 from tests.api.api_chain import (
     ALICE,
     BOB,
@@ -73,8 +75,14 @@ def _terms(beneficiary: Lock, goal: int, deadline: int, mode: CampaignMode,
 MIDNIGHT = 19_676 * DAY_MS  # 2023-11-15T00:00Z, just after the standard genesis time
 
 
-def campaign_chain() -> CampaignScene:
-    node = fresh_node(genesis=replace(make_chain_genesis(), time_ms=MIDNIGHT - 2_500))
+def campaign_genesis() -> Genesis:
+    """The standard API genesis, 2.5 s before a UTC midnight (so the fees fall on two days)."""
+    return replace(make_chain_genesis(), time_ms=MIDNIGHT - 2_500)
+
+
+def campaign_chain(store: BaseStore | None = None) -> CampaignScene:
+    """The scene, on `store` if given (it must be at `campaign_genesis()`)."""
+    node = fresh_node(genesis=campaign_genesis(), store=store)
     gid = node.store.genesis_hash
     aon, kwyr = CampaignMode.ALL_OR_NOTHING, CampaignMode.KEEP_WHAT_YOU_RAISE
     make_won = _tx([(genesis_op(gid, 1), BOB)], [TxOut(20 * COIN - FEE, BOB.lock)],

@@ -16,6 +16,7 @@ from faircoop_common.clikit import (
     complete_path,
 )
 from wallet.cli.argtypes import fee_rate_flag, positive_int, txid_arg, wait_flags
+from wallet.cli.credit_args import credit_commands
 from wallet.cli.funding_args import (
     campaign_commands,
     contribute_command,
@@ -102,6 +103,14 @@ def build_parser(env: Environment) -> CliParser:
         description="Read the contribution payments (fc-contribution/1 memos) from the chain.",
         examples=(f"{W} contributions report --to tfair1... --csv",)
     ).add_commands("contributions_command"), add)
+    credit_commands(add(
+        commands, "credit", summary="mutual credit: an account, paying in credit, its history",
+        description="Mutual credit: accounts keyed by address, with a limit the assembly "
+                    "grants through governance; a debt below 0 is allowed down to -limit, and "
+                    "all balances sum to 0. Paying in credit needs no coins and no fee. "
+                    "docs/CREDIT.md explains how a coop's assembly runs it.",
+        examples=(f"{W} credit status", f"{W} credit send tfair1... 25 --wait",
+                  f"{W} credit history")).add_commands("credit_command"), add)
     request_commands(add(
         commands, "request", summary="payment requests: ask to be paid, see when it is final",
         description="A request takes a fresh receive address and gives a faircoop: URI (and "

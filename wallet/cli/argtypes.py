@@ -46,8 +46,9 @@ def fee_rate_flag(p: CliParser) -> None:
                    help="base units per byte (default: the chain's minimum)")
 
 
-def wait_flags(p: CliParser) -> None:
+def wait_flags(p: CliParser, what: str = "payment") -> None:
+    """--wait and --timeout, as every command that sends something takes them."""
     p.add_argument("--wait", action="store_true",
-                   help="wait until the payment is final and verify it with a receipt")
+                   help=f"wait until the {what} is final and verify it with a receipt")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S",
                    help="with --wait: seconds to wait (default %(default)s)")

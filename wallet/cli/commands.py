@@ -18,6 +18,7 @@ from wallet import multisig, ops
 from wallet.amounts import format_coins, parse_coins
 from wallet.cli.env import Cli, UsageError
 from wallet.cli.pay_render import converted_line, when
+from wallet.credit import SentCredit
 from wallet.errors import AmountError, ChainMismatch, NodeUnreachable, WalletFileError
 from wallet.keys import RECEIVE, generate_mnemonic, normalize_mnemonic
 from wallet.keystore import WalletSecrets
@@ -282,9 +283,10 @@ async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee], *, memo: str | Non
                                           **render.payment_json(prepared), **extra})
 
 
-async def report_sent(cli: Cli, wallet: Wallet, sent: SentPayment,
+async def report_sent(cli: Cli, wallet: Wallet, sent: SentPayment | SentCredit,
                       result: dict[str, Any]) -> None:
-    """Say it was sent; with --wait, wait for finality and prove it."""
+    """Say it was sent (a payment, a campaign tx or a credit transfer); with --wait, wait for
+    finality and prove it."""
     cli.out(f"sent: txid {sent.txid}")
     result["txid"] = sent.txid
     if cli.args.wait:
@@ -474,12 +476,15 @@ async def cmd_receipt_verify(cli: Cli) -> None:
                               genesis_hash=_genesis_hash_arg(gh_hex),
                               trusted_validators_hash=trusted)
     paid = render.receipt_outputs(receipt)
+    sender = render.receipt_credit_sender(receipt)
     cli.out(f"valid: tx {verified.txid.hex()} is " + render.verified_line(verified))
+    if sender is not None:
+        cli.out(f"  credit transfer from {sender}")
     for addr, amount in paid:
         cli.out(f"  {format_coins(amount):>20}  to {addr}")
     cli.emit({"command": "receipt verify", "valid": True, "txid": verified.txid.hex(),
               **render.verified_json(verified), "network": receipt.network,
-              "network_checked": True,
+              "network_checked": True, "credit_sender": sender,
               "outputs": [{"address": a, "amount": m} for a, m in paid]})
 
 

@@ -21,7 +21,7 @@ MODES = ("all-or-nothing", "keep-what-you-raise")
 def _send_flags(p: CliParser) -> None:
     fee_rate_flag(p)
     p.add_argument("--yes", action="store_true", help="send without asking for confirmation")
-    wait_flags(p)
+    wait_flags(p, "tx")
 
 
 def campaign_commands(group: Commands, add: Adder) -> None:

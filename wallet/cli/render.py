@@ -12,6 +12,7 @@ from typing import Any
 from consensus.address import encode_address
 from consensus.campaign import campaign_id
 from consensus.codec import txid
+from consensus.types import CreditTransfer
 from wallet.amounts import format_coins
 from wallet.multisig import Description
 from wallet.ops import HistoryEntry
@@ -70,8 +71,17 @@ def verified_json(v: VerifiedReceipt) -> dict[str, Any]:
 
 
 def receipt_outputs(receipt: Receipt) -> list[tuple[str, int]]:
-    """(address, amount) of each output, in the receipt's network."""
-    return [(encode_address(o.lock, receipt.network), o.amount) for o in receipt.tx.outputs]
+    """(address, amount) of each output (each payment of a credit transfer), in the
+    receipt's network."""
+    tx = receipt.tx
+    paid = tx.payments if isinstance(tx, CreditTransfer) else tx.outputs
+    return [(encode_address(o.lock, receipt.network), o.amount) for o in paid]
+
+
+def receipt_credit_sender(receipt: Receipt) -> str | None:
+    """The account a credit transfer's receipt debits; None for a coin tx's."""
+    tx = receipt.tx
+    return encode_address(tx.sender, receipt.network) if isinstance(tx, CreditTransfer) else None
 
 
 def history_line(e: HistoryEntry) -> str:

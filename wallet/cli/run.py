@@ -12,6 +12,7 @@ from consensus.errors import AddressError
 from faircoop_common.clikit import ExitStatus
 from wallet.cli.args import PROGRAM, build_parser
 from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
+from wallet.cli.credit_commands import HANDLERS as CREDIT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
 from wallet.cli.funding_commands import HANDLERS as FUNDING_HANDLERS
 from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
@@ -29,6 +30,7 @@ from wallet.errors import (
     CampaignError,
     ChainMismatch,
     ClaimedInputMismatch,
+    CreditLimitExceeded,
     DustOutput,
     FeeRateError,
     InsufficientFunds,
@@ -84,6 +86,7 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
+    (CreditLimitExceeded, ExitStatus.CREDIT_LIMIT_EXCEEDED, "credit_limit_exceeded"),
     (TxRejected, ExitStatus.TX_REJECTED, "tx_rejected"),
     (ActionRejected, ExitStatus.TX_REJECTED, "action_rejected"),
     (AddressError, ExitStatus.BAD_ADDRESS, "bad_address"),
@@ -110,9 +113,10 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
 )
 
 
-HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **SHOP_HANDLERS, **FUNDING_HANDLERS}
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **SHOP_HANDLERS, **FUNDING_HANDLERS,
+            **CREDIT_HANDLERS}
 GROUPS = ("multisig", "receipt", "gov", "request", "contacts", "label", "message", "campaign",
-          "contributions")
+          "contributions", "credit")
 
 
 def kind_of(exc: BaseException) -> str:
