@@ -29,12 +29,11 @@ from consensus.campaign import CampaignStatus, campaign_id, encode_campaign, ple
 from consensus.codec import policy_lock, txid
 from consensus.crypto import PrivateKey, sha256
 from consensus.errors import ValidationError
-from consensus.ledger import SignatureCache, tx_sighash
+from consensus.ledger import tx_sighash
 from consensus.params import ChainParams
 from consensus.types import (
     CAMPAIGN_TX_VERSION,
     COIN,
-    BlockTx,
     CampaignMode,
     CampaignTerms,
     OutPoint,
@@ -45,7 +44,7 @@ from consensus.types import (
     TxOut,
     Witness,
 )
-from faircoop_node.mempool import Mempool
+from faircoop_node.simulation.loadpool import LoadPool
 from faircoop_node.storage import MemoryStore
 
 MEMBERS = 4
@@ -140,21 +139,15 @@ def build_script(genesis_id: bytes, chain_id: str) -> tuple[tuple[Scripted, ...]
     return tuple(script), {cid: name for name, cid in ids.items()}
 
 
-class ScriptedPool:
-    """A node's tx pool: its own `Mempool` over its store, fed the script as heights come."""
+class ScriptedPool(LoadPool):
+    """A node's tx pool, fed the script's txs from the heights they are due."""
 
     def __init__(self, script: tuple[Scripted, ...], store: MemoryStore, chain_id: str,
                  params: ChainParams) -> None:
+        super().__init__(store, chain_id, params)
         self._script = script
-        self._store = store
-        self._params = params
-        self.mempool = Mempool(chain_id, SignatureCache(1_000))
 
-    def __len__(self) -> int:
-        self._offer()
-        return len(self.mempool)
-
-    def _offer(self) -> None:
+    def offer(self) -> None:
         height = self._store.tip().height + 1
         for entry in self._script:
             if entry.after > height or entry.txid in self.mempool or \
@@ -162,16 +155,6 @@ class ScriptedPool:
                 continue
             with contextlib.suppress(ValidationError):  # not yet, no longer, or never valid
                 self.mempool.add(entry.tx, self._store, self._params)
-
-    def select(self, max_txs: int, max_bytes: int) -> list[BlockTx]:
-        self._offer()
-        return self.mempool.select(max_txs, max_bytes)
-
-    def remove_committed(self, txs: Sequence[BlockTx]) -> int:
-        return self.mempool.remove_committed(txs)
-
-    def revalidate(self, params: ChainParams) -> int:
-        return self.mempool.readmit_all(self._store, params)
 
 
 @dataclass

@@ -38,10 +38,9 @@ from consensus.governance import (
     encode_action,
     make_action,
 )
-from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
 from consensus.types import BlockTx, CreditTransfer, Lock, SpendPolicy
-from faircoop_node.mempool import Mempool
+from faircoop_node.simulation.loadpool import LoadPool
 from faircoop_node.storage import MemoryStore, schema
 
 MEMBERS = 5
@@ -100,39 +99,21 @@ def limit_actions(chain_id: str, governors: Sequence[PrivateKey], threshold: int
     return grants, lower
 
 
-class CreditPool:
-    """A node's tx pool (the driver's `TxPool`): its own `Mempool` over its store, offered the
-    script's transfers as its tip reaches their height."""
+class CreditPool(LoadPool):
+    """A node's tx pool, offered the script's transfers as its tip reaches their height."""
 
     def __init__(self, script: tuple[Scripted, ...], store: MemoryStore, chain_id: str,
                  params: ChainParams) -> None:
+        super().__init__(store, chain_id, params)
         self._script = script
-        self._store = store
-        self._params = params
         self._next = 0  # the script before this index was offered
-        self.mempool = Mempool(chain_id, SignatureCache(1_000))
 
-    def _offer(self) -> None:
+    def offer(self) -> None:
         tip = self._store.tip().height
         while self._next < len(self._script) and self._script[self._next].release <= tip:
             with contextlib.suppress(ValidationError):  # committed already, or over a cut limit
                 self.mempool.add(self._script[self._next].transfer, self._store, self._params)
             self._next += 1
-
-    def __len__(self) -> int:
-        self._offer()
-        return len(self.mempool)
-
-    def select(self, max_txs: int, max_bytes: int) -> list[BlockTx]:
-        self._offer()
-        return self.mempool.select(max_txs, max_bytes)
-
-    def remove_committed(self, txs: Sequence[BlockTx]) -> int:
-        return self.mempool.remove_committed(txs)
-
-    def revalidate(self, params: ChainParams) -> int:
-        self._params = params
-        return self.mempool.readmit_all(self._store, params)
 
 
 def credit_digest(store: MemoryStore) -> str:
