@@ -14,6 +14,8 @@ than `limit` campaigns and still have a `next`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from consensus.address import decode_address, encode_address
@@ -34,6 +36,7 @@ MAX_SCAN = 5000
 INTERVAL_WINDOW = 100  # blocks the observed interval is averaged over
 
 routes = web.RouteTableDef()
+Keep = Callable[[Campaign, int], bool]  # (campaign, the next block's height) -> listed?
 
 
 def observed_interval_ms(store: ChainReader, params: ChainParams) -> int:
@@ -81,7 +84,8 @@ def _limit(request: web.Request, hi: int = MAX_LIMIT) -> int:
                       lo=1, hi=hi)
 
 
-def _cursor(text: str | None) -> tuple[int, bytes] | None:
+def parse_campaign_cursor(text: str | None) -> tuple[int, bytes] | None:
+    """A page's `after`: the `next` (HEIGHT.ID) of the page before, or None."""
     if text is None:
         return None
     height, dot, cid = text.partition(".")
@@ -90,15 +94,21 @@ def _cursor(text: str | None) -> tuple[int, bytes] | None:
     return parse_uint(height, "after's height"), parse_hex(cid, "after's id", size=32)
 
 
-def _status(text: str) -> CampaignStatus:
+def status_is(status: CampaignStatus) -> Keep:
+    return lambda c, next_height: c.status(next_height) is status
+
+
+def parse_status(text: str) -> CampaignStatus:
     try:
         return CampaignStatus(text)
     except ValueError:
         raise BadRequest(f"status must be open, succeeded or failed, got {text[:40]!r}") from None
 
 
-def _list(store: ChainReader, params: ChainParams, status: CampaignStatus | None,
-          beneficiary: Lock | None, limit: int, after: tuple[int, bytes] | None) -> Json:
+def campaign_page(store: ChainReader, params: ChainParams, keep: Keep | None,
+                  beneficiary: Lock | None, limit: int, after: tuple[int, bytes] | None) -> Json:
+    """GET campaigns' answer: up to `limit` campaigns `keep` keeps (all if None), newest
+    first, of `beneficiary` if given, after the cursor `after`."""
     tip = store.tip().height
     scanned = (store.get_campaigns(MAX_SCAN + 1, before=after) if beneficiary is None
                else store.get_campaigns_of(beneficiary, MAX_SCAN + 1, before=after))
@@ -109,7 +119,7 @@ def _list(store: ChainReader, params: ChainParams, status: CampaignStatus | None
         if len(page) >= limit:
             break
         last = c
-        if status is None or c.status(tip + 1) is status:
+        if keep is None or keep(c, tip + 1):
             page.append(campaign_json(c, store, tip, interval))
     more = last is not None and (last is not scanned[-1] or len(scanned) > MAX_SCAN)
     return {"tip": tip, "campaigns": page,
@@ -121,16 +131,16 @@ async def campaigns(request: web.Request) -> web.StreamResponse:
     """Campaigns newest first; `status` (open, succeeded, failed) and `beneficiary` filter."""
     view = request.app[VIEW]
     text = request.query.get("status")
-    status = None if text is None else _status(text)
+    status = None if text is None else parse_status(text)
     who = request.query.get("beneficiary")
     network = view.store.genesis.network
     beneficiary = None if who is None else decode_address(who, network)
-    return await json_from_pool(request, _list, view.store, view.chain_state().params, status,
-                                beneficiary, _limit(request),
-                                _cursor(request.query.get("after")))
+    return await json_from_pool(request, campaign_page, view.store, view.chain_state().params,
+                                None if status is None else status_is(status), beneficiary,
+                                _limit(request), parse_campaign_cursor(request.query.get("after")))
 
 
-def _one(store: ChainReader, params: ChainParams, cid: bytes) -> Json:
+def campaign_answer(store: ChainReader, params: ChainParams, cid: bytes) -> Json:
     record = store.get_campaign(cid)
     if record is None:
         raise NotFound(f"no campaign {cid.hex()}")
@@ -140,11 +150,12 @@ def _one(store: ChainReader, params: ChainParams, cid: bytes) -> Json:
 @routes.get("/api/v1/campaign/{id}")
 async def campaign(request: web.Request) -> web.StreamResponse:
     view = request.app[VIEW]
-    return await json_from_pool(request, _one, view.store, view.chain_state().params,
+    return await json_from_pool(request, campaign_answer, view.store, view.chain_state().params,
                                 _campaign_id(request))
 
 
-def _pledges(store: ChainReader, cid: bytes, limit: int) -> Json:
+def pledges_answer(store: ChainReader, cid: bytes, limit: int) -> Json:
+    """The campaign's unspent pledges among the first `limit` outputs locked to its id."""
     if store.get_campaign(cid) is None:
         raise NotFound(f"no campaign {cid.hex()}")
     network = store.genesis.network
@@ -162,11 +173,11 @@ def _pledges(store: ChainReader, cid: bytes, limit: int) -> Json:
 @routes.get("/api/v1/campaign/{id}/pledges")
 async def campaign_pledges(request: web.Request) -> web.StreamResponse:
     """The campaign's unspent pledges, by outpoint (what a claim spends)."""
-    return await json_from_pool(request, _pledges, request.app[VIEW].store,
+    return await json_from_pool(request, pledges_answer, request.app[VIEW].store,
                                 _campaign_id(request), _limit(request, MAX_PLEDGES))
 
 
-def _pledgers(store: ChainReader, cid: bytes, limit: int) -> Json:
+def pledgers_answer(store: ChainReader, cid: bytes, limit: int) -> Json:
     if store.get_campaign(cid) is None:
         raise NotFound(f"no campaign {cid.hex()}")
     network = store.genesis.network
@@ -178,7 +189,7 @@ def _pledgers(store: ChainReader, cid: bytes, limit: int) -> Json:
 @routes.get("/api/v1/campaign/{id}/pledgers")
 async def campaign_pledgers(request: web.Request) -> web.StreamResponse:
     """Who pledged and how much in all, by refund address (spent pledges included)."""
-    return await json_from_pool(request, _pledgers, request.app[VIEW].store,
+    return await json_from_pool(request, pledgers_answer, request.app[VIEW].store,
                                 _campaign_id(request), _limit(request, MAX_PLEDGES))
 
 

@@ -76,8 +76,9 @@ def _spends(store: ChainReader, state: ChainState, limit: int, after: TxLocation
     return found, last, more
 
 
-def _treasury(store: ChainReader, state: ChainState, days: int, limit: int,
-              after: TxLocation | None) -> Json:
+def treasury_answer(store: ChainReader, state: ChainState, days: int, limit: int,
+                    after: TxLocation | None) -> Json:
+    """GET treasury's answer (the explorer's treasury page shows it too)."""
     lock = state.treasury_lock
     summary = store.get_address_summary(lock)
     spends, last, more = _spends(store, state, limit, after)
@@ -110,5 +111,5 @@ async def treasury(request: web.Request) -> web.StreamResponse:
     limit = parse_uint(request.query.get("limit"), "limit", default=DEFAULT_SPENDS, lo=1,
                        hi=MAX_SPENDS)
     after = parse_after(request.query.get("after"))
-    return await json_from_pool(request, _treasury, view.store, view.chain_state(), days, limit,
-                                None if after is None else TxLocation(*after))
+    return await json_from_pool(request, treasury_answer, view.store, view.chain_state(), days,
+                                limit, None if after is None else TxLocation(*after))

@@ -7,7 +7,8 @@
   fees less one FEE to `won` (refund to itself), with a grant memo;
 - height 3: alice pays carol a coin; height 4: carol pledges 2 coins to `kept` (still open at
   the end); height 5: empty (`lost` failed at 4, `won` succeeded at 5);
-- height 6: bob claims `won`'s two pledges; alice is refunded `lost`'s pledge.
+- height 6: bob claims `won`'s two pledges; alice is refunded `lost`'s pledge (unless
+  `settle=False`).
 Blocks are 1 s apart, except height 6, a day after height 5 (fees on two days).
 """
 
@@ -59,7 +60,7 @@ class CampaignScene:
     refund: Tx
 
 
-def _tx(spends: list[tuple[OutPoint, Member]], outputs: list[TxOut], *,
+def signed_tx(spends: list[tuple[OutPoint, Member]], outputs: list[TxOut], *,
         campaign: CampaignTerms | None = None, memo: bytes = b"") -> Tx:
     unsigned = Tx(2 if campaign else 1, CHAIN_ID, tuple(TxIn(op) for op, _ in spends),
                   tuple(outputs), memo, (), campaign)
@@ -80,38 +81,42 @@ def campaign_genesis() -> Genesis:
     return replace(make_chain_genesis(), time_ms=MIDNIGHT - 2_500)
 
 
-def campaign_chain(store: BaseStore | None = None) -> CampaignScene:
-    """The scene, on `store` if given (it must be at `campaign_genesis()`)."""
+def campaign_chain(store: BaseStore | None = None, *, settle: bool = True) -> CampaignScene:
+    """The scene, on `store` if given (it must be at `campaign_genesis()`); with `settle`
+    False it stops at height 5, the claim and the refund made but not committed."""
     node = fresh_node(genesis=campaign_genesis(), store=store)
     gid = node.store.genesis_hash
     aon, kwyr = CampaignMode.ALL_OR_NOTHING, CampaignMode.KEEP_WHAT_YOU_RAISE
-    make_won = _tx([(genesis_op(gid, 1), BOB)], [TxOut(20 * COIN - FEE, BOB.lock)],
+    make_won = signed_tx([(genesis_op(gid, 1), BOB)], [TxOut(20 * COIN - FEE, BOB.lock)],
                    campaign=_terms(BOB.lock, 6 * COIN, 5, aon, "Bakery oven"))
-    make_lost = _tx([(genesis_op(gid, 0), ALICE)], [TxOut(50 * COIN - FEE, ALICE.lock)],
+    make_lost = signed_tx([(genesis_op(gid, 0), ALICE)], [TxOut(50 * COIN - FEE, ALICE.lock)],
                     campaign=_terms(CAROL.lock, 100 * COIN, 4, aon, "Cargo bike"))
-    make_kept = _tx([(genesis_op(gid, 2), ALICE)], [TxOut(7 * COIN - FEE, ALICE.lock)],
+    make_kept = signed_tx([(genesis_op(gid, 2), ALICE)], [TxOut(7 * COIN - FEE, ALICE.lock)],
                     campaign=_terms(CAROL.lock, 50 * COIN, 30, kwyr, "Seed library"))
     won, lost, kept = (campaign_id(codec.txid(t)) for t in (make_won, make_lost, make_kept))
     b1 = node.commit((make_won, make_lost, make_kept))
-    pledges = _tx([(OutPoint(codec.txid(make_lost), 0), ALICE)],
+    pledges = signed_tx([(OutPoint(codec.txid(make_lost), 0), ALICE)],
                   [pledge_output(6 * COIN, won, ALICE.lock),
                    pledge_output(COIN, lost, ALICE.lock),
                    TxOut(43 * COIN - 2 * FEE, ALICE.lock)])
     fees = 3 * FEE
-    grant = _tx([(treasury_outpoint(b1), TREASURY)],
+    grant = signed_tx([(treasury_outpoint(b1), TREASURY)],
                 [pledge_output(fees - FEE, won, TREASURY.lock)], memo=GRANT_MEMO)
     node.commit((pledges, grant))
-    carol_coin = _tx([(OutPoint(codec.txid(make_kept), 0), ALICE)],
+    carol_coin = signed_tx([(OutPoint(codec.txid(make_kept), 0), ALICE)],
                      [TxOut(7 * COIN - 2 * FEE, CAROL.lock)])
     node.commit((carol_coin,))
-    carol_pledge = _tx([(OutPoint(codec.txid(carol_coin), 0), CAROL)],
+    carol_pledge = signed_tx([(OutPoint(codec.txid(carol_coin), 0), CAROL)],
                        [pledge_output(2 * COIN, kept, CAROL.lock),
                         TxOut(5 * COIN - 3 * FEE, CAROL.lock)])
     node.commit((carol_pledge,))
     node.commit()
     won_pledges = [OutPoint(codec.txid(pledges), 0), OutPoint(codec.txid(grant), 0)]
-    claim = _tx([(op, BOB) for op in won_pledges], [TxOut(6 * COIN + fees - 2 * FEE, BOB.lock)])
-    refund = _tx([(OutPoint(codec.txid(pledges), 1), ALICE)], [TxOut(COIN - FEE, ALICE.lock)])
-    node.commit((claim, refund))
+    claim = signed_tx([(op, BOB) for op in won_pledges],
+                      [TxOut(6 * COIN + fees - 2 * FEE, BOB.lock)])
+    refund = signed_tx([(OutPoint(codec.txid(pledges), 1), ALICE)],
+                       [TxOut(COIN - FEE, ALICE.lock)])
+    if settle:
+        node.commit((claim, refund))
     return CampaignScene(node, won, lost, kept, grant, claim, refund)
 

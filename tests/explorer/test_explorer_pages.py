@@ -31,11 +31,7 @@ from tests.api.api_chain import (
 from tests.credit.credit_chain import A as CREDIT_A
 from tests.credit.credit_chain import B as CREDIT_B
 from tests.credit.credit_chain import credit_chain
-from tests.explorer.explorer_chain import explore, text_of
-
-
-def addr(lock: bytes) -> str:
-    return encode_address(lock, "test")  # type: ignore[arg-type]
+from tests.explorer.explorer_chain import addr, explore, text_of
 
 
 def pages(scene: Scene) -> list[tuple[str, list[str]]]:
@@ -70,8 +66,9 @@ def pages(scene: Scene) -> list[tuple[str, list[str]]]:
                          # the history: included in 3, in force from 5, signed by coop-0
                          "3 5 set min_fee_rate = 2 no reference coop-0 0"]),
         ("/treasury", ["Commons treasury", addr(TREASURY.lock), "fees of block",
-                       "Not on this chain yet", "issue 16"]),
-        ("/campaigns", ["Crowdfunding campaigns", "Not on this chain yet", "issue 16"]),
+                       "Fees received per day", "Spends and grants",
+                       codec.txid(scene.treasury_spend).hex()[:16]]),
+        ("/campaigns", ["Crowdfunding campaigns", "No campaign yet"]),
         ("/credit", ["Mutual credit", "Accounts 0", "Sum of balances 0.00 coins",
                      "Per account per block"]),
     ]
@@ -120,7 +117,7 @@ def searches(scene: Scene) -> list[tuple[str, int, str]]:
         (addr(BOB.lock), 303, f"/address/{addr(BOB.lock)}"),
         (addr(BOB.lock).upper(), 303, f"/address/{addr(BOB.lock)}"),
         ("4", 404, "no block at height 4"),
-        ("ab" * 32, 404, "no block or tx"),
+        ("ab" * 32, 404, "no block, tx or campaign"),
         ("", 400, "type a height"),
         ("hello", 400, "not a height, a block hash, a txid or an address"),
         (addr(BOB.lock)[:-1] + "x", 400, "not a valid address"),
