@@ -1,10 +1,11 @@
 """Header-chain validation: does a block extend the chain state, and what state follows it.
 
 `validate_header` checks a header against the state it claims to extend; `validate_block` adds
-the body (ledger rules), the previous block's commit certificate (`last_commit`), evidence and
-governance, and returns both the UTXO diff and the next chain state, so the node commits
-exactly what it checked. `make_block` builds a block a state will accept (for proposers, the
-simulator and tests), and `proposal_time` picks its timestamp from a clock.
+the body (ledger rules, coins and credit), the previous block's commit certificate
+(`last_commit`), evidence and governance, and returns the UTXO diff, the credit diff and the
+next chain state, so the node commits exactly what it checked. `make_block` builds a block a
+state will accept (for proposers, the simulator and tests), and `proposal_time` picks its
+timestamp from a clock.
 
 Time rule. A header's time is strictly after its parent's and at most `max_clock_drift_ms`
 after it, so a proposer can't push the chain's clock far ahead. After a stall the proposer uses
@@ -23,10 +24,20 @@ from consensus import crypto
 from consensus.certificate import verify_certificate
 from consensus.chainstate import ChainState, next_state, state_for_actions, state_for_block
 from consensus.codec import block_hash, hash_items, params_hash, validators_hash
+from consensus.credit import EMPTY_CREDIT_DIFF, ChainView, CreditDiff, apply_credit
 from consensus.crypto import Verifier
 from consensus.errors import ValidationError, WrongChain
-from consensus.ledger import SignatureCache, UtxoDiff, UtxoView, apply_block, assemble_block
-from consensus.types import BLOCK_VERSION, Block, BlockHash, BlockHeader, Hash32, PublicKey, Tx
+from consensus.governance import credit_limit_changes
+from consensus.ledger import SignatureCache, UtxoDiff, apply_block, assemble_block
+from consensus.types import (
+    BLOCK_VERSION,
+    Block,
+    BlockHash,
+    BlockHeader,
+    BlockTx,
+    Hash32,
+    PublicKey,
+)
 
 __all__ = [
     "ValidBlock", "check_not_future", "make_block", "next_state", "proposal_time",
@@ -40,10 +51,12 @@ class HeaderError(ValidationError):
 
 @dataclass(frozen=True, slots=True)
 class ValidBlock:
-    """What checking a block produced: apply `diff` to the UTXO set and store `state`."""
+    """What checking a block produced: apply `diff` to the UTXO set and `credit` to the credit
+    accounts, and store `state`."""
 
     diff: UtxoDiff
     state: ChainState
+    credit: CreditDiff = EMPTY_CREDIT_DIFF
 
 
 def _time_bounds(state: ChainState) -> tuple[int, int | None]:
@@ -115,7 +128,7 @@ def validate_block(
     state: ChainState,
     block: Block,
     block_id: BlockHash,
-    utxo_view: UtxoView,
+    utxo_view: ChainView,
     *,
     sig_cache: SignatureCache | None = None,
     verify: Verifier = crypto.verify,
@@ -132,7 +145,9 @@ def validate_block(
     _check_last_commit(base, block, verify)
     diff = apply_block(block, block_id, utxo_view, base.params,
                        treasury_lock=base.treasury_lock, sig_cache=sig_cache)
-    return ValidBlock(diff, next_state(state, block, block_id))
+    credit = apply_credit(block, utxo_view, base.params,
+                          credit_limit_changes(state.pending_actions), sig_cache=sig_cache)
+    return ValidBlock(diff, next_state(state, block, block_id), credit)
 
 
 def proposal_time(state: ChainState, now_ms: int) -> int:
@@ -153,7 +168,7 @@ def make_block(
     state: ChainState,
     proposer: PublicKey,
     time_ms: int,
-    txs: tuple[Tx, ...] = (),
+    txs: tuple[BlockTx, ...] = (),
     last_commit: bytes = b"",
     evidence: tuple[bytes, ...] = (),
     actions: tuple[bytes, ...] = (),

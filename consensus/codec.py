@@ -24,8 +24,14 @@ from consensus.errors import CryptoError, DecodeError, ParamsError
 from consensus.params import PARAM_NAMES, ChainParams
 from consensus.types import (
     BLOCK_VERSION,
+    CAMPAIGN_TX_VERSION,
+    CREDIT_VERSION,
     GENESIS_VERSION,
     MAX_AMOUNT,
+    MAX_CAMPAIGN_TITLE,
+    MAX_CAMPAIGN_URI,
+    MAX_CREDIT,
+    MAX_CREDIT_PAYMENTS,
     MAX_MEMO,
     NETWORKS,
     POLICY_VERSION,
@@ -33,6 +39,11 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    BlockTx,
+    CampaignMode,
+    CampaignTerms,
+    CreditPayment,
+    CreditTransfer,
     Genesis,
     Hash32,
     Lock,
@@ -270,10 +281,18 @@ def _outpoint_from(obj: Obj, what: str) -> OutPoint:
                     expect_uint(index, f"{what}.index", hi=U32))
 
 
-def _txout_from(obj: Obj, what: str) -> TxOut:
+def _coin_from(obj: Obj, what: str) -> TxOut:
     amount, lock = expect_array(obj, 2, what)
     return TxOut(expect_uint(amount, f"{what}.amount", hi=MAX_AMOUNT, lo=1),
                  Lock(expect_bytes(lock, f"{what}.lock", size=32)))
+
+
+def _txout_from(obj: Obj, what: str) -> TxOut:
+    """A coin `[amount, lock]`, or a pledge `[amount, campaign id, refund lock]`."""
+    if not (isinstance(obj, tuple) and len(obj) == 3):
+        return _coin_from(obj, what)
+    coin = _coin_from(obj[:2], what)
+    return TxOut(coin.amount, coin.lock, Lock(expect_bytes(obj[2], f"{what}.refund", size=32)))
 
 
 def expect_indexed_signatures(
@@ -301,18 +320,48 @@ def _witness_from(obj: Obj, what: str) -> Witness:
                                                 len(p.pubkeys) - 1, 255))
 
 
+def _plain_text(text: str, what: str) -> str:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
+        raise DecodeError(f"{what}: control characters are not allowed")
+    return text
+
+
+def terms_obj(t: CampaignTerms) -> Obj:
+    return (t.beneficiary, t.goal, t.deadline, int(t.mode), t.title, t.uri)
+
+
+def terms_from(obj: Obj, what: str = "campaign") -> CampaignTerms:
+    """A campaign's terms `[beneficiary, goal, deadline, mode, title, uri]` (see
+    consensus.campaign): title and URI are text without control characters."""
+    beneficiary, goal, deadline, mode, title, uri = expect_array(obj, 6, what)
+    return CampaignTerms(
+        beneficiary=Lock(expect_bytes(beneficiary, f"{what}.beneficiary", size=32)),
+        goal=expect_uint(goal, f"{what}.goal", hi=MAX_AMOUNT, lo=1),
+        deadline=expect_uint(deadline, f"{what}.deadline", hi=U64, lo=1),
+        mode=CampaignMode(expect_uint(mode, f"{what}.mode", hi=2, lo=1)),
+        title=_plain_text(expect_str(title, f"{what}.title", MAX_CAMPAIGN_TITLE),
+                          f"{what}.title"),
+        uri=_plain_text(expect_str(uri, f"{what}.uri", MAX_CAMPAIGN_URI), f"{what}.uri"),
+    )
+
+
 def txout_obj(o: TxOut) -> Obj:
-    return (o.amount, o.lock)
+    return (o.amount, o.lock) if o.refund is None else (o.amount, o.lock, o.refund)
 
 
 def _tx_core_obj(tx: Tx) -> tuple[Obj, ...]:
-    return (
+    """Every field but the witnesses (what the txid hashes): a version 2 tx adds its terms."""
+    core = (
         tx.version,
         tx.chain_id,
         tuple((i.prevout.txid, i.prevout.index) for i in tx.inputs),
-        tuple((o.amount, o.lock) for o in tx.outputs),
+        tuple((o.amount, o.lock) if o.refund is None else (o.amount, o.lock, o.refund)
+              for o in tx.outputs),
         tx.memo,
     )
+    if tx.campaign is None:
+        return core
+    return (*core, terms_obj(tx.campaign))
 
 
 def tx_obj(tx: Tx) -> Obj:
@@ -410,10 +459,21 @@ def tx_from(obj: Obj, what: str = "tx") -> Tx:
 
 
 def _tx_from_strict(obj: Obj, what: str) -> Tx:
-    version, chain_id, ins, outs, memo, wits = expect_array(obj, 6, what)
-    expect_version(version, TX_VERSION, what)
+    """Version 1 `[1, chain_id, inputs, outputs, memo, witnesses]`, or version 2 (it creates a
+    campaign) `[2, chain_id, inputs, outputs, memo, terms, witnesses]`."""
+    items = expect_list(obj, what)
+    version = expect_uint(items[0], f"{what}.version") if items else TX_VERSION
+    if version not in (TX_VERSION, CAMPAIGN_TX_VERSION):
+        raise DecodeError(f"{what}: unsupported version {version} (this node reads 1 and 2)")
+    terms = None
+    if version == CAMPAIGN_TX_VERSION:
+        _, chain_id, ins, outs, memo, raw_terms, wits = expect_array(obj, 7, what)
+        terms = terms_from(raw_terms, f"{what}.campaign")
+    else:
+        _, chain_id, ins, outs, memo, wits = expect_array(obj, 6, what)
     return Tx(
-        version=TX_VERSION,
+        version=version,
+        campaign=terms,
         chain_id=expect_chain_id(chain_id, f"{what}.chain_id"),
         inputs=tuple(
             TxIn(_outpoint_from(x, f"{what}.inputs[{i}]"))
@@ -426,10 +486,10 @@ def _tx_from_strict(obj: Obj, what: str) -> Tx:
 
 
 _TX_MEMO_SIZE = 32_768
-_tx_memo: dict[int, tuple[Tx, TxId, bytes]] = {}
+_tx_memo: dict[int, tuple[BlockTx, TxId, bytes]] = {}
 
 
-def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
+def _tx_memo_entry(tx: BlockTx) -> tuple[BlockTx, TxId, bytes]:
     """(tx, txid, full encoding), computed once per Tx object while it stays in the memo.
 
     Why: on its way from mempool to block a tx is hashed and encoded several times (size,
@@ -451,8 +511,12 @@ def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
     """
     entry = _tx_memo.get(id(tx))
     if entry is None or entry[0] is not tx:
-        core = _tx_core_obj(tx)
-        witnesses = tuple((policy_obj(w.policy), w.signatures) for w in tx.witnesses)
+        if type(tx) is CreditTransfer:
+            core, witnesses = credit_core_obj(tx), _credit_witness_obj(tx)
+        else:
+            assert type(tx) is Tx
+            core = _tx_core_obj(tx)
+            witnesses = tuple((policy_obj(w.policy), w.signatures) for w in tx.witnesses)
         entry = (tx, TxId(sha256(pack(core))), pack((*core, witnesses)))
         if len(_tx_memo) >= _TX_MEMO_SIZE:
             _tx_memo.clear()
@@ -460,7 +524,8 @@ def _tx_memo_entry(tx: Tx) -> tuple[Tx, TxId, bytes]:
     return entry
 
 
-def encode_tx(tx: Tx) -> bytes:
+def encode_tx(tx: BlockTx) -> bytes:
+    """The canonical encoding of a coin tx or a credit transfer (witnesses included)."""
     return _tx_memo_entry(tx)[2]
 
 
@@ -474,52 +539,142 @@ _decoded_txs: dict[bytes, Tx] = {}
 
 
 def decode_tx(data: bytes) -> Tx:
+    return _decode_memoized(data, _decoded_txs, "tx", tx_from)
+
+
+TxKind = TypeVar("TxKind", Tx, CreditTransfer)
+
+
+def _decode_memoized(data: bytes, memo: dict[bytes, TxKind], what: str,
+                     build: Callable[[Obj], TxKind]) -> TxKind:
+    """`decode_canonical`, through `memo` (bytes that decoded once decode to the same value)."""
     if not isinstance(data, bytes):  # bytearray, memoryview or junk: no memo
-        return decode_canonical(data, "tx", tx_from)
-    tx = _decoded_txs.get(data)
-    if tx is None:
-        tx = decode_canonical(data, "tx", tx_from)
-        _remember_encoding(tx, data)
-        if len(_decoded_txs) >= _DECODED_TX_SIZE:
-            _decoded_txs.clear()
-        _decoded_txs[data] = tx
-    return tx
+        return decode_canonical(data, what, build)
+    found = memo.get(data)
+    if found is None:
+        found = decode_canonical(data, what, build)
+        _remember_encoding(found, data)
+        if len(memo) >= _DECODED_TX_SIZE:
+            memo.clear()
+        memo[data] = found
+    return found
 
 
-def _remember_encoding(tx: Tx, data: bytes) -> None:
+def _remember_encoding(tx: BlockTx, data: bytes) -> None:
     """Fill `_tx_memo` for a tx just decoded from `data`, its canonical encoding, by slicing.
 
     Why: every tx a node decodes is then hashed (txid) and its encoding needed again; packing
     it twice more cost about a third of admitting a relayed tx (signature check aside). `data`
-    is the 6-array `tx_obj` packs to (decode_canonical checked the re-pack is identical), whose
-    first five items are the core, so the txid's preimage is a 5-array header followed by
-    those items' bytes, and the full encoding is `data` itself.
+    is the array `tx_obj` (or `credit_transfer_obj`) packs to (decode_canonical checked the
+    re-pack is identical), whose items but the last (the witnesses) are the core, so the txid's
+    preimage is the core's array header followed by those items' bytes, and the full encoding
+    is `data` itself.
     """
-    if data[:1] != _TX_ARRAY_HEADER:
+    plain = type(tx) is Tx and tx.campaign is None
+    core_len = 5 if plain else 6  # the fields the id covers: a campaign tx's terms, a credit
+    # transfer's sender and sequence, make six
+    if data[:1] != _ARRAY_HEADERS[core_len + 1]:
         return
     unpacker = msgpack.Unpacker(max_buffer_size=len(data))
     unpacker.feed(data)
     unpacker.read_array_header()
-    for _ in range(5):
+    for _ in range(core_len):
         unpacker.skip()
-    entry = (tx, TxId(sha256(_CORE_ARRAY_HEADER + data[1:unpacker.tell()])), data)
+    entry = (tx, TxId(sha256(_ARRAY_HEADERS[core_len] + data[1:unpacker.tell()])), data)
     if len(_tx_memo) >= _TX_MEMO_SIZE:
         _tx_memo.clear()
     _tx_memo[id(tx)] = entry
 
 
-_TX_ARRAY_HEADER = msgpack.Packer().pack_array_header(6)
-_CORE_ARRAY_HEADER = msgpack.Packer().pack_array_header(5)
+_ARRAY_HEADERS = {n: msgpack.Packer().pack_array_header(n) for n in (5, 6, 7)}
 
 
-def txid(tx: Tx) -> TxId:
-    """SHA-256 of the tx without its witnesses: signatures can't change it."""
+def txid(tx: BlockTx) -> TxId:
+    """SHA-256 of the tx (or credit transfer) without its witnesses: signatures can't change
+    it."""
     return _tx_memo_entry(tx)[1]
 
 
-def tx_size(tx: Tx) -> int:
+def tx_size(tx: BlockTx) -> int:
     """Bytes of the full encoding, witnesses included: what the fee pays for."""
     return len(encode_tx(tx))
+
+
+# -- credit transfers (docs/CREDIT.md, PROTOCOL.md 4) ----------------------------------------
+#
+# A credit transfer is an item of Block.txs like a coin tx; its array opens with CREDIT_VERSION
+# (16) where a coin tx's opens with its version (1, or 2 for a campaign tx), so neither can be
+# read as the other: whatever does not open with 16 is decoded as a coin tx. Its id hashes the
+# first six fields (a 6-array opening with 16), a coin txid the first five (a 5-array) or, for
+# a campaign tx, six (a 6-array opening with 2), and a block hash a 13-array: no two kinds share
+# a preimage.
+
+
+def credit_core_obj(t: CreditTransfer) -> tuple[Obj, ...]:
+    """The fields its id (and so every signature) covers: all but the witness."""
+    return (CREDIT_VERSION, t.chain_id, t.sender, t.sequence,
+            tuple((p.amount, p.lock) for p in t.payments), t.memo)
+
+
+def _credit_witness_obj(t: CreditTransfer) -> Obj:
+    w = t.witness
+    return () if w is None else ((policy_obj(w.policy), w.signatures),)
+
+
+def credit_transfer_obj(t: CreditTransfer) -> Obj:
+    return (*credit_core_obj(t), _credit_witness_obj(t))
+
+
+def _payment_from(obj: Obj, what: str) -> CreditPayment:
+    amount, lock = expect_array(obj, 2, what)
+    return CreditPayment(expect_uint(amount, f"{what}.amount", hi=MAX_CREDIT, lo=1),
+                         Lock(expect_bytes(lock, f"{what}.lock", size=32)))
+
+
+def credit_transfer_from(obj: Obj, what: str = "credit_transfer") -> CreditTransfer:
+    version, chain_id, sender, sequence, payments, memo, wits = expect_array(obj, 7, what)
+    expect_version(version, CREDIT_VERSION, what)
+    witnesses = expect_items(wits, f"{what}.witness", _witness_from, 1)
+    return CreditTransfer(
+        chain_id=expect_chain_id(chain_id, f"{what}.chain_id"),
+        sender=Lock(expect_bytes(sender, f"{what}.sender", size=32)),
+        sequence=expect_uint(sequence, f"{what}.sequence"),
+        payments=expect_items(payments, f"{what}.payments", _payment_from, MAX_CREDIT_PAYMENTS),
+        memo=expect_bytes(memo, f"{what}.memo", max_len=MAX_MEMO),
+        witness=witnesses[0] if witnesses else None,
+    )
+
+
+def encode_credit_transfer(t: CreditTransfer) -> bytes:
+    return encode_tx(t)
+
+
+_decoded_credit: dict[bytes, CreditTransfer] = {}  # like `_decoded_txs`, for credit transfers
+
+
+def decode_credit_transfer(data: bytes) -> CreditTransfer:
+    return _decode_memoized(data, _decoded_credit, "credit_transfer", credit_transfer_from)
+
+
+def block_tx_obj(t: BlockTx) -> Obj:
+    return credit_transfer_obj(t) if isinstance(t, CreditTransfer) else tx_obj(t)
+
+
+def block_tx_from(obj: Obj, what: str = "tx") -> BlockTx:
+    """An item of Block.txs: a credit transfer if it opens with CREDIT_VERSION, else a coin tx."""
+    if isinstance(obj, tuple) and obj and type(obj[0]) is int and obj[0] == CREDIT_VERSION:
+        return credit_transfer_from(obj, what)
+    return tx_from(obj, what)
+
+
+def decode_block_tx(data: bytes) -> BlockTx:
+    """A coin tx or a credit transfer, told apart by the number that opens it (the byte after
+    a canonical array header: 10 for a credit transfer, a coin tx's version otherwise)."""
+    if not isinstance(data, bytes):
+        return decode_canonical(data, "tx", block_tx_from)
+    if data[1:2] == b"\x10":
+        return decode_credit_transfer(data)
+    return decode_tx(data)
 
 
 # -- blocks -----------------------------------------------------------------------------------
@@ -566,7 +721,7 @@ def block_hash(h: BlockHeader) -> BlockHash:
 
 
 def block_obj(b: Block) -> Obj:
-    return (header_obj(b.header), tuple(tx_obj(t) for t in b.txs), b.last_commit,
+    return (header_obj(b.header), tuple(block_tx_obj(t) for t in b.txs), b.last_commit,
             b.evidence, b.actions)
 
 
@@ -574,7 +729,7 @@ def block_from(obj: Obj, what: str = "block") -> Block:
     header, txs, last_commit, evidence, actions = expect_array(obj, 5, what)
     return Block(
         header=header_from(header, f"{what}.header"),
-        txs=expect_items(txs, f"{what}.txs", tx_from),
+        txs=expect_items(txs, f"{what}.txs", block_tx_from),
         last_commit=expect_bytes(last_commit, f"{what}.last_commit"),
         evidence=expect_items(evidence, f"{what}.evidence", expect_bytes),
         actions=expect_items(actions, f"{what}.actions", expect_bytes),
@@ -638,7 +793,8 @@ def _decode_block_spliced(data: bytes) -> Block | None:
     """The block, decoded piece by piece so each tx goes through `decode_tx` (and its memo).
 
     The inverse of `encode_block`'s splice: a canonical block is a 5-array header, the header's
-    encoding, a tx-array header, each tx's canonical encoding, then three canonical values. Each
+    encoding, a tx-array header, each item's canonical encoding (a coin tx or a credit
+    transfer, `decode_block_tx`), then three canonical values. Each
     piece is decoded by its own strict decoder, and the array headers must be the shortest, so
     what this accepts is exactly what `decode_canonical(data, "block", block_from)` accepts, with
     the same result. On anything else it returns None and the strict path decides (and says why).
@@ -665,7 +821,7 @@ def _decode_block_spliced(data: bytes) -> Block | None:
         count = unpacker.read_array_header()
         if data[at:unpacker.tell()] != msgpack.Packer().pack_array_header(count):
             return None
-        txs = tuple(decode_tx(piece()) for _ in range(count))
+        txs = tuple(decode_block_tx(piece()) for _ in range(count))
         tail = [piece() for _ in range(3)]
         if unpacker.tell() != len(data):
             return None
@@ -688,17 +844,38 @@ def _decode_block_spliced(data: bytes) -> Block | None:
 
 # -- parameters, validators and genesis -------------------------------------------------------
 
-PARAMS_VERSION = 1
+PARAMS_VERSION = 1  # the 13 parameters the chain started with
+PARAMS_VERSION_CREDIT = 2  # and the three mutual-credit parameters after them (issue 15)
+_V1_COUNT = 13
+# What a version 1 encoding means for the parameters it lacks. Part of the encoding: these
+# values never change, whatever ChainParams' defaults become.
+_V1_IMPLIED = (1, 16, 64)  # credit_sender_min_balance, credit_block_cap, credit_pool_cap
 
 
 def params_obj(p: ChainParams) -> Obj:
-    return (PARAMS_VERSION, *p.as_tuple())
+    """Version 1 while the credit parameters are the values it implies, so every chain made
+    before them (its genesis, headers and states) keeps its bytes and hashes; else version 2."""
+    values = p.as_tuple()
+    if values[_V1_COUNT:] == _V1_IMPLIED:
+        return (PARAMS_VERSION, *values[:_V1_COUNT])
+    return (PARAMS_VERSION_CREDIT, *values)
 
 
 def params_from(obj: Obj, what: str = "params") -> ChainParams:
-    items = expect_array(obj, 1 + len(PARAM_NAMES), what)
-    expect_version(items[0], PARAMS_VERSION, what)
-    values = {n: expect_uint(v, f"{what}.{n}") for n, v in zip(PARAM_NAMES, items[1:], strict=True)}
+    if not isinstance(obj, tuple):
+        raise DecodeError(f"{what}: expected an array, got {_kind(obj)}")
+    version = expect_uint(obj[0] if obj else None, f"{what}.version")
+    if version == PARAMS_VERSION:
+        items = expect_array(obj, 1 + _V1_COUNT, what)[1:] + _V1_IMPLIED
+    elif version == PARAMS_VERSION_CREDIT:
+        items = expect_array(obj, 1 + len(PARAM_NAMES), what)[1:]
+        if items[_V1_COUNT:] == _V1_IMPLIED:
+            raise DecodeError(f"{what}: not the canonical encoding (version 2 with the credit "
+                              "parameters version 1 implies)")
+    else:
+        raise DecodeError(f"{what}: unsupported version {version} (this node reads "
+                          f"{PARAMS_VERSION} and {PARAMS_VERSION_CREDIT})")
+    values = {n: expect_uint(v, f"{what}.{n}") for n, v in zip(PARAM_NAMES, items, strict=True)}
     try:
         return ChainParams(**values)
     except ParamsError as exc:
@@ -750,7 +927,7 @@ def genesis_from(obj: Obj, what: str = "genesis") -> Genesis:
     expect_version(f[0], GENESIS_VERSION, what)
     network = expect_network(f[2], f"{what}.network")
     governors = expect_items(f[6], f"{what}.governors", expect_pubkey, 255)
-    allocations = expect_items(f[4], f"{what}.allocations", _txout_from)
+    allocations = expect_items(f[4], f"{what}.allocations", _coin_from)
     if sum(o.amount for o in allocations) > MAX_AMOUNT:
         # The supply never grows, so this bounds every sum the ledger makes (fees included).
         raise DecodeError(f"{what}.allocations: total supply is over {MAX_AMOUNT}")

@@ -55,10 +55,11 @@ from consensus.codec import (
     validator_from,
     validators_obj,
 )
-from consensus.crypto import PrivateKey, tagged_hash
+from consensus.credit import LimitChange
+from consensus.crypto import PrivateKey, sha256, tagged_hash
 from consensus.errors import DecodeError, InvalidSignature, ParamsError, ValidationError, WrongChain
 from consensus.params import ChainParams, check_param
-from consensus.types import MAX_AMOUNT, BlockHash, Lock, PublicKey, Validator
+from consensus.types import MAX_AMOUNT, MAX_CREDIT, BlockHash, Lock, PublicKey, Validator
 from consensus.votes import MAX_VALIDATORS
 
 ACTION_VERSION = 1  # an action without a reference
@@ -182,6 +183,15 @@ class SetTreasury:
 
 
 @dataclass(frozen=True, slots=True)
+class SetCreditLimit:
+    """The credit line the assembly grants an account (consensus.credit); 0 withdraws it. A
+    limit below the account's debt is allowed: the account then can't send until repaid."""
+
+    lock: Lock
+    limit: int  # 0..MAX_CREDIT base units
+
+
+@dataclass(frozen=True, slots=True)
 class SetReferenceRate:
     """The assembly's reference price: one coin is worth `units_per_coin` / 10^8 of `currency`
     (a code such as "EUR"); 0 withdraws it. Informational: no ledger rule reads it. The
@@ -193,11 +203,12 @@ class SetReferenceRate:
 
 ActionBody = (
     AddValidator | RemoveValidator | RekeyValidator | ReadmitValidator | SetParam | SetGovernors
-    | SetTreasury | SetReferenceRate
+    | SetTreasury | SetCreditLimit | SetReferenceRate
 )
 
 _KIND_ADD, _KIND_REMOVE, _KIND_REKEY, _KIND_READMIT = 1, 2, 3, 4
 _KIND_PARAM, _KIND_GOVERNORS, _KIND_TREASURY = 5, 6, 7
+_KIND_CREDIT_LIMIT = 8
 _KIND_RECOVERY = 16
 _KIND_RATE = 20  # 8-15 belong to credit and funding, 16 to recovery
 MAX_CURRENCY = 8  # characters of a currency code
@@ -220,6 +231,8 @@ def body_obj(body: ActionBody) -> Obj:
             return (_KIND_GOVERNORS, governors, threshold)
         case SetTreasury(lock):
             return (_KIND_TREASURY, lock)
+        case SetCreditLimit(lock, limit):
+            return (_KIND_CREDIT_LIMIT, lock, limit)
         case SetReferenceRate(currency, units):
             return (_KIND_RATE, currency, units)
     raise GovernanceError("unknown_action", f"not a governance action body: {body!r}")
@@ -253,6 +266,10 @@ def body_from(obj: Obj, what: str = "action.body") -> ActionBody:
     if kind == _KIND_TREASURY:
         _, lock = expect_array(obj, 2, what)
         return SetTreasury(Lock(expect_bytes(lock, f"{what}.lock", size=32)))
+    if kind == _KIND_CREDIT_LIMIT:
+        _, lock, limit = expect_array(obj, 3, what)
+        return SetCreditLimit(Lock(expect_bytes(lock, f"{what}.lock", size=32)),
+                              expect_uint(limit, f"{what}.limit", hi=MAX_CREDIT))
     if kind == _KIND_RATE:
         _, currency, units = expect_array(obj, 3, what)
         return SetReferenceRate(expect_str(currency, f"{what}.currency", MAX_CURRENCY),
@@ -465,6 +482,20 @@ def decode_block_action(data: bytes) -> BlockAction:
     return decode_canonical(data, "action", block_action_from)
 
 
+def credit_limit_changes(actions: tuple[bytes, ...]) -> tuple[LimitChange, ...]:
+    """The SetCreditLimit actions among a block's (already applied) actions, in order.
+
+    The block after theirs applies them (`consensus.credit.apply_credit`), so an action
+    included at h governs the transfers of h + 2 on, like every other action.
+    """
+    changes: list[LimitChange] = []
+    for raw in actions:
+        action = decode_block_action(raw)
+        if isinstance(action, SignedAction) and isinstance(action.body, SetCreditLimit):
+            changes.append(LimitChange(action.body.lock, action.body.limit, sha256(raw)))
+    return tuple(changes)
+
+
 # -- the rules --------------------------------------------------------------------------------
 
 
@@ -519,6 +550,10 @@ def check_action(
     """Chain, nonce and signatures, against the governors in force at the inclusion height."""
     if action.chain_id != chain_id:
         raise WrongChain("wrong_chain", f"action is for {action.chain_id!r}")
+    if action.reference is None and isinstance(action.body, SetCreditLimit):
+        # a kind made after references existed: it is never carried out without one
+        raise GovernanceError("reference_required",
+                              "a credit limit is set only with the assembly's reference")
     check_nonce(action.nonce, nonce_floor, used_nonces)
     check_governor_signatures(action.digest(), action.signatures, current.governors,
                               current.governor_threshold)
@@ -588,6 +623,11 @@ def apply_action(
             return replace(config, governors=governors, governor_threshold=threshold), suspended
         case SetTreasury(lock):
             return replace(config, treasury_lock=lock), suspended
+        case SetCreditLimit(_, limit):
+            if not 0 <= limit <= MAX_CREDIT:
+                raise GovernanceError("credit_limit_out_of_range",
+                                      f"a credit limit is 0 to {MAX_CREDIT} base units")
+            return config, suspended  # credit accounts are not config: see credit_limit_changes
         case SetReferenceRate():
             check_reference_rate(body)
             return config, suspended  # informational: chainstate records it (consensus.rates)

@@ -5,17 +5,28 @@ caller (the node's storage, or the simulator's in-memory map) applies the return
 Each rule has a stable name, raised as `ValidationError.rule` and listed in docs/PROTOCOL.md.
 
 Simplifications, said plainly: no scripts (a lock is a policy hash), no time locks, and a tx may
-spend an output created earlier in the same block.
+spend an output created earlier in the same block. Crowdfunding campaigns are the one exception
+to "a lock is a policy hash": a pledge's lock is its campaign's id, and who may spend it is
+decided by `consensus.campaign` (the rules there run only for txs that touch a campaign).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from consensus import crypto
+from consensus.campaign import (
+    Campaign,
+    CampaignView,
+    campaign_effect,
+    check_campaign_rules,
+    check_campaign_shape,
+    check_pledge_witnesses,
+    touches_campaigns,
+)
 from consensus.codec import encode_block, encode_tx, hash_items, policy_lock, tx_size, txid
 from consensus.crypto import sha256, tagged_hash
 from consensus.errors import (
@@ -33,6 +44,8 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    BlockTx,
+    CreditTransfer,
     Genesis,
     Hash32,
     Lock,
@@ -40,6 +53,7 @@ from consensus.types import (
     Tx,
     TxId,
     TxOut,
+    Witness,
 )
 
 TX_SIG_TAG = "faircoop/tx/v1"
@@ -49,6 +63,11 @@ class UtxoView(Protocol):
     """Read access to unspent outputs; storage and the in-memory map both provide it."""
 
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None: ...
+
+
+class LedgerView(UtxoView, CampaignView, Protocol):
+    """What the ledger rules read: unspent outputs, and the campaigns with the height of the
+    block being checked (a node's store answers both; so does `MemoryUtxoSet`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,7 @@ class UtxoDiff:
     spent: tuple[OutPoint, ...]  # pre-existing outputs the block consumes
     created: tuple[tuple[OutPoint, TxOut], ...]  # outputs left unspent after the block
     fees: int  # paid to the commons treasury as OutPoint(block hash, 0)
+    campaigns: tuple[Campaign, ...] = ()  # records the block created or pledged to, as after it
 
 
 def tx_sighash(tx: Tx) -> bytes:
@@ -92,7 +112,7 @@ class SignatureCache:
         self.misses = 0
 
     @staticmethod
-    def key(tx: Tx) -> bytes:
+    def key(tx: BlockTx) -> bytes:
         return sha256(encode_tx(tx))
 
     def __contains__(self, key: bytes) -> bool:
@@ -127,6 +147,8 @@ def check_tx_shape(tx: Tx, params: ChainParams, chain_id: str) -> int:
         raise ValidationError("no_outputs", "a tx pays at least one output")
     if len(tx.memo) > MAX_MEMO:
         raise ValidationError("memo_too_long", f"memo is {len(tx.memo)} bytes, max {MAX_MEMO}")
+    if tx.version != 1 or tx.campaign is not None:
+        check_campaign_shape(tx)
     size = tx_size(tx)
     if size > params.max_tx_size:
         raise ValidationError("oversize_tx", f"{size} bytes > max_tx_size {params.max_tx_size}")
@@ -150,34 +172,42 @@ def check_tx_shape(tx: Tx, params: ChainParams, chain_id: str) -> int:
     return size
 
 
-def check_witnesses(tx: Tx, spent: list[TxOut]) -> None:
+def check_witnesses(tx: Tx, spent: Sequence[TxOut]) -> None:
     """Each witness reveals the policy behind its input's lock and exactly m valid signatures."""
     digest = tx_sighash(tx)
     for n, (witness, prev) in enumerate(zip(tx.witnesses, spent, strict=True)):
-        policy = witness.policy
-        if policy_lock(policy) != prev.lock:
-            raise ValidationError("policy_mismatch", f"input {n}: policy does not match its lock")
-        sigs = witness.signatures
-        if len(sigs) != policy.threshold:
-            few = len(sigs) < policy.threshold
+        check_witness(witness, prev.lock, digest, f"input {n}")
+
+
+def check_witness(witness: Witness, lock: Lock, digest: bytes, where: str) -> None:
+    """`witness` reveals the policy behind `lock` and exactly m valid signatures of `digest`.
+
+    One rule for every spend policy check: a coin input's, and a credit transfer's sender.
+    """
+    policy = witness.policy
+    if policy_lock(policy) != lock:
+        raise ValidationError("policy_mismatch", f"{where}: policy does not match its lock")
+    sigs = witness.signatures
+    if len(sigs) != policy.threshold:
+        few = len(sigs) < policy.threshold
+        raise InvalidSignature(
+            "insufficient_signatures" if few else "too_many_signatures",
+            f"{where}: {len(sigs)} signatures, policy needs exactly {policy.threshold}",
+        )
+    last = -1
+    for key_index, sig in sigs:
+        if not last < key_index < len(policy.pubkeys):
             raise InvalidSignature(
-                "insufficient_signatures" if few else "too_many_signatures",
-                f"input {n}: {len(sigs)} signatures, policy needs exactly {policy.threshold}",
+                "duplicate_signature", f"{where}: key indexes must ascend and exist"
             )
-        last = -1
-        for key_index, sig in sigs:
-            if not last < key_index < len(policy.pubkeys):
-                raise InvalidSignature(
-                    "duplicate_signature", f"input {n}: key indexes must ascend and exist"
-                )
-            last = key_index
-            if not crypto.verify(policy.pubkeys[key_index], sig, digest):
-                raise InvalidSignature("bad_signature", f"input {n}: signature {key_index} fails")
+        last = key_index
+        if not crypto.verify(policy.pubkeys[key_index], sig, digest):
+            raise InvalidSignature("bad_signature", f"{where}: signature {key_index} fails")
 
 
 def validate_tx(
     tx: Tx,
-    utxo_view: UtxoView,
+    utxo_view: LedgerView,
     params: ChainParams,
     *,
     chain_id: str,
@@ -194,6 +224,9 @@ def validate_tx(
                 f"input {n} ({txin.prevout.txid.hex()}:{txin.prevout.index}) is unknown or spent",
             )
         spent.append(prev)
+    witnessed = spent  # the lock each input's witness must reveal
+    if touches_campaigns(tx, spent):
+        witnessed = check_campaign_rules(tx, spent, utxo_view)
     value_in = sum(p.amount for p in spent)
     value_out = sum(o.amount for o in tx.outputs)
     if value_out > value_in:
@@ -205,9 +238,11 @@ def validate_tx(
         raise InsufficientFee(
             "fee_too_low", f"fee {fee} < {size} bytes x min_fee_rate {params.min_fee_rate}"
         )
+    if witnessed is not spent:
+        check_pledge_witnesses(tx, spent, witnessed)
     key = SignatureCache.key(tx) if sig_cache is not None else b""
     if sig_cache is None or key not in sig_cache:
-        check_witnesses(tx, spent)
+        check_witnesses(tx, witnessed)
         if sig_cache is not None:
             sig_cache.add(key)
     return ValidTx(txid(tx), fee, size)
@@ -217,18 +252,28 @@ def validate_tx(
 
 
 class _BlockView:
-    """A UTXO view layered over the chain's, seeing the block's own earlier outputs."""
+    """A ledger view layered over the chain's, seeing the block's own earlier outputs and
+    campaign records, at the block's height."""
 
-    def __init__(self, base: UtxoView) -> None:
+    def __init__(self, base: LedgerView, height: int) -> None:
         self.base = base
+        self.height = height
         self.created: dict[OutPoint, TxOut] = {}
         self.spent: dict[OutPoint, None] = {}  # a dict keeps the diff's order deterministic
+        self.campaigns: dict[bytes, Campaign] = {}
 
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None:
         if outpoint in self.spent:
             return None
         made = self.created.get(outpoint)
         return made if made is not None else self.base.get_utxo(outpoint)
+
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None:
+        found = self.campaigns.get(campaign_id)
+        return found if found is not None else self.base.get_campaign(campaign_id)
+
+    def campaign_height(self) -> int:
+        return self.height
 
 
 def check_block_body(block: Block, params: ChainParams) -> None:
@@ -256,21 +301,25 @@ def check_block_body(block: Block, params: ChainParams) -> None:
 def apply_block(
     block: Block,
     block_id: BlockHash,
-    utxo_view: UtxoView,
+    utxo_view: LedgerView,
     params: ChainParams,
     *,
     treasury_lock: Lock,
     sig_cache: SignatureCache | None = None,
 ) -> UtxoDiff:
-    """Validate every tx of a block in order and return its effect; nothing is written.
+    """Validate every coin tx of a block in order and return its effect; nothing is written.
 
     A block whose txs spend one output twice is rejected whole (`duplicate_input_in_block`).
+    Credit transfers among the txs are judged by `consensus.credit.apply_credit`
+    (`consensus.chain.validate_block` runs both).
     """
     check_block_body(block, params)
     chain_id = block.header.chain_id
-    view = _BlockView(utxo_view)
+    view = _BlockView(utxo_view, block.header.height)
     fees = 0
     for position, tx in enumerate(block.txs):
+        if isinstance(tx, CreditTransfer):
+            continue
         for txin in tx.inputs:
             if txin.prevout in view.spent:
                 raise DoubleSpend(
@@ -285,17 +334,20 @@ def apply_block(
             view.spent[txin.prevout] = None
         for index, out in enumerate(tx.outputs):
             view.created[OutPoint(valid.txid, index)] = out
+        for record in campaign_effect(tx, valid.txid, view.height, view):
+            view.campaigns[record.id] = record
         fees += valid.fee
     created = [(op, out) for op, out in view.created.items() if op not in view.spent]
     if fees:
         created.append((treasury_outpoint(block_id), TxOut(fees, treasury_lock)))
     spent = tuple(op for op in view.spent if op not in view.created)
-    return UtxoDiff(spent=spent, created=tuple(created), fees=fees)
+    return UtxoDiff(spent=spent, created=tuple(created), fees=fees,
+                    campaigns=tuple(view.campaigns.values()))
 
 
 def assemble_block(
     header_fields: BlockHeader,
-    txs: tuple[Tx, ...],
+    txs: tuple[BlockTx, ...],
     last_commit: bytes = b"",
     evidence: tuple[bytes, ...] = (),
     actions: tuple[bytes, ...] = (),
@@ -332,16 +384,31 @@ def total_supply(utxos: Iterable[TxOut]) -> int:
 
 
 class MemoryUtxoSet:
-    """A dict-backed UTXO set for tests, the simulator and light tools."""
+    """A dict-backed ledger view for tests, the simulator and light tools.
 
-    def __init__(self, utxos: Mapping[OutPoint, TxOut] | None = None) -> None:
+    `height` is the height of the block a tx checked against it goes in (the campaign rules
+    need it); the caller moves it on.
+    """
+
+    def __init__(self, utxos: Mapping[OutPoint, TxOut] | None = None,
+                 campaigns: Iterable[Campaign] = (), height: int = 1) -> None:
         self.utxos: dict[OutPoint, TxOut] = dict(utxos or {})
+        self.campaigns: dict[bytes, Campaign] = {c.id: c for c in campaigns}
+        self.height = height
 
     def get_utxo(self, outpoint: OutPoint) -> TxOut | None:
         return self.utxos.get(outpoint)
+
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    def campaign_height(self) -> int:
+        return self.height
 
     def apply(self, diff: UtxoDiff) -> None:
         for op in diff.spent:
             del self.utxos[op]
         for op, out in diff.created:
             self.utxos[op] = out
+        for record in diff.campaigns:
+            self.campaigns[record.id] = record

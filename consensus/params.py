@@ -27,6 +27,10 @@ class ChainParams:
     quarantine_after: int = 3  # k: missed proposals in a row before leaving the rotation
     recovery_after_ms: int = 3_600_000  # no block for this long lets governors recover
     max_clock_drift_ms: int = 10_000  # how far a header's time may be from its parent's
+    # Mutual credit needs no coins, so these bound its spam instead of a fee (docs/CREDIT.md):
+    credit_sender_min_balance: int = 1  # an account with no limit sends only from this balance
+    credit_block_cap: int = 16  # credit transfers one account may send in one block
+    credit_pool_cap: int = 64  # credit transfers of one account a node's mempool holds
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -56,6 +60,9 @@ PARAM_RANGES: dict[str, tuple[int, int]] = {
     "quarantine_after": (1, 10_000),
     "recovery_after_ms": (10_000, 30 * 86_400_000),
     "max_clock_drift_ms": (100, 3_600_000),
+    "credit_sender_min_balance": (1, 100_000_000),
+    "credit_block_cap": (1, 10_000),
+    "credit_pool_cap": (1, 10_000),
 }
 
 PARAM_NAMES: tuple[str, ...] = tuple(PARAM_RANGES)

@@ -14,6 +14,7 @@ their strict decoders. The ledger layer hashes them into the header but does not
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import NewType
 
@@ -35,6 +36,9 @@ BLOCK_VERSION = 1
 POLICY_VERSION = 1
 GENESIS_VERSION = 1
 NETWORKS = ("main", "test")
+CREDIT_VERSION = 16  # the format number that opens a credit transfer (coin txs: 1..15)
+MAX_CREDIT = MAX_AMOUNT  # the greatest credit limit, payment and |balance|, in base units
+MAX_CREDIT_PAYMENTS = 64  # recipients of one credit transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,8 @@ class TxIn:
 @dataclass(frozen=True, slots=True)
 class TxOut:
     amount: int  # base units, 1..MAX_AMOUNT
-    lock: Lock  # SHA-256 of the encoded SpendPolicy that may spend it
+    lock: Lock  # SHA-256 of the encoded SpendPolicy that may spend it; a pledge's campaign id
+    refund: Lock | None = None  # a pledge's refund lock (consensus.campaign); None: a coin
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,34 @@ class Witness:
     signatures: tuple[tuple[int, bytes], ...]
 
 
+class CampaignMode(enum.IntEnum):
+    """What the chain decides at a campaign's deadline (the wire value is the integer)."""
+
+    ALL_OR_NOTHING = 1  # succeeded only if the pledges reach the goal
+    KEEP_WHAT_YOU_RAISE = 2  # succeeded if anything was pledged
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+MAX_CAMPAIGN_TITLE = 80  # characters (code points)
+MAX_CAMPAIGN_URI = 200  # characters, as a governance reference's URI
+CAMPAIGN_TX_VERSION = 2  # a tx that carries campaign terms (consensus.campaign)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignTerms:
+    """What a crowdfunding campaign promises; a version 2 tx carries them (consensus.campaign)."""
+
+    beneficiary: Lock  # who spends the pledges after a success
+    goal: int  # base units, 1..MAX_AMOUNT
+    deadline: int  # the first height at which the campaign is decided (pledges go below it)
+    mode: CampaignMode
+    title: str  # 1..MAX_CAMPAIGN_TITLE characters, no control characters
+    uri: str  # 1..MAX_CAMPAIGN_URI characters, no control characters: where it is described
+
+
 @dataclass(frozen=True, slots=True)
 class Tx:
     version: int
@@ -113,6 +146,35 @@ class Tx:
     outputs: tuple[TxOut, ...]
     memo: bytes  # at most MAX_MEMO bytes, free text for the payer and payee
     witnesses: tuple[Witness, ...]  # one per input, same order; empty in an unsigned tx
+    campaign: CampaignTerms | None = None  # a version 2 tx creates this campaign
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPayment:
+    """One recipient of a credit transfer: `amount` base units of credit to the account `lock`."""
+
+    amount: int  # 1..MAX_CREDIT
+    lock: Lock  # the recipient's credit account: any lock, a coop's multisig included
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTransfer:
+    """Mutual credit moved from one account (`sender`, a lock) to others (docs/CREDIT.md).
+
+    It travels in `Block.txs` beside coin txs (its encoding opens with CREDIT_VERSION), shares
+    their Merkle root, size limits and tx index, and pays no fee. The witness reveals the
+    sender's policy and exactly m signatures, under the same rules as a coin input's.
+    """
+
+    chain_id: str  # part of the id, so of every signature
+    sender: Lock  # the account debited: its witness's policy must hash to it
+    sequence: int  # the sender's next sequence number: no replay, no reordering
+    payments: tuple[CreditPayment, ...]  # 1..MAX_CREDIT_PAYMENTS, distinct recipients
+    memo: bytes  # at most MAX_MEMO bytes
+    witness: Witness | None  # None while unsigned
+
+
+BlockTx = Tx | CreditTransfer  # an item of Block.txs
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +205,7 @@ class BlockHeader:
 @dataclass(frozen=True, slots=True)
 class Block:
     header: BlockHeader
-    txs: tuple[Tx, ...]
+    txs: tuple[BlockTx, ...]  # coin txs and credit transfers, in block order
     last_commit: bytes  # the previous block's encoded CommitCertificate (empty at height 1)
     evidence: tuple[bytes, ...]  # encoded duplicate-vote evidence
     actions: tuple[bytes, ...]  # encoded governance actions

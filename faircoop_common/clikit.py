@@ -67,6 +67,7 @@ class ExitStatus(IntEnum):
     ABORTED = 10  # wallet: the user declined the confirmation
     PARTIAL_TX = 11  # wallet: a partial tx changed after signing, inconsistent or incomplete
     CHAIN_MISMATCH = 12  # wallet: the node or a file is for another chain
+    CREDIT_LIMIT_EXCEEDED = 13  # wallet: a credit transfer over what its account may send
     CONFIG = 20  # node: a bad config file or value
     KEY = 21  # node: the node key file is missing, malformed or would be overwritten
     GENESIS = 22  # node: a genesis that can't be built, or a bad genesis file

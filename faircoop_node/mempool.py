@@ -36,6 +36,10 @@ txs it would have evicted, whose items go back on the heap. Removing a block's t
 rivals with descendants costs O(block inputs + removed) plus, amortized, O(1) heap upkeep per
 removal. Indexing a tx's locks costs O(its inputs + outputs), on admission and removal alike.
 Only `select` and `entries` walk the pool.
+
+Credit transfers (consensus.credit) wait in `credit`, a `CreditPool` with bounds of its own;
+`add`, `get`, `select`, `remove_committed` and `readmit_all` take or give both kinds, and
+`__len__`, `size_bytes` and `entries` count both.
 """
 
 from __future__ import annotations
@@ -45,11 +49,14 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from consensus.campaign import Campaign
 from consensus.codec import txid as compute_txid
+from consensus.credit import ChainView
 from consensus.errors import ValidationError
-from consensus.ledger import SignatureCache, UtxoView, validate_tx
+from consensus.ledger import LedgerView, SignatureCache, validate_tx
 from consensus.params import ChainParams
-from consensus.types import Lock, OutPoint, Tx, TxId, TxOut
+from consensus.types import BlockTx, CreditTransfer, Lock, OutPoint, Tx, TxId, TxOut
+from faircoop_node.creditpool import CreditEntry, CreditPool
 
 
 class MempoolError(ValidationError):
@@ -69,12 +76,13 @@ class PoolEntry:
 
 
 class _PoolView:
-    """Chain UTXOs, plus outputs of pooled txs, minus outputs pooled txs already spend.
+    """Chain UTXOs, plus outputs of pooled txs, minus outputs pooled txs already spend; the
+    chain's campaigns at the next height (a pooled tx's new campaign counts only once final).
 
     Keeps what it found, in order (`found`), so the pool learns the outputs a tx spends from
     the lookups its validation made."""
 
-    def __init__(self, pool: Mempool, chain: UtxoView) -> None:
+    def __init__(self, pool: Mempool, chain: LedgerView) -> None:
         self._pool = pool
         self._chain = chain
         self.found: list[tuple[OutPoint, TxOut]] = []
@@ -91,6 +99,12 @@ class _PoolView:
         if out is not None:
             self.found.append((outpoint, out))
         return out
+
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None:
+        return self._chain.get_campaign(campaign_id)
+
+    def campaign_height(self) -> int:
+        return self._chain.campaign_height()
 
 
 def _moves(tx: Tx, view: _PoolView) -> tuple[tuple[Lock, int], ...]:
@@ -143,39 +157,50 @@ class Mempool:
         self._by_lock: dict[Lock, tuple[int, int]] = {}  # lock -> (net amount, txs touching)
         self._admitted = 0
         self._bytes = 0
+        self.credit = CreditPool(chain_id, sig_cache)
         self._listeners: list[AdmitListener] = []
 
     def on_admit(self, listener: AdmitListener) -> None:
-        """Call `listener` with each tx the pool admits, once it is pooled (the API's address
-        streams). It must not block or raise; a tx readmitted after a failed block is not
-        announced again."""
+        """Call `listener` with each coin tx the pool admits, once it is pooled (the API's
+        address streams; a credit transfer pays no coins, so it is not announced). It must not
+        block or raise; a tx readmitted after a failed block is not announced again."""
         self._listeners.append(listener)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self.credit)
 
     def __contains__(self, txid: object) -> bool:
-        return txid in self._entries
+        return txid in self._entries or txid in self.credit
 
     @property
     def size_bytes(self) -> int:
-        return self._bytes
+        return self._bytes + self.credit.size_bytes
 
-    def get(self, txid: TxId) -> PoolEntry | None:
-        return self._entries.get(txid)
+    def get(self, txid: TxId) -> PoolEntry | CreditEntry | None:
+        return self._entries.get(txid) or self.credit.get(txid)
 
-    def entries(self) -> list[PoolEntry]:
-        return list(self._entries.values())
+    def entries(self) -> list[PoolEntry | CreditEntry]:
+        return [*self._entries.values(), *self.credit.entries()]
+
+    def credit_pending(self, sender: Lock) -> tuple[int, int]:
+        """(the sender's credit transfers waiting here, what they debit in all)."""
+        return self.credit.pending(sender)
 
     def lock_delta(self, lock: Lock) -> int:
         """What the pooled txs would add to (or take from) `lock`'s balance once committed."""
         tally = self._by_lock.get(lock)
         return 0 if tally is None else tally[0]
 
-    def add(self, tx: Tx, chain: UtxoView, params: ChainParams) -> PoolEntry:
-        """Admit a tx or raise the ValidationError (or MempoolError) that refuses it.
+    def add(self, tx: BlockTx, chain: ChainView, params: ChainParams
+            ) -> PoolEntry | CreditEntry:
+        """Admit a tx or a credit transfer, or raise the ValidationError (or MempoolError)
+        that refuses it. A refused tx leaves the pool as it was."""
+        if isinstance(tx, CreditTransfer):
+            self._admitted += 1
+            return self.credit.add(tx, chain, params, self._admitted)
+        return self._add_coin(tx, chain, params)
 
-        A refused tx leaves the pool as it was."""
+    def _add_coin(self, tx: Tx, chain: LedgerView, params: ChainParams) -> PoolEntry:
         tid = compute_txid(tx)
         if tid in self._entries:
             raise MempoolError("already_in_mempool", f"tx {tid.hex()} is already pooled")
@@ -293,8 +318,18 @@ class Mempool:
                              for n, e in enumerate(self._entries.values(), 1)]
             heapq.heapify(self._by_rate)
 
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
-        """Txs for a block proposal, in admission (so topological) order, within the limits.
+    def select(self, max_txs: int, max_bytes: int) -> list[BlockTx]:
+        """Txs and credit transfers for a block proposal, within the limits: coin txs first,
+        then credit transfers; while coin txs wait, credit takes at most half the block, so
+        neither kind can crowd the other out (coin spam pays fees, credit spam is bounded per
+        account: `creditpool.py`)."""
+        share = 2 if self._entries else 1
+        credit = self.credit.select(max_txs // share or 1, max_bytes // share)
+        room = max_bytes - sum(e.size for e in credit)
+        return [*self._select_coins(max_txs - len(credit), room), *(e.tx for e in credit)]
+
+    def _select_coins(self, max_txs: int, max_bytes: int) -> list[Tx]:
+        """Coin txs in admission (so topological) order, within the limits.
 
         A tx is skipped when its parent was skipped, so the selection is always valid as a unit:
         every input is on chain or made by an earlier selected tx.
@@ -315,25 +350,34 @@ class Mempool:
             used += entry.size
         return chosen
 
-    def readmit_all(self, chain: UtxoView, params: ChainParams) -> int:
+    def readmit_all(self, chain: ChainView, params: ChainParams) -> int:
         """Admit every pooled tx again, in admission order, against `chain` and `params` (after
-        a block failed on one: a higher fee rate came into force, say); how many were dropped.
-        The pool object stays the same, so whoever holds it keeps reading the current one."""
-        entries, listeners = self.entries(), self._listeners
+        a block failed on one: a higher fee rate came into force, a credit limit was lowered,
+        say); how many were dropped. The pool object stays the same, so whoever holds it keeps
+        reading the current one."""
+        entries, credit, listeners = list(self._entries.values()), self.credit, self._listeners
+        before = len(self)
         Mempool.__init__(self, self.chain_id, self.sig_cache, self.max_txs, self.max_bytes)
+        self.credit = credit
         for entry in entries:
             with contextlib.suppress(ValidationError):
-                self.add(entry.tx, chain, params)
+                self._add_coin(entry.tx, chain, params)
+        credit.readmit_all(chain, params)
         self._listeners = listeners
-        return len(entries) - len(self)
+        return before - len(self)
 
-    def remove_committed(self, txs: Iterable[Tx]) -> int:
+    def remove_committed(self, txs: Iterable[BlockTx]) -> int:
         """Drop txs a block committed, and pooled txs that spend an input a committed tx spent
-        (with their descendants). Returns how many txs left the pool.
+        (with their descendants); likewise for credit (`CreditPool.remove_committed`). Returns
+        how many txs left the pool.
 
         A committed tx's pooled children stay: their inputs are now on chain."""
         removed = 0
+        credit: list[CreditTransfer] = []
         for tx in txs:
+            if isinstance(tx, CreditTransfer):
+                credit.append(tx)
+                continue
             tid = compute_txid(tx)
             if tid in self._entries:
                 self._drop(tid)
@@ -349,4 +393,6 @@ class Mempool:
                 self._drop(rival)
             removed += len(rivals)
         self._compact_heap()
+        if credit:
+            removed += self.credit.remove_committed(credit, [compute_txid(t) for t in credit])
         return removed

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from consensus.chainstate import ChainState, encode_chain_state, genesis_state
 from consensus.codec import genesis_hash
-from consensus.types import Tx, TxId
+from consensus.types import BlockTx, TxId
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
 from faircoop_node.api.limits import ApiLimits, descriptor_limit, spare_descriptors
@@ -91,7 +91,7 @@ class NodeApi:
     def chain_state(self) -> ChainState:
         return self._node.chain_state()
 
-    async def submit_tx(self, tx: Tx) -> TxId:
+    async def submit_tx(self, tx: BlockTx) -> TxId:
         return await self._node.submit_tx(tx)
 
     async def submit_action(self, raw: bytes) -> str:

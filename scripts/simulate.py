@@ -45,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="the chain rules: the node's own chain-state rules (the only ones since "
                          "the simulator runs the node's consensus driver)")
     ap.add_argument("--verbose", action="store_true", help="print every run, not only failures")
+    load = ap.add_mutually_exclusive_group()
+    load.add_argument("--campaigns", action="store_true",
+                      help="give the chain members with coins and crowdfunding campaign txs, "
+                           "and check every node decides each campaign alike, at its deadline")
+    load.add_argument("--credit", action="store_true",
+                      help="grant credit lines and mix credit transfers into the load (checked: "
+                           "the same credit accounts on every node at every height, zero-sum)")
     args = ap.parse_args(argv)
     try:
         faults = parse_faults(args.faults)
@@ -59,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for seed in args.seeds:
         config = SimConfig(validators=args.validators, byzantine=args.byzantine, faults=faults,
-                           seed=seed, heights=args.heights, rules=args.rules)
+                           seed=seed, heights=args.heights, rules=args.rules,
+                           campaigns=args.campaigns, credit=args.credit)
         result = run_simulation(config)
         runs += 1
         heights += result.heights_finalized

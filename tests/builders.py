@@ -7,6 +7,7 @@ an integer seed so a failing hypothesis example can be replayed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 
 from consensus.codec import genesis_hash, params_hash, policy_lock, validators_hash
@@ -20,6 +21,7 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    CreditTransfer,
     Genesis,
     Hash32,
     Lock,
@@ -116,9 +118,9 @@ def witness(tx: Tx, policy: SpendPolicy, signers: Sequence[PrivateKey]) -> Witne
 
 def sign(tx: Tx, spends: Sequence[tuple[SpendPolicy, Sequence[PrivateKey]]]) -> Tx:
     """`tx` with one witness per input, each made by that input's signers."""
-    unsigned = Tx(tx.version, tx.chain_id, tx.inputs, tx.outputs, tx.memo, ())
+    unsigned = replace(tx, witnesses=())
     wits = tuple(witness(unsigned, policy, signers) for policy, signers in spends)
-    return Tx(tx.version, tx.chain_id, tx.inputs, tx.outputs, tx.memo, wits)
+    return replace(tx, witnesses=wits)
 
 
 def make_tx(
@@ -163,7 +165,7 @@ def make_header(
 
 
 def make_block(
-    txs: Sequence[Tx],
+    txs: Sequence[Tx | CreditTransfer],
     *,
     chain_id: str = CHAIN_ID,
     height: int = 1,

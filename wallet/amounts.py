@@ -34,6 +34,15 @@ def parse_coins(text: str) -> int:
     return units
 
 
+def parse_units(text: str, *, zero: bool = False) -> int:
+    """Units of credit as people write them, like coins ('12.5'); with `zero`, '0' too (a
+    credit limit withdrawn). Credit counts in the same base units as coins."""
+    if zero and isinstance(text, str) and set(text.strip()) <= set("0.") and \
+            text.strip().count(".") <= 1 and "0" in text:
+        return 0
+    return parse_coins(text)
+
+
 def format_coins(units: int) -> str:
     """150000000 -> '1.50000000' (always 8 places, so columns line up)."""
     sign = "-" if units < 0 else ""

@@ -21,9 +21,11 @@ from consensus.crypto import SIGNATURE_SIZE, PrivateKey
 from consensus.ledger import tx_sighash
 from consensus.params import ChainParams
 from consensus.types import (
+    CAMPAIGN_TX_VERSION,
     MAX_AMOUNT,
     MAX_MEMO,
     TX_VERSION,
+    CampaignTerms,
     Lock,
     OutPoint,
     SpendPolicy,
@@ -59,8 +61,13 @@ class Coin:
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    lock: Lock
+    lock: Lock  # for a pledge: the campaign's id
     amount: int  # base units
+    refund: Lock | None = None  # a pledge's refund lock (docs/PROTOCOL.md 8.3); None: a coin
+
+    @property
+    def output(self) -> TxOut:
+        return TxOut(self.amount, self.lock, self.refund)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +109,9 @@ def output_size(amount: int, lock: bytes) -> int:
     return len(pack((amount, lock)))
 
 
-def check_payments(payments: Sequence[Payment], params: ChainParams) -> None:
-    if not payments:
+def check_payments(payments: Sequence[Payment], params: ChainParams,
+                   campaign: CampaignTerms | None = None) -> None:
+    if not payments and campaign is None:
         raise WalletError("a transaction pays at least one output")
     for n, p in enumerate(payments):
         if not isinstance(p.amount, int) or not 1 <= p.amount <= MAX_AMOUNT:
@@ -126,18 +134,24 @@ def build_transaction(
     chain_id: str,
     change_policy: SpendPolicy,
     memo: bytes = b"",
+    campaign: CampaignTerms | None = None,
 ) -> UnsignedTx:
-    """Select coins and return the unsigned tx paying `payments` with an exact fee."""
-    check_payments(payments, params)
+    """Select coins and return the unsigned tx paying `payments` with an exact fee.
+
+    With `campaign` the tx is version 2 and creates it; `payments` may then be empty, and the
+    change output is the tx's one output.
+    """
+    check_payments(payments, params, campaign)
     if fee_rate < params.min_fee_rate:
         raise FeeRateError(
             f"fee rate {fee_rate} is below the chain's min_fee_rate {params.min_fee_rate}"
         )
     if len(memo) > MAX_MEMO:
         raise WalletError(f"memo is {len(memo)} bytes; the maximum is {MAX_MEMO}")
-    outputs = tuple(TxOut(p.amount, p.lock) for p in payments)
+    outputs = tuple(p.output for p in payments)
     pay_total = sum(p.amount for p in payments)
-    base = Tx(TX_VERSION, chain_id, (), outputs, memo, ())
+    version = TX_VERSION if campaign is None else CAMPAIGN_TX_VERSION
+    base = Tx(version, chain_id, (), outputs, memo, (), campaign)
     by_outpoint = {c.outpoint: c for c in coins}
     candidates = [Candidate(c.outpoint, c.amount, input_size(c.outpoint, c.policy)) for c in coins]
     change_lock = policy_lock(change_policy)
@@ -147,10 +161,9 @@ def build_transaction(
     for _ in range(4):
         target = pay_total + fee_rate * tx_size(base) + extra
         selection = select_coins(candidates, target, fee_rate, change_out, change_in,
-                                 params.dust_limit)
+                                 params.dust_limit, need_change=not outputs)
         chosen = tuple(by_outpoint[c.outpoint] for c in selection.coins)
-        built = _finish(chosen, selection, outputs, memo, chain_id, fee_rate, params,
-                        change_lock)
+        built = _finish(chosen, selection, base, fee_rate, params, change_lock)
         if isinstance(built, UnsignedTx):
             return built
         # The additive size estimate missed an array-header step (16+ inputs): ask for more.
@@ -162,9 +175,7 @@ def build_transaction(
 def _finish(
     chosen: tuple[Coin, ...],
     selection: Selection,
-    outputs: tuple[TxOut, ...],
-    memo: bytes,
-    chain_id: str,
+    base: Tx,
     fee_rate: int,
     params: ChainParams,
     change_lock: Lock,
@@ -172,10 +183,9 @@ def _finish(
     """The tx with exact fee, or the number of base units still missing."""
     policies = tuple(c.policy for c in chosen)
     spent = tuple(c.output for c in chosen)
-    inputs = tuple(TxIn(c.outpoint) for c in chosen)
     value_in = sum(c.amount for c in chosen)
-    value_out = sum(o.amount for o in outputs)
-    plain = Tx(TX_VERSION, chain_id, inputs, outputs, memo, ())
+    value_out = sum(o.amount for o in base.outputs)
+    plain = replace(base, inputs=tuple(TxIn(c.outpoint) for c in chosen))
     size0 = signed_size(plain, policies)
     excess = value_in - value_out - size0 * fee_rate
     if excess < 0:
@@ -187,6 +197,8 @@ def _finish(
             if tx.outputs[-1].amount >= params.dust_limit:
                 return UnsignedTx(tx, spent, policies, fee, size, len(tx.outputs) - 1, exact,
                                   selection.algorithm)
+    if not plain.outputs:  # a campaign creation needs its change as its one output
+        return params.dust_limit
     # No change: whatever is left over (less than a useful change output) goes to the fee.
     fee = value_in - value_out
     return UnsignedTx(plain, spent, policies, fee, size0, None, fee == size0 * fee_rate,
@@ -239,3 +251,56 @@ def sign_transaction(unsigned: UnsignedTx, keys: Mapping[bytes, PrivateKey]) -> 
             )
         witnesses.append(Witness(policy, tuple(sigs)))
     return replace(unsigned.tx, witnesses=tuple(witnesses))
+
+
+# -- sweeps: spending given outputs (pledges) to one lock ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SweepInput:
+    """An output to spend as it is on chain (a pledge: its lock is its campaign's id), and the
+    policy that may spend it now (the beneficiary's, or the refund lock's)."""
+
+    outpoint: OutPoint
+    spent: TxOut
+    policy: SpendPolicy
+
+
+def build_sweep(inputs: Sequence[SweepInput], to: Lock, *, fee_rate: int, params: ChainParams,
+                chain_id: str, memo: bytes = b"") -> UnsignedTx:
+    """One tx spending every input into one output to `to`, its fee exactly size x rate."""
+    if not inputs:
+        raise WalletError("nothing to spend")
+    if fee_rate < params.min_fee_rate:
+        raise FeeRateError(
+            f"fee rate {fee_rate} is below the chain's min_fee_rate {params.min_fee_rate}")
+    policies = tuple(i.policy for i in inputs)
+    value_in = sum(i.spent.amount for i in inputs)
+    plain = Tx(TX_VERSION, chain_id, tuple(TxIn(i.outpoint) for i in inputs), (), memo, ())
+    made = _with_change(plain, policies, value_in, 0, fee_rate, to)
+    if made is None or made[0].outputs[-1].amount < params.dust_limit:
+        raise DustOutput(f"{value_in} base units do not cover the fee and a {params.dust_limit}"
+                         "-unit output")
+    tx, fee, size, exact = made
+    return UnsignedTx(tx, tuple(i.spent for i in inputs), policies, fee, size, None, exact,
+                      "sweep")
+
+
+def split_by_size(inputs: Sequence[SweepInput], max_tx_size: int, chain_id: str,
+                  memo: bytes = b"") -> list[list[SweepInput]]:
+    """The inputs in as few groups as possible, each group's sweep within `max_tx_size`
+    (in order: inputs of similar size, so filling each tx in turn is as good as any)."""
+    empty = Tx(TX_VERSION, chain_id, (), (TxOut(MAX_AMOUNT, Lock(bytes(32))),), memo, ())
+    base = tx_size(empty) + 8  # + the input and witness arrays' longest headers
+    groups: list[list[SweepInput]] = []
+    size = base
+    for item in inputs:
+        grows = input_size(item.outpoint, item.policy)
+        if base + grows > max_tx_size:
+            raise WalletError(f"an input of {grows} bytes does not fit a {max_tx_size}-byte tx")
+        if not groups or size + grows > max_tx_size:
+            groups.append([])
+            size = base
+        groups[-1].append(item)
+        size += grows
+    return groups

@@ -213,10 +213,14 @@ class NodeClient:
         return await self._request("GET", f"address/{address}/utxo",
                                    params={"limit": str(limit)})
 
-    async def address_txs(self, address: str, limit: int = MAX_PAGE) -> Json:
-        """The address's committed txs, newest first (at most `limit`)."""
-        return await self._request("GET", f"address/{address}/txs",
-                                   params={"limit": str(limit)})
+    async def address_txs(self, address: str, limit: int = MAX_PAGE,
+                          before: tuple[int, int] | None = None) -> Json:
+        """The address's committed txs, newest first (at most `limit`), older than the
+        `before` (height, position) when given."""
+        params = {"limit": str(limit)}
+        if before is not None:
+            params.update(before_height=str(before[0]), before_position=str(before[1]))
+        return await self._request("GET", f"address/{address}/txs", params=params)
 
     async def broadcast(self, tx_hex: str) -> str:
         """POST tx; returns the txid the node reports. Raises TxRejected with the rule."""
@@ -241,6 +245,46 @@ class NodeClient:
         """POST actions `{"action": hex}`: the node checks, pools and gossips the action.
         Raises ActionRejected with the governance rule."""
         return await self._request("POST", "actions", json_body={"action": action_hex})
+
+    # campaigns and the treasury (docs/FUNDING.md)
+
+    async def campaigns(self, *, status: str | None = None, beneficiary: str | None = None,
+                        limit: int = 100, after: str | None = None) -> Json:
+        params = {"limit": str(limit)}
+        for name, value in (("status", status), ("beneficiary", beneficiary), ("after", after)):
+            if value is not None:
+                params[name] = value
+        return await self._request("GET", "campaigns", params=params)
+
+    async def campaign(self, campaign_id: str) -> Json:
+        return await self._request("GET", f"campaign/{campaign_id}")
+
+    async def campaign_pledges(self, campaign_id: str, limit: int = MAX_PAGE) -> Json:
+        """The campaign's unspent pledges (what a claim spends)."""
+        return await self._request("GET", f"campaign/{campaign_id}/pledges",
+                                   params={"limit": str(limit)})
+
+    async def pledges(self, address: str, limit: int = MAX_PAGE) -> Json:
+        """The unspent pledges refunded to `address` if their campaigns fail."""
+        return await self._request("GET", f"pledges/{address}", params={"limit": str(limit)})
+
+    async def treasury(self, *, days: int = 30, limit: int = 20,
+                       after: str | None = None) -> Json:
+        params = {"days": str(days), "limit": str(limit)}
+        if after is not None:
+            params["after"] = after
+        return await self._request("GET", "treasury", params=params)
+    async def credit(self, address: str) -> Json:
+        """A credit account: balance, limit, available, sequence, what the mempool holds."""
+        return await self._request("GET", f"credit/{address}")
+
+    async def credit_history(self, address: str, limit: int = MAX_PAGE) -> Json:
+        """A credit account's transfers and limit changes, newest first."""
+        return await self._request("GET", f"credit/{address}/history",
+                                   params={"limit": str(limit)})
+
+    async def credit_totals(self) -> Json:
+        return await self._request("GET", "credit")
 
     async def rates(self, height: int | None = None) -> Json:
         """The assembly's reference prices in force (at `height`, default the next block's),
@@ -438,8 +482,9 @@ class SyncNodeClient:
     def address_utxo(self, address: str, limit: int = MAX_PAGE) -> Json:
         return self._run(lambda: self._async.address_utxo(address, limit))
 
-    def address_txs(self, address: str, limit: int = MAX_PAGE) -> Json:
-        return self._run(lambda: self._async.address_txs(address, limit))
+    def address_txs(self, address: str, limit: int = MAX_PAGE,
+                    before: tuple[int, int] | None = None) -> Json:
+        return self._run(lambda: self._async.address_txs(address, limit, before))
 
     def broadcast(self, tx_hex: str) -> str:
         return self._run(lambda: self._async.broadcast(tx_hex))
@@ -455,3 +500,29 @@ class SyncNodeClient:
 
     def submit_action(self, action_hex: str) -> Json:
         return self._run(lambda: self._async.submit_action(action_hex))
+
+    def campaigns(self, *, status: str | None = None, beneficiary: str | None = None,
+                  limit: int = 100, after: str | None = None) -> Json:
+        return self._run(lambda: self._async.campaigns(status=status, beneficiary=beneficiary,
+                                                       limit=limit, after=after))
+
+    def campaign(self, campaign_id: str) -> Json:
+        return self._run(lambda: self._async.campaign(campaign_id))
+
+    def campaign_pledges(self, campaign_id: str, limit: int = MAX_PAGE) -> Json:
+        return self._run(lambda: self._async.campaign_pledges(campaign_id, limit))
+
+    def pledges(self, address: str, limit: int = MAX_PAGE) -> Json:
+        return self._run(lambda: self._async.pledges(address, limit))
+
+    def treasury(self, *, days: int = 30, limit: int = 20, after: str | None = None) -> Json:
+        return self._run(lambda: self._async.treasury(days=days, limit=limit, after=after))
+
+    def credit(self, address: str) -> Json:
+        return self._run(lambda: self._async.credit(address))
+
+    def credit_history(self, address: str, limit: int = MAX_PAGE) -> Json:
+        return self._run(lambda: self._async.credit_history(address, limit))
+
+    def credit_totals(self) -> Json:
+        return self._run(self._async.credit_totals)

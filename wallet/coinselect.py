@@ -110,10 +110,16 @@ def select_coins(
     change_output_size: int,
     change_input_size: int,
     dust_limit: int,
+    *,
+    need_change: bool = False,
 ) -> Selection:
-    """Choose coins paying `target` (outputs plus the fee of everything but the inputs)."""
+    """Choose coins paying `target` (outputs plus the fee of everything but the inputs).
+
+    `need_change`: the tx has no other output (it only creates a campaign), so the selection
+    must leave a change output worth making: no branch and bound, no changeless fallback.
+    """
     cost_of_change = fee_rate * (change_output_size + change_input_size)
-    exact = branch_and_bound(coins, target, cost_of_change, fee_rate)
+    exact = None if need_change else branch_and_bound(coins, target, cost_of_change, fee_rate)
     if exact is not None:
         return Selection(exact, change=False, algorithm="bnb")
     ordered = sorted((c for c in coins if c.effective_value(fee_rate) > 0),
@@ -126,10 +132,10 @@ def select_coins(
         total += coin.effective_value(fee_rate)
         if total >= want:
             return Selection(tuple(picked), change=True, algorithm="largest_first")
-    if total >= target:
+    if total >= target and not need_change:
         return Selection(tuple(picked), change=False, algorithm="all")
     # Short: state it in amounts the user knows. Uneconomic coins (worth less than the fee to
     # spend them) are not available; the inputs' own fees are part of what is needed.
     available = sum(c.amount for c in picked)
-    needed = target + fee_rate * sum(c.input_size for c in picked)
+    needed = (want if need_change else target) + fee_rate * sum(c.input_size for c in picked)
     raise InsufficientFunds(needed, available)

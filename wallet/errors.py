@@ -229,6 +229,30 @@ class ChainMismatch(WalletError):
     """The node serves another chain (chain id or genesis) than the wallet's."""
 
 
+class BadCampaign(WalletError):
+    """Campaign terms or a campaign id the chain would refuse: out of bounds, a deadline not in
+    the future, a malformed id."""
+
+
+class CampaignError(WalletError):
+    """A campaign whose state forbids what was asked: pledging after it closed, claiming or
+    refunding before it is decided, claiming a campaign this wallet is not the beneficiary of,
+    or nothing to claim or refund."""
+
+
+class SharesError(WalletError):
+    """A shares file that can't be split: malformed rows, an address twice, no shares, or a
+    total too small to pay anyone above the dust limit."""
+
+
+class CreditLimitExceeded(WalletError):
+    """A credit transfer over what its sender may send: its balance plus its limit, less what
+    its transfers waiting in the node's mempool take (refused by the wallet before anything is
+    signed, or by the node: rule `credit_limit_exceeded`)."""
+
+    rule = "credit_limit_exceeded"
+
+
 class BadUri(WalletError):
     """A `faircoop:` payment URI that does not follow the grammar (docs/WALLET.md)."""
 

@@ -8,19 +8,22 @@ is that call with the wallet's mode.
 `FileLock` is an exclusive advisory lock (flock) that read-modify-write users of one file take,
 so two processes neither lose each other's updates nor act on the same stale state.
 `hex_field` reads one hex field of the wallet's JSON formats, failing with the format's error;
-`bounded_text` and `load_bounded` read a file of one of them with a size cap.
+`bounded_text` and `load_bounded` read a file of one of them with a size cap. A partial file
+(a multisig tx's, a treasury's credit transfer's) opens and closes the same way: `read_head`,
+`file_chain` and `check_file_chain` read and check what they share, `dump_file` writes it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from faircoop_common.fileio import PRIVATE_MODE, write_atomic
-from wallet.errors import WalletBusy, WalletError
+from wallet.errors import ChainMismatch, WalletBusy, WalletError
 
 T = TypeVar("T")
 
@@ -120,3 +123,50 @@ def load_bounded(path: str | os.PathLike[str], limit: int, parse: Callable[[byte
         return parse(raw)
     except error as exc:
         raise type(exc)(f"{os.fspath(path)}: {exc}") from None
+
+
+def read_head(text: str, fmt: str, version: int, error: type[WalletError], name: str,
+              short: str) -> dict[str, Any]:
+    """The JSON object of a file of format `fmt` and `version`, or `error` (`name`: "partial
+    credit file"; `short`: "partial credit", in the version's message)."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        raise error(f"not a {name} (invalid JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise error(f"not a faircoop {name}")
+    if doc.get("version") != version:
+        raise error(f"{short} version {doc.get('version')!r}; this wallet reads {version}")
+    return doc
+
+
+def file_chain(doc: dict[str, Any], error: type[WalletError]) -> tuple[str, bytes | None]:
+    """A partial file's network and the genesis hash it names (None if it names none)."""
+    network = doc.get("network")
+    if network not in ("main", "test"):
+        raise error("network must be main or test")
+    genesis = doc.get("genesis_hash")
+    genesis_hash = None if genesis is None else hex_field(genesis, "genesis_hash", error)
+    if genesis_hash is not None and len(genesis_hash) != 32:
+        raise error("genesis_hash: 32 bytes of hex")
+    return str(network), genesis_hash
+
+
+def check_file_chain(file_chain_id: str, file_network: str, file_genesis: bytes | None,
+                     chain_id: str, network: str, genesis_hash: bytes) -> None:
+    """A partial file is for the wallet's chain: chain id and network, and the genesis if the
+    file names one (a signature commits to the chain id only: a chain of the same name but
+    another genesis is caught here)."""
+    if file_chain_id != chain_id or file_network != network:
+        raise ChainMismatch(f"the file is for chain {file_chain_id!r} ({file_network}), the "
+                            f"wallet is for {chain_id!r} ({network})")
+    if file_genesis is not None and file_genesis != genesis_hash:
+        raise ChainMismatch(f"the file names genesis {file_genesis.hex()[:16]}, the wallet's "
+                            f"is {genesis_hash.hex()[:16]}: another chain of the same name")
+
+
+def dump_file(doc: dict[str, object], genesis_hash: bytes | None) -> str:
+    """A partial file's text: `doc`, with the genesis hash when the writer knows it."""
+    if genesis_hash is not None:
+        doc["genesis_hash"] = genesis_hash.hex()
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -39,7 +39,6 @@ Files are read with `load_partial` (at most MAX_FILE_BYTES) and written with `sa
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -55,13 +54,22 @@ from consensus.ledger import tx_sighash
 from consensus.types import MAX_AMOUNT, Lock, OutPoint, PublicKey, SpendPolicy, Tx, TxOut, Witness
 from wallet.builder import UnsignedTx, signed_size
 from wallet.errors import (
-    ChainMismatch,
     ClaimedInputMismatch,
     PartialTxChanged,
     PartialTxError,
     UnexpectedInput,
 )
-from wallet.fileio import bounded_text, hex_field, load_bounded, write_private
+from wallet.fileio import (
+    bounded_text,
+    check_file_chain,
+    dump_file,
+    file_chain,
+    hex_field,
+    load_bounded,
+    read_head,
+    write_private,
+)
+from wallet.memos import parse_grant
 
 FORMAT = "faircoop-partial-tx"
 VERSION = 1
@@ -138,9 +146,7 @@ def to_json(ptx: PartialTx) -> str:
         "change": list(ptx.change),
         "signatures": [{str(i): s.hex() for i, s in sigs} for sigs in ptx.signatures],
     }
-    if ptx.genesis_hash is not None:
-        doc["genesis_hash"] = ptx.genesis_hash.hex()
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    return dump_file(doc, ptx.genesis_hash)
 
 
 def _hex(value: object, what: str) -> bytes:
@@ -171,24 +177,14 @@ def check_chain(ptx: PartialTx, chain_id: str, network: str, genesis_hash: bytes
     caught here when the file names its genesis, and online by `verify_spent` (the coins are
     not on this chain) when it does not.
     """
-    if ptx.tx.chain_id != chain_id or ptx.network != network:
-        raise ChainMismatch(f"the file is for chain {ptx.tx.chain_id!r} ({ptx.network}), the "
-                            f"wallet is for {chain_id!r} ({network})")
-    if ptx.genesis_hash is not None and ptx.genesis_hash != genesis_hash:
-        raise ChainMismatch(f"the file names genesis {ptx.genesis_hash.hex()[:16]}, the wallet's "
-                            f"is {genesis_hash.hex()[:16]}: another chain of the same name")
+    check_file_chain(ptx.tx.chain_id, ptx.network, ptx.genesis_hash, chain_id, network,
+                     genesis_hash)
 
 
 def from_json(text: str) -> PartialTx:
     """Parse and check a partial-tx file; every inconsistency is a `PartialTxError`."""
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
-        raise PartialTxError("not a partial-transaction file (invalid JSON)") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise PartialTxError("not a faircoop partial-transaction file")
-    if doc.get("version") != VERSION:
-        raise PartialTxError(f"partial-tx version {doc.get('version')!r}; this wallet reads 1")
+    doc = read_head(text, FORMAT, VERSION, PartialTxError, "partial-transaction file",
+                    "partial-tx")
     try:
         tx = decode_tx(_hex(doc.get("tx"), "tx"))
     except DecodeError as exc:
@@ -199,13 +195,7 @@ def from_json(text: str) -> PartialTx:
         raise PartialTxError("chain_id does not match the tx")
     if doc.get("txid") != txid(tx).hex():
         raise PartialTxError("txid does not match the tx")
-    network = doc.get("network")
-    if network not in ("main", "test"):
-        raise PartialTxError("network must be main or test")
-    genesis = doc.get("genesis_hash")
-    genesis_hash = None if genesis is None else _hex(genesis, "genesis_hash")
-    if genesis_hash is not None and len(genesis_hash) != 32:
-        raise PartialTxError("genesis_hash: 32 bytes of hex")
+    network, genesis_hash = file_chain(doc, PartialTxError)
     if not tx.inputs:
         raise PartialTxError("the tx spends nothing (no inputs)")
     seen: dict[OutPoint, int] = {}
@@ -486,10 +476,11 @@ def finalize(ptx: PartialTx) -> Tx:
 
 @dataclass(frozen=True, slots=True)
 class OutputLine:
-    address: str
+    address: str  # for a pledge: who gets it back if the campaign fails
     amount: int
     change: bool  # pays back to the spender (computed, never taken from the file)
     mine: bool = False  # pays one of the viewing wallet's own addresses
+    campaign: str | None = None  # a pledge's campaign id (hex); None: a coin
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,15 +514,22 @@ class Description:
     def remaining(self) -> int:
         return sum(i.remaining for i in self.inputs)
 
+    @property
+    def grant_reference(self) -> str | None:
+        """The assembly decision a grant's memo names (docs/FUNDING.md), if it is one."""
+        return parse_grant(self.memo)
+
     def as_json(self) -> dict[str, object]:
         return {
             "txid": self.txid,
             "chain_id": self.chain_id,
             "network": self.network,
             "outputs": [
-                {"address": o.address, "amount": o.amount, "change": o.change, "mine": o.mine}
+                {"address": o.address, "amount": o.amount, "change": o.change, "mine": o.mine,
+                 "campaign": o.campaign}
                 for o in self.outputs
             ],
+            "grant_reference": self.grant_reference,
             "memo": self.memo.decode("utf-8", "replace"),
             "value_in": self.value_in,
             "paid": self.paid,
@@ -562,6 +560,9 @@ def describe(ptx: PartialTx, spender_locks: frozenset[Lock] | None = None,
     outputs = tuple(
         OutputLine(encode_address(o.lock, ptx.network), o.amount, o.lock in spenders,
                    o.lock in own_locks)
+        if o.refund is None else
+        OutputLine(encode_address(o.refund, ptx.network), o.amount, False, o.refund in own_locks,
+                   o.lock.hex())
         for o in ptx.tx.outputs
     )
     warnings = tuple(

@@ -24,24 +24,43 @@ from dataclasses import dataclass, replace
 
 import wallet.ops as ops
 from consensus.address import decode_address, encode_address
+from consensus.campaign import Campaign
 from consensus.codec import txid
 from consensus.crypto import PrivateKey
 from consensus.ledger import MemoryUtxoSet, validate_tx
 from consensus.params import ChainParams
-from consensus.types import MAX_MEMO, SpendPolicy, Tx
+from consensus.types import MAX_MEMO, CampaignTerms, Lock, OutPoint, SpendPolicy, Tx, TxOut
 from wallet.builder import Coin, Payment, UnsignedTx, build_transaction, sign_transaction
 from wallet.client import NodeClient
-from wallet.errors import InsufficientFunds, MemoError, StalePayment
+from wallet.errors import InsufficientFunds, MemoError, StalePayment, WalletError
 from wallet.keys import CHANGE
 from wallet.walletfile import PendingSpend, Treasury, WalletData
 
 
 @dataclass(frozen=True, slots=True)
 class Payee:
-    """Who is paid and how much: an address of the wallet's network, in base units."""
+    """Who is paid and how much: an address of the wallet's network, in base units.
+
+    With `campaign` (a campaign id, hex) it is a pledge of `amount` to that campaign, and
+    `address` is who gets it back if the campaign fails (docs/FUNDING.md).
+    """
 
     address: str
     amount: int
+    campaign: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerContext:
+    """What the ledger's campaign rules read when the wallet checks a tx before sending it:
+    the campaigns it touches (as the node reported them) and the height it is meant for."""
+
+    campaigns: tuple[Campaign, ...] = ()
+    height: int = 1
+
+    def view(self, spent: Mapping[OutPoint, TxOut]) -> MemoryUtxoSet:
+        """A ledger view holding `spent` (what the tx's inputs spend) and the campaigns."""
+        return MemoryUtxoSet(spent, self.campaigns, self.height)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +72,7 @@ class PreparedPayment:
     payees: tuple[Payee, ...]  # in output order
     params: ChainParams  # the chain's parameters it was built for (local validation)
     change_index: int | None  # the wallet's change address it pays change to, if any
+    context: LedgerContext = LedgerContext()  # campaigns it pledges to or creates
 
     @property
     def txid(self) -> str:
@@ -107,8 +127,22 @@ def encode_memo(memo: str | bytes) -> bytes:
 
 def to_payments(payees: Sequence[Payee], network: str) -> list[Payment]:
     """Each payee's address decoded for `network` (AddressError names a typo or another
-    network's address)."""
-    return [Payment(decode_address(p.address.strip(), network), p.amount) for p in payees]
+    network's address); a pledge's lock is its campaign's id, its refund lock the address's."""
+    return [Payment(decode_address(p.address.strip(), network), p.amount) if p.campaign is None
+            else Payment(Lock(campaign_bytes(p.campaign)), p.amount,
+                         decode_address(p.address.strip(), network))
+            for p in payees]
+
+
+def campaign_bytes(text: str) -> bytes:
+    """A campaign id from its 64 hex digits (WalletError otherwise)."""
+    try:
+        raw = bytes.fromhex(text.strip())
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise WalletError(f"a campaign id is 64 hex digits, not {text[:70]!r}")
+    return raw
 
 
 @contextmanager
@@ -124,12 +158,16 @@ def held_coins_noted(held: Sequence[Coin]) -> Iterator[None]:
 
 
 async def prepare(node: NodeClient, data: WalletData, payees: Sequence[Payee], *,
-                  fee_rate: int | None = None,
-                  memo: str | bytes = b"") -> tuple[WalletData, PreparedPayment]:
+                  fee_rate: int | None = None, memo: str | bytes = b"",
+                  campaign: CampaignTerms | None = None,
+                  context: LedgerContext = LedgerContext()
+                  ) -> tuple[WalletData, PreparedPayment]:
     """The wallet data with settled pending spends (to save), and the prepared payment.
 
-    `fee_rate` defaults to the chain's minimum. Raises InsufficientFunds (saying when the
-    wallet's own pending txs hold the coins it lacks), DustOutput, FeeRateError, AddressError.
+    `fee_rate` defaults to the chain's minimum. With `campaign` the tx creates it (payees may
+    then be empty); `context` holds what the local check of pledges and creations reads.
+    Raises InsufficientFunds (saying when the wallet's own pending txs hold the coins it
+    lacks), DustOutput, FeeRateError, AddressError.
     """
     memo_bytes = encode_memo(memo)
     wanted = to_payments(payees, data.network)
@@ -140,10 +178,11 @@ async def prepare(node: NodeClient, data: WalletData, payees: Sequence[Payee], *
     with held_coins_noted(held):
         unsigned = build_transaction(
             coins, wanted, fee_rate=params.min_fee_rate if fee_rate is None else fee_rate,
-            params=params, chain_id=data.chain_id, change_policy=change, memo=memo_bytes)
-    shown = tuple(Payee(p.address.strip(), p.amount) for p in payees)
+            params=params, chain_id=data.chain_id, change_policy=change, memo=memo_bytes,
+            campaign=campaign)
+    shown = tuple(Payee(p.address.strip(), p.amount, p.campaign) for p in payees)
     used = None if unsigned.change_index is None else data.change_index
-    return data, PreparedPayment(unsigned, data.network, shown, params, used)
+    return data, PreparedPayment(unsigned, data.network, shown, params, used, context)
 
 
 async def prepare_treasury(node: NodeClient, data: WalletData, treasury: Treasury,
@@ -180,8 +219,8 @@ def check_fresh(data: WalletData, prepared: PreparedPayment) -> None:
 def sign_payment(prepared: PreparedPayment, keys: Mapping[bytes, PrivateKey]) -> Tx:
     """The signed tx, checked with the ledger's own rules against the coins it spends."""
     tx = sign_transaction(prepared.unsigned, keys)
-    view = MemoryUtxoSet({i.prevout: o for i, o in zip(tx.inputs, prepared.unsigned.spent,
-                                                       strict=True)})
+    spent = prepared.unsigned.spent
+    view = prepared.context.view({i.prevout: o for i, o in zip(tx.inputs, spent, strict=True)})
     validate_tx(tx, view, prepared.params, chain_id=tx.chain_id)
     return tx
 

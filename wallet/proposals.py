@@ -56,6 +56,7 @@ from consensus.governance import (
     Reference,
     RekeyValidator,
     RemoveValidator,
+    SetCreditLimit,
     SetGovernors,
     SetParam,
     SetReferenceRate,
@@ -96,6 +97,7 @@ KINDS = {
     AddValidator: "add_validator", RemoveValidator: "remove_validator",
     RekeyValidator: "rekey_validator", ReadmitValidator: "readmit_validator",
     SetParam: "set_param", SetGovernors: "set_governors", SetTreasury: "set_treasury",
+    SetCreditLimit: "set_credit_limit",
     SetReferenceRate: "set_reference_rate",
 }
 RECOVERY = "recovery"
@@ -555,6 +557,9 @@ def action_json(p: Proposal) -> dict[str, object]:
             return {"governors": [k.hex() for k in governors], "threshold": threshold}
         case SetTreasury(lock):
             return {"lock": lock.hex(), "address": encode_address(lock, p.network)}
+        case SetCreditLimit(lock, limit):
+            return {"lock": lock.hex(), "address": encode_address(lock, p.network),
+                    "limit": limit}
         case SetReferenceRate(currency, units):
             return {"currency": currency, "units_per_coin": units,
                     "price": format_coins(units)}
@@ -626,6 +631,13 @@ def _describe_body(body: ActionBody, network: str, coop: Mapping[PublicKey, str]
         case SetTreasury(lock):
             return (f"makes {encode_address(lock, network)} the commons treasury (where block "
                     "fees go)")
+        case SetCreditLimit(lock, limit):
+            if not limit:
+                return (f"withdraws the credit line of {encode_address(lock, network)} (limit "
+                        "0: it can spend only what it is owed)")
+            return (f"grants {encode_address(lock, network)} a credit limit of "
+                    f"{format_coins(limit)} units (its balance may go down to "
+                    f"-{format_coins(limit)}; a debt above it stops its sending, never moves it)")
         case SetReferenceRate(currency, units):
             if not units:
                 return (f"withdraws the assembly's reference price in {printable(currency)} "

@@ -1,6 +1,7 @@
 """Finality receipts: a payment proven final, checkable offline.
 
-A *receipt* proves a payment final: the tx, the block header holding it, the Merkle path from
+A *receipt* proves a payment final (a coin tx, or a credit transfer: they share the blocks'
+Merkle root): the tx, the block header holding it, the Merkle path from
 the txid to the header's `tx_root`, the block's commit certificate and the validator set that
 signed it. It verifies offline given the chain id, the network, the genesis hash and a trusted
 commitment to the validator set of its height (from the verifier's own followed state, see
@@ -22,10 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from consensus import codec
-from consensus.codec import block_hash, decode_header, decode_tx, encode_tx, txid, validators_hash
+from consensus.codec import (
+    block_hash,
+    decode_block_tx,
+    decode_header,
+    encode_tx,
+    txid,
+    validators_hash,
+)
 from consensus.errors import DecodeError
 from consensus.merkle import verify_merkle_proof
-from consensus.types import NETWORKS, BlockHeader, Tx
+from consensus.types import NETWORKS, BlockHeader, BlockTx
 from consensus.votes import decode_certificate
 from wallet.client import NodeClient
 from wallet.errors import ChainMismatch, ReceiptInvalid
@@ -67,7 +75,7 @@ class Receipt:
     chain_id: str
     network: str
     genesis_hash: bytes
-    tx: Tx  # the whole signed tx: what was paid, to whom
+    tx: BlockTx  # the whole signed tx (or credit transfer): what was paid, to whom
     height: int
     header: BlockHeader
     position: int  # the tx's index in the block
@@ -115,7 +123,7 @@ class Receipt:
                 chain_id=str(doc["chain_id"]),
                 network=str(doc["network"]),
                 genesis_hash=_hex(doc["genesis_hash"], "genesis_hash"),
-                tx=decode_tx(_hex(doc["tx_hex"], "tx_hex")),
+                tx=decode_block_tx(_hex(doc["tx_hex"], "tx_hex")),
                 height=_int(doc["height"], "height"),
                 header=decode_header(_hex(doc["header_hex"], "header_hex")),
                 position=_int(doc["position"], "position"),
@@ -248,7 +256,8 @@ async def fetch_receipt(
         raise ReceiptInvalid(f"the wallet has not followed the chain to height {height}")
     tx_doc = await client.tx(txid_hex)
     try:
-        tx = decode_tx(_hex(tx_doc.get("hex") if isinstance(tx_doc, dict) else None, "tx.hex"))
+        tx = decode_block_tx(_hex(tx_doc.get("hex") if isinstance(tx_doc, dict) else None,
+                                  "tx.hex"))
         header = decode_header(_hex(proof.get("header_hex"), "proof.header_hex"))
         vs_hex = proof.get("validator_set_hex")
         vs = (decode_validator_set(_hex(vs_hex, "proof.validator_set_hex")) if vs_hex

@@ -26,9 +26,14 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import wallet.campaigns as campaigns
+import wallet.contributions as contributions
+import wallet.credit as credit
+import wallet.credit_partial as credit_partial
 import wallet.governors as governors
 import wallet.multisig as multisig
 import wallet.ops as ops
@@ -41,16 +46,20 @@ from consensus.codec import encode_tx, policy_lock, txid
 from consensus.crypto import PrivateKey
 from consensus.governance import ActionBody, Reference
 from consensus.rates import EMPTY_BOOK, RateBook
-from consensus.types import MAX_AMOUNT, PublicKey, Tx, Validator
+from consensus.types import MAX_AMOUNT, CampaignTerms, PublicKey, SpendPolicy, Tx, Validator
 from wallet.book import AddressBook, Contact
+from wallet.campaigns import CampaignInfo, PreparedSweeps
 from wallet.client import DEFAULT_NODE_URL, NodeClient, RetryPolicy
+from wallet.contributions import Contribution
 from wallet.errors import (
     AmountError,
     BookError,
+    CampaignError,
     MessageError,
     NodeError,
     NotAGovernor,
     NotFollowedYet,
+    StalePayment,
     WalletError,
     WalletFileError,
     WalletLocked,
@@ -393,9 +402,17 @@ class Wallet:
 
     async def spend_treasury(self, treasury: str, payees: Sequence[Payee], *,
                              fee_rate: int | None = None, memo: str | bytes = b"") -> PartialTx:
-        """Propose a treasury payment: the unsigned partial tx its members sign."""
+        """Propose a treasury payment: the unsigned partial tx its members sign. A payee with a
+        `campaign` is a pledge (refunded to its address): the campaign must be open."""
         data = await self._hold()
         spender = data.treasury(treasury)
+        for payee in payees:
+            if payee.campaign is not None:
+                info = await self.campaign(payee.campaign)
+                if info.status != "open":
+                    raise CampaignError(f"campaign {info.id.hex()[:16]} closed at height "
+                                        f"{info.terms.deadline} ({info.status}): no more "
+                                        "pledges")
         data, unsigned = await payments.prepare_treasury(
             await self._checked_node(), data, spender, payees, fee_rate=fee_rate, memo=memo)
         self._save(data)
@@ -445,6 +462,80 @@ class Wallet:
         self.check_partial_chain(ptx)
         return await self._broadcast(multisig.finalize(ptx))
 
+
+    # -- campaigns and contributions (docs/FUNDING.md) ------------------------------------------
+
+    async def campaign(self, campaign_id: str) -> CampaignInfo:
+        """A campaign, its terms checked against the tx that created it."""
+        return await campaigns.fetch_campaign(await self._checked_node(), campaign_id,
+                                              self.network)
+
+    async def campaigns(self, *, status: str | None = None, beneficiary: str | None = None,
+                        limit: int = 100) -> list[CampaignInfo]:
+        """Campaigns newest first, as the node lists them (`status`: open, succeeded, failed)."""
+        return await campaigns.list_campaigns(await self._checked_node(), self.network,
+                                              status=status, beneficiary=beneficiary,
+                                              limit=limit)
+
+    async def prepare_campaign(self, terms: CampaignTerms, *,
+                               fee_rate: int | None = None) -> PreparedPayment:
+        """A tx creating the campaign (send it with `send`); its id is
+        `consensus.campaign.campaign_id` of the txid."""
+        data = await self._hold()
+        data, prepared = await campaigns.prepare_create(await self._checked_node(), data, terms,
+                                                        fee_rate=fee_rate)
+        self._save(data)
+        return prepared
+
+    async def prepare_pledge(self, campaign_id: str, amount: int, *, refund: str | None = None,
+                             fee_rate: int | None = None,
+                             memo: str | bytes = b"") -> PreparedPayment:
+        """A payment pledging `amount` to an open campaign (send it with `send`), refunded to
+        `refund` (default: the current receive address) if the campaign fails."""
+        data = await self._hold()
+        data, prepared, _ = await campaigns.prepare_pledge(
+            await self._checked_node(), data, campaign_id, amount, refund=refund,
+            fee_rate=fee_rate, memo=memo)
+        self._save(data)
+        return prepared
+
+    async def prepare_claims(self, *, campaign: str | None = None, fee_rate: int | None = None,
+                             force: bool = False) -> PreparedSweeps:
+        """Every pledge of a succeeded campaign this wallet is the beneficiary of (or of
+        `campaign`), in as few txs as fit; `force` skips the wallet's own refusals."""
+        data = await self._hold()
+        return await campaigns.prepare_sweeps(await self._checked_node(), data, "claim",
+                                              campaign=campaign, fee_rate=fee_rate, force=force)
+
+    async def prepare_refunds(self, *, campaign: str | None = None, fee_rate: int | None = None,
+                              force: bool = False) -> PreparedSweeps:
+        """Every pledge of this wallet's to a failed campaign (or to `campaign`), in as few
+        txs as fit; `force` takes even those the chain will refuse (to show it does)."""
+        data = await self._hold()
+        return await campaigns.prepare_sweeps(await self._checked_node(), data, "refund",
+                                              campaign=campaign, fee_rate=fee_rate, force=force)
+
+    async def send_sweeps(self, prepared: PreparedSweeps, *,
+                          check: bool = True) -> list[SentPayment]:
+        """Sign each claim or refund, check it with the ledger's rules (unless `check` is
+        False), broadcast, record as pending. The node's refusal is TxRejected."""
+        data = await self._hold()
+        if prepared.change_index < data.change_index:
+            raise StalePayment("a payment made since these were prepared took their address: "
+                               "prepare them again")
+        signed = campaigns.sign_sweeps(prepared, self._keys(), check=check)
+        self._save(payments.reserve_change(self._data, prepared.change_index))
+        return [await self._broadcast(tx) for tx in signed]
+
+    async def prepare_contribution(self, rate: Decimal, period: str, *, to: str | None = None,
+                                   fee_rate: int | None = None) -> Contribution:
+        """`rate` percent of this wallet's income from others in `period` (YYYY-MM), to `to`
+        (default: the treasury), with the contribution memo; send `.payment` with `send`."""
+        data = await self._hold()
+        data, made = await contributions.prepare_contribution(
+            await self._checked_node(), data, rate, period, to=to, fee_rate=fee_rate)
+        self._save(data)
+        return made
 
     # -- the assembly's reference price --------------------------------------------------------
 
@@ -509,7 +600,8 @@ class Wallet:
         lock = decode_address(found.address, self.network)
         for tid in reversed(fresh):  # oldest first
             final = await self.fetch_receipt(tid)
-            paid = sum(o.amount for o in final.receipt.tx.outputs if o.lock == lock)
+            tx = final.receipt.tx
+            paid = sum(o.amount for o in tx.outputs if o.lock == lock) if isinstance(tx, Tx) else 0
             if not paid:
                 continue  # a spend from the address, not a payment to it
             v = final.verified
@@ -741,6 +833,63 @@ class Wallet:
     async def governance_history(self, limit: int = 50) -> list[governors.HistoryEntry]:
         return await governors.history(await self._checked_node(), self._data.network, limit)
 
+    # -- mutual credit (wallet.credit) ---------------------------------------------------------
+
+    def credit_policy(self, treasury: str | None = None) -> SpendPolicy:
+        """Whose credit account: this wallet's (its first receive address), or a registered
+        treasury's (by name or address)."""
+        if treasury is not None:
+            return self._data.treasury(treasury).policy
+        return SpendPolicy.single(self._data.watch().pubkey(RECEIVE, 0))
+
+    async def credit_status(self, treasury: str | None = None) -> credit.CreditStatus:
+        return await credit.status(await self._checked_node(),
+                                   policy_lock(self.credit_policy(treasury)), self.network)
+
+    async def credit_history(self, treasury: str | None = None,
+                             limit: int = 50) -> list[credit.CreditLine]:
+        return await credit.history(await self._checked_node(),
+                                    policy_lock(self.credit_policy(treasury)), self.network,
+                                    limit)
+
+    async def credit_totals(self) -> credit.CreditTotals:
+        return await credit.totals(await self._checked_node())
+
+    async def prepare_credit(self, payees: Sequence[Payee], *, memo: str | bytes = b"",
+                             treasury: str | None = None) -> credit.PreparedCredit:
+        """The unsigned credit transfer paying `payees` from this wallet's account (or a
+        treasury's), once it fits what the account may send (CreditLimitExceeded if not)."""
+        return await credit.prepare(await self._checked_node(), chain_id=self._data.chain_id,
+                                    network=self.network, policy=self.credit_policy(treasury),
+                                    payees=payees, memo=memo)
+
+    async def send_credit(self, prepared: credit.PreparedCredit) -> credit.SentCredit:
+        """Sign with this wallet's key, check with the ledger's rules, broadcast."""
+        signed = credit.sign(prepared, self._keys(prepared.policy.pubkeys))
+        return await credit.send(await self._checked_node(), signed)
+
+    def save_credit_partial(self, prepared: credit.PreparedCredit,
+                            path: str | os.PathLike[str]) -> credit_partial.PartialCredit:
+        """Write a treasury's transfer as a partial credit file for its members to sign."""
+        pc = credit_partial.new_partial(prepared.transfer, prepared.policy, self.network,
+                                        self._data.genesis_hash)
+        credit_partial.save_partial(path, pc)
+        return pc
+
+    def sign_credit_partial(self, pc: credit_partial.PartialCredit
+                            ) -> tuple[credit_partial.PartialCredit, int]:
+        """Add this wallet's treasury member signatures (the file checked first)."""
+        credit_partial.check_chain(pc, self._data.chain_id, self.network,
+                                   self._data.genesis_hash)
+        allowed = credit_partial.signing_keys(pc, self._data.signer_keys().cosigner)
+        return credit_partial.sign(pc, self._keys(allowed), allowed)
+
+    async def broadcast_credit_partial(self, pc: credit_partial.PartialCredit
+                                       ) -> credit.SentCredit:
+        credit_partial.check_chain(pc, self._data.chain_id, self.network,
+                                   self._data.genesis_hash)
+        return await credit.send(await self._checked_node(), credit_partial.finalize(pc))
+
 
 def _tagged(progress: Progress | None, tag: str) -> Callable[[object], None] | None:
     """`progress`, told `tag` first: "header 12", "tx in mempool"."""
@@ -874,8 +1023,57 @@ class SyncWallet:
     def broadcast_partial(self, ptx: PartialTx) -> SentPayment:
         return self._run(self._wallet.broadcast_partial(ptx))
 
+    def campaign(self, campaign_id: str) -> CampaignInfo:
+        return self._run(self._wallet.campaign(campaign_id))
+
+    def campaigns(self, *, status: str | None = None, beneficiary: str | None = None,
+                  limit: int = 100) -> list[CampaignInfo]:
+        return self._run(self._wallet.campaigns(status=status, beneficiary=beneficiary,
+                                                limit=limit))
+
+    def prepare_campaign(self, terms: CampaignTerms, *,
+                         fee_rate: int | None = None) -> PreparedPayment:
+        return self._run(self._wallet.prepare_campaign(terms, fee_rate=fee_rate))
+
+    def prepare_pledge(self, campaign_id: str, amount: int, *, refund: str | None = None,
+                       fee_rate: int | None = None, memo: str | bytes = b"") -> PreparedPayment:
+        return self._run(self._wallet.prepare_pledge(campaign_id, amount, refund=refund,
+                                                     fee_rate=fee_rate, memo=memo))
+
+    def prepare_claims(self, *, campaign: str | None = None, fee_rate: int | None = None,
+                       force: bool = False) -> PreparedSweeps:
+        return self._run(self._wallet.prepare_claims(campaign=campaign, fee_rate=fee_rate,
+                                                     force=force))
+
+    def prepare_refunds(self, *, campaign: str | None = None, fee_rate: int | None = None,
+                        force: bool = False) -> PreparedSweeps:
+        return self._run(self._wallet.prepare_refunds(campaign=campaign, fee_rate=fee_rate,
+                                                      force=force))
+
+    def send_sweeps(self, prepared: PreparedSweeps, *, check: bool = True) -> list[SentPayment]:
+        return self._run(self._wallet.send_sweeps(prepared, check=check))
+
+    def prepare_contribution(self, rate: Decimal, period: str, *, to: str | None = None,
+                             fee_rate: int | None = None) -> Contribution:
+        return self._run(self._wallet.prepare_contribution(rate, period, to=to,
+                                                           fee_rate=fee_rate))
+
     def governor_key(self) -> PublicKey:
         return self._run(self._wallet.governor_key())
+
+    def credit_status(self, treasury: str | None = None) -> credit.CreditStatus:
+        return self._run(self._wallet.credit_status(treasury))
+
+    def credit_history(self, treasury: str | None = None,
+                       limit: int = 50) -> list[credit.CreditLine]:
+        return self._run(self._wallet.credit_history(treasury, limit))
+
+    def prepare_credit(self, payees: Sequence[Payee], *, memo: str | bytes = b"",
+                       treasury: str | None = None) -> credit.PreparedCredit:
+        return self._run(self._wallet.prepare_credit(payees, memo=memo, treasury=treasury))
+
+    def send_credit(self, prepared: credit.PreparedCredit) -> credit.SentCredit:
+        return self._run(self._wallet.send_credit(prepared))
 
     def name_governor(self, pubkey: PublicKey, name: str) -> None:
         self._run(self._wallet.name_governor(pubkey, name))

@@ -22,13 +22,16 @@ from consensus.params import PARAM_RANGES
 from faircoop_node.api import (
     actions,
     addresses,
+    campaigns,
     chain,
+    credit,
     governance,
     metrics,
     offload,
     openapi,
     rates,
     stream,
+    treasury,
     txs,
 )
 from faircoop_node.api.errors import error_middleware
@@ -58,8 +61,8 @@ def create_app(
     app[KEEPALIVE_S] = keepalive_s
     app[stream.SLOTS] = stream.StreamSlots(limits.max_streams)
     offload.install(app, limits)
-    for module in (chain, txs, addresses, governance, actions, rates, stream, metrics,
-                   openapi):
+    for module in (chain, txs, addresses, credit, governance, actions, rates, stream, metrics,
+                   openapi, campaigns, treasury):
         app.router.add_routes(module.routes)
     app.on_shutdown.append(stream.close_streams)
     return app

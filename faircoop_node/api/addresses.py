@@ -27,12 +27,12 @@ MAX_LIMIT = 10_000
 routes = web.RouteTableDef()
 
 
-def _lock(request: web.Request) -> Lock:
+def lock_param(request: web.Request) -> Lock:
     return decode_address(request.match_info["address"],
                           request.app[VIEW].store.genesis.network)
 
 
-def _limit(request: web.Request) -> int:
+def limit_param(request: web.Request) -> int:
     return parse_uint(request.query.get("limit"), "limit", default=DEFAULT_LIMIT, lo=1,
                       hi=MAX_LIMIT)
 
@@ -54,7 +54,7 @@ async def address(request: web.Request) -> web.StreamResponse:
     """The mempool's delta is read here, on the loop that alone changes the pool; the
     summary's store reads run in the read pool."""
     view = request.app[VIEW]
-    lock = _lock(request)
+    lock = lock_param(request)
     return await json_from_pool(request, _address, view.store, lock,
                                 view.mempool.lock_delta(lock))
 
@@ -66,8 +66,8 @@ def _utxos(store: ChainReader, lock: Lock, limit: int) -> list[Json]:
 
 @routes.get("/api/v1/address/{address}/utxo")
 async def address_utxo(request: web.Request) -> web.StreamResponse:
-    lock = _lock(request)
-    limit = _limit(request)
+    lock = lock_param(request)
+    limit = limit_param(request)
     return await json_from_pool(request, _utxos, request.app[VIEW].store, lock, limit)
 
 
@@ -79,8 +79,8 @@ def history_page(store: ChainReader, lock: Lock, limit: int, before: TxLocation 
 
 @routes.get("/api/v1/address/{address}/txs")
 async def address_txs(request: web.Request) -> web.StreamResponse:
-    lock = _lock(request)
-    limit = _limit(request)
+    lock = lock_param(request)
+    limit = limit_param(request)
     before = parse_before(request)
     return await json_from_pool(request, history_page, request.app[VIEW].store, lock, limit,
                                 before)

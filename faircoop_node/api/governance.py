@@ -30,6 +30,7 @@ from consensus.governance import (
     RecoveryAction,
     RekeyValidator,
     RemoveValidator,
+    SetCreditLimit,
     SetGovernors,
     SetParam,
     SetReferenceRate,
@@ -38,9 +39,8 @@ from consensus.governance import (
     decode_block_action,
 )
 from consensus.params import PARAM_RANGES
-from faircoop_node.api.errors import BadRequest
 from faircoop_node.api.offload import json_from_pool
-from faircoop_node.api.parse import parse_uint
+from faircoop_node.api.parse import parse_after, parse_uint
 from faircoop_node.api.rates import price_text
 from faircoop_node.api.render import Json
 from faircoop_node.api.view import VIEW
@@ -116,6 +116,9 @@ def describe_action(action: BlockAction, network: str) -> tuple[str, str]:
             return "set_governors", f"set governors: {threshold} of {len(governors)}"
         case SetTreasury(lock):
             return "set_treasury", f"set treasury to {encode_address(lock, network)}"
+        case SetCreditLimit(lock, limit):
+            return "set_credit_limit", f"set credit limit of {encode_address(lock, network)} " \
+                                       f"to {limit}"
         case SetReferenceRate(currency, units):
             if not units:
                 return "set_reference_rate", f"withdraw the reference rate in {currency}"
@@ -190,7 +193,6 @@ async def governance(request: web.Request) -> web.StreamResponse:
 DEFAULT_HISTORY = 100
 MAX_HISTORY = 1000
 MAX_HISTORY_BYTES = 1024 * 1024  # action bytes in one page (an action is at most 64 KiB)
-MAX_POSITION = 2**32 - 1
 
 
 def history_cursor(entry: GovernanceEntry) -> str:
@@ -199,14 +201,9 @@ def history_cursor(entry: GovernanceEntry) -> str:
 
 
 def parse_cursor(text: str | None) -> ActionLocation | None:
-    if text is None:
-        return None
-    height, dot, position = text.partition(".")
-    if not dot:
-        raise BadRequest(f"after must be the `next` of a page (HEIGHT.POSITION), got "
-                         f"{text[:40]!r}")
-    return ActionLocation(parse_uint(height, "after's height"),
-                          parse_uint(position, "after's position", hi=MAX_POSITION))
+    """A governance history cursor (`HEIGHT.POSITION`), or None; the explorer parses with it too."""
+    found = parse_after(text)
+    return None if found is None else ActionLocation(*found)
 
 
 def history_entry(entry: GovernanceEntry, network: str) -> Json:

@@ -53,13 +53,24 @@ ACTION: dict[str, Schema] = {
     "id": {**HASH, "description": "SHA-256 of the action's bytes"},
     "kind": {"type": "string", "enum": [
         "add_validator", "remove_validator", "rekey_validator", "readmit_validator",
-        "set_param", "set_governors", "set_treasury", "set_reference_rate", "recovery"]},
+        "set_param", "set_governors", "set_treasury", "set_credit_limit", "set_reference_rate",
+        "recovery"]},
     "summary": {"type": "string", "description": "what it does, in words"},
     "nonce": _nullable({**INT, "description": "null for a recovery"}),
     "signers": _array(PUBKEY, "the governors who signed, ascending"),
     "reference": _nullable(_obj({"uri": TEXT, "text": TEXT},
                                 "the assembly decision (null for a version 1 action)")),
     "hex": {**HEX, "description": "consensus.governance.encode_block_action"},
+}
+
+STATUS: Schema = {"type": "string", "enum": ["open", "succeeded", "failed"]}
+# a campaign's terms (render.terms_json)
+TERMS: dict[str, Schema] = {
+    "beneficiary": {**TEXT, "description": "the address that claims the pledges on success"},
+    "goal": AMOUNT,
+    "deadline": {**INT, "description": "the first height at which the campaign is decided"},
+    "mode": {"type": "string", "enum": ["all-or-nothing", "keep-what-you-raise"]},
+    "title": TEXT, "uri": TEXT,
 }
 
 RATE: dict[str, Schema] = {
@@ -123,9 +134,73 @@ SCHEMAS: dict[str, Schema] = {
     "Tx": _obj({
         "txid": HASH, "hex": HEX,
         "inputs": _array(_obj({"txid": HASH, "index": INT})),
-        "outputs": _array(_obj({"amount": AMOUNT, "address": TEXT, "lock": HASH})),
+        "outputs": _array(_ref("Output")),
         "memo_hex": HEX, "fee": _nullable(AMOUNT), "size": INT, "status": _ref("TxStatus"),
+        "campaign": _nullable(_obj({"id": HASH, **TERMS},
+                                   "the campaign a version 2 tx creates; null for others")),
     }),
+    "Output": _obj({
+        "amount": AMOUNT, "address": TEXT, "lock": HASH,
+        "campaign": _nullable({**HASH, "description": "a pledge's campaign id (also its lock); "
+                                                      "null for a coin"}),
+        "refund_address": _nullable({**TEXT, "description": "who gets a pledge back if its "
+                                                            "campaign fails; null for a coin"}),
+    }, "a coin, or a pledge (docs/PROTOCOL.md 8.3)"),
+    "Campaign": _obj({
+        "id": HASH, "txid": {**HASH, "description": "the tx that created it"},
+        "created_height": INT, **TERMS,
+        "pledged": AMOUNT, "pledges": {**INT, "description": "pledge outputs ever made"},
+        "pledgers": {**INT, "description": "distinct refund addresses that ever pledged"},
+        "percent": {**INT, "description": "pledged * 100 // goal (may exceed 100)"},
+        "status": STATUS,
+        "blocks_left": {**INT, "description": "blocks that may still take pledges (0 once "
+                                              "decided)"},
+        "time_left_ms": {**INT, "description": "blocks_left x block_interval_ms: an estimate"},
+        "block_interval_ms": {**INT, "description": "observed over the last 100 blocks"},
+    }, "status is what the next block applies: open (pledges accepted, nothing spendable), "
+       "succeeded (the beneficiary claims), failed (each pledger refunds)"),
+    "Campaigns": _obj({
+        "tip": INT, "campaigns": _array(_ref("Campaign"), "newest first"),
+        "next": _nullable({"type": "string", "pattern": "^[0-9]+[.][0-9a-f]{64}$",
+                           "description": "pass as `after` for the next page; null: the last"}),
+    }),
+    "CampaignPledges": _obj({
+        "campaign": HASH,
+        "pledges": _array(_obj({"txid": HASH, "index": INT, "amount": AMOUNT, "height": INT,
+                                "refund_address": TEXT}), "unspent, by outpoint"),
+    }),
+    "CampaignPledgers": _obj({
+        "campaign": HASH,
+        "pledgers": _array(_obj({"address": TEXT, "amount": AMOUNT, "pledges": INT}),
+                           "by refund address: everything it ever pledged to the campaign"),
+    }),
+    "Pledges": _obj({
+        "address": TEXT, "tip": INT,
+        "pledges": _array(_obj({"txid": HASH, "index": INT, "campaign": HASH, "amount": AMOUNT,
+                                "height": INT, "status": {**STATUS, "enum": [
+                                    *STATUS["enum"], "unknown"]}}),
+                          "unspent pledges refunded to the address if their campaign fails"),
+    }),
+    "Treasury": _obj({
+        "lock": HASH, "address": TEXT, "governors": _array(PUBKEY), "threshold": INT,
+        "balance": AMOUNT, "utxo_count": INT,
+        "fees_per_day": _array(_obj({"day": {"type": "string", "pattern":
+                                             "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+                                     "fees": AMOUNT, "blocks": INT}),
+                               "newest first, UTC days of the block times; days without fees "
+                               "are absent"),
+        "spends": _array(_obj({
+            "txid": HASH, "height": INT, "position": INT,
+            "memo": _nullable({**TEXT, "description": "the memo as UTF-8 text (null if it is "
+                                                      "not); a grant names its assembly "
+                                                      "reference here"}),
+            "memo_hex": HEX, "paid": {**AMOUNT, "description": "outputs not back to the "
+                                                               "treasury"},
+            "fee": AMOUNT, "outputs": _array(_ref("Output")),
+        }), "newest first"),
+        "next": _nullable({"type": "string", "pattern": "^[0-9]+[.][0-9]+$",
+                           "description": "pass as `after` for the next page; null: the last"}),
+    }, "the treasury in force (the governors' multisig), its fees, and what it spent"),
     "TxProof": _obj({
         "txid": HASH, "height": INT, "block_hash": HASH, "header_hex": HEX, "position": INT,
         "tx_count": INT, "merkle_proof": _array(HASH, "consensus.merkle.merkle_proof"),
@@ -181,6 +256,45 @@ SCHEMAS: dict[str, Schema] = {
         "id": {**HASH, "description": "SHA-256 of the action's bytes"},
     }),
     "Mempool": _obj({"count": INT, "bytes": INT, "txids": _array(HASH)}),
+    # -- mutual credit (docs/CREDIT.md) --
+    "CreditTransfer": _obj({
+        "kind": {"type": "string", "enum": ["credit_transfer"]}, "txid": HASH, "hex": HEX,
+        "sender": TEXT, "sender_lock": HASH, "sequence": INT,
+        "payments": _array(_obj({"amount": AMOUNT, "address": TEXT, "lock": HASH})),
+        "total": AMOUNT, "memo_hex": HEX, "size": INT, "status": _ref("TxStatus"),
+    }, "a credit transfer (PROTOCOL.md 4): units of credit from the sender's account to each "
+       "payment's; no fee"),
+    "CreditAccount": _obj({
+        "address": TEXT, "lock": HASH,
+        "balance": {"type": "integer", "description": "signed base units; all sum to 0"},
+        "limit": {**AMOUNT, "description": "how far below 0 the balance may go"},
+        "available": {**AMOUNT, "description": "balance + limit, never below 0"},
+        "sequence": {**INT, "description": "what the account's next final transfer names"},
+        "history_count": INT,
+        "mempool_pending": {**INT, "description": "its transfers this node's mempool holds"},
+        "mempool_debit": {**AMOUNT, "description": "what they take from the balance"},
+        "next_sequence": {**INT, "description": "what a new transfer must name: sequence + "
+                                                "mempool_pending"},
+        "pending_limits": _array(_obj({"limit": AMOUNT, "effective_height": INT}),
+                                 "limits the last block's governance set, not yet in force"),
+    }, "an account nobody has touched is balance 0, limit 0, sequence 0"),
+    "CreditLine": _obj({
+        "height": INT, "position": INT,
+        "kind": {"type": "string", "enum": ["sent", "received", "limit"]},
+        "amount": {**AMOUNT, "description": "sent, received, or the new limit"},
+        "balance": {"type": "integer", "description": "the balance after it"},
+        "txid": _nullable(HASH), "action_id": _nullable(HASH),
+        "counterparty": _nullable({**TEXT, "description": "the payer, or the first payee"}),
+        "memo_hex": HEX,
+    }, "one transfer sent or received, or a limit set by governance (action_id)"),
+    "CreditTotals": _obj({
+        "accounts": INT, "credit_lines": {**INT, "description": "accounts with a limit > 0"},
+        "outstanding": {**AMOUNT, "description": "the sum of negative balances"},
+        "granted": {**AMOUNT, "description": "the sum of all limits"},
+        "positive": {**AMOUNT, "description": "the sum of positive balances"},
+        "balance_sum": {"type": "integer", "description": "positive - outstanding: always 0"},
+        "sender_min_balance": INT, "block_cap": INT, "pool_cap": INT,
+    }, "the whole credit system, and the spam bounds in force"),
 }
 
 
@@ -210,6 +324,9 @@ HASH_PARAM = _path_param("hash", {"type": "string"}, "block hash, 64 hex charact
 TXID_PARAM = _path_param("txid", {"type": "string"}, "txid, 64 hex characters")
 ADDRESS_PARAM = _path_param("address", {"type": "string"},
                             "bech32m address of this node's network (fair... / tfair...)")
+CAMPAIGN_PARAM = _path_param("id", {"type": "string"}, "campaign id, 64 hex characters")
+PLEDGE_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000},
+                      "at most this many (default 100)")
 LIMIT_PARAM = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000},
                      "at most this many entries (default 1000)")
 BAD = _error("malformed parameter or body")
@@ -273,7 +390,8 @@ def build_document() -> Schema:
             "A validator set by the hash a header commits to", _json(_ref("ValidatorSet")),
             params=(_path_param("hash", {"type": "string"}, "validators hash, 64 hex"),),
             errors=("400", "404")),
-        f"{v1}/tx/{{txid}}": _get("A committed or pooled tx", _json(_ref("Tx")),
+        f"{v1}/tx/{{txid}}": _get("A committed or pooled tx, or credit transfer",
+                                  _json({"oneOf": [_ref("Tx"), _ref("CreditTransfer")]}),
                                   params=(TXID_PARAM,), errors=("400", "404")),
         f"{v1}/tx/{{txid}}/status": _get("Whether a tx is final, with its certificate",
                                          _json(_ref("TxStatus")), params=(TXID_PARAM,),
@@ -282,7 +400,7 @@ def build_document() -> Schema:
                                         _json(_ref("TxProof")), params=(TXID_PARAM,),
                                         errors=("400", "404")),
         f"{v1}/tx": {"post": {
-            "summary": "Submit a tx",
+            "summary": "Submit a tx or a credit transfer",
             "requestBody": {"required": True, "content": {
                 "text/plain": {"schema": {"type": "string",
                                           "description": "hex of codec.encode_tx"}},
@@ -320,6 +438,16 @@ def build_document() -> Schema:
                     _query("before_height", INT, "page after this entry (with before_position)"),
                     _query("before_position", INT, "page after this entry (with before_height)")),
             errors=("400",)),
+        f"{v1}/credit/{{address}}": _get("A credit account", _json(_ref("CreditAccount")),
+                                         params=(ADDRESS_PARAM,), errors=("400",)),
+        f"{v1}/credit/{{address}}/history": _get(
+            "A credit account's transfers and limit changes, newest first",
+            _json(_array(_ref("CreditLine"))),
+            params=(ADDRESS_PARAM, LIMIT_PARAM,
+                    _query("before_height", INT, "page after this entry (with before_position)"),
+                    _query("before_position", INT, "page after this entry (with before_height)")),
+            errors=("400",)),
+        f"{v1}/credit": _get("The credit system's totals", _json(_ref("CreditTotals"))),
         f"{v1}/validators": _get("Validators and the participation ledger",
                                  _json(_ref("Validators"))),
         f"{v1}/params": _get("Dynamic chain parameters and their ranges", _json(_ref("Params"))),
@@ -350,6 +478,37 @@ def build_document() -> Schema:
                         "retry after the Retry-After seconds"},
             },
         }},
+        f"{v1}/campaigns": _get(
+            "Crowdfunding campaigns, newest first", _json(_ref("Campaigns")),
+            params=(_query("status", STATUS, "only campaigns with this status"),
+                    _query("beneficiary", {"type": "string"}, "only this beneficiary's"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                           "at most this many (default 100); a page also ends after 5,000 "
+                           "campaigns read"),
+                    _query("after", {"type": "string"}, "the `next` of the previous page")),
+            errors=("400",)),
+        f"{v1}/campaign/{{id}}": _get(
+            "A campaign: terms, pledged, pledgers, status and time left", _json(_ref("Campaign")),
+            params=(CAMPAIGN_PARAM,), errors=("400", "404")),
+        f"{v1}/campaign/{{id}}/pledges": _get(
+            "A campaign's unspent pledges (what a claim spends)", _json(_ref("CampaignPledges")),
+            params=(CAMPAIGN_PARAM, PLEDGE_LIMIT), errors=("400", "404")),
+        f"{v1}/campaign/{{id}}/pledgers": _get(
+            "Who pledged to a campaign, and how much in all", _json(_ref("CampaignPledgers")),
+            params=(CAMPAIGN_PARAM, PLEDGE_LIMIT), errors=("400", "404")),
+        f"{v1}/pledges/{{address}}": _get(
+            "Unspent pledges refunded to an address if their campaigns fail",
+            _json(_ref("Pledges")), params=(ADDRESS_PARAM, PLEDGE_LIMIT), errors=("400",)),
+        f"{v1}/treasury": _get(
+            "The commons treasury: balance, fees per day, spends with their memos",
+            _json(_ref("Treasury")),
+            params=(_query("days", {"type": "integer", "minimum": 1, "maximum": 366},
+                           "at most this many days of fees (default 30)"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200},
+                           "at most this many spends (default 20); a page also ends after "
+                           "2,000 history entries read"),
+                    _query("after", {"type": "string"}, "the `next` of the previous page")),
+            errors=("400",)),
         f"{v1}/mempool": _get("Mempool summary", _json(_ref("Mempool"))),
         f"{v1}/rates": _get(
             "The assembly's reference prices in force at a height, each since when and on "

@@ -16,6 +16,7 @@ from faircoop_node.api.errors import BadRequest
 _HEX = frozenset(string.hexdigits)
 MAX_HEIGHT_DIGITS = 20
 MAX_HEIGHT = 2**64 - 1
+MAX_POSITION = 2**32 - 1
 
 
 def parse_hex(text: str, what: str, size: int | None = None, rule: str | None = None) -> bytes:
@@ -54,3 +55,15 @@ def parse_json(body: bytes | str, what: str) -> object:
         return json.loads(body)
     except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep
         raise BadRequest(f"{what} is not valid JSON", rule="decode") from None
+
+
+def parse_after(text: str | None) -> tuple[int, int] | None:
+    """A page cursor `HEIGHT.POSITION` (the `next` of an earlier page), or None."""
+    if text is None:
+        return None
+    height, dot, position = text.partition(".")
+    if not dot:
+        raise BadRequest(f"after must be the `next` of a page (HEIGHT.POSITION), got "
+                         f"{text[:40]!r}")
+    return (parse_uint(height, "after's height"),
+            parse_uint(position, "after's position", hi=MAX_POSITION))

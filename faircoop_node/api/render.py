@@ -7,8 +7,18 @@ describe exactly these keys (a test checks the two agree).
 from __future__ import annotations
 
 from consensus.address import encode_address
+from consensus.campaign import campaign_id
 from consensus.codec import encode_header, encode_tx, tx_size
-from consensus.types import Block, BlockHash, Tx, TxId
+from consensus.types import (
+    Block,
+    BlockHash,
+    BlockTx,
+    CampaignTerms,
+    CreditTransfer,
+    Tx,
+    TxId,
+    TxOut,
+)
 
 Json = dict[str, object]
 
@@ -60,17 +70,67 @@ def status_json(
     }
 
 
+def output_json(o: TxOut, network: str) -> Json:
+    """A coin, or a pledge: then `campaign` is its campaign's id (also its lock, shown as an
+    address nobody holds a key to) and `refund_address` who gets it back on failure."""
+    return {
+        "amount": o.amount,
+        "address": encode_address(o.lock, network),
+        "lock": o.lock.hex(),
+        "campaign": None if o.refund is None else o.lock.hex(),
+        "refund_address": None if o.refund is None else encode_address(o.refund, network),
+    }
+
+
+def terms_json(terms: CampaignTerms, network: str) -> Json:
+    return {
+        "beneficiary": encode_address(terms.beneficiary, network),
+        "goal": terms.goal,
+        "deadline": terms.deadline,
+        "mode": terms.mode.label,
+        "title": terms.title,
+        "uri": terms.uri,
+    }
+
+
+def block_tx_json(tx: BlockTx, tid: TxId, network: str, fee: int | None, status: Json
+                  ) -> Json:
+    """A coin tx (`tx_json`) or a credit transfer (`credit_transfer_json`)."""
+    if isinstance(tx, CreditTransfer):
+        return credit_transfer_json(tx, tid, network, status)
+    return tx_json(tx, tid, network, fee, status)
+
+
+def credit_transfer_json(t: CreditTransfer, tid: TxId, network: str, status: Json) -> Json:
+    return {
+        "kind": "credit_transfer",
+        "txid": tid.hex(),
+        "hex": encode_tx(t).hex(),
+        "sender": encode_address(t.sender, network),
+        "sender_lock": t.sender.hex(),
+        "sequence": t.sequence,
+        "payments": [
+            {"amount": p.amount, "address": encode_address(p.lock, network), "lock": p.lock.hex()}
+            for p in t.payments
+        ],
+        "total": sum(p.amount for p in t.payments),
+        "memo_hex": t.memo.hex(),
+        "size": tx_size(t),
+        "status": status,
+    }
+
+
 def tx_json(tx: Tx, tid: TxId, network: str, fee: int | None, status: Json) -> Json:
+    """`campaign` is null unless the tx creates one (version 2): then its id and terms."""
     return {
         "txid": tid.hex(),
         "hex": encode_tx(tx).hex(),
         "inputs": [{"txid": i.prevout.txid.hex(), "index": i.prevout.index} for i in tx.inputs],
-        "outputs": [
-            {"amount": o.amount, "address": encode_address(o.lock, network), "lock": o.lock.hex()}
-            for o in tx.outputs
-        ],
+        "outputs": [output_json(o, network) for o in tx.outputs],
         "memo_hex": tx.memo.hex(),
         "fee": fee,
         "size": tx_size(tx),
         "status": status,
+        "campaign": None if tx.campaign is None else {
+            "id": campaign_id(tid).hex(), **terms_json(tx.campaign, network)},
     }

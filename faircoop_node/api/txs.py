@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from consensus.codec import decode_tx, encode_header
+from consensus.codec import decode_block_tx, encode_header
 from consensus.codec import txid as compute_txid
 from consensus.errors import DecodeError, FaircoopError
 from consensus.merkle import merkle_proof
@@ -22,7 +22,7 @@ from faircoop_node.api.errors import BadRequest, NotFound, describe, error_body
 from faircoop_node.api.lookup import Placed, place
 from faircoop_node.api.offload import json_from_pool
 from faircoop_node.api.parse import parse_hash, parse_hex, parse_json
-from faircoop_node.api.render import Json, status_json, tx_json
+from faircoop_node.api.render import Json, block_tx_json, status_json
 from faircoop_node.api.view import VIEW, NodeView
 
 routes = web.RouteTableDef()
@@ -55,7 +55,7 @@ def tx_answer(view: NodeView, tid: TxId) -> Json:
         if entry is None:
             raise NotFound(f"no tx {tid.hex()} in the chain or the mempool")
         tx, fee, placed = entry.tx, entry.fee, None
-    return tx_json(tx, tid, store.genesis.network, fee, _status(view, tid, placed))
+    return block_tx_json(tx, tid, store.genesis.network, fee, _status(view, tid, placed))
 
 
 @routes.get("/api/v1/tx/{txid}")
@@ -106,12 +106,13 @@ async def tx_proof(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/api/v1/tx")
 async def post_tx(request: web.Request) -> web.Response:
-    """Submit a tx: the body is its hex (or JSON {"hex": ...}); the answer is its txid."""
+    """Submit a tx or a credit transfer: the body is its hex (or JSON {"hex": ...}); the answer
+    is its txid."""
     view = request.app[VIEW]
     raw = parse_hex(await _body_hex(request), "tx hex", rule="decode")
     if not raw:
         raise BadRequest("empty body: send the hex of the encoded tx", rule="decode")
-    tx = decode_tx(raw)
+    tx = decode_block_tx(raw)
     tid = await view.submit_tx(tx)
     return web.json_response({"txid": tid.hex()})
 
@@ -135,7 +136,7 @@ async def post_txs(request: web.Request) -> web.Response:
             raw = parse_hex(text.strip(), f"tx {n} hex", rule="decode")
             if not raw:
                 raise BadRequest(f"tx {n} is empty", rule="decode")
-            tid = await view.submit_tx(decode_tx(raw))
+            tid = await view.submit_tx(decode_block_tx(raw))
         except FaircoopError as exc:
             status, message, rule = describe(exc)
             if status >= 500:  # the node, not the tx, failed: stop and say so

@@ -15,9 +15,10 @@ from typing import Protocol
 from aiohttp import web
 
 from consensus.chainstate import ChainState
-from consensus.types import Lock, Tx, TxId
+from consensus.types import BlockTx, Lock, TxId
 from faircoop_node.api.feed import BlockFeed
 from faircoop_node.api.watch import AddressWatch
+from faircoop_node.creditpool import CreditEntry
 from faircoop_node.mempool import PoolEntry
 from faircoop_node.storage.protocol import ChainReader
 
@@ -31,8 +32,12 @@ class MempoolReader(Protocol):
     @property
     def size_bytes(self) -> int: ...
 
-    def get(self, txid: TxId) -> PoolEntry | None: ...
-    def entries(self) -> list[PoolEntry]: ...
+    def get(self, txid: TxId) -> PoolEntry | CreditEntry | None: ...
+    def entries(self) -> list[PoolEntry | CreditEntry]: ...
+
+    def credit_pending(self, sender: Lock) -> tuple[int, int]:
+        """(the sender's credit transfers waiting, what they debit in all)."""
+        ...
 
     def lock_delta(self, lock: Lock) -> int:
         """What the pooled txs would add to (or take from) `lock`'s balance (the pool's
@@ -90,8 +95,9 @@ class NodeView(Protocol):
         """The chain state as of the tip: validators, participation, params, governance."""
         ...
 
-    async def submit_tx(self, tx: Tx) -> TxId:
-        """Admit a tx to the mempool and gossip it; raises the ValidationError refusing it."""
+    async def submit_tx(self, tx: BlockTx) -> TxId:
+        """Admit a tx (or a credit transfer) to the mempool and gossip it; raises the
+        ValidationError refusing it."""
         ...
 
     async def submit_action(self, raw: bytes) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.codec import txid as compute_txid
-from consensus.types import Block, BlockHash, Lock, Tx, TxId
+from consensus.types import Block, BlockHash, CreditTransfer, Lock, Tx, TxId
 from faircoop_node.api.feed import Subscription
 
 ADDRESS_BACKLOG = 64
@@ -91,6 +91,8 @@ class AddressWatch:
             return
         height = block.header.height
         for position, tx in enumerate(block.txs):
+            if isinstance(tx, CreditTransfer):
+                continue  # moves credit, pays no coins to an address
             paid = paid_to(tx, self._watched)
             if not paid:
                 continue

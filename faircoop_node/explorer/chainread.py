@@ -16,7 +16,15 @@ from typing import Generic, TypeVar
 
 from consensus.codec import decode_canonical, hash_items
 from consensus.errors import DecodeError
-from consensus.types import BlockHash, BlockHeader, OutPoint, PublicKey, TxOut, Validator
+from consensus.types import (
+    BlockHash,
+    BlockHeader,
+    OutPoint,
+    PublicKey,
+    Tx,
+    TxOut,
+    Validator,
+)
 from consensus.votes import CommitCertificate, decode_certificate
 from faircoop_node.api.chain import validator_set_from
 from faircoop_node.storage.protocol import ChainReader
@@ -237,6 +245,7 @@ def spent_output(store: ChainReader, outpoint: OutPoint) -> TxOut | None:
         allocations = store.genesis.allocations
         return allocations[outpoint.index] if outpoint.index < len(allocations) else None
     committed = store.get_committed_tx(outpoint.txid)
-    if committed is None or outpoint.index >= len(committed.tx.outputs):
-        return None
+    if committed is None or not isinstance(committed.tx, Tx) \
+            or outpoint.index >= len(committed.tx.outputs):
+        return None  # a credit transfer has no outputs to spend
     return committed.tx.outputs[outpoint.index]

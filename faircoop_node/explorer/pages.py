@@ -25,7 +25,7 @@ from consensus.chainstate import ChainState
 from consensus.codec import txid as compute_txid
 from consensus.governance import decode_block_action
 from consensus.params import PARAM_RANGES
-from consensus.types import Lock, OutPoint, TxId
+from consensus.types import BlockTx, CreditTransfer, Lock, OutPoint, Tx, TxId
 from faircoop_node.api.governance import (
     action_history_page,
     describe_action,
@@ -34,8 +34,10 @@ from faircoop_node.api.governance import (
 )
 from faircoop_node.api.lookup import block_by_hash, hash_at
 from faircoop_node.api.parse import MAX_HEIGHT, parse_hash, parse_uint
+from faircoop_node.api.treasury import treasury_answer
 from faircoop_node.api.txs import tx_answer
 from faircoop_node.api.view import NodeView
+from faircoop_node.explorer.campaigns import titles
 from faircoop_node.explorer.chainread import (
     BlockRow,
     ChainCache,
@@ -178,9 +180,7 @@ def block(r: Reader, snap: Snapshot, ident: bytes, start: int) -> Context:
     found = block_by_hash(store, ident)
     height = found.header.height
     row = block_row(store, r.cache, height)
-    txs = [{"txid": compute_txid(tx), "inputs": len(tx.inputs), "outputs": len(tx.outputs),
-            "paid": sum(o.amount for o in tx.outputs), "memo": tx.memo}
-           for tx in found.txs[start:start + TXS_PAGE]]
+    txs = [_block_tx_row(tx) for tx in found.txs[start:start + TXS_PAGE]]
     actions = [describe_action(decode_block_action(raw), snap.network)[1]
                for raw in found.actions]
     commit = r.commits.get(height)
@@ -195,22 +195,34 @@ def _outpoint(item: Mapping[str, object]) -> OutPoint:
     return OutPoint(TxId(bytes.fromhex(str(item["txid"]))), int(str(item["index"])))
 
 
+def _block_tx_row(tx: BlockTx) -> Context:
+    """A row of a block's tx table; a credit transfer spends no inputs and pays in credit."""
+    if isinstance(tx, CreditTransfer):
+        return {"txid": compute_txid(tx), "inputs": 0, "outputs": len(tx.payments),
+                "paid": sum(p.amount for p in tx.payments), "memo": tx.memo, "credit": True}
+    return {"txid": compute_txid(tx), "inputs": len(tx.inputs), "outputs": len(tx.outputs),
+            "paid": sum(o.amount for o in tx.outputs), "memo": tx.memo, "credit": False}
+
+
 def tx(r: Reader, snap: Snapshot, tid: TxId) -> Context:
     store = r.store
     answer = tx_answer(r.view, tid)
     status = answer["status"]
     assert isinstance(status, dict)
     inputs: list[Context] = []
-    raw_inputs = answer["inputs"]
+    credit = answer.get("kind") == "credit_transfer"
+    raw_inputs = [] if credit else answer["inputs"]
     assert isinstance(raw_inputs, list)
     for n, item in enumerate(raw_inputs):
         point = _outpoint(item)
         spent = spent_output(store, point) if n < MAX_INPUTS_RESOLVED else None
         genesis = bytes(point.txid) == store.genesis_hash
+        pledge = spent is not None and spent.refund is not None
         inputs.append({"txid": point.txid, "index": point.index, "is_genesis": genesis,
                        "is_block": not genesis and spent is None
                        and store.get_header(point.txid) is not None,
                        "amount": spent.amount if spent else None,
+                       "campaign": spent.lock.hex() if spent and pledge else None,
                        "address": encode_address(spent.lock, snap.network) if spent else None})
     signers = None
     latency = None
@@ -221,9 +233,22 @@ def tx(r: Reader, snap: Snapshot, tid: TxId) -> Context:
         signers = signers_of(members, store.get_certificate(height))
         commit = r.commits.get(height)
         latency = commit.latency_ms if commit else None
-    return {"tx": answer, "txid": tid, "inputs": inputs,
+    outputs = [] if credit else answer["outputs"]
+    assert isinstance(outputs, list)
+    created = None if credit else answer["campaign"]
+    named = [*_pledged_to([{"outputs": outputs}]), *(i["campaign"] for i in inputs
+                                                    if i["campaign"])]
+    if isinstance(created, dict):
+        named.append(str(created["id"]))
+    return {"tx": answer, "txid": tid, "inputs": inputs, "credit": credit,
             "memo": bytes.fromhex(str(answer["memo_hex"])), "signers": signers,
-            "latency_ms": latency}
+            "latency_ms": latency, "created": created,
+            "campaign_titles": titles(store, named)}
+
+
+def _pledged_to(txs: list[Any]) -> list[str]:
+    """The campaign ids (hex) the pledge outputs of the API's tx shapes go to, in order."""
+    return [str(o["campaign"]) for t in txs for o in t["outputs"] if o["campaign"]]
 
 
 def _history_rows(r: Reader, lock: Lock, before: TxLocation | None, network: str
@@ -241,7 +266,7 @@ def _history_rows(r: Reader, lock: Lock, before: TxLocation | None, network: str
             received = sum(o.amount for o in store.genesis.allocations if o.lock == lock)
         elif committed is None:  # a block's fee output (its amount: the block's fees)
             kind = "fees"
-        else:
+        elif isinstance(committed.tx, Tx):  # credit transfers are not in address history
             tx_ = committed.tx
             received = sum(o.amount for o in tx_.outputs if o.lock == lock)
             outs = [spent_output(store, i.prevout) for i in tx_.inputs[:MAX_INPUTS_RESOLVED]]
@@ -260,7 +285,13 @@ def address(r: Reader, snap: Snapshot, lock: Lock, pending_delta: int,
     rows, older = _history_rows(r, lock, before, snap.network)
     return {"address": encode_address(lock, snap.network), "lock": lock, "summary": summary,
             "pending_delta": pending_delta, "history": rows, "older": older,
-            "is_treasury": lock == snap.state.treasury_lock}
+            "is_treasury": lock == snap.state.treasury_lock,
+            "credit": r.store.get_credit_summary(lock), "campaign": r.store.get_campaign(lock)}
+
+
+def credit(r: Reader, snap: Snapshot) -> Context:
+    """What GET /api/v1/credit answers: the credit system's totals and its spam bounds."""
+    return {"totals": r.store.get_credit_totals(), "params": snap.state.params}
 
 
 # -- the cooperative: governance and treasury --------------------------------------------------
@@ -297,13 +328,24 @@ def governance(r: Reader, snap: Snapshot, pooled: tuple[bytes, ...],
                        in zip(PARAM_RANGES, state.params.as_tuple(), strict=True)]}
 
 
-def treasury(r: Reader, snap: Snapshot, pending_delta: int, before: TxLocation | None
-             ) -> Context:
+TREASURY_DAYS = 30  # days of fees the treasury page lists
+TREASURY_SPENDS = 20  # spends per page
+
+
+def treasury(r: Reader, snap: Snapshot, pending_delta: int, before: TxLocation | None,
+             spends_after: TxLocation | None) -> Context:
+    """The treasury's address page, with what GET /api/v1/treasury answers: its fees per day
+    and its spends (grants among them) with their memos."""
     state = snap.state
     names = _key_names(state)
+    answer = treasury_answer(r.store, state, TREASURY_DAYS, TREASURY_SPENDS, spends_after)
+    spends = answer["spends"]
+    assert isinstance(spends, list)
     return {**address(r, snap, state.treasury_lock, pending_delta, before),
             "governors": [(g, names.get(g)) for g in state.governors],
-            "threshold": state.governor_threshold}
+            "threshold": state.governor_threshold, "fees_per_day": answer["fees_per_day"],
+            "spends": spends, "spends_next": answer["next"],
+            "campaign_titles": titles(r.store, _pledged_to(spends))}
 
 
 # -- query parameters ------------------------------------------------------------------------

@@ -13,16 +13,19 @@ from aiohttp import web
 from consensus.address import decode_address
 from consensus.types import TxId
 from faircoop_node.api.addresses import parse_before
+from faircoop_node.api.campaigns import parse_campaign_cursor
 from faircoop_node.api.errors import NotFound
 from faircoop_node.api.governance import parse_cursor
 from faircoop_node.api.offload import POOL
-from faircoop_node.api.parse import parse_hash
+from faircoop_node.api.parse import parse_after, parse_hash
 from faircoop_node.api.view import VIEW
+from faircoop_node.explorer import campaigns as funding
 from faircoop_node.explorer import pages, search
 from faircoop_node.explorer.cache import PageCache
 from faircoop_node.explorer.chainread import ChainCache
 from faircoop_node.explorer.commits import CommitLog
 from faircoop_node.explorer.pages import Context, Reader, Snapshot
+from faircoop_node.storage.protocol import TxLocation
 
 STATIC_DIR = Path(__file__).with_name("static")
 # The shipped assets, by name: nothing else under /static/ is served (no directory walk).
@@ -167,26 +170,34 @@ async def governance(request: web.Request) -> web.Response:
 async def treasury(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     before = parse_before(request)
+    after = parse_after(request.query.get("spends_after"))
+    spends_after = None if after is None else TxLocation(*after)
     delta = view.mempool.lock_delta(view.chain_state().treasury_lock)
     return await page(request, "treasury.html",
-                      lambda r, s: pages.treasury(r, s, delta, before), nav="treasury")
-
-
-def _placeholder(what: str, issue: int) -> Build:
-    def build(r: Reader, s: Snapshot) -> Context:
-        return {"what": what, "issue": issue}
-    return build
+                      lambda r, s: pages.treasury(r, s, delta, before, spends_after),
+                      nav="treasury")
 
 
 @routes.get("/campaigns")
 async def campaigns(request: web.Request) -> web.Response:
-    return await page(request, "campaigns.html", _placeholder("campaigns", 16),
+    status = funding.parse_status(request.query.get("status"))
+    after = parse_campaign_cursor(request.query.get("after"))
+    return await page(request, "campaigns.html",
+                      lambda r, s: funding.campaign_list(r.store, s.state.params, status, after),
+                      nav="campaigns")
+
+
+@routes.get("/campaign/{id}")
+async def campaign(request: web.Request) -> web.Response:
+    cid = parse_hash(request.match_info["id"], "campaign id")
+    return await page(request, "campaign.html",
+                      lambda r, s: funding.campaign(r.store, s.state.params, cid),
                       nav="campaigns")
 
 
 @routes.get("/credit")
 async def credit(request: web.Request) -> web.Response:
-    return await page(request, "credit.html", _placeholder("credit", 15), nav="credit")
+    return await page(request, "credit.html", pages.credit, nav="credit")
 
 
 @routes.get("/search")

@@ -1,4 +1,5 @@
-"""The search box: a height, a block hash, a txid or an address, to the page that shows it.
+"""The search box: a height, a block hash, a txid, a campaign id or an address, to the page that
+shows it.
 
 A height or a hash that this node does not know is a 404 page saying so; text that is none of
 the four is a 400 page saying what the box takes. An address is decoded for this node's
@@ -20,7 +21,7 @@ _HEX = frozenset(string.hexdigits)
 
 
 def resolve(view: NodeView, text: str, in_mempool: bool) -> str:
-    """The path of the page for `text` (a thread: up to three key reads).
+    """The path of the page for `text` (a thread: up to four key reads).
 
     `in_mempool`: whether `text`, read as a txid, is in the mempool (read on the loop)."""
     query = text.strip()
@@ -40,7 +41,9 @@ def resolve(view: NodeView, text: str, in_mempool: bool) -> str:
             return f"/block/{ident.hex()}"
         if in_mempool or store.get_tx_location(ident) is not None:
             return f"/tx/{ident.hex()}"
-        raise NotFound(f"no block or tx {ident.hex()} on this node")
+        if store.get_campaign(ident) is not None:
+            return f"/campaign/{ident.hex()}"
+        raise NotFound(f"no block, tx or campaign {ident.hex()} on this node")
     network = store.genesis.network
     if "1" in query:  # bech32m: the prefix, "1", then the data (either case, not mixed)
         lock = decode_address(query.lower() if query.isupper() else query, network)

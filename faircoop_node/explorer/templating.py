@@ -77,8 +77,13 @@ def safe_link(uri: str) -> str | None:
     return uri if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def unhex(text: str) -> bytes:
+    """An API answer's hex id as bytes (what the link macros take)."""
+    return bytes.fromhex(text)
+
+
 FILTERS = {"coins": coins, "iso": iso_time, "short": short, "duration": duration,
-           "percent": percent, "memo": memo_text, "safe_link": safe_link}
+           "percent": percent, "memo": memo_text, "safe_link": safe_link, "unhex": unhex}
 
 
 def setup(app: web.Application) -> jinja2.Environment:

@@ -185,7 +185,8 @@ def judge_evidence(state: ChainState, ev: DuplicateVoteEvidence, pooled: Contain
 MAX_ACTION_BYTES = 64 * 1024  # an encoded governance action (255 governors sign in ~34 KB)
 # Governance rules no honest relay breaks: it checked the signatures against the same keys.
 _ACTION_SENDER_FAULTS = frozenset({"bad_governor_signature", "duplicate_governor_signature",
-                                   "wrong_chain", "validators_unsorted", "duplicate_validator"})
+                                   "wrong_chain", "validators_unsorted", "duplicate_validator",
+                                   "reference_required"})
 
 
 def judge_action(state: ChainState, raw: bytes, held: Container[bytes]
@@ -232,6 +233,8 @@ def judge_action(state: ChainState, raw: bytes, held: Container[bytes]
 _SENDER_FAULTS = frozenset({
     "no_inputs", "no_outputs", "memo_too_long", "amount_range", "amount_overflow",
     "duplicate_input", "policy_mismatch", "outputs_exceed_inputs",
+    "credit_no_payments", "credit_too_many_payments", "credit_self_payment",
+    "credit_duplicate_recipient",
 })
 
 

@@ -29,7 +29,7 @@ def store_block(store: BaseStore, before: ChainState, block: Block, block_id: Bl
             for v in (after.current.validators, after.upcoming.validators)
             if not any(v is s or v == s for s in stored)}
     store.commit_block(block, block_id, valid.diff, certificate, encode_chain_state(after),
-                       validator_sets=sets, sync=sync)
+                       validator_sets=sets, sync=sync, credit=valid.credit)
 
 
 def stored_tip(store: BaseStore) -> tuple[ChainState, bytes]:

@@ -16,7 +16,7 @@ from consensus.chain import ValidBlock
 from consensus.chainstate import ChainState
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Tx
+from consensus.types import Block, BlockHash, BlockTx
 from consensus.votes import Proposal, Vote
 
 
@@ -66,9 +66,9 @@ class TxPool(Protocol):
 
     def __len__(self) -> int: ...
 
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]: ...
+    def select(self, max_txs: int, max_bytes: int) -> list[BlockTx]: ...
 
-    def remove_committed(self, txs: Sequence[Tx]) -> int: ...
+    def remove_committed(self, txs: Sequence[BlockTx]) -> int: ...
 
     def revalidate(self, params: ChainParams) -> int:
         """Re-admit every pooled tx against the tip and `params`; how many were dropped."""
@@ -114,10 +114,10 @@ class NoTxs:
     def __len__(self) -> int:
         return 0
 
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
+    def select(self, max_txs: int, max_bytes: int) -> list[BlockTx]:
         return []
 
-    def remove_committed(self, txs: Sequence[Tx]) -> int:
+    def remove_committed(self, txs: Sequence[BlockTx]) -> int:
         return 0
 
     def revalidate(self, params: ChainParams) -> int:

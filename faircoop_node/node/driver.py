@@ -52,7 +52,7 @@ from consensus.engine import (
 from consensus.errors import DecodeError, FaircoopError, ValidationError
 from consensus.evidence import DuplicateVoteEvidence, evidence_for
 from consensus.governance import BlockAction, RecoveryAction
-from consensus.types import Block, BlockHash, BlockHeader, Genesis, PublicKey, Tx
+from consensus.types import Block, BlockHash, BlockHeader, BlockTx, Genesis, PublicKey
 from consensus.votes import (
     CommitCertificate,
     Proposal,
@@ -367,7 +367,7 @@ class ConsensusDriver:
         self.proposals_built += 1
         return block
 
-    async def _valid_block(self, time_ms: int, txs: tuple[Tx, ...],
+    async def _valid_block(self, time_ms: int, txs: tuple[BlockTx, ...],
                            evidence: tuple[bytes, ...] = (), actions: tuple[bytes, ...] = ()
                            ) -> Block | None:
         block = make_block(self.state, self.pubkey, time_ms, txs, self.last_cert, evidence,

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from consensus.chainstate import ChainState
-from consensus.codec import decode_block, decode_tx, encode_tx, txid
+from consensus.codec import decode_block, decode_block_tx, encode_tx, txid
 from consensus.engine import ProposalReceived
 from consensus.errors import DecodeError, ValidationError
 from consensus.evidence import decode_evidence
-from consensus.types import Tx, TxId
+from consensus.types import BlockTx, TxId
 from consensus.votes import decode_proposal, decode_vote
 from faircoop_node.mempool import Mempool
 from faircoop_node.net.envelope import (
@@ -270,7 +270,7 @@ class PeerMessages:
 
     # -- transactions -------------------------------------------------------------------------
 
-    def submit(self, tx: Tx) -> TxId:
+    def submit(self, tx: BlockTx) -> TxId:
         """A tx from the API: admitted (ValidationError says why not) and relayed."""
         entry = self._mempool.add(tx, self._store, self.driver.state.params)
         self.seen.add(entry.txid)
@@ -283,7 +283,7 @@ class PeerMessages:
         fresh: list[bytes] = []
         for raw in raws:
             try:
-                tx = decode_tx(raw)
+                tx = decode_block_tx(raw)
             except DecodeError as exc:
                 self._punish(peer, f"bad tx: {exc}")
                 return False

@@ -17,7 +17,7 @@ from consensus.crypto import VerifiedMemo
 from consensus.evidence import DuplicateVoteEvidence, encode_evidence
 from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Tx
+from consensus.types import Block, BlockHash, BlockTx
 from consensus.votes import Proposal, Vote, encode_vote
 from faircoop_node.mempool import Mempool
 from faircoop_node.net.envelope import MsgType, ProposalMessage, encode_proposal_message
@@ -119,10 +119,10 @@ class StorePool:
     def __len__(self) -> int:
         return len(self.mempool)
 
-    def select(self, max_txs: int, max_bytes: int) -> list[Tx]:
+    def select(self, max_txs: int, max_bytes: int) -> list[BlockTx]:
         return self.mempool.select(max_txs, max_bytes)
 
-    def remove_committed(self, txs: Sequence[Tx]) -> int:
+    def remove_committed(self, txs: Sequence[BlockTx]) -> int:
         return self.mempool.remove_committed(txs)
 
     def revalidate(self, params: ChainParams) -> int:

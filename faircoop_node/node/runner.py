@@ -34,7 +34,7 @@ from consensus.crypto import PrivateKey, VerifiedMemo
 from consensus.engine import Engine, TimeoutFired
 from consensus.errors import DecodeError, FaircoopError
 from consensus.ledger import SignatureCache
-from consensus.types import Genesis, PublicKey, Tx, TxId
+from consensus.types import BlockTx, Genesis, PublicKey, TxId
 from faircoop_node.logs import EventLogger, LogContext, event_logger
 from faircoop_node.mempool import Mempool
 from faircoop_node.net.envelope import MsgType, Status, encode_status
@@ -236,7 +236,7 @@ class Node:
     def chain_state(self) -> ChainState:
         return self.state
 
-    async def submit_tx(self, tx: Tx) -> TxId:
+    async def submit_tx(self, tx: BlockTx) -> TxId:
         return self.peers.submit(tx)
 
     async def submit_action(self, raw: bytes) -> str:

@@ -17,7 +17,12 @@ insertion order, so a seed replays exactly; `trace_hash` fingerprints every proc
 Checks:
 - *safety*: no two honest nodes ever hold different blocks at one height;
 - *liveness*: after the last fault heals, every honest node reaches the goal height within
-  `liveness_bound_ms` of simulated time.
+  `liveness_bound_ms` of simulated time;
+- *campaigns* (with `campaigns=True`, `campaigns.py`): every honest node holds the same campaign
+  records at every height, decides each at its deadline, and commits no tx the rules refuse;
+- *credit* (with `credit=True`, `credit.py`): every honest node holds the same credit accounts
+  at every height, their balances sum to zero, and no account sends below minus its limit.
+  A run carries one load at a time (campaigns or credit).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from consensus.errors import FaircoopError
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.ledger import SignatureCache
 from consensus.params import ChainParams
-from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, Validator
+from consensus.types import Block, BlockHash, Genesis, Lock, PublicKey, TxOut, Validator
 from consensus.votes import (
     NIL,
     Proposal,
@@ -55,10 +60,14 @@ from consensus.votes import (
 )
 from faircoop_node.node.admission import Verdict, judge_proposal, judge_vote
 from faircoop_node.node.commit import store_block, stored_tip
-from faircoop_node.node.contract import NoTxs
+from faircoop_node.node.contract import NoTxs, TxPool
 from faircoop_node.node.driver import Committed, ConsensusDriver, DriverOptions, run_now
 from faircoop_node.node.signing import decode_signed_record, rejoin_floor
 from faircoop_node.node.sync import store_range
+from faircoop_node.simulation.campaigns import GOAL_HEIGHT, CampaignLoad
+from faircoop_node.simulation.campaigns import allocations as campaign_allocations
+from faircoop_node.simulation.credit import GOAL_HEIGHT as CREDIT_GOAL
+from faircoop_node.simulation.credit import CreditLoad
 from faircoop_node.simulation.faults import (
     CrashPlan,
     FaultPlan,
@@ -86,14 +95,15 @@ def sim_keys(n: int) -> list[PrivateKey]:
     return sorted((sim_key(i) for i in range(n)), key=lambda k: k.public_key)
 
 
-def sim_genesis(n: int, params: ChainParams, chain_id: str = "faircoop-sim") -> Genesis:
+def sim_genesis(n: int, params: ChainParams, chain_id: str = "faircoop-sim",
+                allocations: tuple[TxOut, ...] = ()) -> Genesis:
     keys = [sim_key(i).public_key for i in range(n)]
     validators = tuple(
         Validator(f"coop-{keys.index(k)}", PublicKey(k)) for k in sorted(keys)
     )
     governors = tuple(sorted(PublicKey(k) for k in keys))
     return Genesis(
-        version=1, chain_id=chain_id, network="test", time_ms=0, allocations=(),
+        version=1, chain_id=chain_id, network="test", time_ms=0, allocations=allocations,
         validators=validators, governors=governors, governor_threshold=max(1, len(keys) // 2 + 1),
         params=params, treasury_lock=Lock(bytes(32)),
     )
@@ -118,6 +128,8 @@ class SimConfig:
     behaviours: tuple[str, ...] = ()  # Byzantine behaviours, in node order; drawn if empty
     rules: str = "auto"  # "chainstate" (or "auto"): the node's own chain-state rules
     max_events: int = 3_000_000
+    campaigns: bool = False  # members with coins, and campaign txs in every node's pool
+    credit: bool = False  # credit lines granted, and credit transfers in every node's pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,8 @@ class SimResult:
     events: int
     trace_hash: str
     stats: tuple[tuple[str, int], ...] = ()  # fault name -> times it struck
+    campaigns: tuple[tuple[str, str, int], ...] = ()  # (name, status, pledged) on node 0
+    credit_transfers: int = 0  # credit transfers the honest nodes committed
 
     @property
     def ok(self) -> bool:
@@ -153,7 +167,8 @@ class SimResult:
         return (
             f"python scripts/simulate.py --validators {c.validators} --byzantine {c.byzantine}"
             f" --seeds {c.seed}:{c.seed + 1} --faults {faults} --heights {c.heights}"
-            f" --rules {c.rules}"
+            f" --rules {c.rules}" + (" --campaigns" if c.campaigns else "")
+            + (" --credit" if c.credit else "")
         )
 
 
@@ -325,11 +340,20 @@ class Simulation:
             raise SimulationError(
                 f"rules {config.rules!r}: the simulator runs the node's own chain-state rules "
                 "through its consensus driver ('auto' or 'chainstate')")
+        if config.campaigns and config.credit:
+            raise SimulationError("campaigns and credit: a run carries one load at a time")
         self.config = config
         self.rng = random.Random(config.seed)
         n = config.validators
-        self.genesis = sim_genesis(n, config.params)
+        self.genesis = sim_genesis(n, config.params, allocations=campaign_allocations()
+                                   if config.campaigns else ())
         self.genesis_id = genesis_hash(self.genesis)
+        self.load = (CampaignLoad.build(self.genesis_id, self.genesis.chain_id, config.params)
+                     if config.campaigns else None)
+        self.credit = (CreditLoad.build(random.Random(f"credit-{config.seed}"),
+                                        self.genesis.chain_id, config.params, sim_keys(n),
+                                        self.genesis.governor_threshold)
+                       if config.credit else None)
         self.plan = plan or draw_plan(
             self.rng, n, config.byzantine, config.faults, config.window_ms, config.behaviours
         )
@@ -459,7 +483,9 @@ class Simulation:
         self.run_until(self.heal_ms)
         honest = self.honest_nodes()
         at_heal = max((n.height for n in honest), default=0)
-        goal = max(self.config.heights, at_heal + 1)
+        goal = max(self.config.heights, at_heal + 1,
+                   GOAL_HEIGHT if self.load is not None else 0,
+                   CREDIT_GOAL if self.credit is not None else 0)
         deadline = self.heal_ms + self.config.liveness_bound_ms
         recovered: int | None = None
         while self._queue and self._queue[0][0] <= deadline:
@@ -489,6 +515,8 @@ class Simulation:
             events=self.events,
             trace_hash=self.trace_hash,
             stats=tuple(sorted(self.stats.items())),
+            campaigns=() if self.load is None else self.load.outcomes(self.nodes[0].store),
+            credit_transfers=0 if self.credit is None else self.credit.committed,
         )
 
     # -- a node's driver --
@@ -509,9 +537,13 @@ class Simulation:
         node.driver = ConsensusDriver(
             self.genesis, state, last_cert, node.key, validator=True,
             ledger=SimLedger(node.store, SignatureCache(1_000), sigs),
-            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock, pool=NoTxs(),
+            outbox=_SimOutbox(self, node), schedule=schedule, clock=self._clock,
+            pool=self._pool(node.store),
             on_commit=on_commit, options=DriverOptions(gossip_s=self.config.gossip_ms / 1000),
             sigs=sigs)
+        if self.credit is not None:  # governance as gossip would bring it
+            for action in self.credit.actions_due(node.height):
+                node.driver.add_action(action)
         if start:
             raw = node.store.get_last_signed()
             run_now(node.driver.start(decode_signed_record(raw) if raw is not None else None))
@@ -527,6 +559,10 @@ class Simulation:
                    (node.epoch, None))
         if not node.honest:
             return
+        if self.load is not None:
+            self.violations += self.load.observe(node.index, height, node.store)
+        if self.credit is not None:
+            self._credit_committed(node, height, c.block)
         first = self.commits.get(height)
         if first is None:
             self.commits[height] = (c.block_id, node.index)
@@ -536,6 +572,23 @@ class Simulation:
                 f"height {height}: node {node.index} committed {c.block_id[:6].hex()},"
                 f" node {first[1]} committed {first[0][:6].hex()}"
             )
+
+    def _pool(self, store: MemoryStore) -> TxPool:
+        """The txs a node's driver proposes: the run's load, if it has one."""
+        if self.load is not None:
+            return self.load.pool(store)
+        if self.credit is not None:
+            return self.credit.pool(store)
+        return NoTxs()
+
+    def _credit_committed(self, node: SimNode, height: int, block: Block) -> None:
+        assert self.credit is not None
+        lowered = self.credit.lowered
+        self.violations += self.credit.observe(node.index, height, node.store, block.txs)
+        if self.credit.lowered and not lowered:  # the assembly cuts member 0's line: gossip it
+            for other in self.nodes:
+                if other.alive and other.driver is not None:
+                    other.driver.add_action(self.credit.lower)
 
     def _evidence_pooled(self, node: SimNode, ev: DuplicateVoteEvidence,
                          exclude: bytes | None) -> None:

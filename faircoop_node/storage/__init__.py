@@ -32,6 +32,9 @@ from faircoop_node.storage.protocol import (
     AddressUtxo,
     ChainStore,
     CommittedTx,
+    CreditLine,
+    CreditSummary,
+    CreditTotals,
     EvidenceRecord,
     GovernanceEntry,
     HistoryEntry,
@@ -41,8 +44,9 @@ from faircoop_node.storage.protocol import (
 
 __all__ = [
     "ActionLocation", "AddressSummary", "AddressUtxo", "BaseStore", "ChainStore", "CommittedTx",
-    "CorruptStore", "EvidenceRecord", "GovernanceEntry", "HistoryEntry", "IncompleteReindex",
-    "InvalidCommit", "KeyValue", "LevelDBStore", "MemoryStore", "OutOfOrderBlock",
-    "RecordMismatch", "StorageError", "StoreClosed", "StoreLocked", "StoreMissing",
-    "StoreWriteFailed", "Tip", "TxLocation", "UnsupportedSchema", "WrongGenesis",
+    "CorruptStore", "CreditLine", "CreditSummary", "CreditTotals", "EvidenceRecord",
+    "GovernanceEntry", "HistoryEntry", "IncompleteReindex", "InvalidCommit", "KeyValue",
+    "LevelDBStore", "MemoryStore", "OutOfOrderBlock", "RecordMismatch", "StorageError",
+    "StoreClosed", "StoreLocked", "StoreMissing", "StoreWriteFailed", "Tip", "TxLocation",
+    "UnsupportedSchema", "WrongGenesis",
 ]

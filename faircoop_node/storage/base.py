@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 
 from consensus import codec
+from consensus.credit import EMPTY_CREDIT_DIFF, NEW_ACCOUNT, CreditAccount, CreditDiff
 from consensus.crypto import sha256
 from consensus.errors import DecodeError
 from consensus.ledger import UtxoDiff, genesis_diff, treasury_outpoint
@@ -21,14 +22,19 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    BlockTx,
     Genesis,
     Lock,
     OutPoint,
-    Tx,
     TxId,
     TxOut,
 )
 from faircoop_node.storage import schema
+from faircoop_node.storage.credit_index import (
+    index_credit,
+    read_credit_account,
+    read_credit_totals,
+)
 from faircoop_node.storage.errors import (
     CorruptStore,
     IncompleteReindex,
@@ -39,6 +45,7 @@ from faircoop_node.storage.errors import (
     UnsupportedSchema,
     WrongGenesis,
 )
+from faircoop_node.storage.funding import FundingReads
 from faircoop_node.storage.indexes import Writes, index_block, tx_spans
 from faircoop_node.storage.keyvalue import KeyValue
 from faircoop_node.storage.protocol import (
@@ -46,6 +53,9 @@ from faircoop_node.storage.protocol import (
     AddressSummary,
     AddressUtxo,
     CommittedTx,
+    CreditLine,
+    CreditSummary,
+    CreditTotals,
     EvidenceRecord,
     GovernanceEntry,
     HistoryEntry,
@@ -60,7 +70,8 @@ _MAX_UTXO_READS = 200_000  # bounds the read memo between two commits
 RECENT_UTXOS = 200_000  # UTXO records of recent commits kept for reads (~100 bytes each)
 
 
-def _check_spans(encoded: bytes, txs: Sequence[Tx], spans: Sequence[tuple[int, int]]) -> None:
+def _check_spans(encoded: bytes, txs: Sequence[BlockTx],
+                 spans: Sequence[tuple[int, int]]) -> None:
     """The first and last tx sit where `tx_spans` says (if the codec's block layout ever changed,
     the offsets would be wrong for all: refuse the commit rather than index the wrong bytes)."""
     for tx, (offset, size) in ((txs[0], spans[0]), (txs[-1], spans[-1])) if txs else ():
@@ -80,7 +91,7 @@ def _decode_validator_set(encoded: bytes) -> object:
     )
 
 
-class BaseStore:
+class BaseStore(FundingReads):
     """A `ChainStore` over any `KeyValue` backend.
 
     Opening checks the store before anything trusts it: schema version, genesis (another
@@ -368,10 +379,12 @@ class BaseStore:
         txids: Sequence[TxId] | None = None,
         validator_sets: Mapping[bytes, bytes] | None = None,
         sync: bool = True,
+        credit: CreditDiff = EMPTY_CREDIT_DIFF,
     ) -> None:
         """Write a final block and everything it changes in one atomic, synced batch.
 
-        `diff` is what `ledger.apply_block` returned for this block against this store.
+        `diff` is what `ledger.apply_block` returned for this block against this store, and
+        `credit` what `credit.apply_credit` did (both are in `chain.validate_block`'s answer).
         `txids` saves recomputing them when the caller has them. `validator_sets` (hash ->
         encoded set) are written in the same batch, e.g. a set this block's actions install.
         `sync=False` skips the fsync: the batch is still atomic and ordered, and the next synced
@@ -408,8 +421,9 @@ class BaseStore:
             index_block(
                 self._get_for_commit, writes, height=header.height, block_id=block_hash,
                 txs=block.txs, txids=txids, diff=diff, spans=spans, evidence=block.evidence,
-                actions=block.actions,
+                actions=block.actions, time_ms=header.time_ms,
             )
+            index_credit(self._kv.get, writes, height=header.height, diff=credit)
             if diff.fees:  # apply_block appends the treasury output last
                 fee_op = treasury_outpoint(block_hash)
                 fee_out = next((out for op, out in reversed(diff.created) if op == fee_op), None)
@@ -514,7 +528,7 @@ class BaseStore:
                                " block is stored", key)
         encoded = schema.slice_block_record(record, schema.block_key(block_id), offset, size)
         try:
-            tx = codec.decode_tx(encoded)
+            tx = codec.decode_block_tx(encoded)
         except DecodeError as exc:
             raise CorruptStore(f"the tx index points {txid.hex()} at bytes that are not a tx:"
                                f" {exc}", key) from None
@@ -522,7 +536,7 @@ class BaseStore:
             raise CorruptStore(f"the tx index points {txid.hex()} at another tx", key)
         return CommittedTx(tx, TxLocation(height, position), fee)
 
-    def get_tx(self, txid: bytes) -> tuple[Tx, TxLocation] | None:
+    def get_tx(self, txid: bytes) -> tuple[BlockTx, TxLocation] | None:
         """A committed tx and where it sits (see `get_committed_tx`)."""
         found = self.get_committed_tx(txid)
         return None if found is None else (found.tx, found.location)
@@ -577,6 +591,41 @@ class BaseStore:
             found.append(GovernanceEntry(*schema.governance_from_key(key), action))
             size += len(action)
         return tuple(found)
+
+    # -- credit ----------------------------------------------------------------------------------
+
+    def get_credit_account(self, lock: Lock) -> CreditAccount | None:
+        """The lock's credit account as of the tip (a `consensus.credit.CreditView`); None if
+        mutual credit never touched it (balance, limit and sequence 0)."""
+        found = read_credit_account(self._kv.get, lock)
+        return None if found is None else found[0]
+
+    def get_credit_summary(self, lock: bytes) -> CreditSummary:
+        """The lock's account and how many history lines it has, from one record."""
+        found = read_credit_account(self._kv.get, lock)
+        account, lines = found if found is not None else (NEW_ACCOUNT, 0)
+        return CreditSummary(Lock(lock), account, lines)
+
+    def get_credit_history(
+        self, lock: bytes, limit: int | None = None, before: TxLocation | None = None
+    ) -> tuple[CreditLine, ...]:
+        """The account's history lines newest first (transfers sent and received, limit
+        changes), each with the balance after it; `before` pages on. One key range read."""
+        stop = None if before is None else schema.credit_history_key(lock, *before)
+        lines: list[CreditLine] = []
+        for key, raw in self._kv.items(schema.credit_history_prefix(lock), stop=stop,
+                                       reverse=True):
+            if limit is not None and len(lines) >= limit:
+                break
+            height, position = schema.credit_line_from_key(key)
+            kind, amount, balance, ref, counterparty, memo = schema.decode_credit_line(raw, key)
+            lines.append(CreditLine(height, position, kind, amount, balance, ref,
+                                    Lock(counterparty), memo))
+        return tuple(lines)
+
+    def get_credit_totals(self) -> CreditTotals:
+        """The whole credit system, from one record."""
+        return CreditTotals(*read_credit_totals(self._kv.get))
 
     # -- maintenance -----------------------------------------------------------------------------
 

@@ -19,15 +19,16 @@ import msgpack
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.ledger import UtxoDiff, treasury_outpoint
-from consensus.types import BlockHeader, Lock, OutPoint, Tx, TxId, TxOut
+from consensus.types import BlockHeader, BlockTx, CreditTransfer, Lock, OutPoint, TxId, TxOut
 from faircoop_node.storage import schema
 from faircoop_node.storage.errors import CorruptStore, InvalidCommit
+from faircoop_node.storage.funding import index_funding
 
 Writes = MutableMapping[bytes, bytes | None]  # key -> value, or None to delete
 Getter = Callable[[bytes], bytes | None]
 
 
-def tx_spans(header: BlockHeader, txs: Sequence[Tx]) -> list[tuple[int, int]]:
+def tx_spans(header: BlockHeader, txs: Sequence[BlockTx]) -> list[tuple[int, int]]:
     """(offset, size) of each tx's encoding inside `codec.encode_block` of its block.
 
     `encode_block` splices the block from a 5-array header, the header's encoding, the tx
@@ -52,18 +53,20 @@ def index_block(
     *,
     height: int,
     block_id: bytes,
-    txs: Sequence[Tx],
+    txs: Sequence[BlockTx],
     txids: Sequence[TxId],
     diff: UtxoDiff,
     spans: Sequence[tuple[int, int]] = (),
     evidence: Sequence[bytes] = (),
     actions: Sequence[bytes] = (),
+    time_ms: int = 0,
 ) -> None:
     """Add to `writes` every derived-key change the block makes; raise before adding on bad input.
 
     `get` reads the store as it was before the block. Spent outputs are read once: their locks
     feed the address index, and their amounts the per-lock balance and each tx's fee. `spans`
-    are `tx_spans` of the block (none for the genesis, which has no txs).
+    are `tx_spans` of the block (none for the genesis, which has no txs). `time_ms` is the
+    block's time (the treasury's fees are counted per day).
     """
     if not len(txids) == len(txs) == len(spans):
         raise InvalidCommit(f"{len(txids)} txids and {len(spans)} spans for {len(txs)} txs")
@@ -85,6 +88,9 @@ def index_block(
     made: dict[tuple[bytes, int], TxOut] = {}
     tx_record = schema.encode_tx_record
     for position, (tx, tid, (offset, size)) in enumerate(zip(txs, txids, spans, strict=True)):
+        if isinstance(tx, CreditTransfer):  # in the tx index too; its effect: credit_index.py
+            writes[schema.tx_key(tid)] = tx_record(height, position, offset, size, 0)
+            continue
         fee = 0
         for txin in tx.inputs:
             ref = (txin.prevout.txid, txin.prevout.index)
@@ -138,6 +144,7 @@ def index_block(
                 key,
             )
         writes[key] = schema.encode_summary(balance, utxos, txcount)
+    index_funding(get, writes, height=height, time_ms=time_ms, diff=diff, spent=spent_keys)
     for item in evidence:
         writes[schema.evidence_key(sha256(item))] = schema.encode_evidence(height, item)
     for position, action in enumerate(actions):
@@ -145,7 +152,7 @@ def index_block(
 
 
 def replay_diff(
-    txs: Sequence[Tx], txids: Sequence[TxId], block_id: bytes, fee_output: TxOut | None
+    txs: Sequence[BlockTx], txids: Sequence[TxId], block_id: bytes, fee_output: TxOut | None
 ) -> UtxoDiff:
     """The UTXO effect of an already-validated block, recomputed without checking signatures.
 
@@ -155,6 +162,8 @@ def replay_diff(
     created: dict[OutPoint, TxOut] = {}
     spent: list[OutPoint] = []
     for tx, tid in zip(txs, txids, strict=True):
+        if isinstance(tx, CreditTransfer):
+            continue
         for txin in tx.inputs:
             if txin.prevout in created:
                 del created[txin.prevout]

@@ -11,15 +11,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from consensus.campaign import Campaign
+from consensus.credit import EMPTY_CREDIT_DIFF, CreditAccount, CreditDiff
 from consensus.ledger import UtxoDiff
 from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    BlockTx,
     Genesis,
     Lock,
     OutPoint,
-    Tx,
     TxId,
     TxOut,
 )
@@ -41,11 +43,12 @@ class TxLocation(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class CommittedTx:
-    """A committed tx, where it sits and the fee it paid, read from its tx index record."""
+    """A committed tx (or credit transfer), where it sits and the fee it paid, read from its
+    tx index record."""
 
-    tx: Tx
+    tx: BlockTx
     location: TxLocation
-    fee: int  # inputs minus outputs, base units (the spent outputs are gone once committed)
+    fee: int  # inputs minus outputs, base units (spent outputs are gone); 0 for credit
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,67 @@ class EvidenceRecord:
     evidence: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """An unspent pledge, as a refund lock's index lists it."""
+
+    outpoint: OutPoint
+    campaign: bytes
+    amount: int
+    height: int  # the block that made it
+
+
+@dataclass(frozen=True, slots=True)
+class Pledger:
+    """What one refund lock pledged to one campaign, over all its pledges."""
+
+    refund: Lock
+    amount: int
+    pledges: int
+
+
+@dataclass(frozen=True, slots=True)
+class TreasuryDay:
+    day: int  # UTC days since the Unix epoch (block time // 86,400,000)
+    fees: int  # what the blocks of that day paid the treasury
+    blocks: int  # how many blocks paid any fee
+
+
+@dataclass(frozen=True, slots=True)
+class CreditSummary:
+    """A lock's credit account and the number of its history lines, from one record."""
+
+    lock: Lock
+    account: CreditAccount  # balance 0, limit 0, sequence 0 if credit never touched it
+    lines: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreditLine:
+    """What one credit transfer or limit change did to an account (consensus.credit.CreditMove
+    as stored): the kind is SENT, RECEIVED or LIMIT."""
+
+    height: int
+    position: int  # the transfer's in its block; past the block's txs for a limit change
+    kind: int
+    amount: int  # sent (the transfer's total), received, or the new limit
+    balance: int  # the account's balance after it
+    ref: bytes  # the transfer's id, or SHA-256 of the governance action
+    counterparty: Lock  # the payer (received), the first payee (sent), zeros (limit)
+    memo: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTotals:
+    """The whole credit system: every account record summed (kept by deltas at each commit)."""
+
+    accounts: int  # locks credit has touched
+    credit_lines: int  # accounts with a limit > 0
+    outstanding: int  # the sum of negative balances (as a positive amount): credit in use
+    granted: int  # the sum of all limits
+    positive: int  # the sum of positive balances: always equals `outstanding`
+
+
 class ChainReader(Protocol):
     """The reads the HTTP API makes: a subset of `ChainStore`, so a test can serve the API from
     a small fake without writing the commit path.
@@ -148,6 +212,28 @@ class ChainReader(Protocol):
         max_bytes: int | None = None,
     ) -> tuple[GovernanceEntry, ...]: ...
 
+    # campaigns, pledges and the treasury (storage/funding.py)
+    def get_campaign(self, campaign_id: bytes) -> Campaign | None: ...
+    def campaign_height(self) -> int: ...
+    def get_campaigns(
+        self, limit: int, before: tuple[int, bytes] | None = None
+    ) -> tuple[Campaign, ...]: ...
+    def get_campaigns_of(
+        self, beneficiary: bytes, limit: int, before: tuple[int, bytes] | None = None
+    ) -> tuple[Campaign, ...]: ...
+    def get_pledges(self, refund: bytes, limit: int) -> tuple[Pledge, ...]: ...
+    def get_pledgers(self, campaign_id: bytes, limit: int) -> tuple[Pledger, ...]: ...
+    def count_pledgers(self, campaign_id: bytes) -> int: ...
+    def get_treasury_days(self, limit: int) -> tuple[TreasuryDay, ...]: ...
+
+    # mutual credit
+    def get_credit_account(self, lock: Lock) -> CreditAccount | None: ...
+    def get_credit_summary(self, lock: bytes) -> CreditSummary: ...
+    def get_credit_history(
+        self, lock: bytes, limit: int | None = None, before: TxLocation | None = None
+    ) -> tuple[CreditLine, ...]: ...
+    def get_credit_totals(self) -> CreditTotals: ...
+
 
 class ChainStore(ChainReader, Protocol):
     """Persistent chain state: blocks, certificates, the UTXO set and the indexes.
@@ -174,6 +260,7 @@ class ChainStore(ChainReader, Protocol):
         txids: Sequence[TxId] | None = None,
         validator_sets: Mapping[bytes, bytes] | None = None,
         sync: bool = True,
+        credit: CreditDiff = EMPTY_CREDIT_DIFF,
     ) -> None: ...
 
     def flush(self) -> None: ...
@@ -187,7 +274,7 @@ class ChainStore(ChainReader, Protocol):
     def get_last_signed(self) -> bytes | None: ...
 
     # indexes
-    def get_tx(self, txid: bytes) -> tuple[Tx, TxLocation] | None: ...
+    def get_tx(self, txid: bytes) -> tuple[BlockTx, TxLocation] | None: ...
 
     def reindex(self) -> None: ...
     def close(self) -> None: ...

@@ -34,7 +34,17 @@ from consensus.crypto import PrivateKey
 from consensus.errors import ValidationError
 from consensus.governance import RecoveryAction, SetParam, encode_action, make_action
 from consensus.ledger import SignatureCache, treasury_outpoint
-from consensus.types import COIN, BlockHash, Genesis, Lock, OutPoint, SpendPolicy, Tx, TxId
+from consensus.types import (
+    COIN,
+    BlockHash,
+    CreditTransfer,
+    Genesis,
+    Lock,
+    OutPoint,
+    SpendPolicy,
+    Tx,
+    TxId,
+)
 from consensus.votes import VoteType, encode_certificate, sign_vote
 from faircoop_node.api import create_app
 from faircoop_node.api.feed import BlockFeed, NewBlock
@@ -102,7 +112,7 @@ class FakeNode:
     def chain_state(self) -> ChainState:
         return self.state
 
-    async def submit_tx(self, tx: Tx) -> TxId:
+    async def submit_tx(self, tx: Tx | CreditTransfer) -> TxId:
         entry = self.mempool.add(tx, self.store, self.state.params)
         self.submitted.append(entry.txid)
         return entry.txid
@@ -126,7 +136,7 @@ class FakeNode:
     def held_recoveries(self) -> tuple[bytes, ...]:
         return tuple(self.recoveries)
 
-    def commit(self, txs: tuple[Tx, ...] = (), actions: tuple[bytes, ...] = (),
+    def commit(self, txs: tuple[Tx | CreditTransfer, ...] = (), actions: tuple[bytes, ...] = (),
                round_: int = 0, after_ms: int = 1000) -> BlockHash:
         """Build, check, certify and store the next block, `after_ms` after the last one, then
         announce it."""
@@ -143,7 +153,8 @@ class FakeNode:
         sets = {bytes(codec.validators_hash(v)): codec.pack(codec.validators_obj(v))
                 for v in (state.current.validators, state.upcoming.validators)}
         self.store.commit_block(block, block_id, valid.diff, cert_bytes,
-                                encode_chain_state(valid.state), validator_sets=sets)
+                                encode_chain_state(valid.state), validator_sets=sets,
+                                credit=valid.credit)
         self.state = valid.state
         self.last_commit = cert_bytes
         self.mempool.remove_committed(block.txs)

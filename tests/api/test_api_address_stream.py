@@ -12,12 +12,13 @@ import pytest
 
 from consensus import codec
 from consensus.address import encode_address
+from consensus.credit import new_transfer, sign_credit_transfer
 from consensus.types import COIN, BlockHash, TxId
 from faircoop_node.api.limits import ApiLimits
 from faircoop_node.api.watch import AddressEvent, AddressWatch
-from tests.api.api_chain import ALICE, BOB, CAROL, FEE, fresh_node, genesis_op, serve
+from tests.api.api_chain import ALICE, BOB, CAROL, CHAIN_ID, FEE, fresh_node, genesis_op, serve
 from tests.api.test_api_stream import _read_event
-from tests.builders import make_tx
+from tests.builders import make_block, make_tx
 
 BOB_ADDRESS = encode_address(BOB.lock, "test")
 
@@ -163,3 +164,18 @@ def test_an_unwatched_payment_costs_no_event() -> None:
     watch.pooled(tx, TxId(bytes(32)))
     assert sub._queue.empty()
     assert AddressEvent(True, TxId(bytes(32)), 7, 1, BlockHash(bytes(32)), 0).kind == "final"
+
+
+async def test_a_block_with_a_credit_transfer_announces_only_its_coin_payments() -> None:
+    """A credit transfer in Block.txs pays no coins: it has no outputs to read (the watch once
+    read them: an AttributeError in the node's commit path while anyone watched)."""
+    watch = AddressWatch()
+    sub = watch.subscribe(BOB.lock)
+    pay = make_tx([(genesis_op(b"\x00" * 32, 0), ALICE.policy, [ALICE.key])], [(BOB.lock, 7)])
+    credit = sign_credit_transfer(new_transfer(CHAIN_ID, ALICE.lock, 0, [(BOB.lock, 9)]),
+                                  ALICE.policy, [ALICE.key])
+    block = make_block([credit, pay], height=4)
+    watch.committed(block, BlockHash(bytes(32)))
+    event = await sub.next_event(timeout=1)
+    assert event == AddressEvent(True, codec.txid(pay), 7, 4, BlockHash(bytes(32)), 1)
+    assert sub._queue.empty()

@@ -18,7 +18,8 @@ from consensus.address import encode_address
 from consensus.governance import Reference, encode_block_action, make_recovery
 from faircoop_node.api import create_app
 from faircoop_node.api.openapi import DOCUMENT
-from tests.api.api_chain import ALICE, VALIDATOR_KEYS, serve, standard_chain
+from tests.api.api_campaign_scene import campaign_chain
+from tests.api.api_chain import ALICE, CAROL, VALIDATOR_KEYS, serve, standard_chain
 from tests.builders import CHAIN_ID
 
 Schema = dict[str, Any]
@@ -153,18 +154,15 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         ("/api/v1/governance/history", "?after=3.0", {}),
         ("/api/v1/governance/history", "?after=x", {}),
         ("/api/v1/openapi.json", "", {}),
+        ("/api/v1/credit", "", {}), ("/api/v1/credit/{address}", "", {"address": alice}),
+        ("/api/v1/credit/{address}", "", {"address": "typo"}),
+        ("/api/v1/credit/{address}/history", "", {"address": alice}),
         ("/api/v1/rates", "", {}), ("/api/v1/rates", "?height=99", {}),
         ("/api/v1/rates/{currency}", "", {"currency": "EUR"}),
         ("/api/v1/rates/{currency}", "", {"currency": "eur"}),
     ]
-    seen: set[str] = set()
     async with serve(scene.node) as client:
-        for template, query, params in requests:
-            url = template.format(**params) + query
-            resp = await client.get(url)
-            assert resp.status < 500
-            conforms(await resp.json(), _response_schema(template, "get", resp.status), url)
-            seen.add(template)
+        seen = await _conform_all(client, requests)
         for body, status in ((codec.encode_tx(scene.pay_bob).hex(), 400), ("zz", 400)):
             resp = await client.post("/api/v1/tx", data=body)
             assert resp.status == status
@@ -180,9 +178,47 @@ async def test_every_json_answer_of_the_test_chain_matches_its_schema() -> None:
         body = await (await client.get("/api/v1/governance")).json()
         assert body["recoveries"]  # the held recovery's shape, checked too
         conforms(body, _response_schema("/api/v1/governance", "get", 200))
+    seen |= await _campaign_answers_conform()
     json_gets = {p for p, ops in DOCUMENT["paths"].items() if "get" in ops and "application/json"
                  in ops["get"]["responses"]["200"]["content"]}
     assert json_gets <= seen, f"JSON endpoints not exercised: {json_gets - seen}"
+
+
+async def _campaign_answers_conform() -> set[str]:
+    """The campaign and treasury endpoints, on the campaign scene (api_campaign_scene.py)."""
+    scene = campaign_chain()
+    won, kept = scene.won.hex(), scene.kept.hex()
+    made = scene.node.store.get_campaign(scene.won)
+    assert made is not None
+    carol = encode_address(CAROL.lock, "test")
+    requests: list[tuple[str, str, dict[str, str]]] = [
+        ("/api/v1/campaigns", "", {}), ("/api/v1/campaigns", "?status=open&limit=1", {}),
+        ("/api/v1/campaigns", "?status=nope", {}),
+        ("/api/v1/campaign/{id}", "", {"id": won}), ("/api/v1/campaign/{id}", "", {"id": kept}),
+        ("/api/v1/campaign/{id}", "", {"id": "00" * 32}),
+        ("/api/v1/campaign/{id}/pledges", "", {"id": kept}),
+        ("/api/v1/campaign/{id}/pledgers", "", {"id": won}),
+        ("/api/v1/pledges/{address}", "", {"address": carol}),
+        ("/api/v1/treasury", "", {}), ("/api/v1/treasury", "?days=0", {}),
+        ("/api/v1/tx/{txid}", "", {"txid": made.txid.hex()}),
+        ("/api/v1/tx/{txid}", "", {"txid": codec.txid(scene.grant).hex()}),
+    ]
+    async with serve(scene.node) as client:
+        return await _conform_all(client, requests)
+
+
+async def _conform_all(client: Any, requests: list[tuple[str, str, dict[str, str]]]
+                       ) -> set[str]:
+    """GET each (path template, query, path parameters); every answer matches its schema.
+    The templates asked."""
+    seen = set()
+    for template, query, params in requests:
+        url = template.format(**params) + query
+        resp = await client.get(url)
+        assert resp.status < 500
+        conforms(await resp.json(), _response_schema(template, "get", resp.status), url)
+        seen.add(template)
+    return seen
 
 
 @pytest.mark.parametrize(

@@ -26,11 +26,14 @@ async def test_committed_tx_has_its_fields_fee_and_final_status() -> None:
         body = await (await client.get(f"/api/v1/tx/{_txid(scene.pay_bob)}")).json()
     assert codec.decode_tx(bytes.fromhex(body["hex"])) == scene.pay_bob
     assert body["inputs"] == [{"txid": scene.gid.hex(), "index": 0}]
+    coin = {"campaign": None, "refund_address": None}  # coins, not pledges
     assert body["outputs"] == [
-        {"amount": 5 * COIN, "address": encode_address(BOB.lock, "test"), "lock": BOB.lock.hex()},
+        {"amount": 5 * COIN, "address": encode_address(BOB.lock, "test"), "lock": BOB.lock.hex(),
+         **coin},
         {"amount": 45 * COIN - FEE, "address": encode_address(ALICE.lock, "test"),
-         "lock": ALICE.lock.hex()},
+         "lock": ALICE.lock.hex(), **coin},
     ]
+    assert body["campaign"] is None
     assert body["memo_hex"] == b"rent".hex()
     assert body["fee"] == FEE and body["size"] == codec.tx_size(scene.pay_bob)
     status = body["status"]

@@ -48,6 +48,14 @@ def test_apply_block_bench_reports_cold_and_warm() -> None:
     assert doc["cold_ratio_vs_raw_verify"] > 0
 
 
+def test_credit_bench_reports_its_ratios_to_coin_txs() -> None:
+    doc = run_script(str(BENCH / "credit.py"), "--blocks", "1", "--txs", "40", "--keys", "4",
+                     "--repeat", "1")
+    assert doc["txs_per_block"] == 40
+    assert doc["credit_cold_per_s"] > 0 and doc["coin_cold_per_s"] > 0
+    assert doc["cold_ratio"] > 0 and doc["warm_ratio"] > 0
+
+
 def test_wallet_bench_reports_build_time() -> None:
     doc = run_script(str(BENCH / "wallet.py"), "--inputs", "5", "--repeat", "1")
     assert doc["inputs"] == 5 and doc["build_sign_ms"] > 0

@@ -20,6 +20,8 @@ from consensus.types import (
     Block,
     BlockHash,
     BlockHeader,
+    CampaignMode,
+    CampaignTerms,
     Genesis,
     Hash32,
     Lock,
@@ -33,6 +35,8 @@ from consensus.types import (
     Validator,
     Witness,
 )
+from consensus.types import MAX_CAMPAIGN_TITLE as MAX_TITLE
+from consensus.types import MAX_CAMPAIGN_URI as MAX_URI
 
 U32 = 2**32 - 1
 U64 = 2**64 - 1
@@ -60,18 +64,28 @@ def witnesses(draw: st.DrawFn) -> Witness:
 
 outpoints = st.builds(OutPoint, hash32.map(TxId), st.integers(0, U32))
 txouts = st.builds(TxOut, st.integers(1, MAX_AMOUNT), hash32.map(Lock))
+pledges = st.builds(TxOut, st.integers(1, MAX_AMOUNT), hash32.map(Lock), hash32.map(Lock))
+# campaign text: any characters but the control characters the decoder refuses
+plain_text = st.characters(blacklist_categories=("Cc", "Cs"))
+campaign_terms = st.builds(
+    CampaignTerms, hash32.map(Lock), st.integers(1, MAX_AMOUNT), st.integers(1, U64),
+    st.sampled_from(CampaignMode), st.text(plain_text, min_size=1, max_size=MAX_TITLE),
+    st.text(plain_text, min_size=1, max_size=MAX_URI))
 allocations = st.builds(TxOut, st.integers(1, MAX_AMOUNT // 4), hash32.map(Lock))
 
 
 @st.composite
 def txs(draw: st.DrawFn) -> Tx:
+    """Mostly version 1 coin txs; some pay pledges, some are version 2 and create a campaign."""
+    terms = draw(st.none() | campaign_terms)
     return Tx(
-        version=TX_VERSION,
+        version=TX_VERSION if terms is None else 2,
         chain_id=draw(chain_ids),
         inputs=tuple(TxIn(o) for o in draw(st.lists(outpoints, max_size=4))),
-        outputs=tuple(draw(st.lists(txouts, max_size=4))),
+        outputs=tuple(draw(st.lists(txouts | pledges, max_size=4))),
         memo=draw(st.binary(max_size=MAX_MEMO)),
         witnesses=tuple(draw(st.lists(witnesses(), max_size=3))),
+        campaign=terms,
     )
 
 

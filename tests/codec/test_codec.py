@@ -15,8 +15,10 @@ import pytest
 
 from consensus import codec
 from consensus.address import encode_address
+from consensus.credit import credit_sighash, new_transfer, sign_credit_transfer
 from consensus.crypto import PrivateKey
 from consensus.errors import CryptoError, DecodeError
+from consensus.governance import SetCreditLimit, body_obj
 from consensus.ledger import tx_sighash
 from consensus.merkle import merkle_root
 from consensus.params import PARAM_NAMES, ChainParams
@@ -50,6 +52,10 @@ TX = make_tx(
 HEADER = make_header(height=7, proposer=K[1])
 BLOCK = make_block([TX], height=7, last_commit=b"\x01\x02", evidence=(b"ev",), actions=(b"a1",))
 PARAMS = ChainParams()
+CREDIT = sign_credit_transfer(
+    new_transfer(TX.chain_id, lock(POLICY), 3, [(lock(single(K[1])), 250_000_000),
+                                                (lock(single(K[3])), 1)], b"invoice 12"),
+    POLICY, [K[0], K[2]])
 
 # name -> (decoder, encoder, valid value)
 TYPES: dict[str, tuple[Callable[[bytes], object], Callable[[object], bytes], object]] = {
@@ -59,6 +65,7 @@ TYPES: dict[str, tuple[Callable[[bytes], object], Callable[[object], bytes], obj
     "block": (codec.decode_block, codec.encode_block, BLOCK),
     "params": (codec.decode_params, codec.encode_params, PARAMS),
     "genesis": (codec.decode_genesis, codec.encode_genesis, GENESIS),
+    "credit_transfer": (codec.decode_credit_transfer, codec.encode_tx, CREDIT),
 }
 
 
@@ -80,11 +87,20 @@ TYPES_ENC: dict[str, Callable[[object], bytes]] = {
     "Block": codec.encode_block,
     "ChainParams": codec.encode_params,
     "Genesis": codec.encode_genesis,
+    "CreditTransfer": codec.encode_tx,
 }
 
 
 def _pack(tree: object) -> bytes:
     return msgpack.packb(tree, use_bin_type=True)
+
+
+def _wider_array_header(tree: list[object], data: bytes) -> bytes:
+    """The same array under a header one size wider than the shortest (array16 for a fixarray,
+    array32 for an array16): a non-minimal encoding of the same value."""
+    if data[0] == 0xDC:
+        return b"\xdd" + len(tree).to_bytes(4, "big") + data[3:]
+    return b"\xdc" + len(tree).to_bytes(2, "big") + data[1:]
 
 
 def _rejects(decode: Callable[[bytes], object], data: object, *words: str) -> None:
@@ -120,8 +136,7 @@ GENERIC: dict[str, tuple[Callable[[list[object], bytes], object], tuple[str, ...
     "empty_input": (lambda t, b: b"", ("truncated",)),
     "not_an_array": (lambda t, b: _pack(5), ("expected an array, got an integer",)),
     "nil": (lambda t, b: _pack(None), ("expected an array, got nil",)),
-    "array16_header": (lambda t, b: b"\xdc" + len(t).to_bytes(2, "big") + b[1:],
-                       ("not the canonical encoding",)),
+    "array16_header": (lambda t, b: _wider_array_header(t, b), ("not the canonical encoding",)),
     "ext_type": (lambda t, b: _pack(msgpack.ExtType(1, b"xx")), ("ext types are not allowed",)),
     "reserved_byte": (lambda t, b: b"\xc1", ("reserved type byte",)),
     "deep_nesting": (lambda t, b: b"\x91" * 100_000 + b"\x00", ("nested too deeply",)),
@@ -138,12 +153,14 @@ def test_every_type_rejects_generic_malformations(name: str, kind: str) -> None:
     _rejects(decode, build(_tree(value), data), name, *words)
 
 
-@pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis"])
+@pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis",
+                                  "credit_transfer"])
 def test_every_versioned_type_rejects_another_version(name: str) -> None:
     decode, _, value = TYPES[name]
     tree = _tree(value)
-    tree[0] = 2
-    _rejects(decode, _pack(tree), "unsupported version 2")
+    unread = 3 if name in ("tx", "params") else 2  # a version 2 tx creates a campaign; params
+    tree[0] = unread  # have versions 1 and 2 (credit)
+    _rejects(decode, _pack(tree), f"unsupported version {unread}")
 
 
 @pytest.mark.parametrize("name", ["policy", "tx", "header", "params", "genesis"])
@@ -290,10 +307,14 @@ OTHER_ROWS: list[tuple[str, str, tuple[int, ...], object, tuple[str, ...]]] = [
     ("genesis_allocation_zero", "genesis", (4, 0, 0), 0, ("genesis.allocations[0].amount",)),
     ("genesis_supply_over_max", "genesis", (4,), [[10**17, bytes(32)], [1, bytes(32)]],
      ("genesis.allocations", "total supply is over")),
-    ("genesis_params_extra", "genesis", (8,), [1, *PARAMS.as_tuple(), 5],
+    ("genesis_params_extra", "genesis", (8,), [1, *PARAMS.as_tuple()[:13], 5],
      ("genesis.params", "extra fields")),
-    ("genesis_params_missing", "genesis", (8,), [1, *PARAMS.as_tuple()[:-1]],
+    ("genesis_params_missing", "genesis", (8,), [1, *PARAMS.as_tuple()[:12]],
      ("genesis.params", "missing fields")),
+    ("genesis_params_v2_missing", "genesis", (8,), [2, *PARAMS.as_tuple()[:13]],
+     ("genesis.params", "missing fields")),
+    ("genesis_params_v2_implied_credit", "genesis", (8,), [2, *PARAMS.as_tuple()],
+     ("genesis.params", "not the canonical encoding")),
     ("genesis_treasury_str", "genesis", (9,), "t" * 32, ("genesis.treasury_lock", "got text")),
     ("genesis_governor_short", "genesis", (6, 0), b"\x02" * 32, ("genesis.governors[0]",)),
     ("policy_threshold_256", "policy", (1,), 256, ("policy.threshold", "outside")),
@@ -314,7 +335,22 @@ def test_other_types_rejection_table(
 def test_params_field_order_is_the_declared_order() -> None:
     tree = _tree(PARAMS)
     assert tree[0] == codec.PARAMS_VERSION
-    assert tree[1:] == [getattr(PARAMS, n) for n in PARAM_NAMES]
+    assert tree[1:] == [getattr(PARAMS, n) for n in PARAM_NAMES[:13]]
+    credit = replace(PARAMS, credit_block_cap=17)
+    tree = _tree(credit)
+    assert tree[0] == codec.PARAMS_VERSION_CREDIT
+    assert tree[1:] == [getattr(credit, n) for n in PARAM_NAMES]
+    assert codec.decode_params(codec.encode_params(credit)) == credit
+
+
+def test_version_1_params_mean_the_credit_parameters_they_always_meant() -> None:
+    """A chain made before the credit parameters keeps its params bytes, so its genesis hash,
+    headers and stored states: version 1 implies 1, 16 and 64, whatever the defaults become."""
+    old = codec.decode_params(bytes.fromhex(
+        "9e0101cd03e8ce000186a0cd2710ce007a1200ccc8cd1388cd03e8cd01f4ccfa03ce0036ee80cd2710"))
+    assert (old.credit_sender_min_balance, old.credit_block_cap, old.credit_pool_cap) == \
+        (1, 16, 64)
+    assert codec.encode_params(old)[:1] == b"\x9e"  # 14 elements: version 1
 
 
 # -- txids, hashes and what they cover ---------------------------------------------------------
@@ -417,6 +453,26 @@ def _worked_example() -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs}
 
 
+def _credit_example(k: PrivateKey, policy: SpendPolicy) -> dict[str, str]:
+    """Key 1's account pays 5 units (5 * 10^8 base units) to key 2's, sequence 0, memo
+    "lunch"; and the governance body granting key 1's account a limit of 100 units."""
+    payee = codec.policy_lock(SpendPolicy.single(PrivateKey((2).to_bytes(32, "big")).public_key))
+    t = new_transfer("faircoop-dev", codec.policy_lock(policy), 0, [(payee, 500_000_000)],
+                     b"lunch")
+    signed = sign_credit_transfer(t, policy, [k])
+    assert signed.witness is not None
+    limit = SetCreditLimit(codec.policy_lock(policy), 10_000_000_000)
+    return {
+        "credit_payee": payee.hex(),
+        "credit_unsigned": codec.encode_tx(t).hex(),
+        "credit_id": codec.txid(t).hex(),
+        "credit_sighash": credit_sighash(t).hex(),
+        "credit_signature": signed.witness.signatures[0][1].hex(),
+        "credit_signed": codec.encode_tx(signed).hex(),
+        "set_credit_limit": codec.pack(body_obj(limit)).hex(),
+    }
+
+
 def test_protocol_md_worked_example() -> None:
     doc = _worked_example()
     k = PrivateKey((1).to_bytes(32, "big"))
@@ -439,6 +495,7 @@ def test_protocol_md_worked_example() -> None:
         "params_hash": codec.params_hash(ChainParams()).hex(),
         "empty_items": codec.hash_items(()).hex(),
         "empty_root": merkle_root([]).hex(),
+        **_credit_example(k, policy),
     }
     assert doc == computed
     # The prose claims: the txid hashes the 5-field array, i.e. the unsigned bytes minus the

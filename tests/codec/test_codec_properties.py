@@ -171,6 +171,6 @@ def test_a_decoded_tx_has_the_txid_and_encoding_of_a_freshly_built_equal_tx(
     decoded = codec.decode_tx(encoded)
     fresh = replace(decoded)  # equal by value, a different object: misses the memo
     assert fresh is not decoded
-    core = codec.pack(codec.tx_obj(fresh)[:5])
+    core = codec.pack(codec.tx_obj(fresh)[:-1])  # every field but the witnesses (last)
     assert codec.txid(decoded) == codec.txid(fresh) == codec.sha256(core)
     assert codec.encode_tx(decoded) == codec.encode_tx(fresh) == encoded

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application, Request
 
 from consensus import codec
+from consensus.address import encode_address
 from consensus.crypto import PrivateKey
 from consensus.governance import AddValidator, Reference, encode_action, make_action
 from consensus.types import COIN, PublicKey, Validator
@@ -41,6 +42,11 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 INJECTIONS = (SCRIPT, IMG, '"><svg onload=alert(1)>', "javascript:alert(1)",
               "'><iframe src=//evil>", "{{7*7}}", "${7*7}")
+
+
+def addr(lock: bytes) -> str:
+    """A lock as the test chains' (test network) address."""
+    return encode_address(lock, "test")  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ devnet of node processes (4 validators and an observer).
 - Every page loads with no console error and no failed request, follows the block stream,
   passes axe-core's accessibility checks with no serious or critical violation, and is saved
   as a screenshot (the directory is printed at the end of the run).
+- A campaign created and pledged to with the CLI wallet has its page, and the pledge's tx page
+  links to it (both in the every-page check).
 - The search box finds a height, a block hash, a txid and an address.
 - With JavaScript off, pages still render and the search form still works.
 
@@ -169,14 +171,27 @@ def demo_txid(net: Net) -> str:
     return str(wallet(net, "send", payee, "2", "--yes", "--wait")["txid"])
 
 
+def demo_campaign(net: Net) -> tuple[str, str]:
+    """(campaign id, pledge txid): a campaign the demo wallet creates and pledges to with the
+    CLI, so the campaign pages and a pledge's tx page have something to show."""
+    made = wallet(net, "campaign", "create", "--title", "Browser oven", "--uri",
+                  "https://coop.example/oven", "--goal", "50", "--days", "30", "--yes", "--wait")
+    cid = str(made["campaign"])
+    pledged = wallet(net, "campaign", "pledge", cid, "3", "--yes", "--wait")
+    return cid, str(pledged["txid"])
+
+
 def pages(net: Net) -> list[tuple[str, str]]:
-    """(name, path) of every page, with a tx and an address of the devnet's."""
+    """(name, path) of every page, with a tx, an address and a campaign of the devnet's."""
     demo = net.layout.demo_address
     txid = demo_txid(net)
+    campaign, pledge = demo_campaign(net)
     return [("overview", "/"), ("blocks", "/blocks"), ("block", "/block/1"),
             ("genesis", "/block/0"), ("tx", f"/tx/{txid}"), ("address", f"/address/{demo}"),
             ("validators", "/validators"), ("governance", "/governance"),
-            ("treasury", "/treasury"), ("campaigns", "/campaigns"), ("credit", "/credit")]
+            ("treasury", "/treasury"), ("campaigns", "/campaigns"),
+            ("campaign", f"/campaign/{campaign}"), ("pledge", f"/tx/{pledge}"),
+            ("credit", "/credit")]
 
 
 def axe_violations(page: Any, axe: Path) -> list[str]:
@@ -195,13 +210,16 @@ def test_every_page_loads_cleanly_follows_blocks_and_passes_axe(net: Net) -> Non
     page.set_content("<html lang='en'><title>t</title><main><img src='data:,'></main></html>")
     assert [v for v in axe_violations(page, axe) if v.startswith("image-alt")]
     page.close()
-    for name, path in pages(net):
+    listed = pages(net)
+    for name, path in listed:
         page, problems = new_page(net)
         response = page.goto(f"{net.url}{path}")
         assert response.status == 200, path
         page.wait_for_selector("#live-status:has-text('live: follows new blocks')")
         assert page.locator("time[data-ms]").count() >= 1
         assert "TEST NETWORK" in page.inner_text(".network")
+        if name == "pledge":  # shown as a pledge to its campaign, a link to the campaign page
+            assert page.locator(f"a[href='{dict(listed)['campaign']}']").count() == 1
         page.screenshot(path=str(net.shots / f"{name}.png"), full_page=True)
         violations = axe_violations(page, axe)
         assert violations == [], f"{path}: {violations}"

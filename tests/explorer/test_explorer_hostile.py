@@ -66,11 +66,13 @@ def hostile_urls(txid: str, address: str) -> Iterator[str]:
     """Every path parameter and every query parameter of every page, each injection in turn."""
     pages = ["/", "/blocks", "/block/1", f"/tx/{txid}", f"/address/{address}", "/validators",
              "/governance", "/treasury", "/campaigns", "/credit", "/search"]
-    params = ["q", "before", "from", "blocks", "before_height", "before_position", "after"]
+    params = ["q", "before", "from", "blocks", "before_height", "before_position", "after",
+              "status", "spends_after"]
     for bad in INJECTIONS:
         quoted = quote(bad, safe="")
         yield from (f"/block/{quoted}", f"/tx/{quoted}", f"/address/{quoted}",
-                    f"/static/{quoted}", f"/{quoted}", f"/block/1/{quoted}")
+                    f"/static/{quoted}", f"/{quoted}", f"/block/1/{quoted}",
+                    f"/campaign/{quoted}")
         for page in pages:
             for name in params:
                 yield f"{page}?{urlencode({name: bad})}"
@@ -148,7 +150,7 @@ def test_junk_paths_and_queries_never_get_a_500(
     runner, client, templates = served
     assert len(templates) >= 12
     names = st.sampled_from(["q", "before", "from", "blocks", "before_height",
-                             "before_position", "after", "x"])
+                             "before_position", "after", "status", "spends_after", "x"])
 
     @SETTINGS
     @given(template=st.sampled_from(templates), values=st.lists(junk_segment, min_size=1,

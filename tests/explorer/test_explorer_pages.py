@@ -28,11 +28,10 @@ from tests.api.api_chain import (
     Scene,
     standard_chain,
 )
-from tests.explorer.explorer_chain import explore, text_of
-
-
-def addr(lock: bytes) -> str:
-    return encode_address(lock, "test")  # type: ignore[arg-type]
+from tests.credit.credit_chain import A as CREDIT_A
+from tests.credit.credit_chain import B as CREDIT_B
+from tests.credit.credit_chain import credit_chain
+from tests.explorer.explorer_chain import addr, explore, text_of
 
 
 def pages(scene: Scene) -> list[tuple[str, list[str]]]:
@@ -55,7 +54,7 @@ def pages(scene: Scene) -> list[tuple[str, list[str]]]:
         (f"/tx/{codec.txid(scene.treasury_spend).hex()}", ["fees of block"]),
         (f"/address/{addr(BOB.lock)}", ["Balance 0.00 coins", "Transactions 3",
                                         "genesis allocation", "Credit account",
-                                        "Not on this chain yet", "issue 15"]),
+                                        "No mutual credit has touched this address"]),
         (f"/address/{addr(ALICE.lock)}", ["-1.0001 coins in the mempool", "Received Spent 1",
                                           "57.00 coins"]),
         ("/validators", ["4 coops vote", "Certificates signed over blocks 1 to 3", "100%",
@@ -67,9 +66,11 @@ def pages(scene: Scene) -> list[tuple[str, list[str]]]:
                          # the history: included in 3, in force from 5, signed by coop-0
                          "3 5 set min_fee_rate = 2 no reference coop-0 0"]),
         ("/treasury", ["Commons treasury", addr(TREASURY.lock), "fees of block",
-                       "Not on this chain yet", "issue 16"]),
-        ("/campaigns", ["Crowdfunding campaigns", "Not on this chain yet", "issue 16"]),
-        ("/credit", ["Mutual credit", "Not on this chain yet", "issue 15"]),
+                       "Fees received per day", "Spends and grants",
+                       codec.txid(scene.treasury_spend).hex()[:16]]),
+        ("/campaigns", ["Crowdfunding campaigns", "No campaign yet"]),
+        ("/credit", ["Mutual credit", "Accounts 0", "Sum of balances 0.00 coins",
+                     "Per account per block"]),
     ]
 
 
@@ -116,7 +117,7 @@ def searches(scene: Scene) -> list[tuple[str, int, str]]:
         (addr(BOB.lock), 303, f"/address/{addr(BOB.lock)}"),
         (addr(BOB.lock).upper(), 303, f"/address/{addr(BOB.lock)}"),
         ("4", 404, "no block at height 4"),
-        ("ab" * 32, 404, "no block or tx"),
+        ("ab" * 32, 404, "no block, tx or campaign"),
         ("", 400, "type a height"),
         ("hello", 400, "not a height, a block hash, a txid or an address"),
         (addr(BOB.lock)[:-1] + "x", 400, "not a valid address"),
@@ -229,3 +230,28 @@ async def test_the_explorer_reads_the_same_view_as_the_api() -> None:
         api = await (await client.get("/api/v1/status")).json()
         shown = text_of(await (await client.get("/")).text())
     assert f"Tip height {api['height']}" in shown
+
+
+async def test_credit_transfers_accounts_and_totals_have_their_pages() -> None:
+    """A credit transfer in Block.txs has no inputs, outputs or fee: its pages show its sender
+    and payments (they once read its absent inputs: a 500); /credit shows GET credit's totals
+    and an address its credit account (A owes 30, its line cut to 20)."""
+    scene = credit_chain()
+    tid = codec.txid(scene.a_to_b).hex()
+    phrases = {f"/tx/{tid}": ["Credit transfer", "Final in block 3", addr(CREDIT_A),
+                              "sequence 0", "pay no fee", "Payments in credit", addr(CREDIT_B),
+                              "30.00 coins", "bread, November"],
+               "/block/3": [tid[:16], "30.00 coins in credit", "bread, November"],
+               "/credit": ["Accounts 3", "Credit lines 2", "Outstanding 30.00 coins owed",
+                           "Held 30.00 coins", "Sum of balances 0.00 coins"],
+               f"/address/{addr(CREDIT_A)}": ["Credit account", "Balance -30.00 coins",
+                                              "Limit 20.00 coins (available to send: 0.00",
+                                              "Transfers sent 1"]}
+    async with explore(scene.node) as client:
+        for path, wanted in phrases.items():
+            resp = await client.get(path)
+            shown = text_of(await resp.text())
+            assert resp.status == 200, (path, shown[:500])
+            assert not [p for p in wanted if p not in shown], (path, shown[:3000])
+        tx_page = text_of(await (await client.get(f"/tx/{tid}")).text())
+        assert "Inputs" not in tx_page and "Outputs" not in tx_page

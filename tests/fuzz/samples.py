@@ -7,6 +7,7 @@ and every P2P payload, so each decoder is fuzzed from real inputs, not only from
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from consensus import codec
@@ -43,6 +44,7 @@ from faircoop_node.net.envelope import (
 from faircoop_node.node.signing import SignedRecord, encode_signed_record
 from tests.api.api_chain import VALIDATOR_KEYS, standard_chain
 from tests.builders import CHAIN_ID
+from tests.credit.credit_chain import credit_chain
 
 
 @lru_cache(maxsize=1)
@@ -92,5 +94,23 @@ def samples() -> dict[str, tuple[bytes, ...]]:
         "signed_record": (encode_signed_record(SignedRecord(signed)),
                           encode_signed_record(SignedRecord(signed, (v1,)))),
         "validator_set": (codec.pack(codec.validators_obj(scene.node.state.validators)),),
+        **_credit_samples(),
+    }
+
+
+def _credit_samples() -> dict[str, tuple[bytes, ...]]:
+    """A chain with mutual credit (tests/credit/credit_chain.py): its transfers (one from a
+    2-of-3 treasury), a block carrying one, its limit actions, and version 2 params."""
+    scene = credit_chain()
+    store = scene.node.store
+    transfers = (codec.encode_tx(scene.a_to_b), codec.encode_tx(scene.b_to_c))
+    blocks = tuple(store.get_block_bytes(store.get_hash_at(h) or b"") or b"" for h in (3, 4))
+    credit_params = replace(scene.node.state.params, credit_block_cap=3)
+    return {
+        "credit_transfer": transfers,
+        "block_tx": (*transfers, codec.encode_tx(standard_chain().pay_bob)),
+        "credit_block": blocks,
+        "credit_action": (scene.grant_a, scene.lower_a),
+        "credit_params": (codec.encode_params(credit_params),),
     }
 

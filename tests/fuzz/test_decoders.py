@@ -82,6 +82,11 @@ DECODERS = (
     Decoder("txs", env.decode_txs, env.encode_txs),
     Decoder("signed_record", decode_signed_record, encode_signed_record),
     Decoder("validator_set", decode_validator_set, encode_validator_set, (FaircoopError,)),
+    Decoder("credit_transfer", codec.decode_credit_transfer, codec.encode_tx),
+    Decoder("block_tx", codec.decode_block_tx, codec.encode_tx),
+    Decoder("credit_block", codec.decode_block, codec.encode_block),
+    Decoder("credit_action", decode_block_action, encode_block_action),
+    Decoder("credit_params", codec.decode_params, codec.encode_params),
 )
 
 # The storage layer's fixed-width records: garbage in the database is CorruptStore (a
@@ -97,6 +102,9 @@ STORE_DECODERS: tuple[tuple[str, Callable[[bytes], Any]], ...] = (
     ("fee", lambda v: schema.decode_fee(v, b"k")),
     ("evidence_record", lambda v: schema.decode_evidence(v, b"k")),
     ("hash", lambda v: schema.decode_hash(v, b"k", "hash")),
+    ("credit_account", lambda v: schema.decode_credit_account(v, b"k")),
+    ("credit_line", lambda v: schema.decode_credit_line(v, b"k")),
+    ("credit_totals", lambda v: schema.decode_credit_totals(v, b"k")),
 )
 
 def _inputs(kind: str) -> st.SearchStrategy[bytes]:

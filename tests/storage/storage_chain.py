@@ -8,8 +8,11 @@ a writer killed and restarted builds the same chain it would have built uninterr
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from consensus import codec, ledger
 from consensus.crypto import PrivateKey, sha256
@@ -272,3 +275,21 @@ class Replay:
         actions = {schema.governance_from_key(k): schema.decode_governance(v, k)
                    for k, v in kv.items(schema.GOVERNANCE)}
         assert actions == self.actions, "governance index differs from the blocks"
+
+
+ROOT = Path(__file__).resolve().parents[2]  # writers run as tests.storage.<module>
+
+
+def start_writer(module: str, path: Path, seed: int) -> subprocess.Popen[str]:
+    """A crash test's writer process (`python -m tests.storage.<module> PATH SEED`), once it
+    says its store is open."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"tests.storage.{module}", str(path), str(seed)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("ready"):
+        proc.kill()
+        raise AssertionError(f"writer did not start: {line!r} {proc.stderr.read()}")
+    return proc

@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,24 +22,10 @@ import pytest
 
 from faircoop_node.storage import LevelDBStore
 from tests.storage.crash_writer import crash_genesis
-from tests.storage.storage_chain import Replay
+from tests.storage.storage_chain import Replay, start_writer
 
-ROOT = Path(__file__).resolve().parents[2]  # the writer runs as tests.storage.crash_writer
 SEEDS = [int(s) for s in os.environ.get("FAIRCOOP_CRASH_SEEDS", "20261126").split(",") if s]
 KILLS = int(os.environ.get("FAIRCOOP_CRASH_KILLS", "50"))
-
-
-def _start_writer(path: Path, seed: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.storage.crash_writer", str(path), str(seed)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("ready"):
-        proc.kill()
-        raise AssertionError(f"writer did not start: {line!r} {proc.stderr.read()}")
-    return proc
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -53,7 +37,7 @@ def test_store_survives_sigkill_at_random_moments(tmp_path: Path, seed: int) -> 
     replay = Replay(genesis)
     heights = []
     for kill in range(KILLS):
-        proc = _start_writer(path, seed)
+        proc = start_writer("crash_writer", path, seed)
         time.sleep(rng.uniform(0.0, 0.12))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

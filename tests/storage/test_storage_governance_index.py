@@ -105,7 +105,7 @@ def test_a_schema_2_store_gets_its_governance_index_on_open(tmp_path: Path):
         assert list(store.get_governance_history()) == _all_newest_first()
     db = plyvel.DB(str(tmp_path))
     try:
-        assert schema.decode_schema(db.get(schema.META_SCHEMA)) == 3
+        assert schema.decode_schema(db.get(schema.META_SCHEMA)) == schema.SCHEMA_VERSION
     finally:
         db.close()
 

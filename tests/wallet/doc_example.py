@@ -36,14 +36,27 @@ def pay_rent() -> PayRent:
 
 
 Sell = Callable[[str, str], Coroutine[Any, Any, None]]
+BackCampaign = Callable[[str, str, str, str], Coroutine[Any, Any, None]]
+
+
+def doc_function(name: str) -> Any:
+    """The function `name` as the ```python block of docs/WALLET.md that defines it has it."""
+    text = WALLET_DOC.read_text(encoding="utf-8")
+    found = re.search(rf"```python\n((?:(?!```).)*?async def {name}\(.*?)```", text, re.S)
+    assert found is not None, f"docs/WALLET.md has no example defining {name}"
+    namespace: dict[str, Any] = {"__name__": f"wallet_doc_{name}"}
+    exec(compile(found.group(1), f"{WALLET_DOC}:{name}", "exec"), namespace)  # noqa: S102
+    return namespace[name]
 
 
 def shop_example() -> Sell:
     """`sell(shop_file, node_url)` as docs/WALLET.md's shop example defines it."""
-    text = WALLET_DOC.read_text(encoding="utf-8")
-    found = re.search(r"```python\n((?:(?!```).)*?async def sell\(.*?)```", text, re.S)
-    assert found is not None, "docs/WALLET.md has no shop example (async def sell)"
-    namespace: dict[str, Any] = {"__name__": "wallet_doc_shop_example"}
-    exec(compile(found.group(1), f"{WALLET_DOC}:shop", "exec"), namespace)  # noqa: S102
-    function: Sell = namespace["sell"]
+    function: Sell = doc_function("sell")
+    return function
+
+
+def campaign_example() -> BackCampaign:
+    """`back_campaign(wallet_file, password, node_url, campaign_id)` as docs/WALLET.md's
+    funding example defines it."""
+    function: BackCampaign = doc_function("back_campaign")
     return function

@@ -16,6 +16,7 @@ from tests.wallet.wallet_cli_harness import ACCOUNTS, free_url
 from tests.wallet.wallet_fakechain import make_validators
 from tests.wallet.wallet_fakenode import serve
 from wallet import proposals
+from wallet.cli import ExitStatus
 
 DESCRIPTION_KEYS = {
     "kind", "summary", "effective", "chain_id", "network", "genesis_hash", "nonce", "height",
@@ -91,6 +92,7 @@ KINDS = [
     (["set-governors", GOVERNORS[1].hex(), GOVERNORS[0].hex(), "--threshold", "1"],
      "set_governors", {"governors": sorted(g.hex() for g in GOVERNORS), "threshold": 1}),
     (["set-treasury", "@address"], "set_treasury", None),
+    (["set-credit-limit", "@address", "100"], "set_credit_limit", None),
     (["recovery", "--validator", "@name", "--validator", f"Coop Six={NEWCOMER.hex()}"],
      "recovery", None),
 ]
@@ -261,3 +263,21 @@ def test_a_full_action_pool_is_told_apart_from_a_node_that_is_down(w: GovWorld) 
     assert w.h.run("--json", "gov", "submit", p).doc["status"] == "pooled"
     again = w.h.run("--json", "gov", "submit", p)
     assert (again.code, again.doc["status"]) == (0, "already_pooled")
+
+
+@pytest.mark.parametrize(("limit", "units", "words"), [
+    ("250.5", 25_050_000_000, "grants tfair1"), ("0", 0, "withdraws the credit line"),
+])
+def test_a_credit_limit_is_proposed_in_units_and_described_in_words(
+        w: GovWorld, limit: str, units: int, words: str) -> None:
+    address = encode_address(ACCOUNTS[2].watch().lock(0, 0), "test")
+    r = w.h.run("--json", "gov", "propose", "set-credit-limit", address, limit, "--ref",
+                REF.uri, "--out", w.path("c.json"))
+    assert r.code == 0, r.err
+    assert r.doc["action"]["limit"] == units and r.doc["action"]["address"] == address
+    shown = w.h.run("gov", "show", w.path("c.json"))
+    assert shown.code == 0 and words in shown.out and "h + 2" in shown.out
+    for bad, code in (("-5", ExitStatus.USAGE), ("1000000001", ExitStatus.USAGE)):
+        refused = w.h.run("gov", "propose", "set-credit-limit", address, bad, "--ref", REF.uri,
+                          "--out", w.path("bad.json"))
+        assert refused.code == code, refused.err

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -317,14 +317,16 @@ class FakeNode:
 
 
 @contextmanager
-def serve(node: FakeNode) -> Iterator[str]:
-    """Run the fake node on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+def serve_app(make_app: Callable[[], web.Application]
+              ) -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
+    """Serve the app `make_app` builds on 127.0.0.1 (a free port), on an event loop in a thread
+    of its own; yields its base URL and that loop (run code there to touch what it serves)."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, object] = {}
 
     async def start() -> None:
-        runner = web.AppRunner(node.app(), access_log=None)
+        runner = web.AppRunner(make_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -340,9 +342,9 @@ def serve(node: FakeNode) -> Iterator[str]:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    assert ready.wait(10), "fake node did not start"
+    assert ready.wait(10), "the server did not start"
     try:
-        yield str(holder["url"])
+        yield str(holder["url"]), loop
     finally:
         runner = holder["runner"]
         fut = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)  # type: ignore[attr-defined]
@@ -350,3 +352,10 @@ def serve(node: FakeNode) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@contextmanager
+def serve(node: FakeNode) -> Iterator[str]:
+    """Run the fake node on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+    with serve_app(node.app) as (url, _):
+        yield url

@@ -15,7 +15,15 @@ from faircoop_common.clikit import (
     add_node_option,
     complete_path,
 )
-from wallet.cli.argtypes import positive_int, txid_arg
+from wallet.cli.argtypes import fee_rate_flag, positive_int, txid_arg, wait_flags
+from wallet.cli.credit_args import credit_commands
+from wallet.cli.funding_args import (
+    campaign_commands,
+    contribute_command,
+    contributions_commands,
+    grant_flags,
+    share_flags,
+)
 from wallet.cli.gov_args import Adder, gov_commands
 from wallet.cli.pay_args import (
     contact_commands,
@@ -81,6 +89,28 @@ def build_parser(env: Environment) -> CliParser:
         examples=(f"{W} gov key", f"{W} gov propose add-validator --name 'Coop Five' "
                   "--pubkey 02ab... --ref URI --out p.json", f"{W} gov sign p.json",
                   f"{W} gov submit p.json")).add_commands("gov_command"), add)
+    campaign_commands(add(
+        commands, "campaign", summary="crowdfunding: create, list, show, pledge, claim, refund",
+        description="A campaign is chain state: its beneficiary, goal, deadline height and "
+                    "mode. Pledges are locked to it until the deadline; then the ledger lets "
+                    "only the beneficiary spend them (succeeded) or only each pledger take "
+                    "theirs back (failed). docs/FUNDING.md walks through a campaign.",
+        examples=(f"{W} campaign list --status open", f"{W} campaign pledge 5d2a... 2.5",
+                  f"{W} campaign claim --yes --wait")).add_commands("campaign_command"), add)
+    contribute_command(commands, add)
+    contributions_commands(add(
+        commands, "contributions", summary="the contributions an address received",
+        description="Read the contribution payments (fc-contribution/1 memos) from the chain.",
+        examples=(f"{W} contributions report --to tfair1... --csv",)
+    ).add_commands("contributions_command"), add)
+    credit_commands(add(
+        commands, "credit", summary="mutual credit: an account, paying in credit, its history",
+        description="Mutual credit: accounts keyed by address, with a limit the assembly "
+                    "grants through governance; a debt below 0 is allowed down to -limit, and "
+                    "all balances sum to 0. Paying in credit needs no coins and no fee. "
+                    "docs/CREDIT.md explains how a coop's assembly runs it.",
+        examples=(f"{W} credit status", f"{W} credit send tfair1... 25 --wait",
+                  f"{W} credit history")).add_commands("credit_command"), add)
     request_commands(add(
         commands, "request", summary="payment requests: ask to be paid, see when it is final",
         description="A request takes a fresh receive address and gives a faircoop: URI (and "
@@ -176,8 +206,7 @@ def _wallet_commands(commands: Commands, add: Adder) -> None:
 
 
 def _fee_and_memo(p: CliParser) -> None:
-    p.add_argument("--fee-rate", type=int, metavar="R",
-                   help="base units per byte (default: the chain's minimum)")
+    fee_rate_flag(p)
     p.add_argument("--memo", default="", metavar="M", help="a memo, up to 80 bytes of UTF-8")
 
 
@@ -187,14 +216,7 @@ def _pay_flags(p: CliParser) -> None:
     complete_path(p.add_argument(
         "--unsigned", metavar="FILE",
         help="write the unsigned tx as a partial-tx file to sign offline; nothing is sent"))
-    _wait_flags(p)
-
-
-def _wait_flags(p: CliParser) -> None:
-    p.add_argument("--wait", action="store_true",
-                   help="wait until the payment is final and verify it with a receipt")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                   help="with --wait: seconds to wait (default %(default)s)")
+    wait_flags(p)
 
 
 def _payment_commands(commands: Commands, add: Adder) -> None:
@@ -216,10 +238,14 @@ def _payment_commands(commands: Commands, add: Adder) -> None:
     _pay_flags(p)
     p = add(commands, "pay-many", summary="pay every row of a CSV file in one transaction",
             description="Pay every `address,amount` row of FILE.csv (amounts in coins; a "
-                        "header row and lines starting with # are skipped) in one transaction.",
-            examples=(f"{W} pay-many dividends.csv --memo 'dividends 2026' --wait",))
-    complete_path(p.add_argument("csv_file", metavar="FILE.csv",
+                        "header row and lines starting with # are skipped) in one transaction; "
+                        "or, with --shares and --total, split a total by integer shares "
+                        "(the split is shown before confirming).",
+            examples=(f"{W} pay-many dividends.csv --memo 'dividends 2026' --wait",
+                      f"{W} pay-many --shares shares.csv --total 1200 --memo 'surplus 2026'"))
+    complete_path(p.add_argument("csv_file", metavar="FILE.csv", nargs="?",
                                  help="the payments, one `address,amount` per row"))
+    share_flags(p)
     _pay_flags(p)
     p = add(commands, "history", summary="list the wallet's transactions",
             description="The wallet's transactions, newest first, with what each moved in or "
@@ -259,12 +285,21 @@ def _multisig_commands(group: Commands, add: Adder) -> None:
                    help="the name to refer to the treasury by (default %(default)s)")
     p = add(group, "spend", summary="propose a treasury payment (a partial-tx file)",
             description="Build a treasury payment and write it as a partial-tx file for the "
-                        "members to sign. Nothing is signed or sent.",
-            examples=(f"{W} multisig spend coop tfair1... 2.5 --memo roof --out p.json",))
+                        "members to sign. Nothing is signed or sent. A grant names the "
+                        "assembly decision (--ref); it may pay a coop, pledge to a campaign "
+                        "(AMOUNT --campaign ID), or split a total by shares.",
+            examples=(f"{W} multisig spend coop tfair1... 2.5 --memo roof --out p.json",
+                      f"{W} multisig spend coop 40 --campaign 5d2a... --ref "
+                      "https://coop.example/a/2026-11#4 --out grant.json",
+                      f"{W} multisig spend coop --shares coops.csv --total 900 --ref "
+                      "assembly-2026-11-item-6 --out p.json"))
     p.add_argument("treasury", help="the treasury's name or address")
-    p.add_argument("address", help="the payee's address")
-    p.add_argument("amount", help="coins, as a decimal string such as 2.5")
+    p.add_argument("address", nargs="?",
+                   help="the payee's address (with --campaign: the amount)")
+    p.add_argument("amount", nargs="?", help="coins, as a decimal string such as 2.5")
     _fee_and_memo(p)
+    grant_flags(p)
+    share_flags(p)
     complete_path(p.add_argument("--out", metavar="FILE", required=True,
                                  help="the partial-tx file to write"))
     p = add(group, "show", summary="describe a partial transaction",
@@ -297,7 +332,7 @@ def _multisig_commands(group: Commands, add: Adder) -> None:
                         "broadcast it; --wait waits for finality and verifies it.",
             examples=(f"{W} multisig broadcast both.json --wait",))
     complete_path(p.add_argument("file", help="the partial-tx file"))
-    _wait_flags(p)
+    wait_flags(p)
 
 
 def _receipt_commands(group: Commands, add: Adder) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import wallet.cli.payouts as payouts
 import wallet.cli.render as render
 from consensus.address import decode_address
 from consensus.codec import validators_hash
@@ -17,6 +18,7 @@ from wallet import multisig, ops
 from wallet.amounts import format_coins, parse_coins
 from wallet.cli.env import Cli, UsageError
 from wallet.cli.pay_render import converted_line, when
+from wallet.credit import SentCredit
 from wallet.errors import AmountError, ChainMismatch, NodeUnreachable, WalletFileError
 from wallet.keys import RECEIVE, generate_mnemonic, normalize_mnemonic
 from wallet.keystore import WalletSecrets
@@ -26,6 +28,7 @@ from wallet.payments import Payee, SentPayment
 from wallet.pricing import Asked, Converted, parse_amount
 from wallet.receipts import Receipt, load_receipt, save_receipt, verify_receipt
 from wallet.session import Wallet
+from wallet.shares import Split
 from wallet.uri import PaymentUri, check_payable, format_uri, is_uri, parse_uri
 from wallet.walletfile import WalletData, create_wallet_files, create_watch_only, save_wallet
 
@@ -252,16 +255,21 @@ async def _send_target(cli: Cli, wallet: Wallet) -> SendTarget:
 
 
 async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee], *, memo: str | None = None,
-               quote: Converted | None = None, uri: PaymentUri | None = None) -> None:
+               quote: Converted | None = None, uri: PaymentUri | None = None,
+               shares: Split | None = None) -> None:
     prepared = await wallet.prepare_payment(payees, fee_rate=cli.args.fee_rate,
                                             memo=cli.args.memo if memo is None else memo)
     summary = render.payment_summary(prepared)
+    if shares is not None:  # the split shown before confirming
+        summary = payouts.split_lines(shares) + "\n" + summary
     if quote is not None:
         summary += "\n" + converted_line(quote)
     if uri is not None and uri.expires is not None:
         summary += f"\n  request expires {when(uri.expires)}"
     extra: dict[str, Any] = {"quote": None if quote is None else quote.as_json(),
                              "uri": None if uri is None else format_uri(uri)}
+    if shares is not None:
+        extra.update(payouts.split_json(shares))
     if cli.args.unsigned:
         await wallet.save_unsigned(prepared, cli.args.unsigned)
         cli.out(summary + f"\nunsigned transaction written to {cli.args.unsigned}")
@@ -271,12 +279,14 @@ async def _pay(cli: Cli, wallet: Wallet, payees: list[Payee], *, memo: str | Non
     cli.confirm(summary)
     cli.unlock(wallet)
     sent = await wallet.send(prepared)
-    await _sent(cli, wallet, sent, {"command": cli.args.command,
-                                    **render.payment_json(prepared), **extra})
+    await report_sent(cli, wallet, sent, {"command": cli.args.command,
+                                          **render.payment_json(prepared), **extra})
 
 
-async def _sent(cli: Cli, wallet: Wallet, sent: SentPayment, result: dict[str, Any]) -> None:
-    """Say it was sent; with --wait, wait for finality and prove it."""
+async def report_sent(cli: Cli, wallet: Wallet, sent: SentPayment | SentCredit,
+                      result: dict[str, Any]) -> None:
+    """Say it was sent (a payment, a campaign tx or a credit transfer); with --wait, wait for
+    finality and prove it."""
     cli.out(f"sent: txid {sent.txid}")
     result["txid"] = sent.txid
     if cli.args.wait:
@@ -295,8 +305,16 @@ async def cmd_send(cli: Cli) -> None:
 
 
 async def cmd_pay_many(cli: Cli) -> None:
+    a = cli.args
+    if bool(a.csv_file) == bool(a.shares):
+        raise UsageError("give FILE.csv (address,amount rows), or --shares FILE --total AMOUNT")
     async with cli.open_wallet() as wallet:
-        await _pay(cli, wallet, _read_payees(cli, cli.args.csv_file, wallet.network))
+        if a.csv_file:
+            await _pay(cli, wallet, _read_payees(cli, a.csv_file, wallet.network))
+            return
+        params = await ops.chain_params(wallet.node)
+        payees, shares = payouts.share_payees(cli, wallet.network, params.dust_limit)
+        await _pay(cli, wallet, payees, shares=shares)
 
 
 # -- multisig ---------------------------------------------------------------------------------
@@ -334,14 +352,18 @@ async def cmd_multisig_create(cli: Cli) -> None:
 
 
 async def cmd_multisig_spend(cli: Cli) -> None:
+    memo = payouts.grant_memo_arg(cli)
     async with cli.open_wallet() as wallet:
-        payee = _payee(cli, wallet.network)
-        ptx = await wallet.spend_treasury(cli.args.treasury, [payee],
-                                          fee_rate=cli.args.fee_rate, memo=cli.args.memo)
+        params = await ops.chain_params(wallet.node)
+        payees, shares = payouts.spend_payees(cli, wallet, params.dust_limit)
+        ptx = await wallet.spend_treasury(cli.args.treasury, payees,
+                                          fee_rate=cli.args.fee_rate, memo=memo)
         multisig.save_partial(cli.args.out, ptx)
         d = wallet.describe_partial(ptx)
-    cli.out(render.partial_summary(d) + f"\nproposal written to {cli.args.out}")
-    cli.emit({"command": "multisig spend", "file": cli.args.out, **d.as_json()})
+    preface = "" if shares is None else payouts.split_lines(shares) + "\n"
+    cli.out(preface + render.partial_summary(d) + f"\nproposal written to {cli.args.out}")
+    cli.emit({"command": "multisig spend", "file": cli.args.out, **d.as_json(),
+              **({} if shares is None else payouts.split_json(shares))})
 
 
 def _partial(cli: Cli, path: str, data: WalletData | None) -> PartialTx:
@@ -403,7 +425,7 @@ async def cmd_multisig_broadcast(cli: Cli) -> None:
     async with cli.open_wallet() as wallet:
         ptx = _partial(cli, cli.args.file, wallet.data)
         sent = await wallet.broadcast_partial(ptx)
-        await _sent(cli, wallet, sent, {"command": "multisig broadcast"})
+        await report_sent(cli, wallet, sent, {"command": "multisig broadcast"})
 
 
 # -- receipts ---------------------------------------------------------------------------------
@@ -454,12 +476,15 @@ async def cmd_receipt_verify(cli: Cli) -> None:
                               genesis_hash=_genesis_hash_arg(gh_hex),
                               trusted_validators_hash=trusted)
     paid = render.receipt_outputs(receipt)
+    sender = render.receipt_credit_sender(receipt)
     cli.out(f"valid: tx {verified.txid.hex()} is " + render.verified_line(verified))
+    if sender is not None:
+        cli.out(f"  credit transfer from {sender}")
     for addr, amount in paid:
         cli.out(f"  {format_coins(amount):>20}  to {addr}")
     cli.emit({"command": "receipt verify", "valid": True, "txid": verified.txid.hex(),
               **render.verified_json(verified), "network": receipt.network,
-              "network_checked": True,
+              "network_checked": True, "credit_sender": sender,
               "outputs": [{"address": a, "amount": m} for a, m in paid]})
 
 

@@ -13,7 +13,8 @@ W = "faircoop-wallet"
 Adder = Callable[..., CliParser]  # add(group, name, **kwargs), with the common options
 
 PROPOSE_KINDS = ("add-validator", "remove-validator", "rekey-validator", "readmit-validator",
-                 "set-param", "set-governors", "set-treasury", "set-rate", "recovery")
+                 "set-param", "set-governors", "set-treasury", "set-credit-limit", "set-rate",
+                 "recovery")
 
 
 def gov_commands(group: Commands, add: Adder) -> None:
@@ -165,6 +166,14 @@ def _propose_commands(group: Commands, add: Adder) -> None:
              "multisig treasury) from two blocks after inclusion.",
              f"tfair1... {tail}")
     p.add_argument("address", help="the treasury's new address")
+    p = kind("set-credit-limit", "grant (or change) a credit account's limit",
+             "Propose SetCreditLimit: the mutual-credit account ADDRESS (a member's credit "
+             "address, or a coop treasury's) may owe up to LIMIT units from two blocks after "
+             "inclusion; 0 withdraws the line. A limit below the account's debt is allowed: "
+             "it then can't send until it is back within it. docs/CREDIT.md.",
+             f"tfair1... 100 {tail}")
+    p.add_argument("address", help="the credit account's address")
+    p.add_argument("limit", help="units of credit, as a decimal string such as 100 (0: none)")
     p = kind("set-rate", "set the assembly's reference price in a currency",
              "Propose SetReferenceRate: one coin is worth PRICE of CURRENCY from two blocks "
              "after inclusion (informational: no ledger rule reads it; wallets convert "

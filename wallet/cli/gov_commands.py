@@ -17,6 +17,7 @@ from consensus.governance import (
     Reference,
     RekeyValidator,
     RemoveValidator,
+    SetCreditLimit,
     SetGovernors,
     SetParam,
     SetReferenceRate,
@@ -24,6 +25,7 @@ from consensus.governance import (
 )
 from consensus.types import PublicKey
 from wallet import governors, proposals
+from wallet.amounts import parse_units
 from wallet.cli import gov_render as render
 from wallet.cli.env import Cli, UsageError
 from wallet.client import NodeClient
@@ -98,6 +100,9 @@ def _body(cli: Cli, network: str) -> ActionBody:
             return SetGovernors(tuple(sorted(keys)), a.threshold)
         case "set-treasury":
             return SetTreasury(decode_address(a.address.strip(), network))
+        case "set-credit-limit":
+            return SetCreditLimit(decode_address(a.address.strip(), network),
+                                  parse_units(a.limit, zero=True))
         case "set-rate":
             return SetReferenceRate(a.currency.strip(), proposals.rate_units(a.price))
     raise UsageError(f"unknown proposal kind {a.proposal_kind!r}")  # pragma: no cover

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from consensus.address import encode_address
+from consensus.campaign import campaign_id
+from consensus.codec import txid
+from consensus.types import CreditTransfer
 from wallet.amounts import format_coins
 from wallet.multisig import Description
 from wallet.ops import HistoryEntry
@@ -22,7 +25,13 @@ from wallet.receipts import Receipt, VerifiedReceipt
 def payment_summary(p: PreparedPayment) -> str:
     """What the payer agrees to: every payee, the fee and size, the change, the memo."""
     lines = ["About to send:"]
+    if p.unsigned.tx.campaign is not None:
+        lines.append(f"  create  campaign {txid_campaign(p)}")
     for payee in p.payees:
+        if payee.campaign is not None:
+            lines.append(f"  pledge  {format_coins(payee.amount):>20}  to campaign "
+                         f"{payee.campaign}, back to {payee.address} if it fails")
+            continue
         lines.append(f"  pay     {format_coins(payee.amount):>20}  to {payee.address}")
     lines.append(f"  fee     {format_coins(p.fee):>20}  ({p.size} bytes)")
     change = p.change
@@ -33,10 +42,18 @@ def payment_summary(p: PreparedPayment) -> str:
     return "\n".join(lines)
 
 
+def txid_campaign(p: PreparedPayment) -> str:
+    """The id of the campaign a prepared creation makes (known before it is sent)."""
+    return campaign_id(txid(p.unsigned.tx)).hex()
+
+
 def payment_json(p: PreparedPayment) -> dict[str, Any]:
+    """`outputs[i].address` is, for a pledge, who gets it back (its `campaign` is not null)."""
     tx = p.unsigned.tx
-    outs = [{"address": encode_address(o.lock, p.network), "amount": o.amount,
-             "change": i == p.unsigned.change_index} for i, o in enumerate(tx.outputs)]
+    outs = [{"address": encode_address(o.lock if o.refund is None else o.refund, p.network),
+             "amount": o.amount, "change": i == p.unsigned.change_index,
+             "campaign": None if o.refund is None else o.lock.hex()}
+            for i, o in enumerate(tx.outputs)]
     change = p.change
     return {"outputs": outs, "fee": p.fee, "size": p.size,
             "change": 0 if change is None else change.amount, "inputs": p.inputs,
@@ -54,8 +71,17 @@ def verified_json(v: VerifiedReceipt) -> dict[str, Any]:
 
 
 def receipt_outputs(receipt: Receipt) -> list[tuple[str, int]]:
-    """(address, amount) of each output, in the receipt's network."""
-    return [(encode_address(o.lock, receipt.network), o.amount) for o in receipt.tx.outputs]
+    """(address, amount) of each output (each payment of a credit transfer), in the
+    receipt's network."""
+    tx = receipt.tx
+    paid = tx.payments if isinstance(tx, CreditTransfer) else tx.outputs
+    return [(encode_address(o.lock, receipt.network), o.amount) for o in paid]
+
+
+def receipt_credit_sender(receipt: Receipt) -> str | None:
+    """The account a credit transfer's receipt debits; None for a coin tx's."""
+    tx = receipt.tx
+    return encode_address(tx.sender, receipt.network) if isinstance(tx, CreditTransfer) else None
 
 
 def history_line(e: HistoryEntry) -> str:
@@ -90,12 +116,18 @@ def partial_summary(d: Description, own_keys: Sequence[bytes] = (), spending: st
     for o in d.outputs:
         tag = "change " if o.change else "pay    "
         mine = "  (this wallet)" if o.mine else ""
+        if o.campaign is not None:
+            lines.append(f"  pledge  {format_coins(o.amount):>20}  to campaign {o.campaign}, "
+                         f"back to {o.address}{mine} if it fails")
+            continue
         lines.append(f"  {tag} {format_coins(o.amount):>20}  to {o.address}{mine}")
     rate = d.fee / d.size if d.size else 0.0
     lines.append(f"  fee     {format_coins(d.fee):>20}  ({d.size} bytes signed, "
                  f"{rate:.1f} base units/byte)")
     if d.memo:
         lines.append(f"  memo    {d.memo.decode('utf-8', 'replace')!r}")
+    if d.grant_reference is not None:
+        lines.append(f"  grant   by the assembly decision {d.grant_reference}")
     lines.append(f"  inputs total {format_coins(d.value_in)} (amounts as claimed by the file)")
     own = set(own_keys)
     for n, i in enumerate(d.inputs):

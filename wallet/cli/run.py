@@ -12,20 +12,25 @@ from consensus.errors import AddressError
 from faircoop_common.clikit import ExitStatus
 from wallet.cli.args import PROGRAM, build_parser
 from wallet.cli.commands import HANDLERS as PAYMENT_HANDLERS
+from wallet.cli.credit_commands import HANDLERS as CREDIT_HANDLERS
 from wallet.cli.env import Aborted, Cli, Environment, UsageError
+from wallet.cli.funding_commands import HANDLERS as FUNDING_HANDLERS
 from wallet.cli.gov_commands import HANDLERS as GOV_HANDLERS
 from wallet.cli.pay_commands import HANDLERS as SHOP_HANDLERS
 from wallet.errors import (
     ActionRejected,
     AmountError,
     BadAction,
+    BadCampaign,
     BadMessageSignature,
     BadNodeUrl,
     BadReference,
     BadUri,
     BookError,
+    CampaignError,
     ChainMismatch,
     ClaimedInputMismatch,
+    CreditLimitExceeded,
     DustOutput,
     FeeRateError,
     InsufficientFunds,
@@ -45,6 +50,7 @@ from wallet.errors import (
     ProposalIncomplete,
     ReceiptInvalid,
     RequestExpired,
+    SharesError,
     TamperedKeystore,
     TxRejected,
     UnexpectedInput,
@@ -69,6 +75,8 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (BadReference, ExitStatus.USAGE, "bad_reference"),
     (BadAction, ExitStatus.USAGE, "bad_action"),
     (BadNodeUrl, ExitStatus.USAGE, "usage"),
+    (BadCampaign, ExitStatus.USAGE, "bad_campaign"),
+    (SharesError, ExitStatus.USAGE, "bad_shares"),
     (BadUri, ExitStatus.USAGE, "bad_uri"),
     (RequestExpired, ExitStatus.USAGE, "request_expired"),
     (NoRate, ExitStatus.USAGE, "no_rate"),
@@ -78,6 +86,7 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (InsufficientFunds, ExitStatus.INSUFFICIENT_FUNDS, "insufficient_funds"),
     (WrongPassword, ExitStatus.WRONG_PASSWORD, "wrong_password"),
     (NodeUnreachable, ExitStatus.NODE_UNREACHABLE, "node_unreachable"),
+    (CreditLimitExceeded, ExitStatus.CREDIT_LIMIT_EXCEEDED, "credit_limit_exceeded"),
     (TxRejected, ExitStatus.TX_REJECTED, "tx_rejected"),
     (ActionRejected, ExitStatus.TX_REJECTED, "action_rejected"),
     (AddressError, ExitStatus.BAD_ADDRESS, "bad_address"),
@@ -95,6 +104,7 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
     (ProposalError, ExitStatus.PARTIAL_TX, "proposal"),
     (ChainMismatch, ExitStatus.CHAIN_MISMATCH, "chain_mismatch"),
     (NotFound, ExitStatus.ERROR, "not_found"),
+    (CampaignError, ExitStatus.ERROR, "campaign"),
     (WatchOnly, ExitStatus.ERROR, "watch_only"),
     (WalletFileError, ExitStatus.USAGE, "wallet_file"),
     (WalletBusy, ExitStatus.ERROR, "wallet_busy"),
@@ -103,8 +113,10 @@ ERRORS: tuple[tuple[type[BaseException], ExitStatus, str], ...] = (
 )
 
 
-HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **SHOP_HANDLERS}
-GROUPS = ("multisig", "receipt", "gov", "request", "contacts", "label", "message")
+HANDLERS = {**PAYMENT_HANDLERS, **GOV_HANDLERS, **SHOP_HANDLERS, **FUNDING_HANDLERS,
+            **CREDIT_HANDLERS}
+GROUPS = ("multisig", "receipt", "gov", "request", "contacts", "label", "message", "campaign",
+          "contributions", "credit")
 
 
 def kind_of(exc: BaseException) -> str:
