@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,9 +24,15 @@ from wallet.keys import RECEIVE
 from wallet.walletfile import load_wallet, unlock
 
 
-def free_base_port() -> int:
-    """A base port whose API (P..P+9) and P2P (P+1000..P+1009) ranges are free right now."""
-    return devnet_free_base_port(29_000, nodes=10)
+def free_base_port(start: int = 29_000, nodes: int = 10, step: int = 250) -> int:
+    """A base port whose API (P..P+9) and P2P (P+1000..P+1009) ranges are free right now.
+
+    Under pytest-xdist the second worker scans 10,000-18,000 instead (below devnet_world's
+    20,000-27,750 and the kernel's ephemeral range): two workers scanning the same ranges
+    would both pick the first free one and race to bind it."""
+    if os.environ.get("PYTEST_XDIST_WORKER") == "gw1":
+        return devnet_free_base_port(start - 19_000, nodes=nodes, step=step, stop=18_000)
+    return devnet_free_base_port(start, nodes=nodes, step=step)
 
 
 def get(node: DevnetNode, path: str, timeout: float = 5.0) -> Any:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from faircoop_node.devnet import Devnet, create_devnet, free_base_port
-from tests.e2e.helpers import get, height, wait_for
+from faircoop_node.devnet import Devnet, create_devnet
+from tests.e2e.helpers import free_base_port, get, height, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
