@@ -23,6 +23,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,12 @@ def included(node: Node, uri: str) -> dict[str, Any] | None:
 
 
 def enact(drill: Drill, tmp: Path, name: str, proposal: list[str], item: int,
-          submit_to: Node, via: Node) -> dict[str, Any]:
+          submit_to: Node | Callable[[], Node], via: Node) -> dict[str, Any]:
     """Governor 1 proposes (against `via`), governors 2 and 3 sign their own copies, governor
-    1 signs and combines the three, governor 3 submits to `submit_to`; the history entry once
-    included."""
+    1 signs and combines the three, governor 3 submits to `submit_to` (a callable is asked
+    right before the submit: the CLI steps before it take several heights, so a validator
+    that proposes none of the next heights must be picked then); the history entry once
+    included, with the node it was submitted to under "submitted_to"."""
     uri, text = _reference(item)
     draft = tmp / f"{name}.gov"
     drill.governor(1, "propose", *proposal, "--ref", uri, "--note", text, "--out", str(draft),
@@ -95,9 +98,11 @@ def enact(drill: Drill, tmp: Path, name: str, proposal: list[str], item: int,
     assert shown["complete"] and shown["signatures_remaining"] == 0, shown
     assert len(shown["signers"]) == 3 and all(s["governor"] for s in shown["signers"]), shown
     assert shown["reference"] == {"uri": uri, "text": text}
-    drill.governor(3, "submit", str(combined), node=submit_to)
+    target = submit_to() if callable(submit_to) else submit_to
+    drill.governor(3, "submit", str(combined), node=target)
     entry: dict[str, Any] = wait_until(lambda: included(via, uri), 60,
                                        f"{name} in the governance history")
+    entry["submitted_to"] = target
     # a recovery governs the very block that carries it; any other action two blocks later
     assert entry["effective_height"] == entry["height"] + (proposal[0] != "recovery") * 2
     return entry
@@ -148,13 +153,13 @@ def test_join_change_leave_and_recover_from_the_command_line(tmp_path: Path) -> 
 
         # three governors co-sign its add-validator; one submits to a validator that is not
         # the next proposer
-        target = not_a_next_proposer(validators)
         added = enact(drill, tmp_path, "add-coop-five",
                       ["add-validator", *shlex.split(made["governors_line"])], 1,
-                      submit_to=target, via=first)
+                      submit_to=lambda: not_a_next_proposer(validators), via=first)
         h = added["height"]
         block = get(first.api_url, f"block/{get(first.api_url, f'block-height/{h}')}")
-        assert block["proposer"] != target.pubkey, "carried by the node it was submitted to"
+        assert block["proposer"] != added["submitted_to"].pubkey, \
+            "carried by the node it was submitted to"
 
         # its votes count from h + 2: it is in the set there, and its precommits appear in the
         # certificates the next blocks carry
@@ -168,14 +173,13 @@ def test_join_change_leave_and_recover_from_the_command_line(tmp_path: Path) -> 
         assert status["validator"] is True
 
         # (b) a parameter change, then the fifth coop leaves, the same way
-        target = not_a_next_proposer(validators)
         enact(drill, tmp_path, "recovery-after-10s", ["set-param", "recovery_after_ms=10000"],
-              2, submit_to=target, via=first)
+              2, submit_to=lambda: not_a_next_proposer(validators), via=first)
         wait_for(lambda: get(first.api_url, "params")["params"]["recovery_after_ms"] == 10_000,
                  30, "the new recovery_after_ms in force")
         removed = enact(drill, tmp_path, "remove-coop-five",
                         ["remove-validator", "--pubkey", five.pubkey], 3,
-                        submit_to=not_a_next_proposer(validators), via=first)
+                        submit_to=lambda: not_a_next_proposer(validators), via=first)
         wait_for(lambda: height(first.api_url) >= removed["effective_height"], 30,
                  "the removal in force")
         assert record_of(first, five.pubkey) is None
