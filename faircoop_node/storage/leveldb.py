@@ -44,23 +44,26 @@ def open_files_for(nofile: int) -> int:
 class _ReadGate:
     """Reads in flight, counted so that a reopen closes the LevelDB handle only when none is
     (a read racing LevelDB's close would touch freed memory), and new reads wait while it
-    reopens. Reads do not wait for each other."""
+    reopens. Reads do not wait for each other. Every read of the chain passes here, so the
+    path without a reopen is one plain lock each way (a Condition's would cost a read a
+    microsecond: 11% of a warm block apply)."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._reading = 0
         self._reopening = False
 
     def enter(self) -> None:
-        with self._cond:
-            while self._reopening:
-                self._cond.wait()
+        with self._lock:
+            if self._reopening:
+                self._cond.wait_for(lambda: not self._reopening)
             self._reading += 1
 
     def leave(self) -> None:
-        with self._cond:
+        with self._lock:
             self._reading -= 1
-            if not self._reading:
+            if self._reopening and not self._reading:
                 self._cond.notify_all()
 
     @contextlib.contextmanager

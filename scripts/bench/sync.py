@@ -128,11 +128,13 @@ def replay_in_process(store_path: Path, genesis_file: Path, tmp: Path) -> dict[s
     """The node's per-block sync work without network or thread hops, on the same blocks.
 
     Each block: decode, `check_certified` (its certificate against the voting set),
-    `validate_block`, `commit_block` with the node's writes, into a fresh store. Once with a
+    `validate_block`, `commit_block` with the node's writes, into a fresh store, with the
+    node's signature memo. Once with a
     synced write per block (what the node does now), once with unsynced writes but the last
     (what a node committing a fetched range as a unit would do; see docs/PERFORMANCE.md).
     """
     from consensus.codec import decode_block
+    from consensus.crypto import VerifiedMemo
     from faircoop_node.node.sync import check_certified
 
     genesis = load_genesis(genesis_file)
@@ -144,13 +146,15 @@ def replay_in_process(store_path: Path, genesis_file: Path, tmp: Path) -> dict[s
     out: dict[str, float] = {}
     for synced in (True, False):
         state = genesis_state(genesis, gid)
+        sigs = VerifiedMemo()  # the node's: a certificate checked when synced is not checked
+        # again as the next block's last commit
         path = tmp / f"replay-{synced}"
         t = time.perf_counter()
         with LevelDBStore(path, genesis, genesis_chain_state=encode_chain_state(state)) as store:
             for n, (raw, cert) in enumerate(items):
                 block = decode_block(raw)
-                block_id = check_certified(state, block, cert)
-                valid = validate_block(state, block, block_id, store)
+                block_id = check_certified(state, block, cert, sigs.verify)
+                valid = validate_block(state, block, block_id, store, verify=sigs.verify)
                 after = valid.state
                 sets = {bytes(validators_hash(v)): pack(validators_obj(v))
                         for v in (state.current.validators, state.upcoming.validators,
