@@ -21,7 +21,9 @@ is cutting the connection.
 
 Bounds: each direction of a connection holds at most `QUEUE_CHUNKS` chunks of at most
 `CHUNK` bytes in flight (4 MiB), or one second of its bandwidth on a rate-limited link (a
-router's buffer); past that the proxy stops reading and TCP pushes back.
+router's buffer); past that the proxy stops reading and TCP pushes back. Its own sockets
+receive into `SOCKET_BUFFER` bytes: on loopback the kernel would otherwise let megabytes
+wait in them (autotuned windows), minutes of a 256 kbit/s link that no router holds.
 
 The proxy runs its own asyncio loop in a daemon thread, so synchronous tests can drive it.
 Loopback only.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -47,6 +50,7 @@ CHUNK = 65536
 QUEUE_CHUNKS = 64
 SLICE = 4096  # bytes written at a time on a rate-limited link
 BUFFER_S = 1.0  # a rate-limited direction holds this many seconds of its rate in flight
+SOCKET_BUFFER = 64 * 1024  # SO_RCVBUF of the proxy's sockets
 
 
 @dataclass
@@ -234,6 +238,10 @@ class ProxyHub:
         except OSError:
             _abort(writer)
             return
+        for w in (writer, up_writer):
+            sock = w.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
         pair = (writer, up_writer)
         state.conns.add(pair)
         cut_after = state.shape.next_cut_s(self.rng)
