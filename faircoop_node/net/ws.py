@@ -398,7 +398,11 @@ class WsTransport:
         try:
             ws = web.WebSocketResponse(max_msg_size=WS_MAX_MSG, compress=False,
                                        heartbeat=self._limits.heartbeat_s)
-            await ws.prepare(request)
+            try:
+                await ws.prepare(request)
+            except ConnectionResetError:  # the dialer gave up before our answer (we were
+                # stopped, say): aiohttp drops a plain response to a closed socket quietly
+                return web.Response(status=499, text="connection reset during the upgrade")
             peername = request.transport.get_extra_info("peername") if request.transport \
                 else None
             address = f"{peername[0]}:{peername[1]}" if peername else host

@@ -3,11 +3,15 @@
 Why: a GET_BLOCKS of ten bytes asks for up to 1,000 blocks (8 MiB). Answered on the node's one
 consensus loop, a burst of them queued behind each other for seconds while votes waited, and
 every answer was queued to the peer whether or not it read them. Here a request is refused
-(dropped, and counted) while the same peer's previous answer is still being read or still
-waiting to be written to it, reads run one at a time in a worker thread, and an answer is
-never larger than `sync.MAX_RESPONSE_BYTES`. So one peer can make this node hold at most one
-answer for it, and all peers together at most `max_peers` answers, whatever they send; an
-honest syncing node never has two requests out to one peer, so it never notices.
+(dropped, and counted) while the same peer's previous answer is still being read, or while
+more than an answer's worth (`sync.MAX_RESPONSE_BYTES`) waits to be written to it; reads run
+one at a time in a worker thread, and an answer is never larger than that. So one peer can
+make this node hold at most one answer for it in hand and two in its send queue, whatever it
+sends; an honest syncing node never has two requests out to one peer, so it never notices.
+
+Refusing while *anything* was queued to the peer (as before issue 20) refused nearly every
+request of a peer behind a slow link: votes and txs are always queued to it under load, so
+it could never sync, and fell further behind the longer the load lasted.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 
 from faircoop_node.net.envelope import BlockRange, MsgType, decode_get_blocks, encode_block_range
 from faircoop_node.net.transport import PeerId, Transport
-from faircoop_node.node.sync import read_range
+from faircoop_node.node.sync import MAX_RESPONSE_BYTES, read_range
 from faircoop_node.storage.base import BaseStore
 
 
@@ -40,7 +44,7 @@ class BlockServer:
         transport = self._transport()
         if transport is None:
             return
-        if peer in self._serving or transport.backlog(peer) > 0:
+        if peer in self._serving or transport.backlog(peer) > MAX_RESPONSE_BYTES:
             self.refused += 1  # its last answer is not gone yet: an honest peer waits for it
             return
         self._serving.add(peer)

@@ -81,18 +81,24 @@ MAX_TRACKED = 1024  # peers whose failures are remembered (the oldest are forgot
 class SyncTracker:
     """Peers' claimed tips, which peers have earned our trust, and the one outstanding GetBlocks.
 
-    A tip (from a HELLO, a STATUS, or a vote whose signature checked) is a claim, nothing more.
+    A tip (from a HELLO, a STATUS, or a vote) is a claim, nothing more.
     A peer asked for blocks it claimed that does not deliver (no answer in time, an empty answer,
     blocks that don't check) loses its claim and is neither asked nor counted in the network's
     tip for a back-off that doubles with each failure (`DISTRUST_BASE_S` to `DISTRUST_MAX_S`).
     Among the peers ahead, the one with the fewest failures is asked first, then the highest
     claim. So a peer that lies about its tip costs a syncing node one timeout per back-off, not
     its sync, and a validator rejoining with an empty store does not wait on the lie.
+
+    A request that times out also halves the next one (`size`), and each delivered answer
+    doubles it back up to `batch`: behind a slow link (256 kbit/s carries ~160 KB in the
+    timeout, 250 loaded blocks can be megabytes) the node then asks for what can arrive in
+    time, instead of timing out on every peer in turn for good.
     """
 
     def __init__(self, batch: int = DEFAULT_BATCH, timeout_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.batch = max(1, min(batch, MAX_GET_BLOCKS))
+        self.size = self.batch  # blocks asked for now: halved by a timeout, doubled back
         self.timeout_s = timeout_s
         self._clock = clock
         self.claims: dict[PeerId, int] = {}
@@ -145,6 +151,7 @@ class SyncTracker:
         if self._clock() >= req.deadline:
             self.inflight = None
             self.failed(req.peer, req.start - 1)
+            self.size = max(1, req.count // 2)  # maybe a slow link: ask for less next time
             return False
         return True
 
@@ -156,7 +163,7 @@ class SyncTracker:
         if not ahead:
             return None
         _, minus_height, peer = ahead[0]
-        count = min(self.batch, -minus_height - ours)
+        count = min(self.size, -minus_height - ours)
         self.inflight = Request(peer, ours + 1, count, self._clock() + self.timeout_s)
         return self.inflight
 
@@ -174,6 +181,7 @@ class SyncTracker:
         self.inflight = None
         if delivered:
             self._failures.pop(peer, None)
+            self.size = min(self.batch, 2 * self.size)
         else:
             self.failed(peer, start - 1)
         return True

@@ -48,6 +48,7 @@ class ProxiedDevnet(Devnet):
         super().__init__(layout)
         self.hub = hub
         self.peer_urls: dict[str, list[str]] = {}
+        self.wrappers: dict[str, list[str]] = {}  # a command to start a node under (faketime)
         validators = [n for n in layout.nodes if n.validator]
         for node in layout.nodes:
             urls = []
@@ -59,7 +60,7 @@ class ProxiedDevnet(Devnet):
             self.peer_urls[node.name] = urls
 
     def node_command(self, node: DevnetNode) -> list[str]:
-        return [*super().node_command(node), "--set",
+        return [*self.wrappers.get(node.name, []), *super().node_command(node), "--set",
                 "p2p.peers=" + ",".join(self.peer_urls[node.name])]
 
 
@@ -85,13 +86,14 @@ class Cluster:
 
 
 def start_cluster(directory: Path, validators: int = 4,
-                  prepare: Callable[[DevnetLayout], None] | None = None) -> Cluster:
+                  prepare: Callable[[DevnetLayout], None] | None = None,
+                  seed: int = 0) -> Cluster:
     """Create a proxied devnet under `directory`, `prepare` it (mount a disk, say), start every
     node and wait for height 1 everywhere."""
     layout = create_devnet(directory, validators=validators, base_port=free_base_port())
     if prepare is not None:
         prepare(layout)
-    hub = ProxyHub()
+    hub = ProxyHub(seed)
     net = ProxiedDevnet(layout, hub)
     try:
         net.start_all()

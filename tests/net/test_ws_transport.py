@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import socket
+import struct
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -530,6 +534,30 @@ async def test_handshakes_from_one_address_are_capped() -> None:
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await RawPeer(session).open(server.url)
         assert info.value.status == 503
+
+
+async def test_a_dialer_gone_before_the_upgrade_is_answered_logs_no_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Seen in the combined soak (issue 20): a validator resumed from SIGSTOP found a dial that
+    # had given up on it, and aiohttp logged "Error handling request" with a traceback (the
+    # reset while writing the 101). Here the loop is held while the dialer sends its upgrade
+    # and resets, so the node finds both at once, as a resumed process does.
+    server, _ = make_transport()
+    async with serving(server):
+        host, port = server.url.removeprefix("ws://").split("/")[0].split(":")
+        request = (f"GET /p2p HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+        for _ in range(5):
+            with socket.create_connection((host, int(port))) as dialer:
+                await asyncio.sleep(0.05)  # accepted
+                dialer.sendall(request)
+                dialer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  struct.pack("ii", 1, 0))  # close with a reset
+            time.sleep(0.05)  # the node's loop is busy (stopped) meanwhile
+            await asyncio.sleep(0.1)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
 
 
 async def test_a_peer_whose_queue_passes_its_byte_bound_is_dropped_not_banned() -> None:

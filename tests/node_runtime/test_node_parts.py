@@ -174,6 +174,36 @@ def test_tracker_asks_the_best_connected_peer_once_and_times_out() -> None:
     assert t.next_request(10, {a}) is None  # nobody ahead
 
 
+def test_a_request_that_timed_out_is_followed_by_a_smaller_one() -> None:
+    # Behind a 256 kbit/s link (about 160 kB in the 5 s timeout) 250 loaded blocks never
+    # arrive in time: before issue 20 every peer was asked for the full batch in turn, for good.
+    peers = [PeerId(bytes([i]) * 33) for i in range(4)]
+    clock = Clock()
+    t = SyncTracker(batch=256, timeout_s=5, clock=clock)
+    for p in peers:
+        t.saw(p, 10_000)
+    sizes = []
+    for _ in range(4):
+        req = t.next_request(0, set(peers))
+        assert req is not None
+        sizes.append(req.count)
+        clock.now += 5.0  # no answer in time
+        assert not t.busy()
+    assert sizes == [256, 128, 64, 32]
+    clock.now += 60.0  # the doubts have passed, and the peers say their tips again
+    for p in peers:
+        t.saw(p, 10_000)
+    req = t.next_request(0, set(peers))
+    assert req is not None and req.count == 16 and t.answered(req.peer, 1, 16)
+    grown = []
+    for _ in range(6):  # delivered answers bring the size back up to the batch
+        req = t.next_request(grown[-1] if grown else 16, set(peers))
+        assert req is not None and t.answered(req.peer, req.start, req.count)
+        grown.append(req.start + req.count - 1)
+        sizes.append(req.count)
+    assert sizes[4:] == [32, 64, 128, 256, 256, 256]
+
+
 def test_a_peer_that_does_not_deliver_its_claim_is_doubted_for_a_growing_while() -> None:
     liar, honest = PeerId(b"l" * 33), PeerId(b"h" * 33)
     clock = Clock()
