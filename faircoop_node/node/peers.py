@@ -49,6 +49,7 @@ from faircoop_node.node.counters import NodeCounters
 from faircoop_node.node.driver import ConsensusDriver
 from faircoop_node.node.gossip import TX_BATCH, SeenCache, TxIntake, TxRelay
 from faircoop_node.node.serve import BlockServer
+from faircoop_node.node.sync import SYNCING_LAG, SyncTracker
 from faircoop_node.storage.base import BaseStore
 
 INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
@@ -76,8 +77,10 @@ class PeerMessages:
                  transport: Callable[[], Transport | None], punish: Callable[[PeerId, str], None],
                  saw_tip: Callable[[PeerId, int], None],
                  expects_blocks: Callable[[PeerId, int], bool], server: BlockServer,
-                 seen: SeenCache, counters: NodeCounters) -> None:
+                 seen: SeenCache, counters: NodeCounters, sync: SyncTracker | None = None
+                 ) -> None:
         self.driver = driver
+        self._sync = sync  # who is far ahead or behind: see `_syncing`, `lagging`
         self._store = store
         self._mempool = mempool
         self._transport = transport
@@ -175,7 +178,7 @@ class PeerMessages:
         transport = self._transport()
         if transport is not None:
             self._counters.relayed_consensus += transport.broadcast(
-                MsgType.PROPOSAL, payload, self._have_it(proposal.proposer, peer))
+                MsgType.PROPOSAL, payload, self._have_it(proposal.proposer, peer) | self.lagging())
         return Work("proposal", received, peer, len(payload))
 
     def _have_it(self, signer: bytes, sender: PeerId) -> frozenset[PeerId]:
@@ -298,7 +301,7 @@ class PeerMessages:
                 continue  # stale, conflicting or already pooled: gossip races, not malice
             self.seen.add(entry.txid)
             fresh.append(raw)
-        if fresh:
+        if fresh and not self._syncing():  # syncing: peers ahead of us have these txs
             self.relay.add(fresh, self._relay_exclude(peer))
         return True
 
@@ -327,7 +330,8 @@ class PeerMessages:
         one we took while no proposer could hear it (every validator down, or we had no peer)
         would otherwise wait in our pool for ever. Only validators are offered it (they are
         the ones who put txs in blocks): a pool's worth of bytes to anyone who connects would
-        make every handshake an outsider's cheap amplifier."""
+        make every handshake an outsider's cheap amplifier. Even while we sync: a tx taken
+        while we were cut off reaches a proposer only this way."""
         transport = self._transport()
         if transport is None or self.stopping or peer not in self._voting():
             return 0
@@ -339,7 +343,22 @@ class PeerMessages:
     def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
         transport = self._transport()
         if transport is not None and not self.stopping:
-            transport.broadcast(MsgType.TXS, encode_txs(raws), exclude)
+            transport.broadcast(MsgType.TXS, encode_txs(raws), exclude | self.lagging())
+
+    def _syncing(self) -> bool:
+        """A peer is `SYNCING_LAG` heights ahead of us: we sync, and our link (a slow one, it
+        may be) is for blocks; the peers ahead have the txs other peers relayed to us."""
+        sync = self._sync
+        return sync is not None and sync.passed(self.driver.state.height + SYNCING_LAG)
+
+    def lagging(self) -> frozenset[PeerId]:
+        """Validators syncing far behind us: they get txs in the blocks they fetch (issue 20).
+        Validators only: a deciding validator's claim follows its votes, while a non-voting
+        peer's follows its STATUS, every `status_s`, heights behind under load."""
+        sync = self._sync
+        if sync is None:
+            return frozenset()
+        return sync.lagging(self.driver.state.height) & self._voting()
 
     async def close(self) -> None:
         self.stopping = True

@@ -76,6 +76,8 @@ class Request:
 DISTRUST_BASE_S = 5.0  # a peer that did not deliver what it claimed is ignored this long ...
 DISTRUST_MAX_S = 300.0  # ... doubling with each failure, up to this
 MAX_TRACKED = 1024  # peers whose failures are remembered (the oldest are forgotten first)
+SYNCING_LAG = 3  # a peer this many heights ahead or behind us is syncing, not deciding: no
+# txs relayed by a node that syncs, no proposals or txs sent to one (its link is for blocks)
 
 
 class SyncTracker:
@@ -138,6 +140,18 @@ class SyncTracker:
     def _ahead(self, connected: Collection[PeerId], ours: int) -> list[tuple[int, int, PeerId]]:
         return sorted((self.failures(p), -h, p) for p, h in self.claims.items()
                       if p in connected and h > ours and self.trusted(p))
+
+    def passed(self, height: int) -> bool:
+        """Does a peer we have no reason to doubt claim to have committed `height`? Then
+        anything we would send for that height is news to no one: a validator behind a slow
+        link keeps its link for sync. A lying peer costs one timeout per distrust back-off."""
+        return any(h >= height and self.trusted(p) for p, h in self.claims.items())
+
+    def lagging(self, ours: int) -> frozenset[PeerId]:
+        """The peers whose claimed tip is `SYNCING_LAG` or more below `ours`: they sync, and
+        a proposal or tx for our next height is outside their window, so it only fills their
+        link ahead of the blocks they ask for. A deciding peer's claim follows its votes."""
+        return frozenset(p for p, h in self.claims.items() if h + SYNCING_LAG <= ours)
 
     def network_tip(self, connected: Collection[PeerId], ours: int) -> int:
         """The highest tip claimed by a connected peer we have no reason to doubt, or ours."""
