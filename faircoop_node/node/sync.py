@@ -95,6 +95,10 @@ class SyncTracker:
     doubles it back up to `batch`: behind a slow link (256 kbit/s carries ~160 KB in the
     timeout, 250 loaded blocks can be megabytes) the node then asks for what can arrive in
     time, instead of timing out on every peer in turn for good.
+
+    The last request that timed out is kept (`late`): its answer, already on its way over the
+    slow link, is taken when it comes (checked like any other) instead of being thrown away
+    after holding the link for as long as it took; the peer that sent it is trusted again.
     """
 
     def __init__(self, batch: int = DEFAULT_BATCH, timeout_s: float = 5.0,
@@ -106,6 +110,7 @@ class SyncTracker:
         self.claims: dict[PeerId, int] = {}
         self._failures: OrderedDict[PeerId, tuple[int, float]] = OrderedDict()  # (count, until)
         self.inflight: Request | None = None
+        self.late: Request | None = None  # the last request that timed out, still welcome
         self.behind_since: float | None = None  # when we first saw a peer ahead of us
 
     def saw(self, peer: PeerId, height: int) -> None:
@@ -118,6 +123,8 @@ class SyncTracker:
         self.claims.pop(peer, None)
         if self.inflight is not None and self.inflight.peer == peer:
             self.inflight = None
+        if self.late is not None and self.late.peer == peer:
+            self.late = None
 
     def trusted(self, peer: PeerId) -> bool:
         record = self._failures.get(peer)
@@ -163,7 +170,7 @@ class SyncTracker:
         if req is None:
             return False
         if self._clock() >= req.deadline:
-            self.inflight = None
+            self.inflight, self.late = None, req
             self.failed(req.peer, req.start - 1)
             self.size = max(1, req.count // 2)  # maybe a slow link: ask for less next time
             return False
@@ -183,12 +190,18 @@ class SyncTracker:
 
     def expects(self, peer: PeerId, start: int) -> bool:
         """Is a BLOCKS answer from `peer` starting at `start` the one we wait for?"""
-        req = self.inflight
-        return req is not None and req.peer == peer and req.start == start
+        return any(req is not None and req.peer == peer and req.start == start
+                   for req in (self.inflight, self.late))
 
     def answered(self, peer: PeerId, start: int, delivered: int) -> bool:
         """True if this BLOCKS answer (of `delivered` blocks) is the one we wait for; an empty
         one counts as a failure to deliver."""
+        late = self.late
+        if late is not None and late.peer == peer and late.start == start:
+            self.late = None
+            if delivered:  # slow, not lying: trusted again (its claim comes back with news)
+                self._failures.pop(peer, None)
+            return True
         req = self.inflight
         if req is None or req.peer != peer or req.start != start:
             return False

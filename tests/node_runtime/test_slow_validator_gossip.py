@@ -104,3 +104,30 @@ async def test_a_syncing_node_relays_no_peer_txs_and_spares_lagging_validators()
     assert node.peers.lagging() == frozenset({validator})  # a non-voter's claim lags its STATUS
     node.sync.saw(validator, ours - 1)
     assert node.peers.lagging() == frozenset()
+
+
+def test_the_answer_to_a_request_that_timed_out_is_still_taken() -> None:
+    """Behind 256 kbit/s an answer of loaded blocks can take longer than the timeout; it was
+    thrown away on arrival after holding the link all that time (and the same blocks asked of
+    the next peer, queued behind it)."""
+    now = [0.0]
+    tracker = SyncTracker(batch=64, timeout_s=5, clock=lambda: now[0])
+    tracker.saw(P, 500)
+    tracker.saw(Q, 500)
+    first = tracker.next_request(OURS, {P, Q})
+    assert first is not None and first.peer == P
+    now[0] += 5.0
+    second = tracker.next_request(OURS, {P, Q})  # P timed out: Q is asked for fewer
+    assert second is not None and (second.peer, second.count) == (Q, 32)
+    assert not tracker.trusted(P) and tracker.expects(P, first.start)
+    assert tracker.answered(P, first.start, first.count)  # late, but welcome
+    assert tracker.trusted(P) and not tracker.expects(P, first.start)
+    assert not tracker.answered(P, first.start, first.count)  # once only
+    assert tracker.answered(Q, second.start, second.count) and tracker.inflight is None
+    tracker.forget(Q)
+    tracker.saw(P, 500)  # its claim comes back with its next vote or STATUS
+    assert tracker.next_request(OURS, {P}) is not None
+    now[0] += 5.0
+    assert not tracker.busy() and tracker.late is not None
+    tracker.forget(P)
+    assert tracker.late is None  # a disconnected peer's late answer will not come
