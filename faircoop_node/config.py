@@ -21,7 +21,7 @@ File layout (every key optional except where noted)::
     [explorer] enabled = true   (the web explorer at `/`, on the API's port)
     [limits] max_frame_bytes, rate_per_s, rate_burst, rate_bytes_per_s, rate_bytes_burst,
              reassembly_bytes, ban_seconds, max_peers, max_handshakes_per_host, send_queue,
-             send_queue_bytes, send_queue_s, handshake_timeout_s, heartbeat_s, reconnect_min_s,
+             send_queue_bytes, handshake_timeout_s, heartbeat_s, reconnect_min_s,
              reconnect_max_s
 
 Environment: FAIRCOOP_<KEY> for top-level keys and FAIRCOOP_<SECTION>_<KEY> for the others,
@@ -75,7 +75,6 @@ class Limits:
     max_handshakes_per_host: int = 4  # handshakes under way from one non-loopback address
     send_queue: int = 50_000  # frames queued to one peer; a peer that can't keep up is dropped
     send_queue_bytes: int = 64 * 1024 * 1024  # ... and bytes queued to it
-    send_queue_s: float = 15.0  # ... or a frame queued to it this long ago still unsent
     handshake_timeout_s: float = 5.0
     heartbeat_s: float = 15.0  # WebSocket ping interval; a silent peer is dropped
     reconnect_min_s: float = 0.5  # backoff of a dropped outbound connection: first delay
@@ -338,7 +337,7 @@ def validate(config: NodeConfig, source: str = "config") -> NodeConfig:
         "send_queue": (1, 10**7), "handshake_timeout_s": (0.01, 3600.0),
         "rate_bytes_per_s": (1024.0, 1e12), "rate_bytes_burst": (64 * 1024, 2**40),
         "reassembly_bytes": (64 * 1024, 2**40), "max_handshakes_per_host": (1, 100_000),
-        "send_queue_bytes": (64 * 1024, 2**40), "send_queue_s": (0.1, 3600.0),
+        "send_queue_bytes": (64 * 1024, 2**40),
         "heartbeat_s": (0.1, 3600.0), "reconnect_min_s": (0.001, 3600.0),
         "reconnect_max_s": (0.001, 86_400.0),
     }

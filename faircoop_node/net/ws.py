@@ -18,11 +18,7 @@ Each connection, inbound or outbound, runs the same steps:
    peer's known tip. The handler is awaited before the peer's next frame is read: a node that
    is behind slows that peer down, not everyone.
 4. Writing. A per-connection queue drained by one task; a peer whose queue overflows in frames
-   or bytes, or still has to take a frame queued `limits.send_queue_s` ago (it can't keep up),
-   is dropped without a ban. The age bound is for a peer behind a slow link: what it is sent
-   under load is stale long before 64 MiB of it drains (at 256 kbit/s, half an hour), and
-   its sync requests and our answers would wait behind it; dropped, it reconnects to a fresh
-   queue and syncs.
+   or bytes (it can't keep up) is dropped without a ban.
 
 Connections still in their handshake count against `limits.max_peers`, at most
 `limits.max_handshakes_per_host` from one (non-loopback) address, and a handshake that fails
@@ -42,7 +38,6 @@ import asyncio
 import contextlib
 import random
 import secrets
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -124,7 +119,7 @@ class _Conn:
     """One authenticated connection's mutable state (owned by its reader task)."""
 
     __slots__ = ("bucket", "byte_bucket", "closed", "drop_reason", "host", "info", "parts",
-                 "queue", "queued_bytes", "sending_since", "writer", "ws")
+                 "queue", "queued_bytes", "writer", "ws")
 
     def __init__(self, ws: WebSocket, host: str, info: PeerInfo, limits: Limits,
                  clock: Callable[[], float], budget: PartBudget) -> None:
@@ -134,9 +129,8 @@ class _Conn:
         self.bucket = TokenBucket(limits.rate_per_s, limits.rate_burst, clock)
         self.byte_bucket = TokenBucket(limits.rate_bytes_per_s, limits.rate_bytes_burst, clock)
         self.parts = Reassembly(limits.max_frame_bytes, budget)
-        self.queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=limits.send_queue)
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=limits.send_queue)
         self.queued_bytes = 0
-        self.sending_since: float | None = None  # when the frame being written was queued
         self.writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.drop_reason: tuple[str, bool] | None = None  # (reason, ban) asked by another task
@@ -334,13 +328,8 @@ class WsTransport:
                 conn.queued_bytes + size > self._limits.send_queue_bytes:
             self._request_drop(conn, "send queue full (peer too slow)", ban=False)
             return False
-        now = self._clock()
-        if conn.sending_since is not None and \
-                now - conn.sending_since > self._limits.send_queue_s:
-            self._request_drop(conn, "send queue stale (peer too slow)", ban=False)
-            return False
         for frame in frames:  # all or none: a message's parts go out back to back
-            conn.queue.put_nowait((now, frame))
+            conn.queue.put_nowait(frame)
         conn.queued_bytes += size
         return True
 
@@ -514,7 +503,6 @@ class WsTransport:
         peer_id = PeerId(hello.node_id)
         info = PeerInfo(peer_id, address, outbound, url, hello.is_validator, hello.tip_height,
                         hello.tip_hash, self._clock())
-        _limit_unsent(ws)
         conn = _Conn(ws, host, info, self._limits, self._clock, self._parts)
         self._part_owner[conn.parts] = conn
         if not self._register(conn):
@@ -721,25 +709,12 @@ class WsTransport:
     async def _write_loop(self, conn: _Conn) -> None:
         try:
             while True:
-                conn.sending_since, frame = await conn.queue.get()
+                frame = await conn.queue.get()
+                if frame is None:
+                    return
                 conn.queued_bytes -= len(frame)
                 await conn.ws.send_bytes(frame)
-                conn.sending_since = None
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self._request_drop(conn, f"send failed: {type(exc).__name__}", ban=False)
-
-
-UNSENT_BYTES = 64 * 1024  # what the kernel may hold unsent for one peer (TCP_NOTSENT_LOWAT)
-
-
-def _limit_unsent(ws: WebSocket) -> None:
-    """Keep what waits for a slow peer in our send queue, where its age and size are bounded,
-    not in a kernel buffer autotuned to megabytes (minutes of a 256 kbit/s link)."""
-    sock = ws.get_extra_info("socket")
-    option = getattr(socket, "TCP_NOTSENT_LOWAT", None)
-    if sock is not None and option is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, option, UNSENT_BYTES)
-

@@ -560,33 +560,6 @@ async def test_a_dialer_gone_before_the_upgrade_is_answered_logs_no_traceback(
     assert not errors, [r.getMessage() for r in errors]
 
 
-async def test_a_peer_that_takes_nothing_for_send_queue_s_is_dropped_not_banned() -> None:
-    # A peer behind a slow link: what is queued to it is far below the byte bound, but it
-    # has not taken a frame queued send_queue_s ago. Before issue 20 it was kept while its
-    # queue of stale gossip drained at the link's rate, its sync answers behind it.
-    server, _ = make_transport(limits=replace(FAST, send_queue_s=0.5))
-    async with serving(server) as session:
-        peer = await _connected_raw_peer(session, server.url)
-        await until(lambda: len(server.peers()) == 1)
-        target = PeerId(peer.key.public_key)
-        ws = server._conns[target].ws  # the link: each frame takes 0.3 s to leave
-        send_bytes = ws.send_bytes
-
-        async def slow_link(data: bytes, *args: object, **kwargs: object) -> None:
-            await asyncio.sleep(0.3)
-            await send_bytes(data)
-
-        ws.send_bytes = slow_link  # type: ignore[method-assign]
-        payload = encode_txs((b"q" * 1000,))
-        sent = []
-        for _ in range(30):  # one small frame every 0.1 s: 3 s, 30 kB
-            sent.append(server.send(target, MsgType.TXS, payload))
-            await asyncio.sleep(0.1)
-        assert sent[0] and not all(sent)
-        await until(lambda: server.peers() == ())
-        assert server.bans.node_ban(peer.key.public_key) is None
-
-
 async def test_a_peer_whose_queue_passes_its_byte_bound_is_dropped_not_banned() -> None:
     server, _ = make_transport(limits=replace(FAST, send_queue_bytes=300_000))
     async with serving(server) as session:
