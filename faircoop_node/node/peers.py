@@ -21,6 +21,7 @@ from consensus.codec import decode_block, decode_block_tx, encode_tx, txid
 from consensus.engine import ProposalReceived
 from consensus.errors import DecodeError, ValidationError
 from consensus.evidence import decode_evidence
+from consensus.quorum import quorum_size
 from consensus.types import BlockTx, TxId
 from consensus.votes import decode_proposal, decode_vote
 from faircoop_node.mempool import Mempool
@@ -346,10 +347,19 @@ class PeerMessages:
             transport.broadcast(MsgType.TXS, encode_txs(raws), exclude | self.lagging())
 
     def _syncing(self) -> bool:
-        """A peer is `SYNCING_LAG` heights ahead of us: we sync, and our link (a slow one, it
-        may be) is for blocks; the peers ahead have the txs other peers relayed to us."""
+        """Validators are `SYNCING_LAG` heights ahead of us: we sync, and our link (a slow one,
+        it may be) is for blocks; the peers ahead have the txs other peers relayed to us."""
+        return self.passed(self.driver.state.height + SYNCING_LAG)
+
+    def passed(self, height: int) -> bool:
+        """Have f + 1 validators of the voting set (so one honest at least) told us they
+        committed `height`? Their claims come from their votes and STATUS on links their
+        keys authenticated; an outsider's claims never count."""
         sync = self._sync
-        return sync is not None and sync.passed(self.driver.state.height + SYNCING_LAG)
+        if sync is None:
+            return False
+        voting = self._voting()
+        return sync.passed(height, voting, len(voting) - quorum_size(len(voting)) + 1)
 
     def lagging(self) -> frozenset[PeerId]:
         """Validators syncing far behind us: they get txs in the blocks they fetch (issue 20).

@@ -24,7 +24,6 @@ from faircoop_node.net.envelope import MsgType, ProposalMessage, encode_proposal
 from faircoop_node.net.transport import PeerId, Transport
 from faircoop_node.node.commit import store_block
 from faircoop_node.node.gossip import SeenCache
-from faircoop_node.node.sync import SyncTracker
 from faircoop_node.storage.base import BaseStore
 
 
@@ -64,26 +63,28 @@ class TransportOutbox:
     height, so a STATUS is not due before `NodeOptions.status_s` has passed since then.
 
     Behind a slow link (issue 20), proposals, hundreds of KB each under load, are kept off
-    links where they are news to no one: ours is not sent at all once a peer says it committed
-    its height (`sync.passed`: we are behind, and it would go ahead of our sync requests), and
+    links where they are news to no one: ours is not sent at all once f + 1 validators say
+    they committed its height (`passed`: we are behind, and it would go ahead of our sync
+    requests), and
     not to validators that are syncing (`lagging`, `PeerMessages.lagging`). Not sending is
     what a lost message does: the engine's state, and so safety, are untouched. `withheld`
     counts the proposals not sent at all."""
 
     def __init__(self, transport: Callable[[], Transport | None], seen: SeenCache,
-                 monotonic: Callable[[], float], sync: SyncTracker | None = None,
+                 monotonic: Callable[[], float],
+                 passed: Callable[[int], bool] = lambda height: False,
                  lagging: Callable[[], frozenset[PeerId]] = frozenset) -> None:
         self._transport = transport
         self._seen = seen
         self._monotonic = monotonic
-        self._sync = sync
+        self._passed = passed
         self._lagging = lagging
         self.last_sent_mono = 0.0
         self.withheld = 0
 
     def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
                  raw_block: bytes, to: bytes | None = None) -> None:
-        if self._sync is not None and self._sync.passed(proposal.height):
+        if self._passed(proposal.height):
             self.withheld += 1
             return
         skip = self._lagging()

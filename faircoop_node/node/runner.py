@@ -130,7 +130,8 @@ class Node:
         last_cert = (store.get_certificate(tip.height) or b"") if tip.height else b""
         self.sync = SyncTracker(opts.sync_batch, opts.sync_timeout_s)
         self._outbox = TransportOutbox(lambda: self.transport, self.seen, self.clock.monotonic,
-                                       self.sync, lambda: self.peers.lagging())
+                                       lambda h: self.peers.passed(h),
+                                       lambda: self.peers.lagging())
         self.driver = ConsensusDriver(
             genesis, state, last_cert, key, validator=validator,
             ledger=StoreLedger(store, self.sig_cache, self.sigs, opts.validate_in_thread),

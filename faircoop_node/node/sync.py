@@ -148,11 +148,14 @@ class SyncTracker:
         return sorted((self.failures(p), -h, p) for p, h in self.claims.items()
                       if p in connected and h > ours and self.trusted(p))
 
-    def passed(self, height: int) -> bool:
-        """Does a peer we have no reason to doubt claim to have committed `height`? Then
+    def passed(self, height: int, among: Collection[PeerId], need: int) -> bool:
+        """Do `need` peers of `among` (the voting set's validators, f + 1 of them: one is
+        honest) that we have no reason to doubt claim to have committed `height`? Then
         anything we would send for that height is news to no one: a validator behind a slow
-        link keeps its link for sync. A lying peer costs one timeout per distrust back-off."""
-        return any(h >= height and self.trusted(p) for p, h in self.claims.items())
+        link keeps its link for sync. No single peer's claim decides it: an outsider with
+        fresh keys claiming a far tip would otherwise silence every proposer."""
+        return sum(1 for p, h in self.claims.items()
+                   if h >= height and p in among and self.trusted(p)) >= need
 
     def lagging(self, ours: int) -> frozenset[PeerId]:
         """The peers whose claimed tip is `SYNCING_LAG` or more below `ours`: they sync, and

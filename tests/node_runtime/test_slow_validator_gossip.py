@@ -4,7 +4,7 @@ Behind 256 kbit/s under 150 tx/s, a validator fell behind and never caught up: e
 turn came it proposed a ~435 KB block for a height the others had long passed (10 MB in 3
 minutes), it relayed the txs peers sent it, and its peers kept sending it every tx and
 proposal, all of it queued ahead of the few bytes of its sync requests and their answers.
-Now a node withholds its proposal for a height a peer says it committed, relays no peer's
+Now a node withholds its proposal for a height f + 1 validators say they committed, relays no peer's
 txs while `SYNCING_LAG` heights behind, and sends no proposal or tx to a validator that far
 behind it. Each case below failed before (the proposal was sent, the txs relayed, the lagging
 validator was sent everything).
@@ -27,21 +27,28 @@ P, Q, R = (PeerId(bytes([n]) * 33) for n in (1, 2, 3))
 OURS = 100
 
 
+VOTERS = frozenset({P, Q, R, PeerId(bytes([4]) * 33)})  # 4 validators: f + 1 = 2
+OUTSIDER = PeerId(bytes([9]) * 33)
+
+
 @pytest.mark.parametrize(("claims", "failed", "height", "passed"), [
     ({}, (), OURS + 1, False),  # no one ahead
-    ({P: OURS}, (), OURS + 1, False),  # level with us: our proposal is news
-    ({P: OURS + 1}, (), OURS + 1, True),  # P committed the height we would propose for
-    ({P: OURS + 5, Q: OURS}, (), OURS + 3, True),
-    ({P: OURS + 5}, (P,), OURS + 1, False),  # P did not deliver what it claimed: not believed
+    ({P: OURS, Q: OURS}, (), OURS + 1, False),  # level with us: our proposal is news
+    ({P: OURS + 1, Q: OURS + 1}, (), OURS + 1, True),  # f + 1 committed our height
+    ({P: OURS + 5, Q: OURS + 3, R: OURS}, (), OURS + 3, True),
+    ({P: OURS + 5, Q: OURS + 2}, (), OURS + 3, False),  # only one claims that far
+    ({P: OURS + 9}, (), OURS + 1, False),  # one validator alone: it may be the liar
+    ({OUTSIDER: 10**9, P: OURS + 1}, (), OURS + 1, False),  # an outsider's claim never counts
+    ({P: OURS + 5, Q: OURS + 5}, (P,), OURS + 1, False),  # P did not deliver: not believed
 ])
-def test_passed_believes_trusted_claims_only(claims: dict[PeerId, int], failed: tuple[PeerId],
-                                             height: int, passed: bool) -> None:
+def test_passed_believes_f_plus_one_trusted_validators(
+        claims: dict[PeerId, int], failed: tuple[PeerId], height: int, passed: bool) -> None:
     tracker = SyncTracker()
     for peer, tip in claims.items():
         tracker.saw(peer, tip)
     for peer in failed:
         tracker.failed(peer, OURS + 10)  # distrusted; its claim kept as it stood
-    assert tracker.passed(height) is passed
+    assert tracker.passed(height, VOTERS, 2) is passed
 
 
 def test_lagging_is_the_peers_syncing_lag_or_more_behind() -> None:
@@ -67,11 +74,12 @@ def proposal_at(height: int) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize(("claim", "sent"), [(OURS, True), (OURS + 1, False), (OURS + 9, False)])
-def test_a_proposal_for_a_height_a_peer_committed_is_not_sent(claim: int, sent: bool) -> None:
+def test_a_proposal_for_a_height_validators_committed_is_not_sent(claim: int, sent: bool) -> None:
     transport, tracker = FakeTransport(), SyncTracker()
     tracker.saw(P, claim)
+    tracker.saw(Q, claim)
     outbox = TransportOutbox(lambda: transport, SeenCache(), lambda: 0.0,  # type: ignore
-                             tracker, lambda: frozenset({Q}))
+                             lambda h: tracker.passed(h, VOTERS, 2), lambda: frozenset({Q}))
     outbox.proposal(*proposal_at(OURS + 1))  # type: ignore[arg-type]
     assert transport.broadcasts == ([(MsgType.PROPOSAL, frozenset({Q}))] if sent else [])
     assert outbox.withheld == (0 if sent else 1)
