@@ -21,6 +21,7 @@ from consensus.codec import decode_block, decode_block_tx, encode_tx, txid
 from consensus.engine import ProposalReceived
 from consensus.errors import DecodeError, ValidationError
 from consensus.evidence import decode_evidence
+from consensus.quorum import quorum_size
 from consensus.types import BlockTx, TxId
 from consensus.votes import decode_proposal, decode_vote
 from faircoop_node.mempool import Mempool
@@ -49,6 +50,7 @@ from faircoop_node.node.counters import NodeCounters
 from faircoop_node.node.driver import ConsensusDriver
 from faircoop_node.node.gossip import TX_BATCH, SeenCache, TxIntake, TxRelay
 from faircoop_node.node.serve import BlockServer
+from faircoop_node.node.sync import SYNCING_LAG, SyncTracker
 from faircoop_node.storage.base import BaseStore
 
 INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a worker thread
@@ -76,8 +78,10 @@ class PeerMessages:
                  transport: Callable[[], Transport | None], punish: Callable[[PeerId, str], None],
                  saw_tip: Callable[[PeerId, int], None],
                  expects_blocks: Callable[[PeerId, int], bool], server: BlockServer,
-                 seen: SeenCache, counters: NodeCounters) -> None:
+                 seen: SeenCache, counters: NodeCounters, sync: SyncTracker | None = None
+                 ) -> None:
         self.driver = driver
+        self._sync = sync  # who is far ahead or behind: see `_syncing`, `lagging`
         self._store = store
         self._mempool = mempool
         self._transport = transport
@@ -175,7 +179,7 @@ class PeerMessages:
         transport = self._transport()
         if transport is not None:
             self._counters.relayed_consensus += transport.broadcast(
-                MsgType.PROPOSAL, payload, self._have_it(proposal.proposer, peer))
+                MsgType.PROPOSAL, payload, self._have_it(proposal.proposer, peer) | self.lagging())
         return Work("proposal", received, peer, len(payload))
 
     def _have_it(self, signer: bytes, sender: PeerId) -> frozenset[PeerId]:
@@ -298,7 +302,7 @@ class PeerMessages:
                 continue  # stale, conflicting or already pooled: gossip races, not malice
             self.seen.add(entry.txid)
             fresh.append(raw)
-        if fresh:
+        if fresh and not self._syncing():  # syncing: peers ahead of us have these txs
             self.relay.add(fresh, self._relay_exclude(peer))
         return True
 
@@ -327,7 +331,8 @@ class PeerMessages:
         one we took while no proposer could hear it (every validator down, or we had no peer)
         would otherwise wait in our pool for ever. Only validators are offered it (they are
         the ones who put txs in blocks): a pool's worth of bytes to anyone who connects would
-        make every handshake an outsider's cheap amplifier."""
+        make every handshake an outsider's cheap amplifier. Even while we sync: a tx taken
+        while we were cut off reaches a proposer only this way."""
         transport = self._transport()
         if transport is None or self.stopping or peer not in self._voting():
             return 0
@@ -339,7 +344,31 @@ class PeerMessages:
     def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
         transport = self._transport()
         if transport is not None and not self.stopping:
-            transport.broadcast(MsgType.TXS, encode_txs(raws), exclude)
+            transport.broadcast(MsgType.TXS, encode_txs(raws), exclude | self.lagging())
+
+    def _syncing(self) -> bool:
+        """Validators are `SYNCING_LAG` heights ahead of us: we sync, and our link (a slow one,
+        it may be) is for blocks; the peers ahead have the txs other peers relayed to us."""
+        return self.passed(self.driver.state.height + SYNCING_LAG)
+
+    def passed(self, height: int) -> bool:
+        """Have f + 1 validators of the voting set (so one honest at least) told us they
+        committed `height`? Their claims come from their votes and STATUS on links their
+        keys authenticated; an outsider's claims never count."""
+        sync = self._sync
+        if sync is None:
+            return False
+        voting = self._voting()
+        return sync.passed(height, voting, len(voting) - quorum_size(len(voting)) + 1)
+
+    def lagging(self) -> frozenset[PeerId]:
+        """Validators syncing far behind us: they get txs in the blocks they fetch (issue 20).
+        Validators only: a deciding validator's claim follows its votes, while a non-voting
+        peer's follows its STATUS, every `status_s`, heights behind under load."""
+        sync = self._sync
+        if sync is None:
+            return frozenset()
+        return sync.lagging(self.driver.state.height) & self._voting()
 
     async def close(self) -> None:
         self.stopping = True

@@ -60,31 +60,48 @@ class StoreLedger:
 class TransportOutbox:
     """`Outbox` over the transport; what we send is marked seen, so its echo is not relayed.
     `last_sent_mono` is when we last broadcast something we signed: it told every peer our
-    height, so a STATUS is not due before `NodeOptions.status_s` has passed since then."""
+    height, so a STATUS is not due before `NodeOptions.status_s` has passed since then.
+
+    Behind a slow link (issue 20), proposals, hundreds of KB each under load, are kept off
+    links where they are news to no one: ours is not sent at all once f + 1 validators say
+    they committed its height (`passed`: we are behind, and it would go ahead of our sync
+    requests), and
+    not to validators that are syncing (`lagging`, `PeerMessages.lagging`). Not sending is
+    what a lost message does: the engine's state, and so safety, are untouched. `withheld`
+    counts the proposals not sent at all."""
 
     def __init__(self, transport: Callable[[], Transport | None], seen: SeenCache,
-                 monotonic: Callable[[], float]) -> None:
+                 monotonic: Callable[[], float],
+                 passed: Callable[[int], bool] = lambda height: False,
+                 lagging: Callable[[], frozenset[PeerId]] = frozenset) -> None:
         self._transport = transport
         self._seen = seen
         self._monotonic = monotonic
+        self._passed = passed
+        self._lagging = lagging
         self.last_sent_mono = 0.0
+        self.withheld = 0
 
     def proposal(self, proposal: Proposal, block: Block, raw_proposal: bytes,
                  raw_block: bytes, to: bytes | None = None) -> None:
+        if self._passed(proposal.height):
+            self.withheld += 1
+            return
+        skip = self._lagging()
         self._send(MsgType.PROPOSAL, proposal.signature,
-                   encode_proposal_message(ProposalMessage(raw_proposal, raw_block)), to)
+                   encode_proposal_message(ProposalMessage(raw_proposal, raw_block)), to, skip)
 
     def vote(self, vote: Vote, to: bytes | None = None) -> None:
         self._send(MsgType.VOTE, vote.signature, encode_vote(vote), to)
 
     def _send(self, msg_type: MsgType, signature: bytes, payload: bytes,
-              to: bytes | None) -> None:
+              to: bytes | None, skip: frozenset[PeerId] = frozenset()) -> None:
         t = self._transport()
         if t is None:
             return
         self._seen.add(signature)
         if to is None:
-            t.broadcast(msg_type, payload)
+            t.broadcast(msg_type, payload, skip)
             self.last_sent_mono = self._monotonic()
         else:
             t.send(PeerId(to), msg_type, payload)

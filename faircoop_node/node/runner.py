@@ -128,7 +128,10 @@ class Node:
         state = self._load_state()
         tip = store.tip()
         last_cert = (store.get_certificate(tip.height) or b"") if tip.height else b""
-        self._outbox = TransportOutbox(lambda: self.transport, self.seen, self.clock.monotonic)
+        self.sync = SyncTracker(opts.sync_batch, opts.sync_timeout_s)
+        self._outbox = TransportOutbox(lambda: self.transport, self.seen, self.clock.monotonic,
+                                       lambda h: self.peers.passed(h),
+                                       lambda: self.peers.lagging())
         self.driver = ConsensusDriver(
             genesis, state, last_cert, key, validator=validator,
             ledger=StoreLedger(store, self.sig_cache, self.sigs, opts.validate_in_thread),
@@ -136,7 +139,6 @@ class Node:
             clock=self.clock, pool=StorePool(self._mempool, store), on_commit=self._committed,
             on_action_included=self._action_included, log=self.log,
             options=DriverOptions(gossip_s=opts.gossip_s), sigs=self.sigs)
-        self.sync = SyncTracker(opts.sync_batch, opts.sync_timeout_s)
         self._server = BlockServer(store, lambda: self.transport,
                                    lambda: self.driver.state.height)
         self.catchup = CatchUp(
@@ -146,7 +148,7 @@ class Node:
         self.outage = OutageDuty(store, self.driver, self.catchup, self.log, opts.store_retry_s)
         self.peers = PeerMessages(self.driver, store, self._mempool, lambda: self.transport,
                                   self._punish, self.sync.saw, self.catchup.expects,
-                                  self._server, self.seen, self.counters)
+                                  self._server, self.seen, self.counters, self.sync)
         self._queue: asyncio.Queue[Work] = asyncio.Queue()  # peers' share bounded by _inflow
         self._inflow = PeerInflow()
         self._handlers: dict[str, Callable[[Work], Awaitable[None]]] = {

@@ -76,6 +76,8 @@ class Request:
 DISTRUST_BASE_S = 5.0  # a peer that did not deliver what it claimed is ignored this long ...
 DISTRUST_MAX_S = 300.0  # ... doubling with each failure, up to this
 MAX_TRACKED = 1024  # peers whose failures are remembered (the oldest are forgotten first)
+SYNCING_LAG = 3  # a peer this many heights ahead or behind us is syncing, not deciding: no
+# txs relayed by a node that syncs, no proposals or txs sent to one (its link is for blocks)
 
 
 class SyncTracker:
@@ -93,6 +95,10 @@ class SyncTracker:
     doubles it back up to `batch`: behind a slow link (256 kbit/s carries ~160 KB in the
     timeout, 250 loaded blocks can be megabytes) the node then asks for what can arrive in
     time, instead of timing out on every peer in turn for good.
+
+    The last request that timed out is kept (`late`): its answer, already on its way over the
+    slow link, is taken when it comes (checked like any other) instead of being thrown away
+    after holding the link for as long as it took; the peer that sent it is trusted again.
     """
 
     def __init__(self, batch: int = DEFAULT_BATCH, timeout_s: float = 5.0,
@@ -104,6 +110,7 @@ class SyncTracker:
         self.claims: dict[PeerId, int] = {}
         self._failures: OrderedDict[PeerId, tuple[int, float]] = OrderedDict()  # (count, until)
         self.inflight: Request | None = None
+        self.late: Request | None = None  # the last request that timed out, still welcome
         self.behind_since: float | None = None  # when we first saw a peer ahead of us
 
     def saw(self, peer: PeerId, height: int) -> None:
@@ -116,6 +123,8 @@ class SyncTracker:
         self.claims.pop(peer, None)
         if self.inflight is not None and self.inflight.peer == peer:
             self.inflight = None
+        if self.late is not None and self.late.peer == peer:
+            self.late = None
 
     def trusted(self, peer: PeerId) -> bool:
         record = self._failures.get(peer)
@@ -139,6 +148,21 @@ class SyncTracker:
         return sorted((self.failures(p), -h, p) for p, h in self.claims.items()
                       if p in connected and h > ours and self.trusted(p))
 
+    def passed(self, height: int, among: Collection[PeerId], need: int) -> bool:
+        """Do `need` peers of `among` (the voting set's validators, f + 1 of them: one is
+        honest) that we have no reason to doubt claim to have committed `height`? Then
+        anything we would send for that height is news to no one: a validator behind a slow
+        link keeps its link for sync. No single peer's claim decides it: an outsider with
+        fresh keys claiming a far tip would otherwise silence every proposer."""
+        return sum(1 for p, h in self.claims.items()
+                   if h >= height and p in among and self.trusted(p)) >= need
+
+    def lagging(self, ours: int) -> frozenset[PeerId]:
+        """The peers whose claimed tip is `SYNCING_LAG` or more below `ours`: they sync, and
+        a proposal or tx for our next height is outside their window, so it only fills their
+        link ahead of the blocks they ask for. A deciding peer's claim follows its votes."""
+        return frozenset(p for p, h in self.claims.items() if h + SYNCING_LAG <= ours)
+
     def network_tip(self, connected: Collection[PeerId], ours: int) -> int:
         """The highest tip claimed by a connected peer we have no reason to doubt, or ours."""
         ahead = self._ahead(connected, ours)
@@ -149,7 +173,7 @@ class SyncTracker:
         if req is None:
             return False
         if self._clock() >= req.deadline:
-            self.inflight = None
+            self.inflight, self.late = None, req
             self.failed(req.peer, req.start - 1)
             self.size = max(1, req.count // 2)  # maybe a slow link: ask for less next time
             return False
@@ -169,12 +193,18 @@ class SyncTracker:
 
     def expects(self, peer: PeerId, start: int) -> bool:
         """Is a BLOCKS answer from `peer` starting at `start` the one we wait for?"""
-        req = self.inflight
-        return req is not None and req.peer == peer and req.start == start
+        return any(req is not None and req.peer == peer and req.start == start
+                   for req in (self.inflight, self.late))
 
     def answered(self, peer: PeerId, start: int, delivered: int) -> bool:
         """True if this BLOCKS answer (of `delivered` blocks) is the one we wait for; an empty
         one counts as a failure to deliver."""
+        late = self.late
+        if late is not None and late.peer == peer and late.start == start:
+            self.late = None
+            if delivered:  # slow, not lying: trusted again (its claim comes back with news)
+                self._failures.pop(peer, None)
+            return True
         req = self.inflight
         if req is None or req.peer != peer or req.start != start:
             return False

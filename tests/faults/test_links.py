@@ -7,8 +7,8 @@
    FAIRCOOP_LINK_LATENCY_MS=0 runs the same on clean links, for the comparison.
 2. One validator behind a 256 kbit/s access link (both ways, all its links) while loadgen
    offers 150 tx/s, more than such a link carries: the others keep finalizing every tx, and
-   it should fall back to sync and catch up once the load stops. It does not yet (xfail).
-   The heights it lagged by, the blocks it synced and its catch-up time are printed
+   it falls back to sync and catches up within `CATCH_UP_S` of the load stopping. The
+   heights it lagged by, the blocks it synced and its catch-up time are printed
    (`SLOWLINK {...}`).
 """
 
@@ -45,6 +45,9 @@ WINDOW_S = 30.0
 SLOW_KBPS = 256.0
 SLOW_NODE = "coop-3"
 SLOW_LINK_TX_S = 150.0  # more than a 256 kbit/s link carries: it must fall back to sync
+# After the load stops: its 30 s of blocks (~4,500 txs, ~1.1 MB with certificates) take ~35 s
+# of a 256 kbit/s link; the rest of the window is for votes and STATUS sharing the link.
+CATCH_UP_S = 180.0
 
 
 def loadgen(layout_dir: Path, api_url: str, rate: float, duration: float) -> dict[str, object]:
@@ -102,11 +105,6 @@ def test_latency_and_jitter_on_every_link_under_400_tx_s(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 20): behind 256 kbit/s under 150 tx/s the validator reached 8-14 of ~400 "
-    "heights and had not caught up 120 s after the load stopped, with 87b7556 and c289630; "
-    "its link stays full of gossip queued ahead of its sync traffic (TCP buffers, peers' "
-    "send queues). strict: remove this mark once it passes"))
 def test_a_validator_behind_a_256_kbit_link_keeps_up_or_catches_up(tmp_path: Path) -> None:
     cluster = start_cluster(tmp_path / "devnet")
     slow = cluster.node(SLOW_NODE)
@@ -132,15 +130,22 @@ def test_a_validator_behind_a_256_kbit_link_keeps_up_or_catches_up(tmp_path: Pat
         gap = max_block_gap_s(others[0], start_height)
         top = max(height(n) for n in others)
         t_stop = time.monotonic()
-        wait_for(lambda: height(slow) >= top, 120, f"{SLOW_NODE} to catch up")
+        behind_at_stop = top - height(slow)
+        caught_up = True
+        try:
+            wait_for(lambda: height(slow) >= top, CATCH_UP_S, f"{SLOW_NODE} to catch up")
+        except AssertionError:
+            caught_up = False
         figures = {
             "kbps": SLOW_KBPS, "offered_tx_s": SLOW_LINK_TX_S, "window_s": WINDOW_S,
             **{k: result.get(k) for k in ("committed_tx_per_s", "finality_p50_s",
                                           "finality_p99_s", "unfinalized")},
             "max_block_gap_s": gap, "max_lag_heights": max(lags, default=0),
-            "caught_up_after_load_s": round(time.monotonic() - t_stop, 1),
+            "behind_at_load_stop": behind_at_stop, "top": top, "slow_height": height(slow),
+            "caught_up": caught_up, "after_load_s": round(time.monotonic() - t_stop, 1),
             "synced_blocks": synced_blocks(slow)}
         print("SLOWLINK " + json.dumps(figures))
+        assert caught_up, f"{SLOW_NODE} did not catch up in {CATCH_UP_S}s: {figures}"
         assert not result.get("unfinalized"), f"txs never final: {result.get('unfinalized')}"
         assert gap <= 10.0, f"the chain stalled {gap}s"
         cluster.hub.heal()
