@@ -183,6 +183,17 @@ class Identities:
             self.note(peer)
         return await self.fresh()
 
+    async def send(self, peer: Peer, msg_type: MsgType, payload: bytes) -> Peer | None:
+        """Send on `peer`; if the node cut it meanwhile (it judged an earlier frame), once
+        more under a fresh identity, as an attacker would. The peer the frame went out on, or
+        None if none could be had."""
+        if await peer.send(msg_type, payload):
+            return peer
+        fresh = await self.keep(peer)
+        if fresh is not None and await fresh.send(msg_type, payload):
+            return fresh
+        return None
+
     def note(self, peer: Peer) -> None:
         if peer.ended is not None and not peer._ours:
             self.cut_reasons[peer.ended[:60]] += 1

@@ -104,7 +104,8 @@ async def forged_votes(session: aiohttp.ClientSession, target: Target,
                 payload = forge.forged_vote(target.chain_id, validator, peer.tip + 1 + i % 2,
                                             far_round + i * connections + slot)
                 sent["far_round"] += 1
-            return await peer.send(MsgType.VOTE, payload)
+            peer = await ids.send(peer, MsgType.VOTE, payload)
+            return True  # cut: the next one comes from a fresh identity (keep), if any
 
         await paced(rate_per_s, duration_s, one)
 
@@ -228,7 +229,8 @@ async def evidence_junk(session: aiohttp.ClientSession, target: Target, *, count
         height = peer.tip + 1 + i % 50 if near else far_height + i
         sent["near" if near else "far"] += 1
         payload = forge.junk_evidence(PrivateKey.generate(), target.chain_id, height)
-        return await peer.send(MsgType.EVIDENCE, payload)
+        peer = await ids.send(peer, MsgType.EVIDENCE, payload)
+        return True  # cut: the next one comes from a fresh identity (keep), if any
 
     n = await paced(rate_per_s, 3600.0, one, max_count=count)
     await ids.close()
@@ -509,7 +511,8 @@ async def bad_evidence(session: aiohttp.ClientSession, target: Target,
             return False
         payload = forge.bad_evidence(target.chain_id, validators[i % len(validators)],
                                      peer.tip + 1, i)
-        return await peer.send(MsgType.EVIDENCE, payload)
+        peer = await ids.send(peer, MsgType.EVIDENCE, payload)
+        return True  # cut: the next one comes from a fresh identity (keep), if any
 
     n = await paced(rate_per_s, 3600.0, one, max_count=count)
     await ids.close()
