@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         net.start_all(validators)
         for n in validators:
             wait_height(n.api_url, 2, 60)
-        duration = (2 * args.rounds + 1) * args.window + 40
+        duration = (2 * args.rounds + 1) * args.window + args.load_margin
         loadgen = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "loadgen.py"), "--node",
              validators[0].api_url, "--wallet", str(layout.wallet_path), "--password-file",
@@ -251,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validators", type=int, default=4)
     ap.add_argument("--base-port", type=int, default=18_600)
     ap.add_argument("--setup-timeout", type=float, default=180.0)
+    ap.add_argument("--load-margin", type=float, default=40.0,
+                    help="seconds of load beyond the windows: the wait until it flows")
     ap.add_argument("--keep", action="store_true", help="keep the devnet directory")
     args = ap.parse_args(argv)
     result = run(args)

@@ -56,7 +56,7 @@ from tests.e2e.helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 PAYMENTS = 18_000  # txs paying the shop: more than the decoded-tx memo's 16,384
 SPLIT_COINS = 1_600  # coins one split tx makes (within the 100 kB tx size limit)
@@ -64,7 +64,7 @@ BATCH = 1_000  # txs in one POST /api/v1/txs
 COIN_VALUE = 2 * COIN
 FEE = 5_000
 TRICKLE_PER_S = 20.0  # chained payments while the interval is measured
-PHASE_S = 20.0
+PHASE_S = 15.0
 WARMUP_S = 3.0
 CLIENTS = 2  # concurrent clients on each loaded validator
 LOADED = 2  # validators under load, of 4: every quorum of 3 includes one

@@ -1,7 +1,7 @@
 """The outsider-attack soak (issue 12): a real 4-validator devnet and an observer under 400 tx/s
 of honest load while an outside attacker (`scripts/outsider_node.py`, a separate process that
 holds no validator key) runs every attack of `faircoop_node/byzantine/campaign.py` at once, each
-repeated against random nodes, for `SOAK_S` seconds (60 in the default suite, 180 in a soak
+repeated against random nodes, for `SOAK_S` seconds (40 in the default suite, 180 in a soak
 run, FAIRCOOP_SOAK=1; FAIRCOOP_OUTSIDER_SOAK_S sets it, and
 FAIRCOOP_OUTSIDER_SOAK_ATTACKS=none runs the load alone, as a control).
 
@@ -63,7 +63,7 @@ from tests.faults.cluster import BAD_EVENTS, assert_no_fork
 pytestmark = pytest.mark.slow
 
 SOAK_S = float(os.environ.get("FAIRCOOP_OUTSIDER_SOAK_S",
-                             "180" if os.environ.get("FAIRCOOP_SOAK") == "1" else "60"))
+                             "180" if os.environ.get("FAIRCOOP_SOAK") == "1" else "40"))
 # Which attacks run (a comma list; default all). "none" runs the load alone: the control that
 # shows the bounds hold for honest work on this machine.
 SOAK_ATTACKS = os.environ.get("FAIRCOOP_OUTSIDER_SOAK_ATTACKS", "all")

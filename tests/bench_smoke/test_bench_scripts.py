@@ -18,6 +18,7 @@ import pytest
 
 from scripts.bench import run_all
 from scripts.bench.spy import summarize
+from tests.e2e.helpers import free_base_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
@@ -111,7 +112,7 @@ def test_run_all_renders_every_section_and_keeps_hand_written_text(tmp_path: Pat
 
 @pytest.mark.slow
 def test_sync_bench_syncs_a_short_chain() -> None:
-    doc = run_script(str(BENCH / "sync.py"), "--blocks", "40", "--base-port", "19300",
+    doc = run_script(str(BENCH / "sync.py"), "--blocks", "40", "--base-port", str(free_base_port()),
                      timeout=180)
     assert doc["blocks"] == 40
     assert doc["sync_blocks_per_s"] > 0 and doc["raw_leveldb_synced_blocks_per_s"] > 0
@@ -121,7 +122,7 @@ def test_sync_bench_syncs_a_short_chain() -> None:
 def test_devnet_bench_drives_a_one_validator_devnet() -> None:
     doc = run_script(str(BENCH / "devnet.py"), "--validators", "1", "--rate", "40",
                      "--duration", "3", "--warmup", "1", "--drain", "10", "--senders", "8",
-                     "--base-port", "19500", timeout=240)
+                     "--base-port", str(free_base_port()), timeout=240)
     (run,) = doc["runs"]
     for key in ("validators", "duration_s", "committed_tx_per_s", "finality_p50_s",
                 "finality_p99_s"):

@@ -23,16 +23,22 @@ from tests.builders import key, make_tx, single
 from wallet.keys import RECEIVE
 from wallet.walletfile import load_wallet, unlock
 
+# Where each pytest-xdist worker scans for its devnets' ports: (how far below the default
+# start, where to stop). Apart from each other (two workers scanning the same range would both
+# pick the first free one and race to bind it), from devnet_world's 20,000-27,750 and, below
+# 29,000, from the kernel's ephemeral ports; a range's P2P ports sit 1,000 above its API ports.
+WORKER_PORTS = {"gw0": (0, 60_000), "gw1": (19_000, 18_000), "gw2": (27_000, 8_750)}
+
 
 def free_base_port(start: int = 29_000, nodes: int = 10, step: int = 250) -> int:
-    """A base port whose API (P..P+9) and P2P (P+1000..P+1009) ranges are free right now.
-
-    Under pytest-xdist the second worker scans 10,000-18,000 instead (below devnet_world's
-    20,000-27,750 and the kernel's ephemeral range): two workers scanning the same ranges
-    would both pick the first free one and race to bind it."""
-    if os.environ.get("PYTEST_XDIST_WORKER") == "gw1":
-        return devnet_free_base_port(start - 19_000, nodes=nodes, step=step, stop=18_000)
-    return devnet_free_base_port(start, nodes=nodes, step=step)
+    """A base port whose API (P..P+9) and P2P (P+1000..P+1009) ranges are free right now, in
+    this pytest-xdist worker's own range (WORKER_PORTS)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if worker not in WORKER_PORTS:
+        raise AssertionError(f"no port range for test worker {worker}: run at most "
+                             f"{len(WORKER_PORTS)} (FAIRCOOP_TEST_WORKERS)")
+    below, stop = WORKER_PORTS[worker]
+    return devnet_free_base_port(start - below, nodes=nodes, step=step, stop=stop)
 
 
 def get(node: DevnetNode, path: str, timeout: float = 5.0) -> Any:

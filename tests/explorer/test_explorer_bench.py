@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from tests.e2e.helpers import free_base_port
 from tests.explorer.tools import ROOT
 
 pytestmark = pytest.mark.slow
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.slow
 def test_the_explorer_bench_reports_its_ratios() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench" / "explorer.py"), "--window", "3",
-         "--rounds", "1", "--rate", "50", "--senders", "20", "--page-rate", "40",
-         "--base-port", "24700"],
+         "--rounds", "1", "--load-margin", "20", "--rate", "50", "--senders", "20",
+         "--page-rate", "40", "--base-port", str(free_base_port())],
         cwd=ROOT, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-3000:]
     doc = json.loads(done.stdout.strip().splitlines()[-1])

@@ -2,13 +2,14 @@
 
 1. Every P2P link of 4 validators and an observer gets its own one-way latency, drawn from
    50-200 ms, with jitter of a quarter of it (so messages on different links overtake each
-   other), while `scripts/loadgen.py` offers 400 tx/s. The chain must keep finalizing at the
-   offered rate; finality p50/p99 are printed next to the latencies (`LINKS {...}`, with -s).
-   FAIRCOOP_LINK_LATENCY_MS=0 runs the same on clean links, for the comparison.
+   other), while `scripts/loadgen.py` offers 400 tx/s for `WINDOW_S` (15 s; 30 s with
+   FAIRCOOP_SOAK=1). The chain must keep finalizing at the offered rate; finality p50/p99 are
+   printed next to the latencies (`LINKS {...}`, with -s). FAIRCOOP_LINK_LATENCY_MS=0 runs the
+   same on clean links, for the comparison. Its pass mark is a throughput: it runs `alone`.
 2. One validator behind a 256 kbit/s access link (both ways, all its links) while loadgen
-   offers 150 tx/s, more than such a link carries: the others keep finalizing every tx, and
-   it falls back to sync and catches up within `CATCH_UP_S` of the load stopping. The
-   heights it lagged by, the blocks it synced and its catch-up time are printed
+   offers 150 tx/s for `WINDOW_S`, more than such a link carries: the others keep finalizing
+   every tx, and it falls back to sync and catches up within `CATCH_UP_S` of the load
+   stopping. The heights it lagged by, the blocks it synced and its catch-up time are printed
    (`SLOWLINK {...}`).
 """
 
@@ -41,12 +42,12 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 LATENCY_MS = (50.0, 200.0)
 OFFERED_TX_S = 400.0
-WINDOW_S = 30.0
+WINDOW_S = 30.0 if os.environ.get("FAIRCOOP_SOAK") == "1" else 15.0
 SLOW_KBPS = 256.0
 SLOW_NODE = "coop-3"
 SLOW_LINK_TX_S = 150.0  # more than a 256 kbit/s link carries: it must fall back to sync
-# After the load stops: its 30 s of blocks (~4,500 txs, ~1.1 MB with certificates) take ~35 s
-# of a 256 kbit/s link; the rest of the window is for votes and STATUS sharing the link.
+# After the load stops: its blocks (30 s in a soak run: ~4,500 txs, ~1.1 MB with certificates)
+# take ~35 s of a 256 kbit/s link; the rest of the window is for votes and STATUS sharing the link.
 CATCH_UP_S = 180.0
 
 
@@ -63,6 +64,7 @@ def loadgen(layout_dir: Path, api_url: str, rate: float, duration: float) -> dic
     return result
 
 
+@pytest.mark.alone  # its pass mark is a throughput
 @pytest.mark.timeout(600)
 def test_latency_and_jitter_on_every_link_under_400_tx_s(tmp_path: Path) -> None:
     cluster = start_cluster(tmp_path / "devnet")

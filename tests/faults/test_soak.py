@@ -15,7 +15,7 @@ After the schedule every fault is undone and these must hold:
 Each fault's recovery (from its end until its victims reach the height the network had then)
 is measured and printed with the schedule (`SOAK-RUN {...}`, with -s).
 
-FAIRCOOP_SOAK_S sets the schedule's length: 75 s in the default suite (`slow`, one seed),
+FAIRCOOP_SOAK_S sets the schedule's length: 45 s in the default suite (`slow`, one seed),
 600 s for the `soak` test, over seeds FAIRCOOP_SOAK_SEEDS (comma-separated, default 1-5).
 A seed replays its schedule: `FAIRCOOP_SOAK_SEEDS=3 pytest ... -m soak`.
 """
@@ -59,7 +59,7 @@ from tests.faults.shaping import CLEAN, Shape
 VALIDATORS = 7
 DISK_VICTIMS = ("coop-2", "coop-5")
 DISK_MB = 128
-SHORT_S = float(os.environ.get("FAIRCOOP_SOAK_S", "75"))
+SHORT_S = float(os.environ.get("FAIRCOOP_SOAK_S", "45"))
 LONG_S = float(os.environ.get("FAIRCOOP_SOAK_S", "600"))
 SEEDS = [int(s) for s in os.environ.get("FAIRCOOP_SOAK_SEEDS", "1,2,3,4,5").split(",") if s]
 MAX_PAYMENTS = 1800  # one fan-out tx holds at most ~2,000 outputs (max_tx_size)
