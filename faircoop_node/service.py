@@ -187,6 +187,7 @@ def node_counters(node: Node, transport: WsTransport | None, data_dir: Path) -> 
         sync_requests=node.counters.sync_requests,
         relayed_consensus=node.counters.relayed_consensus,
         regossips=node.counters.regossips,
+        proposals_withheld=node.proposals_withheld,
         traffic=transport.traffic.as_json() if transport is not None else {},
         disk_free_bytes=free, disk_total_bytes=total)
 

@@ -81,6 +81,7 @@ class NodeCounters:
     sync_requests: int = 0
     relayed_consensus: int = 0  # copies of peers' votes and proposals passed on to peers
     regossips: int = 0  # times a stalled height re-sent what this node signed there
+    proposals_withheld: int = 0  # ours not sent: f + 1 validators had committed the height
     # P2P traffic by message type: {"frames_in"|"frames_out"|"bytes_in"|"bytes_out": {type: n}}
     traffic: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     disk_free_bytes: int | None = None  # on the data directory's file system
@@ -111,6 +112,8 @@ _COUNTERS = (
      "(about 0 in a full mesh)."),
     ("faircoop_regossips_total", "regossips",
      "Times a stalled height re-sent what this node signed there."),
+    ("faircoop_proposals_withheld_total", "proposals_withheld",
+     "Proposals of ours not sent: f + 1 validators had committed their height (we lag)."),
 )
 _TRAFFIC = (("faircoop_p2p_frames_total", "frames", "P2P frames, by direction and message type."),
             ("faircoop_p2p_bytes_total", "bytes", "P2P bytes, by direction and message type."))

@@ -221,6 +221,11 @@ class Node:
     def current_round(self) -> int:
         return self.driver.current_round()
 
+    @property
+    def proposals_withheld(self) -> int:
+        """Our proposals not sent because f + 1 validators had passed their height."""
+        return self._outbox.withheld
+
     # -- what readers (the API) use ---------------------------------------------------------
 
     @property

@@ -12,6 +12,8 @@ validator was sent everything).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from consensus import codec
@@ -20,6 +22,7 @@ from faircoop_node.net.transport import PeerId
 from faircoop_node.node.gossip import SeenCache
 from faircoop_node.node.ports import TransportOutbox
 from faircoop_node.node.sync import SYNCING_LAG, SyncTracker
+from faircoop_node.service import node_counters
 from tests.builders import key
 from tests.node_runtime.harness import payments, start_cluster, wait_for
 
@@ -85,7 +88,8 @@ def test_a_proposal_for_a_height_validators_committed_is_not_sent(claim: int, se
     assert outbox.withheld == (0 if sent else 1)
 
 
-async def test_a_syncing_node_relays_no_peer_txs_and_spares_lagging_validators() -> None:
+async def test_a_syncing_node_relays_no_peer_txs_and_spares_lagging_validators(
+        tmp_path: Path) -> None:
     cluster = await start_cluster(3)
     try:
         nodes = cluster.nodes()
@@ -112,6 +116,11 @@ async def test_a_syncing_node_relays_no_peer_txs_and_spares_lagging_validators()
     assert node.peers.lagging() == frozenset({validator})  # a non-voter's claim lags its STATUS
     node.sync.saw(validator, ours - 1)
     assert node.peers.lagging() == frozenset()
+
+    # our proposal for a height the validators passed is withheld, and /metrics counts it
+    assert node_counters(node, None, tmp_path).proposals_withheld == 0
+    node._outbox.proposal(*proposal_at(ours + 1))  # type: ignore[arg-type]
+    assert node_counters(node, None, tmp_path).proposals_withheld == 1
 
 
 def test_the_answer_to_a_request_that_timed_out_is_still_taken() -> None:
