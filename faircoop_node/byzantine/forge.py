@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import struct
 import time
+from dataclasses import dataclass
 
 import msgpack
 
@@ -105,6 +106,25 @@ def junk_block(chain_id: str, height: int, proposer: PublicKey, tx_count: int,
     but no ledger rule would accept one. `salt` makes the txs of different blocks differ, so a
     decoder's memo of recent txs does not help it.
     """
+    return junk_body(chain_id, tx_count, salt).block(height, proposer)
+
+
+@dataclass(frozen=True, slots=True)
+class JunkBody:
+    """A junk block's txs, encoded: the costly part (seconds on a busy machine), made before
+    the height is known, so a proposal can carry the height of the moment it is sent."""
+
+    chain_id: str
+    tx_count: int
+    txs: bytes
+
+    def block(self, height: int, proposer: PublicKey) -> bytes:
+        return _block_bytes(header(self.chain_id, height, proposer), self.tx_count, self.txs,
+                            b"")
+
+
+def junk_body(chain_id: str, tx_count: int, salt: int = 0) -> JunkBody:
+    """The txs of `junk_block`."""
     if not 1 <= tx_count <= MAX_JUNK_TXS:
         raise ValueError(f"tx_count must be 1 to {MAX_JUNK_TXS}")
     template = encode_tx(Tx(TX_VERSION, chain_id, (),
@@ -114,7 +134,7 @@ def junk_block(chain_id: str, height: int, proposer: PublicKey, tx_count: int,
     first = JUNK_AMOUNT_BASE + (salt * MAX_JUNK_TXS) % (2**32 - JUNK_AMOUNT_BASE - MAX_JUNK_TXS)
     txs = b"".join(b"%s\xce%s%s" % (before, struct.pack(">I", first + i), after)
                    for i in range(tx_count))
-    return _block_bytes(header(chain_id, height, proposer), tx_count, txs, b"")
+    return JunkBody(chain_id, tx_count, txs)
 
 
 def forged_proposal(chain_id: str, proposer: PublicKey, height: int, round_: int,

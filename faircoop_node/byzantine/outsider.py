@@ -70,6 +70,7 @@ from faircoop_node.net.envelope import (
 FAR_ROUND = 10**9  # rounds the engine drops unread: nothing but the relay looks at them
 FAR_HEIGHT = 10**15
 MAX_FRAME = Limits().max_frame_bytes
+BlockMaker = Callable[[int, PublicKey], bytes]  # (height, proposer) -> a block's bytes
 
 
 # -- (1) forged votes ---------------------------------------------------------------------------
@@ -120,9 +121,12 @@ async def forged_votes(session: aiohttp.ClientSession, target: Target,
 async def _proposals(session: aiohttp.ClientSession, target: Target,
                      validators: Sequence[PublicKey], count: int, pause_s: float,
                      connections: int, ahead: Sequence[int],
-                     make_block: Callable[[int, PublicKey, int], bytes]) -> Report:
+                     prepare: Callable[[int], BlockMaker]) -> Report:
     """`count` PROPOSALs over `connections` identities at once, for heights tip + `ahead[i]`
-    in turn (a node keeps those for tip + 1 and tip + 2)."""
+    in turn (a node keeps those for tip + 1 and tip + 2). `prepare(i)` does the costly part
+    of block i first; the height is read from the node's tip only then, right before the
+    send: a height read before seconds of building is stale by the time the node judges it,
+    and the node drops a stale proposal quietly, unchecked."""
     ids = Identities(session, target)
     sent = sent_bytes = 0
 
@@ -130,13 +134,15 @@ async def _proposals(session: aiohttp.ClientSession, target: Target,
         nonlocal sent, sent_bytes
         peer: Peer | None = None
         for i in range(slot, count, connections):
+            make_block = prepare(i)
+            await asyncio.sleep(0.05)  # the reader takes the votes that came in meanwhile
             peer = await ids.keep(peer)
             if peer is None:
                 return
             proposer = validators[i % len(validators)]
             height = peer.tip + ahead[i % len(ahead)]
             payload = forge.forged_proposal(target.chain_id, proposer, height, 0,
-                                            make_block(height, proposer, i))
+                                            make_block(height, proposer))
             frame = encode_envelope(MsgType.PROPOSAL, payload)
             del payload
             if len(frame) > MAX_FRAME:
@@ -163,26 +169,32 @@ async def forged_proposals(session: aiohttp.ClientSession, target: Target,
     (those for tip + 2 stay until two more blocks are final)."""
     blob = bytes(max(0, block_bytes - 600))
 
-    def make(height: int, proposer: PublicKey, _: int) -> bytes:
+    def make(height: int, proposer: PublicKey) -> bytes:
         return forge.padded_block(target.chain_id, height, proposer, block_bytes, blob)
 
     return await _proposals(session, target, validators, count, pause_s, connections, ahead,
-                            make)
+                            lambda _: make)
 
 
 async def junk_proposals(session: aiohttp.ClientSession, target: Target,
                          validators: Sequence[PublicKey], *, count: int = 20,
                          txs: int = forge.MAX_JUNK_TXS, pause_s: float = 0.2,
-                         connections: int = 1, ahead: Sequence[int] = (1, 2)) -> Report:
+                         connections: int = 1, ahead: Sequence[int] = (2, 3)) -> Report:
     """PROPOSALs naming a real validator, with a random signature and a block of `txs` distinct
-    tiny txs (~12 MB at 200,000): they decode, one Python object each, and mean nothing."""
+    tiny txs (~12 MB at 200,000): they decode, one Python object each, and mean nothing.
+
+    A node checks the signature of a proposal for the height after next (for the next one,
+    the real proposer's usually holds the round already), so they go to tip + 2, and to
+    tip + 3 for when the node has moved on while a 12 MB frame travels. In a fresh-clone run
+    on a busy machine all five (then for tip + 1 and tip + 2, their heights read before the
+    txs were built) came too late to be judged."""
     salt = random.randrange(1 << 30)
 
-    def make(height: int, proposer: PublicKey, i: int) -> bytes:
-        return forge.junk_block(target.chain_id, height, proposer, txs, salt + i)
+    def prepare(i: int) -> BlockMaker:
+        return forge.junk_body(target.chain_id, txs, salt + i).block
 
     return await _proposals(session, target, validators, count, pause_s, connections, ahead,
-                            make)
+                            prepare)
 
 
 # -- (4) GET_BLOCKS flood -----------------------------------------------------------------------
