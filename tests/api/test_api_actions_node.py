@@ -88,14 +88,20 @@ async def test_a_flood_over_the_api_pools_one_action_once_and_the_chain_goes_on(
             bodies = [_wrapped(good) if i % 8 == 0 else junk[i % len(junk)][0]
                       for i in range(400)]
             answers = await asyncio.gather(*(_post(client, b) for b in bodies))
+            outcomes: Counter[str] = Counter()
             for body, (status, answer) in zip(bodies, answers, strict=True):
                 if body == _wrapped(good):
-                    assert status == 200 and answer["id"] == sha256(good).hex()
+                    # a copy that comes after a block carried the action is a replay (on a
+                    # busy machine the flood can outlast a block)
+                    outcome = answer["status"] if status == 200 else answer["rule"]
+                    assert (status, outcome) in {(200, "pooled"), (200, "already_pooled"),
+                                                 (409, "replayed_action")}, answer
+                    assert status == 409 or answer["id"] == sha256(good).hex()
+                    outcomes[outcome] += 1
                 else:
                     want = next((st, rule) for b, st, rule in junk if b == body)
                     assert (status, answer.get("rule")) == want, answer
-            outcomes = Counter(a["status"] for st, a in answers if st == 200)
-            assert outcomes == {"pooled": 1, "already_pooled": 49}  # pooled once
+            assert outcomes["pooled"] == 1 and sum(outcomes.values()) == 50, outcomes  # once
             await wait_for(lambda: node.state.height >= start + 3, 15, "the chain going on")
             await wait_for(lambda: all(n.state.params.dust_limit == 2_500 for n in nodes), 20,
                            "the action in force everywhere")
