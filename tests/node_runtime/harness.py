@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from consensus import codec
 from consensus.chainstate import encode_chain_state, genesis_state
@@ -137,6 +138,17 @@ async def start_cluster(n: int = 4, options: dict[int, NodeOptions] | None = Non
         await cluster.network.connect(cluster.slots[a].key.public_key,
                                       cluster.slots[b].key.public_key)
     return cluster
+
+
+def inbox_options(root: Path, count: int = 2) -> dict[int, NodeOptions]:
+    """Options for the first `count` nodes: each reads its own action inbox under `root`,
+    every 50 ms (the recovery tests drop a governors' recovery there)."""
+    options = {}
+    for i in range(count):
+        inbox = root / f"inbox{i}"
+        inbox.mkdir()
+        options[i] = replace(FAST_OPTIONS, inbox=inbox, inbox_s=0.05)
+    return options
 
 
 async def lose_quorum(cluster: Cluster) -> list[Node]:

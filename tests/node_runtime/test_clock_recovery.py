@@ -23,9 +23,9 @@ from consensus.governance import encode_recovery, make_recovery
 from faircoop_node.logs import record_fields
 from tests.builders import CHAIN_ID
 from tests.node_runtime.harness import (
-    FAST_OPTIONS,
     FAST_PARAMS,
     VALIDATOR_KEYS,
+    inbox_options,
     lose_quorum,
     start_cluster,
     wait_for,
@@ -43,10 +43,8 @@ def logged(caplog: pytest.LogCaptureFixture, event: str, rule: str | None = None
 async def test_a_fast_clock_installs_a_recovery_early_but_cannot_finalize_it_early(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    inboxes = [tmp_path / f"inbox{i}" for i in range(2)]
-    for d in inboxes:
-        d.mkdir()
-    options = {i: replace(FAST_OPTIONS, inbox=d, inbox_s=0.05) for i, d in enumerate(inboxes)}
+    options = inbox_options(tmp_path)
+    inboxes = [o.inbox for o in options.values()]
     cluster = await start_cluster(4, options, params=PARAMS)
     try:
         alive = await lose_quorum(cluster)

@@ -29,6 +29,7 @@ from tests.node_runtime.harness import (
     FAST_OPTIONS,
     FAST_PARAMS,
     VALIDATOR_KEYS,
+    inbox_options,
     lose_quorum,
     payments,
     start_cluster,
@@ -218,11 +219,9 @@ def _nodes_that_refused(caplog: pytest.LogCaptureFixture, rule: str) -> set[str]
 async def test_lost_quorum_is_recovered_by_a_governors_recovery_in_the_inbox(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    inboxes = [tmp_path / f"inbox{i}" for i in range(2)]
-    for d in inboxes:
-        d.mkdir()
-    fast_inbox = {i: replace(FAST_OPTIONS, inbox=d, inbox_s=0.05) for i, d in enumerate(inboxes)}
-    cluster = await start_cluster(4, fast_inbox)
+    options = inbox_options(tmp_path)
+    inboxes = [o.inbox for o in options.values()]
+    cluster = await start_cluster(4, options)
     try:
         alive = await lose_quorum(cluster)  # half the validators gone
         # the stall: both have voted at the next height and wait for votes that cannot come
