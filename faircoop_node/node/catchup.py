@@ -55,6 +55,7 @@ class CatchUp:
         self.options = options
         self.check: RecoveryCheck | None = None
         self.joining_since: float | None = None
+        self.synced_to = -1  # the height the last synced range brought us to
         self._join_warned = False
 
     def _connected(self) -> set[PeerId]:
@@ -82,7 +83,9 @@ class CatchUp:
             self.tracker.behind_since = now
         engine = self.driver.engine
         deciding = engine is not None and engine.height == ours + 1 and not self.driver.gated
-        close = network == ours + 1 and deciding
+        # arrived here by sync, we never saw this height's proposal go out: waiting for our
+        # own commit would let a fast chain (a block every 100 ms) outrun us for good
+        close = network == ours + 1 and deciding and self.synced_to != ours
         if close and now - self.tracker.behind_since < self.options.sync_delay_s:
             return  # one block behind while deciding it: our own commit is probably coming
         req = self.tracker.next_request(ours, connected)
@@ -139,6 +142,7 @@ class CatchUp:
             self._counters.committed_sync += 1
         if outcome.done:
             first, last = outcome.done[0][0].header.height, outcome.done[-1][0].header.height
+            self.synced_to = last
             self.log.info("blocks_synced", first=first, last=last, count=len(outcome.done),
                           peer=peer.hex()[:16])
         if outcome.problem is not None:

@@ -248,7 +248,7 @@ class ConsensusDriver:
         now = self.clock.monotonic()
         if self.recoveries:
             await self._try_recoveries()
-        if self.gated and self._gate_open(now):
+        if self.gate_wait(now) == 0.0:
             await self.start_height()
         engine = self.engine
         if engine is None:
@@ -337,12 +337,15 @@ class ConsensusDriver:
 
     # -- the production gate -----------------------------------------------------------------
 
-    def _gate_open(self, now: float) -> bool:
+    def gate_wait(self, now: float) -> float | None:
+        """Seconds until the gate opens with the pool as it is now (0.0: it is open), or None
+        while a height is being decided. A node times its tick by this instead of polling."""
+        if not self.gated:
+            return None
         params = self.state.params
-        since_ms = (now - self.last_block_mono) * 1000
-        if len(self.pool) and since_ms >= params.block_interval_ms:
-            return True
-        return since_ms >= params.heartbeat_ms
+        due_ms = min(params.block_interval_ms, params.heartbeat_ms) if len(self.pool) else \
+            params.heartbeat_ms
+        return max(0.0, due_ms / 1000 - (now - self.last_block_mono))
 
     # -- building and judging blocks ---------------------------------------------------------
 

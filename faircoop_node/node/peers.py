@@ -78,9 +78,10 @@ class PeerMessages:
                  transport: Callable[[], Transport | None], punish: Callable[[PeerId, str], None],
                  saw_tip: Callable[[PeerId, int], None],
                  expects_blocks: Callable[[PeerId, int], bool], server: BlockServer,
-                 seen: SeenCache, counters: NodeCounters, sync: SyncTracker | None = None
-                 ) -> None:
+                 seen: SeenCache, counters: NodeCounters, sync: SyncTracker | None = None,
+                 pooled: Callable[[], None] = lambda: None) -> None:
         self.driver = driver
+        self._pooled = pooled  # told when txs enter the pool (the production gate's clock)
         self._sync = sync  # who is far ahead or behind: see `_syncing`, `lagging`
         self._store = store
         self._mempool = mempool
@@ -277,6 +278,7 @@ class PeerMessages:
     def submit(self, tx: BlockTx) -> TxId:
         """A tx from the API: admitted (ValidationError says why not) and relayed."""
         entry = self._mempool.add(tx, self._store, self.driver.state.params)
+        self._pooled()
         self.seen.add(entry.txid)
         self.relay.add((encode_tx(tx),), frozenset())
         return entry.txid
@@ -302,6 +304,8 @@ class PeerMessages:
                 continue  # stale, conflicting or already pooled: gossip races, not malice
             self.seen.add(entry.txid)
             fresh.append(raw)
+        if fresh:
+            self._pooled()
         if fresh and not self._syncing():  # syncing: peers ahead of us have these txs
             self.relay.add(fresh, self._relay_exclude(peer))
         return True

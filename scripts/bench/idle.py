@@ -46,13 +46,13 @@ from faircoop_node.devnet import Devnet, create_devnet, free_base_port  # noqa: 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (0 if it is gone)."""
+def cpu_s(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process (0 if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
+        return 0.0, 0.0
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
 def height(url: str) -> int:
@@ -126,7 +126,8 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             if args.spy:
                 raw = Path(args.spy) / f"idle-{n}.raw"
                 raw.parent.mkdir(parents=True, exist_ok=True)
-                spied = record(pids[nodes[1 % n].name], args.window, raw)
+                spied = record(pids[nodes[1 % n].name], args.window, raw, args.spy_rate,
+                               args.spy_gil)
             else:
                 time.sleep(args.window)
             h1, c1, t1 = height(nodes[0].api_url), {k: cpu_s(p) for k, p in pids.items()}, \
@@ -136,7 +137,8 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
         finally:
             codes = net.stop_all()
         blocks = max(1, h1 - h0)
-        cpu = [c1[k] - c0[k] for k in pids]
+        cpu = [sum(c1[k]) - sum(c0[k]) for k in pids]
+        kernel = sum(c1[k][1] - c0[k][1] for k in pids)
         frames_in: Counter[str] = Counter()
         frames_out: Counter[str] = Counter()
         tips = []
@@ -163,6 +165,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             "blocks_per_s": round((h1 - h0) / (t1 - t0), 3),
             "cpu_ms_per_block_per_validator": round(1000 * sum(cpu) / len(cpu) / blocks, 2),
             "cpu_cores_all_nodes": round(sum(cpu) / (t1 - t0), 3),
+            "cpu_kernel_share": round(kernel / max(sum(cpu), 1e-9), 2),
             "frames_out_per_block_per_validator": round(sum(frames_out.values()) / per, 1),
             "frames_in_per_block_per_validator": round(sum(frames_in.values()) / per, 1),
             "frames_out_by_type": {k: round(v / per, 1) for k, v in frames_out.most_common()},
@@ -174,7 +177,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, object]:
             "regossips_per_block_per_validator": round(regossips / (counted * life_blocks), 2),
             "start_height": start_height,
             "node_exit_codes": sorted(set(codes.values())),
-            **({"spy_top": summarize(Path(args.spy) / f"idle-{n}.raw", 15)["self"]}
+            **({"spy_top": summarize(Path(args.spy) / f"idle-{n}.raw", 25)["self"]}
                if spied else {}),
         }
     finally:
@@ -188,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds after height 2")
     ap.add_argument("--base-port", type=int, default=18_600)
     ap.add_argument("--spy", help="directory for a py-spy recording of one validator")
+    ap.add_argument("--spy-rate", type=int, default=100, help="py-spy samples per second")
+    ap.add_argument("--spy-gil", action="store_true",
+                    help="record only samples that hold the GIL (the node's Python work)")
     args = ap.parse_args(argv)
     runs = []
     for n in (int(x) for x in args.validators.split(",")):

@@ -22,13 +22,17 @@ import sys
 from pathlib import Path
 
 
-def record(pid: int, seconds: float, out: Path, rate: int = 100) -> bool:
+def record(pid: int, seconds: float, out: Path, rate: int = 100, gil: bool = False) -> bool:
+    """Record `pid`; with `gil`, only samples of a thread holding the GIL (the process's
+    Python work, without waits and without native calls that release it, such as
+    libsecp256k1's verify or LevelDB's write)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         print("py-spy is not installed (.venv/bin/pip install py-spy)", file=sys.stderr)
         return False
     proc = subprocess.run([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r",
-                           str(rate), "-f", "raw", "-o", str(out), "--nonblocking", "-t"],
+                           str(rate), "-f", "raw", "-o", str(out), "--nonblocking", "-t"]
+                          + (["--gil"] if gil else []),
                           capture_output=True, text=True)
     return proc.returncode == 0 and out.exists()
 

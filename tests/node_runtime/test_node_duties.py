@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +36,33 @@ from tests.node_runtime.harness import (
     start_cluster,
     wait_for,
 )
+
+
+async def test_the_gate_is_timed_not_polled() -> None:
+    """With a tick once a minute, heartbeat blocks still come on time, and a tx wakes an
+    idle gate at once: the node computes when its gate opens, and a commit or a tx entering
+    an empty pool re-times it (polling it every 20 ms cost an idle validator a quarter of
+    its CPU)."""
+    cluster = await start_cluster(4, params=replace(FAST_PARAMS, heartbeat_ms=3_000))
+    try:
+        node = cluster.nodes()[0]
+        await wait_for(lambda: node.state.height >= 1, 20, "the first block")
+        for running in cluster.nodes():  # started (joining takes ticks): now a minute apart
+            running.options = replace(running.options, tick_s=60.0)
+        await wait_for(lambda: node.state.height >= 3, 20, "heartbeat blocks")
+        height = node.state.height
+        await wait_for(lambda: node.state.height > height, 10, "the next heartbeat block")
+        since_block = time.monotonic()  # the next heartbeat is about 3 s away
+        tx = payments(cluster.genesis, 1)[0]
+        await node.submit_tx(tx)
+        await wait_for(lambda: node.store.get_tx_location(codec.txid(tx)) is not None, 10,
+                       "the tx to be final")
+        took = time.monotonic() - since_block
+        assert took < 1.5, f"the tx waited {took:.2f} s: for the heartbeat, not for a block"
+        where = node.store.get_tx_location(codec.txid(tx))
+        assert where is not None and where.height == height + 2
+    finally:
+        await cluster.stop_all()
 
 
 async def test_idle_chain_makes_blocks_at_the_heartbeat_busy_chain_at_once() -> None:

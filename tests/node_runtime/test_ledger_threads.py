@@ -1,0 +1,100 @@
+"""Which of the driver's store calls leave the event loop (`ports.StoreLedger`): small work
+stays on it, since a thread hop costs more than the work; big blocks and slow disks go to a
+worker thread, so the loop keeps serving peers and the API."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from consensus.crypto import VerifiedMemo
+from consensus.ledger import SignatureCache
+from faircoop_node.node import ports
+from faircoop_node.node.ports import INLINE_SYNC_S, INLINE_TXS, StoreLedger
+
+
+class Ran(Exception):
+    """Raised by the stand-ins once they noted their thread (the real work is not needed)."""
+
+
+class DiskStub:
+    """A store whose synced write takes `sync_s` and notes the thread it ran on."""
+
+    def __init__(self, sync_s: float = 0.0) -> None:
+        self.sync_s = sync_s
+        self.threads: list[int] = []
+
+    def put_last_signed(self, record: bytes) -> None:
+        self.threads.append(threading.get_ident())
+        time.sleep(self.sync_s)
+
+
+def ledger(store: DiskStub, in_thread: bool = True) -> StoreLedger:
+    return StoreLedger(store, SignatureCache(), VerifiedMemo(), in_thread)  # type: ignore[arg-type]
+
+
+def block_of(txs: int) -> Any:
+    return SimpleNamespace(txs=(None,) * txs)
+
+
+@pytest.fixture
+def ran_on(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    threads: list[int] = []
+
+    def note(*args: object, **kwargs: object) -> None:
+        threads.append(threading.get_ident())
+        raise Ran
+
+    monkeypatch.setattr(ports, "validate_block", note)
+    monkeypatch.setattr(ports, "store_block", note)
+    return threads
+
+
+@pytest.mark.parametrize(("txs", "sync_s", "validate_inline", "commit_inline"), [
+    (0, 0.0, True, True),  # an empty block, a fast disk: all on the loop
+    (INLINE_TXS, 0.0, True, True),
+    (INLINE_TXS + 1, 0.0, False, False),  # a big block: both in the thread
+    (0, INLINE_SYNC_S * 2, True, False),  # a slow disk: the commit's synced batch leaves
+    (INLINE_TXS + 1, INLINE_SYNC_S * 2, False, False),
+])
+async def test_small_blocks_stay_on_the_loop(ran_on: list[int], txs: int, sync_s: float,
+                                             validate_inline: bool, commit_inline: bool) -> None:
+    store = DiskStub(sync_s)
+    led = ledger(store)
+    await led.write_signed(b"record")  # times the disk
+    with pytest.raises(Ran):
+        await led.validate(None, block_of(txs), None)  # type: ignore[arg-type]
+    with pytest.raises(Ran):
+        await led.commit(None, block_of(txs), None, b"", None)  # type: ignore[arg-type]
+    loop_thread = threading.get_ident()
+    assert [t == loop_thread for t in ran_on] == [validate_inline, commit_inline]
+
+
+async def test_last_signed_writes_follow_the_disks_pace() -> None:
+    store = DiskStub()
+    led = ledger(store)
+    loop_thread = threading.get_ident()
+    await led.write_signed(b"1")  # nothing timed yet: taken as fast
+    store.sync_s = INLINE_SYNC_S * 2
+    await led.write_signed(b"2")  # on the loop, and found slow
+    await led.write_signed(b"3")  # so this one goes to a thread (and is timed there)
+    store.sync_s = 0.0
+    await led.write_signed(b"4")  # in a thread, found fast again
+    await led.write_signed(b"5")  # back on the loop
+    assert [t == loop_thread for t in store.threads] == [True, True, False, False, True]
+    assert led.sync_s < INLINE_SYNC_S
+
+
+async def test_without_threads_everything_runs_on_the_callers_thread(ran_on: list[int]) -> None:
+    store = DiskStub(INLINE_SYNC_S * 2)
+    led = ledger(store, in_thread=False)
+    await led.write_signed(b"1")
+    await led.write_signed(b"2")
+    with pytest.raises(Ran):
+        await led.validate(None, block_of(INLINE_TXS * 10), None)  # type: ignore[arg-type]
+    loop_thread = threading.get_ident()
+    assert set(store.threads) | set(ran_on) == {loop_thread}
