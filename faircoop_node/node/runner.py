@@ -55,7 +55,7 @@ from faircoop_node.storage.base import BaseStore
 from faircoop_node.storage.errors import StoreWriteFailed
 
 # Work that feeds the consensus driver, dropped while the store refuses writes (outage.py)
-BUSY_TICK_S = 0.02  # the tick's period unless idle (no txs, waiting out the heartbeat)
+BEHIND_TICK_S = 0.02  # the tick's period while a peer is ahead of us (we may need to sync)
 GATE_SLACK_S = 0.001  # a tick for the gate comes this late, so it never finds it just shut
 DRIVER_WORK = frozenset({"vote", "proposal", "blocks", "timeout", "start"})
 
@@ -81,7 +81,7 @@ CommitListener = Callable[[Committed], None]
 class NodeOptions:
     """Timings of the node's own duties (consensus timings are chain parameters)."""
 
-    tick_s: float = 0.1  # how often an idle node's duties run (busy: 20 ms); the gate is timed
+    tick_s: float = 0.1  # how often periodic duties (sync, re-sends) run; the gate is timed
     gossip_s: float = 1.0  # a node stuck this long re-sends what it signed, and asks for blocks
     status_s: float = 2.0  # STATUS (our tip) to every peer when they have not heard from us
     sync_batch: int = 250
@@ -366,7 +366,7 @@ class Node:
 
     async def _ticker(self) -> None:
         """Queue a tick when the production gate opens, and for the periodic duties: every
-        `BUSY_TICK_S` while a height is decided or txs wait, every `tick_s` when idle.
+        `tick_s`, or `BEHIND_TICK_S` while a peer is ahead of us.
 
         The gate's moment is computed (`ConsensusDriver.gate_wait`), not polled: polling it
         every 20 ms cost each idle validator 50 wake-ups a second, half of its CPU at four
@@ -385,8 +385,9 @@ class Node:
 
     def _tick_wait(self) -> float:
         gate = None if self._tick_queued else self.driver.gate_wait(self.clock.monotonic())
-        self._gate_waits_for_tx = idle = gate is not None and not len(self._mempool)
-        period = self.options.tick_s if idle else min(self.options.tick_s, BUSY_TICK_S)
+        self._gate_waits_for_tx = gate is not None and not len(self._mempool)
+        behind = self.sync.behind_since is not None  # a peer is ahead: sync steps come quick
+        period = min(self.options.tick_s, BEHIND_TICK_S) if behind else self.options.tick_s
         return period if gate is None else min(period, gate + GATE_SLACK_S)
 
     def _retime_ticker(self) -> None:
