@@ -57,6 +57,7 @@ INLINE_DECODE_BYTES = 256 * 1024  # larger proposed blocks are decoded in a work
 GONE_KEPT = 256  # disconnected peers whose last STATUS is kept (a reconnect race; see forget)
 POOL_OFFER_TXS = 5_000  # txs a newly connected peer is offered from our pool, at most ...
 POOL_OFFER_BYTES = 4 * 1024 * 1024  # ... and bytes (its intake takes 10,000 / 32 MiB)
+TX_PROPOSERS = 4  # the connected validators next in proposer order that a new tx is sent to
 
 
 @dataclass(slots=True)
@@ -312,11 +313,10 @@ class PeerMessages:
 
     def _relay_exclude(self, peer: PeerId) -> frozenset[PeerId]:
         """Who a tx relayed by `peer` is not passed on to: `peer`, and when `peer` is a
-        validator, every validator. The validator that admitted a tx first sends it to every
-        validator it is connected to, so passing it on between validators only makes copies
-        (n - 2 per validator per tx, n^2 in all); non-validator peers still get it. A validator
-        cut off from the first one gets the tx in a block instead (proposals carry whole txs).
-        """
+        validator, every validator. The validator that admitted a tx first sends it to the
+        next proposers (`not_proposing_soon`), so passing it on between validators only makes
+        copies; non-validator peers still get it. A validator the first one did not send it
+        to gets the tx in a block instead (proposals carry whole txs)."""
         voting = self._voting()
         return voting if peer in voting else frozenset({peer})
 
@@ -348,7 +348,35 @@ class PeerMessages:
     def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
         transport = self._transport()
         if transport is not None and not self.stopping:
-            transport.broadcast(MsgType.TXS, encode_txs(raws), exclude | self.lagging())
+            transport.broadcast(MsgType.TXS, encode_txs(raws),
+                                exclude | self.lagging() | self.not_proposing_soon(transport))
+
+    def not_proposing_soon(self, transport: Transport) -> frozenset[PeerId]:
+        """The validators a new tx is not sent to: all but the first `TX_PROPOSERS` connected
+        ones in proposer order from the next height on (one of them puts it in a block).
+
+        Sending each tx to every validator cost each of n validators n - 1 frames in, a
+        decode and an admission per tx; at 16 and 50 validators on one machine that was the
+        largest share of the machine's CPU. Only a proposer needs a tx before its block: the
+        rest check it once, in the block (their pools don't hold it; their signature cache
+        misses). Disconnected validators are skipped, so a dead proposer's turn (its rounds
+        pass to the next in order) finds the tx at the next; a tx none of them took waits in
+        our pool for our own turn, and is offered to validators that connect. Non-validator
+        peers still get every tx (explorers show pools)."""
+        voting = self._voting()
+        state = self.driver.state
+        rotation = state.proposer_rotation()
+        if len(voting) <= TX_PROPOSERS + 1 or not rotation:
+            return frozenset()
+        connected = {p.node_id for p in transport.peers()}
+        chosen: set[PeerId] = set()
+        for k in range(1, len(rotation) + 1):
+            peer = PeerId(rotation[(state.height + k) % len(rotation)])
+            if peer in connected and peer not in chosen:
+                chosen.add(peer)
+                if len(chosen) == TX_PROPOSERS:
+                    break
+        return voting - chosen
 
     def _syncing(self) -> bool:
         """Validators are `SYNCING_LAG` heights ahead of us: we sync, and our link (a slow one,
