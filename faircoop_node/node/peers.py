@@ -58,6 +58,7 @@ GONE_KEPT = 256  # disconnected peers whose last STATUS is kept (a reconnect rac
 POOL_OFFER_TXS = 5_000  # txs a newly connected peer is offered from our pool, at most ...
 POOL_OFFER_BYTES = 4 * 1024 * 1024  # ... and bytes (its intake takes 10,000 / 32 MiB)
 TX_PROPOSERS = 4  # the connected validators next in proposer order that a new tx is sent to
+POOL_RESEND_S = 10.0  # a tx still pooled after this long is sent to the next proposers again
 
 
 @dataclass(slots=True)
@@ -102,6 +103,7 @@ class PeerMessages:
         self._holders: dict[bytes, frozenset[PeerId]] = {}  # signer -> peers that neighbor it
         self._gone: dict[PeerId, None] = {}  # disconnected peers whose news we keep, oldest first
         self._counters = counters
+        self._stale: set[TxId] = set()  # the pool's txids at the last `resend_stale`
         self.stopping = False
 
     async def admit(self, peer: PeerId, msg_type: MsgType, payload: bytes) -> Work | None:
@@ -343,6 +345,36 @@ class PeerMessages:
         raws = [encode_tx(tx) for tx in self._mempool.select(POOL_OFFER_TXS, POOL_OFFER_BYTES)]
         for i in range(0, len(raws), TX_BATCH):
             transport.send(peer, MsgType.TXS, encode_txs(tuple(raws[i:i + TX_BATCH])))
+        return len(raws)
+
+    def resend_stale(self) -> int:
+        """Send the txs pooled since the last call again, to the next proposers; how many.
+
+        A new tx goes to the next proposers only (`not_proposing_soon`); if they all went
+        away before their turn (or left it out), it would wait for our own turn to propose,
+        and for ever on a node that never proposes (an observer serving the API). The node
+        calls this every `POOL_RESEND_S`, so such a tx reaches the proposers of then; a tx
+        is sent again only after it waited that long (at most POOL_OFFER_TXS or
+        POOL_OFFER_BYTES a call)."""
+        transport = self._transport()
+        if transport is None or self.stopping or len(self._voting()) <= TX_PROPOSERS + 1:
+            self._stale = set()  # every validator was sent every tx
+            return 0
+        entries = self._mempool.entries()
+        before, self._stale = self._stale, {e.txid for e in entries}
+        raws: list[bytes] = []
+        size = 0
+        for entry in entries:  # admission order: a parent before its child
+            if entry.txid in before and len(raws) < POOL_OFFER_TXS and \
+                    size + entry.size <= POOL_OFFER_BYTES:
+                raws.append(encode_tx(entry.tx))
+                size += entry.size
+        if not raws:
+            return 0
+        others = {p.node_id for p in transport.peers()} - self._voting()  # they have them
+        exclude = frozenset(others) | self.lagging() | self.not_proposing_soon(transport)
+        for i in range(0, len(raws), TX_BATCH):
+            transport.broadcast(MsgType.TXS, encode_txs(tuple(raws[i:i + TX_BATCH])), exclude)
         return len(raws)
 
     def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:

@@ -46,7 +46,7 @@ from faircoop_node.node.gossip import SeenCache
 from faircoop_node.node.inbox import Inbox, InboxDuty
 from faircoop_node.node.inflow import PeerInflow
 from faircoop_node.node.outage import OutageDuty
-from faircoop_node.node.peers import PeerMessages, Work
+from faircoop_node.node.peers import POOL_RESEND_S, PeerMessages, Work
 from faircoop_node.node.ports import StoreLedger, StorePool, SystemClock, TransportOutbox
 from faircoop_node.node.serve import BlockServer
 from faircoop_node.node.signing import SignedRecord, decode_signed_record
@@ -170,6 +170,7 @@ class Node:
             Inbox(opts.inbox), self.driver, genesis.chain_id, self.log,
             lambda raw: self.peers.gossip_actions((raw,), frozenset()))
         self._inbox_mono = 0.0
+        self._resend_mono = 0.0
         self._stopping = False
         self.running = False
 
@@ -485,6 +486,9 @@ class Node:
             self._announce_status()  # stuck: tell peers where we are
         await self.catchup.settle_recovery(now)
         self.catchup.maybe_sync(now)
+        if now - self._resend_mono >= POOL_RESEND_S:
+            self._resend_mono = now
+            self.peers.resend_stale()
         if self._inbox is not None and now - self._inbox_mono >= self.options.inbox_s:
             self._inbox_mono = now
             await self._inbox.scan()

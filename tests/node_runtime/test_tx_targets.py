@@ -3,8 +3,13 @@ sending it to all cost each validator n - 1 frames in, a decode and an admission
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
+
 from consensus import codec
 from faircoop_node.net.transport import PeerId
+from faircoop_node.node import runner
 from faircoop_node.node.peers import TX_PROPOSERS
 from tests.builders import key
 from tests.node_runtime.harness import Cluster, payments, runtime_genesis, wait_for
@@ -68,5 +73,48 @@ async def test_a_tx_is_sent_to_the_next_connected_proposers() -> None:
         pooled_by = [n for n in running if codec.txid(tx) in n.seen]
         assert sender in pooled_by and 2 <= len(pooled_by) <= 1 + TX_PROPOSERS, \
             f"{len(pooled_by)} of {len(running)} validators took the tx in before its block"
+    finally:
+        await cluster.stop_all()
+
+
+async def test_a_tx_no_proposer_took_is_sent_again_to_the_proposers_of_then(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An observer's tx whose first proposers all dropped it is not stuck: the observer
+    never proposes, and `resend_stale` (every POOL_RESEND_S) sends what waited that long."""
+    monkeypatch.setattr(runner, "POOL_RESEND_S", 3600.0)  # this test calls it, no tick
+    cluster = Cluster(runtime_genesis(KEYS))
+    for k in KEYS:
+        cluster.add(k, validator=True)
+    observer = cluster.add(key(700), validator=False)
+    for slot in cluster.slots:
+        await cluster.start(slot)
+    try:
+        validators = [s.node for s in cluster.slots[:-1] if s.node is not None]
+        watcher = observer.node
+        assert watcher is not None
+        await wait_for(lambda: all(n.state.height >= 1 for n in validators), 15, "height 1")
+        dropped: list[bytes] = []
+        takes = {}
+        for node in validators:  # every validator drops TXS frames: nobody takes the tx
+            takes[node] = node.peers.intake.add
+
+            def drop(peer: PeerId, raws: Sequence[bytes]) -> None:
+                dropped.extend(raws)
+
+            node.peers.intake.add = drop  # type: ignore[method-assign]
+        tx = payments(cluster.genesis, 1)[0]
+        tid = codec.txid(tx)
+        await watcher.submit_tx(tx)
+        await wait_for(lambda: codec.encode_tx(tx) in dropped, 5, "the first send")
+        assert len(dropped) == TX_PROPOSERS
+        start = validators[0].state.height
+        await wait_for(lambda: validators[0].state.height >= start + 3, 15, "three blocks")
+        assert validators[0].store.get_tx_location(tid) is None, "no proposer had it"
+        for node, take in takes.items():
+            node.peers.intake.add = take  # type: ignore[method-assign]
+        assert watcher.peers.resend_stale() == 0  # marks it: pooled before the next call
+        assert watcher.peers.resend_stale() == 1  # ... so sent again, to the next proposers
+        await wait_for(lambda: all(n.store.get_tx_location(tid) is not None
+                                   for n in validators), 15, "the tx final")
     finally:
         await cluster.stop_all()
