@@ -54,9 +54,9 @@ from faircoop_node.node.sync import SyncTracker
 from faircoop_node.storage.base import BaseStore
 from faircoop_node.storage.errors import StoreWriteFailed
 
-# Work that feeds the consensus driver, dropped while the store refuses writes (outage.py)
 BEHIND_TICK_S = 0.02  # the tick's period while a peer is ahead of us (we may need to sync)
 GATE_SLACK_S = 0.001  # a tick for the gate comes this late, so it never finds it just shut
+# Work that feeds the consensus driver, dropped while the store refuses writes (outage.py)
 DRIVER_WORK = frozenset({"vote", "proposal", "blocks", "timeout", "start"})
 
 
@@ -385,7 +385,10 @@ class Node:
                 self._queue.put_nowait(Work("tick"))
 
     def _tick_wait(self) -> float:
-        gate = None if self._tick_queued else self.driver.gate_wait(self.clock.monotonic())
+        # no gate while a tick waits in the queue, or the store is out (no height can start:
+        # an open gate would make this a 1 ms loop)
+        gate = None if self._tick_queued or self.outage.active else \
+            self.driver.gate_wait(self.clock.monotonic())
         self._gate_waits_for_tx = gate is not None and not len(self._mempool)
         behind = self.sync.behind_since is not None  # a peer is ahead: sync steps come quick
         period = min(self.options.tick_s, BEHIND_TICK_S) if behind else self.options.tick_s

@@ -186,8 +186,22 @@ async def test_a_failing_disk_stops_signing_then_resumes_without_a_double_sign(
         await wait_for(lambda: node.outage.active, 10, "the outage to begin")
         assert disk.refused >= 1
         out_at = healthy.state.height
+        duties = node._duties
+        ticks = 0
+
+        async def counted() -> None:
+            nonlocal ticks
+            ticks += 1
+            await duties()
+
+        node._duties = counted  # type: ignore[method-assign]
+        node.driver.gated, node.driver.last_block_mono = True, 0.0  # as if out at the gate
         await load(txs[20:40])
         await asyncio.sleep(1.5)
+        node._duties = duties  # type: ignore[method-assign]
+        # its gate is open but no height can start: ticks keep their period, not a 1 ms loop
+        # (an outage that begins at the gate: a failed write of a synced block, say)
+        assert ticks <= 2.5 / node.options.tick_s, ticks
         # the others go on; the victim serves reads and signs nothing
         assert healthy.state.height >= out_at + 2
         assert node.store.get_block_at(node.store.tip().height) is not None or \
