@@ -12,7 +12,7 @@ node's one queue, where each peer's share is bounded (`inflow.py`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -343,8 +343,8 @@ class PeerMessages:
         if transport is None or self.stopping or peer not in self._voting():
             return 0
         raws = [encode_tx(tx) for tx in self._mempool.select(POOL_OFFER_TXS, POOL_OFFER_BYTES)]
-        for i in range(0, len(raws), TX_BATCH):
-            transport.send(peer, MsgType.TXS, encode_txs(tuple(raws[i:i + TX_BATCH])))
+        for frame in _txs_frames(raws):
+            transport.send(peer, MsgType.TXS, frame)
         return len(raws)
 
     def resend_stale(self) -> int:
@@ -373,8 +373,8 @@ class PeerMessages:
             return 0
         others = {p.node_id for p in transport.peers()} - self._voting()  # they have them
         exclude = frozenset(others) | self.lagging() | self.not_proposing_soon(transport)
-        for i in range(0, len(raws), TX_BATCH):
-            transport.broadcast(MsgType.TXS, encode_txs(tuple(raws[i:i + TX_BATCH])), exclude)
+        for frame in _txs_frames(raws):
+            transport.broadcast(MsgType.TXS, frame, exclude)
         return len(raws)
 
     def _send_txs(self, raws: tuple[bytes, ...], exclude: frozenset[PeerId]) -> None:
@@ -396,10 +396,10 @@ class PeerMessages:
         our pool for our own turn, and is offered to validators that connect. Non-validator
         peers still get every tx (explorers show pools)."""
         voting = self._voting()
+        if len(voting) <= TX_PROPOSERS + 1:
+            return frozenset()
         state = self.driver.state
         rotation = state.proposer_rotation()
-        if len(voting) <= TX_PROPOSERS + 1 or not rotation:
-            return frozenset()
         connected = {p.node_id for p in transport.peers()}
         chosen: set[PeerId] = set()
         for k in range(1, len(rotation) + 1):
@@ -438,3 +438,9 @@ class PeerMessages:
         self.stopping = True
         self.relay.close()
         await self.intake.close()
+
+
+def _txs_frames(raws: Sequence[bytes]) -> Iterator[bytes]:
+    """TXS payloads of at most `TX_BATCH` encoded txs each, in order."""
+    for i in range(0, len(raws), TX_BATCH):
+        yield encode_txs(tuple(raws[i:i + TX_BATCH]))
