@@ -22,18 +22,32 @@ class Ran(Exception):
 
 
 class DiskStub:
-    """A store whose synced write takes `sync_s` and notes the thread it ran on."""
+    """A store whose synced write takes `sync_s` of the ledger's clock (`now`, advanced by the
+    write itself, so a busy machine's preemption can't make a fast disk look slow) and notes
+    the thread it ran on."""
 
     def __init__(self, sync_s: float = 0.0) -> None:
         self.sync_s = sync_s
+        self.now = 0.0
         self.threads: list[int] = []
 
     def put_last_signed(self, record: bytes) -> None:
         self.threads.append(threading.get_ident())
-        time.sleep(self.sync_s)
+        self.now += self.sync_s
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def disk_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger times its writes by the stub's clock (set per test through `ledger`)."""
+    monkeypatch.setattr(ports, "time", SimpleNamespace(perf_counter=time.perf_counter,
+                                                       monotonic=time.monotonic, time=time.time))
 
 
 def ledger(store: DiskStub, in_thread: bool = True) -> StoreLedger:
+    ports.time.perf_counter = store.perf_counter  # type: ignore[misc]  # see disk_clock
     return StoreLedger(store, SignatureCache(), VerifiedMemo(), in_thread)  # type: ignore[arg-type]
 
 
