@@ -200,6 +200,8 @@ class Sender:
 class Stats:
     submitted: dict[str, float] = field(default_factory=dict)  # txid -> monotonic submit time
     final_at: dict[str, float] = field(default_factory=dict)
+    final_height: dict[str, int] = field(default_factory=dict)
+    node_of: dict[str, int] = field(default_factory=dict)  # txid -> index of the node posted to
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
     blocks: list[tuple[float, int, int]] = field(default_factory=list)  # (seen, height, tx_count)
     post_latency: list[float] = field(default_factory=list)
@@ -317,8 +319,9 @@ async def send_paced(queues: Sequence[asyncio.Queue[Sender]], posters: Sequence[
                 break
             sent = [s.txs.popleft() for s in group]
             t0 = time.monotonic()
-            for tid, _ in sent:
+            for s, (tid, _) in zip(group, sent, strict=True):
                 stats.submitted[tid] = t0
+                stats.node_of[tid] = s.conn_slot
             try:
                 answers = await post([body for _, body in sent])
             except (HttpError, OSError) as exc:
@@ -449,9 +452,10 @@ class LoadGen:
                     self.stats.blocks.append((now, int(data["height"]), int(data["tx_count"])))
                     if data["tx_count"]:
                         txids = await side.get_json(f"/api/v1/block/{data['hash']}/txids")
-                        final_at = self.stats.final_at
+                        final_at, final_height = self.stats.final_at, self.stats.final_height
                         for t in txids if isinstance(txids, list) else ():
                             final_at.setdefault(t, now)
+                            final_height.setdefault(t, int(data["height"]))
         finally:
             writer.close()
             side.close()
@@ -555,6 +559,8 @@ class LoadGen:
 
         lat = sorted(stats.final_at[t] - stats.submitted[t] for t in in_window
                      if t in stats.final_at)
+        if args.trace:
+            write_trace(Path(args.trace), stats, in_window, w0)
         committed = sum(n for seen, _, n in stats.blocks if w0 <= seen < w1)
         blocks = [b for b in stats.blocks if w0 <= b[0] < w1]
         nodes = {}
@@ -638,6 +644,17 @@ def _reason(code: int, answer: bytes) -> str:
         return f"{code}:{answer[:60].decode('ascii', 'replace')}"
 
 
+def write_trace(path: Path, stats: Stats, in_window: list[str], w0: float) -> None:
+    """Times are seconds from the window's start; an unfinalized tx has no final or height."""
+    def rel(t: float | None) -> float | None:
+        return None if t is None else round(t - w0, 4)
+    path.write_text(json.dumps({
+        "txs": [[stats.node_of.get(t), rel(stats.submitted[t]), rel(stats.final_at.get(t)),
+                 stats.final_height.get(t)] for t in in_window],
+        "blocks": [[rel(seen), height, n] for seen, height, n in stats.blocks],
+    }))
+
+
 def _pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -667,6 +684,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--only-given", action="store_true",
                     help="submit only to the --node URLs, not every devnet validator")
     ap.add_argument("--quiet", action="store_true", help="progress to stderr")
+    ap.add_argument("--trace", metavar="FILE",
+                    help="write the window's txs (node posted to, submitted, final, height) "
+                         "and blocks (seen, height, tx count) to FILE as JSON, to find "
+                         "where a latency tail comes from")
     args = ap.parse_args(argv)
     if args.senders < 1 or args.rate <= 0 or args.duration <= 0 or args.connections < 1 \
             or args.backlog < 0 or not 1 <= args.batch <= 1000:

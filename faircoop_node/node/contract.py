@@ -84,6 +84,7 @@ class Committed:
     certificate: bytes
     round: int
     source: str  # "consensus" or "sync"
+    timeline_ms: dict[str, int] | None = None  # see timeline.py; consensus commits only
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ from faircoop_node.node.signing import (
     encode_signed_record,
     record_after,
 )
+from faircoop_node.node.timeline import HeightTimeline
 
 MAX_TIMER_MS = 86_400_000  # a timeout longer than a day is never going to matter
 BLOCK_OVERHEAD = 64 * 1024  # room kept in max_block_size for header, certificate, evidence
@@ -146,6 +147,8 @@ class ConsensusDriver:
         self._progress_mono = clock.monotonic()
         self._stall_waits = 1  # gossip_s times this before the next re-send at this point
         self.clock_watch = ClockWatch()  # says once a minute that our clock is off
+        self.timeline: HeightTimeline | None = None  # the height being decided, step by step
+        self._early_proposal: tuple[int, float] | None = None  # a proposal before its height
 
     # -- views -------------------------------------------------------------------------------
 
@@ -206,6 +209,11 @@ class ConsensusDriver:
         height = s.height + 1
         if engine.height == height and not engine.decided:
             return  # already deciding it
+        now = self.clock.monotonic()
+        self.timeline = HeightTimeline(height, now, now - self.last_block_mono)
+        early = self._early_proposal
+        if early is not None and early[0] == height:  # it came while we were at the gate
+            self.timeline.mark("proposal", early[1])
         await self._feed(NewHeight(height, s.voting_set(), s.proposer_rotation(), s.params))
 
     # -- events ------------------------------------------------------------------------------
@@ -217,6 +225,10 @@ class ConsensusDriver:
 
     async def deliver_proposal(self, received: ProposalReceived) -> None:
         if received.proposal.height == self.state.height + 1:
+            if self.gated:
+                self._early_proposal = (received.proposal.height, self.clock.monotonic())
+            else:
+                self._mark("proposal")
             for vote in self._carried_precommits(received.block):
                 await self.deliver_vote(vote)
         await self._deliver(received.proposal.height, received)
@@ -282,20 +294,31 @@ class ConsensusDriver:
             if isinstance(a, PersistLastSigned):
                 await self._persist_signed(a.state, pending[0] if pending else None)
             elif isinstance(a, Broadcast):
+                if isinstance(a.message, Vote):
+                    self._mark(a.message.vote_type.name.lower())
                 self._broadcast(a)
             elif isinstance(a, ScheduleTimeout):
                 if a.delay_ms <= MAX_TIMER_MS:
                     self._schedule_timeout(TimeoutFired(a.height, a.round, a.step), a.delay_ms)
             elif isinstance(a, RequestProposalBlock):
                 block = await self._build_block()
+                self._mark("built")
                 pending.extend(engine.handle(ProposalBlockReady(a.height, a.round, block)))
             elif isinstance(a, ValidateBlock):
                 ok = await self._judge(a.block, a.block_id)
+                self._mark("validated")
                 pending.extend(engine.handle(BlockValidated(a.block_id, ok)))
             elif isinstance(a, Commit):
+                self._mark("decided")
                 await self._commit_decided(a)
             elif isinstance(a, EvidenceFound):
                 self._evidence_found(a)
+
+    def _mark(self, step: str) -> None:
+        timeline = self.timeline
+        if timeline is not None and self.engine is not None and \
+                self.engine.height == timeline.height:
+            timeline.mark(step, self.clock.monotonic())
 
     async def _persist_signed(self, state: SignedState, following: Action | None) -> None:
         """The synced write before a signature leaves: the new state and the vote it signs."""
@@ -429,8 +452,11 @@ class ConsensusDriver:
                 self.clock.monotonic()))
         certificate = encode_certificate(a.certificate)
         await self.ledger.commit(self.state, a.block, a.block_id, certificate, valid)
-        self.committed(Committed(a.block, a.block_id, certificate, a.certificate.round,
-                                 "consensus"), valid.state)
+        timeline = self.timeline
+        self.committed(Committed(
+            a.block, a.block_id, certificate, a.certificate.round, "consensus",
+            timeline.as_ms(self.clock.monotonic()) if timeline is not None
+            and timeline.height == a.block.header.height else None), valid.state)
         self.gated = True
 
     def committed(self, c: Committed, after: ChainState) -> None:

@@ -520,7 +520,8 @@ class Node:
         # a synced range logs one `blocks_synced` line; per block only at DEBUG
         emit = self.log.debug if c.source == "sync" else self.log.info
         emit("block_committed", hash=c.block_id.hex(), txs=len(c.block.txs),
-             proposer=h.proposer.hex()[:16], source=c.source, mempool=len(self._mempool))
+             proposer=h.proposer.hex()[:16], source=c.source, mempool=len(self._mempool),
+             timeline_ms=c.timeline_ms)
 
     def _action_included(self, raw: bytes) -> None:
         if self._inbox is not None:

@@ -75,6 +75,8 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
                    "--senders", str(args.senders), "--rate", str(rate),
                    "--drain", str(args.drain), "--connections", str(args.connections),
                    "--backlog", str(args.backlog), "--batch", str(args.batch), "--quiet"]
+            if args.keep is not None:
+                cmd += ["--trace", str(tmp / "trace.json")]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
             err: list[str] = []
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1,
                     help="loadgen's txs per request (1: POST /api/v1/tx each; more: "
                          "POST /api/v1/txs)")
-    ap.add_argument("--keep", metavar="DIR", help="keep each run's devnet (with its node logs) "
+    ap.add_argument("--keep", metavar="DIR", help="keep each run's devnet (with its node logs and "
+                    "loadgen's per-tx trace.json) "
                     "in a new directory under DIR instead of deleting it")
     ap.add_argument("--profile", help="py-spy the second validator during the window into "
                     "this raw file (see scripts/bench/spy.py); one run only")

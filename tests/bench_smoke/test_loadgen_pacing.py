@@ -10,8 +10,10 @@ they commit the same block at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import deque
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -108,6 +110,8 @@ def _run_fake_nodes(rate: float, backlog_s: float, seconds: float,
         sending.clear()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        # the trace's node of each tx is the one its sender is pinned to
+        assert all(stats.node_of[t] == int(t.split("-")[0]) % nodes for t in stats.submitted)
         return len(stats.submitted)
 
     sent = asyncio.run(main())
@@ -144,3 +148,16 @@ def test_send_paced_makes_up_stalls_and_keeps_each_chain_in_order() -> None:
     # With (almost) no bank, the stalled half of each period is lost: the old behaviour.
     lapsing = _run_fake_nodes(rate, backlog_s=0.01, seconds=seconds)
     assert lapsing["sent"] < 0.7 * rate * seconds, lapsing["sent"]
+
+
+def test_the_trace_holds_each_window_tx_with_its_node_times_and_block(tmp_path: Path) -> None:
+    stats = loadgen.Stats()
+    for tid, node, sent in (("a", 0, 10.5), ("b", 1, 11.0), ("c", 1, 11.2)):
+        stats.submitted[tid], stats.node_of[tid] = sent, node
+    stats.final_at.update(a=11.0, b=12.5)
+    stats.final_height.update(a=7, b=8)
+    stats.blocks += [(11.0, 7, 1), (12.5, 8, 1)]
+    loadgen.write_trace(tmp_path / "t.json", stats, ["a", "b", "c"], w0=10.0)
+    doc = json.loads((tmp_path / "t.json").read_text())
+    assert doc == {"txs": [[0, 0.5, 1.0, 7], [1, 1.0, 2.5, 8], [1, 1.2, None, None]],
+                   "blocks": [[1.0, 7, 1], [2.5, 8, 1]]}
