@@ -14,7 +14,7 @@ import pytest
 from consensus.crypto import VerifiedMemo
 from consensus.ledger import SignatureCache
 from faircoop_node.node import ports
-from faircoop_node.node.ports import INLINE_SYNC_S, INLINE_TXS, StoreLedger
+from faircoop_node.node.ports import INLINE_SYNC_S, INLINE_TXS, PROBE_S, StoreLedger
 
 
 class Ran(Exception):
@@ -24,16 +24,21 @@ class Ran(Exception):
 class DiskStub:
     """A store whose synced write takes `sync_s` of the ledger's clock (`now`, advanced by the
     write itself, so a busy machine's preemption can't make a fast disk look slow) and notes
-    the thread it ran on."""
+    the thread it ran on. In a worker thread it takes `gil_wait_s` more: the wait to get the
+    GIL back from a busy event loop, which a write timed there can't tell from the disk's."""
 
-    def __init__(self, sync_s: float = 0.0) -> None:
+    def __init__(self, sync_s: float = 0.0, gil_wait_s: float = 0.0) -> None:
         self.sync_s = sync_s
+        self.gil_wait_s = gil_wait_s
         self.now = 0.0
         self.threads: list[int] = []
+        self.loop_thread = threading.get_ident()
 
     def put_last_signed(self, record: bytes) -> None:
         self.threads.append(threading.get_ident())
         self.now += self.sync_s
+        if threading.get_ident() != self.loop_thread:
+            self.now += self.gil_wait_s
 
     def perf_counter(self) -> float:
         return self.now
@@ -88,19 +93,38 @@ async def test_small_blocks_stay_on_the_loop(ran_on: list[int], txs: int, sync_s
     assert [t == loop_thread for t in ran_on] == [validate_inline, commit_inline]
 
 
-async def test_last_signed_writes_follow_the_disks_pace() -> None:
-    store = DiskStub()
+@pytest.mark.parametrize("gil_wait_s", [0.0, INLINE_SYNC_S * 3])
+async def test_last_signed_writes_follow_the_disks_pace(gil_wait_s: float) -> None:
+    """A slow write sends the next PROBE_S of writes to a thread; then one is timed on the loop
+    again. What a write timed in the thread took does not count: with the GIL's wait in it,
+    a disk that recovered under load would look slow there for ever."""
+    store = DiskStub(gil_wait_s=gil_wait_s)
     led = ledger(store)
-    loop_thread = threading.get_ident()
+    loop_thread = store.loop_thread
     await led.write_signed(b"1")  # nothing timed yet: taken as fast
     store.sync_s = INLINE_SYNC_S * 2
     await led.write_signed(b"2")  # on the loop, and found slow
-    await led.write_signed(b"3")  # so this one goes to a thread (and is timed there)
+    await led.write_signed(b"3")  # so this one goes to a thread
     store.sync_s = 0.0
-    await led.write_signed(b"4")  # in a thread, found fast again
-    await led.write_signed(b"5")  # back on the loop
-    assert [t == loop_thread for t in store.threads] == [True, True, False, False, True]
+    await led.write_signed(b"4")  # the disk is fast again, but the probe is not due
+    assert not led._fast_disk()
+    store.now += PROBE_S
+    await led.write_signed(b"5")  # the probe: on the loop, and found fast
+    await led.write_signed(b"6")  # so the loop keeps them
+    assert [t == loop_thread for t in store.threads] == [True, True, False, False, True, True]
     assert led.sync_s < INLINE_SYNC_S
+
+
+async def test_a_disk_still_slow_at_the_probe_keeps_writes_in_the_thread() -> None:
+    store = DiskStub(sync_s=INLINE_SYNC_S * 2)
+    led = ledger(store)
+    for n in range(3):  # the first is timed on the loop; the next two wait in a thread
+        await led.write_signed(b"%d" % n)
+    store.now += PROBE_S
+    for n in range(3):  # the probe, slow again: another PROBE_S in the thread
+        await led.write_signed(b"%d" % n)
+    on_loop = [t == store.loop_thread for t in store.threads]
+    assert on_loop == [True, False, False, True, False, False]
 
 
 async def test_without_threads_everything_runs_on_the_callers_thread(ran_on: list[int]) -> None:
