@@ -95,10 +95,9 @@ class StoreLedger:
                         inline=len(block.txs) <= INLINE_TXS and self._fast_disk())
 
     async def write_signed(self, record: bytes) -> None:
-        if self._fast_disk() or time.perf_counter() >= self._probe_at or not self._in_thread:
-            self._put_last_signed(record)
-        else:
-            await self._run(self._store.put_last_signed, record)
+        on_loop = self._fast_disk() or time.perf_counter() >= self._probe_at
+        await self._run(self._put_last_signed if on_loop else self._store.put_last_signed,
+                        record, inline=on_loop)
 
 
 class TransportOutbox:
