@@ -9,6 +9,7 @@ LevelDB-level corruption (checksums are verified: `paranoid_checks`).
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +30,7 @@ from faircoop_node.storage.errors import (
 from faircoop_node.storage.keyvalue import prefix_end
 
 WRITE_BUFFER = 16 * 1024 * 1024  # a 5,000-tx block's batch fits in one memtable
+WRITE_BUFFER_SPREAD = 0.5  # each opening adds a random share of up to this much of it
 BLOCK_CACHE = 32 * 1024 * 1024
 # No snappy: the chain is mostly hashes, keys and signatures. On a 16-validator devnet's
 # store snappy saved 29% of the bytes (7.6 -> 5.4 MB a flush) for 2.4x the CPU of writing a
@@ -37,6 +39,19 @@ BLOCK_CACHE = 32 * 1024 * 1024
 COMPRESSION = None
 MAX_OPEN_FILES = 1000  # LevelDB's own default: the table files it keeps open
 OWN_FILES = 8  # what LevelDB opens besides table files: log, manifest, lock, info log
+
+
+def write_buffer_size(rng: random.Random | None = None) -> int:
+    """The memtable size for one opening of a store: WRITE_BUFFER plus a random share of up to
+    WRITE_BUFFER_SPREAD of it.
+
+    Validators write the same bytes, so with one size they all write their memtables out (and
+    start the level-0 compactions that follow) at the same height. Validators sharing cores or
+    a disk (a devnet, coops hosted together) then pay every flush in one burst, and the quorum
+    waits out that height's slowest. Spread sizes give each store's flushes heights of its own.
+    """
+    share = (rng or random).random() * WRITE_BUFFER_SPREAD
+    return WRITE_BUFFER + int(share * WRITE_BUFFER)
 
 
 def open_files_for(nofile: int) -> int:
@@ -204,7 +219,8 @@ def _message(exc: BaseException) -> str:
     return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
-def _open_db(path: Path, create: bool, max_open_files: int) -> plyvel.DB:
+def _open_db(path: Path, create: bool, max_open_files: int,
+             write_buffer: int | None = None) -> plyvel.DB:
     if not create and not (path / "CURRENT").is_file():
         raise StoreMissing(
             f"no chain store at {path} (no LevelDB database there); initialise the node first"
@@ -213,7 +229,8 @@ def _open_db(path: Path, create: bool, max_open_files: int) -> plyvel.DB:
         path.mkdir(parents=True, exist_ok=True)
     try:
         return plyvel.DB(str(path), create_if_missing=create, paranoid_checks=True,
-                         write_buffer_size=WRITE_BUFFER, lru_cache_size=BLOCK_CACHE,
+                         write_buffer_size=write_buffer or write_buffer_size(),
+                         lru_cache_size=BLOCK_CACHE,
                          max_open_files=max_open_files, compression=COMPRESSION)
     except plyvel.IOError as exc:
         if "lock" in str(exc).lower():

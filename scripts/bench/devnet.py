@@ -109,9 +109,9 @@ def run_one(validators: int, rate: float, args: argparse.Namespace) -> dict[str,
             print(f"kept the devnet (node logs) in {tmp}", file=sys.stderr)
 
 
-KEYS = ("submitted_tx_per_s", "committed_tx_per_s", "finality_p50_s", "finality_p95_s",
-        "finality_p99_s", "nodes_cpu_pct_total", "loadgen_cpu_pct", "machine_busy_pct",
-        "send_slots_lapsed")
+KEYS = ("submitted_tx_per_s", "committed_tx_per_s", "committed_in_window_tx_per_s",
+        "finality_p50_s", "finality_p95_s", "finality_p99_s", "nodes_cpu_pct_total",
+        "loadgen_cpu_pct", "machine_busy_pct", "send_slots_lapsed")
 
 
 def summarize(runs: list[dict[str, object]]) -> dict[str, dict[str, object]]:

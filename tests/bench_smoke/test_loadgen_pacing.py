@@ -156,8 +156,56 @@ def test_the_trace_holds_each_window_tx_with_its_node_times_and_block(tmp_path: 
         stats.submitted[tid], stats.node_of[tid] = sent, node
     stats.final_at.update(a=11.0, b=12.5)
     stats.final_height.update(a=7, b=8)
-    stats.blocks += [(11.0, 7, 1), (12.5, 8, 1)]
+    stats.blocks += [loadgen.SeenBlock(11.0, 7, 1, 1_000), loadgen.SeenBlock(12.5, 8, 1, 2_400)]
     loadgen.write_trace(tmp_path / "t.json", stats, ["a", "b", "c"], w0=10.0)
     doc = json.loads((tmp_path / "t.json").read_text())
     assert doc == {"txs": [[0, 0.5, 1.0, 7], [1, 1.0, 2.5, 8], [1, 1.2, None, None]],
-                   "blocks": [[1.0, 7, 1], [2.5, 8, 1]]}
+                   "blocks": [[1.0, 7, 1, 1_000], [2.5, 8, 1, 2_400]]}
+
+
+def _blocks(*rows: tuple[float, int, int]) -> list[loadgen.SeenBlock]:
+    """(seen, tx_count, header time_ms) per block, heights in order."""
+    return [loadgen.SeenBlock(seen, h, n, t) for h, (seen, n, t) in enumerate(rows, 1)]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "w0", "w1", "rate"),
+    [
+        (_blocks((0.5, 100, 500), (1.0, 100, 1_000), (1.5, 100, 1_500)), 0.0, 2.0, 200.0),
+        # the first block's txs came before the window: not counted
+        (_blocks((0.25, 999, 250), (0.75, 50, 750), (1.25, 50, 1_250)), 0.0, 2.0, 100.0),
+        # the header times measure, not the announcements (which jitter with finality)
+        (_blocks((0.5, 9, 1_000), (0.9, 30, 1_500), (1.9, 30, 2_000)), 0.0, 2.0, 60.0),
+        # blocks announced outside the window are ignored
+        (_blocks((-1.0, 7, 0), (0.5, 3, 500), (1.5, 30, 1_500), (2.0, 30, 2_000), (9.0, 7, 9_000)),
+         0.0, 4.0, 40.0),
+        (_blocks((0.5, 100, 500)), 0.0, 2.0, None),                  # one block: no interval
+        ([], 0.0, 2.0, None),
+        (_blocks((1.0, 5, 1_000), (1.2, 5, 1_000)), 0.0, 2.0, None),  # no time between them
+    ],
+)
+def test_committed_rate_is_block_to_block(blocks: list[loadgen.SeenBlock], w0: float,
+                                          w1: float, rate: float | None) -> None:
+    assert loadgen.committed_rate(blocks, w0, w1) == rate
+
+
+@settings(max_examples=200, deadline=None)
+@given(per_ms=st.integers(1, 5), gaps=st.lists(st.integers(1, 1000), min_size=1, max_size=60),
+       lags=st.lists(st.integers(0, 2000), min_size=60, max_size=60),
+       start=st.integers(0, 20_000))
+def test_committed_rate_has_no_edge_error(per_ms: int, gaps: list[int], lags: list[int],
+                                          start: int) -> None:
+    """Txs arrive steadily, `per_ms` a millisecond; blocks are built at uneven gaps, each
+    holding what arrived since the last, and announced after an uneven lag. Wherever the
+    window starts, the block-to-block rate is the arrival rate exactly."""
+    blocks, built, seen = [], 0, 0
+    for height, (gap, lag) in enumerate(zip(gaps, lags, strict=False)):
+        built += gap
+        seen = max(seen, built + lag)  # announced in height order
+        blocks.append(loadgen.SeenBlock(seen / 1000, height, per_ms * gap, built))
+    w0 = start / 1000
+    got = loadgen.committed_rate(blocks, w0, float("inf"))
+    if sum(1 for b in blocks if b.seen >= w0) < 2:
+        assert got is None
+    else:
+        assert got == 1000 * per_ms

@@ -57,18 +57,20 @@ def rounds_voted(node: object, name: str) -> int:
 
 def test_a_full_disk_stops_signing_serves_reads_and_resumes(tmp_path: Path) -> None:
     mounts: list[Path] = []
+    try:
+        _fill_then_free_the_victims_disk(tmp_path, mounts)
+    finally:  # whatever failed, the tmpfs goes (a test left mounted fills the next run's /tmp)
+        for m in mounts:
+            unmount(m)
 
+
+def _fill_then_free_the_victims_disk(tmp_path: Path, mounts: list[Path]) -> None:
     def mount_victim(layout: DevnetLayout) -> None:
         data = next(n for n in layout.nodes if n.name == VICTIM).directory / "data"
         mount_tmpfs(data, DISK_MB)
         mounts.append(data)
 
-    try:
-        cluster = start_cluster(tmp_path / "devnet", prepare=mount_victim)
-    except BaseException:
-        for m in mounts:
-            unmount(m)
-        raise
+    cluster = start_cluster(tmp_path / "devnet", prepare=mount_victim)
     disk = mounts[0]
     victim = cluster.node(VICTIM)
     others = [n for n in cluster.nodes if n.name != VICTIM]
@@ -119,11 +121,8 @@ def test_a_full_disk_stops_signing_serves_reads_and_resumes(tmp_path: Path) -> N
         assert_clean_logs(cluster.nodes)
     finally:
         codes = stop_cluster(cluster)
-    try:
-        assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
-        figures["replayed"] = {n.name: replay_store(n) for n in cluster.nodes}
-        assert not evidence_on_chain(victim), "evidence on chain: someone signed twice"
-        assert not equivocations_logged(cluster.nodes)
-        print("DISK " + json.dumps(figures))
-    finally:
-        unmount(disk)
+    assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
+    figures["replayed"] = {n.name: replay_store(n) for n in cluster.nodes}
+    assert not evidence_on_chain(victim), "evidence on chain: someone signed twice"
+    assert not equivocations_logged(cluster.nodes)
+    print("DISK " + json.dumps(figures))
