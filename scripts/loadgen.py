@@ -721,8 +721,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quiet", action="store_true", help="progress to stderr")
     ap.add_argument("--trace", metavar="FILE",
                     help="write the window's txs (node posted to, submitted, final, height) "
-                         "and blocks (seen, height, tx count) to FILE as JSON, to find "
-                         "where a latency tail comes from")
+                         "and blocks (seen, height, tx count, header time_ms) to FILE as "
+                         "JSON, to find where a latency tail comes from")
     args = ap.parse_args(argv)
     if args.senders < 1 or args.rate <= 0 or args.duration <= 0 or args.connections < 1 \
             or args.backlog < 0 or not 1 <= args.batch <= 1000:

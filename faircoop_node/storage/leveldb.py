@@ -34,8 +34,9 @@ WRITE_BUFFER_SPREAD = 0.5  # each opening adds a random share of up to this much
 BLOCK_CACHE = 32 * 1024 * 1024
 # No snappy: the chain is mostly hashes, keys and signatures. On a 16-validator devnet's
 # store snappy saved 29% of the bytes (7.6 -> 5.4 MB a flush) for 2.4x the CPU of writing a
-# memtable out (0.17 s -> 0.07 s), and every validator flushes at the same height (they
-# write the same bytes), so on shared cores that burst was the latency tail (STORAGE.md).
+# memtable out (0.17 s -> 0.07 s); with one buffer size every validator flushed at the same
+# height (they write the same bytes), so on shared cores that burst was the latency tail
+# (STORAGE.md; `write_buffer_size` now spreads the flushes too).
 COMPRESSION = None
 MAX_OPEN_FILES = 1000  # LevelDB's own default: the table files it keeps open
 OWN_FILES = 8  # what LevelDB opens besides table files: log, manifest, lock, info log
