@@ -96,14 +96,17 @@ def refusals(node: DevnetNode, since: int) -> int:
     return sum(1 for e in events(node, "block_invalid", since) if e.get("rule") == "time_in_future")
 
 
-def run_phase(cluster: Cluster, seconds: float) -> tuple[int, int, int]:
-    """Let the load run `seconds`; (first height, last height, greatest ms a block's time was
-    ahead of the wall clock when read)."""
+def run_phase(cluster: Cluster, seconds: float, heights: int = 10) -> tuple[int, int, int]:
+    """Let the load run `seconds`, and up to twice as long again until `heights` blocks came
+    (alone, phase 2 makes 24-32 in 12 s; beside the rest of the suite on 2 cores it once made
+    7); (first height, last height, greatest ms a block's time was ahead of the wall clock
+    when read)."""
     first = height(cluster.validators[2])
     ahead = -10**9
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
     seen = first
-    while time.monotonic() < deadline:
+    while (elapsed := time.monotonic() - start) < seconds or \
+            (seen - first < heights and elapsed < 3 * seconds):
         time.sleep(1.0)
         now = int(time.time() * 1000)
         for _, t, _ in headers_since(cluster.validators[2], seen + 1):
@@ -133,7 +136,7 @@ def test_clocks_off_within_and_beyond_the_drift_bound(tmp_path: Path) -> None:
         load.start()
         # phase 1: 5 s ahead and 5 s behind, within the 10 s bound
         lo, hi, ahead = run_phase(cluster, PHASE_S)
-        assert hi - lo >= 10, f"only {hi - lo} heights in {PHASE_S} s with clocks 5 s off"
+        assert hi - lo >= 10, f"only {hi - lo} heights in {3 * PHASE_S} s with clocks 5 s off"
         assert all(refusals(n, 0) == 0 for n in cluster.validators), "a proposal was refused"
         by = proposers(honest[0], lo + 1, hi)
         assert {keys["coop-1"], keys["coop-2"]} <= by, "a skewed validator's blocks were lost"
@@ -149,7 +152,7 @@ def test_clocks_off_within_and_beyond_the_drift_bound(tmp_path: Path) -> None:
                  height(slow) >= height(honest[0]) - 1, 30, "the skewed validators caught up")
         lo, hi, ahead = run_phase(cluster, PHASE_S)
         load.stop()
-        assert hi - lo >= 10, f"only {hi - lo} heights in {PHASE_S} s with clocks 15 s off"
+        assert hi - lo >= 10, f"only {hi - lo} heights in {3 * PHASE_S} s with clocks 15 s off"
         assert ahead <= DRIFT_MS + 1_000, \
             f"a block's time ran {ahead} ms ahead of the wall clock (drift bound {DRIFT_MS})"
         refused_fast = [refusals(n, marks[n.name]) for n in honest]
